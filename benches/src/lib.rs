@@ -1,0 +1,1 @@
+//! Benchmarks of the staso hot path (see BENCHMARKS.md).

@@ -1,0 +1,192 @@
+//! Which span is current: a per-thread stack of frames (no lock, no allocation once the
+//! stack has grown), plus the conversation and the test capture sink that nested spans
+//! inherit. Futures carry their frame with them and push it on every poll.
+
+use crate::ids::{SpanId, TraceId};
+use crate::span::SharedStr;
+use crate::testing::Sink;
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// A conversation's identity, shared by every span inside it.
+#[derive(Debug)]
+pub struct Conversation {
+    pub(crate) session_id: String,
+    pub(crate) user_id: Option<String>,
+}
+
+/// What a new span inherits from where it starts.
+#[derive(Clone, Debug)]
+pub(crate) struct Ctx {
+    /// Trace and span id of the parent; `None` at a root.
+    pub link: Option<(TraceId, SpanId)>,
+    pub agent: Option<SharedStr>,
+    pub conversation: Option<Arc<Conversation>>,
+    pub sink: Option<Arc<Sink>>,
+    /// False below a discarded span: children are not recorded either.
+    pub recording: bool,
+}
+
+impl Default for Ctx {
+    fn default() -> Self {
+        Ctx {
+            link: None,
+            agent: None,
+            conversation: None,
+            sink: None,
+            recording: true,
+        }
+    }
+}
+
+/// One entry of the per-thread stack: the context in force, and the span being built when
+/// the frame belongs to a span (a conversation or propagated context has none).
+pub(crate) struct Frame {
+    pub ctx: Ctx,
+    pub record: Option<crate::span::SpanRecord>,
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The context a span started now would inherit.
+pub(crate) fn current() -> Ctx {
+    STACK
+        .try_with(|s| s.borrow().last().map(|f| f.ctx.clone()).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// Pushes a frame; returns its depth, which `pop` checks.
+pub(crate) fn push(frame: Frame) -> usize {
+    STACK
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            s.push(frame);
+            s.len()
+        })
+        .unwrap_or(0)
+}
+
+/// Removes the frame pushed at `depth`. Frames are normally popped in order; a guard
+/// dropped out of order removes its own frame and leaves the others as they were.
+pub(crate) fn pop(depth: usize, span: Option<SpanId>) -> Option<Frame> {
+    STACK
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            if depth == 0 {
+                return None;
+            }
+            let same = |f: &Frame| f.record.as_ref().map(|r| r.span_id) == span;
+            if s.len() == depth && s.last().is_some_and(same) {
+                return s.pop();
+            }
+            let pos = s.iter().rposition(same)?;
+            Some(s.remove(pos))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Runs `f` on the frame of span `span` on this thread (searched from the top: stacks
+/// are shallow and the span is almost always the top frame).
+pub(crate) fn with_frame<R>(span: SpanId, f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
+    STACK
+        .try_with(|s| {
+            let mut s = s.try_borrow_mut().ok()?;
+            let frame = s
+                .iter_mut()
+                .rev()
+                .find(|fr| fr.record.as_ref().is_some_and(|r| r.span_id == span))?;
+            Some(f(frame))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Runs `f` on the innermost span being built on this thread.
+pub(crate) fn with_innermost_record<R>(
+    f: impl FnOnce(&mut crate::span::SpanRecord) -> R,
+) -> Option<R> {
+    STACK
+        .try_with(|s| {
+            let mut s = s.try_borrow_mut().ok()?;
+            let frame = s.iter_mut().rev().find(|fr| fr.record.is_some())?;
+            frame.record.as_mut().map(f)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Groups every span inside under one conversation (session) and, optionally, a user.
+///
+/// ```
+/// let answer = staso_core::conversation("conv-42")
+///     .user_id("user-alice")
+///     .run(|| 6 * 7);
+/// assert_eq!(answer, 42);
+/// ```
+#[must_use = "a conversation does nothing until `.run(..)` or `.scope(..)`"]
+#[derive(Debug, Clone)]
+pub struct ConversationBuilder {
+    session_id: String,
+    user_id: Option<String>,
+}
+
+/// Starts a conversation with the given id (a session on the dashboard).
+pub fn conversation(id: impl Into<String>) -> ConversationBuilder {
+    ConversationBuilder {
+        session_id: id.into(),
+        user_id: None,
+    }
+}
+
+impl ConversationBuilder {
+    /// The user every span inside belongs to.
+    pub fn user_id(mut self, user: impl Into<String>) -> Self {
+        self.user_id = Some(user.into());
+        self
+    }
+
+    fn ctx(self) -> Ctx {
+        let mut ctx = current();
+        ctx.conversation = Some(Arc::new(Conversation {
+            session_id: self.session_id,
+            user_id: self.user_id,
+        }));
+        ctx
+    }
+
+    /// Runs `f` inside the conversation.
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        let _scope = ScopeGuard::enter(self.ctx());
+        f()
+    }
+
+    /// Wraps a future so that it runs inside the conversation on every poll, whichever
+    /// thread polls it.
+    pub fn scope<F: std::future::Future>(self, fut: F) -> crate::instrument::WithContext<F> {
+        crate::instrument::WithContext::new(self.ctx(), fut)
+    }
+}
+
+/// Keeps a context frame (no span of its own) on this thread's stack until dropped.
+pub(crate) struct ScopeGuard {
+    depth: usize,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl ScopeGuard {
+    pub(crate) fn enter(ctx: Ctx) -> Self {
+        ScopeGuard {
+            depth: push(Frame { ctx, record: None }),
+            _not_send: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        pop(self.depth, None);
+    }
+}

@@ -1,0 +1,146 @@
+//! Futures that carry their span (or context) with them: pushed on this thread's stack
+//! for the length of every poll, so parentage survives `.await` and work-stealing.
+
+use crate::context::{self, Ctx, Frame, ScopeGuard};
+use crate::guard::{finish, Span};
+use crate::span::Status;
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A future whose span is current while it runs; see [`Span::instrument`].
+pub struct Instrumented<F> {
+    span: Span,
+    fut: F,
+}
+
+impl<F> Instrumented<F> {
+    pub(crate) fn new(span: Span, fut: F) -> Self {
+        Instrumented { span, fut }
+    }
+
+    /// The span, to set fields on before the first poll.
+    pub fn span_mut(&mut self) -> &mut Span {
+        &mut self.span
+    }
+}
+
+/// Puts the span back into the future when a poll ends, also when the poll panics.
+struct Reclaim<'a> {
+    slot: &'a mut Option<(crate::span::SpanRecord, Ctx)>,
+    depth: usize,
+    span: crate::ids::SpanId,
+}
+
+impl Drop for Reclaim<'_> {
+    fn drop(&mut self) {
+        if let Some(frame) = context::pop(self.depth, Some(self.span)) {
+            if let Some(record) = frame.record {
+                *self.slot = Some((record, frame.ctx));
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and never
+        // handed out unpinned; `span` is not pinned and is only accessed by `&mut`.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: `this.fut` lives inside a pinned `Self` and is not moved (see above).
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        let Some((record, ctx)) = this.span.inner.take() else {
+            return fut.poll(cx);
+        };
+        let id = record.span_id;
+        let depth = context::push(Frame {
+            ctx,
+            record: Some(record),
+        });
+        let reclaim = Reclaim {
+            slot: &mut this.span.inner,
+            depth,
+            span: id,
+        };
+        let out = fut.poll(cx);
+        drop(reclaim);
+        if out.is_ready() {
+            if let Some((record, ctx)) = this.span.inner.take() {
+                finish(record, &ctx);
+            }
+        }
+        out
+    }
+}
+
+impl<F> Drop for Instrumented<F> {
+    fn drop(&mut self) {
+        // Still holding the span: the future was dropped before it completed.
+        if let Some((mut record, ctx)) = self.span.inner.take() {
+            if !std::thread::panicking() && record.status == Status::Ok {
+                record.status = Status::Error;
+                let e = record.extras();
+                e.error_message =
+                    Some("cancelled: the future was dropped before it completed".into());
+                e.exception_type = Some(Cow::Borrowed("cancelled"));
+            }
+            finish(record, &ctx);
+        }
+    }
+}
+
+/// A future that runs inside a captured context (a conversation, or the span current when
+/// it was created); see [`Instrument::in_current_span`].
+pub struct WithContext<F> {
+    ctx: Ctx,
+    fut: F,
+}
+
+impl<F> WithContext<F> {
+    pub(crate) fn new(ctx: Ctx, fut: F) -> Self {
+        WithContext { ctx, fut }
+    }
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `fut` is structurally pinned and never moved; `ctx` is only cloned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _scope = ScopeGuard::enter(this.ctx.clone());
+        // SAFETY: as above, `this.fut` stays in place inside the pinned `Self`.
+        unsafe { Pin::new_unchecked(&mut this.fut) }.poll(cx)
+    }
+}
+
+/// Carries the current span into a future that will run elsewhere (`tokio::spawn`, a
+/// thread pool): spans it starts become children of the span current now.
+///
+/// ```
+/// use staso_core::Instrument;
+/// # async fn work() {}
+/// # fn spawn<F: std::future::Future>(_f: F) {}
+/// spawn(work().in_current_span());
+/// ```
+pub trait Instrument: Future + Sized {
+    /// Binds the future to the context current now.
+    fn in_current_span(self) -> WithContext<Self> {
+        WithContext::new(context::current(), self)
+    }
+}
+
+impl<F: Future> Instrument for F {}
+
+/// Runs `f` on another thread (or later) in the context current now: spans it starts
+/// become children of the span current here.
+pub fn bind_current<R>(f: impl FnOnce() -> R) -> impl FnOnce() -> R {
+    let ctx = context::current();
+    move || {
+        let _scope = ScopeGuard::enter(ctx);
+        f()
+    }
+}

@@ -1,0 +1,331 @@
+//! What the attribute macros expand to. Not a stable API: only the macros call it.
+
+pub use crate::capture::{Capture, CaptureDebug, CaptureOpaque, CaptureSerialize};
+pub use crate::registry::Registered;
+pub use crate::span::{CallSite, Kind};
+pub use inventory;
+pub use serde_json;
+
+use crate::config::Options;
+use crate::context::{self, Frame};
+use crate::guard::{announce, begin, Span, SpanGuard};
+use crate::instrument::Instrumented;
+use crate::span::{SharedStr, SpanRecord};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::future::Future;
+
+/// The one check the disabled path pays: a relaxed load or two, no TLS.
+#[inline(always)]
+pub fn enabled() -> bool {
+    crate::client::active() || crate::testing::capturing()
+}
+
+/// Decides, once per call, whether arguments and result are captured.
+fn wants(cs: &'static CallSite, sink: Option<&crate::testing::Sink>) -> (bool, bool) {
+    let policy = match sink {
+        Some(s) => Some(s.policy()),
+        None => crate::client::with_config(|c| c.capture),
+    };
+    let Some(p) = policy else {
+        return (false, false);
+    };
+    let input = match cs.kind {
+        Kind::Tool => p.tool_arguments,
+        Kind::Llm => p.all_enabled(),
+        _ => p.request,
+    };
+    (cs.capture_input && input, cs.capture_output && p.output)
+}
+
+/// Fields common to the sync and async forms, set while the span is being opened.
+struct Opening {
+    input: Option<Map<String, Value>>,
+    want_in: bool,
+    want_out: bool,
+}
+
+impl Opening {
+    fn new(cs: &'static CallSite, record: &SpanRecord, ctx: &context::Ctx) -> Opening {
+        let (want_in, want_out) = wants(cs, ctx.sink.as_deref());
+        let input = want_in.then(|| {
+            let mut m = Map::new();
+            if cs.kind == Kind::Agent {
+                m.insert(
+                    "agent_name".into(),
+                    Value::String(record.name.as_str().to_string()),
+                );
+            }
+            m
+        });
+        Opening {
+            input,
+            want_in,
+            want_out,
+        }
+    }
+}
+
+/// A sync function's span: current on this thread from `enter` until dropped.
+pub struct FnSpan {
+    guard: SpanGuard,
+    opening: Opening,
+}
+
+/// Opens the span of a sync instrumented function and makes it current.
+#[inline]
+pub fn enter(cs: &'static CallSite) -> FnSpan {
+    let started = if enabled() {
+        begin(
+            context::current(),
+            SharedStr::Static(cs.name),
+            cs.kind,
+            Some(cs),
+        )
+    } else {
+        None
+    };
+    let opening = match &started {
+        Some((r, ctx)) => Opening::new(cs, r, ctx),
+        None => Opening {
+            input: None,
+            want_in: false,
+            want_out: false,
+        },
+    };
+    FnSpan {
+        guard: Span::from_parts(started).entered(),
+        opening,
+    }
+}
+
+impl FnSpan {
+    /// Whether arguments are captured for this call.
+    #[inline]
+    pub fn wants_input(&self) -> bool {
+        self.opening.want_in
+    }
+    /// Whether the result is captured for this call.
+    #[inline]
+    pub fn wants_output(&self) -> bool {
+        self.opening.want_out
+    }
+    /// Whether the span is recorded at all.
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.guard.is_recording()
+    }
+    /// Adds an argument to the input.
+    pub fn arg(&mut self, name: &'static str, value: Value) {
+        if let Some(m) = &mut self.opening.input {
+            m.insert(name.to_string(), value);
+        }
+    }
+    /// Adds a metadata attribute.
+    pub fn metadata(&mut self, key: &'static str, value: Value) {
+        if self.is_recording() {
+            self.guard.set_metadata(key, &value);
+        }
+    }
+    /// Ends the opening: the input is stored and a root's provisional copy is sent.
+    pub fn opened(&mut self) {
+        let input = self.opening.input.take();
+        let depth_span = self.guard.span_id();
+        if let Some(id) = depth_span {
+            current_frame(id, |record, ctx| {
+                if let Some(m) = input {
+                    record.extras().input = Some(Value::Object(m));
+                }
+                announce(record, ctx);
+            });
+        }
+    }
+}
+
+fn current_frame(id: crate::ids::SpanId, f: impl FnOnce(&mut SpanRecord, &context::Ctx)) {
+    context::with_frame(id, |frame: &mut Frame| {
+        if let Some(r) = frame.record.as_mut() {
+            f(r, &frame.ctx)
+        }
+    });
+}
+
+/// An async function's span: built at the first poll, then carried by the future.
+pub struct AsyncFnSpan {
+    span: Span,
+    opening: Opening,
+}
+
+/// Opens the span of an async instrumented function (not current until instrumented).
+#[inline]
+pub fn start(cs: &'static CallSite) -> AsyncFnSpan {
+    let started = if enabled() {
+        begin(
+            context::current(),
+            SharedStr::Static(cs.name),
+            cs.kind,
+            Some(cs),
+        )
+    } else {
+        None
+    };
+    let opening = match &started {
+        Some((r, ctx)) => Opening::new(cs, r, ctx),
+        None => Opening {
+            input: None,
+            want_in: false,
+            want_out: false,
+        },
+    };
+    AsyncFnSpan {
+        span: Span::from_parts(started),
+        opening,
+    }
+}
+
+impl AsyncFnSpan {
+    /// Whether arguments are captured for this call.
+    #[inline]
+    pub fn wants_input(&self) -> bool {
+        self.opening.want_in
+    }
+    /// Whether the result is captured for this call.
+    #[inline]
+    pub fn wants_output(&self) -> bool {
+        self.opening.want_out
+    }
+    /// Adds an argument to the input.
+    pub fn arg(&mut self, name: &'static str, value: Value) {
+        if let Some(m) = &mut self.opening.input {
+            m.insert(name.to_string(), value);
+        }
+    }
+    /// Adds a metadata attribute.
+    pub fn metadata(&mut self, key: &'static str, value: Value) {
+        if self.span.is_recording() {
+            self.span.set_metadata(key, &value);
+        }
+    }
+    /// Stores the input, sends a root's provisional copy, and wraps the body.
+    pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
+        if let Some((record, ctx)) = &mut self.span.inner {
+            if let Some(m) = self.opening.input.take() {
+                record.extras().input = Some(Value::Object(m));
+            }
+            announce(record, ctx);
+        }
+        self.span.instrument(fut)
+    }
+}
+
+/// Wraps the function's result for [`OutcomeValue`] (records `{"result": ..}`).
+pub struct Outcome<'a, T: ?Sized>(pub &'a T);
+
+/// Records a returned value as the output `{"result": value}` of the current span.
+pub fn record_output(value: Value) {
+    context::with_innermost_record(|r| {
+        let mut m = Map::new();
+        m.insert("result".into(), value);
+        r.extras().output = Some(Value::Object(m));
+    });
+}
+
+/// Records an `Err` on the current span: status `error`, its message, and its type name as
+/// `exception.type`.
+pub fn record_error<E: ?Sized>(message: String, _err: &E) {
+    let ty = short_type_name(std::any::type_name::<E>());
+    context::with_innermost_record(|r| {
+        r.status = crate::span::Status::Error;
+        let e = r.extras();
+        e.error_message = Some(message);
+        e.exception_type = Some(Cow::Owned(ty));
+    });
+}
+
+/// `std::io::error::Error` → `io::Error`-like short names are ambiguous; keep the full
+/// path but drop the `alloc::`/`core::` prefixes rustc adds for std types.
+fn short_type_name(full: &str) -> String {
+    full.replace("alloc::", "").replace("core::", "")
+}
+
+/// An error's message: `Display` when it has one, else `Debug`, else a placeholder.
+pub struct ErrorText<'a, T: ?Sized>(pub &'a T);
+
+/// Chosen for `Display` errors.
+pub trait ErrorDisplay {
+    /// The message.
+    fn __staso_error_text(&self) -> String;
+}
+/// Chosen for `Debug`-only errors.
+pub trait ErrorDebug {
+    /// The message.
+    fn __staso_error_text(&self) -> String;
+}
+/// Chosen for anything else.
+pub trait ErrorOpaque {
+    /// The message.
+    fn __staso_error_text(&self) -> String;
+}
+impl<T: std::fmt::Display + ?Sized> ErrorDisplay for &&ErrorText<'_, T> {
+    fn __staso_error_text(&self) -> String {
+        self.0.to_string()
+    }
+}
+impl<T: std::fmt::Debug + ?Sized> ErrorDebug for &ErrorText<'_, T> {
+    fn __staso_error_text(&self) -> String {
+        format!("{:?}", self.0)
+    }
+}
+impl<T: ?Sized> ErrorOpaque for ErrorText<'_, T> {
+    fn __staso_error_text(&self) -> String {
+        format!("<{}>", std::any::type_name::<T>())
+    }
+}
+
+/// Keeps the client of `#[staso::main]` alive until `main` returns (or unwinds), then
+/// shuts it down within its `shutdown_timeout`.
+pub struct MainGuard {
+    _client: crate::client::Client,
+}
+
+/// Initialises from the `#[staso::main]` attribute's options; on a configuration error,
+/// prints it and exits with status 1 before `main`'s body runs.
+pub fn main_init(options: Options) -> MainGuard {
+    match crate::client::init(options) {
+        Ok(client) => MainGuard { _client: client },
+        Err(e) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("{e}");
+            }
+            std::process::exit(1)
+        }
+    }
+}
+
+/// The git facts baked in at compile time; `None` outside a checkout.
+pub fn baked_git(
+    sha: &str,
+    branch: &str,
+    dirty: bool,
+    repo_url: &str,
+) -> Option<crate::git::GitContext> {
+    (!sha.is_empty()).then(|| crate::git::GitContext {
+        commit_sha: sha.to_string(),
+        branch: branch.to_string(),
+        repo_url: repo_url.to_string(),
+        is_dirty: dirty,
+    })
+}
+
+/// Runs an `async fn main` on a multi-thread tokio runtime (for `#[staso::main]` without
+/// `#[tokio::main]`).
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => panic!("staso: cannot start a tokio runtime for async main: {e}"),
+    }
+}

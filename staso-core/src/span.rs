@@ -1,0 +1,219 @@
+//! The span model: what a finished span holds on its way to the batcher. Kept small and
+//! allocation-free when nothing is captured; optional content lives behind one `Box`.
+
+use crate::clock::Tick;
+use crate::context::Conversation;
+use crate::ids::{SpanId, TraceId};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+/// What a span represents on the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A call to a language model.
+    Llm,
+    /// A tool the agent calls.
+    Tool,
+    /// A step of a pipeline; the default of `#[staso::trace]`.
+    Chain,
+    /// A retrieval (search, vector store, ...).
+    Retriever,
+    /// An agent entry point; names the agent of everything nested inside.
+    Agent,
+    /// Anything else.
+    Custom,
+}
+
+impl Kind {
+    /// The contract's name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Llm => "llm",
+            Kind::Tool => "tool",
+            Kind::Chain => "chain",
+            Kind::Retriever => "retriever",
+            Kind::Agent => "agent",
+            Kind::Custom => "custom",
+        }
+    }
+
+    /// Parses a contract kind name (`"llm"`, `"tool"`, ...).
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "llm" => Kind::Llm,
+            "tool" => Kind::Tool,
+            "chain" => Kind::Chain,
+            "retriever" => Kind::Retriever,
+            "agent" => Kind::Agent,
+            "custom" => Kind::Custom,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a span ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Status {
+    /// It succeeded.
+    #[default]
+    Ok,
+    /// It failed (an `Err`, a panic, or a future dropped before completion).
+    Error,
+    /// It ran out of time.
+    Timeout,
+}
+
+impl Status {
+    /// The contract's name of the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+        }
+    }
+}
+
+/// A string that is usually `'static` (names from attributes) and cheap to clone when not.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SharedStr {
+    /// Known at compile time.
+    Static(&'static str),
+    /// Made at run time.
+    Shared(Arc<str>),
+}
+
+impl SharedStr {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SharedStr::Static(s) => s,
+            SharedStr::Shared(s) => s,
+        }
+    }
+}
+
+impl fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<&'static str> for SharedStr {
+    fn from(s: &'static str) -> Self {
+        SharedStr::Static(s)
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(s: String) -> Self {
+        SharedStr::Shared(s.into())
+    }
+}
+
+impl From<Cow<'static, str>> for SharedStr {
+    fn from(s: Cow<'static, str>) -> Self {
+        match s {
+            Cow::Borrowed(s) => SharedStr::Static(s),
+            Cow::Owned(s) => SharedStr::Shared(s.into()),
+        }
+    }
+}
+
+/// Where an instrumented function lives and how its attribute was configured; one
+/// `static` per function, written by the macros.
+#[derive(Debug)]
+pub struct CallSite {
+    /// Span name (the function name unless `name = ".."`).
+    pub name: &'static str,
+    /// Span kind.
+    pub kind: Kind,
+    /// The function's own name (`code.function`).
+    pub function: &'static str,
+    /// `module_path!()` of the function.
+    pub module_path: &'static str,
+    /// `file!()` (`code.filepath`).
+    pub file: &'static str,
+    /// Line of the function (`code.lineno`).
+    pub line: u32,
+    /// `tags = [..]`.
+    pub tags: &'static [&'static str],
+    /// `capture_input = false` turns argument capture off for this function.
+    pub capture_input: bool,
+    /// `capture_output = false` turns result capture off for this function.
+    pub capture_output: bool,
+}
+
+/// The LLM fields of a span.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Llm {
+    pub model: String,
+    pub provider: String,
+    pub requested_model: String,
+    pub reasoning_effort: String,
+    pub usage_available: bool,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+}
+
+impl Llm {
+    pub(crate) const EMPTY: Llm = Llm {
+        model: String::new(),
+        provider: String::new(),
+        requested_model: String::new(),
+        reasoning_effort: String::new(),
+        usage_available: false,
+        input_tokens: 0,
+        output_tokens: 0,
+        total_tokens: 0,
+    };
+}
+
+/// Content that only some spans have.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extras {
+    pub input: Option<Value>,
+    pub output: Option<Value>,
+    pub error_message: Option<String>,
+    pub exception_type: Option<Cow<'static, str>>,
+    pub metadata: Map<String, Value>,
+    pub tags: Vec<String>,
+    pub llm: Llm,
+}
+
+/// A span as it travels from the caller's thread to the batcher.
+#[derive(Debug, Clone)]
+pub(crate) struct SpanRecord {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent: Option<SpanId>,
+    pub start: Tick,
+    pub end: Tick,
+    pub name: SharedStr,
+    pub kind: Kind,
+    pub status: Status,
+    /// The copy of a root sent when it opens; replaced by the final copy.
+    pub provisional: bool,
+    /// Set by `discard()`: ended without being sent.
+    pub discarded: bool,
+    pub callsite: Option<&'static CallSite>,
+    /// The innermost enclosing agent's name; the client's default when `None`.
+    pub agent: Option<SharedStr>,
+    pub conversation: Option<Arc<Conversation>>,
+    pub extras: Option<Box<Extras>>,
+}
+
+impl SpanRecord {
+    pub(crate) fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Default::default)
+    }
+}

@@ -1,0 +1,245 @@
+//! One HTTP attempt of the contract: POST a batch, classify the answer. Retrying and
+//! backoff belong to the batcher, which decides with the whole queue in view.
+
+use crate::config::Config;
+use crate::report::FailureKind;
+use std::time::Duration;
+
+/// The User-Agent of every request.
+pub(crate) const USER_AGENT: &str = concat!("staso-rust/", env!("CARGO_PKG_VERSION"));
+/// Each attempt's limit, as the contract says.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` we honour; longer ones are not retried (as the reference).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Why one attempt failed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Failure {
+    pub kind: FailureKind,
+    pub status: Option<u16>,
+    pub retryable: bool,
+    /// Honoured `Retry-After`, when the answer carried one.
+    pub retry_after: Option<Duration>,
+    /// 413: the batch is too large and should be split.
+    pub too_large: bool,
+    /// A short, content-free explanation (never the key or span content).
+    pub detail: String,
+}
+
+pub(crate) struct Transport {
+    client: reqwest::Client,
+    url: String,
+    api_key: String,
+}
+
+impl Transport {
+    pub(crate) fn new(cfg: &Config) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(REQUEST_TIMEOUT)
+            .user_agent(USER_AGENT)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true);
+        if let Some(pem) = &cfg.ca_cert_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("the CA certificate is not valid PEM: {e}"))?;
+            if certs.is_empty() {
+                return Err("the CA certificate file holds no certificate".into());
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
+        Ok(Transport {
+            client,
+            url: format!("{}/v1/traces/ingest", cfg.base_url),
+            api_key: cfg.api_key.expose().to_string(),
+        })
+    }
+
+    /// One attempt; `Ok` only for a complete acknowledgement.
+    pub(crate) async fn send(
+        &self,
+        body: Vec<u8>,
+        key: &str,
+        traces: usize,
+    ) -> Result<(), Failure> {
+        let resp = self
+            .client
+            .post(&self.url)
+            .header("X-API-Key", &self.api_key)
+            .header("Content-Type", "application/json")
+            .header("Idempotency-Key", key)
+            .body(body)
+            .send()
+            .await
+            .map_err(classify_error)?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64);
+            return Err(http_failure(status, retry_after));
+        }
+        let bytes = resp.bytes().await.map_err(classify_error)?;
+        if ack_is_complete(&bytes, traces, key) {
+            Ok(())
+        } else {
+            Err(Failure {
+                kind: FailureKind::MalformedResponse,
+                status: Some(status),
+                retryable: false,
+                retry_after: None,
+                too_large: false,
+                detail: "the acknowledgement does not match the request".into(),
+            })
+        }
+    }
+}
+
+/// The contract's table of answers.
+pub(crate) fn http_failure(status: u16, retry_after: Option<Duration>) -> Failure {
+    let (kind, retryable, detail) = match status {
+        401 => (FailureKind::InvalidKey, false, "check the API key"),
+        402 => (
+            FailureKind::PlanExpired,
+            false,
+            "upgrade or check the active plan",
+        ),
+        403 => (
+            FailureKind::Forbidden,
+            false,
+            "check key capability and workspace access",
+        ),
+        429 => (
+            FailureKind::RateLimited,
+            retry_after.is_some_and(|d| d <= MAX_RETRY_AFTER),
+            "rate limited by the ingest service",
+        ),
+        413 => (
+            FailureKind::MalformedResponse,
+            false,
+            "the batch is too large",
+        ),
+        s if s >= 500 => (
+            FailureKind::BackendUnavailable,
+            true,
+            "the ingest service is unavailable",
+        ),
+        _ => (
+            FailureKind::MalformedResponse,
+            false,
+            "the ingest service refused the request",
+        ),
+    };
+    Failure {
+        kind,
+        status: Some(status),
+        retryable,
+        retry_after: retry_after.filter(|d| *d <= MAX_RETRY_AFTER),
+        too_large: status == 413,
+        detail: detail.into(),
+    }
+}
+
+/// An attempt abandoned because a flush or shutdown deadline came first.
+pub(crate) fn cut_short() -> Failure {
+    Failure {
+        kind: FailureKind::Timeout,
+        status: None,
+        retryable: true,
+        retry_after: None,
+        too_large: false,
+        detail: "the attempt was cut short by a flush/shutdown deadline".into(),
+    }
+}
+
+fn classify_error(e: reqwest::Error) -> Failure {
+    let (kind, detail) = if e.is_timeout() {
+        (
+            FailureKind::Timeout,
+            "the ingest request timed out".to_string(),
+        )
+    } else {
+        let tls = error_chain(&e).to_ascii_lowercase();
+        let detail =
+            if tls.contains("certificate") || tls.contains("tls") || tls.contains("handshake") {
+                format!("TLS error: {}", error_chain(&e))
+            } else {
+                "the ingest network is unavailable".to_string()
+            };
+        (FailureKind::NetworkUnavailable, detail)
+    };
+    Failure {
+        kind,
+        status: None,
+        retryable: true,
+        retry_after: None,
+        too_large: false,
+        detail,
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = String::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = cur {
+        if !s.is_empty() {
+            s.push_str(": ");
+        }
+        s.push_str(&err.to_string());
+        cur = err.source();
+    }
+    s
+}
+
+/// `accepted` = traces sent, `rejected` = `spans_dropped` = 0 (integers, not booleans),
+/// `receipt_id` = our Idempotency-Key.
+pub(crate) fn ack_is_complete(body: &[u8], traces: usize, key: &str) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let int = |k: &str| v.get(k).and_then(|x| x.as_u64());
+    v.is_object()
+        && int("accepted") == Some(traces as u64)
+        && int("rejected") == Some(0)
+        && int("spans_dropped") == Some(0)
+        && v.get("receipt_id").and_then(|x| x.as_str()) == Some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_must_match_exactly() {
+        let k = "5f0c6f38-7d55-4c1e-9d6b-0b8a1c2d3e4f";
+        let ok = format!(r#"{{"accepted":2,"rejected":0,"spans_dropped":0,"receipt_id":"{k}"}}"#);
+        assert!(ack_is_complete(ok.as_bytes(), 2, k));
+        assert!(!ack_is_complete(ok.as_bytes(), 3, k));
+        let boolean =
+            format!(r#"{{"accepted":true,"rejected":0,"spans_dropped":0,"receipt_id":"{k}"}}"#);
+        assert!(!ack_is_complete(boolean.as_bytes(), 1, k));
+        let wrong = r#"{"accepted":2,"rejected":0,"spans_dropped":0,"receipt_id":"other"}"#;
+        assert!(!ack_is_complete(wrong.as_bytes(), 2, k));
+        assert!(!ack_is_complete(b"[]", 0, k));
+    }
+
+    #[test]
+    fn failure_table() {
+        assert_eq!(http_failure(401, None).kind, FailureKind::InvalidKey);
+        assert_eq!(http_failure(402, None).kind, FailureKind::PlanExpired);
+        assert_eq!(http_failure(403, None).kind, FailureKind::Forbidden);
+        assert!(!http_failure(429, None).retryable);
+        assert!(http_failure(429, Some(Duration::from_secs(2))).retryable);
+        assert!(!http_failure(429, Some(Duration::from_secs(61))).retryable);
+        assert!(http_failure(503, None).retryable);
+        assert_eq!(http_failure(404, None).kind, FailureKind::MalformedResponse);
+    }
+}

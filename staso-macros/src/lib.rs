@@ -1,0 +1,1 @@
+//! Attribute macros of the Staso Rust SDK (placeholder).

@@ -1,0 +1,1 @@
+//! Behaviour and UI tests of the staso attributes.
