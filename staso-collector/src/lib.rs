@@ -1,0 +1,393 @@
+//! A local ingest server for the Staso observability service, for SDK tests and demos.
+//!
+//! It serves `POST /v1/traces/ingest` and `POST /v1/traces/{trace_id}/annotations` on
+//! 127.0.0.1, checks every request strictly against the ingest contract (answering 400
+//! with the offending field), acks like the service, stores traces in SQLite, prints
+//! them as trees, and injects faults (error statuses, 429, delays, hangs, dropped
+//! connections, bad acks, server down, random failures, body limits).
+//!
+//! ```no_run
+//! use staso_collector::{Collector, CollectorConfig};
+//! use std::time::Duration;
+//!
+//! let c = Collector::start_blocking(CollectorConfig {
+//!     api_key: "test-key".into(),
+//!     ..Default::default()
+//! })?;
+//! // point the SDK at c.url() with api key "test-key", run the code under test, then:
+//! assert!(c.wait_for_spans(3, Duration::from_secs(5)));
+//! for span in c.spans() {
+//!     println!("{} {} {}", span.name, span.kind, span.final_copies_received);
+//! }
+//! c.faults().fail_next(2, 503); // the next two ingest requests get a 503
+//! # Ok::<(), staso_collector::Error>(())
+//! ```
+//!
+//! The collector runs on its own thread with its own Tokio runtime, so it can be used
+//! from plain `#[test]` functions and from async tests alike; it stops when dropped.
+
+mod faults;
+mod server;
+mod store;
+mod tls;
+mod tree;
+mod validate;
+mod wait;
+
+pub use faults::{
+    BadAck, Count, CountBadAck, CountMs, CountRetry, CountStatus, Fault, FaultPlan, Faults,
+    RandomFaults,
+};
+pub use server::RecordedRequest;
+pub use store::{StoredAnnotation, StoredSpan, StoredTrace};
+pub use tree::{render_trace, render_traces};
+pub use validate::{validate_ingest_body, ValidationError};
+
+use server::Shared;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How to start a [`Collector`].
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    /// The API key clients must send in `X-API-Key`. Default: `"test-key"`.
+    pub api_key: String,
+    /// Port on 127.0.0.1; 0 (the default) picks a free one.
+    pub port: u16,
+    /// SQLite database file; `None` (the default) keeps everything in memory.
+    pub db_path: Option<PathBuf>,
+    /// Print each received trace as a tree on stdout. Default: off.
+    pub print_trees: bool,
+    /// Serve HTTPS with a certificate generated at start (see [`Collector::ca_pem`]).
+    pub tls: bool,
+    /// Faults in force from the start.
+    pub faults: FaultPlan,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            api_key: "test-key".into(),
+            port: 0,
+            db_path: None,
+            print_trees: false,
+            tls: false,
+            faults: FaultPlan::default(),
+        }
+    }
+}
+
+/// Why the collector could not start or read its store.
+#[derive(Debug)]
+pub enum Error {
+    /// Binding the port, spawning the thread, TLS setup.
+    Io(std::io::Error),
+    /// Opening or reading the SQLite database.
+    Storage(String),
+    /// A configuration value that cannot work (e.g. an empty API key).
+    Config(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Storage(e) => write!(f, "storage error: {e}"),
+            Error::Config(e) => write!(f, "configuration error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+/// A running collector. Dropping it stops the server and closes its port.
+pub struct Collector {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    tls_pems: Option<(String, String)>,
+    shutdown: Option<watch::Sender<bool>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+type Ready = Box<dyn FnOnce(std::io::Result<SocketAddr>) + Send>;
+
+impl Collector {
+    /// Starts a collector from async code. The server itself runs on its own thread and
+    /// runtime; this only awaits its readiness.
+    pub async fn start(config: CollectorConfig) -> Result<Collector, Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut c = Self::spawn(
+            config,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        )?;
+        let addr = rx
+            .await
+            .map_err(|_| Error::Io(std::io::Error::other("collector thread died")))??;
+        c.addr = addr;
+        Ok(c)
+    }
+
+    /// Starts a collector from synchronous code (its runtime runs on a background thread).
+    pub fn start_blocking(config: CollectorConfig) -> Result<Collector, Error> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let mut c = Self::spawn(
+            config,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        )?;
+        let addr = rx
+            .recv()
+            .map_err(|_| Error::Io(std::io::Error::other("collector thread died")))??;
+        c.addr = addr;
+        Ok(c)
+    }
+
+    fn spawn(config: CollectorConfig, ready: Ready) -> Result<Collector, Error> {
+        if config.api_key.trim().is_empty() {
+            return Err(Error::Config("api_key must not be empty".into()));
+        }
+        let store = store::Store::open(config.db_path.as_deref())?;
+        let (faults, listen_rx) = Faults::new();
+        faults.apply_nowait(&FaultPlan {
+            down_for_ms: None,
+            ..config.faults.clone()
+        });
+        let tls = if config.tls {
+            Some(tls::generate()?)
+        } else {
+            None
+        };
+        let tls_pems = tls.as_ref().map(|t| (t.ca_pem.clone(), t.cert_pem.clone()));
+        let shared = Arc::new(Shared {
+            api_key: config.api_key.clone(),
+            store,
+            faults,
+            print_trees: config.print_trees,
+            requests: Mutex::new(Vec::new()),
+            signal: wait::Signal::default(),
+            tls: tls.map(|t| t.acceptor),
+        });
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
+        let thread_shared = shared.clone();
+        let down_for = config.faults.down_for_ms;
+        let thread = std::thread::Builder::new()
+            .name("staso-collector".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => return ready(Err(e)),
+                };
+                rt.block_on(async move {
+                    let listener = match server::bind(addr) {
+                        Ok(l) => l,
+                        Err(e) => return ready(Err(e)),
+                    };
+                    let bound = match listener.local_addr() {
+                        Ok(a) => a,
+                        Err(e) => return ready(Err(e)),
+                    };
+                    if let Some(ms) = down_for {
+                        thread_shared.faults.apply_nowait(&FaultPlan {
+                            down_for_ms: Some(ms),
+                            ..FaultPlan::default()
+                        });
+                    }
+                    ready(Ok(bound));
+                    server::run(thread_shared, listener, bound, listen_rx, shutdown_rx).await;
+                });
+            })?;
+        Ok(Collector {
+            shared,
+            addr,
+            tls_pems,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Base URL for an SDK: `http://127.0.0.1:PORT` (or `https://…` in TLS mode).
+    pub fn url(&self) -> String {
+        let scheme = if self.tls_pems.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The address listened on (127.0.0.1 and the port).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The port listened on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// In TLS mode, the PEM of the CA that signed the server certificate: what a client
+    /// must trust.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls_pems.as_ref().map(|(ca, _)| ca.as_str())
+    }
+
+    /// In TLS mode, the PEM of the server certificate (for `localhost` and `127.0.0.1`).
+    pub fn cert_pem(&self) -> Option<&str> {
+        self.tls_pems.as_ref().map(|(_, cert)| cert.as_str())
+    }
+
+    /// The fault injection handle (cloneable; changes apply to the next request).
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Every request received so far, in arrival order, whatever its outcome.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The ingest requests received so far (`POST /v1/traces/ingest`).
+    pub fn ingest_requests(&self) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(RecordedRequest::is_ingest)
+            .collect()
+    }
+
+    fn request_count(&self) -> usize {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Every stored span (one per trace id and span id), with its trace-level fields.
+    pub fn spans(&self) -> Vec<StoredSpan> {
+        self.shared.store.spans().unwrap_or_default()
+    }
+
+    /// The number of distinct stored spans.
+    pub fn span_count(&self) -> usize {
+        self.shared.store.span_count().unwrap_or(0)
+    }
+
+    /// Every stored trace with its spans, in the order first stored.
+    pub fn traces(&self) -> Vec<StoredTrace> {
+        self.shared.store.traces(None).unwrap_or_default()
+    }
+
+    /// One stored trace.
+    pub fn trace(&self, trace_id: &str) -> Option<StoredTrace> {
+        self.shared.store.trace(trace_id).ok().flatten()
+    }
+
+    /// Every stored annotation.
+    pub fn annotations(&self) -> Vec<StoredAnnotation> {
+        self.shared.store.annotations().unwrap_or_default()
+    }
+
+    /// The stored traces as trees (see [`render_trace`]).
+    pub fn render(&self) -> String {
+        render_traces(&self.traces())
+    }
+
+    /// Blocks until at least `n` distinct spans are stored; `false` on timeout.
+    pub fn wait_for_spans(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |c| c.span_count() >= n)
+    }
+
+    /// Blocks until at least `n` requests (of any kind and outcome) were received;
+    /// `false` on timeout.
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |c| c.request_count() >= n)
+    }
+
+    /// Blocks until `pred` holds, evaluating it now and after every received request;
+    /// `false` if it still does not hold after `timeout`.
+    pub fn wait_until(&self, timeout: Duration, mut pred: impl FnMut(&Collector) -> bool) -> bool {
+        self.shared.signal.wait_until(timeout, || pred(self))
+    }
+
+    /// Async form of [`Collector::wait_for_spans`].
+    pub async fn wait_for_spans_async(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until_async(timeout, |c| c.span_count() >= n)
+            .await
+    }
+
+    /// Async form of [`Collector::wait_for_requests`].
+    pub async fn wait_for_requests_async(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until_async(timeout, |c| c.request_count() >= n)
+            .await
+    }
+
+    /// Async form of [`Collector::wait_until`].
+    pub async fn wait_until_async(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&Collector) -> bool,
+    ) -> bool {
+        self.shared
+            .signal
+            .wait_until_async(timeout, || pred(self))
+            .await
+    }
+
+    /// Stops the server (same as dropping it).
+    pub fn shutdown(self) {}
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(true);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads the traces stored in the database at `db` (the `--last` most recently updated
+/// ones when given), oldest first — what `staso-collector show` prints.
+pub fn stored_traces(db: &Path, last: Option<usize>) -> Result<Vec<StoredTrace>, Error> {
+    if !db.exists() {
+        return Err(Error::Storage(format!("no database at {}", db.display())));
+    }
+    Ok(store::Store::open(Some(db))?.traces(last)?)
+}
