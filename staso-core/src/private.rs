@@ -1,12 +1,12 @@
 //! What the attribute macros expand to. Not a stable API: only the macros call it.
 
 pub use crate::capture::{Capture, CaptureDebug, CaptureOpaque, CaptureSerialize};
+pub use crate::config::Options;
 pub use crate::registry::Registered;
 pub use crate::span::{CallSite, Kind};
 pub use inventory;
 pub use serde_json;
 
-use crate::config::Options;
 use crate::context::{self, Frame};
 use crate::guard::{announce, begin, Span, SpanGuard};
 use crate::instrument::Instrumented;

@@ -197,7 +197,11 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
     }
     if let Some(e) = extras {
         for (k, v) in &e.metadata {
-            let v = sanitized(v, cfg);
+            let v = if cfg.redact_secrets && sanitize::is_secret_key(k) {
+                Value::String(sanitize::REDACTED.into())
+            } else {
+                sanitized(v, cfg)
+            };
             let (s, orig) = sanitize::to_wire_string(&v, cfg.max_field_bytes);
             let v = match orig {
                 Some(_) => serde_json::from_str(&s).unwrap_or(Value::Null),
