@@ -82,6 +82,8 @@ fn expect_400(c: &staso_collector::Collector, mutate: impl FnOnce(&mut Value), f
     );
 }
 
+type Mutation = Box<dyn FnOnce(&mut Value)>;
+
 #[test]
 fn each_invalid_span_field_is_named() {
     let c = start();
@@ -94,7 +96,7 @@ fn each_invalid_span_field_is_named() {
                 .map(|o| o.remove(k));
         }
     };
-    let cases: Vec<(Box<dyn FnOnce(&mut Value)>, String)> = vec![
+    let cases: Vec<(Mutation, String)> = vec![
         (
             Box::new(set("trace_id", json!("x"))),
             format!("{s}.trace_id"),
@@ -364,7 +366,9 @@ fn trace_and_body_level_errors_are_named() {
         &c,
         |b| {
             let again = b["traces"][0].clone();
-            b["traces"].as_array_mut().map(|a| a.push(again));
+            if let Some(a) = b["traces"].as_array_mut() {
+                a.push(again);
+            }
         },
         "traces[1].trace_id",
     );

@@ -7,6 +7,7 @@ annotation, flushes, shuts down, and exits 0 only if the SDK reports full delive
 
 import os
 import sys
+import time
 
 import staso as st
 from staso.context import get_current_span
@@ -31,6 +32,8 @@ def summarize(items: list) -> str:
 
 @st.agent
 def research(question: str) -> str:
+    # Long enough for the provisional root copy to go out in a batch of its own.
+    time.sleep(0.3)
     found = search(question)
     summary = summarize(found)
     get_current_span().annotate("quality", value=0.75, comment="compat test")
