@@ -134,7 +134,14 @@ impl Batcher {
             .lock()
             .map(|mut c| std::mem::take(&mut *c))
             .unwrap_or_default();
-        self.drain();
+        let batch_size = self.inner.config.batch_size;
+        let interval_passed = self.last_send.elapsed() >= self.inner.config.flush_interval;
+        // Spans stay in the queue until there is a reason to send them: the queue is the
+        // buffer, and a span taken out early would only sit in `unsent` instead.
+        let full = |b: &Self| b.inner.queue.len() >= batch_size;
+        if !commands.is_empty() || !self.waiters.is_empty() || interval_passed || full(self) {
+            self.drain();
+        }
         for c in commands {
             let barrier = self.next_seq - 1;
             match c {
@@ -154,8 +161,6 @@ impl Batcher {
         }
         let shutting_down = self.waiters.iter().any(|w| w.shutdown);
         let urgent = !self.waiters.is_empty();
-        let interval_passed = self.last_send.elapsed() >= self.inner.config.flush_interval;
-        let batch_size = self.inner.config.batch_size;
 
         while self.unsent.len() >= batch_size
             || (!self.unsent.is_empty() && (urgent || interval_passed))
@@ -163,7 +168,9 @@ impl Batcher {
             let n = self.unsent.len().min(batch_size);
             let batch = Batch::new(self.unsent.drain(..n).collect());
             self.attempt(batch);
-            self.drain();
+            if urgent || full(self) {
+                self.drain();
+            }
             if self.deadline_passed() {
                 break;
             }
@@ -185,7 +192,9 @@ impl Batcher {
                 break;
             }
         }
-        self.drain();
+        if urgent {
+            self.drain();
+        }
         self.answer_waiters();
         if shutting_down && self.waiters.iter().all(|w| !w.shutdown) {
             return false;
@@ -203,6 +212,10 @@ impl Batcher {
     /// within `max_queue_size` by dropping the oldest spans waiting for a retry.
     fn drain(&mut self) {
         let mut finals = 0;
+        while let Some(r) = self.inner.provisional.pop() {
+            self.unsent.push_back((self.next_seq, r));
+            self.next_seq += 1;
+        }
         while let Some(r) = self.inner.queue.pop() {
             if !r.provisional {
                 finals += 1;
@@ -343,7 +356,7 @@ impl Batcher {
 
     fn answer_waiters(&mut self) {
         let oldest = self.oldest_outstanding();
-        let queue_empty = self.inner.queue.is_empty();
+        let queue_empty = self.inner.queue.is_empty() && self.inner.provisional.is_empty();
         let now = Instant::now();
         let mut keep = Vec::new();
         for w in std::mem::take(&mut self.waiters) {

@@ -47,6 +47,10 @@ pub(crate) enum Command {
 pub(crate) struct Inner {
     pub config: Config,
     pub queue: ArrayQueue<SpanRecord>,
+    /// Provisional root copies: best effort, outside `max_queue_size`, so announcing a
+    /// root never costs a real span its place. A full one drops the copy silently (the
+    /// final copy carries everything).
+    pub provisional: ArrayQueue<SpanRecord>,
     pub stats: Stats,
     pub closed: AtomicBool,
     pub wake_pending: AtomicBool,
@@ -77,7 +81,10 @@ impl Inner {
             }
             return;
         }
-        let provisional = record.provisional;
+        if record.provisional {
+            let _ = self.provisional.push(record);
+            return;
+        }
         match self.queue.push(record) {
             Ok(()) => {
                 if self.queue.len() >= self.config.batch_size
@@ -87,10 +94,8 @@ impl Inner {
                 }
             }
             Err(_) => {
-                if !provisional {
-                    self.reject(FailureKind::QueueFull);
-                    self.warn_queue_full();
-                }
+                self.reject(FailureKind::QueueFull);
+                self.warn_queue_full();
             }
         }
     }
@@ -325,6 +330,7 @@ pub fn init_with_env(options: Options, env: &dyn Env) -> Result<Client, InitErro
     crate::registry::warn_duplicate_agents();
     let inner = Arc::new(Inner {
         queue: ArrayQueue::new(config.max_queue_size),
+        provisional: ArrayQueue::new((config.max_queue_size / 10).clamp(16, 1024)),
         config,
         stats: Stats::default(),
         closed: AtomicBool::new(false),

@@ -107,8 +107,10 @@ pub fn capture<R>(f: impl FnOnce() -> R) -> (R, CapturedSpans) {
 /// [`capture`] with options (agent name, capture switches, ...); no key is needed.
 pub fn capture_with<R>(options: Options, f: impl FnOnce() -> R) -> (R, CapturedSpans) {
     let sink = Sink::new(options);
-    let mut ctx = context::Ctx::default();
-    ctx.sink = Some(sink.clone());
+    let ctx = context::Ctx {
+        sink: Some(sink.clone()),
+        ..Default::default()
+    };
     let _running = Running::start();
     let out = {
         let _scope = ScopeGuard::enter(ctx);
@@ -136,8 +138,10 @@ pub async fn capture_future_with<F: Future>(
     fut: F,
 ) -> (F::Output, CapturedSpans) {
     let sink = Sink::new(options);
-    let mut ctx = context::Ctx::default();
-    ctx.sink = Some(sink.clone());
+    let ctx = context::Ctx {
+        sink: Some(sink.clone()),
+        ..Default::default()
+    };
     let _running = Running::start();
     let out = WithContext::new(ctx, fut).await;
     (out, sink.collect())

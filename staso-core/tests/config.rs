@@ -28,25 +28,60 @@ fn err(o: Options, e: &HashMap<&'static str, &'static str>) -> InitError {
 
 #[test]
 fn missing_key_names_the_option_and_env_var() {
-    let e = err(Options { api_key: None, ..ok_opts() }, &env(&[]));
+    let e = err(
+        Options {
+            api_key: None,
+            ..ok_opts()
+        },
+        &env(&[]),
+    );
     assert_eq!(e, InitError::MissingApiKey);
     let msg = e.to_string();
-    assert!(msg.contains("api_key") && msg.contains("STASO_API_KEY"), "{msg}");
-    let blank = err(Options { api_key: Some("  ".into()), ..ok_opts() }, &env(&[]));
+    assert!(
+        msg.contains("api_key") && msg.contains("STASO_API_KEY"),
+        "{msg}"
+    );
+    let blank = err(
+        Options {
+            api_key: Some("  ".into()),
+            ..ok_opts()
+        },
+        &env(&[]),
+    );
     assert_eq!(blank, InitError::MissingApiKey);
 }
 
 #[test]
 fn placeholder_keys_are_refused() {
-    for k in ["change-me", "changeme", "your-api-key", "your_api_key", "replace-me", "placeholder", "CHANGE-ME"] {
-        let e = err(Options { api_key: Some(k.into()), ..ok_opts() }, &env(&[]));
+    for k in [
+        "change-me",
+        "changeme",
+        "your-api-key",
+        "your_api_key",
+        "replace-me",
+        "placeholder",
+        "CHANGE-ME",
+    ] {
+        let e = err(
+            Options {
+                api_key: Some(k.into()),
+                ..ok_opts()
+            },
+            &env(&[]),
+        );
         assert_eq!(e, InitError::PlaceholderApiKey, "{k}");
     }
 }
 
 #[test]
 fn missing_agent_name_names_the_option_and_env_var() {
-    let e = err(Options { agent_name: None, ..ok_opts() }, &env(&[]));
+    let e = err(
+        Options {
+            agent_name: None,
+            ..ok_opts()
+        },
+        &env(&[]),
+    );
     assert_eq!(e, InitError::MissingAgentName);
     assert!(e.to_string().contains("STASO_AGENT_NAME"));
 }
@@ -61,36 +96,108 @@ fn bad_base_urls_are_refused_with_the_reason() {
         ("https://api.example.com#frag", "fragment"),
     ];
     for (url, why) in cases {
-        let e = err(Options { base_url: Some(url.into()), ..ok_opts() }, &env(&[]));
-        assert!(matches!(e, InitError::InvalidBaseUrl { .. }), "{url}: {e:?}");
+        let e = err(
+            Options {
+                base_url: Some(url.into()),
+                ..ok_opts()
+            },
+            &env(&[]),
+        );
+        assert!(
+            matches!(e, InitError::InvalidBaseUrl { .. }),
+            "{url}: {e:?}"
+        );
         assert!(e.to_string().contains(why), "{url}: {e}");
-        assert!(!e.to_string().contains("pw@"), "credentials must not be echoed: {e}");
+        assert!(
+            !e.to_string().contains("pw@"),
+            "credentials must not be echoed: {e}"
+        );
     }
 }
 
 #[test]
 fn plain_http_only_to_loopback() {
-    let e = err(Options { base_url: Some("http://api.example.com".into()), ..ok_opts() }, &env(&[]));
+    let e = err(
+        Options {
+            base_url: Some("http://api.example.com".into()),
+            ..ok_opts()
+        },
+        &env(&[]),
+    );
     assert!(matches!(e, InitError::InsecureBaseUrl { .. }));
     assert!(e.to_string().contains("https"));
-    for ok in ["http://localhost:1", "http://127.0.0.5:1", "http://[::1]:1", "https://api.example.com"] {
-        let c = init_with_env(Options { base_url: Some(ok.into()), ..ok_opts() }, &env(&[]));
+    for ok in [
+        "http://localhost:1",
+        "http://127.0.0.5:1",
+        "http://[::1]:1",
+        "https://api.example.com",
+    ] {
+        let c = init_with_env(
+            Options {
+                base_url: Some(ok.into()),
+                ..ok_opts()
+            },
+            &env(&[]),
+        );
         assert!(c.is_ok(), "{ok}: {:?}", c.err());
     }
 }
 
 #[test]
 fn numeric_ranges() {
-    assert_eq!(err(Options { batch_size: Some(0), ..ok_opts() }, &env(&[])), InitError::BatchSize(0));
-    assert_eq!(err(Options { batch_size: Some(501), ..ok_opts() }, &env(&[])), InitError::BatchSize(501));
-    assert!(init_with_env(Options { batch_size: Some(500), ..ok_opts() }, &env(&[])).is_ok());
+    assert_eq!(
+        err(
+            Options {
+                batch_size: Some(0),
+                ..ok_opts()
+            },
+            &env(&[])
+        ),
+        InitError::BatchSize(0)
+    );
+    assert_eq!(
+        err(
+            Options {
+                batch_size: Some(501),
+                ..ok_opts()
+            },
+            &env(&[])
+        ),
+        InitError::BatchSize(501)
+    );
+    assert!(init_with_env(
+        Options {
+            batch_size: Some(500),
+            ..ok_opts()
+        },
+        &env(&[])
+    )
+    .is_ok());
     assert!(matches!(
-        err(Options { flush_interval: Some(Duration::ZERO), ..ok_opts() }, &env(&[])),
+        err(
+            Options {
+                flush_interval: Some(Duration::ZERO),
+                ..ok_opts()
+            },
+            &env(&[])
+        ),
         InitError::FlushInterval(_)
     ));
-    assert_eq!(err(Options { max_queue_size: Some(0), ..ok_opts() }, &env(&[])), InitError::MaxQueueSize);
+    assert_eq!(
+        err(
+            Options {
+                max_queue_size: Some(0),
+                ..ok_opts()
+            },
+            &env(&[])
+        ),
+        InitError::MaxQueueSize
+    );
     let msg = InitError::BatchSize(0).to_string();
-    assert!(msg.contains("batch_size") && msg.contains("1 and 500"), "{msg}");
+    assert!(
+        msg.contains("batch_size") && msg.contains("1 and 500"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -101,7 +208,12 @@ fn env_fills_what_options_leave_unset_and_options_win() {
         ("STASO_BASE_URL", "https://user:pw@x.example.com"),
     ]);
     // The env var is used (and refused here, proving it was read) when the option is unset.
-    let o = Options { api_key: None, agent_name: None, base_url: None, ..ok_opts() };
+    let o = Options {
+        api_key: None,
+        agent_name: None,
+        base_url: None,
+        ..ok_opts()
+    };
     assert!(matches!(err(o, &e), InitError::InvalidBaseUrl { .. }));
     // The option wins over the env var.
     assert!(init_with_env(ok_opts(), &e).is_ok());
@@ -109,8 +221,17 @@ fn env_fills_what_options_leave_unset_and_options_win() {
 
 #[test]
 fn strict_capture_env_is_checked_at_init() {
-    let e = err(ok_opts(), &env(&[("STASO_CAPTURE_TOOL_ARGUMENTS", "sometimes")]));
-    assert!(matches!(e, InitError::InvalidEnv { var: "STASO_CAPTURE_TOOL_ARGUMENTS", .. }));
+    let e = err(
+        ok_opts(),
+        &env(&[("STASO_CAPTURE_TOOL_ARGUMENTS", "sometimes")]),
+    );
+    assert!(matches!(
+        e,
+        InitError::InvalidEnv {
+            var: "STASO_CAPTURE_TOOL_ARGUMENTS",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -119,13 +240,25 @@ fn the_key_never_appears_in_debug_output() {
     assert!(!format!("{o:?}").contains("sk-test-123"));
     let client = init_with_env(o, &env(&[])).expect("init");
     assert!(!format!("{client:?}").contains("sk-test-123"), "{client:?}");
-    let e = err(Options { api_key: Some("changeme".into()), ..ok_opts() }, &env(&[]));
+    let e = err(
+        Options {
+            api_key: Some("changeme".into()),
+            ..ok_opts()
+        },
+        &env(&[]),
+    );
     assert!(!format!("{e:?} {e}").contains("changeme"));
 }
 
 #[test]
 fn unreadable_ca_cert_is_an_init_error() {
-    let e = err(Options { ca_cert_path: Some("/nonexistent/ca.pem".into()), ..ok_opts() }, &env(&[]));
+    let e = err(
+        Options {
+            ca_cert_path: Some("/nonexistent/ca.pem".into()),
+            ..ok_opts()
+        },
+        &env(&[]),
+    );
     assert!(matches!(e, InitError::CaCert { .. }));
     assert!(e.to_string().contains("ca_cert_path"));
 }

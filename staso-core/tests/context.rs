@@ -13,7 +13,11 @@ fn children_take_their_parents_trace_and_id() {
         let _leaf = span("leaf", Kind::Llm);
     });
     assert_eq!(spans.len(), 3);
-    let (root, child, leaf) = (spans.named("root"), spans.named("child"), spans.named("leaf"));
+    let (root, child, leaf) = (
+        spans.named("root"),
+        spans.named("child"),
+        spans.named("leaf"),
+    );
     assert_eq!(root.parent_span_id(), None);
     assert_eq!(child.parent_span_id(), Some(root.span_id()));
     assert_eq!(leaf.parent_span_id(), Some(child.span_id()));
@@ -31,7 +35,9 @@ fn ids_have_the_contract_shapes() {
     let trace_id = s.trace_id();
     assert_eq!(trace_id.len(), 36);
     assert_eq!(trace_id.matches('-').count(), 4);
-    assert!(trace_id.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(trace_id
+        .chars()
+        .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     let ts = s.json()["timestamp"].as_str().expect("timestamp");
     assert!(ts.ends_with("+00:00") && ts.len() == 32, "{ts}");
 }
@@ -48,7 +54,10 @@ fn siblings_are_separate_traces_at_the_root() {
 #[test]
 fn agent_spans_name_the_agent_of_everything_inside() {
     let (_, spans) = capture_with(
-        Options { agent_name: Some("default-bot".into()), ..Default::default() },
+        Options {
+            agent_name: Some("default-bot".into()),
+            ..Default::default()
+        },
         || {
             drop(span("outside", Kind::Tool));
             let _a = span("billing", Kind::Agent);
@@ -73,20 +82,31 @@ fn a_root_sends_a_provisional_copy_first() {
     assert_eq!(p.json()["duration_ms"], json!(0.0));
     assert_eq!(p.json()["usage_available"], json!(false));
     assert_eq!(p.attribute("staso.provisional_root"), Some(json!(true)));
-    assert_eq!(spans.named("root").attribute("staso.provisional_root"), None);
+    assert_eq!(
+        spans.named("root").attribute("staso.provisional_root"),
+        None
+    );
 }
 
 #[test]
 fn conversation_sets_session_and_user() {
     let (_, spans) = capture(|| {
-        conversation("conv-42").user_id("alice").run(|| drop(span("in", Kind::Chain)));
+        conversation("conv-42")
+            .user_id("alice")
+            .run(|| drop(span("in", Kind::Chain)));
         drop(span("out", Kind::Chain));
     });
     let inside = spans.named("in");
-    assert_eq!((inside.session_id(), inside.user_id()), ("conv-42", "alice"));
+    assert_eq!(
+        (inside.session_id(), inside.user_id()),
+        ("conv-42", "alice")
+    );
     let outside = spans.named("out");
     assert_ne!(outside.session_id(), "conv-42");
-    assert!(!outside.session_id().is_empty(), "default session per process");
+    assert!(
+        !outside.session_id().is_empty(),
+        "default session per process"
+    );
     assert_eq!(outside.user_id(), "");
 }
 
@@ -94,16 +114,26 @@ fn conversation_sets_session_and_user() {
 fn manual_llm_span_fields() {
     let (_, spans) = capture(|| {
         let mut s = span("chat", Kind::Llm);
-        s.set_model("gpt-4o-mini").set_model("gpt-4o").set_provider("openai");
+        s.set_model("gpt-4o-mini")
+            .set_model("gpt-4o")
+            .set_provider("openai");
         s.set_reasoning_effort("low").set_usage(100, 20);
-        s.set_input(&json!({"messages": ["hi"]})).set_output(&"hello");
+        s.set_input(&json!({"messages": ["hi"]}))
+            .set_output(&"hello");
     });
     let s = &spans[0].json();
     assert_eq!(s["model"], "gpt-4o");
     assert_eq!(s["requested_model"], "gpt-4o-mini");
     assert_eq!(s["provider"], "openai");
     assert_eq!(s["reasoning_effort"], "low");
-    assert_eq!((s["input_tokens"].as_u64(), s["output_tokens"].as_u64(), s["total_tokens"].as_u64()), (Some(100), Some(20), Some(120)));
+    assert_eq!(
+        (
+            s["input_tokens"].as_u64(),
+            s["output_tokens"].as_u64(),
+            s["total_tokens"].as_u64()
+        ),
+        (Some(100), Some(20), Some(120))
+    );
     assert_eq!(s["usage_available"], json!(true));
     assert_eq!(spans[0].input(), Some(json!({"messages": ["hi"]})));
 }
@@ -132,7 +162,12 @@ fn errors_set_status_message_and_type() {
     let s = &spans[0];
     assert_eq!(s.status(), "error");
     assert_eq!(s.error_message(), Some("disk on fire"));
-    assert!(s.attribute("exception.type").expect("type").as_str().expect("str").contains("Error"));
+    assert!(s
+        .attribute("exception.type")
+        .expect("type")
+        .as_str()
+        .expect("str")
+        .contains("Error"));
 }
 
 #[test]
@@ -177,10 +212,15 @@ fn current_span_edits_the_innermost_span() {
 
 #[test]
 fn request_capture_off_hides_names_inputs_and_user_metadata() {
-    let opts = Options { capture_request: Some(false), ..Default::default() };
+    let opts = Options {
+        capture_request: Some(false),
+        ..Default::default()
+    };
     let (_, spans) = capture_with(opts, || {
         let mut s = span("secret-plan", Kind::Chain);
-        s.set_input(&json!({"q": "x"})).set_metadata("team", &"ops").add_tag("t");
+        s.set_input(&json!({"q": "x"}))
+            .set_metadata("team", &"ops")
+            .add_tag("t");
         let mut t = span("lookup", Kind::Tool);
         t.set_input(&json!({"id": 1}));
     });
@@ -190,14 +230,21 @@ fn request_capture_off_hides_names_inputs_and_user_metadata() {
     assert_eq!(chain.attribute("team"), None);
     assert_eq!(chain.attribute("tags"), None);
     let tool = spans.named("lookup");
-    assert_eq!(tool.input(), Some(json!({"id": 1})), "tool input needs tool_arguments only");
+    assert_eq!(
+        tool.input(),
+        Some(json!({"id": 1})),
+        "tool input needs tool_arguments only"
+    );
     assert_eq!(chain.json()["capture"]["request"], "suppressed");
     assert_eq!(chain.json()["capture"]["output"], "captured");
 }
 
 #[test]
 fn error_message_needs_all_five_categories() {
-    let opts = Options { capture_tool_schema: Some(false), ..Default::default() };
+    let opts = Options {
+        capture_tool_schema: Some(false),
+        ..Default::default()
+    };
     let (_, spans) = capture_with(opts, || {
         let mut s = span("t", Kind::Tool);
         s.set_error("nope");
@@ -208,7 +255,10 @@ fn error_message_needs_all_five_categories() {
 
 #[test]
 fn output_capture_off_hides_outputs() {
-    let opts = Options { capture_output: Some(false), ..Default::default() };
+    let opts = Options {
+        capture_output: Some(false),
+        ..Default::default()
+    };
     let (_, spans) = capture_with(opts, || {
         let mut s = span("t", Kind::Tool);
         s.set_output(&"result");
@@ -223,8 +273,14 @@ fn secrets_are_redacted_before_leaving() {
         s.set_input(&json!({"user": "bob", "password": "hunter2"}));
         s.set_metadata("api_key", &"sk-live");
     });
-    assert_eq!(spans[0].input(), Some(json!({"user": "bob", "password": staso_core::REDACTED})));
-    assert_eq!(spans[0].attribute("api_key"), Some(json!(staso_core::REDACTED)));
+    assert_eq!(
+        spans[0].input(),
+        Some(json!({"user": "bob", "password": staso_core::REDACTED}))
+    );
+    assert_eq!(
+        spans[0].attribute("api_key"),
+        Some(json!(staso_core::REDACTED))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +305,10 @@ async fn parentage_survives_await_and_thread_hops() {
     .await;
     let root = spans.named("agent");
     assert_eq!(spans.named("step").parent_span_id(), Some(root.span_id()));
-    assert_eq!(spans.named("spawned").parent_span_id(), Some(root.span_id()));
+    assert_eq!(
+        spans.named("spawned").parent_span_id(),
+        Some(root.span_id())
+    );
     assert_eq!(spans.named("spawned").agent_name(), "agent");
 }
 

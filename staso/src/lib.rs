@@ -36,11 +36,10 @@ pub use staso_macros::{agent, main, tool, trace};
 
 #[cfg(feature = "enable")]
 pub use staso_core::{
-    bind_current, conversation, current_span, flush, init, init_with_env, registry, shutdown,
-    span, CapturePolicy, Client, ConversationBuilder, CurrentSpan, DeliveryReport, Env,
-    FailureKind, GitContext, InitError, Instrument, Instrumented, Kind, MaskFn, Options,
-    ProcessEnv, Registered, Span, SpanGuard, SpanId, Status, TraceId, WithContext,
-    DEFAULT_BASE_URL, REDACTED,
+    bind_current, conversation, current_span, flush, init, init_with_env, registry, shutdown, span,
+    CapturePolicy, Client, ConversationBuilder, CurrentSpan, DeliveryReport, Env, FailureKind,
+    GitContext, InitError, Instrument, Instrumented, Kind, MaskFn, Options, ProcessEnv, Registered,
+    Span, SpanGuard, SpanId, Status, TraceId, WithContext, DEFAULT_BASE_URL, REDACTED,
 };
 
 /// Capturing spans in your own tests, in memory (only with the `enable` feature).

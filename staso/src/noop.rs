@@ -369,7 +369,11 @@ macro_rules! noop_setters {
             }
             /// No-op.
             #[inline(always)]
-            pub fn set_metadata<T: ?Sized>(&mut self, key: impl Into<String>, value: &T) -> &mut Self {
+            pub fn set_metadata<T: ?Sized>(
+                &mut self,
+                key: impl Into<String>,
+                value: &T,
+            ) -> &mut Self {
                 self
             }
             /// No-op.
