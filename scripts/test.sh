@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this). Works on a fresh
+# machine: it installs what it needs (the official Python SDK, for the compatibility test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python reference SDK (staso==0.5.25) for the compatibility test"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "staso==0.5.25"
+export STASO_PYTHON="$PWD/.venv/bin/python"
+
+step "format"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests (unit, integration, UI, doc)"
+cargo test --workspace
+
+step "compile-out proof (standalone crate, default features off)"
+bash scripts/compile_out_proof.sh
+
+step "examples build without the default feature"
+cargo build -p staso --examples --no-default-features
+
+step "benchmarks compile"
+cargo bench --workspace --no-run
+
+if [ -x scripts/soak.sh ]; then
+  step "soak (time-limited)"
+  bash scripts/soak.sh
+fi
+
+step "all green"
