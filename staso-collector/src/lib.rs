@@ -52,7 +52,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// How to start a [`Collector`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CollectorConfig {
     /// The API key clients must send in `X-API-Key`. Default: `"test-key"`.
     pub api_key: String,
@@ -66,6 +66,19 @@ pub struct CollectorConfig {
     pub tls: bool,
     /// Faults in force from the start.
     pub faults: FaultPlan,
+}
+
+impl std::fmt::Debug for CollectorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CollectorConfig")
+            .field("api_key", &"<redacted>")
+            .field("port", &self.port)
+            .field("db_path", &self.db_path)
+            .field("print_trees", &self.print_trees)
+            .field("tls", &self.tls)
+            .field("faults", &self.faults)
+            .finish()
+    }
 }
 
 impl Default for CollectorConfig {
@@ -287,6 +300,15 @@ impl Collector {
             .into_iter()
             .filter(RecordedRequest::is_ingest)
             .collect()
+    }
+
+    /// Forgets the recorded requests (not the stored spans), e.g. between soak phases.
+    pub fn clear_requests(&self) {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     fn request_count(&self) -> usize {

@@ -57,6 +57,21 @@ impl StoredSpan {
         self.field(name).and_then(Value::as_str).unwrap_or("")
     }
 
+    /// The span object as sent, plus its trace's `trace_id`, `environment` and
+    /// `workspace_slug`: one flat JSON object per span.
+    pub fn to_value(&self) -> Value {
+        let mut v = self.raw.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("trace_id".into(), Value::from(self.trace_id.as_str()));
+            o.insert("environment".into(), Value::from(self.environment.as_str()));
+            o.insert(
+                "workspace_slug".into(),
+                Value::from(self.workspace_slug.as_str()),
+            );
+        }
+        v
+    }
+
     /// The `attributes` string parsed as a JSON object.
     pub fn attributes(&self) -> serde_json::Map<String, Value> {
         parse_json_field(self.str_field("attributes"))
@@ -79,7 +94,7 @@ fn parse_json_field(s: &str) -> Option<Value> {
     if s.is_empty() {
         None
     } else {
-        serde_json::from_str(s).ok()
+        crate::validate::parse_embedded_json(s)
     }
 }
 

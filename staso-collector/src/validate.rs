@@ -329,7 +329,7 @@ fn check_span(s: &Value, path: &str) -> Result<(Map<String, Value>, i128), Valid
     }
     for name in ["input", "output"] {
         let v = req_str(obj, name, path)?;
-        if !v.is_empty() && serde_json::from_str::<Value>(v).is_err() {
+        if !v.is_empty() && parse_embedded_json(v).is_none() {
             return Err(ValidationError::new(
                 f(name),
                 "expected \"\" or a string holding a JSON document",
@@ -337,8 +337,8 @@ fn check_span(s: &Value, path: &str) -> Result<(Map<String, Value>, i128), Valid
         }
     }
     let attrs = req_str(obj, "attributes", path)?;
-    match serde_json::from_str::<Value>(attrs) {
-        Ok(Value::Object(_)) => {}
+    match parse_embedded_json(attrs) {
+        Some(Value::Object(_)) => {}
         _ => {
             return Err(ValidationError::new(
                 f("attributes"),
@@ -376,6 +376,44 @@ fn check_span(s: &Value, path: &str) -> Result<(Map<String, Value>, i128), Valid
         ));
     }
     Ok((obj.clone(), instant))
+}
+
+/// Parses a JSON document embedded in a string field.
+///
+/// Python SDK note: the reference client encodes `input`, `output` and `attributes` with
+/// `json.dumps(..., default=str)`, which writes a float NaN or infinity as the bare
+/// tokens `NaN`, `Infinity`, `-Infinity` (not valid JSON). Those tokens are accepted
+/// here (read as null) so that a Python agent returning `float("nan")` is not refused.
+pub(crate) fn parse_embedded_json(s: &str) -> Option<Value> {
+    if let Ok(v) = serde_json::from_str(s) {
+        return Some(v);
+    }
+    let mut out = String::with_capacity(s.len());
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(token) = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|t| rest.starts_with(t))
+        {
+            out.push_str("null");
+            rest = &rest[token.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    serde_json::from_str(&out).ok()
 }
 
 fn check_capture(v: &Value, path: &str) -> Result<(), ValidationError> {
@@ -638,6 +676,20 @@ mod tests {
         assert!(!is_lower_uuid("0000000000000000123456789abcdef0"));
         assert!(is_uuid_v4("1b4e28ba-2fa1-41d2-883f-0016d3cca427"));
         assert!(!is_uuid_v4("1b4e28ba-2fa1-11d2-883f-0016d3cca427"));
+    }
+
+    #[test]
+    fn python_nan_tokens() {
+        assert_eq!(
+            parse_embedded_json(r#"{"result": NaN, "s": "NaN", "l": [-Infinity, Infinity]}"#),
+            Some(serde_json::json!({"result": null, "s": "NaN", "l": [null, null]}))
+        );
+        assert_eq!(
+            parse_embedded_json(r#"{"a": "x\"NaN", "b": NaN}"#),
+            Some(serde_json::json!({"a": "x\"NaN", "b": null}))
+        );
+        assert!(parse_embedded_json("not json").is_none());
+        assert!(parse_embedded_json("{").is_none());
     }
 
     #[test]

@@ -59,11 +59,12 @@ fn by_name<'a>(spans: &'a [StoredSpan], name: &str) -> &'a StoredSpan {
         .unwrap_or_else(|| panic!("no span {name:?} in {spans:#?}"))
 }
 
-/// Checks the stored tree: research (agent) ⟶ search (tool), summarize (chain).
+/// Checks the stored tree: research (agent) ⟶ search (tool), summarize (chain),
+/// score (tool).
 fn assert_tree(c: &Collector) {
-    assert!(c.wait_for_spans(3, Duration::from_secs(10)));
+    assert!(c.wait_for_spans(4, Duration::from_secs(10)));
     let spans = c.spans();
-    assert_eq!(spans.len(), 3, "{spans:#?}");
+    assert_eq!(spans.len(), 4, "{spans:#?}");
     let root = by_name(&spans, "research");
     let tool = by_name(&spans, "search");
     let chain = by_name(&spans, "summarize");
@@ -87,6 +88,10 @@ fn assert_tree(c: &Collector) {
     assert_eq!(tool.str_field("agent_name"), "research");
     assert_eq!(tool.attributes()["tool_name"], "search");
     assert_eq!(tool.input(), Some(serde_json::json!({"query": "Rust SDK"})));
+    // Python writes a NaN result as a bare `NaN` token inside the output string.
+    let score = by_name(&spans, "score");
+    assert_eq!(score.str_field("output"), r#"{"result": NaN}"#);
+    assert_eq!(score.output(), Some(serde_json::json!({"result": null})));
     assert_eq!(root.workspace_slug, "default");
     assert_eq!(root.environment, "default");
     let annotations = c.annotations();

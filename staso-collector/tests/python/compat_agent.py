@@ -30,12 +30,19 @@ def summarize(items: list) -> str:
     return ", ".join(items)
 
 
+@st.tool
+def score() -> float:
+    # json.dumps writes this as a bare NaN token inside the span's output string.
+    return float("nan")
+
+
 @st.agent
 def research(question: str) -> str:
     # Long enough for the provisional root copy to go out in a batch of its own.
     time.sleep(0.3)
     found = search(question)
     summary = summarize(found)
+    score()
     get_current_span().annotate("quality", value=0.75, comment="compat test")
     return summary
 
