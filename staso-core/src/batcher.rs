@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 /// Backoff between retries: 0.5 s doubling, with jitter, capped here.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Requests in flight at once: enough to keep up with a fast producer over one
+/// keep-alive pool, few enough not to hammer a struggling service.
+const MAX_IN_FLIGHT: usize = 4;
 
 struct Batch {
     key: String,
@@ -162,12 +165,26 @@ impl Batcher {
         let shutting_down = self.waiters.iter().any(|w| w.shutdown);
         let urgent = !self.waiters.is_empty();
 
-        while self.unsent.len() >= batch_size
-            || (!self.unsent.is_empty() && (urgent || interval_passed))
-        {
-            let n = self.unsent.len().min(batch_size);
-            let batch = Batch::new(self.unsent.drain(..n).collect());
-            self.attempt(batch);
+        loop {
+            // Oldest first: retries that fell due, then new batches.
+            let now = Instant::now();
+            let mut wave = Vec::new();
+            while wave.len() < MAX_IN_FLIGHT
+                && self.retry.front().is_some_and(|b| b.not_before <= now)
+            {
+                wave.extend(self.retry.pop_front());
+            }
+            while wave.len() < MAX_IN_FLIGHT
+                && (self.unsent.len() >= batch_size
+                    || (!self.unsent.is_empty() && (urgent || interval_passed)))
+            {
+                let n = self.unsent.len().min(batch_size);
+                wave.push(Batch::new(self.unsent.drain(..n).collect()));
+            }
+            if wave.is_empty() {
+                break;
+            }
+            self.send_wave(wave);
             if urgent || full(self) {
                 self.drain();
             }
@@ -177,20 +194,6 @@ impl Batcher {
         }
         if interval_passed || urgent {
             self.last_send = Instant::now();
-        }
-        let now = Instant::now();
-        let due = self
-            .retry
-            .iter()
-            .take_while(|b| b.not_before <= now)
-            .count();
-        for _ in 0..due {
-            if let Some(batch) = self.retry.pop_front() {
-                self.attempt(batch);
-            }
-            if self.deadline_passed() {
-                break;
-            }
         }
         if urgent {
             self.drain();
@@ -257,43 +260,73 @@ impl Batcher {
         }
     }
 
-    /// Sends a batch once and files the outcome.
-    fn attempt(&mut self, mut batch: Batch) {
-        if batch.records.is_empty() {
+    /// Sends a wave of batches concurrently (HTTP keep-alive, up to `MAX_IN_FLIGHT`
+    /// requests at once) and files each outcome.
+    fn send_wave(&mut self, mut wave: Vec<Batch>) {
+        wave.retain(|b| !b.records.is_empty());
+        if wave.is_empty() {
             return;
         }
-        let traces = crate::wire::encode_batch(
-            batch.records.iter().map(|(_, r)| r),
-            &self.inner.config,
-            &mut self.buf,
-        );
-        let body = self.buf.clone();
-        batch.attempts += 1;
+        let mut jobs = Vec::with_capacity(wave.len());
+        for batch in &mut wave {
+            let traces = crate::wire::encode_batch(
+                batch.records.iter().map(|(_, r)| r),
+                &self.inner.config,
+                &mut self.buf,
+            );
+            batch.attempts += 1;
+            jobs.push((self.buf.clone(), batch.key.clone(), traces));
+        }
         // A flush or shutdown waiting on us bounds the attempt, so its caller's deadline
         // holds even against a server that accepts and never answers.
-        let limit = self.waiters.iter().map(|w| w.deadline).min();
-        let send = self.transport.send(body, &batch.key, traces);
-        let result = match limit {
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                self.rt
-                    .block_on(async { tokio::time::timeout(left, send).await })
-                    .unwrap_or_else(|_| Err(crate::transport::cut_short()))
+        let left = self
+            .waiters
+            .iter()
+            .map(|w| w.deadline)
+            .min()
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        let transport = self.transport.clone();
+        let results: Vec<Result<(), Failure>> = self.rt.block_on(async move {
+            let mut set = tokio::task::JoinSet::new();
+            for (i, (body, key, traces)) in jobs.into_iter().enumerate() {
+                let t = transport.clone();
+                set.spawn(async move {
+                    let send = t.send(body, &key, traces);
+                    let r = match left {
+                        Some(left) => tokio::time::timeout(left, send)
+                            .await
+                            .unwrap_or_else(|_| Err(crate::transport::cut_short())),
+                        None => send.await,
+                    };
+                    (i, r)
+                });
             }
-            None => self.rt.block_on(send),
-        };
-        match result {
-            Ok(()) => {
-                self.inner
-                    .stats
-                    .delivered
-                    .fetch_add(batch.finals(), Release);
-                crate::diag::debug(&format!(
-                    "staso: delivered {} span(s) in {traces} trace(s)",
-                    batch.records.len()
-                ));
+            let mut out: Vec<Option<Result<(), Failure>>> = Vec::new();
+            out.resize_with(set.len(), || None);
+            while let Some(joined) = set.join_next().await {
+                if let Ok((i, r)) = joined {
+                    out[i] = Some(r);
+                }
             }
-            Err(f) => self.failed(batch, f),
+            out.into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(crate::transport::cut_short())))
+                .collect()
+        });
+        for (batch, result) in wave.into_iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    self.inner
+                        .stats
+                        .delivered
+                        .fetch_add(batch.finals(), Release);
+                    crate::diag::debug(&format!(
+                        "staso: delivered {} span(s) (attempt {})",
+                        batch.records.len(),
+                        batch.attempts
+                    ));
+                }
+                Err(f) => self.failed(batch, f),
+            }
         }
     }
 
@@ -304,8 +337,8 @@ impl Batcher {
             // Split and retry the halves at once: one oversized span must not hold the
             // others back.
             let second = batch.records.split_off(batch.records.len() / 2);
-            self.attempt(Batch::new(batch.records));
-            self.attempt(Batch::new(second));
+            self.retry.push_front(Batch::new(second));
+            self.retry.push_front(Batch::new(batch.records));
             return;
         }
         if !f.retryable {

@@ -117,6 +117,8 @@ pub struct Options {
     pub ca_cert_path: Option<std::path::PathBuf>,
     /// A hook applied to every captured value before it leaves the process.
     pub mask: Option<MaskFn>,
+    /// Limit of one HTTP attempt; 10 s by default (the contract's).
+    pub request_timeout: Option<Duration>,
     /// Git context given directly (the `#[staso::main]` attribute passes the values baked
     /// in at compile time); run-time `STASO_VCS_*` variables still win.
     pub git: Option<GitContext>,
@@ -283,6 +285,7 @@ pub(crate) struct Config {
     pub max_field_bytes: usize,
     pub redact_secrets: bool,
     pub ca_cert_pem: Option<Vec<u8>>,
+    pub request_timeout: Duration,
     #[allow(dead_code)]
     pub mask: Option<MaskFnDebug>,
 }
@@ -402,6 +405,7 @@ impl Options {
             max_field_bytes: self.max_field_bytes.unwrap_or(256 * 1024),
             redact_secrets: self.redact_secrets.unwrap_or(true),
             ca_cert_pem,
+            request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(10)),
             mask: self.mask.clone().map(MaskFnDebug),
         })
     }

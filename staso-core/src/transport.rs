@@ -7,8 +7,6 @@ use std::time::Duration;
 
 /// The User-Agent of every request.
 pub(crate) const USER_AGENT: &str = concat!("staso-rust/", env!("CARGO_PKG_VERSION"));
-/// Each attempt's limit, as the contract says.
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest `Retry-After` we honour; longer ones are not retried (as the reference).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
@@ -26,18 +24,19 @@ pub(crate) struct Failure {
     pub detail: String,
 }
 
+#[derive(Clone)]
 pub(crate) struct Transport {
     client: reqwest::Client,
     url: String,
-    api_key: String,
+    api_key: std::sync::Arc<str>,
 }
 
 impl Transport {
     pub(crate) fn new(cfg: &Config) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(REQUEST_TIMEOUT)
+            .timeout(cfg.request_timeout)
+            .connect_timeout(cfg.request_timeout)
             .user_agent(USER_AGENT)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true);
@@ -55,7 +54,7 @@ impl Transport {
         Ok(Transport {
             client,
             url: format!("{}/v1/traces/ingest", cfg.base_url),
-            api_key: cfg.api_key.expose().to_string(),
+            api_key: cfg.api_key.expose().into(),
         })
     }
 
@@ -69,7 +68,7 @@ impl Transport {
         let resp = self
             .client
             .post(&self.url)
-            .header("X-API-Key", &self.api_key)
+            .header("X-API-Key", &*self.api_key)
             .header("Content-Type", "application/json")
             .header("Idempotency-Key", key)
             .body(body)

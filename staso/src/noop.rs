@@ -107,6 +107,8 @@ pub struct Options {
     pub ca_cert_path: Option<std::path::PathBuf>,
     /// Mask hook.
     pub mask: Option<MaskFn>,
+    /// Limit of one HTTP attempt.
+    pub request_timeout: Option<Duration>,
     /// Git context given directly.
     pub git: Option<GitContext>,
 }
