@@ -33,6 +33,7 @@ mod tls;
 mod tree;
 mod validate;
 mod wait;
+mod wire;
 
 pub use faults::{
     BadAck, Count, CountBadAck, CountMs, CountRetry, CountStatus, Fault, FaultPlan, Faults,

@@ -4,7 +4,8 @@
 //! upserted by (trace_id, span_id), the newest copy winning, except that a provisional
 //! root copy never replaces a final one. Every copy received is counted.
 
-use crate::validate::{parse_timestamp, TraceIn};
+use crate::validate::TraceIn;
+use crate::wire::parse_timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use std::path::Path;
@@ -94,7 +95,7 @@ fn parse_json_field(s: &str) -> Option<Value> {
     if s.is_empty() {
         None
     } else {
-        crate::validate::parse_embedded_json(s)
+        crate::wire::parse_embedded_json(s)
     }
 }
 

@@ -1,0 +1,177 @@
+//! Wire formats of the contract: UUID shapes, UTC timestamps, and JSON documents
+//! embedded in string fields (as the Python reference client writes them).
+
+use serde_json::Value;
+
+/// Parses a JSON document embedded in a string field.
+///
+/// Python SDK note: the reference client encodes `input`, `output` and `attributes` with
+/// `json.dumps(..., default=str)`, which writes a float NaN or infinity as the bare
+/// tokens `NaN`, `Infinity`, `-Infinity` (not valid JSON). Those tokens are accepted
+/// here (read as null) so that a Python agent returning `float("nan")` is not refused.
+pub(crate) fn parse_embedded_json(s: &str) -> Option<Value> {
+    if let Ok(v) = serde_json::from_str(s) {
+        return Some(v);
+    }
+    let mut out = String::with_capacity(s.len());
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(token) = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|t| rest.starts_with(t))
+        {
+            out.push_str("null");
+            rest = &rest[token.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    serde_json::from_str(&out).ok()
+}
+
+/// A lowercase hyphenated UUID shape (8-4-4-4-12 hex digits), any version.
+pub(crate) fn is_lower_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
+        })
+}
+
+/// A lowercase hyphenated UUID of version 4 and the RFC 4122 variant.
+pub(crate) fn is_uuid_v4(s: &str) -> bool {
+    is_lower_uuid(s)
+        && s.as_bytes()[14] == b'4'
+        && matches!(s.as_bytes()[19], b'8'..=b'9' | b'a'..=b'b')
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.f{1,9}]+00:00` to nanoseconds since the Unix epoch.
+///
+/// The offset is required and must be UTC written as `+00:00` — what the Python SDK
+/// sends (`datetime.isoformat()` on an aware UTC datetime; note it drops the fraction
+/// entirely when the microseconds are 0, which is accepted).
+pub(crate) fn parse_timestamp(s: &str) -> Result<i128, String> {
+    let b = s.as_bytes();
+    let bad = || format!("expected ISO 8601 UTC like 2026-11-26T06:10:47.123456+00:00, got {s:?}");
+    if b.len() < 25 {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
+        let part = &b[r];
+        if part.iter().all(u8::is_ascii_digit) {
+            Ok(part.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')))
+        } else {
+            Err(bad())
+        }
+    };
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return Err(bad());
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut nanos: i64 = 0;
+    if b[i] == b'.' {
+        let start = i + 1;
+        let mut end = start;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+        let digits = end - start;
+        if digits == 0 || digits > 9 {
+            return Err(bad());
+        }
+        nanos = num(start..end)? * 10i64.pow(9 - digits as u32);
+        i = end;
+    }
+    let offset = &s[i..];
+    if offset != "+00:00" {
+        return Err(if offset == "Z" || offset.len() == 6 {
+            format!("expected the UTC offset written +00:00 (as the Python SDK sends), got {s:?}")
+        } else {
+            bad()
+        });
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err(bad()),
+    };
+    if year < 1970 || day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
+        return Err(bad());
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
+    Ok(i128::from(secs) * 1_000_000_000 + i128::from(nanos))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00+00:00"), Ok(0));
+        assert_eq!(
+            parse_timestamp("1970-01-02T00:00:01.5+00:00"),
+            Ok(86_401_500_000_000)
+        );
+        let a = parse_timestamp("2026-11-26T06:10:47+00:00");
+        let b = parse_timestamp("2026-11-26T06:10:47.000001+00:00");
+        assert!(a.is_ok() && b.is_ok() && a < b);
+        assert!(parse_timestamp("2026-11-26T06:10:47Z").is_err());
+        assert!(parse_timestamp("2026-11-26T06:10:47.1+01:00").is_err());
+        assert!(parse_timestamp("2026-02-30T06:10:47+00:00").is_err());
+        assert!(parse_timestamp("2026-11-26 06:10:47+00:00").is_err());
+    }
+
+    #[test]
+    fn uuids() {
+        assert!(is_lower_uuid("00000000-0000-0000-1234-56789abcdef0"));
+        assert!(!is_lower_uuid("00000000-0000-0000-1234-56789ABCDEF0"));
+        assert!(!is_lower_uuid("0000000000000000123456789abcdef0"));
+        assert!(is_uuid_v4("1b4e28ba-2fa1-41d2-883f-0016d3cca427"));
+        assert!(!is_uuid_v4("1b4e28ba-2fa1-11d2-883f-0016d3cca427"));
+    }
+
+    #[test]
+    fn python_nan_tokens() {
+        assert_eq!(
+            parse_embedded_json(r#"{"result": NaN, "s": "NaN", "l": [-Infinity, Infinity]}"#),
+            Some(serde_json::json!({"result": null, "s": "NaN", "l": [null, null]}))
+        );
+        assert_eq!(
+            parse_embedded_json(r#"{"a": "x\"NaN", "b": NaN}"#),
+            Some(serde_json::json!({"a": "x\"NaN", "b": null}))
+        );
+        assert!(parse_embedded_json("not json").is_none());
+        assert!(parse_embedded_json("{").is_none());
+    }
+}
