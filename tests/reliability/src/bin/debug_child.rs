@@ -1,0 +1,26 @@
+//! A debug-mode program whose deliveries fail in every way the collector can make them
+//! fail; its whole output is searched for the API key.
+
+fn main() {
+    let options = staso_core::Options {
+        debug: Some(true),
+        request_timeout: Some(std::time::Duration::from_millis(500)),
+        ..staso_reliability_tests::child_options()
+    };
+    println!("options: {options:?}");
+    let client = match staso_core::init(options) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    println!("client: {client:?}");
+    for _ in 0..6 {
+        staso_reliability_tests::produce_spans();
+        let report = client.flush(std::time::Duration::from_secs(3));
+        println!("report: {report:?}");
+    }
+    let report = client.shutdown(std::time::Duration::from_secs(2));
+    println!("final: {report:?}");
+}

@@ -1,0 +1,24 @@
+//! Helpers shared by the reliability tests and their child programs.
+
+use std::time::Duration;
+
+/// Options for a child program: everything from the process environment the test set
+/// (`STASO_API_KEY`, `STASO_BASE_URL`, ...), short timeouts.
+pub fn child_options() -> staso_core::Options {
+    staso_core::Options {
+        agent_name: Some("exit-child".into()),
+        capture_git: Some(false),
+        flush_interval: Some(Duration::from_secs(60)),
+        shutdown_timeout: Some(Duration::from_secs(5)),
+        ..Default::default()
+    }
+}
+
+/// A small agent run: one root with three tools.
+pub fn produce_spans() {
+    let _agent = staso_core::span("agent-run", staso_core::Kind::Agent);
+    for i in 0..3 {
+        let mut t = staso_core::span(format!("tool-{i}"), staso_core::Kind::Tool);
+        t.set_input(&serde_json::json!({"i": i}));
+    }
+}
