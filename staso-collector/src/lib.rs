@@ -325,9 +325,14 @@ impl Collector {
         self.shared.store.spans().unwrap_or_default()
     }
 
-    /// The number of distinct stored spans.
+    /// The number of distinct stored spans (a provisional root copy counts).
     pub fn span_count(&self) -> usize {
-        self.shared.store.span_count().unwrap_or(0)
+        self.shared.store.span_count(false).unwrap_or(0)
+    }
+
+    /// The number of distinct stored spans whose stored copy is final (not provisional).
+    pub fn final_span_count(&self) -> usize {
+        self.shared.store.span_count(true).unwrap_or(0)
     }
 
     /// Every stored trace with its spans, in the order first stored.
@@ -353,6 +358,12 @@ impl Collector {
     /// Blocks until at least `n` distinct spans are stored; `false` on timeout.
     pub fn wait_for_spans(&self, n: usize, timeout: Duration) -> bool {
         self.wait_until(timeout, |c| c.span_count() >= n)
+    }
+
+    /// Blocks until at least `n` distinct spans are stored as final copies (provisional
+    /// roots replaced by their final copy); `false` on timeout.
+    pub fn wait_for_final_spans(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |c| c.final_span_count() >= n)
     }
 
     /// Blocks until at least `n` requests (of any kind and outcome) were received;

@@ -375,11 +375,14 @@ impl Store {
         rows.collect()
     }
 
-    /// The number of distinct stored spans.
-    pub(crate) fn span_count(&self) -> rusqlite::Result<usize> {
-        let n: i64 = self
-            .conn()
-            .query_row("SELECT COUNT(*) FROM spans", [], |r| r.get(0))?;
+    /// The number of distinct stored spans (only those whose stored copy is final when
+    /// `final_only`).
+    pub(crate) fn span_count(&self, final_only: bool) -> rusqlite::Result<usize> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM spans WHERE provisional = 0 OR ?1 = 0",
+            [final_only],
+            |r| r.get(0),
+        )?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 

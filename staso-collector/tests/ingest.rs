@@ -141,10 +141,13 @@ fn provisional_root_never_replaces_final() {
     send(vec![provisional(final_root.clone())]);
     let s = &c.spans()[0];
     assert!(s.provisional && s.duration_ms == 0.0);
+    assert_eq!((c.span_count(), c.final_span_count()), (1, 0));
+    assert!(!c.wait_for_final_spans(1, Duration::from_millis(50)));
     send(vec![
         final_root.clone(),
         span(&child, Some(&root), "tool", "tool", 2),
     ]);
+    assert!(c.wait_for_final_spans(2, Duration::from_secs(5)));
     let s = c.trace(&t).expect("trace").spans;
     assert!(!s[0].provisional);
     assert_eq!(s[0].duration_ms, 250.0);
