@@ -1,0 +1,187 @@
+//! Big and hostile values: truncated, split, or replaced by placeholders, and the span
+//! is still sent; secrets redacted; the user's mask applied.
+
+use serde::ser::{Serialize, Serializer};
+use serde_json::{json, Value};
+use staso_collector::{Collector, CollectorConfig};
+use staso_core::{init, span, Kind, Options};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn client(c: &Collector, o: Options) -> staso_core::Client {
+    init(Options {
+        api_key: Some("test-key".into()),
+        agent_name: Some("bot".into()),
+        base_url: Some(c.url()),
+        capture_git: Some(false),
+        flush_interval: Some(Duration::from_secs(60)),
+        ..o
+    })
+    .expect("init")
+}
+
+fn collector() -> Collector {
+    Collector::start_blocking(CollectorConfig::default()).expect("collector")
+}
+
+#[test]
+fn an_oversized_field_is_truncated_with_a_marker() {
+    let _s = serial();
+    let c = collector();
+    let client = client(&c, Options { max_field_bytes: Some(1024), ..Default::default() });
+    let big = "é".repeat(10_000);
+    let original = serde_json::to_string(&json!({"doc": big})).expect("json").len();
+    {
+        let mut s = span("big", Kind::Tool);
+        s.set_input(&json!({"doc": big}));
+        s.set_output(&"small");
+    }
+    assert!(client.flush(Duration::from_secs(10)).ok());
+    let s = &c.spans()[0];
+    let input = s.str_field("input");
+    assert!(input.len() <= 1024 + 64, "truncated: {} bytes", input.len());
+    let parsed: Value = serde_json::from_str(input).expect("still valid JSON");
+    assert!(parsed.as_str().expect("string").ends_with("[truncated]"));
+    assert_eq!(s.attributes()["staso.truncated.input"], json!(original));
+    assert_eq!(s.output(), Some(json!("small")));
+}
+
+#[test]
+fn a_413_splits_the_batch_and_one_oversized_span_does_not_block_the_rest() {
+    let _s = serial();
+    let c = collector();
+    c.faults().set_max_body_bytes(Some(16 * 1024));
+    let client = client(&c, Options::default());
+    for i in 0..20 {
+        let mut s = span(format!("small-{i}"), Kind::Tool);
+        s.set_input(&json!({"pad": "x".repeat(1000)}));
+    }
+    {
+        let mut s = span("huge", Kind::Tool);
+        s.set_input(&json!({"pad": "y".repeat(100_000)}));
+    }
+    let report = client.flush(Duration::from_secs(20));
+    assert_eq!(report.delivered, 20, "{report:?}");
+    assert_eq!(report.failed, 1, "the oversized span alone fails: {report:?}");
+    assert!(c.ingest_requests().iter().any(|r| r.status == Some(413)));
+    // Only the final copy of the oversized span is lost (its small provisional copy,
+    // sent when it opened, went through).
+    let finals: Vec<String> = c.spans().into_iter().filter(|s| !s.provisional).map(|s| s.name).collect();
+    assert_eq!(finals.len(), 20, "{finals:?}");
+    assert!(!finals.iter().any(|n| n == "huge"));
+}
+
+struct PanicsOnSerialize;
+
+impl Serialize for PanicsOnSerialize {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("user Serialize exploded")
+    }
+}
+
+struct FailsToSerialize;
+
+impl Serialize for FailsToSerialize {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("not today"))
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Nested {
+    inner: Option<Box<Nested>>,
+}
+
+#[test]
+fn hostile_values_become_placeholders_and_the_span_is_sent() {
+    let _s = serial();
+    let c = collector();
+    let client = client(&c, Options::default());
+    let mut deep = Nested { inner: None };
+    for _ in 0..200 {
+        deep = Nested { inner: Some(Box::new(deep)) };
+    }
+    #[cfg(unix)]
+    let bad_path = {
+        use std::os::unix::ffi::OsStrExt;
+        std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b"/tmp/\xff\xfe"))
+    };
+    #[cfg(not(unix))]
+    let bad_path = std::path::PathBuf::from("/tmp/x");
+    {
+        let mut s = span("hostile", Kind::Tool);
+        s.set_input(&PanicsOnSerialize);
+        s.set_output(&FailsToSerialize);
+        s.set_metadata("nan", &f64::NAN);
+        s.set_metadata("inf", &f64::INFINITY);
+        s.set_metadata("deep", &deep);
+        s.set_metadata("path", &bad_path);
+    }
+    let report = client.flush(Duration::from_secs(10));
+    assert!(report.ok(), "{report:?}");
+    let s = &c.spans()[0];
+    assert!(s.str_field("input").contains("Serialize panicked"), "{}", s.str_field("input"));
+    assert!(s.str_field("output").contains("not serializable"));
+    let a = s.attributes();
+    assert_eq!(a["nan"], Value::Null);
+    assert_eq!(a["inf"], Value::Null);
+    assert!(a.contains_key("deep"));
+    assert!(a["path"].is_string(), "{:?}", a["path"]);
+}
+
+#[test]
+fn secrets_are_redacted_and_the_mask_runs_on_every_value() {
+    let _s = serial();
+    let c = collector();
+    let seen = Arc::new(Mutex::new(0usize));
+    let counter = seen.clone();
+    let mask: staso_core::MaskFn = Arc::new(move |v: Value| {
+        *counter.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        match v {
+            Value::String(s) => Value::String(s.replace("4111-1111", "****")),
+            Value::Object(mut m) => {
+                if let Some(Value::String(card)) = m.get("card") {
+                    let masked = card.replace("4111-1111", "****");
+                    m.insert("card".into(), masked.into());
+                }
+                Value::Object(m)
+            }
+            other => other,
+        }
+    });
+    let client = client(&c, Options { mask: Some(mask), ..Default::default() });
+    {
+        let mut s = span("pay", Kind::Tool);
+        s.set_input(&json!({"card": "4111-1111-2222", "Authorization": "Bearer abc", "password": "p"}));
+        s.set_output(&"charged 4111-1111-2222");
+        s.set_metadata("client_secret", &"shh");
+    }
+    assert!(client.flush(Duration::from_secs(10)).ok());
+    let s = &c.spans()[0];
+    assert_eq!(
+        s.input(),
+        Some(json!({"card": "****-2222", "Authorization": "[REDACTED]", "password": "[REDACTED]"}))
+    );
+    assert_eq!(s.output(), Some(json!("charged ****-2222")));
+    assert_eq!(s.attributes()["client_secret"], "[REDACTED]");
+    assert!(*seen.lock().unwrap_or_else(|p| p.into_inner()) >= 2);
+}
+
+#[test]
+fn redaction_can_be_turned_off() {
+    let _s = serial();
+    let c = collector();
+    let client = client(&c, Options { redact_secrets: Some(false), ..Default::default() });
+    {
+        let mut s = span("login", Kind::Tool);
+        s.set_input(&json!({"token": "t"}));
+    }
+    assert!(client.flush(Duration::from_secs(10)).ok());
+    assert_eq!(c.spans()[0].input(), Some(json!({"token": "t"})));
+}
