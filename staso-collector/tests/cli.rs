@@ -194,3 +194,31 @@ fn bad_usage_is_refused() {
     let out = Command::new(BIN).arg("help").output().expect("run");
     assert!(String::from_utf8_lossy(&out.stdout).contains("/_staso/faults"));
 }
+
+#[test]
+fn tls_flag_writes_the_ca_for_clients() {
+    let ca_path = db_path("ca").with_extension("pem");
+    let ca_arg = ca_path.to_str().expect("utf-8 path");
+    let server = Server::start(&["--memory", "--quiet", "--tls", "--ca-out", ca_arg]);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    server.read_until("fault control");
+    let pem = std::fs::read(&ca_path).expect("CA written");
+    let http = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let (_, body) = three_span_body();
+    assert_eq!(
+        post(&http, &server.url, &body)
+            .expect("send")
+            .status()
+            .as_u16(),
+        200
+    );
+    let _ = std::fs::remove_file(&ca_path);
+}
