@@ -1,0 +1,722 @@
+//! Code generation for `#[staso::agent]`, `#[staso::tool]` and `#[staso::trace]`.
+//!
+//! Four shapes, chosen from the signature and body:
+//! - sync `fn`: a guard opened first (so a panic still ends the span), the body run in an
+//!   immediately called `move` closure (as tracing-attributes does for `ret`/`err`) so
+//!   `return` and `?` keep their meaning and the value can be seen;
+//! - `async fn`: the span is started at the first poll, arguments captured, and the body
+//!   becomes an inner `async move` block instrumented with the span;
+//! - `fn .. -> impl Future`: the returned future is wrapped the same way;
+//! - an `#[async_trait]` method (`Box::pin(async move { .. })` as last statement): the
+//!   boxed async block is instrumented from the inside.
+//!
+//! Generated code names only `::staso::__private::*`, `::core` and `::std`.
+
+use crate::args::{self, bindings, Body, FnArgs, FnItem, Which};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
+use syn::visit_mut::VisitMut;
+use syn::{
+    Expr, FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Signature, Stmt, Type,
+    TypeParamBound,
+};
+
+/// Entry point of the three function attributes. Arguments and item are checked in both
+/// modes; only with `enabled` is the function rewritten.
+pub(crate) fn fn_attr(
+    which: Which,
+    args: TokenStream,
+    item: TokenStream,
+    enabled: bool,
+) -> TokenStream {
+    let (fargs, f) = match (
+        FnArgs::parse(which, args),
+        args::parse_fn(item.clone(), which.attr()),
+    ) {
+        (Ok(a), Ok(f)) => (a, f),
+        (Err(mut e), Err(e2)) => {
+            e.combine(e2);
+            return with_error(e, item);
+        }
+        (Err(e), _) | (_, Err(e)) => return with_error(e, item),
+    };
+    if let Err(e) = args::check_fn(which, &fargs, &f) {
+        return with_error(e, item);
+    }
+    if !enabled {
+        return item;
+    }
+    let Some((_, tokens)) = &f.body else {
+        return item;
+    };
+    // A body that does not parse goes back untouched: rustc then reports the user's error.
+    let Ok(body) = syn::parse2::<Body>(tokens.clone()) else {
+        return item;
+    };
+    instrument(&fargs, &f, body)
+}
+
+/// The compile error followed by the item as it was, so the rest of the crate (and the
+/// IDE) still sees the function.
+pub(crate) fn with_error(e: syn::Error, item: TokenStream) -> TokenStream {
+    let mut out = e.to_compile_error();
+    out.extend(item);
+    out
+}
+
+/// One argument to capture: its key in the input object and an expression borrowing it.
+struct ArgCapture {
+    key: String,
+    value: TokenStream,
+}
+
+fn instrument(a: &FnArgs, f: &FnItem, body: Body) -> TokenStream {
+    let sig = &f.sig;
+    let ident = &sig.ident;
+    let function = ident.unraw().to_string();
+    let name = a.name.as_ref().map_or_else(|| function.clone(), |s| s.value());
+    let kind = format_ident!("{}", a.kind);
+    // `line!()` spanned at the function's name gives the line of the name.
+    let line = quote_spanned!(ident.span()=> ::core::line!());
+    let tags = &a.tags;
+    let (ci, co) = (a.capture_input, a.capture_output);
+    let items = quote! {
+        ::staso::__private::inventory::submit! {
+            ::staso::__private::Registered {
+                name: #name,
+                kind: ::staso::__private::Kind::#kind,
+                module_path: ::core::module_path!(),
+                file: ::core::file!(),
+                line: #line,
+            }
+        }
+        static __STASO_CALLSITE: ::staso::__private::CallSite = ::staso::__private::CallSite {
+            name: #name,
+            kind: ::staso::__private::Kind::#kind,
+            function: #function,
+            module_path: ::core::module_path!(),
+            file: ::core::file!(),
+            line: #line,
+            tags: &[#(#tags),*],
+            capture_input: #ci,
+            capture_output: #co,
+        };
+    };
+
+    let Body { inner_attrs, stmts } = body;
+    let attrs = &f.attrs;
+    let vis = &f.vis;
+
+    let new_body = if sig.asyncness.is_some() {
+        let captures = plain_captures(sig, a);
+        let output = match &sig.output {
+            ReturnType::Default => None,
+            ReturnType::Type(_, t) => Some((**t).clone()),
+        };
+        let inner = quote! { { #(#stmts)* } };
+        async_body(a, &captures, Some(&sig.output), output.as_ref(), inner)
+    } else if let Some((output, unpin)) = impl_future_output(&sig.output) {
+        impl_future_body(a, sig, output.as_ref(), unpin, &stmts)
+    } else if let Some((before, call, block_stmts)) = async_trait_parts(&stmts) {
+        async_trait_body(a, sig, before, call, block_stmts)
+    } else {
+        sync_body(a, sig, &stmts)
+    };
+
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #(#inner_attrs)*
+            #items
+            #new_body
+        }
+    }
+}
+
+/// The arguments of a function as written: every binding of every pattern, minus `self`,
+/// `_` and the skipped ones.
+fn plain_captures(sig: &Signature, a: &FnArgs) -> Vec<ArgCapture> {
+    let mut out = Vec::new();
+    if !a.capture_input {
+        return out;
+    }
+    for arg in &sig.inputs {
+        if let FnArg::Typed(t) = arg {
+            let mut ids = Vec::new();
+            bindings(&t.pat, &mut ids);
+            for id in ids {
+                if !is_skipped(a, &id) {
+                    out.push(ArgCapture {
+                        key: id.unraw().to_string(),
+                        value: quote!(&#id),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn is_skipped(a: &FnArgs, id: &Ident) -> bool {
+    a.skip.iter().any(|s| s.unraw() == id.unraw())
+}
+
+/// Input capture and metadata, run right after the span is opened. `recording` is the
+/// condition guarding the metadata.
+fn capture_block(a: &FnArgs, captures: &[ArgCapture], recording: TokenStream) -> TokenStream {
+    if captures.is_empty() && a.metadata.is_empty() {
+        return TokenStream::new();
+    }
+    let args = captures.iter().map(|c| {
+        let (key, value) = (&c.key, &c.value);
+        quote! {
+            __staso_span.arg(#key, (&&&::staso::__private::Capture(#value)).__staso_capture());
+        }
+    });
+    let args = if captures.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! { if __staso_span.wants_input() { #(#args)* } }
+    };
+    let meta = a.metadata.iter().map(|(k, v)| {
+        quote! {
+            __staso_span.metadata(#k, (&&&::staso::__private::Capture(&#v)).__staso_capture());
+        }
+    });
+    let meta = if a.metadata.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! { if #recording { #(#meta)* } }
+    };
+    quote! {
+        {
+            #[allow(unused_imports)]
+            use ::staso::__private::{CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _};
+            #args
+            #meta
+        }
+    }
+}
+
+/// What to do with the returned value `__staso_ret`: `{"result": ..}`, or for an `Err`, the
+/// error. `wants_output` and `recording` are the conditions to test.
+fn outcome(
+    output: Option<&Type>,
+    wants_output: TokenStream,
+    recording: TokenStream,
+) -> TokenStream {
+    let uses = quote! {
+        #[allow(unused_imports)]
+        use ::staso::__private::{
+            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            ErrorDebug as _, ErrorDisplay as _, ErrorOpaque as _,
+        };
+    };
+    if output.is_some_and(is_result) {
+        quote! {
+            if #recording {
+                #uses
+                match &__staso_ret {
+                    ::core::result::Result::Ok(__staso_ok) => {
+                        if #wants_output {
+                            ::staso::__private::record_output(
+                                (&&&::staso::__private::Capture(__staso_ok)).__staso_capture(),
+                            );
+                        }
+                    }
+                    ::core::result::Result::Err(__staso_err) => {
+                        ::staso::__private::record_error(
+                            (&&&::staso::__private::ErrorText(__staso_err)).__staso_error_text(),
+                            __staso_err,
+                        );
+                    }
+                }
+            }
+        }
+    } else {
+        quote! {
+            if #wants_output {
+                #uses
+                ::staso::__private::record_output(
+                    (&&&::staso::__private::Capture(&__staso_ret)).__staso_capture(),
+                );
+            }
+        }
+    }
+}
+
+/// An unreachable `return` of the declared type, so that `?` and `return` inside the
+/// closure or async block the body is moved into infer that type (tracing-attributes'
+/// trick). `impl Trait` cannot be written there and is erased to `_`.
+fn fake_return_edge(output: &ReturnType) -> TokenStream {
+    let ty = match output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, t) => {
+            let mut t = (**t).clone();
+            EraseImplTrait.visit_type_mut(&mut t);
+            t.into_token_stream()
+        }
+    };
+    quote! {
+        #[allow(
+            unknown_lints, unreachable_code, clippy::diverging_sub_expression,
+            clippy::let_unit_value, clippy::unreachable, clippy::let_with_type_underscore,
+            clippy::empty_loop
+        )]
+        if false {
+            let __staso_fake_return: #ty = loop {};
+            return __staso_fake_return;
+        }
+    }
+}
+
+struct EraseImplTrait;
+
+impl VisitMut for EraseImplTrait {
+    fn visit_type_mut(&mut self, t: &mut Type) {
+        if let Type::ImplTrait(i) = t {
+            *t = Type::Infer(syn::TypeInfer {
+                underscore_token: syn::Token![_](i.impl_token.span),
+            });
+        } else {
+            syn::visit_mut::visit_type_mut(self, t);
+        }
+    }
+}
+
+fn sync_body(a: &FnArgs, sig: &Signature, stmts: &[Stmt]) -> TokenStream {
+    let captures = plain_captures(sig, a);
+    let capture = capture_block(a, &captures, quote!(__staso_span.is_recording()));
+    let open = quote! {
+        #[allow(unused_mut)]
+        let mut __staso_span = ::staso::__private::enter(&__STASO_CALLSITE);
+        #capture
+        __staso_span.opened();
+    };
+    let output = match &sig.output {
+        ReturnType::Type(_, t) if matches!(**t, Type::Never(_)) => {
+            // Never returns: the guard ends the span if it unwinds.
+            return quote! { #open #(#stmts)* };
+        }
+        ReturnType::Type(_, t) => Some(&**t),
+        ReturnType::Default => None,
+    };
+    let fake = fake_return_edge(&sig.output);
+    let done = outcome(
+        output,
+        quote!(__staso_span.wants_output()),
+        quote!(__staso_span.is_recording()),
+    );
+    quote! {
+        #open
+        #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
+        let __staso_ret = (move || { #fake { #(#stmts)* } })();
+        #done
+        __staso_ret
+    }
+}
+
+/// The body of an async function (or of an async-trait method's boxed block): start the
+/// span, capture the arguments, run `inner` as an instrumented future.
+fn async_body(
+    a: &FnArgs,
+    captures: &[ArgCapture],
+    declared: Option<&ReturnType>,
+    output: Option<&Type>,
+    inner: TokenStream,
+) -> TokenStream {
+    let capture = capture_block(a, captures, quote!(::staso::__private::enabled()));
+    let fake = declared.map(fake_return_edge);
+    let done = outcome(
+        output,
+        quote!(__staso_wants_output),
+        quote!(::staso::__private::enabled()),
+    );
+    quote! {
+        #[allow(unused_mut)]
+        let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
+        #capture
+        let __staso_wants_output = __staso_span.wants_output();
+        __staso_span.instrument(async move {
+            #[allow(clippy::let_unit_value)]
+            let __staso_ret = async move { #fake #inner }.await;
+            #done
+            __staso_ret
+        }).await
+    }
+}
+
+/// `fn .. -> impl Future<Output = T>`: run the body (in a closure, for `return`), then wrap
+/// the future it returns.
+fn impl_future_body(
+    a: &FnArgs,
+    sig: &Signature,
+    output: Option<&Type>,
+    unpin: bool,
+    stmts: &[Stmt],
+) -> TokenStream {
+    let captures = plain_captures(sig, a);
+    let capture = capture_block(a, &captures, quote!(::staso::__private::enabled()));
+    let done = outcome(
+        output,
+        quote!(__staso_wants_output),
+        quote!(::staso::__private::enabled()),
+    );
+    let wrapped = quote! {
+        __staso_span.instrument(async move {
+            #[allow(clippy::let_unit_value)]
+            let __staso_ret = __staso_fut.await;
+            #done
+            __staso_ret
+        })
+    };
+    let wrapped = if unpin {
+        quote!(::std::boxed::Box::pin(#wrapped))
+    } else {
+        wrapped
+    };
+    quote! {
+        #[allow(unused_mut)]
+        let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
+        #capture
+        let __staso_wants_output = __staso_span.wants_output();
+        #[allow(clippy::redundant_closure_call)]
+        let __staso_fut = (move || { #(#stmts)* })();
+        #wrapped
+    }
+}
+
+/// `Some((Output type, has an Unpin bound))` when the return type is `impl Future<..>`.
+fn impl_future_output(output: &ReturnType) -> Option<(Option<Type>, bool)> {
+    let ReturnType::Type(_, t) = output else {
+        return None;
+    };
+    let Type::ImplTrait(it) = peel(t) else {
+        return None;
+    };
+    let mut future = None;
+    let mut unpin = false;
+    for b in &it.bounds {
+        if let TypeParamBound::Trait(tb) = b {
+            let Some(last) = tb.path.segments.last() else {
+                continue;
+            };
+            if last.ident == "Future" {
+                future = Some(assoc_output(&last.arguments));
+            } else if last.ident == "Unpin" {
+                unpin = true;
+            }
+        }
+    }
+    future.map(|o| (o, unpin))
+}
+
+/// `Output = T` among the generic arguments of a `Future<..>` segment.
+fn assoc_output(args: &PathArguments) -> Option<Type> {
+    let PathArguments::AngleBracketed(ab) = args else {
+        return None;
+    };
+    ab.args.iter().find_map(|g| match g {
+        GenericArgument::AssocType(at) if at.ident == "Output" => Some(at.ty.clone()),
+        _ => None,
+    })
+}
+
+/// The `Output` of a boxed future type: `Pin<Box<dyn Future<Output = T> + ..>>` (what
+/// async-trait writes), or the last type argument of a `BoxFuture<'a, T>`-like alias.
+fn boxed_future_output(t: &Type) -> Option<Type> {
+    match peel(t) {
+        Type::TraitObject(obj) => obj.bounds.iter().find_map(|b| match b {
+            TypeParamBound::Trait(tb) => tb
+                .path
+                .segments
+                .last()
+                .filter(|s| s.ident == "Future")
+                .and_then(|s| assoc_output(&s.arguments)),
+            _ => None,
+        }),
+        Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            let PathArguments::AngleBracketed(ab) = &last.arguments else {
+                return None;
+            };
+            if last.ident == "Pin" || last.ident == "Box" {
+                ab.args.iter().find_map(|g| match g {
+                    GenericArgument::Type(inner) => boxed_future_output(inner),
+                    _ => None,
+                })
+            } else if last.ident.to_string().ends_with("BoxFuture") {
+                ab.args.iter().rev().find_map(|g| match g {
+                    GenericArgument::Type(inner) => Some(inner.clone()),
+                    _ => None,
+                })
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn peel(t: &Type) -> &Type {
+    match t {
+        Type::Group(g) => peel(&g.elem),
+        Type::Paren(p) => peel(&p.elem),
+        _ => t,
+    }
+}
+
+/// Whether a type is syntactically a `Result` (`Result<..>`, `io::Result<T>`, ...).
+fn is_result(t: &Type) -> bool {
+    match peel(t) {
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Result"),
+        _ => false,
+    }
+}
+
+/// `(statements before, the Box::pin(..) call, the async block's statements)` when the
+/// body ends in `Box::pin(async move { .. })`, as async-trait writes it.
+fn async_trait_parts(stmts: &[Stmt]) -> Option<(&[Stmt], &syn::ExprCall, &[Stmt])> {
+    let (last, before) = stmts.split_last()?;
+    let Stmt::Expr(Expr::Call(call), None) = last else {
+        return None;
+    };
+    let Expr::Path(p) = &*call.func else {
+        return None;
+    };
+    let segs: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    if segs.len() < 2 || segs[segs.len() - 2..] != ["Box", "pin"] || call.args.len() != 1 {
+        return None;
+    }
+    let Some(Expr::Async(block)) = call.args.first() else {
+        return None;
+    };
+    Some((before, call, &block.block.stmts))
+}
+
+fn async_trait_body(
+    a: &FnArgs,
+    sig: &Signature,
+    before: &[Stmt],
+    call: &syn::ExprCall,
+    block_stmts: &[Stmt],
+) -> TokenStream {
+    let output = match &sig.output {
+        ReturnType::Type(_, t) => boxed_future_output(t),
+        ReturnType::Default => None,
+    };
+    let captures = async_trait_captures(sig, a, block_stmts);
+    let inner = quote! { { #(#block_stmts)* } };
+    // Unknown output type: async-trait's own inference line inside the block suffices.
+    let declared = output
+        .as_ref()
+        .map(|t| ReturnType::Type(Default::default(), Box::new(t.clone())));
+    let body = async_body(a, &captures, declared.as_ref(), output.as_ref(), inner);
+    let func = &call.func;
+    let async_block = match call.args.first() {
+        Some(Expr::Async(b)) => b,
+        _ => unreachable!("checked by async_trait_parts"),
+    };
+    let (attrs, capture) = (&async_block.attrs, &async_block.capture);
+    quote! {
+        #(#before)*
+        #func(#(#attrs)* async #capture { #body })
+    }
+}
+
+/// Captures of an async-trait method: plain arguments by their name; arguments
+/// async-trait renamed `__argN` (patterns, `_`) through the `let <pattern> = __argN;` it
+/// put at the start of the block, by borrowing `__argN` with that pattern.
+fn async_trait_captures(sig: &Signature, a: &FnArgs, block_stmts: &[Stmt]) -> Vec<ArgCapture> {
+    let mut out = Vec::new();
+    if !a.capture_input {
+        return out;
+    }
+    for arg in &sig.inputs {
+        let FnArg::Typed(t) = arg else { continue };
+        let Pat::Ident(pi) = &*t.pat else {
+            out.extend(plain_captures_of(&t.pat, a));
+            continue;
+        };
+        let outer = &pi.ident;
+        if !outer.to_string().starts_with("__arg") {
+            if !is_skipped(a, outer) {
+                out.push(ArgCapture {
+                    key: outer.unraw().to_string(),
+                    value: quote!(&#outer),
+                });
+            }
+            continue;
+        }
+        let Some(pat) = block_stmts.iter().find_map(|s| match s {
+            Stmt::Local(l) => match l.init.as_ref().map(|i| &*i.expr) {
+                Some(Expr::Path(p)) if p.path.is_ident(outer) => Some(&l.pat),
+                _ => None,
+            },
+            _ => None,
+        }) else {
+            continue;
+        };
+        let mut ids = Vec::new();
+        bindings(pat, &mut ids);
+        let ids: Vec<Ident> = ids.into_iter().filter(|i| !is_skipped(a, i)).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let mut borrowed = pat.clone();
+        BorrowPattern { skip: &a.skip }.visit_pat_mut(&mut borrowed);
+        for id in ids {
+            let key = id.unraw().to_string();
+            out.push(ArgCapture {
+                key,
+                value: quote! {{
+                    #[allow(unused_variables, clippy::toplevel_ref_arg)]
+                    let #borrowed = &#outer;
+                    #id
+                }},
+            });
+        }
+    }
+    out
+}
+
+fn plain_captures_of(pat: &Pat, a: &FnArgs) -> Vec<ArgCapture> {
+    let mut ids = Vec::new();
+    bindings(pat, &mut ids);
+    ids.into_iter()
+        .filter(|i| !is_skipped(a, i))
+        .map(|id| ArgCapture {
+            key: id.unraw().to_string(),
+            value: quote!(&#id),
+        })
+        .collect()
+}
+
+/// Rewrites a pattern to bind by reference when matched against `&value`: `mut`, `ref`
+/// and `ref mut` are dropped (default binding modes then bind references) and skipped
+/// bindings become `_`.
+struct BorrowPattern<'a> {
+    skip: &'a [Ident],
+}
+
+impl VisitMut for BorrowPattern<'_> {
+    fn visit_pat_mut(&mut self, p: &mut Pat) {
+        if let Pat::Ident(pi) = p {
+            if pi.subpat.is_none() && self.skip.iter().any(|s| s.unraw() == pi.ident.unraw()) {
+                *p = Pat::Wild(syn::PatWild {
+                    attrs: Vec::new(),
+                    underscore_token: syn::Token![_](Span::call_site()),
+                });
+                return;
+            }
+            pi.by_ref = None;
+            pi.mutability = None;
+        }
+        syn::visit_mut::visit_pat_mut(self, p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(which: Which, args: TokenStream, item: TokenStream, enabled: bool) -> String {
+        fn_attr(which, args, item, enabled).to_string()
+    }
+
+    #[test]
+    fn disabled_mode_returns_the_item_untouched() {
+        let items = [
+            quote! { pub fn add(a: u32, b: u32) -> u32 { a + b } },
+            quote! { #[no_mangle] pub fn s(v: &[u64]) -> u64 { v.iter().sum() } },
+            quote! { async fn fetch(&self, (a, b): (u8, u8), _: u8) -> Result<u8, String> { Ok(a + b) } },
+            quote! { fn gen<T: Clone>(x: impl Into<T>) -> impl std::future::Future<Output = T> { async move { x.into() } } },
+        ];
+        for which in [Which::Agent, Which::Tool, Which::Trace] {
+            for item in &items {
+                let args = quote! { name = "x", tags = ["a"], metadata(team = "b"), capture_input = false };
+                assert_eq!(
+                    run(which, args, item.clone(), false),
+                    item.to_string(),
+                    "{which:?}"
+                );
+            }
+        }
+        let main = quote! { #[tokio::main] async fn main() -> Result<(), String> { Ok(()) } };
+        let out = crate::main_attr::main_attr(
+            quote!(agent_name = "a", flush_interval = 0.5),
+            main.clone(),
+            false,
+        );
+        assert_eq!(out.to_string(), main.to_string());
+    }
+
+    #[test]
+    fn disabled_mode_still_reports_misuse() {
+        let out = run(
+            Which::Tool,
+            quote!(nme = "x"),
+            quote!(fn f() {}),
+            false,
+        );
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("unknown key `nme`"), "{out}");
+        // and the function is still there
+        assert!(out.ends_with(&quote!(fn f() {}).to_string()), "{out}");
+        let out = run(
+            Which::Trace,
+            quote!(skip(b)),
+            quote!(fn f(a: u8) {}),
+            false,
+        );
+        assert!(out.contains("has no argument `b`"), "{out}");
+    }
+
+    #[test]
+    fn enabled_mode_instruments() {
+        let out = run(
+            Which::Tool,
+            quote!(),
+            quote!(fn f(a: u8) -> u8 { a }),
+            true,
+        );
+        assert!(out.contains("__STASO_CALLSITE"), "{out}");
+        assert!(out.contains(":: staso :: __private :: enter"), "{out}");
+        assert!(!out.contains("staso_core"), "{out}");
+        assert!(!out.contains("cfg"), "{out}");
+    }
+
+    #[test]
+    fn result_detection_is_syntactic() {
+        let ty = |s: &str| syn::parse_str::<Type>(s).expect("type");
+        assert!(is_result(&ty("Result<u8, E>")));
+        assert!(is_result(&ty("std::io::Result<u8>")));
+        assert!(is_result(&ty("anyhow::Result<()>")));
+        assert!(!is_result(&ty("Option<u8>")));
+        assert!(!is_result(&ty("u8")));
+    }
+
+    #[test]
+    fn boxed_future_output_is_found() {
+        let ty = |s: &str| syn::parse_str::<Type>(s).expect("type");
+        let out = boxed_future_output(&ty(
+            "::core::pin::Pin<Box<dyn ::core::future::Future<Output = Result<u8, E>> + Send + 'async_trait>>",
+        ));
+        assert_eq!(
+            out.map(|t| t.to_token_stream().to_string()),
+            Some("Result < u8 , E >".to_string())
+        );
+        let out = boxed_future_output(&ty("BoxFuture<'a, u8>"));
+        assert_eq!(out.map(|t| t.to_token_stream().to_string()), Some("u8".into()));
+    }
+}

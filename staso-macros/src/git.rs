@@ -1,0 +1,145 @@
+//! Git facts of the crate being compiled, read when `#[staso::main]` expands, so that a
+//! deployed binary knows its commit without a checkout beside it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What `git` says about the checkout around `CARGO_MANIFEST_DIR`. Empty strings outside
+/// a checkout (or without `git`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct GitFacts {
+    pub sha: String,
+    pub branch: String,
+    pub dirty: bool,
+    pub repo_url: String,
+    /// Files whose change means HEAD moved: `HEAD` and the current branch's ref (or
+    /// `packed-refs` when the ref is packed). `include_bytes!` of them makes rustc rebuild.
+    pub watch: Vec<PathBuf>,
+}
+
+/// Reads the facts of the crate being compiled.
+pub(crate) fn facts() -> GitFacts {
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(dir) => facts_in(Path::new(&dir)),
+        None => GitFacts::default(),
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Reads the facts of the checkout around `dir`.
+pub(crate) fn facts_in(dir: &Path) -> GitFacts {
+    let Some(sha) = git(dir, &["rev-parse", "--verify", "-q", "HEAD"]).filter(|s| !s.is_empty())
+    else {
+        return GitFacts::default();
+    };
+    let full_ref = git(dir, &["symbolic-ref", "-q", "HEAD"]).unwrap_or_default();
+    let branch = full_ref
+        .strip_prefix("refs/heads/")
+        .unwrap_or(&full_ref)
+        .to_string();
+    let dirty = git(dir, &["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|s| !s.is_empty());
+    let repo_url = git(dir, &["config", "--get", "remote.origin.url"])
+        .map(|u| strip_userinfo(&u))
+        .unwrap_or_default();
+    let mut watch = Vec::new();
+    if let Some(git_dir) = git(dir, &["rev-parse", "--absolute-git-dir"]).map(PathBuf::from) {
+        let head = git_dir.join("HEAD");
+        if head.is_file() {
+            watch.push(head);
+        }
+        // Worktrees keep their refs in the common directory.
+        let common = git(dir, &["rev-parse", "--git-common-dir"])
+            .map(PathBuf::from)
+            .map(|p| if p.is_absolute() { p } else { dir.join(p) })
+            .unwrap_or(git_dir);
+        if !full_ref.is_empty() {
+            let loose = common.join(&full_ref);
+            let packed = common.join("packed-refs");
+            if loose.is_file() {
+                watch.push(loose);
+            } else if packed.is_file() {
+                watch.push(packed);
+            }
+        }
+    }
+    GitFacts {
+        sha,
+        branch,
+        dirty,
+        repo_url,
+        watch,
+    }
+}
+
+/// `https://user:token@host/org/repo` → `https://host/org/repo`; other forms unchanged.
+pub(crate) fn strip_userinfo(raw: &str) -> String {
+    if let Some(scheme_end) = raw.find("://") {
+        let rest = &raw[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            return format!("{}{}", &raw[..scheme_end + 3], &rest[at + 1..]);
+        }
+    }
+    raw.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_stripped() {
+        assert_eq!(
+            strip_userinfo("https://user:ghp_secret@github.com/o/r.git"),
+            "https://github.com/o/r.git"
+        );
+        assert_eq!(
+            strip_userinfo("https://token@gitlab.com/o/r"),
+            "https://gitlab.com/o/r"
+        );
+        assert_eq!(
+            strip_userinfo("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+        assert_eq!(
+            strip_userinfo("https://github.com/o/r?x=a@b"),
+            "https://github.com/o/r?x=a@b"
+        );
+    }
+
+    #[test]
+    fn outside_a_checkout_everything_is_empty() {
+        let dir = std::env::temp_dir().join(format!("staso-git-none-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        // A temp dir may itself sit inside a checkout on odd machines; only assert then.
+        if git(&dir, &["rev-parse", "--git-dir"]).is_none() {
+            assert_eq!(facts_in(&dir), GitFacts::default());
+        }
+        let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn this_checkout_is_read() {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let f = facts_in(here);
+        if git(here, &["rev-parse", "HEAD"]).is_some() {
+            assert_eq!(f.sha.len(), 40, "{f:?}");
+            assert!(f.watch.iter().any(|p| p.ends_with("HEAD")), "{f:?}");
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! `#[staso::main]`: initialise from the attribute's options (plus the git facts baked in
+//! at compile time) before `main`'s body, and shut down when `main` returns or unwinds.
+
+use crate::args::{self, Body, MainArgs, OptValue};
+use crate::expand::with_error;
+use crate::git;
+use proc_macro2::{Literal, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::{Error, LitStr};
+
+/// Entry point of `#[staso::main]`.
+pub(crate) fn main_attr(args: TokenStream, item: TokenStream, enabled: bool) -> TokenStream {
+    let (margs, f) = match (
+        MainArgs::parse(args),
+        args::parse_fn(item.clone(), "#[staso::main]"),
+    ) {
+        (Ok(a), Ok(f)) => (a, f),
+        (Err(mut e), Err(e2)) => {
+            e.combine(e2);
+            return with_error(e, item);
+        }
+        (Err(e), _) | (_, Err(e)) => return with_error(e, item),
+    };
+    if let Err(e) = check(&f) {
+        return with_error(e, item);
+    }
+    if !enabled {
+        return item;
+    }
+    let Some((_, tokens)) = &f.body else {
+        return item;
+    };
+    let Ok(body) = syn::parse2::<Body>(tokens.clone()) else {
+        return item;
+    };
+    expand(&margs, f, body)
+}
+
+fn check(f: &args::FnItem) -> syn::Result<()> {
+    let sig = &f.sig;
+    if sig.ident != "main" {
+        return Err(Error::new_spanned(
+            &sig.ident,
+            format!(
+                "#[staso::main] goes on `fn main`, not on `{}`; use #[staso::agent], #[staso::tool] or #[staso::trace] on other functions",
+                sig.ident
+            ),
+        ));
+    }
+    if let Some(c) = &sig.constness {
+        return Err(Error::new_spanned(c, "#[staso::main] cannot go on a `const fn`"));
+    }
+    if let Some(abi) = &sig.abi {
+        return Err(Error::new_spanned(
+            abi,
+            "#[staso::main] cannot go on an `extern` function",
+        ));
+    }
+    if !sig.inputs.is_empty() {
+        return Err(Error::new_spanned(
+            &sig.inputs,
+            "`main` takes no arguments; read them with std::env::args()",
+        ));
+    }
+    if f.body.is_none() {
+        return Err(Error::new_spanned(sig, "#[staso::main] needs `main` with a body"));
+    }
+    Ok(())
+}
+
+/// An executor's own main attribute (`#[tokio::main]`, `#[async_std::main]`, ...) still
+/// on the function: it will run the async body itself.
+fn has_executor_attr(f: &args::FnItem) -> bool {
+    f.attrs.iter().any(|a| {
+        let segs = &a.path().segments;
+        segs.len() >= 2
+            && segs.last().is_some_and(|s| s.ident == "main")
+            && segs.first().is_some_and(|s| s.ident != "staso")
+    })
+}
+
+fn field(key: &syn::Ident, v: &OptValue) -> TokenStream {
+    let value = match v {
+        OptValue::Str(s) if key == "ca_cert_path" => quote!(::std::path::PathBuf::from(#s)),
+        OptValue::Str(s) => quote!(::std::string::String::from(#s)),
+        OptValue::Usize(n, span) => {
+            let mut lit = Literal::usize_unsuffixed(*n);
+            lit.set_span(*span);
+            quote!(#lit)
+        }
+        OptValue::Secs(x, span) => {
+            let mut lit = Literal::f64_unsuffixed(*x);
+            lit.set_span(*span);
+            quote!(::core::time::Duration::from_secs_f64(#lit))
+        }
+        OptValue::Bool(b) => quote!(#b),
+    };
+    quote_spanned!(key.span()=> #key: ::core::option::Option::Some(#value),)
+}
+
+fn expand(a: &MainArgs, mut f: args::FnItem, body: Body) -> TokenStream {
+    let fields = a.fields.iter().map(|(k, v)| field(k, v));
+    // `capture_git = false`: nothing is read, nothing baked in.
+    let (git, watch) = if a.bool("capture_git") == Some(false) {
+        (quote!(::core::option::Option::None), Vec::new())
+    } else {
+        let g = git::facts();
+        let (sha, branch, dirty, url) = (&g.sha, &g.branch, g.dirty, &g.repo_url);
+        let watch: Vec<LitStr> = g
+            .watch
+            .iter()
+            .map(|p| LitStr::new(&p.to_string_lossy(), proc_macro2::Span::call_site()))
+            .collect();
+        (
+            quote!(::staso::__private::baked_git(#sha, #branch, #dirty, #url)),
+            watch,
+        )
+    };
+    let guard = quote! {
+        // Rebuild when HEAD moves, so the baked-in commit stays right.
+        #(const _: &[u8] = ::core::include_bytes!(#watch);)*
+        let __staso_main_guard = ::staso::__private::main_init(::staso::__private::Options {
+            #(#fields)*
+            git: #git,
+            ..::core::default::Default::default()
+        });
+    };
+    let Body { inner_attrs, stmts } = body;
+    let block = if f.sig.asyncness.is_some() && !has_executor_attr(&f) {
+        // Alone on `async fn main`: run the body on the runtime's own executor.
+        f.sig.asyncness = None;
+        let fake = fake_return(&f.sig.output);
+        quote! {
+            #(#inner_attrs)*
+            #guard
+            ::staso::__private::block_on(async move { #fake { #(#stmts)* } })
+        }
+    } else {
+        // Sync main, `#[tokio::main]` already expanded, or still to come below us.
+        quote! {
+            #(#inner_attrs)*
+            #guard
+            #(#stmts)*
+        }
+    };
+    let (attrs, vis, sig) = (&f.attrs, &f.vis, &f.sig);
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #block
+        }
+    }
+}
+
+fn fake_return(output: &syn::ReturnType) -> TokenStream {
+    let ty = match output {
+        syn::ReturnType::Default => quote!(()),
+        syn::ReturnType::Type(_, t) => quote!(#t),
+    };
+    quote! {
+        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::let_unit_value, clippy::empty_loop)]
+        if false {
+            let __staso_fake_return: #ty = loop {};
+            return __staso_fake_return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_map_to_fields() {
+        let out = main_attr(
+            quote!(agent_name = "bot", flush_interval = 0.5, shutdown_timeout = 5, batch_size = 50, debug = true, capture_git = false),
+            quote!(fn main() {}),
+            true,
+        )
+        .to_string();
+        assert!(out.contains("agent_name : :: core :: option :: Option :: Some (:: std :: string :: String :: from (\"bot\"))"), "{out}");
+        assert!(out.contains("from_secs_f64 (0.5)"), "{out}");
+        assert!(out.contains("from_secs_f64 (5"), "{out}");
+        assert!(out.contains("batch_size : :: core :: option :: Option :: Some (50)"), "{out}");
+        assert!(out.contains("git : :: core :: option :: Option :: None"), "{out}");
+        assert!(!out.contains("include_bytes"), "{out}");
+    }
+
+    #[test]
+    fn bad_options_are_errors() {
+        for (args, msg) in [
+            (quote!(agent_nme = "x"), "unknown option `agent_nme`"),
+            (quote!(batch_size = 0), "between 1 and 500"),
+            (quote!(batch_size = "10"), "takes an integer literal"),
+            (quote!(flush_interval = 0), "positive number of seconds"),
+            (quote!(debug = 1), "takes `true` or `false`"),
+            (quote!(debug = true, debug = false), "duplicate key `debug`"),
+        ] {
+            let out = main_attr(args, quote!(fn main() {}), false).to_string();
+            assert!(out.contains(msg), "{msg}: {out}");
+        }
+        let out = main_attr(quote!(), quote!(fn start() {}), false).to_string();
+        assert!(out.contains("goes on `fn main`"), "{out}");
+    }
+
+    #[test]
+    fn async_main_alone_is_run_by_block_on() {
+        let out = main_attr(quote!(), quote!(async fn main() {}), true).to_string();
+        assert!(out.contains("block_on"), "{out}");
+        assert!(!out.contains("async fn main"), "{out}");
+        let out = main_attr(
+            quote!(),
+            quote!(#[tokio::main] async fn main() {}),
+            true,
+        )
+        .to_string();
+        assert!(!out.contains("block_on"), "{out}");
+        assert!(out.contains("async fn main"), "{out}");
+    }
+}
