@@ -285,6 +285,18 @@ impl VisitMut for EraseImplTrait {
     }
 }
 
+/// Calls the closure the body is moved into. Passing it where `FnOnce` is expected makes
+/// it an `FnOnce` closure, which may return borrows of what it captured (a method on
+/// `&mut self` returning `&mut self.field`); called in place it would be `FnMut`.
+fn call_once() -> TokenStream {
+    quote! {
+        #[inline(always)]
+        fn __staso_call_once<R>(f: impl ::core::ops::FnOnce() -> R) -> R {
+            f()
+        }
+    }
+}
+
 fn sync_body(a: &FnArgs, sig: &Signature, stmts: &[Stmt]) -> TokenStream {
     let captures = plain_captures(sig, a);
     let capture = capture_block(a, &captures, quote!(__staso_span.is_recording()));
@@ -303,6 +315,7 @@ fn sync_body(a: &FnArgs, sig: &Signature, stmts: &[Stmt]) -> TokenStream {
         ReturnType::Default => None,
     };
     let fake = fake_return_edge(&sig.output);
+    let call_once = call_once();
     let done = outcome(
         output,
         quote!(__staso_span.wants_output()),
@@ -310,8 +323,9 @@ fn sync_body(a: &FnArgs, sig: &Signature, stmts: &[Stmt]) -> TokenStream {
     );
     quote! {
         #open
-        #[allow(clippy::redundant_closure_call, clippy::let_unit_value)]
-        let __staso_ret = (move || { #fake { #(#stmts)* } })();
+        #call_once
+        #[allow(clippy::let_unit_value)]
+        let __staso_ret = __staso_call_once(move || { #fake { #(#stmts)* } });
         #done
         __staso_ret
     }
@@ -371,6 +385,7 @@ fn impl_future_body(
             __staso_ret
         })
     };
+    let call_once = call_once();
     let wrapped = if unpin {
         quote!(::std::boxed::Box::pin(#wrapped))
     } else {
@@ -381,8 +396,8 @@ fn impl_future_body(
         let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
         #capture
         let __staso_wants_output = __staso_span.wants_output();
-        #[allow(clippy::redundant_closure_call)]
-        let __staso_fut = (move || { #(#stmts)* })();
+        #call_once
+        let __staso_fut = __staso_call_once(move || { #(#stmts)* });
         #wrapped
     }
 }
@@ -558,9 +573,11 @@ fn async_trait_captures(sig: &Signature, a: &FnArgs, block_stmts: &[Stmt]) -> Ve
             }
             continue;
         }
+        // `_` becomes `let __argN = __argN;` (nothing to capture); a pattern becomes
+        // `let <pattern> = { let __argN = __argN; __argN };`.
         let Some(pat) = block_stmts.iter().find_map(|s| match s {
             Stmt::Local(l) => match l.init.as_ref().map(|i| &*i.expr) {
-                Some(Expr::Path(p)) if p.path.is_ident(outer) => Some(&l.pat),
+                Some(Expr::Block(b)) if block_yields(&b.block, outer) => Some(&l.pat),
                 _ => None,
             },
             _ => None,
@@ -588,6 +605,11 @@ fn async_trait_captures(sig: &Signature, a: &FnArgs, block_stmts: &[Stmt]) -> Ve
         }
     }
     out
+}
+
+/// Whether a block ends with the bare identifier `id`.
+fn block_yields(b: &syn::Block, id: &Ident) -> bool {
+    matches!(b.stmts.last(), Some(Stmt::Expr(Expr::Path(p), None)) if p.path.is_ident(id))
 }
 
 fn plain_captures_of(pat: &Pat, a: &FnArgs) -> Vec<ArgCapture> {

@@ -1,0 +1,181 @@
+//! `async fn`, `fn -> impl Future`, `#[async_trait]`, cancellation, `.await` and
+//! multi-thread runtimes.
+
+use crate::{input, result};
+use serde_json::json;
+use staso::testing::capture_future;
+use std::future::Future;
+use std::time::Duration;
+
+#[staso::tool]
+async fn fetch(url: String, retries: u8) -> Result<usize, String> {
+    tokio::task::yield_now().await;
+    if url.is_empty() {
+        return Err("empty url".into());
+    }
+    let n: usize = url.len().checked_add(retries as usize).ok_or("overflow")?;
+    Ok(n)
+}
+
+#[tokio::test]
+async fn async_tool_span() {
+    let (v, spans) = capture_future(fetch("abc".into(), 1)).await;
+    assert_eq!(v, Ok(4));
+    let s = spans.named("fetch");
+    assert_eq!(s.kind(), "tool");
+    assert_eq!(input(s), json!({"url": "abc", "retries": 1}));
+    assert_eq!(result(s), json!(4));
+}
+
+#[tokio::test]
+async fn async_err_and_early_return() {
+    let (v, spans) = capture_future(fetch(String::new(), 0)).await;
+    assert_eq!(v, Err("empty url".to_string()));
+    let s = spans.named("fetch");
+    assert_eq!(s.status(), "error");
+    assert_eq!(s.error_message(), Some("empty url"));
+    assert!(s.attribute("exception.type").is_some_and(|t| t.to_string().contains("String")));
+}
+
+#[staso::trace]
+async fn no_return_type(x: u8) {
+    let _ = x;
+}
+
+#[staso::trace]
+async fn question(s: &str) -> Result<u32, std::num::ParseIntError> {
+    let n: u32 = s.parse()?;
+    Ok(n)
+}
+
+#[tokio::test]
+async fn async_question_mark_and_unit() {
+    let ((), spans) = capture_future(async {
+        no_return_type(1).await;
+        assert!(question("x").await.is_err());
+        assert_eq!(question("7").await, Ok(7));
+    })
+    .await;
+    assert_eq!(result(&spans[0]), json!(null));
+    assert_eq!(spans[1].status(), "error");
+    assert_eq!(result(&spans[2]), json!(7));
+}
+
+#[staso::tool]
+fn returns_future(n: u64) -> impl Future<Output = u64> + Send {
+    async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        inner_step(n).await * 2
+    }
+}
+
+#[staso::trace]
+async fn inner_step(n: u64) -> u64 {
+    n + 1
+}
+
+#[staso::tool]
+fn returns_result_future(fail: bool) -> impl Future<Output = Result<u8, String>> {
+    async move {
+        if fail {
+            Err("nope".to_string())
+        } else {
+            Ok(1)
+        }
+    }
+}
+
+#[tokio::test]
+async fn impl_future_return_is_wrapped() {
+    // The span starts when the function is called (as with tracing's #[instrument]), so
+    // the call goes inside the capture.
+    let (v, spans) = capture_future(async { returns_future(3).await }).await;
+    assert_eq!(v, 8);
+    let outer = spans.named("returns_future");
+    assert_eq!(input(outer), json!({"n": 3}));
+    assert_eq!(result(outer), json!(8));
+    // The future's own spans are children of the function's span.
+    let inner = spans.named("inner_step");
+    assert_eq!(inner.parent_span_id(), Some(outer.span_id()));
+    let (v, spans) = capture_future(async { returns_result_future(true).await }).await;
+    assert_eq!(v, Err("nope".into()));
+    assert_eq!(spans[0].status(), "error");
+    assert_eq!(spans[0].error_message(), Some("nope"));
+}
+
+#[staso::trace]
+async fn slow() -> u8 {
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    1
+}
+
+#[tokio::test]
+async fn dropped_future_is_cancelled() {
+    let (timed_out, spans) = capture_future(async {
+        tokio::time::timeout(Duration::from_millis(5), slow())
+            .await
+            .is_err()
+    })
+    .await;
+    assert!(timed_out);
+    let s = spans.named("slow");
+    assert_eq!(s.status(), "error", "{}", s.json());
+    assert!(
+        s.json().to_string().contains("cancelled"),
+        "{}",
+        s.json()
+    );
+}
+
+#[async_trait::async_trait]
+trait Store {
+    async fn get(&self, key: &str) -> Result<String, String>;
+    async fn put(&mut self, key: String, value: String);
+    async fn pair(&self, (a, b): (u8, u8), _: u8) -> u8;
+}
+
+struct Mem(Vec<(String, String)>);
+
+#[async_trait::async_trait]
+impl Store for Mem {
+    #[staso::tool(name = "store.get")]
+    async fn get(&self, key: &str) -> Result<String, String> {
+        let v = self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let v = v.ok_or_else(|| format!("no key {key}"))?;
+        Ok(v)
+    }
+
+    #[staso::tool(skip(value))]
+    async fn put(&mut self, key: String, value: String) {
+        tokio::task::yield_now().await;
+        self.0.push((key, value));
+    }
+
+    #[staso::trace]
+    async fn pair(&self, (a, b): (u8, u8), _: u8) -> u8 {
+        a + b
+    }
+}
+
+#[tokio::test]
+async fn async_trait_methods_are_instrumented_inside_the_boxed_future() {
+    let mut m = Mem(vec![]);
+    let ((), spans) = capture_future(async {
+        m.put("k".into(), "v".into()).await;
+        assert_eq!(m.get("k").await, Ok("v".into()));
+        assert!(m.get("x").await.is_err());
+        assert_eq!(m.pair((1, 2), 3).await, 3);
+    })
+    .await;
+    assert_eq!(spans.len(), 4, "{spans:?}");
+    assert_eq!(spans[0].name(), "put");
+    assert_eq!(input(&spans[0]), json!({"key": "k"}));
+    assert_eq!(spans[1].name(), "store.get");
+    assert_eq!(input(&spans[1]), json!({"key": "k"}));
+    assert_eq!(result(&spans[1]), json!("v"));
+    assert_eq!(spans[2].status(), "error");
+    assert_eq!(spans[2].error_message(), Some("no key x"));
+    assert_eq!(spans[3].name(), "pair");
+    assert_eq!(input(&spans[3]), json!({"a": 1, "b": 2}));
+    assert_eq!(result(&spans[3]), json!(3));
+}

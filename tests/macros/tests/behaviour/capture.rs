@@ -1,0 +1,91 @@
+//! How values are captured: JSON for `Serialize`, `Debug` text, or a placeholder.
+
+use crate::{input, result};
+use serde::Serialize;
+use serde_json::json;
+use staso::testing::capture;
+
+#[derive(Serialize, Debug, Clone)]
+struct Order {
+    id: u64,
+    items: Vec<String>,
+}
+
+#[derive(Debug)]
+struct DebugOnly {
+    #[allow(dead_code)]
+    secret_sauce: u8,
+}
+
+struct Opaque;
+
+#[staso::tool]
+fn take(order: Order, dbg: DebugOnly, opaque: Opaque) -> Order {
+    let _ = (dbg, opaque);
+    order
+}
+
+#[test]
+fn serialize_then_debug_then_placeholder() {
+    let o = Order {
+        id: 7,
+        items: vec!["a".into()],
+    };
+    let (_, spans) = capture(|| take(o.clone(), DebugOnly { secret_sauce: 1 }, Opaque));
+    let i = input(&spans[0]);
+    assert_eq!(i["order"], json!({"id": 7, "items": ["a"]}));
+    assert_eq!(i["dbg"], json!("DebugOnly { secret_sauce: 1 }"));
+    let p = i["opaque"].as_str().expect("placeholder");
+    assert!(p.contains("Opaque"), "{p}");
+    assert_eq!(result(&spans[0]), json!({"id": 7, "items": ["a"]}));
+}
+
+#[staso::tool]
+fn opaque_out() -> Opaque {
+    Opaque
+}
+
+#[test]
+fn opaque_result_is_a_placeholder() {
+    let (_, spans) = capture(opaque_out);
+    assert!(result(&spans[0]).as_str().is_some_and(|p| p.contains("Opaque")));
+}
+
+const TIER: u8 = 3;
+
+#[staso::trace(tags = ["a", "b"], metadata(team = "search", tier = TIER, "ratio.max" = 0.5, beta = true))]
+fn tagged() {}
+
+#[test]
+fn tags_and_metadata_are_attributes() {
+    let (_, spans) = capture(tagged);
+    let s = &spans[0];
+    assert_eq!(s.attribute("team"), Some(json!("search")));
+    assert_eq!(s.attribute("tier"), Some(json!(3)));
+    assert_eq!(s.attribute("ratio.max"), Some(json!(0.5)));
+    assert_eq!(s.attribute("beta"), Some(json!(true)));
+    assert_eq!(s.attribute("tags"), Some(json!(["a", "b"])));
+}
+
+#[staso::trace(capture_input = false)]
+fn no_input(secret: &str) -> usize {
+    secret.len()
+}
+
+#[staso::trace(capture_output = false)]
+fn no_output(x: u8) -> u8 {
+    x
+}
+
+#[test]
+fn per_function_capture_switches() {
+    let (_, spans) = capture(|| {
+        no_input("pw");
+        no_output(1);
+    });
+    let i = spans.named("no_input").input();
+    assert!(i.and_then(|i| i.get("secret").cloned()).is_none());
+    assert_eq!(result(spans.named("no_input")), json!(2));
+    assert_eq!(input(spans.named("no_output")), json!({"x": 1}));
+    assert_eq!(spans.named("no_output").output(), None);
+}
