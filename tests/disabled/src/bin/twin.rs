@@ -1,0 +1,137 @@
+//! The whole staso API, compiled with `default-features = false`: every attribute form
+//! returns the function untouched and every call is an inline no-op.
+//! `src/bin/twin.rs` is this file without its `#[staso::...]` attribute lines;
+//! scripts/compile_out_proof.sh checks that and compares the two programs.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use staso::Instrument;
+
+/// A minimal executor, so that the program needs no async runtime.
+fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Order {
+    id: u64,
+}
+
+fn lookup(order: &Order) -> Result<String, std::io::Error> {
+    if order.id == 0 {
+        return Err(std::io::Error::other("no order"));
+    }
+    Ok(format!("order {}", order.id))
+}
+
+fn refund(api_key: &str, cents: u64) -> Option<u64> {
+    let _ = api_key;
+    cents.checked_sub(1)
+}
+
+fn normalize(q: &str) -> String {
+    q.trim().to_lowercase()
+}
+
+async fn search(q: String, (top, min): (usize, usize), _: u8) -> Vec<String> {
+    (0..top.max(min)).map(|i| format!("{q}#{i}")).collect()
+}
+
+fn complete(prompt: impl AsRef<str>) -> usize {
+    prompt.as_ref().len()
+}
+
+fn generic<T: Clone>(items: &[T]) -> Vec<T> {
+    items.to_vec()
+}
+
+fn returns_future(n: u64) -> impl Future<Output = u64> {
+    async move { n + 1 }
+}
+
+struct Agent {
+    turns: u32,
+}
+
+impl Agent {
+    async fn answer(&mut self, question: String) -> Result<String, String> {
+        self.turns += 1;
+        let order = Order { id: question.len() as u64 };
+        let found = lookup(&order).map_err(|e| e.to_string())?;
+        let hits = search(normalize(&question), (2, 1), 0).await;
+        Ok(format!("{found}: {}", hits.len()))
+    }
+
+    fn turns(&self) -> u32 {
+        self.turns
+    }
+
+    fn into_turns(self) -> u32 {
+        self.turns
+    }
+}
+
+fn main() {
+    let client = staso::init(staso::Options {
+        api_key: Some("sk-disabled".into()),
+        agent_name: Some("disabled-demo".into()),
+        flush_interval: Some(Duration::from_millis(500)),
+        ..Default::default()
+    })
+    .expect("init never fails when compiled out");
+
+    let mut agent = Agent { turns: 0 };
+    let answer = staso::conversation("conv-1")
+        .user_id("user-1")
+        .run(|| block_on(agent.answer("where is order 42?".into())));
+    println!("{answer:?}");
+
+    {
+        let mut span = staso::span("manual", staso::Kind::Tool);
+        span.set_input(&"in")
+            .set_output(&"out")
+            .set_metadata("k", &1)
+            .add_tag("t")
+            .set_model("m")
+            .set_provider("p")
+            .set_usage(1, 2)
+            .set_status(staso::Status::Ok);
+        assert!(!span.is_recording());
+        staso::current_span().set_metadata("nested", &true);
+    }
+
+    let fut = staso::Span::new("task", staso::Kind::Chain).instrument(async { 40 + 2 });
+    let v = block_on(fut.in_current_span());
+    let v2 = block_on(staso::conversation("conv-2").scope(returns_future(v)));
+    let run = staso::bind_current(move || v2 + 1);
+    println!("{} {}", run(), complete("prompt"));
+    println!("{:?} {:?}", refund("sk", 10), generic(&[1, 2]));
+    println!("{} {}", agent.turns(), agent.into_turns());
+    println!("{}", staso_disabled::instrumented_sum(&[1, 2, 3]) + staso_disabled::plain_sum(&[1]));
+    println!(
+        "{:?} {:?}",
+        block_on(staso_disabled::instrumented_async(2)),
+        block_on(staso_disabled::plain_async(0))
+    );
+
+    for r in staso::registry() {
+        println!("{} {} {}:{}", r.kind, r.name, r.file, r.line);
+    }
+    let report: staso::DeliveryReport = staso::flush(Duration::from_secs(1));
+    let kind: Option<staso::FailureKind> = report.last_failure;
+    println!("flush ok={} {:?}", report.ok(), kind.map(|k| k.as_str()));
+    let report = client.flush(Duration::from_secs(1));
+    println!("{}", report.accepted + report.delivered + report.failed + report.pending);
+    let report = staso::shutdown(Duration::from_secs(1));
+    println!("shutdown ok={} timed_out={}", report.ok(), report.timed_out);
+    drop(client.shutdown(Duration::ZERO));
+}
