@@ -248,10 +248,7 @@ impl FnArgs {
                     )?;
                     for n in names {
                         if out.skip.iter().any(|s| s.unraw() == n.unraw()) {
-                            return Err(Error::new_spanned(
-                                &n,
-                                format!("`{n}` is skipped twice"),
-                            ));
+                            return Err(Error::new_spanned(&n, format!("`{n}` is skipped twice")));
                         }
                         out.skip.push(n);
                     }
@@ -265,8 +262,7 @@ impl FnArgs {
                     }
                     let content;
                     parenthesized!(content in input);
-                    let pairs =
-                        Punctuated::<MetaPair, Token![,]>::parse_terminated(&content)?;
+                    let pairs = Punctuated::<MetaPair, Token![,]>::parse_terminated(&content)?;
                     for p in pairs {
                         if out.metadata.iter().any(|(k, _)| k.value() == p.key.value()) {
                             return Err(Error::new_spanned(
@@ -576,7 +572,7 @@ pub(crate) fn check_fn(which: Which, args: &FnArgs, f: &FnItem) -> Result<()> {
     let names = arg_names(&f.sig);
     for s in &args.skip {
         let s_name = s.unraw().to_string();
-        if !names.iter().any(|n| *n == s_name) {
+        if !names.contains(&s_name) {
             let known = if names.is_empty() {
                 "it has no arguments".to_string()
             } else {

@@ -75,7 +75,10 @@ fn instrument(a: &FnArgs, f: &FnItem, body: Body) -> TokenStream {
     let sig = &f.sig;
     let ident = &sig.ident;
     let function = ident.unraw().to_string();
-    let name = a.name.as_ref().map_or_else(|| function.clone(), |s| s.value());
+    let name = a
+        .name
+        .as_ref()
+        .map_or_else(|| function.clone(), |s| s.value());
     let kind = format_ident!("{}", a.kind);
     // `line!()` spanned at the function's name gives the line of the name.
     let line = quote_spanned!(ident.span()=> ::core::line!());
@@ -485,11 +488,7 @@ fn peel(t: &Type) -> &Type {
 /// Whether a type is syntactically a `Result` (`Result<..>`, `io::Result<T>`, ...).
 fn is_result(t: &Type) -> bool {
     match peel(t) {
-        Type::Path(p) => p
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "Result"),
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
         _ => false,
     }
 }
@@ -688,17 +687,29 @@ mod tests {
         let out = run(
             Which::Tool,
             quote!(nme = "x"),
-            quote!(fn f() {}),
+            quote!(
+                fn f() {}
+            ),
             false,
         );
         assert!(out.contains("compile_error"), "{out}");
         assert!(out.contains("unknown key `nme`"), "{out}");
         // and the function is still there
-        assert!(out.ends_with(&quote!(fn f() {}).to_string()), "{out}");
+        assert!(
+            out.ends_with(
+                &quote!(
+                    fn f() {}
+                )
+                .to_string()
+            ),
+            "{out}"
+        );
         let out = run(
             Which::Trace,
             quote!(skip(b)),
-            quote!(fn f(a: u8) {}),
+            quote!(
+                fn f(a: u8) {}
+            ),
             false,
         );
         assert!(out.contains("has no argument `b`"), "{out}");
@@ -709,7 +720,11 @@ mod tests {
         let out = run(
             Which::Tool,
             quote!(),
-            quote!(fn f(a: u8) -> u8 { a }),
+            quote!(
+                fn f(a: u8) -> u8 {
+                    a
+                }
+            ),
             true,
         );
         assert!(out.contains("__STASO_CALLSITE"), "{out}");
@@ -739,6 +754,9 @@ mod tests {
             Some("Result < u8 , E >".to_string())
         );
         let out = boxed_future_output(&ty("BoxFuture<'a, u8>"));
-        assert_eq!(out.map(|t| t.to_token_stream().to_string()), Some("u8".into()));
+        assert_eq!(
+            out.map(|t| t.to_token_stream().to_string()),
+            Some("u8".into())
+        );
     }
 }

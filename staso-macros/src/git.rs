@@ -51,8 +51,8 @@ pub(crate) fn facts_in(dir: &Path) -> GitFacts {
         .strip_prefix("refs/heads/")
         .unwrap_or(&full_ref)
         .to_string();
-    let dirty = git(dir, &["status", "--porcelain", "--untracked-files=no"])
-        .is_some_and(|s| !s.is_empty());
+    let dirty =
+        git(dir, &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     let repo_url = git(dir, &["config", "--get", "remote.origin.url"])
         .map(|u| strip_userinfo(&u))
         .unwrap_or_default();

@@ -48,7 +48,10 @@ fn check(f: &args::FnItem) -> syn::Result<()> {
         ));
     }
     if let Some(c) = &sig.constness {
-        return Err(Error::new_spanned(c, "#[staso::main] cannot go on a `const fn`"));
+        return Err(Error::new_spanned(
+            c,
+            "#[staso::main] cannot go on a `const fn`",
+        ));
     }
     if let Some(abi) = &sig.abi {
         return Err(Error::new_spanned(
@@ -63,7 +66,10 @@ fn check(f: &args::FnItem) -> syn::Result<()> {
         ));
     }
     if f.body.is_none() {
-        return Err(Error::new_spanned(sig, "#[staso::main] needs `main` with a body"));
+        return Err(Error::new_spanned(
+            sig,
+            "#[staso::main] needs `main` with a body",
+        ));
     }
     Ok(())
 }
@@ -173,16 +179,31 @@ mod tests {
     #[test]
     fn options_map_to_fields() {
         let out = main_attr(
-            quote!(agent_name = "bot", flush_interval = 0.5, shutdown_timeout = 5, batch_size = 50, debug = true, capture_git = false),
-            quote!(fn main() {}),
+            quote!(
+                agent_name = "bot",
+                flush_interval = 0.5,
+                shutdown_timeout = 5,
+                batch_size = 50,
+                debug = true,
+                capture_git = false
+            ),
+            quote!(
+                fn main() {}
+            ),
             true,
         )
         .to_string();
         assert!(out.contains("agent_name : :: core :: option :: Option :: Some (:: std :: string :: String :: from (\"bot\"))"), "{out}");
         assert!(out.contains("from_secs_f64 (0.5)"), "{out}");
         assert!(out.contains("from_secs_f64 (5"), "{out}");
-        assert!(out.contains("batch_size : :: core :: option :: Option :: Some (50)"), "{out}");
-        assert!(out.contains("git : :: core :: option :: Option :: None"), "{out}");
+        assert!(
+            out.contains("batch_size : :: core :: option :: Option :: Some (50)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("git : :: core :: option :: Option :: None"),
+            "{out}"
+        );
         assert!(!out.contains("include_bytes"), "{out}");
     }
 
@@ -196,21 +217,45 @@ mod tests {
             (quote!(debug = 1), "takes `true` or `false`"),
             (quote!(debug = true, debug = false), "duplicate key `debug`"),
         ] {
-            let out = main_attr(args, quote!(fn main() {}), false).to_string();
+            let out = main_attr(
+                args,
+                quote!(
+                    fn main() {}
+                ),
+                false,
+            )
+            .to_string();
             assert!(out.contains(msg), "{msg}: {out}");
         }
-        let out = main_attr(quote!(), quote!(fn start() {}), false).to_string();
+        let out = main_attr(
+            quote!(),
+            quote!(
+                fn start() {}
+            ),
+            false,
+        )
+        .to_string();
         assert!(out.contains("goes on `fn main`"), "{out}");
     }
 
     #[test]
     fn async_main_alone_is_run_by_block_on() {
-        let out = main_attr(quote!(), quote!(async fn main() {}), true).to_string();
+        let out = main_attr(
+            quote!(),
+            quote!(
+                async fn main() {}
+            ),
+            true,
+        )
+        .to_string();
         assert!(out.contains("block_on"), "{out}");
         assert!(!out.contains("async fn main"), "{out}");
         let out = main_attr(
             quote!(),
-            quote!(#[tokio::main] async fn main() {}),
+            quote!(
+                #[tokio::main]
+                async fn main() {}
+            ),
             true,
         )
         .to_string();

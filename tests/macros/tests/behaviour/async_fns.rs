@@ -34,7 +34,9 @@ async fn async_err_and_early_return() {
     let s = spans.named("fetch");
     assert_eq!(s.status(), "error");
     assert_eq!(s.error_message(), Some("empty url"));
-    assert!(s.attribute("exception.type").is_some_and(|t| t.to_string().contains("String")));
+    assert!(s
+        .attribute("exception.type")
+        .is_some_and(|t| t.to_string().contains("String")));
 }
 
 #[staso::trace]
@@ -120,11 +122,7 @@ async fn dropped_future_is_cancelled() {
     assert!(timed_out);
     let s = spans.named("slow");
     assert_eq!(s.status(), "error", "{}", s.json());
-    assert!(
-        s.json().to_string().contains("cancelled"),
-        "{}",
-        s.json()
-    );
+    assert!(s.json().to_string().contains("cancelled"), "{}", s.json());
 }
 
 #[async_trait::async_trait]
@@ -140,7 +138,11 @@ struct Mem(Vec<(String, String)>);
 impl Store for Mem {
     #[staso::tool(name = "store.get")]
     async fn get(&self, key: &str) -> Result<String, String> {
-        let v = self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let v = self
+            .0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone());
         let v = v.ok_or_else(|| format!("no key {key}"))?;
         Ok(v)
     }

@@ -48,7 +48,9 @@ fn opaque_out() -> Opaque {
 #[test]
 fn opaque_result_is_a_placeholder() {
     let (_, spans) = capture(opaque_out);
-    assert!(result(&spans[0]).as_str().is_some_and(|p| p.contains("Opaque")));
+    assert!(result(&spans[0])
+        .as_str()
+        .is_some_and(|p| p.contains("Opaque")));
 }
 
 const TIER: u8 = 3;

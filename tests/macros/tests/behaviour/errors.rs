@@ -52,7 +52,10 @@ fn err_marks_the_span_and_reaches_the_caller_unchanged() {
     assert_eq!(s.status(), "error");
     assert_eq!(s.error_message(), Some("rate limited, retry after 3s"));
     let ty = s.attribute("exception.type").expect("exception.type");
-    assert!(ty.as_str().is_some_and(|t| t.ends_with("RateLimited")), "{ty}");
+    assert!(
+        ty.as_str().is_some_and(|t| t.ends_with("RateLimited")),
+        "{ty}"
+    );
     assert_eq!(s.output(), None, "no output on Err");
 }
 

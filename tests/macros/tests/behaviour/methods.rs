@@ -64,14 +64,24 @@ fn methods_with_every_receiver() {
     let names: Vec<_> = spans.iter().map(|s| s.name()).collect();
     assert_eq!(
         names,
-        ["new", "get", "bump", "bump", "last_mut", "name_ref", "into_total"]
+        [
+            "new",
+            "get",
+            "bump",
+            "bump",
+            "last_mut",
+            "name_ref",
+            "into_total"
+        ]
     );
     // `self` is never captured; the other arguments are.
     assert_eq!(input(spans.named("bump")), json!({"by": 2}));
     assert_eq!(input(spans.named("into_total")), json!({"extra": 10}));
     assert_eq!(result(spans.named("name_ref")), json!("+2!"));
     // `Counter` is Debug only: its Debug text.
-    assert!(result(spans.named("new")).as_str().is_some_and(|s| s.starts_with("Counter")));
+    assert!(result(spans.named("new"))
+        .as_str()
+        .is_some_and(|s| s.starts_with("Counter")));
 }
 
 struct Wrapper<T>(T);

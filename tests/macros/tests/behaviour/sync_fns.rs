@@ -101,7 +101,10 @@ fn agent_input_starts_with_agent_name() {
     let (_, spans) = capture(|| plain_agent("hello"));
     let s = spans.named("plain_agent");
     assert_eq!(s.kind(), "agent");
-    assert_eq!(input(s), json!({"agent_name": "plain_agent", "question": "hello"}));
+    assert_eq!(
+        input(s),
+        json!({"agent_name": "plain_agent", "question": "hello"})
+    );
     assert_eq!(s.agent_name(), "plain_agent");
     assert_eq!(result(s), json!(5));
 }
@@ -186,7 +189,10 @@ fn early_return_is_the_output() {
         assert_eq!(early(1), "small");
     });
     let outs: Vec<_> = spans.iter().map(result).collect();
-    assert_eq!(outs, vec![json!("negative"), json!("three"), json!("small")]);
+    assert_eq!(
+        outs,
+        vec![json!("negative"), json!("three"), json!("small")]
+    );
 }
 
 #[staso::trace]
@@ -219,7 +225,10 @@ fn question_mark_keeps_its_meaning() {
     assert_eq!(spans[0].status(), "ok");
     assert_eq!(result(&spans[0]), json!(42));
     assert_eq!(spans[1].status(), "error");
-    assert_eq!(spans[1].error_message(), Some("invalid digit found in string"));
+    assert_eq!(
+        spans[1].error_message(),
+        Some("invalid digit found in string")
+    );
     assert_eq!(spans[2].status(), "error");
     assert_eq!(result(&spans[3]), json!(null));
     assert_eq!(result(&spans[4]), json!(2));
@@ -248,7 +257,13 @@ fn generic_and_impl_trait_arguments() {
     // `T` is only known to be Debug inside the function: its Debug text is captured.
     assert_eq!(input(s)["items"], json!("[1, 2]"));
     // `impl Into<String>` is neither: a placeholder naming the type.
-    assert!(input(s)["extra"].as_str().is_some_and(|p| p.starts_with('<')), "{}", input(s));
+    assert!(
+        input(s)["extra"]
+            .as_str()
+            .is_some_and(|p| p.starts_with('<')),
+        "{}",
+        input(s)
+    );
     assert_eq!(result(s), json!("[1, 2]"));
 }
 
@@ -291,7 +306,11 @@ fn capture_switched_off_by_options_means_nothing_captured() {
     let (_, spans) = capture_with(o, || add(1, 2));
     let s = &spans[0];
     assert_eq!(s.output(), None);
-    assert!(s.input().and_then(|i| i.get("a").cloned()).is_none(), "{}", s.json());
+    assert!(
+        s.input().and_then(|i| i.get("a").cloned()).is_none(),
+        "{}",
+        s.json()
+    );
 }
 
 #[test]

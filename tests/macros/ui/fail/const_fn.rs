@@ -1,0 +1,6 @@
+#[staso::trace]
+const fn f() -> u8 {
+    1
+}
+
+fn main() {}

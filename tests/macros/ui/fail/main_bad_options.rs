@@ -1,0 +1,2 @@
+#[staso::main(agent_nam = "bot")]
+fn main() {}

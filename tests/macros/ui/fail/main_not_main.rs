@@ -1,0 +1,4 @@
+#[staso::main(agent_name = "bot")]
+fn start() {}
+
+fn main() {}

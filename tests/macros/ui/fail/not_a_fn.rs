@@ -1,0 +1,4 @@
+#[staso::tool]
+struct Lookup;
+
+fn main() {}
