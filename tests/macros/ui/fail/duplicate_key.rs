@@ -5,6 +5,8 @@ fn f() {}
 fn g() {}
 
 #[staso::trace(skip(a, a))]
-fn h(a: u8) {}
+fn h(a: u8) {
+    let _ = a;
+}
 
 fn main() {}

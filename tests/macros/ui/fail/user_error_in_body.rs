@@ -5,9 +5,12 @@ fn f(x: u8) -> u8 {
     s.len() as u8
 }
 
+#[derive(Debug)]
+struct MyError;
+
 #[staso::trace]
-async fn g() -> Result<u8, String> {
-    let n: u8 = "x".parse()?;
+async fn g() -> Result<u8, MyError> {
+    let n: u8 = "x".parse::<u8>()?;
     Ok(n)
 }
 

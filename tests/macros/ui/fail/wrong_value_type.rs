@@ -11,7 +11,9 @@ fn c() {}
 fn d() {}
 
 #[staso::tool(skip = "x")]
-fn e(x: u8) {}
+fn e(x: u8) {
+    let _ = x;
+}
 
 #[staso::tool(name = "")]
 fn f() {}
