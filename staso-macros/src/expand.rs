@@ -209,14 +209,16 @@ fn outcome(
     wants_output: TokenStream,
     recording: TokenStream,
 ) -> TokenStream {
-    let uses = quote! {
+    let capture_traits = quote! {
         #[allow(unused_imports)]
-        use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
-            ErrorDebug as _, ErrorDisplay as _, ErrorOpaque as _,
-        };
+        use ::staso::__private::{CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _};
     };
     if output.is_some_and(is_result) {
+        let uses = quote! {
+            #capture_traits
+            #[allow(unused_imports)]
+            use ::staso::__private::{ErrorDebug as _, ErrorDisplay as _, ErrorOpaque as _};
+        };
         quote! {
             if #recording {
                 #uses
@@ -240,7 +242,7 @@ fn outcome(
     } else {
         quote! {
             if #wants_output {
-                #uses
+                #capture_traits
                 ::staso::__private::record_output(
                     (&&&::staso::__private::Capture(&__staso_ret)).__staso_capture(),
                 );

@@ -66,6 +66,7 @@ pub(crate) fn facts_in(dir: &Path) -> GitFacts {
         let common = git(dir, &["rev-parse", "--git-common-dir"])
             .map(PathBuf::from)
             .map(|p| if p.is_absolute() { p } else { dir.join(p) })
+            .and_then(|p| p.canonicalize().ok())
             .unwrap_or(git_dir);
         if !full_ref.is_empty() {
             let loose = common.join(&full_ref);

@@ -13,6 +13,8 @@ mod args;
 mod expand;
 mod git;
 mod main_attr;
+#[cfg(test)]
+mod snapshots;
 
 use args::Which;
 use proc_macro::TokenStream;
