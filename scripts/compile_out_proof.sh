@@ -19,8 +19,23 @@ fail() {
     exit 1
 }
 
+echo "== 0. src/bin/twin.rs is src/main.rs without its #[staso::...] attributes"
+# Drop every `#[staso::...]` attribute, also when rustfmt spread it over several lines.
+strip_attrs() {
+    awk '/^[[:space:]]*#\[staso::/ { skip = 1; depth = 0 }
+         skip { n = split($0, c, ""); for (i = 1; i <= n; i++) { if (c[i] == "[") depth++; else if (c[i] == "]") depth-- }
+                if (depth <= 0) skip = 0; next }
+         { print }' "$1"
+}
+expected="$(strip_attrs src/main.rs)"
+if [ "$expected" != "$(cat src/bin/twin.rs)" ]; then
+    diff <(echo "$expected") src/bin/twin.rs >&2 || true
+    fail "src/bin/twin.rs is not src/main.rs without its #[staso::...] lines"
+fi
+grep -c '#\[staso::' src/main.rs | sed 's/^/   attributes removed in the twin: /'
+
 echo "== 1. dependency tree of tests/disabled (normal edges)"
-tree="$(cargo tree -e normal --prefix none --format '{p}' | sort -u)"
+tree="$(cargo tree -e normal --prefix none --format '{p}' | sed 's/ (\*)$//' | sort -u)"
 echo "$tree" | sed 's/^/   /'
 for banned in tokio reqwest hyper serde_json staso-core; do
     if echo "$tree" | grep -Eq "^${banned} v"; then
@@ -69,12 +84,6 @@ fi
 echo "   ok: identical instruction sequences"
 
 echo "== 3. program with attributes vs its twin without them"
-expected="$(grep -v '^[[:space:]]*#\[staso::' src/main.rs)"
-if [ "$expected" != "$(cat src/bin/twin.rs)" ]; then
-    diff <(echo "$expected") src/bin/twin.rs >&2 || true
-    fail "src/bin/twin.rs is not src/main.rs without its #[staso::...] lines"
-fi
-grep -c '#\[staso::' src/main.rs | sed 's/^/   attributes removed in the twin: /'
 size_a="$(stat -c %s "$bin")"
 size_b="$(stat -c %s "$twin")"
 diff_bytes=$(( size_a > size_b ? size_a - size_b : size_b - size_a ))

@@ -6,7 +6,8 @@
 #[staso::tool(name = "sum", tags = ["math"], metadata(unit = "count"), skip(v))]
 #[no_mangle]
 pub fn instrumented_sum(v: &[u64]) -> u64 {
-    v.iter().fold(0u64, |acc, x| acc.wrapping_mul(31).wrapping_add(*x))
+    v.iter()
+        .fold(0u64, |acc, x| acc.wrapping_mul(31).wrapping_add(*x))
 }
 
 pub use staso_disabled_plain::plain_sum;

@@ -54,6 +54,7 @@ fn generic<T: Clone>(items: &[T]) -> Vec<T> {
     items.to_vec()
 }
 
+#[allow(clippy::manual_async_fn)]
 fn returns_future(n: u64) -> impl Future<Output = u64> {
     async move { n + 1 }
 }
@@ -65,7 +66,9 @@ struct Agent {
 impl Agent {
     async fn answer(&mut self, question: String) -> Result<String, String> {
         self.turns += 1;
-        let order = Order { id: question.len() as u64 };
+        let order = Order {
+            id: question.len() as u64,
+        };
         let found = lookup(&order).map_err(|e| e.to_string())?;
         let hits = search(normalize(&question), (2, 1), 0).await;
         Ok(format!("{found}: {}", hits.len()))
@@ -116,7 +119,10 @@ fn main() {
     println!("{} {}", run(), complete("prompt"));
     println!("{:?} {:?}", refund("sk", 10), generic(&[1, 2]));
     println!("{} {}", agent.turns(), agent.into_turns());
-    println!("{}", staso_disabled::instrumented_sum(&[1, 2, 3]) + staso_disabled::plain_sum(&[1]));
+    println!(
+        "{}",
+        staso_disabled::instrumented_sum(&[1, 2, 3]) + staso_disabled::plain_sum(&[1])
+    );
     println!(
         "{:?} {:?}",
         block_on(staso_disabled::instrumented_async(2)),
@@ -130,8 +136,11 @@ fn main() {
     let kind: Option<staso::FailureKind> = report.last_failure;
     println!("flush ok={} {:?}", report.ok(), kind.map(|k| k.as_str()));
     let report = client.flush(Duration::from_secs(1));
-    println!("{}", report.accepted + report.delivered + report.failed + report.pending);
+    println!(
+        "{}",
+        report.accepted + report.delivered + report.failed + report.pending
+    );
     let report = staso::shutdown(Duration::from_secs(1));
     println!("shutdown ok={} timed_out={}", report.ok(), report.timed_out);
-    drop(client.shutdown(Duration::ZERO));
+    let _ = client.shutdown(Duration::ZERO);
 }
