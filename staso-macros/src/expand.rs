@@ -124,7 +124,8 @@ fn instrument(a: &FnArgs, f: &FnItem, body: Body) -> TokenStream {
     } else if let Some((before, call, block_stmts)) = async_trait_parts(&stmts) {
         async_trait_body(a, sig, before, call, block_stmts)
     } else {
-        sync_body(a, sig, &stmts)
+        let track_caller = f.attrs.iter().any(|at| at.path().is_ident("track_caller"));
+        sync_body(a, sig, &stmts, track_caller)
     };
 
     quote! {
@@ -302,7 +303,7 @@ fn call_once() -> TokenStream {
     }
 }
 
-fn sync_body(a: &FnArgs, sig: &Signature, stmts: &[Stmt]) -> TokenStream {
+fn sync_body(a: &FnArgs, sig: &Signature, stmts: &[Stmt], track_caller: bool) -> TokenStream {
     let captures = plain_captures(sig, a);
     let capture = capture_block(a, &captures, quote!(__staso_span.is_recording()));
     let open = quote! {
@@ -312,10 +313,13 @@ fn sync_body(a: &FnArgs, sig: &Signature, stmts: &[Stmt]) -> TokenStream {
         __staso_span.opened();
     };
     let output = match &sig.output {
+        // Never returns: the guard ends the span if it unwinds. `#[track_caller]`: a
+        // closure would become the caller `Location::caller()` sees, so the body stays
+        // in place and the result is not seen (errors and panics still end the span).
         ReturnType::Type(_, t) if matches!(**t, Type::Never(_)) => {
-            // Never returns: the guard ends the span if it unwinds.
             return quote! { #open #(#stmts)* };
         }
+        _ if track_caller => return quote! { #open #(#stmts)* },
         ReturnType::Type(_, t) => Some(&**t),
         ReturnType::Default => None,
     };

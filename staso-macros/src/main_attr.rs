@@ -240,12 +240,25 @@ mod tests {
 
     #[test]
     fn git_facts_are_baked_in_with_rebuild_triggers() {
-        let out = main_attr(quote!(), quote!(fn main() {}), true).to_string();
+        let out = main_attr(
+            quote!(),
+            quote!(
+                fn main() {}
+            ),
+            true,
+        )
+        .to_string();
         let facts = git::facts();
         if facts.sha.is_empty() {
-            assert!(out.contains("baked_git (\"\" , \"\" , false , \"\")"), "{out}");
+            assert!(
+                out.contains("baked_git (\"\" , \"\" , false , \"\")"),
+                "{out}"
+            );
         } else {
-            assert!(out.contains(&format!("baked_git (\"{}\"", facts.sha)), "{out}");
+            assert!(
+                out.contains(&format!("baked_git (\"{}\"", facts.sha)),
+                "{out}"
+            );
             assert!(out.contains("include_bytes"), "{out}");
             assert!(out.contains("HEAD\")"), "{out}");
         }

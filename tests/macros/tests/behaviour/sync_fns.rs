@@ -318,3 +318,16 @@ fn outside_a_capture_nothing_is_recorded_and_results_are_unchanged() {
     assert_eq!(add(1, 2), 3);
     assert_eq!(question_mark("1"), Ok(2));
 }
+
+#[staso::trace]
+#[track_caller]
+fn caller_line() -> u32 {
+    std::panic::Location::caller().line()
+}
+
+#[test]
+fn track_caller_still_sees_the_caller() {
+    let ((seen, here), spans) = capture(|| (caller_line(), line!()));
+    assert_eq!(seen, here);
+    assert_eq!(spans[0].name(), "caller_line");
+}

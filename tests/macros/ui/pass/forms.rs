@@ -193,6 +193,35 @@ impl Store for S {
     async fn unit(&self) {}
 }
 
+trait Native {
+    async fn fetch(&self, id: u32) -> Result<u32, String>;
+}
+
+impl Native for S {
+    #[staso::tool]
+    async fn fetch(&self, id: u32) -> Result<u32, String> {
+        Ok(id + self.v.len() as u32)
+    }
+}
+
+impl S {
+    #[staso::trace]
+    fn iter(&self) -> impl Iterator<Item = &u8> + '_ {
+        self.v.iter()
+    }
+}
+
+macro_rules! make_tool {
+    ($name:ident, $t:ty) => {
+        #[staso::tool]
+        fn $name(x: $t) -> Result<$t, String> {
+            Ok(x)
+        }
+    };
+}
+
+make_tool!(from_macro, u16);
+
 fn assert_send<F: Future + Send>(f: F) -> F {
     f
 }
@@ -213,6 +242,8 @@ fn main() {
     assert_eq!(s.by_ref(), &[1]);
     s.by_mut().push(2);
     assert_eq!(s.required(), 1);
+    assert_eq!(s.iter().count(), 2);
+    assert_eq!(from_macro(3), Ok(3));
     assert_eq!(Box::new(S::returns_self()).boxed(), 0);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
@@ -227,6 +258,7 @@ fn main() {
         assert_eq!(assert_send(s.get("k")).await, None);
         assert_eq!(s.put("k".into(), "v".into()).await, Ok(()));
         s.unit().await;
+        assert_eq!(s.fetch(1).await, Ok(4));
     });
     assert_eq!(s.by_value(), vec![1, 2, 3]);
     if std::env::args().count() > 10 {
