@@ -17,7 +17,10 @@ fn stable() -> bool {
 #[test]
 fn ui() {
     if !stable() {
-        eprintln!("UI snapshots are checked on stable rustc only; skipped");
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("UI snapshots are checked on stable rustc only; skipped");
+        }
         return;
     }
     let t = trybuild::TestCases::new();
