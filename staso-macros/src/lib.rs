@@ -114,7 +114,9 @@ pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
 /// A configuration error is printed and the process exits with status 1.
 ///
 /// On `async fn main` alone it runs the body on a multi-thread tokio runtime; with
-/// `#[tokio::main]` (in either order) tokio runs it.
+/// `#[tokio::main]` (in either order) tokio runs it. Compiled out (without the `enable`
+/// feature) `main` is left as written, so an `async fn main` then needs its own
+/// `#[tokio::main]`; the attribute says so.
 ///
 /// ```no_run
 /// #[staso::main(agent_name = "support-bot", flush_interval = 0.5)]

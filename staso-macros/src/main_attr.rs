@@ -25,6 +25,17 @@ pub(crate) fn main_attr(args: TokenStream, item: TokenStream, enabled: bool) -> 
         return with_error(e, item);
     }
     if !enabled {
+        if f.sig.asyncness.is_some() && !has_executor_attr(&f) {
+            // Compiled out there is no runtime to run the body on, and an async `main`
+            // left as it is does not compile: say what to do instead.
+            return with_error(
+                Error::new_spanned(
+                    f.sig.asyncness,
+                    "with staso's `enable` feature off, #[staso::main] cannot run an `async fn main` by itself: add #[tokio::main] below it (that works in both modes)",
+                ),
+                item,
+            );
+        }
         return item;
     }
     let Some((_, tokens)) = &f.body else {
@@ -262,6 +273,15 @@ mod tests {
             assert!(out.contains("include_bytes"), "{out}");
             assert!(out.contains("HEAD\")"), "{out}");
         }
+    }
+
+    #[test]
+    fn compiled_out_async_main_alone_says_to_add_an_executor() {
+        let out = main_attr(quote!(), quote!(async fn main() {}), false).to_string();
+        assert!(out.contains("add #[tokio::main]"), "{out}");
+        let item = quote!(#[tokio::main] async fn main() {});
+        let out = main_attr(quote!(), item.clone(), false).to_string();
+        assert_eq!(out, item.to_string());
     }
 
     #[test]
