@@ -277,9 +277,19 @@ mod tests {
 
     #[test]
     fn compiled_out_async_main_alone_says_to_add_an_executor() {
-        let out = main_attr(quote!(), quote!(async fn main() {}), false).to_string();
+        let out = main_attr(
+            quote!(),
+            quote!(
+                async fn main() {}
+            ),
+            false,
+        )
+        .to_string();
         assert!(out.contains("add #[tokio::main]"), "{out}");
-        let item = quote!(#[tokio::main] async fn main() {});
+        let item = quote!(
+            #[tokio::main]
+            async fn main() {}
+        );
         let out = main_attr(quote!(), item.clone(), false).to_string();
         assert_eq!(out, item.to_string());
     }
