@@ -122,7 +122,14 @@ async fn dropped_future_is_cancelled() {
     assert!(timed_out);
     let s = spans.named("slow");
     assert_eq!(s.status(), "error", "{}", s.json());
-    assert!(s.json().to_string().contains("cancelled"), "{}", s.json());
+    assert!(
+        s.error_message()
+            .is_some_and(|m| m.starts_with("cancelled")),
+        "{}",
+        s.json()
+    );
+    assert_eq!(s.attribute("exception.type"), Some(json!("cancelled")));
+    assert_eq!(s.output(), None);
 }
 
 #[async_trait::async_trait]
