@@ -69,6 +69,17 @@ pub(crate) fn with_error(e: syn::Error, item: TokenStream) -> TokenStream {
 struct ArgCapture {
     key: String,
     value: TokenStream,
+    /// The argument's own `#[cfg(..)]`s: an argument compiled out is not captured.
+    cfgs: Vec<syn::Attribute>,
+}
+
+/// The `cfg` attributes of an argument (the user's own, evaluated with their features).
+fn cfgs(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .cloned()
+        .collect()
 }
 
 fn instrument(a: &FnArgs, f: &FnItem, body: Body) -> TokenStream {
@@ -154,6 +165,7 @@ fn plain_captures(sig: &Signature, a: &FnArgs) -> Vec<ArgCapture> {
                     out.push(ArgCapture {
                         key: id.unraw().to_string(),
                         value: quote!(&#id),
+                        cfgs: cfgs(&t.attrs),
                     });
                 }
             }
@@ -173,8 +185,9 @@ fn capture_block(a: &FnArgs, captures: &[ArgCapture], recording: TokenStream) ->
         return TokenStream::new();
     }
     let args = captures.iter().map(|c| {
-        let (key, value) = (&c.key, &c.value);
+        let (key, value, cfgs) = (&c.key, &c.value, &c.cfgs);
         quote! {
+            #(#cfgs)*
             __staso_span.arg(#key, (&&&::staso::__private::Capture(#value)).__staso_capture());
         }
     });
@@ -565,7 +578,7 @@ fn async_trait_captures(sig: &Signature, a: &FnArgs, block_stmts: &[Stmt]) -> Ve
     for arg in &sig.inputs {
         let FnArg::Typed(t) = arg else { continue };
         let Pat::Ident(pi) = &*t.pat else {
-            out.extend(plain_captures_of(&t.pat, a));
+            out.extend(plain_captures_of(&t.pat, a, &t.attrs));
             continue;
         };
         let outer = &pi.ident;
@@ -574,6 +587,7 @@ fn async_trait_captures(sig: &Signature, a: &FnArgs, block_stmts: &[Stmt]) -> Ve
                 out.push(ArgCapture {
                     key: outer.unraw().to_string(),
                     value: quote!(&#outer),
+                    cfgs: cfgs(&t.attrs),
                 });
             }
             continue;
@@ -606,6 +620,7 @@ fn async_trait_captures(sig: &Signature, a: &FnArgs, block_stmts: &[Stmt]) -> Ve
                     let #borrowed = &#outer;
                     #id
                 }},
+                cfgs: cfgs(&t.attrs),
             });
         }
     }
@@ -617,7 +632,7 @@ fn block_yields(b: &syn::Block, id: &Ident) -> bool {
     matches!(b.stmts.last(), Some(Stmt::Expr(Expr::Path(p), None)) if p.path.is_ident(id))
 }
 
-fn plain_captures_of(pat: &Pat, a: &FnArgs) -> Vec<ArgCapture> {
+fn plain_captures_of(pat: &Pat, a: &FnArgs, attrs: &[syn::Attribute]) -> Vec<ArgCapture> {
     let mut ids = Vec::new();
     bindings(pat, &mut ids);
     ids.into_iter()
@@ -625,6 +640,7 @@ fn plain_captures_of(pat: &Pat, a: &FnArgs) -> Vec<ArgCapture> {
         .map(|id| ArgCapture {
             key: id.unraw().to_string(),
             value: quote!(&#id),
+            cfgs: cfgs(attrs),
         })
         .collect()
 }

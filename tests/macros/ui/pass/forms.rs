@@ -35,6 +35,11 @@ fn patterns((a, b): (u8, u8), [c, _]: [u8; 2], _: u8, ref d: u8, mut e: u8) -> u
 }
 
 #[staso::trace]
+fn cfg_args(#[cfg(any())] hidden: u8, #[cfg(all())] shown: u8) -> u8 {
+    shown
+}
+
+#[staso::trace]
 fn raw_ident(r#type: &str) -> usize {
     r#type.len()
 }
@@ -232,6 +237,7 @@ fn main() {
     assert_eq!(lifetimes("a", "b"), "a");
     assert_eq!(patterns((1, 1), [1, 9], 0, 1, 1), 6);
     assert_eq!(raw_ident("abc"), 3);
+    assert_eq!(cfg_args(4), 4);
     assert_eq!(unsafe { unsafe_fn(&7) }, 7);
     assert_eq!(nested_items(1), 2);
     assert_eq!(recursive(3), 6);
