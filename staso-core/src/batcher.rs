@@ -2,7 +2,8 @@
 //! `batch_size` spans wait, when `flush_interval` passes, on flush and on shutdown; keeps
 //! failed retryable batches (within `max_queue_size`, oldest dropped first) and retries
 //! them with backoff for as long as it takes. It owns a small current-thread tokio
-//! runtime, so it works the same under a user's runtime or none.
+//! runtime, so it works the same under a user's runtime or none. Up to `MAX_IN_FLIGHT`
+//! requests run at once and complete independently: a stalled one holds nothing else.
 
 use crate::client::{Command, Inner};
 use crate::report::{DeliveryReport, FailureKind};
@@ -14,6 +15,7 @@ use std::sync::atomic::Ordering::*;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
 
 /// Backoff between retries: 0.5 s doubling, with jitter, capped here.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -42,6 +44,14 @@ impl Batch {
     fn finals(&self) -> u64 {
         self.records.iter().filter(|(_, r)| !r.provisional).count() as u64
     }
+
+    fn min_seq(&self) -> u64 {
+        self.records
+            .iter()
+            .map(|(s, _)| *s)
+            .min()
+            .unwrap_or(u64::MAX)
+    }
 }
 
 struct Waiter {
@@ -51,17 +61,30 @@ struct Waiter {
     shutdown: bool,
 }
 
+/// A finished request: the batch and its outcome.
+type Done = (Batch, Result<(), Failure>);
+type Joined = Result<(tokio::task::Id, Result<(), Failure>), tokio::task::JoinError>;
+
 struct Batcher {
     inner: Arc<Inner>,
     transport: Transport,
     rt: tokio::runtime::Runtime,
     /// Taken from the queue, not yet in a batch; with a sequence number each.
     unsent: VecDeque<(u64, SpanRecord)>,
-    /// Batches that failed with a retryable kind, oldest first.
+    /// Provisional root copies waiting to ride along with the next batch. They carry no
+    /// sequence number (`u64::MAX`): no flush waits for them and they are outside the bound.
+    provisional: Vec<SpanRecord>,
+    /// Batches that failed with a retryable kind, by the time they may be retried.
     retry: VecDeque<Batch>,
+    in_flight: JoinSet<Result<(), Failure>>,
+    /// The batches being sent, by their request's task (kept here, not in the task, so a
+    /// request that panics or is cancelled still gives its batch back).
+    flying: std::collections::HashMap<tokio::task::Id, Batch>,
     next_seq: u64,
     last_send: Instant,
     waiters: Vec<Waiter>,
+    /// The shutdown request has been answered: the thread ends.
+    shutdown_answered: bool,
     buf: Vec<u8>,
     warned: std::collections::HashSet<FailureKind>,
 }
@@ -78,10 +101,14 @@ pub(crate) fn spawn(inner: Arc<Inner>) -> Result<JoinHandle<()>, String> {
         transport,
         rt,
         unsent: VecDeque::new(),
+        provisional: Vec::new(),
         retry: VecDeque::new(),
+        in_flight: JoinSet::new(),
+        flying: std::collections::HashMap::new(),
         next_seq: 1,
         last_send: Instant::now(),
         waiters: Vec::new(),
+        shutdown_answered: false,
         buf: Vec::with_capacity(64 * 1024),
         warned: Default::default(),
     };
@@ -103,7 +130,9 @@ impl Batcher {
                     // delivery silently: say so once, keep the state, go on.
                     panics += 1;
                     if panics == 1 {
-                        crate::diag::error("staso: the batcher thread panicked; it carries on with the spans it holds");
+                        crate::diag::error(
+                            "staso: the batcher thread panicked; it carries on with the spans it holds",
+                        );
                     }
                     if panics > 100 {
                         self.degrade();
@@ -121,7 +150,9 @@ impl Batcher {
             "staso: the batcher keeps failing; tracing is switched off for this client",
         );
         self.inner.closed.store(true, Release);
-        self.answer_all(true);
+        for w in std::mem::take(&mut self.waiters) {
+            let _ = w.reply.send(self.inner.report(true, 0));
+        }
     }
 
     /// One turn of the loop; false when the thread should end.
@@ -131,22 +162,67 @@ impl Batcher {
             panic!("staso test fault: injected batcher panic");
         }
         self.inner.wake_pending.store(false, Release);
+        self.take_commands();
+        let batch_size = self.inner.config.batch_size;
+        let interval_passed = self.last_send.elapsed() >= self.inner.config.flush_interval;
+        let urgent = !self.waiters.is_empty();
+        // Spans stay in the queue until there is a reason to send them: the queue is the
+        // buffer, and a span taken out early would only sit in `unsent` instead.
+        if urgent || interval_passed || self.inner.queue.len() >= batch_size {
+            self.drain();
+        }
+        // Oldest first: retries that fell due, then new batches.
+        let now = Instant::now();
+        while self.in_flight.len() < MAX_IN_FLIGHT
+            && self.retry.front().is_some_and(|b| b.not_before <= now)
+        {
+            if let Some(b) = self.retry.pop_front() {
+                self.launch(b);
+            }
+        }
+        while self.in_flight.len() < MAX_IN_FLIGHT
+            && (self.unsent.len() >= batch_size
+                || ((!self.unsent.is_empty() || !self.provisional.is_empty())
+                    && (urgent || interval_passed)))
+        {
+            let p = self.provisional.len().min(batch_size);
+            let mut records: Vec<(u64, SpanRecord)> =
+                self.provisional.drain(..p).map(|r| (u64::MAX, r)).collect();
+            let n = self.unsent.len().min(batch_size - p);
+            records.extend(self.unsent.drain(..n));
+            self.launch(Batch::new(records));
+        }
+        if interval_passed || urgent {
+            self.last_send = Instant::now();
+        }
+        self.answer_waiters();
+        if self.shutdown_answered {
+            return false;
+        }
+        self.wait_for_news();
+        while let Some(joined) = self.in_flight.try_join_next_with_id() {
+            self.joined(joined);
+        }
+        self.answer_waiters();
+        // The thread ends once its shutdown has been answered (done or out of time).
+        !self.shutdown_answered
+    }
+
+    fn take_commands(&mut self) {
         let commands: Vec<Command> = self
             .inner
             .commands
             .lock()
             .map(|mut c| std::mem::take(&mut *c))
             .unwrap_or_default();
-        let batch_size = self.inner.config.batch_size;
-        let interval_passed = self.last_send.elapsed() >= self.inner.config.flush_interval;
-        // Spans stay in the queue until there is a reason to send them: the queue is the
-        // buffer, and a span taken out early would only sit in `unsent` instead.
-        let full = |b: &Self| b.inner.queue.len() >= batch_size;
-        if !commands.is_empty() || !self.waiters.is_empty() || interval_passed || full(self) {
-            self.drain();
+        if commands.is_empty() {
+            return;
         }
+        // "Accepted before the call": everything queued now is in the barrier, also what
+        // the bound leaves in the queue for later (it will be numbered in order).
+        self.drain();
         for c in commands {
-            let barrier = self.next_seq - 1;
+            let barrier = self.next_seq - 1 + self.inner.queue.len() as u64;
             match c {
                 Command::Flush { deadline, reply } => self.waiters.push(Waiter {
                     barrier,
@@ -162,64 +238,46 @@ impl Batcher {
                 }),
             }
         }
-        let shutting_down = self.waiters.iter().any(|w| w.shutdown);
-        let urgent = !self.waiters.is_empty();
-
-        loop {
-            // Oldest first: retries that fell due, then new batches.
-            let now = Instant::now();
-            let mut wave = Vec::new();
-            while wave.len() < MAX_IN_FLIGHT
-                && self.retry.front().is_some_and(|b| b.not_before <= now)
-            {
-                wave.extend(self.retry.pop_front());
-            }
-            while wave.len() < MAX_IN_FLIGHT
-                && (self.unsent.len() >= batch_size
-                    || (!self.unsent.is_empty() && (urgent || interval_passed)))
-            {
-                let n = self.unsent.len().min(batch_size);
-                wave.push(Batch::new(self.unsent.drain(..n).collect()));
-            }
-            if wave.is_empty() {
-                break;
-            }
-            self.send_wave(wave);
-            if urgent || full(self) {
-                self.drain();
-            }
-            if self.deadline_passed() {
-                break;
-            }
-        }
-        if interval_passed || urgent {
-            self.last_send = Instant::now();
-        }
-        if urgent {
-            self.drain();
-        }
-        self.answer_waiters();
-        if shutting_down && self.waiters.iter().all(|w| !w.shutdown) {
-            return false;
-        }
-        std::thread::park_timeout(self.sleep_for());
-        true
     }
 
-    fn deadline_passed(&self) -> bool {
-        let now = Instant::now();
-        self.waiters.iter().any(|w| w.deadline <= now)
+    /// Sleeps until a request finishes, a producer or caller wakes us, or the next timed
+    /// event (flush interval, a retry falling due, a deadline).
+    fn wait_for_news(&mut self) {
+        let sleep = self.sleep_for();
+        if sleep.is_zero() {
+            return;
+        }
+        let wake = self.inner.wake_signal.clone();
+        let in_flight = &mut self.in_flight;
+        let joined = self.rt.block_on(async {
+            tokio::select! {
+                Some(joined) = in_flight.join_next_with_id(), if !in_flight.is_empty() => Some(joined),
+                _ = wake.notified() => None,
+                _ = tokio::time::sleep(sleep) => None,
+            }
+        });
+        if let Some(joined) = joined {
+            self.joined(joined);
+        }
     }
 
-    /// Moves everything queued into `unsent`, numbering it, and keeps the total held
-    /// within `max_queue_size` by dropping the oldest spans waiting for a retry.
+    /// Moves what is queued into `unsent`, numbering it, as far as the bound allows:
+    /// spans the batcher holds (unsent, waiting for a retry, in flight) count against
+    /// `max_queue_size` too, so a slow or absent service cannot grow memory. What does not
+    /// fit stays in the queue, where a full queue rejects new spans.
     fn drain(&mut self) {
         let mut finals = 0;
         while let Some(r) = self.inner.provisional.pop() {
-            self.unsent.push_back((self.next_seq, r));
-            self.next_seq += 1;
+            self.provisional.push(r);
         }
-        while let Some(r) = self.inner.queue.pop() {
+        let held = self.unsent.len()
+            + self.retry.iter().map(|x| x.records.len()).sum::<usize>()
+            + self.flying.values().map(|x| x.records.len()).sum::<usize>();
+        let room = self.inner.config.max_queue_size.saturating_sub(held);
+        for _ in 0..room {
+            let Some(r) = self.inner.queue.pop() else {
+                break;
+            };
             if !r.provisional {
                 finals += 1;
             }
@@ -235,6 +293,7 @@ impl Batcher {
         let held = |b: &Self| {
             b.unsent.len()
                 + b.retry.iter().map(|x| x.records.len()).sum::<usize>()
+                + b.flying.values().map(|x| x.records.len()).sum::<usize>()
                 + b.inner.queue.len()
         };
         let mut dropped = 0u64;
@@ -242,10 +301,8 @@ impl Batcher {
             let Some(oldest) = self.retry.front_mut() else {
                 break;
             };
-            if let Some((_, r)) = (!oldest.records.is_empty()).then(|| oldest.records.remove(0)) {
-                if !r.provisional {
-                    dropped += 1;
-                }
+            if !oldest.records.is_empty() && !oldest.records.remove(0).1.provisional {
+                dropped += 1;
             }
             if oldest.records.is_empty() {
                 self.retry.pop_front();
@@ -260,73 +317,53 @@ impl Batcher {
         }
     }
 
-    /// Sends a wave of batches concurrently (HTTP keep-alive, up to `MAX_IN_FLIGHT`
-    /// requests at once) and files each outcome.
-    fn send_wave(&mut self, mut wave: Vec<Batch>) {
-        wave.retain(|b| !b.records.is_empty());
-        if wave.is_empty() {
+    /// Serializes a batch and starts sending it.
+    fn launch(&mut self, mut batch: Batch) {
+        if batch.records.is_empty() {
             return;
         }
-        let mut jobs = Vec::with_capacity(wave.len());
-        for batch in &mut wave {
-            let traces = crate::wire::encode_batch(
-                batch.records.iter().map(|(_, r)| r),
-                &self.inner.config,
-                &mut self.buf,
-            );
-            batch.attempts += 1;
-            jobs.push((self.buf.clone(), batch.key.clone(), traces));
+        let traces = crate::wire::encode_batch(
+            batch.records.iter().map(|(_, r)| r),
+            &self.inner.config,
+            &mut self.buf,
+        );
+        batch.attempts += 1;
+        let body = self.buf.clone();
+        let t = self.transport.clone();
+        let key = batch.key.clone();
+        let _guard = self.rt.enter();
+        let handle = self
+            .in_flight
+            .spawn(async move { t.send(body, &key, traces).await });
+        self.flying.insert(handle.id(), batch);
+    }
+
+    /// Takes back the batch of a finished request and files its outcome.
+    fn joined(&mut self, joined: Joined) {
+        let (id, result) = match joined {
+            Ok((id, r)) => (id, r),
+            Err(e) => (e.id(), Err(crate::transport::cut_short())),
+        };
+        if let Some(batch) = self.flying.remove(&id) {
+            self.finished((batch, result));
         }
-        // A flush or shutdown waiting on us bounds the attempt, so its caller's deadline
-        // holds even against a server that accepts and never answers.
-        let left = self
-            .waiters
-            .iter()
-            .map(|w| w.deadline)
-            .min()
-            .map(|d| d.saturating_duration_since(Instant::now()));
-        let transport = self.transport.clone();
-        let results: Vec<Result<(), Failure>> = self.rt.block_on(async move {
-            let mut set = tokio::task::JoinSet::new();
-            for (i, (body, key, traces)) in jobs.into_iter().enumerate() {
-                let t = transport.clone();
-                set.spawn(async move {
-                    let send = t.send(body, &key, traces);
-                    let r = match left {
-                        Some(left) => tokio::time::timeout(left, send)
-                            .await
-                            .unwrap_or_else(|_| Err(crate::transport::cut_short())),
-                        None => send.await,
-                    };
-                    (i, r)
-                });
+    }
+
+    /// Files the outcome of one request.
+    fn finished(&mut self, (batch, result): Done) {
+        match result {
+            Ok(()) => {
+                self.inner
+                    .stats
+                    .delivered
+                    .fetch_add(batch.finals(), Release);
+                crate::diag::debug(&format!(
+                    "staso: delivered {} span(s) (attempt {})",
+                    batch.records.len(),
+                    batch.attempts
+                ));
             }
-            let mut out: Vec<Option<Result<(), Failure>>> = Vec::new();
-            out.resize_with(set.len(), || None);
-            while let Some(joined) = set.join_next().await {
-                if let Ok((i, r)) = joined {
-                    out[i] = Some(r);
-                }
-            }
-            out.into_iter()
-                .map(|r| r.unwrap_or_else(|| Err(crate::transport::cut_short())))
-                .collect()
-        });
-        for (batch, result) in wave.into_iter().zip(results) {
-            match result {
-                Ok(()) => {
-                    self.inner
-                        .stats
-                        .delivered
-                        .fetch_add(batch.finals(), Release);
-                    crate::diag::debug(&format!(
-                        "staso: delivered {} span(s) (attempt {})",
-                        batch.records.len(),
-                        batch.attempts
-                    ));
-                }
-                Err(f) => self.failed(batch, f),
-            }
+            Err(f) => self.failed(batch, f),
         }
     }
 
@@ -348,12 +385,10 @@ impl Batcher {
         let backoff = f.retry_after.unwrap_or_else(|| {
             let exp =
                 FIRST_BACKOFF.saturating_mul(1u32 << batch.attempts.saturating_sub(1).min(16));
-            let capped = exp.min(MAX_BACKOFF);
-            // Full jitter in [50%, 100%] so many clients do not retry in step.
-            capped.mul_f64(0.5 + fastrand::f64() * 0.5)
+            // Jitter in [50%, 100%] so many clients do not retry in step.
+            exp.min(MAX_BACKOFF).mul_f64(0.5 + fastrand::f64() * 0.5)
         });
-        batch.not_before =
-            Instant::now() + backoff.min(MAX_BACKOFF.max(f.retry_after.unwrap_or_default()));
+        batch.not_before = Instant::now() + backoff;
         let pos = self
             .retry
             .partition_point(|b| b.not_before <= batch.not_before);
@@ -377,14 +412,14 @@ impl Batcher {
 
     /// The smallest sequence number not yet delivered or failed.
     fn oldest_outstanding(&self) -> u64 {
-        let u = self.unsent.front().map(|(s, _)| *s).unwrap_or(u64::MAX);
-        let r = self
-            .retry
-            .iter()
-            .filter_map(|b| b.records.iter().map(|(s, _)| *s).min())
+        let unsent = self.unsent.front().map(|(s, _)| *s);
+        let retry = self.retry.iter().map(Batch::min_seq).min();
+        let flying = self.flying.values().map(Batch::min_seq).min();
+        [unsent, retry, flying]
+            .into_iter()
+            .flatten()
             .min()
-            .unwrap_or(u64::MAX);
-        u.min(r)
+            .unwrap_or(u64::MAX)
     }
 
     fn answer_waiters(&mut self) {
@@ -400,6 +435,7 @@ impl Batcher {
             };
             if done || w.deadline <= now {
                 let _ = w.reply.send(self.inner.report(!done, 0));
+                self.shutdown_answered |= w.shutdown;
             } else {
                 keep.push(w);
             }
@@ -407,24 +443,26 @@ impl Batcher {
         self.waiters = keep;
     }
 
-    fn answer_all(&mut self, timed_out: bool) {
-        for w in std::mem::take(&mut self.waiters) {
-            let _ = w.reply.send(self.inner.report(timed_out, 0));
-        }
-    }
-
     /// Until the next thing to do: a retry falling due, the flush interval, a deadline.
     fn sleep_for(&self) -> Duration {
         let now = Instant::now();
+        let room = self.in_flight.len() < MAX_IN_FLIGHT;
+        if room
+            && !self.waiters.is_empty()
+            && (!self.unsent.is_empty()
+                || !self.provisional.is_empty()
+                || !self.inner.queue.is_empty())
+        {
+            return Duration::ZERO;
+        }
         let mut until = self.last_send + self.inner.config.flush_interval;
         if let Some(b) = self.retry.front() {
-            until = until.min(b.not_before);
+            if room {
+                until = until.min(b.not_before);
+            }
         }
         for w in &self.waiters {
             until = until.min(w.deadline);
-        }
-        if !self.waiters.is_empty() && (!self.unsent.is_empty() || !self.inner.queue.is_empty()) {
-            return Duration::ZERO;
         }
         until
             .saturating_duration_since(now)

@@ -7,8 +7,8 @@ use crate::span::SpanRecord;
 use crossbeam_queue::ArrayQueue;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::*};
-use std::sync::{mpsc, Arc, Mutex, OnceLock, RwLock};
-use std::thread::{JoinHandle, Thread};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Extra time a caller waits for the batcher's own answer past its timeout.
@@ -54,8 +54,9 @@ pub(crate) struct Inner {
     pub stats: Stats,
     pub closed: AtomicBool,
     pub wake_pending: AtomicBool,
+    /// Wakes the batcher (it waits on this and on its requests at once).
+    pub wake_signal: Arc<tokio::sync::Notify>,
     pub commands: Mutex<Vec<Command>>,
-    pub thread: OnceLock<Thread>,
     join: Mutex<Option<JoinHandle<()>>>,
     final_report: Mutex<Option<DeliveryReport>>,
     last_queue_warning: AtomicU64,
@@ -126,9 +127,7 @@ impl Inner {
     }
 
     pub(crate) fn wake(&self) {
-        if let Some(t) = self.thread.get() {
-            t.unpark();
-        }
+        self.wake_signal.notify_one();
     }
 
     /// The report from the counters alone (used when the batcher does not answer in time).
@@ -335,8 +334,8 @@ pub fn init_with_env(options: Options, env: &dyn Env) -> Result<Client, InitErro
         stats: Stats::default(),
         closed: AtomicBool::new(false),
         wake_pending: AtomicBool::new(false),
+        wake_signal: Arc::new(tokio::sync::Notify::new()),
         commands: Mutex::new(Vec::new()),
-        thread: OnceLock::new(),
         join: Mutex::new(None),
         final_report: Mutex::new(None),
         last_queue_warning: AtomicU64::new(0),
@@ -345,7 +344,6 @@ pub fn init_with_env(options: Options, env: &dyn Env) -> Result<Client, InitErro
     });
     if inner.config.enabled {
         let handle = crate::batcher::spawn(inner.clone()).map_err(InitError::Runtime)?;
-        let _ = inner.thread.set(handle.thread().clone());
         if let Ok(mut j) = inner.join.lock() {
             *j = Some(handle);
         }

@@ -184,6 +184,11 @@ pub fn start(cs: &'static CallSite) -> AsyncFnSpan {
 }
 
 impl AsyncFnSpan {
+    /// Whether the span is recorded at all.
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.span.is_recording()
+    }
     /// Whether arguments are captured for this call.
     #[inline]
     pub fn wants_input(&self) -> bool {
@@ -217,9 +222,6 @@ impl AsyncFnSpan {
         self.span.instrument(fut)
     }
 }
-
-/// Wraps the function's result for [`OutcomeValue`] (records `{"result": ..}`).
-pub struct Outcome<'a, T: ?Sized>(pub &'a T);
 
 /// Records a returned value as the output `{"result": value}` of the current span.
 pub fn record_output(value: Value) {

@@ -147,15 +147,15 @@ pub(crate) fn http_failure(status: u16, retry_after: Option<Duration>) -> Failur
     }
 }
 
-/// An attempt abandoned because a flush or shutdown deadline came first.
+/// An attempt that ended without an answer of its own (its task was cancelled).
 pub(crate) fn cut_short() -> Failure {
     Failure {
-        kind: FailureKind::Timeout,
+        kind: FailureKind::NetworkUnavailable,
         status: None,
         retryable: true,
         retry_after: None,
         too_large: false,
-        detail: "the attempt was cut short by a flush/shutdown deadline".into(),
+        detail: "the attempt ended without an answer".into(),
     }
 }
 

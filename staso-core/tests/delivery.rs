@@ -452,7 +452,13 @@ fn a_hanging_server_times_the_flush_out_and_the_batch_is_kept() {
     let _s = serial();
     let c = collector();
     c.faults().hang_next(1);
-    let client = start(&c, options(&c));
+    let client = start(
+        &c,
+        Options {
+            request_timeout: Some(Duration::from_secs(1)),
+            ..options(&c)
+        },
+    );
     drop(span("x", Kind::Tool));
     let started = Instant::now();
     let report = client.flush(Duration::from_millis(500));
@@ -461,11 +467,17 @@ fn a_hanging_server_times_the_flush_out_and_the_batch_is_kept() {
         "flush respects its timeout"
     );
     assert!(report.timed_out, "{report:?}");
-    assert_eq!(report.pending, 1);
-    assert_eq!(report.last_failure, Some(FailureKind::Timeout));
+    assert_eq!(report.pending, 1, "still in flight, not lost: {report:?}");
     let report = client.flush(FLUSH);
-    assert!(report.ok(), "retried after the timeout: {report:?}");
+    assert!(
+        report.ok(),
+        "retried after the request timed out: {report:?}"
+    );
+    assert_eq!(report.last_failure, Some(FailureKind::Timeout));
     assert_eq!(c.span_count(), 1);
+    let reqs = c.ingest_requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].idempotency_key, reqs[1].idempotency_key);
 }
 
 #[test]

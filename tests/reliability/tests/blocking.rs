@@ -44,7 +44,10 @@ fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
 fn check(what: &str, report: staso_core::DeliveryReport, took: Duration) {
     assert!(took <= TIMEOUT + MARGIN, "{what} took {took:?}");
     assert!(report.timed_out, "{what}: {report:?}");
-    assert_eq!(report.pending, 1, "{what}: the span is reported pending, not lost: {report:?}");
+    assert_eq!(
+        report.pending, 1,
+        "{what}: the span is reported pending, not lost: {report:?}"
+    );
 }
 
 #[test]
@@ -61,7 +64,10 @@ fn from_plain_main() {
 fn from_a_current_thread_runtime() {
     let _s = serial();
     let (_c, client) = hung();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     rt.block_on(async {
         let (r, took) = timed(|| staso_core::flush(TIMEOUT));
         check("flush", r, took);
@@ -75,7 +81,11 @@ fn from_a_current_thread_runtime() {
 fn from_a_one_worker_multi_thread_runtime_and_a_spawned_task() {
     let _s = serial();
     let (_c, client) = hung();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("rt");
     rt.block_on(async {
         tokio::spawn(async {
             let (r, took) = timed(|| staso_core::flush(TIMEOUT));
@@ -121,7 +131,11 @@ fn from_a_panic_hook() {
     }));
     let _ = std::thread::spawn(|| panic!("boom")).join();
     std::panic::set_hook(previous);
-    let (r, t) = took.lock().unwrap_or_else(|p| p.into_inner()).take().expect("hook ran");
+    let (r, t) = took
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .expect("hook ran");
     check("flush in panic hook", r, t);
     let (r, t) = timed(|| client.shutdown(TIMEOUT));
     check("shutdown", r, t);

@@ -65,7 +65,10 @@ fn a_full_queue_warns_once_and_counts_exactly() {
     }
     let report = client.flush(Duration::from_millis(200));
     assert_eq!(report.rejected, 90, "{report:?}");
-    let warnings: Vec<_> = logs().into_iter().filter(|(_, m)| m.contains("queue full")).collect();
+    let warnings: Vec<_> = logs()
+        .into_iter()
+        .filter(|(_, m)| m.contains("queue full"))
+        .collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(warnings[0].0, log::Level::Warn);
 }
@@ -73,14 +76,22 @@ fn a_full_queue_warns_once_and_counts_exactly() {
 #[test]
 fn tls_with_the_ca_option_succeeds_and_without_it_fails_clearly() {
     let _s = serial();
-    let c = Collector::start_blocking(CollectorConfig { tls: true, ..Default::default() }).expect("tls collector");
+    let c = Collector::start_blocking(CollectorConfig {
+        tls: true,
+        ..Default::default()
+    })
+    .expect("tls collector");
     let url = format!("https://localhost:{}", c.port());
     let dir = std::env::temp_dir().join(format!("staso-ca-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, c.ca_pem().expect("ca pem")).expect("write ca");
 
-    let trusted = init(Options { ca_cert_path: Some(ca.clone()), ..options(url.clone()) }).expect("init");
+    let trusted = init(Options {
+        ca_cert_path: Some(ca.clone()),
+        ..options(url.clone())
+    })
+    .expect("init");
     drop(span("over-tls", Kind::Tool));
     let report = trusted.flush(Duration::from_secs(10));
     assert!(report.ok(), "{report:?}");
@@ -88,14 +99,28 @@ fn tls_with_the_ca_option_succeeds_and_without_it_fails_clearly() {
     drop(trusted);
 
     LOGS.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    let untrusted = init(Options { request_timeout: Some(Duration::from_secs(2)), ..options(url) }).expect("init");
+    let untrusted = init(Options {
+        request_timeout: Some(Duration::from_secs(2)),
+        ..options(url)
+    })
+    .expect("init");
     drop(span("refused", Kind::Tool));
     let report = untrusted.flush(Duration::from_secs(3));
-    assert_eq!(report.last_failure, Some(FailureKind::NetworkUnavailable), "{report:?}");
+    assert_eq!(
+        report.last_failure,
+        Some(FailureKind::NetworkUnavailable),
+        "{report:?}"
+    );
     assert_eq!(c.span_count(), 1);
-    let tls_warnings: Vec<_> = logs().into_iter().filter(|(_, m)| m.contains("TLS")).collect();
+    let tls_warnings: Vec<_> = logs()
+        .into_iter()
+        .filter(|(_, m)| m.contains("TLS"))
+        .collect();
     assert!(!tls_warnings.is_empty(), "{:?}", logs());
-    assert!(tls_warnings[0].1.contains("certificate"), "{tls_warnings:?}");
+    assert!(
+        tls_warnings[0].1.contains("certificate"),
+        "{tls_warnings:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -110,7 +135,10 @@ fn a_panic_in_the_batcher_is_survived_with_one_error() {
     let report = client.flush(Duration::from_secs(10));
     assert!(report.ok(), "{report:?}");
     assert_eq!(c.span_count(), 2, "delivery goes on after the panic");
-    let errors: Vec<_> = logs().into_iter().filter(|(l, _)| *l == log::Level::Error).collect();
+    let errors: Vec<_> = logs()
+        .into_iter()
+        .filter(|(l, _)| *l == log::Level::Error)
+        .collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].1.contains("panicked"));
 }
@@ -119,7 +147,11 @@ fn a_panic_in_the_batcher_is_survived_with_one_error() {
 fn the_api_key_never_appears_in_a_debug_run() {
     let _s = serial();
     let key = "sk-live-0123456789-SECRET";
-    let c = Collector::start_blocking(CollectorConfig { api_key: key.into(), ..Default::default() }).expect("collector");
+    let c = Collector::start_blocking(CollectorConfig {
+        api_key: key.into(),
+        ..Default::default()
+    })
+    .expect("collector");
     let f = c.faults();
     f.fail_next(2, 500);
     f.fail_next(1, 401);
@@ -137,6 +169,9 @@ fn the_api_key_never_appears_in_a_debug_run() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("[staso"), "debug mode is verbose: {stderr}");
     assert!(stderr.contains("invalid_key"), "{stderr}");
-    assert!(!stdout.contains(key) && !stderr.contains(key), "the key leaked:\n{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains(key) && !stderr.contains(key),
+        "the key leaked:\n{stdout}\n{stderr}"
+    );
     assert!(!stdout.contains("SECRET") && !stderr.contains("SECRET"));
 }

@@ -17,9 +17,17 @@ fn run_child(mode: &str) -> (Collector, std::process::Output) {
 
 fn assert_delivered(c: &Collector, mode: &str) {
     // The child has exited: whatever it delivered is already stored.
-    let names: Vec<String> = c.spans().into_iter().filter(|s| !s.provisional).map(|s| s.name).collect();
+    let names: Vec<String> = c
+        .spans()
+        .into_iter()
+        .filter(|s| !s.provisional)
+        .map(|s| s.name)
+        .collect();
     for n in ["agent-run", "tool-0", "tool-1", "tool-2"] {
-        assert!(names.iter().any(|x| x == n), "{mode}: {n} missing from {names:?}");
+        assert!(
+            names.iter().any(|x| x == n),
+            "{mode}: {n} missing from {names:?}"
+        );
     }
     assert!(c.spans().iter().all(|s| s.final_copies_received == 1));
 }

@@ -50,7 +50,13 @@ fn an_outage_loses_nothing() {
     let stored = c.spans();
     let stored_ids: HashSet<String> = stored.iter().map(|s| s.span_id.clone()).collect();
     assert_eq!(stored_ids, produced, "every span stored");
-    assert!(stored.iter().all(|s| s.final_copies_received == 1), "exactly once");
+    assert!(
+        stored.iter().all(|s| s.final_copies_received == 1),
+        "exactly once"
+    );
     let refused = c.ingest_requests().len();
-    assert!(report.last_failure.is_some(), "the outage was seen: {report:?}, {refused} requests");
+    assert!(
+        report.last_failure.is_some(),
+        "the outage was seen: {report:?}, {refused} requests"
+    );
 }

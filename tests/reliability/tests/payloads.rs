@@ -34,9 +34,17 @@ fn collector() -> Collector {
 fn an_oversized_field_is_truncated_with_a_marker() {
     let _s = serial();
     let c = collector();
-    let client = client(&c, Options { max_field_bytes: Some(1024), ..Default::default() });
+    let client = client(
+        &c,
+        Options {
+            max_field_bytes: Some(1024),
+            ..Default::default()
+        },
+    );
     let big = "é".repeat(10_000);
-    let original = serde_json::to_string(&json!({"doc": big})).expect("json").len();
+    let original = serde_json::to_string(&json!({"doc": big}))
+        .expect("json")
+        .len();
     {
         let mut s = span("big", Kind::Tool);
         s.set_input(&json!({"doc": big}));
@@ -68,11 +76,19 @@ fn a_413_splits_the_batch_and_one_oversized_span_does_not_block_the_rest() {
     }
     let report = client.flush(Duration::from_secs(20));
     assert_eq!(report.delivered, 20, "{report:?}");
-    assert_eq!(report.failed, 1, "the oversized span alone fails: {report:?}");
+    assert_eq!(
+        report.failed, 1,
+        "the oversized span alone fails: {report:?}"
+    );
     assert!(c.ingest_requests().iter().any(|r| r.status == Some(413)));
     // Only the final copy of the oversized span is lost (its small provisional copy,
     // sent when it opened, went through).
-    let finals: Vec<String> = c.spans().into_iter().filter(|s| !s.provisional).map(|s| s.name).collect();
+    let finals: Vec<String> = c
+        .spans()
+        .into_iter()
+        .filter(|s| !s.provisional)
+        .map(|s| s.name)
+        .collect();
     assert_eq!(finals.len(), 20, "{finals:?}");
     assert!(!finals.iter().any(|n| n == "huge"));
 }
@@ -105,7 +121,9 @@ fn hostile_values_become_placeholders_and_the_span_is_sent() {
     let client = client(&c, Options::default());
     let mut deep = Nested { inner: None };
     for _ in 0..200 {
-        deep = Nested { inner: Some(Box::new(deep)) };
+        deep = Nested {
+            inner: Some(Box::new(deep)),
+        };
     }
     #[cfg(unix)]
     let bad_path = {
@@ -126,7 +144,11 @@ fn hostile_values_become_placeholders_and_the_span_is_sent() {
     let report = client.flush(Duration::from_secs(10));
     assert!(report.ok(), "{report:?}");
     let s = &c.spans()[0];
-    assert!(s.str_field("input").contains("Serialize panicked"), "{}", s.str_field("input"));
+    assert!(
+        s.str_field("input").contains("Serialize panicked"),
+        "{}",
+        s.str_field("input")
+    );
     assert!(s.str_field("output").contains("not serializable"));
     let a = s.attributes();
     assert_eq!(a["nan"], Value::Null);
@@ -155,10 +177,18 @@ fn secrets_are_redacted_and_the_mask_runs_on_every_value() {
             other => other,
         }
     });
-    let client = client(&c, Options { mask: Some(mask), ..Default::default() });
+    let client = client(
+        &c,
+        Options {
+            mask: Some(mask),
+            ..Default::default()
+        },
+    );
     {
         let mut s = span("pay", Kind::Tool);
-        s.set_input(&json!({"card": "4111-1111-2222", "Authorization": "Bearer abc", "password": "p"}));
+        s.set_input(
+            &json!({"card": "4111-1111-2222", "Authorization": "Bearer abc", "password": "p"}),
+        );
         s.set_output(&"charged 4111-1111-2222");
         s.set_metadata("client_secret", &"shh");
     }
@@ -177,7 +207,13 @@ fn secrets_are_redacted_and_the_mask_runs_on_every_value() {
 fn redaction_can_be_turned_off() {
     let _s = serial();
     let c = collector();
-    let client = client(&c, Options { redact_secrets: Some(false), ..Default::default() });
+    let client = client(
+        &c,
+        Options {
+            redact_secrets: Some(false),
+            ..Default::default()
+        },
+    );
     {
         let mut s = span("login", Kind::Tool);
         s.set_input(&json!({"token": "t"}));

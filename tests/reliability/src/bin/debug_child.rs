@@ -1,6 +1,8 @@
 //! A debug-mode program whose deliveries fail in every way the collector can make them
 //! fail; its whole output is searched for the API key.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 fn main() {
     let options = staso_core::Options {
         debug: Some(true),

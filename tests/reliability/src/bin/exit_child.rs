@@ -2,6 +2,8 @@
 //! `return` (1 ms after its last span), `exit` (`std::process::exit(0)`) or `panic`.
 //! The exit hook must still deliver its spans.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let client = match staso_core::init(staso_reliability_tests::child_options()) {

@@ -3,6 +3,8 @@
 //! report, the peak RSS and the number of spans produced; writes the span ids to the file
 //! named by `SOAK_IDS`.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -19,9 +21,18 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn main() {
-    let total: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(500_000);
-    let threads: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(2);
-    let rate_per_thread: u64 = std::env::args().nth(3).and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    let total: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(500_000);
+    let threads: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2);
+    let rate_per_thread: u64 = std::env::args()
+        .nth(3)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20_000);
     let client = staso_core::init(staso_core::Options {
         batch_size: Some(500),
         flush_interval: Some(Duration::from_millis(200)),
@@ -53,7 +64,10 @@ fn main() {
             })
         })
         .collect();
-    let ids: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect();
+    let ids: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap_or_default())
+        .collect();
     let produced_in = started.elapsed();
     let report = client.flush(Duration::from_secs(120));
     let delivered_in = started.elapsed();
