@@ -1,1 +1,114 @@
-fn main() {}
+//! A small support agent, traced end to end against the embedded local collector, which
+//! prints every trace it receives as a tree. No account needed:
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! With a real key, drop the collector and set `STASO_API_KEY` instead.
+#![allow(clippy::print_stdout)]
+
+use serde::Serialize;
+use staso::Kind;
+use std::time::Duration;
+
+#[derive(Debug, Serialize)]
+struct Order {
+    id: u64,
+    status: &'static str,
+}
+
+#[derive(Debug)]
+struct NotFound(u64);
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "order {} not found", self.0)
+    }
+}
+
+impl std::error::Error for NotFound {}
+
+/// A tool: its arguments and result are captured as JSON.
+#[staso::tool]
+async fn lookup_order(order_id: u64) -> Result<Order, NotFound> {
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    match order_id {
+        42 => Ok(Order {
+            id: 42,
+            status: "shipped",
+        }),
+        other => Err(NotFound(other)),
+    }
+}
+
+/// A tool that fails: the span gets status `error`, the message and the error type;
+/// the caller still gets the `Err`.
+#[staso::tool(name = "refund.issue")]
+fn issue_refund(order_id: u64, amount_cents: u32) -> Result<String, NotFound> {
+    Err(NotFound(order_id)).map(|()| format!("refunded {amount_cents}"))
+}
+
+/// A retriever: any span kind is one keyword away.
+#[staso::trace(kind = "retriever", tags = ["kb"])]
+fn search_policies(query: &str) -> Vec<&'static str> {
+    let _ = query;
+    vec!["Refunds within 30 days.", "Shipping takes 3-5 days."]
+}
+
+/// The agent entry point: everything it calls nests under it.
+#[staso::agent(name = "support-bot")]
+async fn answer(question: String) -> String {
+    let docs = search_policies(&question);
+    let order = lookup_order(42).await;
+    if let Err(e) = issue_refund(7, 1999) {
+        println!("(the refund tool failed as planned: {e})");
+    }
+
+    // A manual LLM span with model and token usage.
+    let mut llm = staso::span("chat.completions", Kind::Llm);
+    llm.set_model("gpt-4o-mini").set_provider("openai");
+    llm.set_input(&serde_json::json!({"question": question, "context": docs}));
+    let reply = match order {
+        Ok(o) => format!("Your order {} is {}.", o.id, o.status),
+        Err(e) => format!("Sorry: {e}"),
+    };
+    llm.set_output(&reply).set_usage(182, 24);
+    drop(llm);
+    reply
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The embedded collector speaks the same contract as the service and prints trees.
+    let collector = staso_collector::Collector::start(staso_collector::CollectorConfig {
+        api_key: "local-demo-key".into(),
+        print_trees: true,
+        ..Default::default()
+    })
+    .await?;
+
+    let client = staso::init(staso::Options {
+        api_key: Some("local-demo-key".into()),
+        agent_name: Some("support-bot".into()),
+        base_url: Some(collector.url()),
+        ..Default::default()
+    })?;
+
+    let reply = staso::conversation("conv-quickstart")
+        .user_id("user-alice")
+        .scope(answer("Where is my order 42?".into()))
+        .await;
+    println!("agent: {reply}");
+
+    let report = client.shutdown(Duration::from_secs(5));
+    println!(
+        "delivery: {} delivered, {} failed, {} pending, {} rejected (ok = {})",
+        report.delivered,
+        report.failed,
+        report.pending,
+        report.rejected,
+        report.ok()
+    );
+    Ok(())
+}

@@ -3,6 +3,8 @@
 //! stored exactly once, the counts add up, and the producer's memory stays bounded.
 //! Too slow for the main suite: `scripts/soak.sh` runs it under a time limit.
 
+#![allow(clippy::print_stdout)]
+
 use staso_collector::{Collector, CollectorConfig, RandomFaults};
 use std::collections::HashSet;
 use std::process::Command;
