@@ -9,10 +9,30 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// A future whose span is current while it runs; see [`Span::instrument`].
-pub struct Instrumented<F> {
-    span: Span,
-    fut: F,
+pin_project_lite::pin_project! {
+    /// A future whose span is current while it runs; see [`Span::instrument`].
+    pub struct Instrumented<F> {
+        span: Span,
+        #[pin]
+        fut: F,
+    }
+
+    impl<F> PinnedDrop for Instrumented<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Still holding the span: the future was dropped before it completed.
+            let this = this.project();
+            if let Some((mut record, ctx)) = this.span.inner.take() {
+                if !std::thread::panicking() && record.status == Status::Ok {
+                    record.status = Status::Error;
+                    let e = record.extras();
+                    e.error_message =
+                        Some("cancelled: the future was dropped before it completed".into());
+                    e.exception_type = Some(Cow::Borrowed("cancelled"));
+                }
+                finish(record, &ctx);
+            }
+        }
+    }
 }
 
 impl<F> Instrumented<F> {
@@ -47,11 +67,8 @@ impl<F: Future> Future for Instrumented<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `fut` is structurally pinned: it is never moved out of `self` and never
-        // handed out unpinned; `span` is not pinned and is only accessed by `&mut`.
-        let this = unsafe { self.get_unchecked_mut() };
-        // SAFETY: `this.fut` lives inside a pinned `Self` and is not moved (see above).
-        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        let this = self.project();
+        let fut = this.fut;
         let Some((record, ctx)) = this.span.inner.take() else {
             return fut.poll(cx);
         };
@@ -76,27 +93,14 @@ impl<F: Future> Future for Instrumented<F> {
     }
 }
 
-impl<F> Drop for Instrumented<F> {
-    fn drop(&mut self) {
-        // Still holding the span: the future was dropped before it completed.
-        if let Some((mut record, ctx)) = self.span.inner.take() {
-            if !std::thread::panicking() && record.status == Status::Ok {
-                record.status = Status::Error;
-                let e = record.extras();
-                e.error_message =
-                    Some("cancelled: the future was dropped before it completed".into());
-                e.exception_type = Some(Cow::Borrowed("cancelled"));
-            }
-            finish(record, &ctx);
-        }
+pin_project_lite::pin_project! {
+    /// A future that runs inside a captured context (a conversation, or the span current
+    /// when it was created); see [`Instrument::in_current_span`].
+    pub struct WithContext<F> {
+        ctx: Ctx,
+        #[pin]
+        fut: F,
     }
-}
-
-/// A future that runs inside a captured context (a conversation, or the span current when
-/// it was created); see [`Instrument::in_current_span`].
-pub struct WithContext<F> {
-    ctx: Ctx,
-    fut: F,
 }
 
 impl<F> WithContext<F> {
@@ -109,11 +113,9 @@ impl<F: Future> Future for WithContext<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `fut` is structurally pinned and never moved; `ctx` is only cloned.
-        let this = unsafe { self.get_unchecked_mut() };
+        let this = self.project();
         let _scope = ScopeGuard::enter(this.ctx.clone());
-        // SAFETY: as above, `this.fut` stays in place inside the pinned `Self`.
-        unsafe { Pin::new_unchecked(&mut this.fut) }.poll(cx)
+        this.fut.poll(cx)
     }
 }
 
