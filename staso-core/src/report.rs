@@ -142,3 +142,60 @@ impl DeliveryReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ok_means_nothing_failed_pending_rejected_or_timed_out() {
+        assert!(DeliveryReport::default().ok());
+        for r in [
+            DeliveryReport {
+                failed: 1,
+                ..Default::default()
+            },
+            DeliveryReport {
+                pending: 1,
+                ..Default::default()
+            },
+            DeliveryReport {
+                rejected: 1,
+                ..Default::default()
+            },
+            DeliveryReport {
+                timed_out: true,
+                ..Default::default()
+            },
+        ] {
+            assert!(!r.ok(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn serializes_with_contract_names_and_ok() {
+        let r = DeliveryReport {
+            accepted: 3,
+            delivered: 2,
+            failed: 1,
+            last_failure: Some(FailureKind::RateLimited),
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&r).expect("serialize");
+        assert_eq!(
+            v,
+            serde_json::json!({"accepted": 3, "delivered": 2, "failed": 1, "pending": 0,
+                "rejected": 0, "timed_out": false, "last_failure": "rate_limited",
+                "retryable": false, "ok": false})
+        );
+    }
+
+    #[test]
+    fn failure_kinds_round_trip_through_their_counter_form() {
+        for v in 1..=11u8 {
+            let k = FailureKind::from_u8(v).expect("kind");
+            assert_eq!(k.to_u8(), v);
+        }
+        assert_eq!(FailureKind::from_u8(0), None);
+    }
+}
