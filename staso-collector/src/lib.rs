@@ -23,9 +23,15 @@
 //! # Ok::<(), staso_collector::Error>(())
 //! ```
 //!
-//! The collector runs on its own thread with its own Tokio runtime, so it can be used
+//! The collector runs on its own threads with its own Tokio runtime, so it can be used
 //! from plain `#[test]` functions and from async tests alike; it stops when dropped.
+//!
+//! For load and soak tests, [`StoreMode::CountOnly`] keeps only each span's copy counts
+//! (still validating, deduping and acking every request): see
+//! [`Collector::final_copy_counts`] and [`Collector::duplicate_final_copies`]. Request
+//! bodies are kept within [`CollectorConfig::body_budget_bytes`].
 
+mod fast;
 mod faults;
 mod server;
 mod store;
@@ -40,17 +46,37 @@ pub use faults::{
     RandomFaults,
 };
 pub use server::RecordedRequest;
-pub use store::{StoredAnnotation, StoredSpan, StoredTrace};
+pub use store::{SpanCopies, StoredAnnotation, StoredSpan, StoredTrace};
 pub use tree::{render_trace, render_traces};
 pub use validate::{validate_ingest_body, ValidationError};
 
 use server::Shared;
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// What the collector keeps of the spans it accepts.
+///
+/// Every mode validates every request strictly, dedupes batches by Idempotency-Key, acks
+/// per the contract and keeps each span's copy counts, so [`Collector::span_count`],
+/// [`Collector::final_span_count`], the waits, [`Collector::span_copies`],
+/// [`Collector::final_copy_counts`] and [`Collector::duplicate_final_copies`] work in
+/// all of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StoreMode {
+    /// Store every span in SQLite ([`CollectorConfig::db_path`], or in memory): what
+    /// [`Collector::spans`], [`Collector::traces`] and tree printing read. The default.
+    #[default]
+    Sqlite,
+    /// Keep only the counts (about 100 bytes per distinct span): for throughput and soak
+    /// tests. [`Collector::spans`] and [`Collector::traces`] are then empty, nothing is
+    /// printed, `db_path` is not used, and annotations are kept in memory.
+    CountOnly,
+}
 
 /// How to start a [`Collector`].
 #[derive(Clone)]
@@ -61,6 +87,15 @@ pub struct CollectorConfig {
     pub port: u16,
     /// SQLite database file; `None` (the default) keeps everything in memory.
     pub db_path: Option<PathBuf>,
+    /// What to keep of accepted spans. Default: [`StoreMode::Sqlite`].
+    pub store: StoreMode,
+    /// Keep request bodies for [`RecordedRequest::body`]. Default: on, within
+    /// [`CollectorConfig::body_budget_bytes`].
+    pub record_bodies: bool,
+    /// At most this many bytes of request bodies are kept (the most recent requests'):
+    /// older records keep everything but their body (see
+    /// [`RecordedRequest::body_forgotten`]). Default: 32 MiB.
+    pub body_budget_bytes: usize,
     /// Print each received trace as a tree on stdout. Default: off.
     pub print_trees: bool,
     /// Serve HTTPS with a certificate generated at start (see [`Collector::ca_pem`]).
@@ -75,6 +110,9 @@ impl std::fmt::Debug for CollectorConfig {
             .field("api_key", &"<redacted>")
             .field("port", &self.port)
             .field("db_path", &self.db_path)
+            .field("store", &self.store)
+            .field("record_bodies", &self.record_bodies)
+            .field("body_budget_bytes", &self.body_budget_bytes)
             .field("print_trees", &self.print_trees)
             .field("tls", &self.tls)
             .field("faults", &self.faults)
@@ -88,6 +126,9 @@ impl Default for CollectorConfig {
             api_key: "test-key".into(),
             port: 0,
             db_path: None,
+            store: StoreMode::Sqlite,
+            record_bodies: true,
+            body_budget_bytes: 32 * 1024 * 1024,
             print_trees: false,
             tls: false,
             faults: FaultPlan::default(),
@@ -187,7 +228,8 @@ impl Collector {
         if config.api_key.trim().is_empty() {
             return Err(Error::Config("api_key must not be empty".into()));
         }
-        let store = store::Store::open(config.db_path.as_deref())?;
+        let count_only = config.store == StoreMode::CountOnly;
+        let store = store::Store::open(config.db_path.as_deref(), !count_only)?;
         let (faults, listen_rx) = Faults::new();
         faults.apply_nowait(&FaultPlan {
             down_for_ms: None,
@@ -202,9 +244,12 @@ impl Collector {
         let shared = Arc::new(Shared {
             api_key: config.api_key.clone(),
             store,
+            count_only,
             faults,
             print_trees: config.print_trees,
-            requests: Mutex::new(Vec::new()),
+            record_bodies: config.record_bodies,
+            body_budget: config.body_budget_bytes,
+            requests: Mutex::new(server::Recorder::default()),
             signal: wait::Signal::default(),
             tls: tls.map(|t| t.acceptor),
         });
@@ -215,7 +260,12 @@ impl Collector {
         let thread = std::thread::Builder::new()
             .name("staso-collector".into())
             .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
+                // Validation is CPU work done in the handlers: use the cores.
+                let workers =
+                    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(workers)
+                    .thread_name("staso-collector")
                     .enable_all()
                     .build()
                 {
@@ -240,6 +290,8 @@ impl Collector {
                     ready(Ok(bound));
                     server::run(thread_shared, listener, bound, listen_rx, shutdown_rx).await;
                 });
+                // Hung and stalled requests never finish by themselves.
+                rt.shutdown_timeout(Duration::from_secs(1));
             })?;
         Ok(Collector {
             shared,
@@ -286,13 +338,16 @@ impl Collector {
         &self.shared.faults
     }
 
-    /// Every request received so far, in arrival order, whatever its outcome.
+    /// Every request received so far, in arrival order, whatever its outcome. Kept
+    /// bodies are parsed on each call (see [`CollectorConfig::body_budget_bytes`]).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared
+        let records = self
+            .shared
             .requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .snapshot();
+        server::with_bodies(records)
     }
 
     /// The ingest requests received so far (`POST /v1/traces/ingest`).
@@ -321,21 +376,43 @@ impl Collector {
     }
 
     /// Every stored span (one per trace id and span id), with its trace-level fields.
+    /// Empty in [`StoreMode::CountOnly`].
     pub fn spans(&self) -> Vec<StoredSpan> {
         self.shared.store.spans().unwrap_or_default()
     }
 
     /// The number of distinct stored spans (a provisional root copy counts).
     pub fn span_count(&self) -> usize {
-        self.shared.store.span_count(false).unwrap_or(0)
+        self.shared.store.span_count(false)
     }
 
     /// The number of distinct stored spans whose stored copy is final (not provisional).
     pub fn final_span_count(&self) -> usize {
-        self.shared.store.span_count(true).unwrap_or(0)
+        self.shared.store.span_count(true)
     }
 
-    /// Every stored trace with its spans, in the order first stored.
+    /// Every stored span's copy counts, in no particular order; in every mode, and much
+    /// cheaper than [`Collector::spans`] for large runs.
+    pub fn span_copies(&self) -> Vec<SpanCopies> {
+        self.shared.store.copies()
+    }
+
+    /// Final (non-provisional) copies received per span id, the id read as a number (see
+    /// [`id_key`]): 1 for a span delivered exactly once, 0 for one stored only by its
+    /// provisional copy. In every mode. Should one span id be used in several traces, its
+    /// counts are added up (see [`Collector::span_copies`] for per-trace counts).
+    pub fn final_copy_counts(&self) -> HashMap<u128, u32> {
+        self.shared.store.final_copy_counts()
+    }
+
+    /// How many stored spans received more than one final copy (0 when everything was
+    /// delivered at most once). In every mode.
+    pub fn duplicate_final_copies(&self) -> usize {
+        self.shared.store.duplicated()
+    }
+
+    /// Every stored trace with its spans, in the order first stored. Empty in
+    /// [`StoreMode::CountOnly`].
     pub fn traces(&self) -> Vec<StoredTrace> {
         self.shared.store.traces(None).unwrap_or_default()
     }
@@ -423,5 +500,17 @@ pub fn stored_traces(db: &Path, last: Option<usize>) -> Result<Vec<StoredTrace>,
     if !db.exists() {
         return Err(Error::Storage(format!("no database at {}", db.display())));
     }
-    Ok(store::Store::open(Some(db))?.traces(last)?)
+    Ok(store::Store::open_for_reading(db)?.traces(last)?)
+}
+
+/// A trace, span or idempotency id in the contract's shape (lowercase hyphenated
+/// 8-4-4-4-12 hex digits) read as one number, as [`SpanCopies`] and
+/// [`Collector::final_copy_counts`] hold them; `None` for any other string.
+///
+/// ```
+/// assert_eq!(staso_collector::id_key("00000000-0000-0000-0000-0000000000ff"), Some(255));
+/// assert_eq!(staso_collector::id_key("not an id"), None);
+/// ```
+pub fn id_key(id: &str) -> Option<u128> {
+    wire::lower_uuid_u128(id)
 }

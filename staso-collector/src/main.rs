@@ -5,7 +5,7 @@
 
 use staso_collector::{
     BadAck, Collector, CollectorConfig, Count, CountBadAck, CountMs, CountRetry, CountStatus,
-    FaultPlan, RandomFaults,
+    FaultPlan, RandomFaults, StoreMode,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +28,8 @@ SERVE OPTIONS:
   --api-key KEY            key clients must send as X-API-Key (default: $STASO_API_KEY)
   --db PATH                SQLite file (default ./staso-collector.db)
   --memory                 keep everything in memory instead
+  --count-only             validate, dedupe and count spans, store and print nothing
+                           (for load tests)
   --quiet                  do not print received traces
   --tls                    serve HTTPS with a generated certificate
   --ca-out PATH            with --tls: write the CA certificate PEM there
@@ -134,6 +136,8 @@ fn serve(mut p: lexopt::Parser) -> Result<(), String> {
         port: DEFAULT_PORT,
         db_path: Some(PathBuf::from(DEFAULT_DB)),
         print_trees: true,
+        // Nothing reads recorded bodies here.
+        record_bodies: false,
         ..Default::default()
     };
     let mut ca_out: Option<PathBuf> = None;
@@ -151,6 +155,7 @@ fn serve(mut p: lexopt::Parser) -> Result<(), String> {
             }
             Long("db") => config.db_path = Some(p.value().map_err(|e| e.to_string())?.into()),
             Long("memory") => config.db_path = None,
+            Long("count-only") => config.store = StoreMode::CountOnly,
             Long("quiet") | Short('q') => config.print_trees = false,
             Long("tls") => config.tls = true,
             Long("ca-out") => ca_out = Some(p.value().map_err(|e| e.to_string())?.into()),
@@ -236,9 +241,10 @@ fn serve(mut p: lexopt::Parser) -> Result<(), String> {
         std::fs::write(path, pem).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     println!("staso-collector listening on {}", collector.url());
-    match &config.db_path {
-        Some(db) => println!("storing traces in {}", db.display()),
-        None => println!("storing traces in memory"),
+    match (&config.db_path, config.store) {
+        (_, StoreMode::CountOnly) => println!("counting spans only: nothing is stored"),
+        (Some(db), _) => println!("storing traces in {}", db.display()),
+        (None, _) => println!("storing traces in memory"),
     }
     if let Some(path) = &ca_out {
         println!("CA certificate written to {}", path.display());

@@ -3,7 +3,7 @@
 
 use crate::faults::{BadAck, Fault, FaultPlan, Faults, Listen};
 use crate::store::Store;
-use crate::validate::{self, ValidationError};
+use crate::validate::{self, TraceIn, ValidationError};
 use crate::wait::Signal;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -42,8 +42,13 @@ pub struct RecordedRequest {
     pub api_key_valid: Option<bool>,
     /// The `Idempotency-Key` header, if sent.
     pub idempotency_key: Option<String>,
-    /// The body parsed as JSON, if it was JSON.
+    /// The body parsed as JSON, if it was JSON and was kept (see
+    /// [`RecordedRequest::body_forgotten`]).
     pub body: Option<Value>,
+    /// The body was received but not kept, so [`RecordedRequest::body`] is `None` whatever
+    /// it was: `record_bodies` is off, or it was among the oldest once the kept bodies
+    /// exceeded `body_budget_bytes` (see [`crate::CollectorConfig`]).
+    pub body_forgotten: bool,
     /// Body length in bytes (as read; a refused oversized body may be partial).
     pub body_len: usize,
     /// The status answered; `None` when no answer was sent (dropped, hung, stalled).
@@ -77,20 +82,73 @@ impl RecordedRequest {
 pub(crate) struct Shared {
     pub api_key: String,
     pub store: Store,
+    /// Spans are validated and counted, not stored (nothing to print either).
+    pub count_only: bool,
     pub faults: Faults,
     pub print_trees: bool,
-    pub requests: Mutex<Vec<RecordedRequest>>,
+    pub record_bodies: bool,
+    pub body_budget: usize,
+    pub requests: Mutex<Recorder>,
     pub signal: Signal,
     pub tls: Option<TlsAcceptor>,
 }
 
-impl Shared {
-    fn record(&self, mut r: RecordedRequest) {
-        {
-            let mut list = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-            r.seq = list.len() as u64 + 1;
-            list.push(r);
+/// The recorded requests, and their raw bodies while they fit the budget.
+#[derive(Default)]
+pub(crate) struct Recorder {
+    list: Vec<(RecordedRequest, Option<Bytes>)>,
+    /// Total size of the bodies kept.
+    body_bytes: usize,
+    /// No entry before this one holds a body any more.
+    oldest_body: usize,
+}
+
+impl Recorder {
+    fn push(&mut self, mut r: RecordedRequest, body: Option<Bytes>, budget: usize) {
+        r.seq = self.list.len() as u64 + 1;
+        self.body_bytes += body.as_ref().map_or(0, Bytes::len);
+        self.list.push((r, body));
+        while self.body_bytes > budget && self.oldest_body < self.list.len() {
+            let (r, body) = &mut self.list[self.oldest_body];
+            if let Some(b) = body.take() {
+                self.body_bytes -= b.len();
+                r.body_forgotten = true;
+            }
+            self.oldest_body += 1;
         }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        *self = Recorder::default();
+    }
+
+    /// Every record with its kept body (cheap: the bodies are shared, not copied).
+    pub(crate) fn snapshot(&self) -> Vec<(RecordedRequest, Option<Bytes>)> {
+        self.list.clone()
+    }
+}
+
+/// A snapshot's records, their kept bodies parsed as JSON.
+pub(crate) fn with_bodies(records: Vec<(RecordedRequest, Option<Bytes>)>) -> Vec<RecordedRequest> {
+    records
+        .into_iter()
+        .map(|(mut r, body)| {
+            r.body = body.and_then(|b| serde_json::from_slice(&b).ok());
+            r
+        })
+        .collect()
+}
+
+impl Shared {
+    fn record(&self, inc: Req) {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(inc.record, inc.body, self.body_budget);
         self.signal.bump();
     }
 }
@@ -211,12 +269,15 @@ where
     let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     loop {
+        // The kill first: a request arriving on a connection after "down" was
+        // acknowledged must find it closed, not be served because both were ready.
         tokio::select! {
-            _ = &mut conn => break,
-            _ = ctl.drop_now.notified() => break,
+            biased;
             r = kill.changed() => {
                 if r.is_err() || !ctl.exempt.load(Ordering::SeqCst) { break }
             }
+            _ = ctl.drop_now.notified() => break,
+            _ = &mut conn => break,
         }
     }
 }
@@ -267,7 +328,8 @@ async fn handle(shared: Arc<Shared>, ctl: Arc<ConnCtl>, req: Request<Incoming>) 
 /// The parts of a request every handler needs, and the start of its record.
 struct Req {
     record: RecordedRequest,
-    header: Vec<(String, String)>,
+    /// The body to keep with the record.
+    body: Option<Bytes>,
 }
 
 fn begin(shared: &Shared, req: &Request<Incoming>) -> Req {
@@ -292,29 +354,42 @@ fn begin(shared: &Shared, req: &Request<Incoming>) -> Req {
         received_at: SystemTime::now(),
         method: req.method().to_string(),
         path: req.uri().path().to_owned(),
-        headers: headers.clone(),
+        headers,
         api_key_valid,
         idempotency_key,
         body: None,
+        body_forgotten: false,
         body_len: 0,
         status: None,
         fault: None,
         validation_error: None,
         replay: false,
     };
-    Req {
-        record,
-        header: headers,
-    }
+    Req { record, body: None }
 }
 
 impl Req {
     fn header(&self) -> impl Fn(&str) -> Option<String> + '_ {
         |name: &str| {
-            self.header
+            self.record
+                .headers
                 .iter()
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
+        }
+    }
+
+    /// Notes the body read: its length, and a copy of it when bodies are kept (a copy,
+    /// so that the kept size is the body's own and not that of a shared read buffer).
+    fn set_body(&mut self, shared: &Shared, bytes: &Bytes) {
+        self.record.body_len = bytes.len();
+        if bytes.is_empty() {
+            return;
+        }
+        if shared.record_bodies && bytes.len() <= shared.body_budget {
+            self.body = Some(Bytes::copy_from_slice(bytes));
+        } else {
+            self.record.body_forgotten = true;
         }
     }
 }
@@ -343,7 +418,7 @@ async fn read_body(shared: &Shared, req: Request<Incoming>) -> Result<Bytes, usi
 fn too_large(shared: &Shared, mut inc: Req, len: usize) -> Resp {
     inc.record.body_len = len;
     inc.record.status = Some(413);
-    shared.record(inc.record);
+    shared.record(inc);
     json_response(
         413,
         &json!({"error": "request body too large", "field": "body"}),
@@ -357,34 +432,35 @@ fn unauthorized() -> ValidationError {
     }
 }
 
+type Checked<'a> = Result<(String, Vec<TraceIn<'a>>), (u16, ValidationError)>;
+
+/// The contract check of an ingest request: API key, headers, then the body.
+fn check_ingest<'a>(
+    shared: &Shared,
+    inc: &Req,
+    bytes: &'a [u8],
+    slow: &'a mut Option<Value>,
+) -> Checked<'a> {
+    if inc.record.api_key_valid != Some(true) {
+        return Err((401, unauthorized()));
+    }
+    let key = validate::validate_ingest_headers(inc.header()).map_err(|e| (400, e))?;
+    let traces =
+        validate::check_ingest_bytes(bytes, !shared.count_only, slow).map_err(|e| (400, e))?;
+    Ok((key, traces))
+}
+
 async fn ingest(shared: &Arc<Shared>, ctl: &ConnCtl, req: Request<Incoming>) -> Resp {
     let mut inc = begin(shared, &req);
     let bytes = match read_body(shared, req).await {
         Ok(b) => b,
         Err(len) => return too_large(shared, inc, len),
     };
-    inc.record.body_len = bytes.len();
-    let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
-    inc.record.body = parsed.as_ref().ok().cloned();
+    inc.set_body(shared, &bytes);
 
     // The contract check, done whatever a fault answers, so it is always recorded.
-    let check = (|| {
-        if inc.record.api_key_valid != Some(true) {
-            return Err((401, unauthorized()));
-        }
-        let key = validate::validate_ingest_headers(inc.header()).map_err(|e| (400, e))?;
-        let body = parsed.as_ref().map_err(|e| {
-            (
-                400,
-                ValidationError {
-                    error: format!("body is not JSON: {e}"),
-                    field: "body".into(),
-                },
-            )
-        })?;
-        let traces = validate::parse_ingest_body(body).map_err(|e| (400, e))?;
-        Ok((key, traces))
-    })();
+    let mut slow = None;
+    let check = check_ingest(shared, &inc, &bytes, &mut slow);
     inc.record.validation_error = check.as_ref().err().map(|(_, e)| e.clone());
 
     let (delay, fault) = shared.faults.next_ingest();
@@ -397,12 +473,12 @@ async fn ingest(shared: &Arc<Shared>, ctl: &ConnCtl, req: Request<Incoming>) -> 
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         Some(Fault::Status(s)) => {
             inc.record.status = Some(s);
-            shared.record(inc.record);
+            shared.record(inc);
             return json_response(s, &json!({"error": "injected fault", "status": s}));
         }
         Some(Fault::RateLimited { retry_after }) => {
             inc.record.status = Some(429);
-            shared.record(inc.record);
+            shared.record(inc);
             let mut r = json_response(429, &json!({"error": "rate limited (injected fault)"}));
             if let Some(s) = retry_after {
                 r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(s));
@@ -410,17 +486,17 @@ async fn ingest(shared: &Arc<Shared>, ctl: &ConnCtl, req: Request<Incoming>) -> 
             return r;
         }
         Some(Fault::Hang) => {
-            shared.record(inc.record);
+            shared.record(inc);
             return std::future::pending().await;
         }
         Some(Fault::Stall(d)) => {
-            shared.record(inc.record);
+            shared.record(inc);
             tokio::time::sleep(d).await;
             ctl.drop_now.notify_one();
             return std::future::pending().await;
         }
         Some(Fault::Drop) => {
-            shared.record(inc.record);
+            shared.record(inc);
             ctl.drop_now.notify_one();
             return std::future::pending().await;
         }
@@ -428,7 +504,7 @@ async fn ingest(shared: &Arc<Shared>, ctl: &ConnCtl, req: Request<Incoming>) -> 
             inc.record.status = Some(200);
             let traces = check.as_ref().map_or(0, |(_, t)| t.len());
             let key = inc.record.idempotency_key.clone().unwrap_or_default();
-            shared.record(inc.record);
+            shared.record(inc);
             return bad_ack(kind, traces, &key);
         }
     }
@@ -437,27 +513,30 @@ async fn ingest(shared: &Arc<Shared>, ctl: &ConnCtl, req: Request<Incoming>) -> 
         Ok(ok) => ok,
         Err((status, e)) => {
             inc.record.status = Some(status);
-            shared.record(inc.record);
+            shared.record(inc);
             return error_response(status, &e);
         }
     };
-    let outcome = match shared.store.ingest(&key, &traces) {
+    let key_number = crate::wire::lower_uuid_u128(&key).unwrap_or_default();
+    let outcome = match shared.store.ingest(key_number, &key, &traces) {
         Ok(o) => o,
         Err(e) => {
             inc.record.status = Some(500);
-            shared.record(inc.record);
+            shared.record(inc);
             return json_response(500, &json!({"error": format!("storage failed: {e}")}));
         }
     };
     inc.record.status = Some(200);
     inc.record.replay = outcome.replay;
-    if shared.print_trees && !outcome.replay {
-        print_traces(shared, &outcome.traces);
+    if shared.print_trees && !outcome.replay && !shared.count_only {
+        print_traces(shared, &traces);
     }
-    shared.record(inc.record);
+    let accepted = traces.len();
+    drop(traces);
+    shared.record(inc);
     json_response(
         200,
-        &json!({"accepted": traces.len(), "rejected": 0, "spans_dropped": 0, "receipt_id": key}),
+        &json!({"accepted": accepted, "rejected": 0, "spans_dropped": 0, "receipt_id": key}),
     )
 }
 
@@ -490,9 +569,9 @@ fn bad_ack(kind: BadAck, traces: usize, key: &str) -> Resp {
 }
 
 #[allow(clippy::print_stdout)]
-fn print_traces(shared: &Shared, ids: &[String]) {
-    for id in ids {
-        if let Ok(Some(trace)) = shared.store.trace(id) {
+fn print_traces(shared: &Shared, traces: &[TraceIn<'_>]) {
+    for t in traces {
+        if let Ok(Some(trace)) = shared.store.trace(&t.trace_id) {
             println!("{}", crate::tree::render_trace(&trace));
         }
     }
@@ -504,9 +583,8 @@ async fn annotate(shared: &Arc<Shared>, req: Request<Incoming>, trace_id: &str) 
         Ok(b) => b,
         Err(len) => return too_large(shared, inc, len),
     };
-    inc.record.body_len = bytes.len();
+    inc.set_body(shared, &bytes);
     let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
-    inc.record.body = parsed.as_ref().ok().cloned();
     let check = (|| {
         if inc.record.api_key_valid != Some(true) {
             return Err((401, unauthorized()));
@@ -541,7 +619,7 @@ async fn annotate(shared: &Arc<Shared>, req: Request<Incoming>, trace_id: &str) 
         },
     };
     inc.record.status = Some(status);
-    shared.record(inc.record);
+    shared.record(inc);
     resp
 }
 
@@ -551,11 +629,10 @@ async fn control(shared: &Arc<Shared>, ctl: &ConnCtl, req: Request<Incoming>) ->
         Ok(b) => b.to_bytes(),
         Err(_) => return too_large(shared, inc, 1024 * 1024 + 1),
     };
-    inc.record.body_len = bytes.len();
-    inc.record.body = serde_json::from_slice(&bytes).ok();
+    inc.set_body(shared, &bytes);
     if inc.record.api_key_valid != Some(true) {
         inc.record.status = Some(401);
-        shared.record(inc.record);
+        shared.record(inc);
         return error_response(401, &unauthorized());
     }
     let plan: FaultPlan = match serde_json::from_slice(&bytes) {
@@ -567,7 +644,7 @@ async fn control(shared: &Arc<Shared>, ctl: &ConnCtl, req: Request<Incoming>) ->
             };
             inc.record.status = Some(400);
             inc.record.validation_error = Some(e.clone());
-            shared.record(inc.record);
+            shared.record(inc);
             return error_response(400, &e);
         }
     };
@@ -584,7 +661,7 @@ async fn control(shared: &Arc<Shared>, ctl: &ConnCtl, req: Request<Incoming>) ->
             .await;
     }
     inc.record.status = Some(200);
-    shared.record(inc.record);
+    shared.record(inc);
     let mut r = json_response(
         200,
         &json!({"ok": true, "pending": shared.faults.pending()}),

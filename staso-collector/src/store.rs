@@ -3,13 +3,19 @@
 //! Rules: a batch whose Idempotency-Key was already stored is not stored again; spans are
 //! upserted by (trace_id, span_id), the newest copy winning, except that a provisional
 //! root copy never replaces a final one. Every copy received is counted.
+//!
+//! The keys and per-span counts also live in an in-memory index, in every mode: it
+//! decides replays and upserts without a query, answers the counting API cheaply, and is
+//! all that count-only mode keeps.
 
 use crate::validate::TraceIn;
-use crate::wire::parse_timestamp;
+use crate::wire::lower_uuid_u128;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 /// A stored span with the fields of its trace.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,16 +130,145 @@ pub struct StoredAnnotation {
 }
 
 /// What storing one batch did.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct IngestOutcome {
     /// The Idempotency-Key was already stored: nothing was stored this time.
     pub replay: bool,
-    /// Trace ids touched, in batch order.
-    pub traces: Vec<String>,
+}
+
+/// The copies received of one stored span (see [`crate::Collector::span_copies`]).
+///
+/// Ids are the 32 hex digits of the id read as one number: see [`crate::id_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpanCopies {
+    /// The trace id, as a number.
+    pub trace_id: u128,
+    /// The span id, as a number.
+    pub span_id: u128,
+    /// Copies received in stored batches, provisional ones included.
+    pub copies: u32,
+    /// Final (non-provisional) copies received: 1 when delivered exactly once.
+    pub final_copies: u32,
+    /// Whether the stored copy is a provisional root copy (no final copy received yet).
+    pub provisional: bool,
+}
+
+/// Per-span bookkeeping kept in memory in every mode.
+#[derive(Debug, Clone, Copy)]
+struct Copies {
+    copies: u32,
+    final_copies: u32,
+    provisional: bool,
+}
+
+/// What storing one span copy does to the stored row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// First copy of this span.
+    Insert,
+    /// Newer copy: replaces the stored one.
+    Replace,
+    /// A provisional copy of a span stored final: only counted.
+    Count,
+}
+
+/// The idempotency keys stored and every stored span's copy counts, in memory: what
+/// decides replays and upserts and answers the counting API without touching SQLite.
+#[derive(Debug, Default)]
+struct Index {
+    batches: HashSet<u128>,
+    spans: HashMap<(u128, u128), Copies>,
+    /// Spans whose stored copy is final.
+    final_spans: usize,
+    /// Spans with more than one final copy.
+    duplicated: usize,
+}
+
+impl Index {
+    fn action(&self, trace: u128, span: u128, provisional: bool) -> Action {
+        match self.spans.get(&(trace, span)) {
+            None => Action::Insert,
+            Some(c) if provisional && !c.provisional => Action::Count,
+            Some(_) => Action::Replace,
+        }
+    }
+
+    fn apply(&mut self, trace: u128, span: u128, provisional: bool) {
+        let fin = u32::from(!provisional);
+        match self.spans.entry((trace, span)) {
+            Entry::Vacant(v) => {
+                v.insert(Copies {
+                    copies: 1,
+                    final_copies: fin,
+                    provisional,
+                });
+                self.final_spans += usize::from(!provisional);
+            }
+            Entry::Occupied(o) => {
+                let c = o.into_mut();
+                c.copies = c.copies.saturating_add(1);
+                c.final_copies = c.final_copies.saturating_add(fin);
+                if fin == 1 && c.final_copies == 2 {
+                    self.duplicated += 1;
+                }
+                if c.provisional && !provisional {
+                    c.provisional = false;
+                    self.final_spans += 1;
+                }
+            }
+        }
+    }
+
+    fn load(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare("SELECT idempotency_key FROM batches")?;
+        let keys = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for k in keys {
+            if let Some(k) = lower_uuid_u128(&k?) {
+                self.batches.insert(k);
+            }
+        }
+        let mut stmt = conn.prepare(
+            "SELECT trace_id, span_id, provisional, copies_received, final_copies_received
+             FROM spans",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (t, s, provisional, copies, final_copies) = row?;
+            let (Some(t), Some(s)) = (lower_uuid_u128(&t), lower_uuid_u128(&s)) else {
+                continue;
+            };
+            let c = Copies {
+                copies: u32::try_from(copies).unwrap_or(u32::MAX),
+                final_copies: u32::try_from(final_copies).unwrap_or(u32::MAX),
+                provisional,
+            };
+            self.final_spans += usize::from(!provisional);
+            self.duplicated += usize::from(c.final_copies > 1);
+            self.spans.insert((t, s), c);
+        }
+        Ok(())
+    }
 }
 
 pub(crate) struct Store {
-    conn: Mutex<Connection>,
+    index: Mutex<Index>,
+    db: Mutex<Db>,
+    /// Spans go to SQLite (else only the index counts them).
+    spans_in_db: bool,
+}
+
+struct Db {
+    conn: Connection,
+    /// `traces.last_seq` of the next stored batch.
+    next_seq: i64,
 }
 
 const SCHEMA: &str = "
@@ -176,22 +311,54 @@ CREATE TABLE IF NOT EXISTS annotations (
 );
 ";
 
+const INSERT_BATCH: &str =
+    "INSERT INTO batches (idempotency_key, traces, received_at_ms) VALUES (?1, ?2, ?3)";
+
+const UPSERT_TRACE: &str = "
+INSERT INTO traces (trace_id, timestamp, ts_nanos, environment, workspace_slug, last_seq)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+ON CONFLICT(trace_id) DO UPDATE SET
+  timestamp = CASE WHEN excluded.ts_nanos < ts_nanos THEN excluded.timestamp ELSE timestamp END,
+  ts_nanos = MIN(ts_nanos, excluded.ts_nanos),
+  environment = excluded.environment,
+  workspace_slug = excluded.workspace_slug,
+  last_seq = excluded.last_seq";
+
+/// The first copy of a span. (The upsert only matters if the file was written behind
+/// this collector's back: the index says the row is new.)
+const INSERT_SPAN: &str = "
+INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, timestamp, ts_nanos,
+  duration_ms, status, error_message, provisional, environment, workspace_slug,
+  copies_received, final_copies_received, raw)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15)
+ON CONFLICT(trace_id, span_id) DO UPDATE SET
+  parent_span_id = excluded.parent_span_id, name = excluded.name, kind = excluded.kind,
+  timestamp = excluded.timestamp, ts_nanos = excluded.ts_nanos,
+  duration_ms = excluded.duration_ms, status = excluded.status,
+  error_message = excluded.error_message, provisional = excluded.provisional,
+  environment = excluded.environment, workspace_slug = excluded.workspace_slug,
+  copies_received = copies_received + 1,
+  final_copies_received = final_copies_received + excluded.final_copies_received,
+  raw = excluded.raw";
+
+/// A newer copy replacing the stored one (same parameters as `INSERT_SPAN`).
+const REPLACE_SPAN: &str = "
+UPDATE spans SET parent_span_id = ?3, name = ?4, kind = ?5, timestamp = ?6, ts_nanos = ?7,
+  duration_ms = ?8, status = ?9, error_message = ?10, provisional = ?11,
+  environment = ?12, workspace_slug = ?13, copies_received = copies_received + 1,
+  final_copies_received = final_copies_received + ?14, raw = ?15
+WHERE trace_id = ?1 AND span_id = ?2";
+
+/// A copy that is only counted (a provisional copy of a span stored final).
+const COUNT_SPAN: &str = "
+UPDATE spans SET copies_received = copies_received + 1,
+  final_copies_received = final_copies_received + ?3
+WHERE trace_id = ?1 AND span_id = ?2";
+
 /// Nanoseconds as a zero-padded decimal string, so that text order is time order
 /// (SQLite integers are 64-bit; i128 nanos are kept exact this way).
-fn nanos_key(ts: &str) -> String {
-    format!("{:024}", parse_timestamp(ts).unwrap_or(0).max(0))
-}
-
-fn is_provisional(span: &serde_json::Map<String, Value>) -> bool {
-    let attrs = span
-        .get("attributes")
-        .and_then(Value::as_str)
-        .unwrap_or("{}");
-    matches!(span.get("parent_span_id"), None | Some(Value::Null))
-        && serde_json::from_str::<Value>(attrs)
-            .ok()
-            .and_then(|a| a.get("staso.provisional_root").cloned())
-            == Some(Value::Bool(true))
+fn nanos_key(nanos: i128) -> String {
+    format!("{:024}", nanos.max(0))
 }
 
 fn now_ms() -> i64 {
@@ -201,138 +368,146 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-impl Store {
-    /// Opens (and creates if needed) the database at `path`, or an in-memory one.
-    pub(crate) fn open(path: Option<&Path>) -> rusqlite::Result<Self> {
-        let conn = match path {
-            Some(p) => Connection::open(p)?,
-            None => Connection::open_in_memory()?,
-        };
-        conn.execute_batch(SCHEMA)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
-    }
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Stores a validated batch under its Idempotency-Key, once.
-    pub(crate) fn ingest(&self, key: &str, traces: &[TraceIn]) -> rusqlite::Result<IngestOutcome> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let known: Option<i64> = tx
-            .query_row(
-                "SELECT 1 FROM batches WHERE idempotency_key = ?1",
-                [key],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let ids = traces.iter().map(|t| t.trace_id.clone()).collect();
-        if known.is_some() {
-            return Ok(IngestOutcome {
-                replay: true,
-                traces: ids,
-            });
+fn connect(path: Option<&Path>) -> rusqlite::Result<Connection> {
+    let conn = match path {
+        Some(p) => {
+            let c = Connection::open(p)?;
+            // A local test tool: an OS crash may lose the last batches, a killed
+            // collector loses nothing committed.
+            c.execute_batch("PRAGMA synchronous = OFF;")?;
+            c
         }
-        let seq: i64 = tx.query_row(
+        None => Connection::open_in_memory()?,
+    };
+    conn.execute_batch(SCHEMA)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (and creates if needed) the database at `path`, or an in-memory one, and
+    /// loads its keys and span counts. With `spans_in_db` false (count-only), spans are
+    /// validated and counted but not written; the database then only holds annotations.
+    pub(crate) fn open(path: Option<&Path>, spans_in_db: bool) -> rusqlite::Result<Self> {
+        let conn = connect(if spans_in_db { path } else { None })?;
+        let mut index = Index::default();
+        index.load(&conn)?;
+        let next_seq: i64 = conn.query_row(
             "SELECT COALESCE(MAX(last_seq), 0) + 1 FROM traces",
             [],
             |r| r.get(0),
         )?;
-        tx.execute(
-            "INSERT INTO batches (idempotency_key, traces, received_at_ms) VALUES (?1, ?2, ?3)",
-            params![key, traces.len() as i64, now_ms()],
-        )?;
-        for t in traces {
-            let nanos = nanos_key(&t.timestamp);
-            tx.execute(
-                "INSERT INTO traces (trace_id, timestamp, ts_nanos, environment, workspace_slug, last_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(trace_id) DO UPDATE SET
-                   timestamp = CASE WHEN excluded.ts_nanos < ts_nanos THEN excluded.timestamp ELSE timestamp END,
-                   ts_nanos = MIN(ts_nanos, excluded.ts_nanos),
-                   environment = excluded.environment,
-                   workspace_slug = excluded.workspace_slug,
-                   last_seq = excluded.last_seq",
-                params![t.trace_id, t.timestamp, nanos, t.environment, t.workspace_slug, seq],
-            )?;
-            for s in &t.spans {
-                Self::upsert_span(&tx, t, s)?;
-            }
-        }
-        tx.commit()?;
-        Ok(IngestOutcome {
-            replay: false,
-            traces: ids,
+        Ok(Self {
+            index: Mutex::new(index),
+            db: Mutex::new(Db { conn, next_seq }),
+            spans_in_db,
         })
     }
 
-    fn upsert_span(
-        tx: &rusqlite::Transaction<'_>,
-        t: &TraceIn,
-        s: &serde_json::Map<String, Value>,
-    ) -> rusqlite::Result<()> {
-        let get = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        let span_id = get("span_id");
-        let provisional = is_provisional(s);
-        let existing: Option<bool> = tx
-            .query_row(
-                "SELECT provisional FROM spans WHERE trace_id = ?1 AND span_id = ?2",
-                params![t.trace_id, span_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let final_inc = i64::from(!provisional);
-        if existing.is_some() {
-            tx.execute(
-                "UPDATE spans SET copies_received = copies_received + 1,
-                   final_copies_received = final_copies_received + ?3
-                 WHERE trace_id = ?1 AND span_id = ?2",
-                params![t.trace_id, span_id, final_inc],
-            )?;
+    /// Opens an existing database to read it (`staso-collector show`).
+    pub(crate) fn open_for_reading(path: &Path) -> rusqlite::Result<Self> {
+        Ok(Self {
+            index: Mutex::new(Index::default()),
+            db: Mutex::new(Db {
+                conn: connect(Some(path))?,
+                next_seq: 0,
+            }),
+            spans_in_db: true,
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Db> {
+        lock(&self.db)
+    }
+
+    /// Stores a validated batch under its Idempotency-Key (`key` is its number), once.
+    pub(crate) fn ingest(
+        &self,
+        key: u128,
+        key_text: &str,
+        traces: &[TraceIn<'_>],
+    ) -> rusqlite::Result<IngestOutcome> {
+        let spans = || {
+            traces
+                .iter()
+                .flat_map(|t| t.spans.iter().map(move |s| (t.id, s.id, s.provisional)))
+        };
+        if !self.spans_in_db {
+            let mut index = lock(&self.index);
+            if !index.batches.insert(key) {
+                return Ok(IngestOutcome { replay: true });
+            }
+            for (t, s, provisional) in spans() {
+                index.apply(t, s, provisional);
+            }
+            return Ok(IngestOutcome { replay: false });
         }
-        // A provisional copy never replaces a final one.
-        if existing == Some(false) && provisional {
-            return Ok(());
+        // Writers are serialized by the database lock, so the index cannot change
+        // between deciding the actions and applying them; readers of the index only
+        // wait for the short phases under its own lock.
+        let mut db = lock(&self.db);
+        let actions: Vec<Action> = {
+            let index = lock(&self.index);
+            if index.batches.contains(&key) {
+                return Ok(IngestOutcome { replay: true });
+            }
+            spans()
+                .map(|(t, s, provisional)| index.action(t, s, provisional))
+                .collect()
+        };
+        db.write(key_text, traces, &actions)?;
+        let mut index = lock(&self.index);
+        index.batches.insert(key);
+        for (t, s, provisional) in spans() {
+            index.apply(t, s, provisional);
         }
-        let timestamp = get("timestamp");
-        let raw = Value::Object(s.clone()).to_string();
-        let parent = s.get("parent_span_id").and_then(Value::as_str);
-        let error = s.get("error_message").and_then(Value::as_str);
-        let duration = s.get("duration_ms").and_then(Value::as_f64).unwrap_or(0.0);
-        tx.execute(
-            "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, timestamp, ts_nanos,
-               duration_ms, status, error_message, provisional, environment, workspace_slug,
-               copies_received, final_copies_received, raw)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15)
-             ON CONFLICT(trace_id, span_id) DO UPDATE SET
-               parent_span_id = excluded.parent_span_id, name = excluded.name,
-               kind = excluded.kind, timestamp = excluded.timestamp, ts_nanos = excluded.ts_nanos,
-               duration_ms = excluded.duration_ms, status = excluded.status,
-               error_message = excluded.error_message, provisional = excluded.provisional,
-               environment = excluded.environment, workspace_slug = excluded.workspace_slug,
-               raw = excluded.raw",
-            params![
-                t.trace_id,
+        Ok(IngestOutcome { replay: false })
+    }
+
+    /// The number of distinct stored spans (only those whose stored copy is final when
+    /// `final_only`).
+    pub(crate) fn span_count(&self, final_only: bool) -> usize {
+        let index = lock(&self.index);
+        if final_only {
+            index.final_spans
+        } else {
+            index.spans.len()
+        }
+    }
+
+    /// The number of stored spans that received more than one final copy.
+    pub(crate) fn duplicated(&self) -> usize {
+        lock(&self.index).duplicated
+    }
+
+    /// Every stored span's copy counts (no particular order).
+    pub(crate) fn copies(&self) -> Vec<SpanCopies> {
+        lock(&self.index)
+            .spans
+            .iter()
+            .map(|(&(trace_id, span_id), c)| SpanCopies {
+                trace_id,
                 span_id,
-                parent,
-                get("name"),
-                get("kind"),
-                timestamp,
-                nanos_key(&timestamp),
-                duration,
-                get("status"),
-                error,
-                provisional,
-                t.environment,
-                t.workspace_slug,
-                final_inc,
-                raw
-            ],
-        )?;
-        Ok(())
+                copies: c.copies,
+                final_copies: c.final_copies,
+                provisional: c.provisional,
+            })
+            .collect()
+    }
+
+    /// Final copies per span id (summed if one span id is used in several traces).
+    pub(crate) fn final_copy_counts(&self) -> HashMap<u128, u32> {
+        let index = lock(&self.index);
+        let mut out = HashMap::with_capacity(index.spans.len());
+        for (&(_, span), c) in &index.spans {
+            let n: &mut u32 = out.entry(span).or_default();
+            *n = n.saturating_add(c.final_copies);
+        }
+        out
     }
 
     /// Every stored span, by trace (first stored first) then start time.
@@ -349,8 +524,8 @@ impl Store {
         sql: &str,
         p: P,
     ) -> rusqlite::Result<Vec<StoredSpan>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(sql)?;
+        let db = self.conn();
+        let mut stmt = db.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(p, |r| {
             let raw: String = r.get("raw")?;
             Ok(StoredSpan {
@@ -375,22 +550,11 @@ impl Store {
         rows.collect()
     }
 
-    /// The number of distinct stored spans (only those whose stored copy is final when
-    /// `final_only`).
-    pub(crate) fn span_count(&self, final_only: bool) -> rusqlite::Result<usize> {
-        let n: i64 = self.conn().query_row(
-            "SELECT COUNT(*) FROM spans WHERE provisional = 0 OR ?1 = 0",
-            [final_only],
-            |r| r.get(0),
-        )?;
-        Ok(usize::try_from(n).unwrap_or(0))
-    }
-
     /// Stored traces in the order first stored; `last` keeps only the most recently
     /// updated ones (still oldest first).
     pub(crate) fn traces(&self, last: Option<usize>) -> rusqlite::Result<Vec<StoredTrace>> {
         let heads: Vec<(String, String, String, String)> = {
-            let conn = self.conn();
+            let db = self.conn();
             let sql = match last {
                 Some(_) => {
                     "SELECT * FROM (SELECT trace_id, timestamp, environment, workspace_slug, rowid AS r
@@ -402,7 +566,7 @@ impl Store {
                 }
             };
             let limit = last.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX));
-            let mut stmt = conn.prepare(sql)?;
+            let mut stmt = db.conn.prepare(sql)?;
             let rows = stmt.query_map([limit], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?;
@@ -427,6 +591,7 @@ impl Store {
     pub(crate) fn trace(&self, trace_id: &str) -> rusqlite::Result<Option<StoredTrace>> {
         let head: Option<(String, String, String)> = self
             .conn()
+            .conn
             .query_row(
                 "SELECT timestamp, environment, workspace_slug FROM traces WHERE trace_id = ?1",
                 [trace_id],
@@ -454,18 +619,20 @@ impl Store {
 
     /// Stores an annotation.
     pub(crate) fn add_annotation(&self, trace_id: &str, body: &Value) -> rusqlite::Result<i64> {
-        let conn = self.conn();
-        conn.execute(
+        let db = self.conn();
+        db.conn.execute(
             "INSERT INTO annotations (trace_id, body) VALUES (?1, ?2)",
             params![trace_id, body.to_string()],
         )?;
-        Ok(conn.last_insert_rowid())
+        Ok(db.conn.last_insert_rowid())
     }
 
     /// Every stored annotation, oldest first.
     pub(crate) fn annotations(&self) -> rusqlite::Result<Vec<StoredAnnotation>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT trace_id, body FROM annotations ORDER BY id")?;
+        let db = self.conn();
+        let mut stmt = db
+            .conn
+            .prepare("SELECT trace_id, body FROM annotations ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             let body: String = r.get(1)?;
             Ok(StoredAnnotation {
@@ -474,5 +641,74 @@ impl Store {
             })
         })?;
         rows.collect()
+    }
+}
+
+impl Db {
+    /// Writes one batch in one transaction: the batch, its traces, and each span by the
+    /// action the index decided for it (in batch order).
+    fn write(
+        &mut self,
+        key: &str,
+        traces: &[TraceIn<'_>],
+        actions: &[Action],
+    ) -> rusqlite::Result<()> {
+        let seq = self.next_seq;
+        let tx = self.conn.transaction()?;
+        {
+            tx.prepare_cached(INSERT_BATCH)?.execute(params![
+                key,
+                i64::try_from(traces.len()).unwrap_or(i64::MAX),
+                now_ms()
+            ])?;
+            let mut upsert_trace = tx.prepare_cached(UPSERT_TRACE)?;
+            let mut insert = tx.prepare_cached(INSERT_SPAN)?;
+            let mut replace = tx.prepare_cached(REPLACE_SPAN)?;
+            let mut count = tx.prepare_cached(COUNT_SPAN)?;
+            let mut actions = actions.iter();
+            for t in traces {
+                upsert_trace.execute(params![
+                    &*t.trace_id,
+                    &*t.timestamp,
+                    nanos_key(t.nanos),
+                    &*t.environment,
+                    &*t.workspace_slug,
+                    seq
+                ])?;
+                for s in &t.spans {
+                    let final_inc = i64::from(!s.provisional);
+                    let action = actions.next().copied().unwrap_or(Action::Insert);
+                    if action == Action::Count {
+                        count.execute(params![&*t.trace_id, &*s.span_id, final_inc])?;
+                        continue;
+                    }
+                    let stmt = if action == Action::Insert {
+                        &mut insert
+                    } else {
+                        &mut replace
+                    };
+                    stmt.execute(params![
+                        &*t.trace_id,
+                        &*s.span_id,
+                        s.parent_span_id.as_deref(),
+                        &*s.name,
+                        s.kind,
+                        &*s.timestamp,
+                        nanos_key(s.nanos),
+                        s.duration_ms,
+                        s.status,
+                        s.error_message.as_deref(),
+                        s.provisional,
+                        &*t.environment,
+                        &*t.workspace_slug,
+                        final_inc,
+                        &*s.raw
+                    ])?;
+                }
+            }
+        }
+        tx.commit()?;
+        self.next_seq += 1;
+        Ok(())
     }
 }

@@ -5,8 +5,11 @@
 //! Every check names the offending field with a JSON-path-like string such as
 //! `traces[0].spans[2].kind`, so a failing SDK test points straight at the bug.
 
-use crate::wire::{is_lower_uuid, is_uuid_v4, parse_embedded_json, parse_timestamp};
+use crate::wire::{
+    is_lower_uuid, is_uuid_v4, lower_uuid_u128, parse_embedded_json, parse_timestamp,
+};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -36,19 +39,45 @@ impl fmt::Display for ValidationError {
 
 impl std::error::Error for ValidationError {}
 
-/// One trace entry of a validated ingest body.
-#[derive(Debug, Clone)]
-pub(crate) struct TraceIn {
-    pub trace_id: String,
-    pub timestamp: String,
-    pub environment: String,
-    pub workspace_slug: String,
-    /// Each span object exactly as sent (already validated).
-    pub spans: Vec<Map<String, Value>>,
+/// One trace entry of a validated ingest body, borrowing from the request.
+#[derive(Debug)]
+pub(crate) struct TraceIn<'a> {
+    pub trace_id: Cow<'a, str>,
+    /// `trace_id` as a number (its 32 hex digits).
+    pub id: u128,
+    pub timestamp: Cow<'a, str>,
+    /// `timestamp` in nanoseconds since the epoch.
+    pub nanos: i128,
+    pub environment: Cow<'a, str>,
+    pub workspace_slug: Cow<'a, str>,
+    pub spans: Vec<SpanIn<'a>>,
+}
+
+/// One validated span: the fields storage needs, and the span object as sent.
+#[derive(Debug)]
+pub(crate) struct SpanIn<'a> {
+    pub span_id: Cow<'a, str>,
+    /// `span_id` as a number (its 32 hex digits).
+    pub id: u128,
+    pub parent_span_id: Option<Cow<'a, str>>,
+    pub name: Cow<'a, str>,
+    pub kind: &'static str,
+    pub timestamp: Cow<'a, str>,
+    /// `timestamp` in nanoseconds since the epoch.
+    pub nanos: i128,
+    pub duration_ms: f64,
+    pub status: &'static str,
+    pub error_message: Option<Cow<'a, str>>,
+    /// A provisional root copy: no parent and `staso.provisional_root: true` in its
+    /// attributes.
+    pub provisional: bool,
+    /// The span object as JSON text (as sent when the fast path read it; empty when
+    /// not asked for).
+    pub raw: Cow<'a, str>,
 }
 
 /// The span fields the contract requires, in wire order. `capture` is checked apart.
-const SPAN_FIELDS: &[&str] = &[
+pub(crate) const SPAN_FIELDS: &[&str] = &[
     "span_id",
     "parent_span_id",
     "name",
@@ -76,9 +105,9 @@ const SPAN_FIELDS: &[&str] = &[
     "user_id",
 ];
 
-const KINDS: &[&str] = &["llm", "tool", "chain", "retriever", "agent", "custom"];
-const STATUSES: &[&str] = &["ok", "error", "timeout"];
-const CAPTURE_CATEGORIES: &[&str] = &[
+pub(crate) const KINDS: &[&str] = &["llm", "tool", "chain", "retriever", "agent", "custom"];
+pub(crate) const STATUSES: &[&str] = &["ok", "error", "timeout"];
+pub(crate) const CAPTURE_CATEGORIES: &[&str] = &[
     "request",
     "system_prompt",
     "tool_schema",
@@ -149,7 +178,27 @@ pub fn validate_ingest_body(body: &Value) -> Result<(), ValidationError> {
     parse_ingest_body(body).map(|_| ())
 }
 
-pub(crate) fn parse_ingest_body(body: &Value) -> Result<Vec<TraceIn>, ValidationError> {
+/// Validates a raw ingest body and returns its traces: the fast path when it accepts,
+/// else the field-by-field check on a parsed [`Value`], which names what is wrong (and
+/// accepts what the fast path is too narrow for). `slow` holds that parsed value.
+/// With `keep_raw` false, the fast path leaves [`SpanIn::raw`] empty.
+pub(crate) fn check_ingest_bytes<'a>(
+    bytes: &'a [u8],
+    keep_raw: bool,
+    slow: &'a mut Option<Value>,
+) -> Result<Vec<TraceIn<'a>>, ValidationError> {
+    if let Some(traces) = crate::fast::parse_ingest(bytes, keep_raw) {
+        return Ok(traces);
+    }
+    let value = serde_json::from_slice(bytes).map_err(|e| ValidationError {
+        error: format!("body is not JSON: {e}"),
+        field: "body".into(),
+    })?;
+    parse_ingest_body(slow.insert(value))
+}
+
+/// The field-by-field check: every rule, each failure naming its field.
+pub(crate) fn parse_ingest_body(body: &Value) -> Result<Vec<TraceIn<'_>>, ValidationError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ValidationError::new("body", "expected a JSON object"))?;
@@ -170,7 +219,7 @@ pub(crate) fn parse_ingest_body(body: &Value) -> Result<Vec<TraceIn>, Validation
     for (i, t) in traces.iter().enumerate() {
         let path = format!("traces[{i}]");
         let trace = parse_trace(t, &path)?;
-        if !seen.insert(trace.trace_id.clone()) {
+        if !seen.insert(trace.id) {
             return Err(ValidationError::new(
                 format!("{path}.trace_id"),
                 "trace id repeated within one batch (spans must be grouped by trace)",
@@ -181,7 +230,7 @@ pub(crate) fn parse_ingest_body(body: &Value) -> Result<Vec<TraceIn>, Validation
     Ok(out)
 }
 
-fn parse_trace(t: &Value, path: &str) -> Result<TraceIn, ValidationError> {
+fn parse_trace<'a>(t: &'a Value, path: &str) -> Result<TraceIn<'a>, ValidationError> {
     let obj = t
         .as_object()
         .ok_or_else(|| ValidationError::new(path, "expected an object"))?;
@@ -230,13 +279,9 @@ fn parse_trace(t: &Value, path: &str) -> Result<TraceIn, ValidationError> {
     let mut out = Vec::with_capacity(spans.len());
     for (j, s) in spans.iter().enumerate() {
         let spath = format!("{path}.spans[{j}]");
-        let (span, instant) = check_span(s, &spath)?;
-        let id = span
-            .get("span_id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if !ids.insert(id) {
+        let span = check_span(s, &spath)?;
+        let instant = span.nanos;
+        if !ids.insert(span.id) {
             return Err(ValidationError::new(
                 format!("{spath}.span_id"),
                 "span id repeated within one trace of one batch (copies must be coalesced)",
@@ -252,16 +297,18 @@ fn parse_trace(t: &Value, path: &str) -> Result<TraceIn, ValidationError> {
         ));
     }
     Ok(TraceIn {
-        trace_id: trace_id.to_owned(),
-        timestamp: timestamp.to_owned(),
-        environment: environment.to_owned(),
-        workspace_slug: workspace_slug.to_owned(),
+        trace_id: Cow::Borrowed(trace_id),
+        id: lower_uuid_u128(trace_id).unwrap_or_default(),
+        timestamp: Cow::Borrowed(timestamp),
+        nanos: trace_instant,
+        environment: Cow::Borrowed(environment),
+        workspace_slug: Cow::Borrowed(workspace_slug),
         spans: out,
     })
 }
 
-/// Checks one span; returns it and its start instant (ns since the epoch).
-fn check_span(s: &Value, path: &str) -> Result<(Map<String, Value>, i128), ValidationError> {
+/// Checks one span and returns what storage needs of it.
+fn check_span<'a>(s: &'a Value, path: &str) -> Result<SpanIn<'a>, ValidationError> {
     let obj = s
         .as_object()
         .ok_or_else(|| ValidationError::new(path, "expected an object"))?;
@@ -285,8 +332,8 @@ fn check_span(s: &Value, path: &str) -> Result<(Map<String, Value>, i128), Valid
             "expected a lowercase hyphenated UUID shape (e.g. 00000000-0000-0000-xxxx-xxxxxxxxxxxx)",
         ));
     }
-    match &obj["parent_span_id"] {
-        Value::Null => {}
+    let parent = match &obj["parent_span_id"] {
+        Value::Null => None,
         Value::String(p) if is_lower_uuid(p) => {
             if p == span_id {
                 return Err(ValidationError::new(
@@ -294,6 +341,7 @@ fn check_span(s: &Value, path: &str) -> Result<(Map<String, Value>, i128), Valid
                     "a span cannot be its own parent",
                 ));
             }
+            Some(Cow::Borrowed(p.as_str()))
         }
         _ => {
             return Err(ValidationError::new(
@@ -301,13 +349,15 @@ fn check_span(s: &Value, path: &str) -> Result<(Map<String, Value>, i128), Valid
                 "expected null or a lowercase hyphenated UUID shape",
             ))
         }
-    }
-    req_str(obj, "name", path)?;
-    one_of(obj, "kind", KINDS, path)?;
-    let instant = parse_timestamp(req_str(obj, "timestamp", path)?)
-        .map_err(|e| ValidationError::new(f("timestamp"), e))?;
-    check_duration(&obj["duration_ms"]).map_err(|e| ValidationError::new(f("duration_ms"), e))?;
-    one_of(obj, "status", STATUSES, path)?;
+    };
+    let name = req_str(obj, "name", path)?;
+    let kind = one_of(obj, "kind", KINDS, path)?;
+    let timestamp = req_str(obj, "timestamp", path)?;
+    let instant =
+        parse_timestamp(timestamp).map_err(|e| ValidationError::new(f("timestamp"), e))?;
+    let duration_ms = check_duration(&obj["duration_ms"])
+        .map_err(|e| ValidationError::new(f("duration_ms"), e))?;
+    let status = one_of(obj, "status", STATUSES, path)?;
     for name in ["model", "provider", "requested_model", "reasoning_effort"] {
         req_str(obj, name, path)?;
     }
@@ -338,21 +388,25 @@ fn check_span(s: &Value, path: &str) -> Result<(Map<String, Value>, i128), Valid
         }
     }
     let attrs = req_str(obj, "attributes", path)?;
-    match parse_embedded_json(attrs) {
-        Some(Value::Object(_)) => {}
+    let provisional_flag = match parse_embedded_json(attrs) {
+        Some(Value::Object(a)) => a.get("staso.provisional_root") == Some(&Value::Bool(true)),
         _ => {
             return Err(ValidationError::new(
                 f("attributes"),
                 "expected a string holding a JSON object (\"{}\" when empty)",
             ))
         }
-    }
-    if !matches!(obj["error_message"], Value::Null | Value::String(_)) {
-        return Err(ValidationError::new(
-            f("error_message"),
-            "expected a string or null",
-        ));
-    }
+    };
+    let error_message = match &obj["error_message"] {
+        Value::Null => None,
+        Value::String(e) => Some(Cow::Borrowed(e.as_str())),
+        _ => {
+            return Err(ValidationError::new(
+                f("error_message"),
+                "expected a string or null",
+            ))
+        }
+    };
     // Python SDK note: `_spans_to_traces` copies `capture` only when the span dict has
     // one, but both of its span builders (provider.py and _common/span.py) always set it,
     // so on the wire it is always present; it is required here.
@@ -376,7 +430,20 @@ fn check_span(s: &Value, path: &str) -> Result<(Map<String, Value>, i128), Valid
             "expected a lowercase UUID v5 (or \"\")",
         ));
     }
-    Ok((obj.clone(), instant))
+    Ok(SpanIn {
+        span_id: Cow::Borrowed(span_id),
+        id: lower_uuid_u128(span_id).unwrap_or_default(),
+        provisional: parent.is_none() && provisional_flag,
+        parent_span_id: parent,
+        name: Cow::Borrowed(name),
+        kind,
+        timestamp: Cow::Borrowed(timestamp),
+        nanos: instant,
+        duration_ms,
+        status,
+        error_message,
+        raw: Cow::Owned(serde_json::to_string(obj).unwrap_or_default()),
+    })
 }
 
 fn check_capture(v: &Value, path: &str) -> Result<(), ValidationError> {
@@ -404,11 +471,16 @@ fn check_capture(v: &Value, path: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-fn check_duration(v: &Value) -> Result<(), &'static str> {
+fn check_duration(v: &Value) -> Result<f64, &'static str> {
     let n = match v {
         Value::Number(n) => n.as_f64().ok_or("expected a number")?,
         _ => return Err("expected a number"),
     };
+    check_duration_value(n).map(|()| n)
+}
+
+/// `duration_ms` rules: finite, non-negative, rounded to 2 decimals.
+pub(crate) fn check_duration_value(n: f64) -> Result<(), &'static str> {
     if !n.is_finite() || n < 0.0 {
         return Err("expected a non-negative number");
     }
@@ -504,15 +576,15 @@ fn req_str<'a>(
     }
 }
 
-fn one_of<'a>(
-    obj: &'a Map<String, Value>,
+fn one_of(
+    obj: &Map<String, Value>,
     name: &str,
-    allowed: &[&str],
+    allowed: &[&'static str],
     path: &str,
-) -> Result<&'a str, ValidationError> {
+) -> Result<&'static str, ValidationError> {
     let v = req_str(obj, name, path)?;
-    if allowed.contains(&v) {
-        Ok(v)
+    if let Some(a) = allowed.iter().find(|a| **a == v) {
+        Ok(a)
     } else {
         Err(ValidationError::new(
             join(path, name),

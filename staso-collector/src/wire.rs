@@ -51,6 +51,21 @@ pub(crate) fn is_lower_uuid(s: &str) -> bool {
         })
 }
 
+/// The 32 hex digits of a lowercase hyphenated UUID shape read as one number; `None`
+/// when `s` is not that shape.
+pub(crate) fn lower_uuid_u128(s: &str) -> Option<u128> {
+    if !is_lower_uuid(s) {
+        return None;
+    }
+    Some(s.bytes().filter(|c| *c != b'-').fold(0u128, |n, c| {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            _ => c - b'a' + 10,
+        };
+        n << 4 | u128::from(d)
+    }))
+}
+
 /// A lowercase hyphenated UUID of version 4 and the RFC 4122 variant.
 pub(crate) fn is_uuid_v4(s: &str) -> bool {
     is_lower_uuid(s)
@@ -159,6 +174,18 @@ mod tests {
         assert!(!is_lower_uuid("0000000000000000123456789abcdef0"));
         assert!(is_uuid_v4("1b4e28ba-2fa1-41d2-883f-0016d3cca427"));
         assert!(!is_uuid_v4("1b4e28ba-2fa1-11d2-883f-0016d3cca427"));
+        assert_eq!(
+            lower_uuid_u128("1b4e28ba-2fa1-41d2-883f-0016d3cca427"),
+            Some(0x1b4e28ba_2fa1_41d2_883f_0016d3cca427)
+        );
+        assert_eq!(
+            lower_uuid_u128("00000000-0000-0000-0000-00000000000f"),
+            Some(15)
+        );
+        assert_eq!(
+            lower_uuid_u128("1B4E28BA-2FA1-41D2-883F-0016D3CCA427"),
+            None
+        );
     }
 
     #[test]
