@@ -5,7 +5,7 @@
 
 #![allow(clippy::print_stdout)]
 
-use staso_collector::{Collector, CollectorConfig, RandomFaults};
+use staso_collector::{id_key, Collector, CollectorConfig, RandomFaults, StoreMode};
 use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
@@ -22,12 +22,21 @@ fn soak_under_random_faults() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500_000);
-    let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
+    // Count-only: the collector validates, dedupes and acks as always but keeps only
+    // per-span copy counts, so 500 000 spans fit in the test's memory.
+    let c = Collector::start_blocking(CollectorConfig {
+        store: StoreMode::CountOnly,
+        record_bodies: false,
+        ..Default::default()
+    })
+    .expect("collector");
     let fraction: f64 = std::env::var("SOAK_FAULTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.2);
-    let rate = std::env::var("SOAK_RATE").unwrap_or_else(|_| "20000".into());
+    // Per producer thread: 2 × 3 000 spans/s is well within what the SDK delivers
+    // through 20% faults on a 2-core machine (measured ~8 000/s), so nothing may be lost.
+    let rate = std::env::var("SOAK_RATE").unwrap_or_else(|_| "3000".into());
     let mut random = RandomFaults::new(7, fraction);
     random.stall = Duration::from_millis(1500);
     c.faults().set_random(Some(random));
@@ -55,47 +64,37 @@ fn soak_under_random_faults() {
         "produced = delivered + rejected + failed + pending: {r}"
     );
     assert_eq!(n("pending"), 0, "{r}");
+    if std::env::var_os("SOAK_RATE").is_none() {
+        assert_eq!(n("rejected") + n("failed"), 0, "a sustainable rate loses nothing: {r}");
+    }
     let growth = n("peak_rss_kib") - n("baseline_rss_kib");
     assert!(
         growth < RSS_BOUND_KIB,
         "producer RSS grew {growth} KiB: {r}"
     );
 
-    let produced: HashSet<String> = std::fs::read_to_string(&ids_path)
+    let produced: HashSet<u128> = std::fs::read_to_string(&ids_path)
         .expect("ids")
         .lines()
-        .map(str::to_string)
+        .map(|l| id_key(l).expect("span id"))
         .collect();
     let _ = std::fs::remove_file(&ids_path);
-    let stored = c.spans();
     // Spans whose final copy was dropped to honour the bound may be stored by their
     // provisional copy alone; none may be stored twice.
-    let twice: Vec<_> = stored
-        .iter()
-        .filter(|s| s.final_copies_received > 1 || (s.final_copies_received == 0 && !s.provisional))
-        .map(|s| {
-            (
-                &s.span_id,
-                s.copies_received,
-                s.final_copies_received,
-                s.provisional,
-            )
-        })
-        .take(5)
-        .collect();
-    assert!(twice.is_empty(), "stored exactly once: {twice:?}");
-    let stored_ids: HashSet<String> = stored
-        .iter()
-        .filter(|s| s.final_copies_received == 1)
-        .map(|s| s.span_id.clone())
+    assert_eq!(c.duplicate_final_copies(), 0, "no span stored twice");
+    let stored: HashSet<u128> = c
+        .final_copy_counts()
+        .into_iter()
+        .filter(|(_, n)| *n == 1)
+        .map(|(id, _)| id)
         .collect();
     assert_eq!(
-        stored_ids.len() as u64,
+        stored.len() as u64,
         n("delivered"),
-        "every delivered span stored: {r}"
+        "every delivered span stored once: {r}"
     );
     assert!(
-        stored_ids.is_subset(&produced),
+        stored.is_subset(&produced),
         "nothing stored that was not produced"
     );
     let faults = c
@@ -105,7 +104,7 @@ fn soak_under_random_faults() {
         .count();
     println!(
         "soak: {} spans stored, {faults} faulty answers",
-        stored_ids.len()
+        stored.len()
     );
     assert!(faults > 0, "the faults were injected");
 }
