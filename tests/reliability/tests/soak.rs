@@ -65,7 +65,11 @@ fn soak_under_random_faults() {
     );
     assert_eq!(n("pending"), 0, "{r}");
     if std::env::var_os("SOAK_RATE").is_none() {
-        assert_eq!(n("rejected") + n("failed"), 0, "a sustainable rate loses nothing: {r}");
+        assert_eq!(
+            n("rejected") + n("failed"),
+            0,
+            "a sustainable rate loses nothing: {r}"
+        );
     }
     let growth = n("peak_rss_kib") - n("baseline_rss_kib");
     assert!(
