@@ -74,8 +74,14 @@ impl std::fmt::Debug for Inner {
 
 impl Inner {
     /// The caller's side of a finished span: one push into the queue, never a wait.
+    ///
+    /// `pushed` counts this thread's pushes since it last looked at the queue's length to
+    /// wake the batcher: the length reads the consumer's end of the queue, a cache line the
+    /// batcher writes while it drains, so a thread looks once every `wake_stride` pushes
+    /// (at most 1/8 of `batch_size`, so a batch is sent at most that many spans late per
+    /// producing thread; the flush interval bounds the rest).
     #[inline]
-    pub(crate) fn enqueue(&self, record: SpanRecord) {
+    pub(crate) fn enqueue(&self, record: SpanRecord, pushed: &mut u32) {
         if self.closed.load(Relaxed) {
             if !record.provisional {
                 self.reject(FailureKind::Shutdown);
@@ -88,10 +94,14 @@ impl Inner {
         }
         match self.queue.push(record) {
             Ok(()) => {
-                if self.queue.len() >= self.config.batch_size
-                    && !self.wake_pending.swap(true, AcqRel)
-                {
-                    self.wake();
+                *pushed += 1;
+                if *pushed >= wake_stride(self.config.batch_size) {
+                    *pushed = 0;
+                    if self.queue.len() >= self.config.batch_size
+                        && !self.wake_pending.swap(true, AcqRel)
+                    {
+                        self.wake();
+                    }
                 }
             }
             Err(_) => {
@@ -255,8 +265,29 @@ static GENERATION: AtomicU64 = AtomicU64::new(1);
 /// A client exists and is enabled: the one load the disabled path pays.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
+/// This thread's view of the global client.
+struct Cached {
+    /// The `GENERATION` the client was read at.
+    generation: u64,
+    client: Option<Arc<Inner>>,
+    /// Pushes since this thread last looked at the queue's length (see `Inner::enqueue`).
+    pushed: u32,
+}
+
 thread_local! {
-    static CACHED: RefCell<(u64, Option<Arc<Inner>>)> = const { RefCell::new((0, None)) };
+    static CACHED: RefCell<Cached> = const {
+        RefCell::new(Cached {
+            generation: 0,
+            client: None,
+            pushed: 0,
+        })
+    };
+}
+
+/// How many spans a thread pushes between two looks at the queue's length.
+#[inline]
+fn wake_stride(batch_size: usize) -> u32 {
+    (batch_size / 8).clamp(1, 64) as u32
 }
 
 /// Whether spans are recorded at all (a client is initialised and enabled).
@@ -269,21 +300,38 @@ pub(crate) fn active() -> bool {
 /// client changed since this thread last looked.
 #[inline]
 pub(crate) fn with_client<R>(f: impl FnOnce(&Inner) -> R) -> Option<R> {
+    with_cached(|c, _| f(c))
+}
+
+/// [`with_client`], also handing out this thread's push counter.
+#[inline]
+fn with_cached<R>(f: impl FnOnce(&Inner, &mut u32) -> R) -> Option<R> {
     CACHED
         .try_with(|c| {
             let gen = GENERATION.load(Acquire);
             let mut c = c.try_borrow_mut().ok()?;
-            if c.0 != gen {
-                *c = (gen, GLOBAL.read().ok().and_then(|g| g.clone()));
+            if c.generation != gen {
+                refresh(&mut c, gen);
             }
-            c.1.as_deref().map(f)
+            let Cached { client, pushed, .. } = &mut *c;
+            client.as_deref().map(|client| f(client, pushed))
         })
         .ok()
         .flatten()
 }
 
+#[cold]
+fn refresh(c: &mut Cached, generation: u64) {
+    *c = Cached {
+        generation,
+        client: GLOBAL.read().ok().and_then(|g| g.clone()),
+        pushed: 0,
+    };
+}
+
+#[inline]
 pub(crate) fn enqueue(record: SpanRecord) {
-    with_client(|c| c.enqueue(record));
+    with_cached(|c, pushed| c.enqueue(record, pushed));
 }
 
 fn set_global(inner: Option<Arc<Inner>>) -> Option<Arc<Inner>> {

@@ -57,6 +57,72 @@ pub(crate) fn current() -> Ctx {
         .unwrap_or_default()
 }
 
+/// The context of a thread with no span: what a root inherits.
+static NO_CONTEXT: Ctx = Ctx {
+    link: None,
+    agent: None,
+    conversation: None,
+    sink: None,
+    recording: true,
+};
+
+/// Runs `f` on the context a span started now would inherit, borrowed: unlike
+/// [`current`], no `Arc` in it is cloned (and dropped again).
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
+    let mut f = Some(f);
+    let r = STACK.try_with(|s| {
+        let s = s.try_borrow().ok();
+        let parent = s
+            .as_ref()
+            .and_then(|s| s.last())
+            .map_or(&NO_CONTEXT, |t| &t.ctx);
+        f.take().map(|f| f(parent))
+    });
+    match (r, f) {
+        (Ok(Some(r)), _) => r,
+        // No stack (the thread is ending): a span inherits nothing.
+        (_, Some(f)) => f(&NO_CONTEXT),
+        (_, None) => unreachable!("`f` is taken only when it runs"),
+    }
+}
+
+/// Opens a span and makes it current in one visit of the stack: `f` sees the inherited
+/// context (borrowed, nothing cloned) and returns the new frame, which is pushed. Returns
+/// the new frame's depth (for [`pop`]) and what `f` returned besides the frame; `None` when
+/// `f` returns `None` (nothing records the span) or the stack is gone. `f` has one call
+/// site, so it is inlined and the frame is written straight into the stack's memory.
+#[inline]
+pub(crate) fn push_child<R>(f: impl FnOnce(&Ctx) -> Option<(Frame, R)>) -> Option<(usize, R)> {
+    STACK
+        .try_with(|s| {
+            let mut s = s.try_borrow_mut().ok()?;
+            // Room first: nothing may run between building the frame and storing it (a
+            // call in between, like `push`'s growth, makes the compiler build the 200-byte
+            // frame aside and copy it in).
+            s.reserve(1);
+            let len = s.len();
+            let base = s.as_mut_ptr();
+            let parent = match len {
+                0 => &NO_CONTEXT,
+                // SAFETY: `len - 1 < len`: an initialised frame, borrowed only until the
+                // new frame is built (the stack is not touched meanwhile: `f` builds a
+                // value from `parent` and the clock, and does not reach the stack).
+                _ => unsafe { &(*base.add(len - 1)).ctx },
+            };
+            let (frame, r) = f(parent)?;
+            // SAFETY: `reserve(1)` made room for index `len`, which is uninitialised; it
+            // is written once and only then counted in the length.
+            unsafe {
+                base.add(len).write(frame);
+                s.set_len(len + 1);
+            }
+            Some((len + 1, r))
+        })
+        .ok()
+        .flatten()
+}
+
 /// Pushes a frame; returns its depth, which `pop` checks.
 pub(crate) fn push(frame: Frame) -> usize {
     STACK
@@ -70,6 +136,7 @@ pub(crate) fn push(frame: Frame) -> usize {
 
 /// Removes the frame pushed at `depth`. Frames are normally popped in order; a guard
 /// dropped out of order removes its own frame and leaves the others as they were.
+#[inline]
 pub(crate) fn pop(depth: usize, span: Option<SpanId>) -> Option<Frame> {
     STACK
         .try_with(|s| {
@@ -86,6 +153,39 @@ pub(crate) fn pop(depth: usize, span: Option<SpanId>) -> Option<Frame> {
         })
         .ok()
         .flatten()
+}
+
+/// Ends span `span`'s frame (pushed at `depth`): `end` gets the frame in place, takes the
+/// record out of it and sends it; then the frame is removed. The usual case is the top
+/// frame: it is finished where it lies and dropped in place, so the record is moved once,
+/// from the stack towards the queue, and the frame itself never (a frame is too large to
+/// move without a call to `memcpy`). `end` must not visit the stack.
+#[inline]
+pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame)) {
+    let _ = STACK.try_with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return;
+        };
+        let len = s.len();
+        if depth == 0 || len == 0 {
+            return;
+        }
+        let ours = |f: &Frame| f.record.as_ref().is_some_and(|r| r.span_id == span);
+        let pos = if len == depth && ours(&s[len - 1]) {
+            len - 1
+        } else {
+            match s.iter().rposition(ours) {
+                Some(pos) => pos,
+                None => return,
+            }
+        };
+        end(&mut s[pos]);
+        if pos == len - 1 {
+            s.truncate(pos);
+        } else {
+            s.remove(pos);
+        }
+    });
 }
 
 /// Runs `f` on the frame of span `span` on this thread (searched from the top: stacks

@@ -10,18 +10,30 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
+/// Whether a span started under `parent` is recorded: not below a discarded span, and
+/// going to a test capture or a running client.
+#[inline(always)]
+pub(crate) fn records(parent: &Ctx) -> bool {
+    parent.recording && (parent.sink.is_some() || crate::client::active())
+}
+
 /// Begins a span under `parent`, or returns `None` when nothing would record it.
+///
+/// The record leaves `agent` and `conversation` empty: they are in the child context, and
+/// [`finish`] (or `close`, which moves them) puts them into the record when it
+/// ends, so a span costs one reference count on the conversation rather than three.
+#[inline(always)]
 pub(crate) fn begin(
-    parent: Ctx,
+    parent: &Ctx,
     name: SharedStr,
     kind: Kind,
     callsite: Option<&'static CallSite>,
 ) -> Option<(SpanRecord, Ctx)> {
-    if !parent.recording || (parent.sink.is_none() && !crate::client::active()) {
+    if !records(parent) {
         return None;
     }
     let (trace_id, parent_id) = match parent.link {
-        Some((t, s)) => (t, Some(s)),
+        Some((t, s)) => (t, std::num::NonZeroU64::new(s.0)),
         None => (TraceId::random(), None),
     };
     let span_id = SpanId::random();
@@ -29,6 +41,13 @@ pub(crate) fn begin(
         Some(name.clone())
     } else {
         parent.agent.clone()
+    };
+    let child = Ctx {
+        link: Some((trace_id, span_id)),
+        agent,
+        conversation: parent.conversation.clone(),
+        sink: parent.sink.clone(),
+        recording: true,
     };
     let record = SpanRecord {
         trace_id,
@@ -42,16 +61,9 @@ pub(crate) fn begin(
         provisional: false,
         discarded: false,
         callsite,
-        agent: agent.clone(),
-        conversation: parent.conversation.clone(),
+        agent: None,
+        conversation: None,
         extras: None,
-    };
-    let child = Ctx {
-        link: Some((trace_id, span_id)),
-        agent,
-        conversation: parent.conversation,
-        sink: parent.sink,
-        recording: true,
     };
     Some((record, child))
 }
@@ -63,7 +75,18 @@ pub(crate) fn announce(record: &SpanRecord, ctx: &Ctx) {
         let mut copy = record.clone();
         copy.provisional = true;
         copy.end = copy.start;
+        inherit(&mut copy, ctx);
         dispatch(copy, ctx);
+    }
+}
+
+/// Fills what a record takes from its context when it is sent.
+fn inherit(record: &mut SpanRecord, ctx: &Ctx) {
+    if record.agent.is_none() {
+        record.agent = ctx.agent.clone();
+    }
+    if record.conversation.is_none() {
+        record.conversation = ctx.conversation.clone();
     }
 }
 
@@ -73,15 +96,30 @@ pub(crate) fn finish(mut record: SpanRecord, ctx: &Ctx) {
         return;
     }
     record.end = clock::now();
-    if std::thread::panicking() && record.status == Status::Ok {
+    inherit(&mut record, ctx);
+    ended(record, ctx);
+}
+
+#[inline]
+fn ended(mut record: SpanRecord, ctx: &Ctx) {
+    if std::thread::panicking() {
+        panicked(&mut record);
+    }
+    dispatch(record, ctx);
+}
+
+/// A span that ends while its thread unwinds failed, unless it already says how.
+#[cold]
+fn panicked(record: &mut SpanRecord) {
+    if record.status == Status::Ok {
         record.status = Status::Error;
         let e = record.extras();
         e.error_message = Some(crate::panic::message());
         e.exception_type = Some(Cow::Borrowed("panic"));
     }
-    dispatch(record, ctx);
 }
 
+#[inline]
 fn dispatch(record: SpanRecord, ctx: &Ctx) {
     match &ctx.sink {
         Some(sink) => sink.push(record),
@@ -234,6 +272,25 @@ pub fn span(name: impl Into<Cow<'static, str>>, kind: Kind) -> SpanGuard {
 }
 
 impl SpanGuard {
+    /// The guard of a span that is not recorded.
+    pub(crate) const OFF: SpanGuard = SpanGuard {
+        depth: 0,
+        span: None,
+        capture: false,
+        _not_send: PhantomData,
+    };
+
+    /// The guard of the span whose frame was pushed at `depth`.
+    #[inline]
+    pub(crate) fn on_stack(depth: usize, span: SpanId) -> SpanGuard {
+        SpanGuard {
+            depth,
+            span: Some(span),
+            capture: true,
+            _not_send: PhantomData,
+        }
+    }
+
     fn capturing(&self) -> bool {
         self.capture
     }
@@ -252,21 +309,51 @@ impl SpanGuard {
     }
 
     /// Whether the span is recorded (tracing on, and not below a discarded span).
+    #[inline]
     pub fn is_recording(&self) -> bool {
         self.span.is_some()
+    }
+
+    /// The id of the span, when it is recorded (without visiting the stack).
+    #[inline]
+    pub(crate) fn id(&self) -> Option<SpanId> {
+        self.span
     }
 }
 
 setters!(SpanGuard);
 
 impl Drop for SpanGuard {
+    #[inline]
     fn drop(&mut self) {
-        if let Some(frame) = context::pop(self.depth, self.span) {
-            if let Some(record) = frame.record {
-                finish(record, &frame.ctx);
-            }
+        // Not recording (tracing off): nothing on the stack, nothing to do.
+        if let Some(id) = self.span {
+            close(self.depth, id);
         }
     }
+}
+
+/// Ends the span of the frame at `depth`.
+#[inline]
+fn close(depth: usize, id: SpanId) {
+    context::pop_span(depth, id, |frame| {
+        let Frame { ctx, record } = frame;
+        if let Some(r) = record.as_mut().filter(|r| !r.discarded) {
+            r.end = clock::now();
+            if r.agent.is_none() {
+                r.agent = ctx.agent.take();
+            }
+            if r.conversation.is_none() {
+                r.conversation = ctx.conversation.take();
+            }
+            if std::thread::panicking() {
+                panicked(r);
+            }
+            if let Some(r) = record.take() {
+                dispatch(r, ctx);
+            }
+        }
+    });
 }
 
 /// A span that is not current anywhere yet: build it, then enter it on a thread
@@ -290,12 +377,14 @@ pub struct Span {
 impl Span {
     /// A span named `name` whose parent is the span current on this thread now.
     pub fn new(name: impl Into<Cow<'static, str>>, kind: Kind) -> Span {
-        let inner = begin(context::current(), name.into().into(), kind, None);
+        let name = name.into().into();
+        let inner = context::with_current(|parent| begin(parent, name, kind, None));
         let mut span = Span::from_parts(inner);
         span.announce();
         span
     }
 
+    #[inline]
     pub(crate) fn from_parts(inner: Option<(SpanRecord, Ctx)>) -> Span {
         let capture = inner.is_some();
         Span { inner, capture }

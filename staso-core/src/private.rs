@@ -8,7 +8,7 @@ pub use inventory;
 pub use serde_json;
 
 use crate::context::{self, Frame};
-use crate::guard::{announce, begin, Span, SpanGuard};
+use crate::guard::{announce, begin, records, Span, SpanGuard};
 use crate::instrument::Instrumented;
 use crate::span::{SharedStr, SpanRecord};
 use serde_json::{Map, Value};
@@ -21,8 +21,13 @@ pub fn enabled() -> bool {
     crate::client::active() || crate::testing::capturing()
 }
 
-/// Decides, once per call, whether arguments and result are captured.
+/// Decides, once per call, whether arguments and result are captured. A function whose
+/// attribute captures nothing does not look at the policy at all.
+#[inline]
 fn wants(cs: &'static CallSite, sink: Option<&crate::testing::Sink>) -> (bool, bool) {
+    if !cs.capture_input && !cs.capture_output {
+        return (false, false);
+    }
     let policy = match sink {
         Some(s) => Some(s.policy()),
         None => crate::client::with_config(|c| c.capture),
@@ -46,15 +51,18 @@ struct Opening {
 }
 
 impl Opening {
-    fn new(cs: &'static CallSite, record: &SpanRecord, ctx: &context::Ctx) -> Opening {
+    const OFF: Opening = Opening {
+        input: None,
+        want_in: false,
+        want_out: false,
+    };
+
+    fn new(cs: &'static CallSite, ctx: &context::Ctx) -> Opening {
         let (want_in, want_out) = wants(cs, ctx.sink.as_deref());
         let input = want_in.then(|| {
             let mut m = Map::new();
             if cs.kind == Kind::Agent {
-                m.insert(
-                    "agent_name".into(),
-                    Value::String(record.name.as_str().to_string()),
-                );
+                m.insert("agent_name".into(), Value::String(cs.name.to_string()));
             }
             m
         });
@@ -70,32 +78,59 @@ impl Opening {
 pub struct FnSpan {
     guard: SpanGuard,
     opening: Opening,
+    /// A root span: `opened` sends its provisional copy.
+    root: bool,
 }
 
-/// Opens the span of a sync instrumented function and makes it current.
+impl FnSpan {
+    const OFF: FnSpan = FnSpan {
+        guard: SpanGuard::OFF,
+        opening: Opening::OFF,
+        root: false,
+    };
+}
+
+/// Opens the span of a sync instrumented function and makes it current. When tracing is
+/// off this is two relaxed loads and a branch, inlined into the caller.
 #[inline]
 pub fn enter(cs: &'static CallSite) -> FnSpan {
-    let started = if enabled() {
-        begin(
-            context::current(),
-            SharedStr::Static(cs.name),
-            cs.kind,
-            Some(cs),
-        )
+    if enabled() {
+        enter_recording(cs)
     } else {
-        None
-    };
-    let opening = match &started {
-        Some((r, ctx)) => Opening::new(cs, r, ctx),
-        None => Opening {
-            input: None,
-            want_in: false,
-            want_out: false,
+        FnSpan::OFF
+    }
+}
+
+/// `enter` with tracing on: the inherited context is read, the record built and its frame
+/// pushed in one visit of the per-thread stack; nothing is cloned but what the child keeps.
+fn enter_recording(cs: &'static CallSite) -> FnSpan {
+    let opened = context::push_child(|parent| {
+        if !records(parent) {
+            return None;
+        }
+        // Decided on the parent (the child has the same sink), before the record exists:
+        // the new context must not be lent to a call, or it is built aside and copied.
+        let opening = if cs.capture_input || cs.capture_output {
+            Opening::new(cs, parent)
+        } else {
+            Opening::OFF
+        };
+        let (record, ctx) = begin(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))?;
+        let id = record.span_id;
+        let root = record.parent.is_none();
+        let frame = Frame {
+            ctx,
+            record: Some(record),
+        };
+        Some((frame, (id, root, opening)))
+    });
+    match opened {
+        Some((depth, (id, root, opening))) => FnSpan {
+            guard: SpanGuard::on_stack(depth, id),
+            opening,
+            root,
         },
-    };
-    FnSpan {
-        guard: Span::from_parts(started).entered(),
-        opening,
+        None => FnSpan::OFF,
     }
 }
 
@@ -127,11 +162,18 @@ impl FnSpan {
             self.guard.set_metadata(key, &value);
         }
     }
-    /// Ends the opening: the input is stored and a root's provisional copy is sent.
+    /// Ends the opening: the input is stored and a root's provisional copy is sent. A
+    /// nested span with no input has nothing to do here.
+    #[inline]
     pub fn opened(&mut self) {
+        if self.opening.input.is_some() || self.root {
+            self.store_opening();
+        }
+    }
+
+    fn store_opening(&mut self) {
         let input = self.opening.input.take();
-        let depth_span = self.guard.span_id();
-        if let Some(id) = depth_span {
+        if let Some(id) = self.guard.id() {
             current_frame(id, |record, ctx| {
                 if let Some(m) = input {
                     record.extras().input = Some(Value::Object(m));
@@ -159,23 +201,23 @@ pub struct AsyncFnSpan {
 /// Opens the span of an async instrumented function (not current until instrumented).
 #[inline]
 pub fn start(cs: &'static CallSite) -> AsyncFnSpan {
-    let started = if enabled() {
-        begin(
-            context::current(),
-            SharedStr::Static(cs.name),
-            cs.kind,
-            Some(cs),
-        )
+    if enabled() {
+        start_recording(cs)
     } else {
-        None
-    };
+        AsyncFnSpan {
+            span: Span::from_parts(None),
+            opening: Opening::OFF,
+        }
+    }
+}
+
+fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
+    let started = context::with_current(|parent| {
+        begin(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))
+    });
     let opening = match &started {
-        Some((r, ctx)) => Opening::new(cs, r, ctx),
-        None => Opening {
-            input: None,
-            want_in: false,
-            want_out: false,
-        },
+        Some((_, ctx)) => Opening::new(cs, ctx),
+        None => Opening::OFF,
     };
     AsyncFnSpan {
         span: Span::from_parts(started),

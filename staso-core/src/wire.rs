@@ -238,7 +238,7 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
     let conv = r.conversation.as_deref();
     WireSpan {
         span_id: r.span_id.to_string(),
-        parent_span_id: r.parent.map(|p| p.to_string()),
+        parent_span_id: r.parent_id().map(|p| p.to_string()),
         name,
         kind,
         timestamp: clock::iso8601(r.start),

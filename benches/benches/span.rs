@@ -1,0 +1,259 @@
+//! Per-span cost on the caller's thread (targets 1–3 of BENCHMARKS.md), side by side with
+//! fastrace, tracing and tracing-opentelemetry, and the floor figures they sit on (an empty
+//! call, a clock read, a queue push), all in one run of this binary.
+//!
+//! Spans are timed in bursts of `BURST` nested in one agent (or root) span each, as in an
+//! agent run; opening and closing the agent span is not timed. For staso the batcher runs
+//! and delivers to an in-process collector over loopback; between bursts, once half the
+//! queue is used, the bench waits (untimed) for delivery, so every timed span is accepted
+//! rather than dropped at a full queue — a dropped span would be cheaper and flatter us.
+#![allow(missing_docs)]
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use staso_benches as b;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Spans per agent span (one timed burst).
+const BURST: u64 = 1_000;
+/// Queue bound of the bench client (the default of `max_queue_size`).
+const QUEUE: usize = 10_000;
+
+fn quick(c: &mut Criterion) -> criterion::BenchmarkGroup<'_, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group("per_span");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(
+            std::env::var("STASO_BENCH_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1_000),
+        ))
+        .throughput(Throughput::Elements(1));
+    g
+}
+
+// ---------------------------------------------------------------------------- floors
+
+#[inline(never)]
+fn empty() {}
+
+fn floors(c: &mut Criterion) {
+    let mut g = quick(c);
+    g.bench_function("floor/empty_inline_never_call", |bn| bn.iter(empty));
+    g.bench_function("floor/std_instant_now", |bn| bn.iter(Instant::now));
+    g.bench_function("floor/minstant_now_tsc", |bn| {
+        bn.iter(minstant::Instant::now)
+    });
+    let clock = quanta::Clock::new();
+    g.bench_function("floor/quanta_raw_tsc", |bn| bn.iter(|| clock.raw()));
+    g.bench_function("floor/quanta_now_tsc_scaled", |bn| bn.iter(|| clock.now()));
+    let q = crossbeam_queue::ArrayQueue::<[u64; 16]>::new(1024);
+    g.bench_function("floor/arrayqueue_push_pop_1thread", |bn| {
+        bn.iter(|| {
+            let _ = q.push(black_box([7u64; 16]));
+            black_box(q.pop())
+        })
+    });
+    g.bench_function("floor/plain_fn", |bn| {
+        bn.iter(|| b::plain(black_box(1), black_box(2)))
+    });
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------- staso
+
+/// Times `iters` spans made by `one`, in bursts of `BURST` under an agent span, waiting
+/// (untimed) for delivery whenever half the queue may be in use.
+fn staso_bursts(iters: u64, one: &dyn Fn(u64)) -> Duration {
+    thread_local! {
+        // Spans sent since the last wait for delivery, across calls.
+        static SINCE_FLUSH: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    let mut since_flush = SINCE_FLUSH.get();
+    while done < iters {
+        let n = (iters - done).min(BURST);
+        let agent = b::agent_span();
+        let t = Instant::now();
+        for i in 0..n {
+            one(i);
+        }
+        total += t.elapsed();
+        drop(agent);
+        done += n;
+        since_flush += n + 1;
+        if since_flush as usize >= QUEUE / 2 {
+            let r = staso::flush(Duration::from_secs(60));
+            assert!(
+                r.rejected == 0 && !r.timed_out,
+                "spans were dropped, the figure would be wrong: {r:?}"
+            );
+            since_flush = 0;
+        }
+    }
+    SINCE_FLUSH.set(since_flush);
+    total
+}
+
+fn staso_enabled(c: &mut Criterion, collector: &b::Collector) {
+    let client = b::init(b::options(collector, true, QUEUE));
+    let mut g = quick(c);
+    g.bench_function("staso/enabled_nothing_captured", |bn| {
+        bn.iter_custom(|iters| {
+            staso_bursts(iters, &|i| {
+                black_box(b::tool_nothing_captured(black_box(i), 1));
+            })
+        })
+    });
+    g.bench_function("staso/enabled_default_capture_2_args_and_result", |bn| {
+        bn.iter_custom(|iters| {
+            staso_bursts(iters, &|i| {
+                black_box(b::tool_default_capture(black_box("refund policy"), i));
+            })
+        })
+    });
+    g.finish();
+    let r = client.shutdown(Duration::from_secs(60));
+    assert!(r.ok(), "delivery failed: {r:?}");
+}
+
+fn staso_disabled(c: &mut Criterion, collector: &b::Collector) {
+    let client = b::init(b::options(collector, false, QUEUE));
+    let mut g = quick(c);
+    g.bench_function("staso/runtime_disabled", |bn| {
+        bn.iter(|| b::tool_nothing_captured(black_box(1), black_box(2)))
+    });
+    g.finish();
+    drop(client);
+}
+
+fn staso(c: &mut Criterion) {
+    let collector = b::start_collector();
+    staso_enabled(c, &collector);
+    staso_disabled(c, &collector);
+}
+
+// ---------------------------------------------------------------------------- fastrace
+
+mod fastrace_anchor {
+    pub struct Discard;
+    impl fastrace::collector::Reporter for Discard {
+        fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+            std::hint::black_box(spans);
+        }
+    }
+
+    #[fastrace::trace]
+    #[inline(never)]
+    pub fn traced(a: u64, b: u64) -> u64 {
+        std::hint::black_box(a.wrapping_add(b))
+    }
+}
+
+fn fastrace(c: &mut Criterion) {
+    use fastrace::prelude::*;
+    fastrace::set_reporter(
+        fastrace_anchor::Discard,
+        fastrace::collector::Config::default(),
+    );
+    let mut g = quick(c);
+    g.bench_function("fastrace/trace_reporter_set", |bn| {
+        bn.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let n = (iters - done).min(BURST);
+                let root = Span::root("agent", SpanContext::random());
+                let guard = root.set_local_parent();
+                let t = Instant::now();
+                for i in 0..n {
+                    black_box(fastrace_anchor::traced(black_box(i), 1));
+                }
+                total += t.elapsed();
+                drop(guard);
+                drop(root);
+                done += n;
+            }
+            total
+        })
+    });
+    g.finish();
+    fastrace::flush();
+}
+
+// ---------------------------------------------------------------------------- tracing
+
+mod tracing_anchor {
+    /// A layer that does nothing: the cost is `tracing` and the registry's.
+    pub struct Noop;
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Noop {}
+
+    #[tracing::instrument]
+    #[inline(never)]
+    pub fn instrumented(a: u64, b: u64) -> u64 {
+        std::hint::black_box(a.wrapping_add(b))
+    }
+
+    /// A span exporter that drops the batch (the batch processor's thread still runs).
+    #[derive(Debug)]
+    pub struct DiscardExporter;
+    impl opentelemetry_sdk::trace::SpanExporter for DiscardExporter {
+        async fn export(
+            &self,
+            batch: Vec<opentelemetry_sdk::trace::SpanData>,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            std::hint::black_box(batch);
+            Ok(())
+        }
+    }
+}
+
+fn tracing_bursts(iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = (iters - done).min(BURST);
+        let root = tracing::info_span!("agent").entered();
+        let t = Instant::now();
+        for i in 0..n {
+            black_box(tracing_anchor::instrumented(black_box(i), 1));
+        }
+        total += t.elapsed();
+        drop(root);
+        done += n;
+    }
+    total
+}
+
+fn tracing(c: &mut Criterion) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let mut g = quick(c);
+    {
+        let subscriber = tracing_subscriber::registry().with(tracing_anchor::Noop);
+        let _d = tracing::subscriber::set_default(subscriber);
+        g.bench_function("tracing/instrument_registry_noop_layer", |bn| {
+            bn.iter_custom(tracing_bursts)
+        });
+    }
+    {
+        use opentelemetry::trace::TracerProvider as _;
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(tracing_anchor::DiscardExporter)
+            .build();
+        let tracer = provider.tracer("bench");
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+        let _d = tracing::subscriber::set_default(subscriber);
+        g.bench_function("tracing/instrument_opentelemetry_batch", |bn| {
+            bn.iter_custom(tracing_bursts)
+        });
+        drop(_d);
+        let _ = provider.shutdown();
+    }
+    g.finish();
+}
+
+criterion_group!(benches, floors, staso, fastrace, tracing);
+criterion_main!(benches);

@@ -1,0 +1,74 @@
+//! A quick loop for profiling the caller's side of a span (`perf record` friendly):
+//! `cargo run --release -p staso-benches --example hot -- nothing 2000000`.
+//! Modes: `nothing` (target 1), `capture` (target 2), `disabled` (target 3), `conversation`
+//! (target 1 inside a conversation). Bursts of 1 000 spans under an agent span; every
+//! 5 000 spans it waits (untimed) for delivery, as the criterion bench does.
+#![allow(missing_docs, clippy::print_stdout)]
+
+use staso_benches as b;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "nothing".into());
+    let n: u64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let collector = b::start_collector();
+    // `PROFILE=1`: a queue that holds every span and no waiting, so that a profiler sees
+    // the caller's side only (the batcher delivers in the background).
+    let profile = std::env::var("PROFILE").is_ok();
+    let queue = if profile { n as usize + 1_000 } else { 10_000 };
+    let client = b::init(b::options(&collector, mode != "disabled", queue));
+    let burst: u64 = std::env::var("BURST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let mut bursts = Vec::new();
+    let mut done = 0;
+    let cpu0 = b::thread_cpu_time();
+    let mut untimed_cpu = Duration::ZERO;
+    let body = |i: u64| match mode.as_str() {
+        "capture" => black_box(b::tool_default_capture(black_box("refund policy"), i)),
+        _ => black_box(b::tool_nothing_captured(black_box(i), 1)),
+    };
+    while done < n {
+        let run = || {
+            let agent = b::agent_span();
+            let t = Instant::now();
+            for i in 0..burst {
+                body(i);
+            }
+            let e = t.elapsed();
+            drop(agent);
+            e
+        };
+        let e = if mode == "conversation" {
+            staso::conversation("bench-conversation").run(run)
+        } else {
+            run()
+        };
+        bursts.push(e);
+        done += burst;
+        if !profile && done % (5 * burst) == 0 {
+            let c = b::thread_cpu_time();
+            let r = staso::flush(Duration::from_secs(60));
+            assert!(r.rejected == 0, "{r:?}");
+            untimed_cpu += b::thread_cpu_time() - c;
+        }
+    }
+    let cpu = b::thread_cpu_time() - cpu0 - untimed_cpu;
+    bursts.sort();
+    let per = |d: Duration| d.as_nanos() as f64 / burst as f64;
+    let mean = bursts.iter().sum::<Duration>().as_nanos() as f64 / done as f64;
+    println!(
+        "{mode}: wall ns/span min {:.1} median {:.1} mean {mean:.1}; thread cpu ns/span {:.1} (incl. agent spans)",
+        per(bursts[0]),
+        per(bursts[bursts.len() / 2]),
+        cpu.as_nanos() as f64 / done as f64
+    );
+    if profile {
+        std::process::exit(0);
+    }
+    let r = client.shutdown(Duration::from_secs(60));
+    assert!(mode == "disabled" || r.ok(), "{r:?}");
+}
