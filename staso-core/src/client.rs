@@ -93,22 +93,28 @@ impl Inner {
             return;
         }
         match self.queue.push(record) {
-            Ok(()) => {
-                *pushed += 1;
-                if *pushed >= wake_stride(self.config.batch_size) {
-                    *pushed = 0;
-                    if self.queue.len() >= self.config.batch_size
-                        && !self.wake_pending.swap(true, AcqRel)
-                    {
-                        self.wake();
-                    }
-                }
-            }
-            Err(_) => {
-                self.reject(FailureKind::QueueFull);
-                self.warn_queue_full();
+            Ok(()) => self.pushed_one(pushed),
+            Err(_) => self.queue_full(),
+        }
+    }
+
+    /// After a push: wakes the batcher once `batch_size` spans wait (looking at the
+    /// queue's length once every `wake_stride` pushes of this thread, see `enqueue`).
+    #[inline]
+    fn pushed_one(&self, pushed: &mut u32) {
+        *pushed += 1;
+        if *pushed >= wake_stride(self.config.batch_size) {
+            *pushed = 0;
+            if self.queue.len() >= self.config.batch_size && !self.wake_pending.swap(true, AcqRel) {
+                self.wake();
             }
         }
+    }
+
+    #[cold]
+    fn queue_full(&self) {
+        self.reject(FailureKind::QueueFull);
+        self.warn_queue_full();
     }
 
     #[cold]
@@ -332,6 +338,26 @@ fn refresh(c: &mut Cached, generation: u64) {
 #[inline]
 pub(crate) fn enqueue(record: SpanRecord) {
     with_cached(|c, pushed| c.enqueue(record, pushed));
+}
+
+/// [`enqueue`] of a final record still in its frame on the stack, taken out (`None` left)
+/// right at the push so that it is moved once. Without a client it stays where it is.
+#[inline]
+pub(crate) fn enqueue_from(slot: &mut Option<SpanRecord>) {
+    with_cached(|c, pushed| {
+        if c.closed.load(Relaxed) || slot.as_ref().is_some_and(|r| r.provisional) {
+            if let Some(r) = slot.take() {
+                c.enqueue(r, pushed);
+            }
+            return;
+        }
+        if let Some(r) = slot.take() {
+            match c.queue.push(r) {
+                Ok(()) => c.pushed_one(pushed),
+                Err(_) => c.queue_full(),
+            }
+        }
+    });
 }
 
 fn set_global(inner: Option<Arc<Inner>>) -> Option<Arc<Inner>> {

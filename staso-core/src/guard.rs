@@ -349,8 +349,14 @@ fn close(depth: usize, id: SpanId) {
             if std::thread::panicking() {
                 panicked(r);
             }
-            if let Some(r) = record.take() {
-                dispatch(r, ctx);
+            match &ctx.sink {
+                Some(sink) => {
+                    if let Some(r) = record.take() {
+                        sink.push(r);
+                    }
+                }
+                // Taken out of the frame only at the push: one move, stack to queue.
+                None => crate::client::enqueue_from(record),
             }
         }
     });
