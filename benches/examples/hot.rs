@@ -13,17 +13,26 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "nothing".into());
     let n: u64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(200_000);
-    let collector = b::start_collector();
+    b::serve_collector_if_child();
+    let collector = b::CollectorProcess::start();
     // `PROFILE=1`: a queue that holds every span and no waiting, so that a profiler sees
     // the caller's side only (the batcher delivers in the background).
     let profile = std::env::var("PROFILE").is_ok();
     let queue = if profile { n as usize + 1_000 } else { 10_000 };
-    let client = b::init(b::options(&collector, mode != "disabled", queue));
+    let client = b::init(b::options(collector.url(), mode != "disabled", queue));
+    if std::env::var_os("NOPIN").is_none() {
+        b::pin_threads();
+    }
     let burst: u64 = std::env::var("BURST")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    let every: u64 = std::env::var("EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let mut bursts = Vec::new();
+    let (mut post, mut after_flush) = (Vec::new(), false);
     let mut done = 0;
     let cpu0 = b::thread_cpu_time();
     let mut untimed_cpu = Duration::ZERO;
@@ -48,15 +57,29 @@ fn main() {
             run()
         };
         bursts.push(e);
+        if after_flush {
+            post.push(e);
+        }
+        after_flush = false;
         done += burst;
-        if !profile && done % (5 * burst) == 0 {
+        if !profile && done % (every * burst) == 0 {
             let c = b::thread_cpu_time();
+            after_flush = true;
             let r = staso::flush(Duration::from_secs(60));
             assert!(r.rejected == 0, "{r:?}");
             untimed_cpu += b::thread_cpu_time() - c;
         }
     }
     let cpu = b::thread_cpu_time() - cpu0 - untimed_cpu;
+    if !post.is_empty() {
+        let m =
+            post.iter().sum::<Duration>().as_nanos() as f64 / (post.len() as u64 * burst) as f64;
+        println!(
+            "bursts right after a wait for delivery: {} of {}, mean {m:.1} ns/span",
+            post.len(),
+            bursts.len()
+        );
+    }
     bursts.sort();
     let per = |d: Duration| d.as_nanos() as f64 / burst as f64;
     let mean = bursts.iter().sum::<Duration>().as_nanos() as f64 / done as f64;

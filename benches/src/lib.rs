@@ -6,7 +6,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-pub use staso_collector::{Collector, CollectorConfig};
+pub use staso_collector::{Collector, CollectorConfig, StoreMode};
+use std::io::{BufRead, Write};
 
 /// The API key of the in-process collector.
 pub const API_KEY: &str = "bench-key";
@@ -38,10 +39,13 @@ pub fn agent_span() -> staso::SpanGuard {
     staso::span("bench-agent", staso::Kind::Agent)
 }
 
-/// Starts the loopback collector in its fastest store mode.
+/// Starts the loopback collector in this process, in its fastest store mode (count-only:
+/// every request still validated, deduped and acknowledged per the contract).
 pub fn start_collector() -> Collector {
     let config = CollectorConfig {
         api_key: API_KEY.into(),
+        store: StoreMode::CountOnly,
+        record_bodies: false,
         ..CollectorConfig::default()
     };
     match Collector::start_blocking(config) {
@@ -50,15 +54,110 @@ pub fn start_collector() -> Collector {
     }
 }
 
-/// Options of a client delivering to `collector`; `enabled: Some(false)` for the
-/// runtime-disabled figure.
-pub fn options(collector: &Collector, enabled: bool, max_queue_size: usize) -> staso::Options {
+/// Set in the environment of the child process that serves the collector.
+const CHILD_ENV: &str = "STASO_BENCH_COLLECTOR_CHILD";
+
+/// First thing in a bench binary's `main`: when this process was started by
+/// [`CollectorProcess::start`], serve the collector until the parent closes our stdin,
+/// answer with `<final spans> <duplicate final copies>` and exit.
+pub fn serve_collector_if_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    pin_process_to_background_cpu();
+    let c = start_collector();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", c.url());
+    let _ = out.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    let _ = writeln!(
+        out,
+        "{} {}",
+        c.final_span_count(),
+        c.duplicate_final_copies()
+    );
+    let _ = out.flush();
+    std::process::exit(0);
+}
+
+/// The loopback collector in a child process (this same binary, see
+/// [`serve_collector_if_child`]), so that its memory and CPU are not the SDK's: the bench
+/// process's RSS is the SDK's own, and its index of counted spans does not grow here.
+pub struct CollectorProcess {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    url: String,
+}
+
+impl CollectorProcess {
+    /// Starts the child and waits for its address.
+    pub fn start() -> CollectorProcess {
+        use std::process::{Command, Stdio};
+        let exe = match std::env::current_exe() {
+            Ok(e) => e,
+            Err(e) => panic!("cannot find this executable: {e}"),
+        };
+        let mut child = match Command::new(exe)
+            .env(CHILD_ENV, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => panic!("cannot start the collector process: {e}"),
+        };
+        let stdin = child.stdin.take();
+        let Some(stdout) = child.stdout.take() else {
+            panic!("the collector process has no stdout")
+        };
+        let mut stdout = std::io::BufReader::new(stdout);
+        let mut url = String::new();
+        let _ = stdout.read_line(&mut url);
+        let url = url.trim().to_string();
+        assert!(url.starts_with("http://"), "collector process said {url:?}");
+        CollectorProcess {
+            child,
+            stdin,
+            stdout,
+            url,
+        }
+    }
+
+    /// The collector's base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops the collector; returns the final spans it counted and how many of them it
+    /// received more than once.
+    pub fn finish(mut self) -> (u64, u64) {
+        self.stdin.take();
+        let mut line = String::new();
+        let _ = self.stdout.read_line(&mut line);
+        let _ = self.child.wait();
+        let mut it = line.split_whitespace().map(|v| v.parse().unwrap_or(0));
+        (it.next().unwrap_or(0), it.next().unwrap_or(0))
+    }
+}
+
+impl Drop for CollectorProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Options of a client delivering to the collector at `url` (defaults otherwise: batches of
+/// 100, flush every 5 s); `enabled: false` for the runtime-disabled figure.
+pub fn options(url: &str, enabled: bool, max_queue_size: usize) -> staso::Options {
     staso::Options {
         api_key: Some(API_KEY.into()),
         agent_name: Some("bench-agent".into()),
-        base_url: Some(collector.url()),
-        batch_size: Some(500),
-        flush_interval: Some(Duration::from_millis(50)),
+        base_url: Some(url.to_string()),
         max_queue_size: Some(max_queue_size),
         enabled: Some(enabled),
         capture_git: Some(false),
@@ -165,4 +264,93 @@ pub fn thread_cpu_time() -> Duration {
         return Duration::ZERO;
     }
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Pins this thread to CPU 0 and every other thread of the process (the batcher, the
+/// collector threads of the anchors) to CPU 1, where there are two CPUs or more: the
+/// caller's thread then runs alone on its CPU and what the tracer does in the background
+/// runs beside it, as on a machine where the application has a core of its own. Call it
+/// again after starting threads. Without a second CPU it does nothing.
+pub fn pin_threads() {
+    if cpus() < 2 {
+        return;
+    }
+    // SAFETY: gettid has no preconditions.
+    let me = unsafe { libc::gettid() };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    for t in tasks.flatten() {
+        let Some(tid) = t.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        set_affinity(tid, if tid == me { 0 } else { 1 });
+    }
+}
+
+/// Pins the whole process (threads started later inherit it) to CPU 1; for the collector
+/// child, so it does not run on the caller's CPU.
+pub fn pin_process_to_background_cpu() {
+    if cpus() >= 2 {
+        set_affinity(0, 1);
+    }
+}
+
+/// CPUs online (not `available_parallelism`, which counts the CPUs this thread may run
+/// on: 1 once it is pinned, and threads and processes started from it inherit that).
+fn cpus() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1)
+}
+
+fn set_affinity(tid: i32, cpu: usize) {
+    // SAFETY: `set` is a plain bit set, zero-initialised and then filled through the
+    // libc macros; sched_setaffinity reads it and nothing else.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// `staso::flush` run on a helper thread (on the background CPU) while the calling thread
+/// spins until it returns: the caller's CPU then does not go idle while the bench waits
+/// for delivery. An idle virtual CPU is handed to other work by the host and comes back
+/// with cold caches, which made the first burst after a wait 5-10x slower than the rest
+/// and measured the host rather than the tracer.
+pub fn flush_busy(timeout: Duration) -> staso::DeliveryReport {
+    use std::sync::mpsc;
+    use std::sync::OnceLock;
+    type Reply = (Duration, mpsc::Sender<staso::DeliveryReport>);
+    static FLUSHER: OnceLock<std::sync::Mutex<mpsc::Sender<Reply>>> = OnceLock::new();
+    let tx = FLUSHER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Reply>();
+        std::thread::Builder::new()
+            .name("bench-flusher".into())
+            .spawn(move || {
+                if cpus() >= 2 {
+                    set_affinity(0, 1);
+                }
+                for (timeout, reply) in rx {
+                    let _ = reply.send(staso::flush(timeout));
+                }
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| panic!("cannot start the flusher thread: {e}"));
+        std::sync::Mutex::new(tx)
+    });
+    let (reply, rx) = mpsc::channel();
+    if let Ok(tx) = tx.lock() {
+        let _ = tx.send((timeout, reply));
+    }
+    loop {
+        match rx.try_recv() {
+            Ok(r) => return r,
+            Err(mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
+            Err(mpsc::TryRecvError::Disconnected) => {
+                panic!("the flusher thread is gone")
+            }
+        }
+    }
 }

@@ -274,7 +274,12 @@ impl Batcher {
             + self.retry.iter().map(|x| x.records.len()).sum::<usize>()
             + self.flying.values().map(|x| x.records.len()).sum::<usize>();
         let room = self.inner.config.max_queue_size.saturating_sub(held);
-        for _ in 0..room {
+        // What is queued now, not what producers add while we pop: a drain that chases a
+        // producer pops the slot next to the one being written, and the two cores then
+        // pass those cache lines back and forth on every span (the producer's cost went
+        // from ~37 ns to ~130 ns a span whenever that happened).
+        let queued = self.inner.queue.len();
+        for _ in 0..room.min(queued) {
             let Some(r) = self.inner.queue.pop() else {
                 break;
             };

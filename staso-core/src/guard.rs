@@ -333,8 +333,9 @@ impl Drop for SpanGuard {
     }
 }
 
-/// Ends the span of the frame at `depth`.
-#[inline]
+/// Ends the span of the frame at `depth`. Not inlined: the guard's drop stays a field
+/// check and a call, which the disabled path (no span) then skips entirely.
+#[inline(never)]
 fn close(depth: usize, id: SpanId) {
     context::pop_span(depth, id, |frame| {
         let Frame { ctx, record } = frame;
