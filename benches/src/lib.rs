@@ -61,10 +61,15 @@ const CHILD_ENV: &str = "STASO_BENCH_COLLECTOR_CHILD";
 /// [`CollectorProcess::start`], serve the collector until the parent closes our stdin,
 /// answer with `<final spans> <duplicate final copies>` and exit.
 pub fn serve_collector_if_child() {
-    if std::env::var_os(CHILD_ENV).is_none() {
+    let Some(mode) = std::env::var_os(CHILD_ENV) else {
         return;
+    };
+    if mode == "pin" {
+        pin_process_to_background_cpu();
+    } else {
+        // Started from a pinned thread: undo the mask it inherited.
+        allow_all_cpus();
     }
-    pin_process_to_background_cpu();
     let c = start_collector();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", c.url());
@@ -94,13 +99,19 @@ pub struct CollectorProcess {
 impl CollectorProcess {
     /// Starts the child and waits for its address.
     pub fn start() -> CollectorProcess {
+        Self::start_with(true)
+    }
+
+    /// [`start`](Self::start); `pin`: the child keeps to the background CPU (per-span
+    /// benches) or runs where the scheduler puts it (sustained load).
+    pub fn start_with(pin: bool) -> CollectorProcess {
         use std::process::{Command, Stdio};
         let exe = match std::env::current_exe() {
             Ok(e) => e,
             Err(e) => panic!("cannot find this executable: {e}"),
         };
         let mut child = match Command::new(exe)
-            .env(CHILD_ENV, "1")
+            .env(CHILD_ENV, if pin { "pin" } else { "free" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -302,6 +313,18 @@ fn cpus() -> usize {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
     usize::try_from(n).unwrap_or(1)
+}
+
+/// Lets the calling thread (and what it starts) run on every CPU again.
+pub fn allow_all_cpus() {
+    // SAFETY: as in `set_affinity`.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 0..cpus() {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
 }
 
 fn set_affinity(tid: i32, cpu: usize) {

@@ -15,6 +15,10 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::future::Future;
 
+/// Bytes of one queued span in the queue and the batcher (`size_of` of the record; what
+/// it captured lives behind a pointer). For the benchmarks' memory bound.
+pub const SPAN_RECORD_BYTES: usize = std::mem::size_of::<SpanRecord>();
+
 /// The one check the disabled path pays: a relaxed load or two, no TLS.
 #[inline(always)]
 pub fn enabled() -> bool {
