@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Reruns the whole comparison of BENCHMARKS.md and prints its table:
+#   1. per-span cost (criterion, benches/benches/span.rs): staso targets 1-3 and the
+#      anchors (fastrace, tracing, tracing-opentelemetry) and floors, in the same binary
+#      run; RUNS runs (default 3), the median of each figure across them;
+#   2. sustained load and flush latency (benches/benches/sustained.rs): targets 5 and 6;
+#   3. the Python SDK's @st.tool per call, when .venv/bin/python has staso installed;
+#   4. compile-out proof (scripts/compile_out_proof.sh): target 4;
+#   5. build cost of a generated crate with 50 instrumented functions, enabled vs
+#      disabled: target 7.
+# Environment: RUNS, STASO_BENCH_MS (criterion measurement per figure), STASO_SUSTAINED_SECS,
+# STASO_SUSTAINED_RATE, SKIP (space-separated of: span sustained python proof build).
+# Takes about 10 minutes on 2 cores. Builds in target-bench (CARGO_TARGET_DIR overrides).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target-bench}"
+RUNS="${RUNS:-3}"
+SKIP="${SKIP:-}"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+skip() { [[ " $SKIP " == *" $1 "* ]]; }
+
+echo "== machine"
+model="$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)"
+cpus="$(nproc)"
+echo "   $model, $cpus CPUs ($(lscpu | sed -n 's/^Hypervisor vendor:[[:space:]]*//p' | head -1) guest), $(rustc --version)"
+
+echo "== build"
+cargo bench -p staso-benches --no-run 2>&1 | tail -1
+
+if ! skip span; then
+    echo "== per-span cost: $RUNS criterion runs"
+    for run in $(seq 1 "$RUNS"); do
+        cargo bench -p staso-benches --bench span >"$out/span-$run.log" 2>&1 || {
+            tail -30 "$out/span-$run.log"
+            exit 1
+        }
+        for f in "$CARGO_TARGET_DIR"/criterion/per_span/*/new/estimates.json; do
+            id="$(basename "$(dirname "$(dirname "$f")")")"
+            python3 - "$f" "$id" >>"$out/per_span.tsv" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))
+est = (e.get("slope") or e["mean"])["point_estimate"]
+print(f"{sys.argv[2]}\t{est:.3f}\t{e['median']['point_estimate']:.3f}")
+PY
+        done
+        echo "   run $run done"
+    done
+fi
+
+if ! skip sustained; then
+    echo "== sustained load and flush latency"
+    cargo bench -p staso-benches --bench sustained 2>&1 | tee "$out/sustained.log" | grep -E "^(  |sustained|flush)"
+fi
+
+if ! skip python && [ -x .venv/bin/python ] && .venv/bin/python -c "import staso" 2>/dev/null; then
+    echo "== Python SDK (staso==0.5.25) @st.tool"
+    bin="$(ls -t "$CARGO_TARGET_DIR"/release/deps/sustained-* | grep -v '\.d$' | head -1)"
+    # The bench binary serves the loopback collector when asked to (count-only store).
+    coproc COLLECTOR { STASO_BENCH_COLLECTOR_CHILD=free "$bin"; }
+    read -r url <&"${COLLECTOR[0]}"
+    STASO_BASE_URL="$url" STASO_API_KEY=bench-key .venv/bin/python benches/python/tool_cost.py 20 |
+        tee "$out/python.log" | grep -v RESULT
+    exec {COLLECTOR[1]}>&-
+    wait "$COLLECTOR_PID" 2>/dev/null || true
+fi
+
+if ! skip proof; then
+    echo "== compile-out proof (scripts/compile_out_proof.sh)"
+    bash scripts/compile_out_proof.sh >"$out/proof.log" 2>&1 || {
+        cat "$out/proof.log"
+        exit 1
+    }
+    grep -E "instructions|bytes|passed" "$out/proof.log" | sed 's/^ *//; s/^/   /'
+fi
+
+if ! skip build; then
+    echo "== build cost: a crate with 50 instrumented functions, enabled vs disabled"
+    crate="$out/fifty"
+    mkdir -p "$crate/src"
+    {
+        echo '#![allow(dead_code)]'
+        for i in $(seq 1 50); do
+            case $((i % 3)) in
+            0) echo "#[staso::tool] pub fn tool_$i(a: u64, b: &str) -> Result<u64, std::io::Error> { Ok(a + b.len() as u64) }" ;;
+            1) echo "#[staso::trace] pub async fn step_$i(x: Vec<u32>) -> usize { x.len() }" ;;
+            2) echo "#[staso::agent(name = \"agent-$i\")] pub fn agent_$i(q: String) -> String { q }" ;;
+            esac
+        done
+    } >"$crate/src/lib.rs"
+    for mode in enabled disabled; do
+        features='default-features = true'
+        [ "$mode" = disabled ] && features='default-features = false'
+        cat >"$crate/Cargo.toml" <<EOF
+[package]
+name = "fifty"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+staso = { path = "$root/staso", $features }
+
+[workspace]
+EOF
+        (
+            cd "$crate"
+            export CARGO_TARGET_DIR="$out/target-fifty-$mode"
+            cargo build --quiet 2>/dev/null # dependencies
+            best=""
+            for _ in 1 2 3; do
+                cargo clean --quiet -p fifty
+                t0=$(date +%s.%N)
+                cargo build --quiet
+                t1=$(date +%s.%N)
+                t=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+                best=$(awk -v a="${best:-1e9}" -v b="$t" 'BEGIN { print (b < a) ? b : a }')
+            done
+            echo "$mode $best" >>"$out/build.tsv"
+            echo "   $mode: clean build of the crate alone (deps built): best of 3 = $best s"
+        )
+    done
+fi
+
+echo
+echo "== table (median of $RUNS runs; ns per span on the caller's thread)"
+python3 - "$out" "$RUNS" <<'PY'
+import os, re, statistics, sys
+out, runs = sys.argv[1], sys.argv[2]
+per = {}
+try:
+    for line in open(os.path.join(out, "per_span.tsv")):
+        k, est, med = line.split("\t")
+        per.setdefault(k, []).append(float(est))
+except FileNotFoundError:
+    pass
+m = {k: statistics.median(v) for k, v in per.items()}
+def ns(k):
+    return f"{m[k]:.1f}" if k in m else "n/a"
+def result(name):
+    try:
+        for line in open(os.path.join(out, name + ".log")):
+            if line.startswith("RESULT"):
+                yield dict(kv.split("=") for kv in line.split()[2:])
+    except FileNotFoundError:
+        return
+sus = next((r for r in result("sustained") if "delivered_per_s" in r), {})
+fl = next((r for r in result("sustained") if "median_ms" in r), {})
+py = next(result("python"), {})
+rows = [
+    ("empty #[inline(never)] call", ns("floor_empty_inline_never_call")),
+    ("Instant::now()", ns("floor_std_instant_now")),
+    ("TSC clock: minstant / quanta raw", f"{ns('floor_minstant_now_tsc')} / {ns('floor_quanta_raw_tsc')}"),
+    ("ArrayQueue push+pop, one thread (128 B)", ns("floor_arrayqueue_push_pop_1thread")),
+    ("fastrace #[trace], reporter set, burst", ns("fastrace_trace_reporter_set")),
+    ("tracing #[instrument] + registry + no-op layer", ns("tracing_instrument_registry_noop_layer")),
+    ("tracing + tracing-opentelemetry + batch processor", ns("tracing_instrument_opentelemetry_batch")),
+    ("Python SDK @st.tool (2 args + result captured)", py.get("tool_ns", "n/a")),
+    ("staso 1: enabled, nothing captured, in agent, batcher running", ns("staso_enabled_nothing_captured")),
+    ("staso 2: enabled, 2 args + result captured", ns("staso_enabled_default_capture_2_args_and_result")),
+    ("staso 3: runtime-disabled", ns("staso_runtime_disabled")),
+    ("plain fn (same body, for 3)", ns("floor_plain_fn")),
+]
+w = max(len(r[0]) for r in rows)
+for name, v in rows:
+    print(f"  {name:<{w}}  {v:>12}")
+if sus:
+    print(f"  5: sustained, caller CPU ns/span {sus['caller_cpu_ns']} (wall mean {sus['caller_wall_mean_ns']}), "
+          f"delivered+acked {sus['delivered_per_s']} spans/s, refused {sus['refused']}, batcher {sus['batcher_ns_per_span']} ns/span, "
+          f"RSS growth {sus['rss_growth_kib']} KiB (record {sus['record_bytes']} B)")
+if fl:
+    print(f"  6: flush after the last span: median {fl['median_ms']} ms, p99 {fl['p99_ms']} ms, max {fl['max_ms']} ms")
+try:
+    b = dict(l.split() for l in open(os.path.join(out, "build.tsv")))
+    print(f"  7: build of 50 instrumented fns: enabled {b['enabled']} s, disabled {b['disabled']} s")
+except FileNotFoundError:
+    pass
+PY
