@@ -60,8 +60,9 @@ if ! skip python && [ -x .venv/bin/python ] && .venv/bin/python -c "import staso
     # The bench binary serves the loopback collector when asked to (count-only store).
     coproc COLLECTOR { STASO_BENCH_COLLECTOR_CHILD=free "$bin"; }
     read -r url <&"${COLLECTOR[0]}"
-    STASO_BASE_URL="$url" STASO_API_KEY=bench-key .venv/bin/python benches/python/tool_cost.py 20 |
-        tee "$out/python.log" | grep -v RESULT
+    STASO_BASE_URL="$url" STASO_API_KEY=bench-key .venv/bin/python benches/python/tool_cost.py 20 \
+        2>"$out/python.err" | tee "$out/python.log" | grep -v RESULT
+    echo "   (the Python SDK printed \"event queue full, dropping event\" $(grep -c 'queue full' "$out/python.err" || true) times: its queue overflows at this rate)"
     exec {COLLECTOR[1]}>&-
     wait "$COLLECTOR_PID" 2>/dev/null || true
 fi
