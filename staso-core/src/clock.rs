@@ -76,12 +76,31 @@ pub(crate) fn unix_nanos(t: Tick) -> i128 {
     (anchor().unix_nanos + t.0 as u128) as i128
 }
 
-/// `2026-11-26T06:10:47.123456+00:00`, the contract's timestamp form.
+/// `2026-11-26T06:10:47.123456+00:00`, the contract's timestamp form. Written from the
+/// date's fields rather than through chrono's `format` (which parses its format string on
+/// every call: ~5% of the batcher's time, one call per span).
 pub(crate) fn iso8601(t: Tick) -> String {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
     let nanos = unix_nanos(t);
     let secs = (nanos / 1_000_000_000) as i64;
     let sub = (nanos % 1_000_000_000) as u32;
     match chrono::DateTime::from_timestamp(secs, sub) {
+        Some(dt) if (0..=9999).contains(&dt.year()) => {
+            let mut s = String::with_capacity(32);
+            let _ = write!(
+                s,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+                dt.year(),
+                dt.month(),
+                dt.day(),
+                dt.hour(),
+                dt.minute(),
+                dt.second(),
+                dt.nanosecond() / 1_000
+            );
+            s
+        }
         Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
         None => "1970-01-01T00:00:00.000000+00:00".to_string(),
     }
@@ -116,6 +135,31 @@ mod tests {
             ticks.abs_diff(real) < real / 20 + 1_000_000,
             "{ticks} vs {real}"
         );
+    }
+
+    #[test]
+    fn timestamp_is_what_chrono_formats() {
+        let mut t = 0u64;
+        for step in [
+            1u64,
+            999,
+            1_000,
+            123_456_789,
+            86_399_999_999_999,
+            31_622_400_000_000_007,
+        ] {
+            for _ in 0..50 {
+                t = t.wrapping_add(step);
+                let nanos = unix_nanos(Tick(t));
+                let dt = chrono::DateTime::from_timestamp(
+                    (nanos / 1_000_000_000) as i64,
+                    (nanos % 1_000_000_000) as u32,
+                )
+                .expect("in range");
+                let want = dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
+                assert_eq!(iso8601(Tick(t)), want);
+            }
+        }
     }
 
     #[test]
