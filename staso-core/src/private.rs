@@ -61,6 +61,13 @@ impl Opening {
         want_out: false,
     };
 
+    /// Adds an argument to the input being built (nothing when input is not captured).
+    fn arg(&mut self, name: &'static str, value: Value) {
+        if let Some(m) = &mut self.input {
+            m.insert(name.to_string(), value);
+        }
+    }
+
     fn new(cs: &'static CallSite, ctx: &context::Ctx) -> Opening {
         let (want_in, want_out) = wants(cs, ctx.sink.as_deref());
         let input = want_in.then(|| {
@@ -156,9 +163,7 @@ impl FnSpan {
     }
     /// Adds an argument to the input.
     pub fn arg(&mut self, name: &'static str, value: Value) {
-        if let Some(m) = &mut self.opening.input {
-            m.insert(name.to_string(), value);
-        }
+        self.opening.arg(name, value);
     }
     /// Adds a metadata attribute.
     pub fn metadata(&mut self, key: &'static str, value: Value) {
@@ -247,9 +252,7 @@ impl AsyncFnSpan {
     }
     /// Adds an argument to the input.
     pub fn arg(&mut self, name: &'static str, value: Value) {
-        if let Some(m) = &mut self.opening.input {
-            m.insert(name.to_string(), value);
-        }
+        self.opening.arg(name, value);
     }
     /// Adds a metadata attribute.
     pub fn metadata(&mut self, key: &'static str, value: Value) {
