@@ -1,0 +1,129 @@
+//! The errors that refuse a configuration at `init`, before anything is sent. Each message
+//! names the option, its environment variable and the fix, and never holds the API key.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A configuration refused at init.
+///
+/// ```
+/// use staso_types::InitError;
+/// let e = InitError::MissingApiKey;
+/// assert!(e.to_string().contains("STASO_API_KEY"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InitError {
+    /// Neither `api_key` nor `STASO_API_KEY` is set, or it is blank.
+    MissingApiKey,
+    /// The API key is a placeholder such as `change-me`.
+    PlaceholderApiKey,
+    /// The API key cannot be sent as an HTTP header value (whitespace or a control
+    /// character inside it, after trimming the ends).
+    InvalidApiKey {
+        /// What is wrong with it (never the key itself).
+        reason: &'static str,
+    },
+    /// Neither `agent_name` nor `STASO_AGENT_NAME` is set, or it is blank.
+    MissingAgentName,
+    /// `base_url` is not an absolute http(s) URL with a host, or carries credentials, a
+    /// query or a fragment.
+    InvalidBaseUrl {
+        /// The URL as given, with any credentials removed.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Plain `http` to a host that is not loopback.
+    InsecureBaseUrl {
+        /// The URL as given, with any credentials removed.
+        url: String,
+    },
+    /// `batch_size` outside 1..=500.
+    BatchSize(usize),
+    /// `flush_interval` is zero.
+    FlushInterval(Duration),
+    /// `max_queue_size` is zero.
+    MaxQueueSize,
+    /// `max_field_bytes` is zero.
+    MaxFieldBytes,
+    /// An environment variable holds a value that cannot be parsed.
+    InvalidEnv {
+        /// The variable's name.
+        var: &'static str,
+        /// What it holds.
+        value: String,
+        /// What it may hold.
+        expected: &'static str,
+    },
+    /// The CA certificate could not be read or parsed.
+    CaCert {
+        /// The file.
+        path: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The background delivery thread could not be started.
+    Runtime(String),
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::MissingApiKey => write!(
+                f,
+                "staso: no API key: set `api_key` in staso::Options or the STASO_API_KEY environment variable (or disable tracing with `enabled = false` / STASO_ENABLED=0)"
+            ),
+            InitError::PlaceholderApiKey => write!(
+                f,
+                "staso: the API key is a placeholder value: set `api_key` (or STASO_API_KEY) to the key from your Staso dashboard"
+            ),
+            InitError::InvalidApiKey { reason } => write!(
+                f,
+                "staso: the API key (`api_key` / STASO_API_KEY) {reason}: copy the key again from your Staso dashboard"
+            ),
+            InitError::MissingAgentName => write!(
+                f,
+                "staso: no agent name: set `agent_name` in staso::Options or the STASO_AGENT_NAME environment variable"
+            ),
+            InitError::InvalidBaseUrl { url, reason } => write!(
+                f,
+                "staso: invalid `base_url` (STASO_BASE_URL) {url:?}: {reason}; use an absolute URL such as https://api.staso.ai"
+            ),
+            InitError::InsecureBaseUrl { url } => write!(
+                f,
+                "staso: `base_url` (STASO_BASE_URL) {url:?} uses plain http to a non-loopback host: use https (plain http is allowed only for localhost, 127.0.0.0/8 and ::1)"
+            ),
+            InitError::BatchSize(n) => write!(
+                f,
+                "staso: `batch_size` is {n}: it must be between 1 and 500"
+            ),
+            InitError::FlushInterval(d) => write!(
+                f,
+                "staso: `flush_interval` is {d:?}: it must be greater than zero"
+            ),
+            InitError::MaxQueueSize => write!(
+                f,
+                "staso: `max_queue_size` is 0: it must be greater than zero"
+            ),
+            InitError::MaxFieldBytes => write!(
+                f,
+                "staso: `max_field_bytes` is 0: it must be greater than zero"
+            ),
+            InitError::InvalidEnv { var, value, expected } => write!(
+                f,
+                "staso: environment variable {var}={value:?} is not valid: it must be one of {expected}"
+            ),
+            InitError::CaCert { path, reason } => write!(
+                f,
+                "staso: cannot use `ca_cert_path` (STASO_CA_CERT) {path:?}: {reason}; give a readable PEM certificate file"
+            ),
+            InitError::Runtime(reason) => write!(
+                f,
+                "staso: cannot start the delivery thread: {reason}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}
