@@ -47,12 +47,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         print_trees: true,
         ..Default::default()
     })?;
-    let client = staso::init(staso::Options {
-        api_key: Some("local-demo-key".into()),
-        agent_name: Some("support-desk".into()),
-        base_url: Some(collector.url()),
-        ..Default::default()
-    })?;
+    let client = staso::init(
+        staso::Options::new()
+            .api_key("local-demo-key")
+            .agent_name("support-desk")
+            .base_url(collector.url()),
+    )?;
 
     println!("{}", triage("I want a refund for order 7".into()));
     println!("{}", triage("hello".into()));

@@ -88,12 +88,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
 
-    let client = staso::init(staso::Options {
-        api_key: Some("local-demo-key".into()),
-        agent_name: Some("support-bot".into()),
-        base_url: Some(collector.url()),
-        ..Default::default()
-    })?;
+    let client = staso::init(
+        staso::Options::new()
+            .api_key("local-demo-key")
+            .agent_name("support-bot")
+            .base_url(collector.url()),
+    )?;
 
     let reply = staso::conversation("conv-quickstart")
         .user_id("user-alice")

@@ -104,10 +104,7 @@ fn sustained() {
     let secs: f64 = env_or("STASO_SUSTAINED_SECS", 10.0);
     let rate: f64 = env_or("STASO_SUSTAINED_RATE", 300_000.0);
     let collector = b::CollectorProcess::start_with(false);
-    let client = b::init(staso::Options {
-        batch_size: Some(BATCH),
-        ..b::options(collector.url(), true, QUEUE)
-    });
+    let client = b::init(b::options(collector.url(), true, QUEUE).batch_size(BATCH));
     // Warm up (first clock read calibrates the TSC, first request opens the connection).
     for i in 0..1_000 {
         black_box(b::tool_nothing_captured(i, 1));

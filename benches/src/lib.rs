@@ -165,16 +165,14 @@ impl Drop for CollectorProcess {
 /// Options of a client delivering to the collector at `url` (defaults otherwise: batches of
 /// 100, flush every 5 s); `enabled: false` for the runtime-disabled figure.
 pub fn options(url: &str, enabled: bool, max_queue_size: usize) -> staso::Options {
-    staso::Options {
-        api_key: Some(API_KEY.into()),
-        agent_name: Some("bench-agent".into()),
-        base_url: Some(url.to_string()),
-        max_queue_size: Some(max_queue_size),
-        enabled: Some(enabled),
-        capture_git: Some(false),
-        shutdown_timeout: Some(Duration::from_secs(30)),
-        ..Default::default()
-    }
+    staso::Options::new()
+        .api_key(API_KEY)
+        .agent_name("bench-agent")
+        .base_url(url.to_string())
+        .max_queue_size(max_queue_size)
+        .enabled(enabled)
+        .capture_git(false)
+        .shutdown_timeout(Duration::from_secs(30))
 }
 
 /// Starts the client; panics with the reason when it cannot.

@@ -1,67 +1,23 @@
-//! The client: the bounded queue between callers and the batcher, the counters behind the
-//! delivery report, and the process-wide current client that spans go to.
+//! The process-wide client: `init`, `flush`, `shutdown`, the `Client` handle, and the
+//! per-thread view of the current client that the hot path reads without a lock.
 
-use crate::config::{Config, Env, InitError, Options, ProcessEnv};
-use crate::report::{DeliveryReport, FailureKind};
-use crate::span::SpanRecord;
-use crossbeam_queue::ArrayQueue;
+use crate::config::Config;
+use crate::env::{Env, ProcessEnv};
+use crate::export::batcher;
+use crate::export::queue::Queue;
+use crate::local::record::SpanRecord;
+use staso_types::{DeliveryReport, InitError, Options};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::*};
-use std::sync::{mpsc, Arc, Mutex, RwLock};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
-/// Extra time a caller waits for the batcher's own answer past its timeout.
-const REPLY_MARGIN: Duration = Duration::from_millis(50);
-
-/// Counters the report is made of; updated by the batcher, read by anyone.
-#[derive(Default)]
-pub(crate) struct Stats {
-    /// Spans taken out of the queue by the batcher (final copies only).
-    pub accepted: AtomicU64,
-    pub delivered: AtomicU64,
-    pub failed: AtomicU64,
-    pub rejected: AtomicU64,
-    pub last_failure: AtomicU8,
-    pub retryable: AtomicBool,
-}
-
-impl Stats {
-    pub(crate) fn note_failure(&self, kind: FailureKind, retryable: bool) {
-        self.last_failure.store(kind.to_u8(), Relaxed);
-        self.retryable.store(retryable, Relaxed);
-    }
-}
-
-pub(crate) enum Command {
-    Flush {
-        deadline: Instant,
-        reply: mpsc::Sender<DeliveryReport>,
-    },
-    Shutdown {
-        deadline: Instant,
-        reply: mpsc::Sender<DeliveryReport>,
-    },
-}
-
+/// A client: its configuration, its queue, and its batcher (none when disabled).
 pub(crate) struct Inner {
-    pub config: Config,
-    pub queue: ArrayQueue<SpanRecord>,
-    /// Provisional root copies: best effort, outside `max_queue_size`, so announcing a
-    /// root never costs a real span its place. A full one drops the copy silently (the
-    /// final copy carries everything).
-    pub provisional: ArrayQueue<SpanRecord>,
-    pub stats: Stats,
-    pub closed: AtomicBool,
-    pub wake_pending: AtomicBool,
-    /// Wakes the batcher (it waits on this and on its requests at once).
-    pub wake_signal: Arc<tokio::sync::Notify>,
-    pub commands: Mutex<Vec<Command>>,
-    join: Mutex<Option<JoinHandle<()>>>,
+    pub config: Arc<Config>,
+    pub queue: Arc<Queue>,
+    batcher: Option<batcher::Handle>,
     final_report: Mutex<Option<DeliveryReport>>,
-    last_queue_warning: AtomicU64,
-    #[cfg(feature = "test-faults")]
-    pub inject_panic: AtomicBool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -73,146 +29,29 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Inner {
-    /// The caller's side of a finished span: one push into the queue, never a wait.
-    ///
-    /// `pushed` counts this thread's pushes since it last looked at the queue's length to
-    /// wake the batcher: the length reads the consumer's end of the queue, a cache line the
-    /// batcher writes while it drains, so a thread looks once every `wake_stride` pushes
-    /// (at most 1/8 of `batch_size`, so a batch is sent at most that many spans late per
-    /// producing thread; the flush interval bounds the rest).
-    #[inline]
-    pub(crate) fn enqueue(&self, record: SpanRecord, pushed: &mut u32) {
-        if self.closed.load(Relaxed) {
-            if !record.provisional {
-                self.reject(FailureKind::Shutdown);
-            }
-            return;
+    fn flush(&self, timeout: Duration) -> DeliveryReport {
+        match &self.batcher {
+            Some(b) if b.is_finished() => self.shutdown(timeout),
+            Some(b) => b.flush(timeout),
+            None => DeliveryReport::disabled(),
         }
-        if record.provisional {
-            let _ = self.provisional.push(record);
-            return;
-        }
-        match self.queue.push(record) {
-            Ok(()) => self.pushed_one(pushed),
-            Err(_) => self.queue_full(),
-        }
-    }
-
-    /// After a push: wakes the batcher once `batch_size` spans wait (looking at the
-    /// queue's length once every `wake_stride` pushes of this thread, see `enqueue`).
-    #[inline]
-    fn pushed_one(&self, pushed: &mut u32) {
-        *pushed += 1;
-        if *pushed >= wake_stride(self.config.batch_size) {
-            *pushed = 0;
-            if self.queue.len() >= self.config.batch_size && !self.wake_pending.swap(true, AcqRel) {
-                self.wake();
-            }
-        }
-    }
-
-    #[cold]
-    fn queue_full(&self) {
-        self.reject(FailureKind::QueueFull);
-        self.warn_queue_full();
-    }
-
-    #[cold]
-    fn reject(&self, kind: FailureKind) {
-        self.stats.rejected.fetch_add(1, Relaxed);
-        self.stats
-            .note_failure(kind, kind == FailureKind::QueueFull);
-    }
-
-    /// At most one warning a minute, however many spans are dropped.
-    #[cold]
-    fn warn_queue_full(&self) {
-        let now = crate::clock::now().0;
-        let last = self.last_queue_warning.load(Relaxed);
-        if (last == 0 || now.saturating_sub(last) > 60_000_000_000)
-            && self
-                .last_queue_warning
-                .compare_exchange(last, now.max(1), Relaxed, Relaxed)
-                .is_ok()
-        {
-            crate::diag::warn(&format!(
-                "staso: span queue full (max_queue_size = {}), dropping spans; the count is in the delivery report",
-                self.config.max_queue_size
-            ));
-        }
-    }
-
-    pub(crate) fn wake(&self) {
-        self.wake_signal.notify_one();
-    }
-
-    /// The report from the counters alone (used when the batcher does not answer in time).
-    pub(crate) fn report(&self, timed_out: bool, queued: u64) -> DeliveryReport {
-        let s = &self.stats;
-        let accepted = s.accepted.load(Acquire) + queued;
-        let delivered = s.delivered.load(Acquire);
-        let failed = s.failed.load(Acquire);
-        DeliveryReport {
-            accepted,
-            delivered,
-            failed,
-            pending: accepted.saturating_sub(delivered + failed),
-            rejected: s.rejected.load(Acquire),
-            timed_out,
-            last_failure: FailureKind::from_u8(s.last_failure.load(Acquire)),
-            retryable: s.retryable.load(Acquire),
-        }
-    }
-
-    fn command(
-        &self,
-        make: impl FnOnce(mpsc::Sender<DeliveryReport>) -> Command,
-        timeout: Duration,
-    ) -> DeliveryReport {
-        let (tx, rx) = mpsc::channel();
-        if let Ok(mut c) = self.commands.lock() {
-            c.push(make(tx));
-        }
-        self.wake();
-        match rx.recv_timeout(timeout + REPLY_MARGIN) {
-            Ok(r) => r,
-            Err(_) => self.report(true, self.queue.len() as u64),
-        }
-    }
-
-    pub(crate) fn flush(&self, timeout: Duration) -> DeliveryReport {
-        if self.is_finished() {
-            return self.shutdown(timeout);
-        }
-        let deadline = Instant::now() + timeout;
-        self.command(|reply| Command::Flush { deadline, reply }, timeout)
-    }
-
-    fn is_finished(&self) -> bool {
-        self.join.lock().map(|j| j.is_none()).unwrap_or(true)
     }
 
     /// Stops accepting, drains within `timeout`, and stops the batcher. Idempotent: later
     /// calls return the first call's report (with the current rejection count).
-    pub(crate) fn shutdown(&self, timeout: Duration) -> DeliveryReport {
-        self.closed.store(true, Release);
+    fn shutdown(&self, timeout: Duration) -> DeliveryReport {
+        self.queue.close();
+        let Some(batcher) = &self.batcher else {
+            return DeliveryReport::disabled();
+        };
         if let Ok(r) = self.final_report.lock() {
             if let Some(r) = r.as_ref() {
                 let mut r = r.clone();
-                r.rejected = self.stats.rejected.load(Acquire);
+                r.rejected = self.queue.report(false).rejected;
                 return r;
             }
         }
-        let deadline = Instant::now() + timeout;
-        let report = self.command(|reply| Command::Shutdown { deadline, reply }, timeout);
-        if !report.timed_out {
-            let handle = self.join.lock().ok().and_then(|mut j| j.take());
-            if let Some(h) = handle {
-                if h.thread().id() != std::thread::current().id() {
-                    let _ = h.join();
-                }
-            }
-        }
+        let report = batcher.shutdown(timeout);
         if let Ok(mut r) = self.final_report.lock() {
             if r.is_none() {
                 *r = Some(report.clone());
@@ -226,11 +65,9 @@ impl Inner {
 /// dropping it shuts the client down (waiting at most `shutdown_timeout` for delivery).
 ///
 /// ```no_run
-/// let client = staso_core::init(staso_core::Options {
-///     api_key: Some("sk-...".into()),
-///     agent_name: Some("support-bot".into()),
-///     ..Default::default()
-/// })?;
+/// let client = staso_core::init(
+///     staso_core::Options::new().api_key("ak_...").agent_name("support-bot"),
+/// )?;
 /// // ... run the agent ...
 /// let report = client.shutdown(std::time::Duration::from_secs(5));
 /// assert!(report.ok(), "{report:?}");
@@ -240,6 +77,7 @@ impl Inner {
 #[derive(Debug)]
 pub struct Client {
     inner: Arc<Inner>,
+    previous: Option<DeliveryReport>,
 }
 
 impl Client {
@@ -255,6 +93,11 @@ impl Client {
         let r = self.inner.shutdown(timeout);
         unset_global(&self.inner);
         r
+    }
+
+    /// The shutdown report of the client this one replaced (`init` called again), if any.
+    pub fn previous_shutdown_report(&self) -> Option<&DeliveryReport> {
+        self.previous.as_ref()
     }
 }
 
@@ -276,7 +119,7 @@ struct Cached {
     /// The `GENERATION` the client was read at.
     generation: u64,
     client: Option<Arc<Inner>>,
-    /// Pushes since this thread last looked at the queue's length (see `Inner::enqueue`).
+    /// Pushes since this thread last looked at the queue's length (see `Queue::push_from`).
     pushed: u32,
 }
 
@@ -288,12 +131,6 @@ thread_local! {
             pushed: 0,
         })
     };
-}
-
-/// How many spans a thread pushes between two looks at the queue's length.
-#[inline]
-fn wake_stride(batch_size: usize) -> u32 {
-    (batch_size / 8).clamp(1, 64) as u32
 }
 
 /// Whether spans are recorded at all (a client is initialised and enabled).
@@ -335,29 +172,11 @@ fn refresh(c: &mut Cached, generation: u64) {
     };
 }
 
+/// Sends the record in `slot` to the current client (taken out right at the push, so it
+/// is moved once). Without a client it stays where it is.
 #[inline]
-pub(crate) fn enqueue(record: SpanRecord) {
-    with_cached(|c, pushed| c.enqueue(record, pushed));
-}
-
-/// [`enqueue`] of a final record still in its frame on the stack, taken out (`None` left)
-/// right at the push so that it is moved once. Without a client it stays where it is.
-#[inline]
-pub(crate) fn enqueue_from(slot: &mut Option<SpanRecord>) {
-    with_cached(|c, pushed| {
-        if c.closed.load(Relaxed) || slot.as_ref().is_some_and(|r| r.provisional) {
-            if let Some(r) = slot.take() {
-                c.enqueue(r, pushed);
-            }
-            return;
-        }
-        if let Some(r) = slot.take() {
-            match c.queue.push(r) {
-                Ok(()) => c.pushed_one(pushed),
-                Err(_) => c.queue_full(),
-            }
-        }
-    });
+pub(crate) fn send_from(slot: &mut Option<SpanRecord>) {
+    with_cached(|c, pushed| c.queue.push_from(slot, pushed));
 }
 
 fn set_global(inner: Option<Arc<Inner>>) -> Option<Arc<Inner>> {
@@ -390,46 +209,47 @@ pub(crate) fn with_config<R>(f: impl FnOnce(&Config) -> R) -> Option<R> {
 
 /// Starts the client from `options`, with environment variables filling what is unset.
 /// Replaces (and shuts down) a client started before.
+///
+/// Side effects, each with an option to turn it off: a panic hook is chained in front of
+/// the one installed (`install_panic_hook`; it keeps the panic message for the span the
+/// panic unwinds through and then calls the previous hook), and an `atexit` hook flushes
+/// within `shutdown_timeout` at process exit (`install_exit_hook`).
 pub fn init(options: Options) -> Result<Client, InitError> {
     init_with_env(options, &ProcessEnv)
 }
 
 /// [`init`] reading fallbacks from `env` instead of the process environment (for tests).
 pub fn init_with_env(options: Options, env: &dyn Env) -> Result<Client, InitError> {
-    let config = options.resolve(env)?;
+    let config = Arc::new(crate::config::resolve(&options, env)?);
     crate::diag::set_debug(config.debug);
-    crate::panic::install_hook();
-    crate::exit::register();
+    if config.install_panic_hook {
+        crate::panic::install_hook();
+    }
+    if config.install_exit_hook {
+        crate::exit::register(shutdown_at_exit);
+    }
     crate::registry::warn_duplicate_agents();
+    let queue = Arc::new(Queue::new(config.max_queue_size, config.batch_size));
+    let batcher = if config.enabled {
+        Some(batcher::spawn(queue.clone(), config.clone()).map_err(InitError::Runtime)?)
+    } else {
+        None
+    };
     let inner = Arc::new(Inner {
-        queue: ArrayQueue::new(config.max_queue_size),
-        provisional: ArrayQueue::new((config.max_queue_size / 10).clamp(16, 1024)),
         config,
-        stats: Stats::default(),
-        closed: AtomicBool::new(false),
-        wake_pending: AtomicBool::new(false),
-        wake_signal: Arc::new(tokio::sync::Notify::new()),
-        commands: Mutex::new(Vec::new()),
-        join: Mutex::new(None),
+        queue,
+        batcher,
         final_report: Mutex::new(None),
-        last_queue_warning: AtomicU64::new(0),
-        #[cfg(feature = "test-faults")]
-        inject_panic: AtomicBool::new(false),
     });
-    if inner.config.enabled {
-        let handle = crate::batcher::spawn(inner.clone()).map_err(InitError::Runtime)?;
-        if let Ok(mut j) = inner.join.lock() {
-            *j = Some(handle);
-        }
-    }
     crate::diag::debug(&format!(
-        "staso: initialised for agent {:?} sending to {}",
-        inner.config.agent_name, inner.config.base_url
+        "staso: initialised for agent {:?} sending to {} (tracing {})",
+        inner.config.agent_name,
+        inner.config.base_url,
+        if inner.config.enabled { "on" } else { "off" }
     ));
-    if let Some(old) = set_global(Some(inner.clone())) {
-        old.shutdown(old.config.shutdown_timeout);
-    }
-    Ok(Client { inner })
+    let previous =
+        set_global(Some(inner.clone())).map(|old| old.shutdown(old.config.shutdown_timeout));
+    Ok(Client { inner, previous })
 }
 
 fn global() -> Option<Arc<Inner>> {
@@ -437,11 +257,12 @@ fn global() -> Option<Arc<Inner>> {
 }
 
 /// Waits up to `timeout` for the spans accepted before this call to be delivered, and
-/// reports. Without a client, the report says `disabled`.
+/// reports. Without a client (or with tracing disabled) it returns at once and the report
+/// says `disabled`.
 pub fn flush(timeout: Duration) -> DeliveryReport {
     match global() {
-        Some(c) if c.config.enabled => c.flush(timeout),
-        _ => DeliveryReport::disabled(),
+        Some(c) => c.flush(timeout),
+        None => DeliveryReport::disabled(),
     }
 }
 
@@ -449,11 +270,7 @@ pub fn flush(timeout: Duration) -> DeliveryReport {
 pub fn shutdown(timeout: Duration) -> DeliveryReport {
     match global() {
         Some(c) => {
-            let r = if c.config.enabled {
-                c.shutdown(timeout)
-            } else {
-                DeliveryReport::disabled()
-            };
+            let r = c.shutdown(timeout);
             unset_global(&c);
             r
         }
@@ -462,7 +279,7 @@ pub fn shutdown(timeout: Duration) -> DeliveryReport {
 }
 
 /// Shuts the current client down from the exit hook, bounded by its `shutdown_timeout`.
-pub(crate) fn shutdown_at_exit() {
+fn shutdown_at_exit() {
     if let Some(c) = global() {
         if c.config.enabled {
             let report = c.shutdown(c.config.shutdown_timeout);
@@ -479,8 +296,7 @@ pub(crate) fn shutdown_at_exit() {
 #[cfg(feature = "test-faults")]
 /// Makes the batcher thread panic once (tests of its recovery).
 pub fn inject_batcher_panic() {
-    if let Some(c) = global() {
-        c.inject_panic.store(true, Release);
-        c.wake();
+    if let Some(b) = global().as_ref().and_then(|c| c.batcher.as_ref()) {
+        b.inject_panic();
     }
 }

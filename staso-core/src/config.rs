@@ -1,15 +1,15 @@
-//! Options, their resolution (argument → environment variable → default) in one place,
-//! and the errors that refuse a bad configuration before anything is sent.
+//! From `Options` to the configuration a client runs with: each option resolved in one
+//! place (argument → environment variable → default) and checked, so a bad configuration
+//! is refused at `init` with an error that names the option and the fix.
 
-use crate::capture::CapturePolicy;
-use crate::git::GitContext;
-use std::collections::HashMap;
+use crate::env::{non_blank, Env};
+use staso_types::{
+    strip_userinfo, CapturePolicy, Category, GitContext, InitError, MaskFn, Options,
+    DEFAULT_BASE_URL,
+};
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
-/// The service's address when none is given.
-pub const DEFAULT_BASE_URL: &str = "https://api.staso.ai";
 const PLACEHOLDER_KEYS: [&str; 6] = [
     "change-me",
     "changeme",
@@ -19,236 +19,11 @@ const PLACEHOLDER_KEYS: [&str; 6] = [
     "placeholder",
 ];
 
-/// Where configuration falls back to when an option is not given. The process
-/// environment by default; tests pass a map instead of calling `set_var`.
-pub trait Env {
-    /// The value of the variable `name`, if set.
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The real process environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-}
-
-impl Env for HashMap<String, String> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).cloned()
-    }
-}
-
-impl Env for HashMap<&str, &str> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).map(|v| v.to_string())
-    }
-}
-
-/// A hook applied to every captured value (input, output, metadata) before it leaves the
-/// process: return the value to send.
-pub type MaskFn = Arc<dyn Fn(serde_json::Value) -> serde_json::Value + Send + Sync>;
-
-/// Everything `init` accepts. Unset fields fall back to their environment variable, then
-/// to the contract's default.
-///
-/// ```
-/// let options = staso_core::Options {
-///     api_key: Some("sk-test".into()),
-///     agent_name: Some("support-bot".into()),
-///     batch_size: Some(50),
-///     ..Default::default()
-/// };
-/// assert!(format!("{options:?}").contains("[redacted]"));
-/// ```
-#[derive(Clone, Default)]
-pub struct Options {
-    /// API key (`STASO_API_KEY`). Required.
-    pub api_key: Option<String>,
-    /// Default agent name (`STASO_AGENT_NAME`). Required.
-    pub agent_name: Option<String>,
-    /// Free-form version label (`STASO_AGENT_VERSION`), `""` by default.
-    pub agent_version: Option<String>,
-    /// Service address (`STASO_BASE_URL`), `https://api.staso.ai` by default.
-    pub base_url: Option<String>,
-    /// Spans per request, 1..=500; 100 by default.
-    pub batch_size: Option<usize>,
-    /// Longest wait before queued spans are sent; 5 s by default.
-    pub flush_interval: Option<Duration>,
-    /// Spans held in memory at most (queued or waiting for a retry); 10 000 by default.
-    pub max_queue_size: Option<usize>,
-    /// `false` turns every tracing call into a no-op at run time.
-    pub enabled: Option<bool>,
-    /// Verbose SDK logging (`STASO_DEBUG`).
-    pub debug: Option<bool>,
-    /// Environment label (`STASO_ENVIRONMENT`), `default` by default.
-    pub environment: Option<String>,
-    /// Workspace (`STASO_WORKSPACE_SLUG`), `default` by default.
-    pub workspace_slug: Option<String>,
-    /// `false` switches off the `request` and `system_prompt` capture categories unless
-    /// those are set explicitly (`STASO_CAPTURE_MESSAGES`).
-    pub capture_messages: Option<bool>,
-    /// Capture category `request` (`STASO_CAPTURE_REQUEST`).
-    pub capture_request: Option<bool>,
-    /// Capture category `system_prompt` (`STASO_CAPTURE_SYSTEM_PROMPT`).
-    pub capture_system_prompt: Option<bool>,
-    /// Capture category `tool_schema` (`STASO_CAPTURE_TOOL_SCHEMA`).
-    pub capture_tool_schema: Option<bool>,
-    /// Capture category `tool_arguments` (`STASO_CAPTURE_TOOL_ARGUMENTS`).
-    pub capture_tool_arguments: Option<bool>,
-    /// Capture category `output` (`STASO_CAPTURE_OUTPUT`).
-    pub capture_output: Option<bool>,
-    /// Look up the git commit, branch and repository at init; `true` by default.
-    pub capture_git: Option<bool>,
-    /// How long the guard returned by `#[staso::main]` (and the exit hook) waits for
-    /// delivery at exit; 5 s by default.
-    pub shutdown_timeout: Option<Duration>,
-    /// Longest captured input/output/metadata value, in bytes; larger ones are truncated on
-    /// a UTF-8 boundary. 256 KiB by default.
-    pub max_field_bytes: Option<usize>,
-    /// Replace values under secret-looking keys (`password`, `api_key`, `token`, ...) with
-    /// `[REDACTED]`; `true` by default.
-    pub redact_secrets: Option<bool>,
-    /// An extra PEM CA certificate to trust, for self-hosted endpoints
-    /// (`STASO_CA_CERT`).
-    pub ca_cert_path: Option<std::path::PathBuf>,
-    /// A hook applied to every captured value before it leaves the process.
-    pub mask: Option<MaskFn>,
-    /// Limit of one HTTP attempt; 10 s by default (the contract's).
-    pub request_timeout: Option<Duration>,
-    /// Git context given directly (the `#[staso::main]` attribute passes the values baked
-    /// in at compile time); run-time `STASO_VCS_*` variables still win.
-    pub git: Option<GitContext>,
-}
-
-impl fmt::Debug for Options {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Options")
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("agent_name", &self.agent_name)
-            .field("agent_version", &self.agent_version)
-            .field("base_url", &self.base_url)
-            .field("batch_size", &self.batch_size)
-            .field("flush_interval", &self.flush_interval)
-            .field("max_queue_size", &self.max_queue_size)
-            .field("enabled", &self.enabled)
-            .field("debug", &self.debug)
-            .field("environment", &self.environment)
-            .field("workspace_slug", &self.workspace_slug)
-            .field("capture_messages", &self.capture_messages)
-            .field("capture_git", &self.capture_git)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A configuration refused at init. Each message names the option (and its environment
-/// variable) and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InitError {
-    /// Neither `api_key` nor `STASO_API_KEY` is set, or it is blank.
-    MissingApiKey,
-    /// The API key is a placeholder such as `change-me`.
-    PlaceholderApiKey,
-    /// Neither `agent_name` nor `STASO_AGENT_NAME` is set, or it is blank.
-    MissingAgentName,
-    /// `base_url` is not an absolute http(s) URL with a host, or carries credentials, a
-    /// query or a fragment.
-    InvalidBaseUrl {
-        /// The URL as given, with any credentials removed.
-        url: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// Plain `http` to a host that is not loopback.
-    InsecureBaseUrl {
-        /// The URL as given.
-        url: String,
-    },
-    /// `batch_size` outside 1..=500.
-    BatchSize(usize),
-    /// `flush_interval` is zero.
-    FlushInterval(Duration),
-    /// `max_queue_size` is zero.
-    MaxQueueSize,
-    /// An environment variable holds a value that cannot be parsed.
-    InvalidEnv {
-        /// The variable's name.
-        var: &'static str,
-        /// What it holds.
-        value: String,
-        /// What it may hold.
-        expected: &'static str,
-    },
-    /// The CA certificate could not be read or parsed.
-    CaCert {
-        /// The file.
-        path: String,
-        /// Why it failed.
-        reason: String,
-    },
-    /// The background delivery thread could not be started.
-    Runtime(String),
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InitError::MissingApiKey => write!(
-                f,
-                "staso: no API key: set `api_key` in staso::Options or the STASO_API_KEY environment variable"
-            ),
-            InitError::PlaceholderApiKey => write!(
-                f,
-                "staso: the API key is a placeholder value: set `api_key` (or STASO_API_KEY) to the key from your Staso dashboard"
-            ),
-            InitError::MissingAgentName => write!(
-                f,
-                "staso: no agent name: set `agent_name` in staso::Options or the STASO_AGENT_NAME environment variable"
-            ),
-            InitError::InvalidBaseUrl { url, reason } => write!(
-                f,
-                "staso: invalid `base_url` (STASO_BASE_URL) {url:?}: {reason}; use an absolute URL such as https://api.staso.ai"
-            ),
-            InitError::InsecureBaseUrl { url } => write!(
-                f,
-                "staso: `base_url` {url:?} uses plain http to a non-loopback host: use https (plain http is allowed only for localhost, 127.0.0.0/8 and ::1)"
-            ),
-            InitError::BatchSize(n) => write!(
-                f,
-                "staso: `batch_size` is {n}: it must be between 1 and 500"
-            ),
-            InitError::FlushInterval(d) => write!(
-                f,
-                "staso: `flush_interval` is {d:?}: it must be greater than zero"
-            ),
-            InitError::MaxQueueSize => write!(
-                f,
-                "staso: `max_queue_size` is 0: it must be greater than zero"
-            ),
-            InitError::InvalidEnv { var, value, expected } => write!(
-                f,
-                "staso: environment variable {var}={value:?} is not valid: it must be one of {expected}"
-            ),
-            InitError::CaCert { path, reason } => write!(
-                f,
-                "staso: cannot use `ca_cert_path` {path:?}: {reason}; give a readable PEM certificate file"
-            ),
-            InitError::Runtime(reason) => write!(
-                f,
-                "staso: cannot start the delivery thread: {reason}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for InitError {}
+/// The ingest endpoint's path under the base URL.
+pub(crate) const INGEST_PATH: &str = "/v1/traces/ingest";
 
 /// The API key, kept out of every `Debug` and `Display`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub(crate) struct ApiKey(String);
 
 impl ApiKey {
@@ -260,6 +35,16 @@ impl ApiKey {
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+/// `MaskFn` with a `Debug` that does not try to print a closure.
+#[derive(Clone)]
+pub(crate) struct Mask(pub MaskFn);
+
+impl fmt::Debug for Mask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MaskFn")
     }
 }
 
@@ -286,35 +71,44 @@ pub(crate) struct Config {
     pub redact_secrets: bool,
     pub ca_cert_pem: Option<Vec<u8>>,
     pub request_timeout: Duration,
-    #[allow(dead_code)]
-    pub mask: Option<MaskFnDebug>,
+    pub mask: Option<Mask>,
+    pub install_panic_hook: bool,
+    pub install_exit_hook: bool,
 }
 
-/// `MaskFn` with a `Debug` that does not try to print a closure.
-#[derive(Clone)]
-pub(crate) struct MaskFnDebug(pub MaskFn);
+const STRICT_BOOL: &str = "1/0, true/false, yes/no, on/off";
 
-impl fmt::Debug for MaskFnDebug {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MaskFn")
+/// A strict boolean (capture switches, `STASO_ENABLED`): anything but the listed words is
+/// an error.
+fn parse_strict(var: &'static str, value: String) -> Result<bool, InitError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(InitError::InvalidEnv {
+            var,
+            value,
+            expected: STRICT_BOOL,
+        }),
     }
 }
 
-/// The namespace of agent ids (UUID v5 of the agent name), shared with the Python SDK.
-const AGENT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0xa1b2c3d4_e5f6_7890_abcd_ef1234567890);
-
-/// UUID v5 of an agent name in the Staso namespace.
-pub(crate) fn agent_id(name: &str) -> String {
-    uuid::Uuid::new_v5(&AGENT_NAMESPACE, name.as_bytes()).to_string()
-}
-
-fn non_blank(v: Option<String>) -> Option<String> {
-    v.filter(|s| !s.trim().is_empty())
+/// `explicit`, else the strict boolean in `var` (blank counts as unset).
+fn flag(
+    explicit: Option<bool>,
+    env: &dyn Env,
+    var: &'static str,
+) -> Result<Option<bool>, InitError> {
+    match explicit {
+        Some(v) => Ok(Some(v)),
+        None => non_blank(env, var)
+            .map(|v| parse_strict(var, v))
+            .transpose(),
+    }
 }
 
 /// Lenient flag parsing for `STASO_DEBUG` (as the reference client: `1`/`true`).
-fn env_flag(env: &dyn Env, var: &str) -> Option<bool> {
-    env.var(var).map(|v| {
+fn lenient_flag(env: &dyn Env, var: &str) -> Option<bool> {
+    non_blank(env, var).map(|v| {
         matches!(
             v.trim().to_ascii_lowercase().as_str(),
             "1" | "true" | "yes" | "on"
@@ -322,100 +116,147 @@ fn env_flag(env: &dyn Env, var: &str) -> Option<bool> {
     })
 }
 
-impl Options {
-    /// Checks the options against `env` and returns the configuration the client runs
-    /// with, or the first problem found.
-    pub(crate) fn resolve(&self, env: &dyn Env) -> Result<Config, InitError> {
-        let api_key = non_blank(self.api_key.clone())
-            .or_else(|| non_blank(env.var("STASO_API_KEY")))
-            .ok_or(InitError::MissingApiKey)?;
-        if PLACEHOLDER_KEYS.contains(&api_key.trim().to_ascii_lowercase().as_str()) {
-            return Err(InitError::PlaceholderApiKey);
-        }
-        let agent_name = non_blank(self.agent_name.clone())
-            .or_else(|| non_blank(env.var("STASO_AGENT_NAME")))
-            .ok_or(InitError::MissingAgentName)?;
-        let base_url = self
-            .base_url
-            .clone()
-            .or_else(|| env.var("STASO_BASE_URL"))
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-        let base_url = check_base_url(&base_url)?;
+/// A string option: the argument unless blank, else the variable unless blank.
+fn text(explicit: &Option<String>, env: &dyn Env, var: &str) -> Option<String> {
+    explicit
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| non_blank(env, var))
+}
 
-        let batch_size = self.batch_size.unwrap_or(100);
-        if !(1..=500).contains(&batch_size) {
-            return Err(InitError::BatchSize(batch_size));
-        }
-        let flush_interval = self.flush_interval.unwrap_or(Duration::from_secs(5));
-        if flush_interval.is_zero() {
-            return Err(InitError::FlushInterval(flush_interval));
-        }
-        let max_queue_size = self.max_queue_size.unwrap_or(10_000);
-        if max_queue_size == 0 {
-            return Err(InitError::MaxQueueSize);
-        }
-        let capture = CapturePolicy::resolve(self, env)?;
-        let capture_git = self.capture_git.unwrap_or(true);
-        let git = if capture_git {
-            crate::git::detect(env, self.git.clone())
-        } else {
-            None
-        };
-        let ca_cert_pem = match self
-            .ca_cert_path
-            .clone()
-            .or_else(|| env.var("STASO_CA_CERT").map(Into::into))
-        {
-            Some(path) => Some(std::fs::read(&path).map_err(|e| InitError::CaCert {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?),
-            None => None,
-        };
-        let session_id = non_blank(env.var("STASO_SESSION_ID"))
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        Ok(Config {
-            agent_id: agent_id(&agent_name),
-            api_key: ApiKey(api_key),
-            agent_name,
-            agent_version: self
-                .agent_version
-                .clone()
-                .or_else(|| env.var("STASO_AGENT_VERSION"))
-                .unwrap_or_default(),
-            base_url,
-            batch_size,
-            flush_interval,
-            max_queue_size,
-            enabled: self.enabled.unwrap_or(true),
-            debug: self
-                .debug
-                .or_else(|| env_flag(env, "STASO_DEBUG"))
-                .unwrap_or(false),
-            environment: non_blank(self.environment.clone())
-                .or_else(|| non_blank(env.var("STASO_ENVIRONMENT")))
-                .unwrap_or_else(|| "default".into()),
-            workspace_slug: non_blank(self.workspace_slug.clone())
-                .or_else(|| non_blank(env.var("STASO_WORKSPACE_SLUG")))
-                .unwrap_or_else(|| "default".into()),
-            capture,
-            git,
-            session_id,
-            shutdown_timeout: self.shutdown_timeout.unwrap_or(Duration::from_secs(5)),
-            max_field_bytes: self.max_field_bytes.unwrap_or(256 * 1024),
-            redact_secrets: self.redact_secrets.unwrap_or(true),
-            ca_cert_pem,
-            request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(10)),
-            mask: self.mask.clone().map(MaskFnDebug),
-        })
+/// Explicit option → `STASO_CAPTURE_<CATEGORY>` → (`request` and `system_prompt` only)
+/// `capture_messages`/`STASO_CAPTURE_MESSAGES` → on.
+fn capture_policy(o: &Options, env: &dyn Env) -> Result<CapturePolicy, InitError> {
+    let messages = flag(o.capture_messages, env, "STASO_CAPTURE_MESSAGES")?;
+    let one = |explicit: Option<bool>, c: Category| -> Result<bool, InitError> {
+        let legacy = matches!(c, Category::Request | Category::SystemPrompt);
+        let v = flag(explicit, env, c.env_var())?;
+        Ok(v.or(if legacy { messages } else { None }).unwrap_or(true))
+    };
+    Ok(CapturePolicy {
+        request: one(o.capture_request, Category::Request)?,
+        system_prompt: one(o.capture_system_prompt, Category::SystemPrompt)?,
+        tool_schema: one(o.capture_tool_schema, Category::ToolSchema)?,
+        tool_arguments: one(o.capture_tool_arguments, Category::ToolArguments)?,
+        output: one(o.capture_output, Category::Output)?,
+    })
+}
+
+/// The key as users give it (often read from a file, with a trailing newline): trimmed,
+/// then refused when it still cannot be an HTTP header value.
+fn check_api_key(raw: &str) -> Result<ApiKey, InitError> {
+    let key = raw.trim();
+    if PLACEHOLDER_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+        return Err(InitError::PlaceholderApiKey);
+    }
+    let reason = if key.chars().any(char::is_whitespace) {
+        Some("contains whitespace")
+    } else if key.chars().any(char::is_control) {
+        Some("contains a control character")
+    } else if !key.is_ascii() {
+        Some("contains a non-ASCII character")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(InitError::InvalidApiKey { reason }),
+        None => Ok(ApiKey(key.to_string())),
     }
 }
 
+/// Checks `options` against `env` and returns the configuration the client runs with,
+/// or the first problem found. With tracing disabled a missing key or agent name is not
+/// an error (there is nothing to send); a malformed value still is.
+pub(crate) fn resolve(o: &Options, env: &dyn Env) -> Result<Config, InitError> {
+    let enabled = flag(o.enabled, env, "STASO_ENABLED")?.unwrap_or(true);
+    let api_key = match text(&o.api_key, env, "STASO_API_KEY") {
+        Some(k) => check_api_key(&k)?,
+        None if enabled => return Err(InitError::MissingApiKey),
+        None => ApiKey::default(),
+    };
+    let agent_name = match text(&o.agent_name, env, "STASO_AGENT_NAME") {
+        Some(n) => n,
+        None if enabled => return Err(InitError::MissingAgentName),
+        None => String::new(),
+    };
+    let base_url =
+        text(&o.base_url, env, "STASO_BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    let base_url = check_base_url(&base_url)?;
+
+    let batch_size = o.batch_size.unwrap_or(100);
+    if !(1..=500).contains(&batch_size) {
+        return Err(InitError::BatchSize(batch_size));
+    }
+    let flush_interval = o.flush_interval.unwrap_or(Duration::from_secs(5));
+    if flush_interval.is_zero() {
+        return Err(InitError::FlushInterval(flush_interval));
+    }
+    let max_queue_size = o.max_queue_size.unwrap_or(10_000);
+    if max_queue_size == 0 {
+        return Err(InitError::MaxQueueSize);
+    }
+    let max_field_bytes = o.max_field_bytes.unwrap_or(256 * 1024);
+    if max_field_bytes == 0 {
+        return Err(InitError::MaxFieldBytes);
+    }
+    let capture = capture_policy(o, env)?;
+    let git = if o.capture_git.unwrap_or(true) {
+        crate::git::detect(env, o.git.clone())
+    } else {
+        None
+    };
+    let ca_cert_pem = match o
+        .ca_cert_path
+        .clone()
+        .or_else(|| non_blank(env, "STASO_CA_CERT").map(Into::into))
+    {
+        Some(path) => Some(std::fs::read(&path).map_err(|e| InitError::CaCert {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?),
+        None => None,
+    };
+    let session_id =
+        non_blank(env, "STASO_SESSION_ID").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    Ok(Config {
+        agent_id: staso_types::agent_id(&agent_name),
+        api_key,
+        agent_name,
+        agent_version: text(&o.agent_version, env, "STASO_AGENT_VERSION").unwrap_or_default(),
+        base_url,
+        batch_size,
+        flush_interval,
+        max_queue_size,
+        enabled,
+        debug: o
+            .debug
+            .or_else(|| lenient_flag(env, "STASO_DEBUG"))
+            .unwrap_or(false),
+        environment: text(&o.environment, env, "STASO_ENVIRONMENT")
+            .unwrap_or_else(|| "default".into()),
+        workspace_slug: text(&o.workspace_slug, env, "STASO_WORKSPACE_SLUG")
+            .unwrap_or_else(|| "default".into()),
+        capture,
+        git,
+        session_id,
+        shutdown_timeout: o.shutdown_timeout.unwrap_or(Duration::from_secs(5)),
+        max_field_bytes,
+        redact_secrets: o.redact_secrets.unwrap_or(true),
+        ca_cert_pem,
+        request_timeout: o.request_timeout.unwrap_or(Duration::from_secs(10)),
+        mask: o.mask.clone().map(Mask),
+        install_panic_hook: o.install_panic_hook.unwrap_or(true),
+        install_exit_hook: o.install_exit_hook.unwrap_or(true),
+    })
+}
+
 /// Accepts an absolute http(s) URL with a host and nothing that does not belong in a base
-/// URL; plain http only to loopback. Returns it without a trailing slash.
+/// URL; plain http only to loopback. A URL that already ends in the ingest path is the
+/// same base. Returns it without a trailing slash. Errors never repeat credentials.
 fn check_base_url(raw: &str) -> Result<String, InitError> {
+    let shown = strip_userinfo(raw.trim());
     let invalid = |reason| InitError::InvalidBaseUrl {
-        url: strip_userinfo(raw),
+        url: shown.clone(),
         reason,
     };
     let url = url::Url::parse(raw.trim()).map_err(|_| invalid("it is not an absolute URL"))?;
@@ -442,22 +283,105 @@ fn check_base_url(raw: &str) -> Result<String, InitError> {
             url::Host::Ipv6(ip) => ip.is_loopback(),
         };
         if !loopback {
-            return Err(InitError::InsecureBaseUrl {
-                url: raw.to_string(),
-            });
+            return Err(InitError::InsecureBaseUrl { url: shown });
         }
     }
-    Ok(url.as_str().trim_end_matches('/').to_string())
+    let s = url.as_str().trim_end_matches('/');
+    let s = s.strip_suffix(INGEST_PATH).unwrap_or(s);
+    Ok(s.trim_end_matches('/').to_string())
 }
 
-/// Removes `user:password@` from a URL-looking string, for messages and repo URLs.
-pub(crate) fn strip_userinfo(raw: &str) -> String {
-    if let Some(scheme_end) = raw.find("://") {
-        let rest = &raw[scheme_end + 3..];
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@') {
-            return format!("{}{}", &raw[..scheme_end + 3], &rest[at + 1..]);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static str> {
+        pairs.iter().copied().collect()
+    }
+
+    fn policy(
+        pairs: &[(&'static str, &'static str)],
+        o: Options,
+    ) -> Result<CapturePolicy, InitError> {
+        capture_policy(&o, &env(pairs))
+    }
+
+    #[test]
+    fn capture_messages_off_switches_request_and_system_prompt_unless_explicit() {
+        let p = policy(
+            &[
+                ("STASO_CAPTURE_MESSAGES", "false"),
+                ("STASO_CAPTURE_REQUEST", "on"),
+            ],
+            Options::default(),
+        )
+        .expect("valid");
+        assert!(p.request);
+        assert!(!p.system_prompt);
+        assert!(p.tool_arguments && p.output && p.tool_schema);
+    }
+
+    #[test]
+    fn strict_parsing_refuses_other_words() {
+        let err = policy(&[("STASO_CAPTURE_OUTPUT", "maybe")], Options::default())
+            .expect_err("must be refused");
+        assert!(err.to_string().contains("STASO_CAPTURE_OUTPUT"), "{err}");
+        assert!(err.to_string().contains(STRICT_BOOL), "{err}");
+    }
+
+    #[test]
+    fn explicit_option_wins_over_env() {
+        let o = Options::new().capture_output(true);
+        assert!(
+            policy(&[("STASO_CAPTURE_OUTPUT", "0")], o)
+                .expect("valid")
+                .output
+        );
+    }
+
+    #[test]
+    fn a_base_url_ending_in_the_ingest_path_is_the_same_base() {
+        assert_eq!(
+            check_base_url("https://host/v1/traces/ingest").expect("valid"),
+            "https://host"
+        );
+        assert_eq!(
+            check_base_url("https://host/proxy/v1/traces/ingest/").expect("valid"),
+            "https://host/proxy"
+        );
+        assert_eq!(
+            check_base_url("https://host/").expect("valid"),
+            "https://host"
+        );
+    }
+
+    #[test]
+    fn base_url_errors_never_repeat_credentials() {
+        for raw in [
+            "http://user:hunter2@example.com",
+            "https://user:hunter2@example.com/?q=1",
+            "ftp://user:hunter2@example.com",
+        ] {
+            let e = check_base_url(raw).expect_err(raw).to_string();
+            assert!(!e.contains("hunter2"), "{e}");
         }
     }
-    raw.to_string()
+
+    #[test]
+    fn keys_read_from_files_are_trimmed_and_broken_ones_refused() {
+        assert_eq!(
+            check_api_key("ak_123\n").expect("trimmed").expose(),
+            "ak_123"
+        );
+        for (raw, why) in [
+            ("ak_1 23", "whitespace"),
+            ("ak_1\u{7}23", "control"),
+            ("ak_1é23", "non-ASCII"),
+        ] {
+            let e = check_api_key(raw).expect_err(raw).to_string();
+            assert!(e.contains(why) && e.contains("STASO_API_KEY"), "{e}");
+            assert!(!e.contains("ak_1"), "the key is never repeated: {e}");
+        }
+    }
 }

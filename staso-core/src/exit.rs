@@ -3,7 +3,10 @@
 //! the batcher thread is still alive to deliver. (Signals such as SIGTERM do not: see the
 //! README's "Delivery guarantees".)
 
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
+
+/// What the hook runs (the client's bounded shutdown), given once at registration.
+static ON_EXIT: OnceLock<fn()> = OnceLock::new();
 
 extern "C" {
     fn atexit(cb: extern "C" fn()) -> std::os::raw::c_int;
@@ -11,11 +14,14 @@ extern "C" {
 
 extern "C" fn at_exit() {
     // A panic must not unwind into the C library.
-    let _ = std::panic::catch_unwind(crate::client::shutdown_at_exit);
+    if let Some(f) = ON_EXIT.get() {
+        let _ = std::panic::catch_unwind(f);
+    }
 }
 
-/// Registers the hook once per process.
-pub(crate) fn register() {
+/// Registers the hook once per process; it runs `on_exit`.
+pub(crate) fn register(on_exit: fn()) {
+    let _ = ON_EXIT.set(on_exit);
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // SAFETY: `atexit` is the C standard library's, with the signature declared above;

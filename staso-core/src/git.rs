@@ -1,21 +1,8 @@
 //! Which commit is running: found once at init, sent on root spans as `vcs.*`.
 
-use crate::config::{strip_userinfo, Env};
+use crate::env::Env;
+use staso_types::{read_checkout, strip_userinfo, GitContext};
 use std::path::Path;
-use std::process::Command;
-
-/// The commit, branch and repository of the running code.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct GitContext {
-    /// Full commit SHA.
-    pub commit_sha: String,
-    /// Branch name, `""` when detached or unknown.
-    pub branch: String,
-    /// Repository URL without credentials, `""` when unknown.
-    pub repo_url: String,
-    /// Whether the working tree had uncommitted changes.
-    pub is_dirty: bool,
-}
 
 /// CI platforms: (sha, branch, repository, the variable that says we run there).
 const PLATFORMS: &[(&str, Option<&str>, Option<&str>, &str)] = &[
@@ -124,28 +111,8 @@ fn from_platform_env(env: &dyn Env) -> Option<GitContext> {
     })
 }
 
-fn git(cwd: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 fn from_git_cli(cwd: &Path) -> Option<GitContext> {
-    let sha = git(cwd, &["rev-parse", "HEAD"]).filter(|s| s.len() == 40)?;
-    let branch = git(cwd, &["rev-parse", "--abbrev-ref", "HEAD"])
-        .filter(|b| b != "HEAD")
-        .unwrap_or_default();
-    Some(GitContext {
-        commit_sha: sha,
-        branch,
-        repo_url: git(cwd, &["config", "--get", "remote.origin.url"]).unwrap_or_default(),
-        is_dirty: git(cwd, &["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
-    })
+    read_checkout(cwd).map(|c| c.context)
 }
 
 fn from_build_info(cwd: &Path) -> Option<GitContext> {

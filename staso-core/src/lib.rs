@@ -1,48 +1,45 @@
 //! The runtime of the Staso Rust SDK. Users depend on `staso`, which re-exports this.
 //!
-//! The path of a span: the caller's thread reads the clock, picks ids and moves owned data
-//! into a record ([`guard`](crate::span)); the record goes into a bounded lock-free queue
-//! ([`client`]); a background thread batches, serializes and ships it ([`batcher`],
-//! [`wire`], [`transport`]); the counters become a [`DeliveryReport`].
+//! The path of a span: on the caller's thread ([`local`](crate::span)) the clock is read,
+//! ids are picked and owned data is moved into a record; the record goes into a bounded
+//! lock-free queue; a background thread batches, encodes and ships it (`export`); the
+//! counts become a [`DeliveryReport`].
+//!
+//! ```text
+//! src/local/    caller's thread: lifecycle (open/end), span handles, context stack,
+//!               conversation, instrumented futures, capture, clock, ids
+//! src/export/   delivery: queue (and its counts), batcher, encode, transport, sanitize
+//! src/          client (init/flush/shutdown), config (+ env, git), diag, exit, panic,
+//!               registry, testing, and __private (what the macros expand to)
+//! ```
 #![warn(missing_docs)]
 
-mod batcher;
-mod capture;
 mod client;
-mod clock;
 mod config;
-mod context;
 mod diag;
+mod env;
 mod exit;
+mod export;
 mod git;
-mod guard;
-mod ids;
-mod instrument;
+mod local;
 mod panic;
 mod registry;
-mod report;
-mod sanitize;
-mod span;
-mod transport;
-mod wire;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 pub mod testing;
 
-pub use capture::CapturePolicy;
-pub use client::{flush, init, init_with_env, shutdown, Client};
-pub use config::{Env, InitError, MaskFn, Options, ProcessEnv, DEFAULT_BASE_URL};
-pub use context::{conversation, ConversationBuilder};
-pub use git::GitContext;
-pub use guard::{current_span, span, CurrentSpan, Span, SpanGuard};
-pub use ids::{SpanId, TraceId};
-pub use instrument::{bind_current, Instrument, Instrumented, WithContext};
-pub use registry::{registry, Registered};
-pub use report::{DeliveryReport, FailureKind};
-pub use sanitize::REDACTED;
-pub use span::{Kind, Status};
+pub use client::{flush, init, shutdown, Client};
+pub use local::conversation::{conversation, new_conversation, ConversationBuilder};
+pub use local::instrument::{bind_current, InstrumentExt, Instrumented, WithContext};
+pub use local::span::{current_span, span, CurrentSpan, Span, SpanGuard};
+pub use registry::registry;
+pub use staso_types::{
+    agent_id, CapturePolicy, Category, DeliveryReport, FailureKind, GitContext, InitError, Kind,
+    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SpanId,
+    Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
+};
 
 #[cfg(feature = "test-faults")]
 pub use client::inject_batcher_panic;

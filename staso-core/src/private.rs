@@ -1,16 +1,17 @@
 //! What the attribute macros expand to. Not a stable API: only the macros call it.
 
-pub use crate::capture::{Capture, CaptureDebug, CaptureOpaque, CaptureSerialize};
-pub use crate::config::Options;
-pub use crate::registry::Registered;
-pub use crate::span::{CallSite, Kind};
+pub use crate::local::capture::{Capture, CaptureDebug, CaptureOpaque, CaptureSerialize};
+pub use crate::local::record::CallSite;
+pub use crate::registry::Entry;
 pub use inventory;
 pub use serde_json;
+pub use staso_types::{Kind, Options, Registered};
 
-use crate::context::{self, Frame};
-use crate::guard::{announce, begin, records, Span, SpanGuard};
-use crate::instrument::Instrumented;
-use crate::span::{SharedStr, SpanRecord};
+use crate::local::context::{self, Frame};
+use crate::local::instrument::Instrumented;
+use crate::local::lifecycle::{announce, open, records};
+use crate::local::record::{SharedStr, SpanRecord};
+use crate::local::span::{Span, SpanGuard};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::future::Future;
@@ -28,23 +29,21 @@ pub fn enabled() -> bool {
 /// Decides, once per call, whether arguments and result are captured. A function whose
 /// attribute captures nothing does not look at the policy at all.
 #[inline]
-fn wants(cs: &'static CallSite, sink: Option<&crate::testing::Sink>) -> (bool, bool) {
+fn wants(cs: &'static CallSite, sink: Option<&dyn context::Sink>) -> (bool, bool) {
     if !cs.capture_input && !cs.capture_output {
         return (false, false);
     }
     let policy = match sink {
-        Some(s) => Some(s.policy()),
+        Some(s) => Some(s.config().capture),
         None => crate::client::with_config(|c| c.capture),
     };
     let Some(p) = policy else {
         return (false, false);
     };
-    let input = match cs.kind {
-        Kind::Tool => p.tool_arguments,
-        Kind::Llm => p.all_enabled(),
-        _ => p.request,
-    };
-    (cs.capture_input && input, cs.capture_output && p.output)
+    (
+        cs.capture_input && p.allows_input(cs.kind),
+        cs.capture_output && p.allows_output(),
+    )
 }
 
 /// Fields common to the sync and async forms, set while the span is being opened.
@@ -126,7 +125,7 @@ fn enter_recording(cs: &'static CallSite) -> FnSpan {
         } else {
             Opening::OFF
         };
-        let (record, ctx) = begin(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))?;
+        let (record, ctx) = open(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))?;
         let id = record.span_id;
         let root = record.parent.is_none();
         let frame = Frame {
@@ -193,7 +192,7 @@ impl FnSpan {
     }
 }
 
-fn current_frame(id: crate::ids::SpanId, f: impl FnOnce(&mut SpanRecord, &context::Ctx)) {
+fn current_frame(id: staso_types::SpanId, f: impl FnOnce(&mut SpanRecord, &context::Ctx)) {
     context::with_frame(id, |frame: &mut Frame| {
         if let Some(r) = frame.record.as_mut() {
             f(r, &frame.ctx)
@@ -221,9 +220,8 @@ pub fn start(cs: &'static CallSite) -> AsyncFnSpan {
 }
 
 fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
-    let started = context::with_current(|parent| {
-        begin(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))
-    });
+    let started =
+        context::with_current(|parent| open(parent, SharedStr::Static(cs.name), cs.kind, Some(cs)));
     let opening = match &started {
         Some((_, ctx)) => Opening::new(cs, ctx),
         None => Opening::OFF,
@@ -286,7 +284,7 @@ pub fn record_output(value: Value) {
 pub fn record_error<E: ?Sized>(message: String, _err: &E) {
     let ty = short_type_name(std::any::type_name::<E>());
     context::with_innermost_record(|r| {
-        r.status = crate::span::Status::Error;
+        r.status = staso_types::Status::Error;
         let e = r.extras();
         e.error_message = Some(message);
         e.exception_type = Some(Cow::Owned(ty));
@@ -360,8 +358,8 @@ pub fn baked_git(
     branch: &str,
     dirty: bool,
     repo_url: &str,
-) -> Option<crate::git::GitContext> {
-    (!sha.is_empty()).then(|| crate::git::GitContext {
+) -> Option<staso_types::GitContext> {
+    (!sha.is_empty()).then(|| staso_types::GitContext {
         commit_sha: sha.to_string(),
         branch: branch.to_string(),
         repo_url: repo_url.to_string(),

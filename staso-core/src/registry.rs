@@ -1,23 +1,13 @@
 //! Every instrumented function, registered at link time by the attribute macros.
 
-use crate::span::Kind;
+use staso_types::{Kind, Registered};
 
-/// An instrumented function, as `staso::registry()` lists it.
-#[derive(Debug, Clone, Copy)]
-pub struct Registered {
-    /// The span name.
-    pub name: &'static str,
-    /// The span kind.
-    pub kind: Kind,
-    /// `module_path!()` of the function.
-    pub module_path: &'static str,
-    /// `file!()`.
-    pub file: &'static str,
-    /// Line of the function.
-    pub line: u32,
-}
+/// What the macros submit to `inventory` (which collects only types of the crate that
+/// declares the collection, so the plain `Registered` is wrapped here).
+#[doc(hidden)]
+pub struct Entry(pub Registered);
 
-inventory::collect!(Registered);
+inventory::collect!(Entry);
 
 /// Every function instrumented with `#[staso::agent]`, `#[staso::tool]` or
 /// `#[staso::trace]` in the program, in no particular order.
@@ -28,7 +18,7 @@ inventory::collect!(Registered);
 /// }
 /// ```
 pub fn registry() -> Vec<&'static Registered> {
-    inventory::iter::<Registered>.into_iter().collect()
+    inventory::iter::<Entry>.into_iter().map(|e| &e.0).collect()
 }
 
 /// Agents sharing a name look like one agent on the dashboard: say so at init.

@@ -1,12 +1,20 @@
 //! Capturing spans in users' own tests: in memory, no network, no client needed. Each
 //! capture sees only the spans started inside it (its sink travels with the context), so
 //! tests running in parallel do not see each other's spans.
+//!
+//! This module exists only with the `enable` feature (the one exception to "the same API
+//! in both builds": a test of instrumentation needs the instrumentation), and so do the
+//! configuration hooks for tests, [`Env`] and [`init_with_env`].
 
-use crate::config::{Config, Options};
-use crate::context::{self, ScopeGuard};
-use crate::instrument::WithContext;
-use crate::span::SpanRecord;
+pub use crate::client::init_with_env;
+pub use crate::env::{Env, ProcessEnv};
+
+use crate::config::Config;
+use crate::local::context::{self, ScopeGuard};
+use crate::local::instrument::WithContext;
+use crate::local::record::SpanRecord;
 use serde_json::{Map, Value};
+use staso_types::Options;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -14,7 +22,7 @@ use std::sync::{Arc, Mutex};
 
 /// Where the spans of one capture go.
 #[derive(Debug)]
-pub struct Sink {
+struct Sink {
     records: Mutex<Vec<SpanRecord>>,
     config: Config,
 }
@@ -45,27 +53,28 @@ impl Drop for Running {
     }
 }
 
-impl Sink {
-    pub(crate) fn policy(&self) -> crate::capture::CapturePolicy {
-        self.config.capture
-    }
-
-    pub(crate) fn push(&self, r: SpanRecord) {
+impl context::Sink for Sink {
+    fn accept(&self, r: SpanRecord) {
         if let Ok(mut v) = self.records.lock() {
             v.push(r);
         }
     }
 
+    fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl Sink {
     fn new(options: Options) -> Arc<Sink> {
         crate::panic::install_hook();
-        let options = Options {
-            api_key: Some("staso-testing".into()),
-            agent_name: options.agent_name.clone().or(Some("test-agent".into())),
-            capture_git: options.capture_git.or(Some(false)),
-            ..options
-        };
+        let mut options = options;
+        options.api_key = Some("staso-testing".into());
+        options.agent_name = options.agent_name.or(Some("test-agent".into()));
+        options.capture_git = options.capture_git.or(Some(false));
+        options.enabled = Some(true);
         let empty: HashMap<String, String> = HashMap::new();
-        let config = match options.resolve(&empty) {
+        let config = match crate::config::resolve(&options, &empty) {
             Ok(c) => c,
             Err(e) => panic!("staso::testing: invalid options: {e}"),
         };
@@ -81,10 +90,10 @@ impl Sink {
         let provisional = records.iter().filter(|r| r.provisional);
         CapturedSpans {
             spans: finals
-                .map(|r| CapturedSpan(crate::wire::span_json(r, &self.config)))
+                .map(|r| CapturedSpan(crate::export::encode::span_json(r, &self.config)))
                 .collect(),
             provisional: provisional
-                .map(|r| CapturedSpan(crate::wire::span_json(r, &self.config)))
+                .map(|r| CapturedSpan(crate::export::encode::span_json(r, &self.config)))
                 .collect(),
         }
     }
@@ -108,7 +117,7 @@ pub fn capture<R>(f: impl FnOnce() -> R) -> (R, CapturedSpans) {
 pub fn capture_with<R>(options: Options, f: impl FnOnce() -> R) -> (R, CapturedSpans) {
     let sink = Sink::new(options);
     let ctx = context::Ctx {
-        sink: Some(sink.clone()),
+        sink: Some(sink.clone() as Arc<dyn context::Sink>),
         ..Default::default()
     };
     let _running = Running::start();
@@ -139,7 +148,7 @@ pub async fn capture_future_with<F: Future>(
 ) -> (F::Output, CapturedSpans) {
     let sink = Sink::new(options);
     let ctx = context::Ctx {
-        sink: Some(sink.clone()),
+        sink: Some(sink.clone() as Arc<dyn context::Sink>),
         ..Default::default()
     };
     let _running = Running::start();

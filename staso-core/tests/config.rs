@@ -1,6 +1,7 @@
 //! Every refusal of the configuration, env fallbacks, and the key kept out of output.
 
-use staso_core::{init_with_env, InitError, Options};
+use staso_core::testing::init_with_env;
+use staso_core::{InitError, Options};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -9,14 +10,12 @@ fn env(pairs: &[(&'static str, &'static str)]) -> HashMap<&'static str, &'static
 }
 
 fn ok_opts() -> Options {
-    Options {
-        api_key: Some("sk-test-123".into()),
-        agent_name: Some("bot".into()),
-        base_url: Some("http://127.0.0.1:9".into()),
-        capture_git: Some(false),
-        shutdown_timeout: Some(Duration::from_millis(10)),
-        ..Default::default()
-    }
+    Options::new()
+        .api_key("sk-test-123")
+        .agent_name("bot")
+        .base_url("http://127.0.0.1:9")
+        .capture_git(false)
+        .shutdown_timeout(Duration::from_millis(10))
 }
 
 fn err(o: Options, e: &HashMap<&'static str, &'static str>) -> InitError {
@@ -29,9 +28,10 @@ fn err(o: Options, e: &HashMap<&'static str, &'static str>) -> InitError {
 #[test]
 fn missing_key_names_the_option_and_env_var() {
     let e = err(
-        Options {
-            api_key: None,
-            ..ok_opts()
+        {
+            let mut o = ok_opts();
+            o.api_key = None;
+            o
         },
         &env(&[]),
     );
@@ -41,13 +41,7 @@ fn missing_key_names_the_option_and_env_var() {
         msg.contains("api_key") && msg.contains("STASO_API_KEY"),
         "{msg}"
     );
-    let blank = err(
-        Options {
-            api_key: Some("  ".into()),
-            ..ok_opts()
-        },
-        &env(&[]),
-    );
+    let blank = err(ok_opts().api_key("  "), &env(&[]));
     assert_eq!(blank, InitError::MissingApiKey);
 }
 
@@ -62,13 +56,7 @@ fn placeholder_keys_are_refused() {
         "placeholder",
         "CHANGE-ME",
     ] {
-        let e = err(
-            Options {
-                api_key: Some(k.into()),
-                ..ok_opts()
-            },
-            &env(&[]),
-        );
+        let e = err(ok_opts().api_key(k), &env(&[]));
         assert_eq!(e, InitError::PlaceholderApiKey, "{k}");
     }
 }
@@ -76,9 +64,10 @@ fn placeholder_keys_are_refused() {
 #[test]
 fn missing_agent_name_names_the_option_and_env_var() {
     let e = err(
-        Options {
-            agent_name: None,
-            ..ok_opts()
+        {
+            let mut o = ok_opts();
+            o.agent_name = None;
+            o
         },
         &env(&[]),
     );
@@ -96,13 +85,7 @@ fn bad_base_urls_are_refused_with_the_reason() {
         ("https://api.example.com#frag", "fragment"),
     ];
     for (url, why) in cases {
-        let e = err(
-            Options {
-                base_url: Some(url.into()),
-                ..ok_opts()
-            },
-            &env(&[]),
-        );
+        let e = err(ok_opts().base_url(url), &env(&[]));
         assert!(
             matches!(e, InitError::InvalidBaseUrl { .. }),
             "{url}: {e:?}"
@@ -117,13 +100,7 @@ fn bad_base_urls_are_refused_with_the_reason() {
 
 #[test]
 fn plain_http_only_to_loopback() {
-    let e = err(
-        Options {
-            base_url: Some("http://api.example.com".into()),
-            ..ok_opts()
-        },
-        &env(&[]),
-    );
+    let e = err(ok_opts().base_url("http://api.example.com"), &env(&[]));
     assert!(matches!(e, InitError::InsecureBaseUrl { .. }));
     assert!(e.to_string().contains("https"));
     for ok in [
@@ -132,13 +109,7 @@ fn plain_http_only_to_loopback() {
         "http://[::1]:1",
         "https://api.example.com",
     ] {
-        let c = init_with_env(
-            Options {
-                base_url: Some(ok.into()),
-                ..ok_opts()
-            },
-            &env(&[]),
-        );
+        let c = init_with_env(ok_opts().base_url(ok), &env(&[]));
         assert!(c.is_ok(), "{ok}: {:?}", c.err());
     }
 }
@@ -146,51 +117,20 @@ fn plain_http_only_to_loopback() {
 #[test]
 fn numeric_ranges() {
     assert_eq!(
-        err(
-            Options {
-                batch_size: Some(0),
-                ..ok_opts()
-            },
-            &env(&[])
-        ),
+        err(ok_opts().batch_size(0), &env(&[])),
         InitError::BatchSize(0)
     );
     assert_eq!(
-        err(
-            Options {
-                batch_size: Some(501),
-                ..ok_opts()
-            },
-            &env(&[])
-        ),
+        err(ok_opts().batch_size(501), &env(&[])),
         InitError::BatchSize(501)
     );
-    assert!(init_with_env(
-        Options {
-            batch_size: Some(500),
-            ..ok_opts()
-        },
-        &env(&[])
-    )
-    .is_ok());
+    assert!(init_with_env(ok_opts().batch_size(500), &env(&[])).is_ok());
     assert!(matches!(
-        err(
-            Options {
-                flush_interval: Some(Duration::ZERO),
-                ..ok_opts()
-            },
-            &env(&[])
-        ),
+        err(ok_opts().flush_interval(Duration::ZERO), &env(&[])),
         InitError::FlushInterval(_)
     ));
     assert_eq!(
-        err(
-            Options {
-                max_queue_size: Some(0),
-                ..ok_opts()
-            },
-            &env(&[])
-        ),
+        err(ok_opts().max_queue_size(0), &env(&[])),
         InitError::MaxQueueSize
     );
     let msg = InitError::BatchSize(0).to_string();
@@ -208,11 +148,12 @@ fn env_fills_what_options_leave_unset_and_options_win() {
         ("STASO_BASE_URL", "https://user:pw@x.example.com"),
     ]);
     // The env var is used (and refused here, proving it was read) when the option is unset.
-    let o = Options {
-        api_key: None,
-        agent_name: None,
-        base_url: None,
-        ..ok_opts()
+    let o = {
+        let mut o = ok_opts();
+        o.api_key = None;
+        o.agent_name = None;
+        o.base_url = None;
+        o
     };
     assert!(matches!(err(o, &e), InitError::InvalidBaseUrl { .. }));
     // The option wins over the env var.
@@ -240,25 +181,13 @@ fn the_key_never_appears_in_debug_output() {
     assert!(!format!("{o:?}").contains("sk-test-123"));
     let client = init_with_env(o, &env(&[])).expect("init");
     assert!(!format!("{client:?}").contains("sk-test-123"), "{client:?}");
-    let e = err(
-        Options {
-            api_key: Some("changeme".into()),
-            ..ok_opts()
-        },
-        &env(&[]),
-    );
+    let e = err(ok_opts().api_key("changeme"), &env(&[]));
     assert!(!format!("{e:?} {e}").contains("changeme"));
 }
 
 #[test]
 fn unreadable_ca_cert_is_an_init_error() {
-    let e = err(
-        Options {
-            ca_cert_path: Some("/nonexistent/ca.pem".into()),
-            ..ok_opts()
-        },
-        &env(&[]),
-    );
+    let e = err(ok_opts().ca_cert_path("/nonexistent/ca.pem"), &env(&[]));
     assert!(matches!(e, InitError::CaCert { .. }));
     assert!(e.to_string().contains("ca_cert_path"));
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use staso_core::testing::{capture, capture_future, capture_with};
-use staso_core::{conversation, current_span, span, Instrument, Kind, Options, Span, Status};
+use staso_core::{conversation, current_span, span, InstrumentExt, Kind, Options, Span, Status};
 
 #[test]
 fn children_take_their_parents_trace_and_id() {
@@ -53,17 +53,11 @@ fn siblings_are_separate_traces_at_the_root() {
 
 #[test]
 fn agent_spans_name_the_agent_of_everything_inside() {
-    let (_, spans) = capture_with(
-        Options {
-            agent_name: Some("default-bot".into()),
-            ..Default::default()
-        },
-        || {
-            drop(span("outside", Kind::Tool));
-            let _a = span("billing", Kind::Agent);
-            let _t = span("refund", Kind::Tool);
-        },
-    );
+    let (_, spans) = capture_with(Options::new().agent_name("default-bot"), || {
+        drop(span("outside", Kind::Tool));
+        let _a = span("billing", Kind::Agent);
+        let _t = span("refund", Kind::Tool);
+    });
     assert_eq!(spans.named("outside").agent_name(), "default-bot");
     assert_eq!(spans.named("billing").agent_name(), "billing");
     assert_eq!(spans.named("refund").agent_name(), "billing");
@@ -212,10 +206,7 @@ fn current_span_edits_the_innermost_span() {
 
 #[test]
 fn request_capture_off_hides_names_inputs_and_user_metadata() {
-    let opts = Options {
-        capture_request: Some(false),
-        ..Default::default()
-    };
+    let opts = Options::new().capture_request(false);
     let (_, spans) = capture_with(opts, || {
         let mut s = span("secret-plan", Kind::Chain);
         s.set_input(&json!({"q": "x"}))
@@ -241,10 +232,7 @@ fn request_capture_off_hides_names_inputs_and_user_metadata() {
 
 #[test]
 fn error_message_needs_all_five_categories() {
-    let opts = Options {
-        capture_tool_schema: Some(false),
-        ..Default::default()
-    };
+    let opts = Options::new().capture_tool_schema(false);
     let (_, spans) = capture_with(opts, || {
         let mut s = span("t", Kind::Tool);
         s.set_error("nope");
@@ -255,10 +243,7 @@ fn error_message_needs_all_five_categories() {
 
 #[test]
 fn output_capture_off_hides_outputs() {
-    let opts = Options {
-        capture_output: Some(false),
-        ..Default::default()
-    };
+    let opts = Options::new().capture_output(false);
     let (_, spans) = capture_with(opts, || {
         let mut s = span("t", Kind::Tool);
         s.set_output(&"result");
@@ -296,7 +281,7 @@ async fn parentage_survives_await_and_thread_hops() {
                 })
                 .await;
             // Spawned work keeps its parent when bound to the current span.
-            tokio::spawn(async { drop(span("spawned", Kind::Tool)) }.in_current_span())
+            tokio::spawn(async { drop(span("spawned", Kind::Tool)) }.in_current_context())
                 .await
                 .expect("task");
         })

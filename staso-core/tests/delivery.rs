@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 use staso_collector::{BadAck, Collector, CollectorConfig};
-use staso_core::{conversation, init_with_env, span, Client, FailureKind, Kind, Options};
+use staso_core::testing::init_with_env;
+use staso_core::{conversation, span, Client, FailureKind, Kind, Options};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -20,16 +21,14 @@ fn collector() -> Collector {
 }
 
 fn options(c: &Collector) -> Options {
-    Options {
-        api_key: Some("test-key".into()),
-        agent_name: Some("support-bot".into()),
-        agent_version: Some("1.2.3".into()),
-        base_url: Some(c.url()),
-        flush_interval: Some(Duration::from_secs(60)),
-        capture_git: Some(false),
-        shutdown_timeout: Some(Duration::from_secs(2)),
-        ..Default::default()
-    }
+    Options::new()
+        .api_key("test-key")
+        .agent_name("support-bot")
+        .agent_version("1.2.3")
+        .base_url(c.url())
+        .flush_interval(Duration::from_secs(60))
+        .capture_git(false)
+        .shutdown_timeout(Duration::from_secs(2))
 }
 
 fn start(c: &Collector, o: Options) -> Client {
@@ -236,10 +235,7 @@ fn a_root_is_announced_while_it_runs() {
 fn root_spans_carry_git_attributes() {
     let _s = serial();
     let c = collector();
-    let o = Options {
-        capture_git: Some(true),
-        ..options(&c)
-    };
+    let o = options(&c).capture_git(true);
     let client = start_env(
         &c,
         o,
@@ -278,13 +274,7 @@ fn root_spans_carry_git_attributes() {
 fn batch_size_triggers_a_send_without_flush() {
     let _s = serial();
     let c = collector();
-    let client = start(
-        &c,
-        Options {
-            batch_size: Some(5),
-            ..options(&c)
-        },
-    );
+    let client = start(&c, options(&c).batch_size(5));
     for i in 0..5 {
         drop(span(format!("s{i}"), Kind::Tool));
     }
@@ -299,13 +289,7 @@ fn batch_size_triggers_a_send_without_flush() {
 fn flush_interval_triggers_a_send() {
     let _s = serial();
     let c = collector();
-    let client = start(
-        &c,
-        Options {
-            flush_interval: Some(Duration::from_millis(100)),
-            ..options(&c)
-        },
-    );
+    let client = start(&c, options(&c).flush_interval(Duration::from_millis(100)));
     drop(span("lonely", Kind::Tool));
     assert!(
         c.wait_for_spans(1, Duration::from_secs(10)),
@@ -402,13 +386,7 @@ fn non_retryable_answers_fail_the_batch_once() {
 fn a_wrong_api_key_is_invalid_key() {
     let _s = serial();
     let c = collector();
-    let client = start(
-        &c,
-        Options {
-            api_key: Some("wrong-key".into()),
-            ..options(&c)
-        },
-    );
+    let client = start(&c, options(&c).api_key("wrong-key"));
     drop(span("x", Kind::Tool));
     let report = client.flush(FLUSH);
     assert_eq!(
@@ -452,13 +430,7 @@ fn a_hanging_server_times_the_flush_out_and_the_batch_is_kept() {
     let _s = serial();
     let c = collector();
     c.faults().hang_next(1);
-    let client = start(
-        &c,
-        Options {
-            request_timeout: Some(Duration::from_secs(1)),
-            ..options(&c)
-        },
-    );
+    let client = start(&c, options(&c).request_timeout(Duration::from_secs(1)));
     drop(span("x", Kind::Tool));
     let started = Instant::now();
     let report = client.flush(Duration::from_millis(500));
@@ -485,14 +457,7 @@ fn a_full_queue_rejects_and_counts() {
     let _s = serial();
     let c = collector();
     // batch_size above the queue bound and a long interval: nothing drains meanwhile.
-    let client = start(
-        &c,
-        Options {
-            max_queue_size: Some(10),
-            batch_size: Some(100),
-            ..options(&c)
-        },
-    );
+    let client = start(&c, options(&c).max_queue_size(10).batch_size(100));
     for _ in 0..100 {
         drop(span("burst", Kind::Tool));
     }

@@ -2,6 +2,7 @@
 //! at the offending token and says what is allowed; nothing here generates code.
 
 use proc_macro2::{Span, TokenStream};
+use staso_types::{Kind, OptionSpec, OptionType, OPTIONS};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
@@ -51,31 +52,21 @@ impl Which {
         }
     }
 
-    /// The `Kind` variant the attribute uses when no `kind` is given.
-    fn default_kind(self) -> &'static str {
+    /// The kind the attribute uses when no `kind` is given.
+    fn default_kind(self) -> Kind {
         match self {
-            Which::Agent => "Agent",
-            Which::Tool => "Tool",
-            Which::Trace => "Chain",
+            Which::Agent => Kind::Agent,
+            Which::Tool => Kind::Tool,
+            Which::Trace => Kind::Chain,
         }
     }
 }
 
-/// The kinds `kind = ".."` accepts, with their `Kind` variant.
-const KINDS: &[(&str, &str)] = &[
-    ("llm", "Llm"),
-    ("tool", "Tool"),
-    ("chain", "Chain"),
-    ("retriever", "Retriever"),
-    ("agent", "Agent"),
-    ("custom", "Custom"),
-];
-
 /// The arguments of `#[staso::agent]`, `#[staso::tool]` and `#[staso::trace]`.
 pub(crate) struct FnArgs {
     pub name: Option<LitStr>,
-    /// Variant of `::staso::__private::Kind`.
-    pub kind: &'static str,
+    /// The span kind (`::staso::__private::Kind::<its Debug name>` in the expansion).
+    pub kind: Kind,
     pub tags: Vec<LitStr>,
     pub metadata: Vec<(LitStr, Expr)>,
     pub capture_input: bool,
@@ -165,7 +156,7 @@ impl FnArgs {
                     format!(
                         "; `kind` is only for #[staso::trace], {} always makes a `{}` span",
                         which.attr(),
-                        which.default_kind().to_lowercase()
+                        which.default_kind()
                     )
                 } else {
                     String::new()
@@ -195,21 +186,17 @@ impl FnArgs {
                     expect_eq(input, &key, example)?;
                     let v: Expr = input.parse()?;
                     let s = str_value(&v, &key, example)?;
-                    let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
-                    out.kind = KINDS
-                        .iter()
-                        .find(|(k, _)| *k == s.value())
-                        .map(|(_, v)| *v)
-                        .ok_or_else(|| {
-                            Error::new_spanned(
-                                &s,
-                                format!(
-                                    "unknown kind {:?}; expected one of: {}",
-                                    s.value(),
-                                    list(&kinds)
-                                ),
-                            )
-                        })?;
+                    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                    out.kind = s.value().parse::<Kind>().map_err(|_| {
+                        Error::new_spanned(
+                            &s,
+                            format!(
+                                "unknown kind {:?}; expected one of: {}",
+                                s.value(),
+                                list(&kinds)
+                            ),
+                        )
+                    })?;
                 }
                 "tags" => {
                     let example = "tags = [\"v2\", \"beta\"]";
@@ -315,42 +302,6 @@ impl Parse for MetaPair {
     }
 }
 
-/// The type of an `Options` field settable from `#[staso::main(..)]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OptTy {
-    Str,
-    Usize,
-    Secs,
-    Bool,
-    Path,
-}
-
-/// Every `Options` field `#[staso::main]` accepts, with its type.
-pub(crate) const MAIN_KEYS: &[(&str, OptTy)] = &[
-    ("api_key", OptTy::Str),
-    ("agent_name", OptTy::Str),
-    ("agent_version", OptTy::Str),
-    ("base_url", OptTy::Str),
-    ("batch_size", OptTy::Usize),
-    ("flush_interval", OptTy::Secs),
-    ("max_queue_size", OptTy::Usize),
-    ("enabled", OptTy::Bool),
-    ("debug", OptTy::Bool),
-    ("environment", OptTy::Str),
-    ("workspace_slug", OptTy::Str),
-    ("capture_messages", OptTy::Bool),
-    ("capture_request", OptTy::Bool),
-    ("capture_system_prompt", OptTy::Bool),
-    ("capture_tool_schema", OptTy::Bool),
-    ("capture_tool_arguments", OptTy::Bool),
-    ("capture_output", OptTy::Bool),
-    ("capture_git", OptTy::Bool),
-    ("shutdown_timeout", OptTy::Secs),
-    ("max_field_bytes", OptTy::Usize),
-    ("redact_secrets", OptTy::Bool),
-    ("ca_cert_path", OptTy::Path),
-];
-
 /// A checked value of one `#[staso::main]` option.
 pub(crate) enum OptValue {
     Str(LitStr),
@@ -378,13 +329,13 @@ impl MainArgs {
     }
 
     fn parse_stream(input: ParseStream) -> Result<MainArgs> {
-        let keys: Vec<&str> = MAIN_KEYS.iter().map(|(k, _)| *k).collect();
+        let keys: Vec<&str> = OPTIONS.iter().map(|o| o.name).collect();
         let mut seen = Seen::default();
         let mut fields = Vec::new();
         while !input.is_empty() {
             let key = input.call(Ident::parse_any)?;
             let k = key.unraw().to_string();
-            let Some((_, ty)) = MAIN_KEYS.iter().find(|(name, _)| *name == k) else {
+            let Some(spec) = OptionSpec::get(&k) else {
                 return Err(Error::new_spanned(
                     &key,
                     format!(
@@ -394,15 +345,15 @@ impl MainArgs {
                 ));
             };
             seen.check(&key)?;
-            let example = match ty {
-                OptTy::Str | OptTy::Path => format!("{k} = \"..\""),
-                OptTy::Usize => format!("{k} = 100"),
-                OptTy::Secs => format!("{k} = 0.5 (seconds)"),
-                OptTy::Bool => format!("{k} = false"),
+            let example = match spec.ty {
+                OptionType::Count { .. } => format!("{k} = 100"),
+                OptionType::Seconds => format!("{k} = 0.5 (seconds)"),
+                OptionType::Flag => format!("{k} = false"),
+                _ => format!("{k} = \"..\""),
             };
             expect_eq(input, &key, &example)?;
             let v: Expr = input.parse()?;
-            let value = opt_value(&k, *ty, &v, &example)?;
+            let value = opt_value(&k, spec.ty, &v, &example)?;
             fields.push((key, value));
             if input.is_empty() {
                 break;
@@ -413,25 +364,23 @@ impl MainArgs {
     }
 }
 
-fn opt_value(key: &str, ty: OptTy, v: &Expr, example: &str) -> Result<OptValue> {
+fn opt_value(key: &str, ty: OptionType, v: &Expr, example: &str) -> Result<OptValue> {
     let lit = match v {
         Expr::Lit(ExprLit { lit, .. }) => Some(lit),
         _ => None,
     };
     let wrong = |what: &str| Error::new_spanned(v, format!("`{key}` takes {what}, e.g. {example}"));
     Ok(match (ty, lit) {
-        (OptTy::Str | OptTy::Path, Some(Lit::Str(s))) => OptValue::Str(s.clone()),
-        (OptTy::Str | OptTy::Path, _) => return Err(wrong("a string literal")),
-        (OptTy::Bool, Some(Lit::Bool(b))) => OptValue::Bool(b.value),
-        (OptTy::Bool, _) => return Err(wrong("`true` or `false`")),
-        (OptTy::Usize, Some(Lit::Int(i))) => {
+        (OptionType::Flag, Some(Lit::Bool(b))) => OptValue::Bool(b.value),
+        (OptionType::Flag, _) => return Err(wrong("`true` or `false`")),
+        (OptionType::Count { min, max }, Some(Lit::Int(i))) => {
             let n: usize = i.base10_parse()?;
-            let bad = match key {
-                "batch_size" if !(1..=500).contains(&n) => Some("between 1 and 500"),
-                "max_queue_size" | "max_field_bytes" if n == 0 => Some("greater than zero"),
-                _ => None,
-            };
-            if let Some(range) = bad {
+            if !(min..=max).contains(&n) {
+                let range = if max == usize::MAX {
+                    format!("at least {min}")
+                } else {
+                    format!("between {min} and {max}")
+                };
                 return Err(Error::new_spanned(
                     i,
                     format!("`{key}` must be {range}, not {n}"),
@@ -439,16 +388,18 @@ fn opt_value(key: &str, ty: OptTy, v: &Expr, example: &str) -> Result<OptValue> 
             }
             OptValue::Usize(n, i.span())
         }
-        (OptTy::Usize, _) => return Err(wrong("an integer literal")),
-        (OptTy::Secs, Some(Lit::Int(i))) => {
+        (OptionType::Count { .. }, _) => return Err(wrong("an integer literal")),
+        (OptionType::Seconds, Some(Lit::Int(i))) => {
             let n: u64 = i.base10_parse()?;
             secs(key, n as f64, i.span())?
         }
-        (OptTy::Secs, Some(Lit::Float(f))) => {
+        (OptionType::Seconds, Some(Lit::Float(f))) => {
             let x: f64 = f.base10_parse()?;
             secs(key, x, f.span())?
         }
-        (OptTy::Secs, _) => return Err(wrong("a number of seconds")),
+        (OptionType::Seconds, _) => return Err(wrong("a number of seconds")),
+        (_, Some(Lit::Str(s))) => OptValue::Str(s.clone()),
+        (_, _) => return Err(wrong("a string literal")),
     })
 }
 

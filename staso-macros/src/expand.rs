@@ -90,20 +90,20 @@ fn instrument(a: &FnArgs, f: &FnItem, body: Body) -> TokenStream {
         .name
         .as_ref()
         .map_or_else(|| function.clone(), |s| s.value());
-    let kind = format_ident!("{}", a.kind);
+    let kind = format_ident!("{}", format!("{:?}", a.kind));
     // `line!()` spanned at the function's name gives the line of the name.
     let line = quote_spanned!(ident.span()=> ::core::line!());
     let tags = &a.tags;
     let (ci, co) = (a.capture_input, a.capture_output);
     let items = quote! {
         ::staso::__private::inventory::submit! {
-            ::staso::__private::Registered {
+            ::staso::__private::Entry(::staso::__private::Registered {
                 name: #name,
                 kind: ::staso::__private::Kind::#kind,
                 module_path: ::core::module_path!(),
                 file: ::core::file!(),
                 line: #line,
-            }
+            })
         }
         static __STASO_CALLSITE: ::staso::__private::CallSite = ::staso::__private::CallSite {
             name: #name,

@@ -112,7 +112,7 @@ fn field(key: &syn::Ident, v: &OptValue) -> TokenStream {
         }
         OptValue::Bool(b) => quote!(#b),
     };
-    quote_spanned!(key.span()=> #key: ::core::option::Option::Some(#value),)
+    quote_spanned!(key.span()=> __staso_options.#key = ::core::option::Option::Some(#value);)
 }
 
 fn expand(a: &MainArgs, mut f: args::FnItem, body: Body) -> TokenStream {
@@ -122,7 +122,8 @@ fn expand(a: &MainArgs, mut f: args::FnItem, body: Body) -> TokenStream {
         (quote!(::core::option::Option::None), Vec::new())
     } else {
         let g = git::facts();
-        let (sha, branch, dirty, url) = (&g.sha, &g.branch, g.dirty, &g.repo_url);
+        let c = &g.context;
+        let (sha, branch, dirty, url) = (&c.commit_sha, &c.branch, c.is_dirty, &c.repo_url);
         let watch: Vec<LitStr> = g
             .watch
             .iter()
@@ -136,10 +137,11 @@ fn expand(a: &MainArgs, mut f: args::FnItem, body: Body) -> TokenStream {
     let guard = quote! {
         // Rebuild when HEAD moves, so the baked-in commit stays right.
         #(const _: &[u8] = ::core::include_bytes!(#watch);)*
-        let __staso_main_guard = ::staso::__private::main_init(::staso::__private::Options {
+        let __staso_main_guard = ::staso::__private::main_init({
+            let mut __staso_options = ::staso::__private::Options::default();
             #(#fields)*
-            git: #git,
-            ..::core::default::Default::default()
+            __staso_options.git = #git;
+            __staso_options
         });
     };
     let Body { inner_attrs, stmts } = body;
@@ -204,15 +206,15 @@ mod tests {
             true,
         )
         .to_string();
-        assert!(out.contains("agent_name : :: core :: option :: Option :: Some (:: std :: string :: String :: from (\"bot\"))"), "{out}");
+        assert!(out.contains("__staso_options . agent_name = :: core :: option :: Option :: Some (:: std :: string :: String :: from (\"bot\"))"), "{out}");
         assert!(out.contains("from_secs_f64 (0.5)"), "{out}");
         assert!(out.contains("from_secs_f64 (5"), "{out}");
         assert!(
-            out.contains("batch_size : :: core :: option :: Option :: Some (50)"),
+            out.contains("__staso_options . batch_size = :: core :: option :: Option :: Some (50)"),
             "{out}"
         );
         assert!(
-            out.contains("git : :: core :: option :: Option :: None"),
+            out.contains("__staso_options . git = :: core :: option :: Option :: None"),
             "{out}"
         );
         assert!(!out.contains("include_bytes"), "{out}");
@@ -260,14 +262,14 @@ mod tests {
         )
         .to_string();
         let facts = git::facts();
-        if facts.sha.is_empty() {
+        if facts.context.commit_sha.is_empty() {
             assert!(
                 out.contains("baked_git (\"\" , \"\" , false , \"\")"),
                 "{out}"
             );
         } else {
             assert!(
-                out.contains(&format!("baked_git (\"{}\"", facts.sha)),
+                out.contains(&format!("baked_git (\"{}\"", facts.context.commit_sha)),
                 "{out}"
             );
             assert!(out.contains("include_bytes"), "{out}");

@@ -25,25 +25,36 @@
 //! ## Zero cost
 //! The default feature `enable` turns instrumentation on. Built with
 //! `default-features = false`, every attribute returns the function exactly as written and
-//! the functions below are inline no-ops: no runtime dependency is compiled. Libraries
-//! should depend on staso with `default-features = false` and let the binary decide.
+//! the functions below are inline no-ops with the same signatures: no runtime dependency is
+//! compiled. Libraries should depend on staso with `default-features = false` and let the
+//! binary decide.
 //!
-//! At run time, `enabled: Some(false)` makes every span a single relaxed load and a branch.
+//! At run time, `enabled = false` (or `STASO_ENABLED=0`) makes every span a single relaxed
+//! load and a branch.
 #![warn(missing_docs)]
 #![cfg_attr(not(feature = "enable"), allow(unused_variables))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use staso_macros::{agent, main, tool, trace};
 
-#[cfg(feature = "enable")]
-pub use staso_core::{
-    bind_current, conversation, current_span, flush, init, init_with_env, registry, shutdown, span,
-    CapturePolicy, Client, ConversationBuilder, CurrentSpan, DeliveryReport, Env, FailureKind,
-    GitContext, InitError, Instrument, Instrumented, Kind, MaskFn, Options, ProcessEnv, Registered,
-    Span, SpanGuard, SpanId, Status, TraceId, WithContext, DEFAULT_BASE_URL, REDACTED,
+// The plain data types: one definition, compiled in both builds.
+pub use staso_types::{
+    agent_id, CapturePolicy, Category, DeliveryReport, FailureKind, GitContext, InitError, Kind,
+    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SpanId,
+    Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
 };
 
-/// Capturing spans in your own tests, in memory (only with the `enable` feature).
 #[cfg(feature = "enable")]
+pub use staso_core::{
+    bind_current, conversation, current_span, flush, init, new_conversation, registry, shutdown,
+    span, Client, ConversationBuilder, CurrentSpan, InstrumentExt, Instrumented, Span, SpanGuard,
+    WithContext,
+};
+
+/// Capturing spans in your own tests, in memory, and configuration hooks for tests. Only
+/// with the `enable` feature (the one module that differs between the builds).
+#[cfg(feature = "enable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "enable")))]
 pub mod testing {
     pub use staso_core::testing::*;
 }

@@ -15,9 +15,9 @@ where
     Self: 'async_trait,
 {
     ::staso::__private::inventory::submit! {
-        ::staso::__private::Registered { name : "get", kind :
+        ::staso::__private::Entry(::staso::__private::Registered { name : "get", kind :
         ::staso::__private::Kind::Tool, module_path : ::core::module_path!(), file :
-        ::core::file!(), line : ::core::line!(), }
+        ::core::file!(), line : ::core::line!(), })
     }
     static __STASO_CALLSITE: ::staso::__private::CallSite = ::staso::__private::CallSite {
         name: "get",

@@ -1,8 +1,8 @@
 fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
     ::staso::__private::inventory::submit! {
-        ::staso::__private::Registered { name : "stripe.refund", kind :
-        ::staso::__private::Kind::Tool, module_path : ::core::module_path!(), file :
-        ::core::file!(), line : ::core::line!(), }
+        ::staso::__private::Entry(::staso::__private::Registered { name :
+        "stripe.refund", kind : ::staso::__private::Kind::Tool, module_path :
+        ::core::module_path!(), file : ::core::file!(), line : ::core::line!(), })
     }
     static __STASO_CALLSITE: ::staso::__private::CallSite = ::staso::__private::CallSite {
         name: "stripe.refund",
@@ -96,9 +96,9 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
 }
 fn total(items: &[u64]) -> u64 {
     ::staso::__private::inventory::submit! {
-        ::staso::__private::Registered { name : "total", kind :
+        ::staso::__private::Entry(::staso::__private::Registered { name : "total", kind :
         ::staso::__private::Kind::Chain, module_path : ::core::module_path!(), file :
-        ::core::file!(), line : ::core::line!(), }
+        ::core::file!(), line : ::core::line!(), })
     }
     static __STASO_CALLSITE: ::staso::__private::CallSite = ::staso::__private::CallSite {
         name: "total",
@@ -161,9 +161,9 @@ fn total(items: &[u64]) -> u64 {
 }
 async fn handle(ticket: Ticket) -> Result<String, Error> {
     ::staso::__private::inventory::submit! {
-        ::staso::__private::Registered { name : "billing-agent", kind :
-        ::staso::__private::Kind::Agent, module_path : ::core::module_path!(), file :
-        ::core::file!(), line : ::core::line!(), }
+        ::staso::__private::Entry(::staso::__private::Registered { name :
+        "billing-agent", kind : ::staso::__private::Kind::Agent, module_path :
+        ::core::module_path!(), file : ::core::file!(), line : ::core::line!(), })
     }
     static __STASO_CALLSITE: ::staso::__private::CallSite = ::staso::__private::CallSite {
         name: "billing-agent",
@@ -248,9 +248,9 @@ async fn handle(ticket: Ticket) -> Result<String, Error> {
 }
 fn search(query: String) -> impl Future<Output = Vec<Doc>> + Send {
     ::staso::__private::inventory::submit! {
-        ::staso::__private::Registered { name : "search", kind :
-        ::staso::__private::Kind::Retriever, module_path : ::core::module_path!(), file :
-        ::core::file!(), line : ::core::line!(), }
+        ::staso::__private::Entry(::staso::__private::Registered { name : "search", kind
+        : ::staso::__private::Kind::Retriever, module_path : ::core::module_path!(), file
+        : ::core::file!(), line : ::core::line!(), })
     }
     static __STASO_CALLSITE: ::staso::__private::CallSite = ::staso::__private::CallSite {
         name: "search",
@@ -303,17 +303,20 @@ fn search(query: String) -> impl Future<Output = Vec<Doc>> + Send {
         })
 }
 fn main() -> anyhow::Result<()> {
-    let __staso_main_guard = ::staso::__private::main_init(::staso::__private::Options {
-        agent_name: ::core::option::Option::Some(::std::string::String::from("billing")),
-        flush_interval: ::core::option::Option::Some(
+    let __staso_main_guard = ::staso::__private::main_init({
+        let mut __staso_options = ::staso::__private::Options::default();
+        __staso_options.agent_name = ::core::option::Option::Some(
+            ::std::string::String::from("billing"),
+        );
+        __staso_options.flush_interval = ::core::option::Option::Some(
             ::core::time::Duration::from_secs_f64(0.5),
-        ),
-        shutdown_timeout: ::core::option::Option::Some(
+        );
+        __staso_options.shutdown_timeout = ::core::option::Option::Some(
             ::core::time::Duration::from_secs_f64(5.0),
-        ),
-        capture_git: ::core::option::Option::Some(false),
-        git: ::core::option::Option::None,
-        ..::core::default::Default::default()
+        );
+        __staso_options.capture_git = ::core::option::Option::Some(false);
+        __staso_options.git = ::core::option::Option::None;
+        __staso_options
     });
     ::staso::__private::block_on(async move {
         #[allow(

@@ -8,7 +8,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use staso::Instrument;
+use staso::InstrumentExt;
 
 /// A minimal executor, so that the program needs no async runtime.
 fn block_on<F: Future>(fut: F) -> F::Output {
@@ -101,12 +101,7 @@ impl Agent {
     debug = false
 )]
 fn main() {
-    let client = staso::init(staso::Options {
-        api_key: Some("sk-disabled".into()),
-        agent_name: Some("disabled-demo".into()),
-        flush_interval: Some(Duration::from_millis(500)),
-        ..Default::default()
-    })
+    let client = staso::init(staso::Options::new().api_key("sk-disabled").agent_name("disabled-demo").flush_interval(Duration::from_millis(500)))
     .expect("init never fails when compiled out");
 
     let mut agent = Agent { turns: 0 };
@@ -130,7 +125,7 @@ fn main() {
     }
 
     let fut = staso::Span::new("task", staso::Kind::Chain).instrument(async { 40 + 2 });
-    let v = block_on(fut.in_current_span());
+    let v = block_on(fut.in_current_context());
     let v2 = block_on(staso::conversation("conv-2").scope(returns_future(v)));
     let run = staso::bind_current(move || v2 + 1);
     println!("{} {}", run(), complete("prompt"));

@@ -38,14 +38,14 @@ fn init_warns_when_two_agents_share_a_name() {
     billing::run();
     support::run();
     unique();
-    let client = staso::init(staso::Options {
-        api_key: Some("k".into()),
-        agent_name: Some("bot".into()),
-        base_url: Some("http://127.0.0.1:9".into()),
-        capture_git: Some(false),
-        shutdown_timeout: Some(std::time::Duration::from_millis(10)),
-        ..Default::default()
-    })
+    let client = staso::init(
+        staso::Options::new()
+            .api_key("k")
+            .agent_name("bot")
+            .base_url("http://127.0.0.1:9")
+            .capture_git(false)
+            .shutdown_timeout(std::time::Duration::from_millis(10)),
+    )
     .expect("init");
     let logs = LOGS.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let dup: Vec<&String> = logs.iter().filter(|m| m.contains("two agents")).collect();

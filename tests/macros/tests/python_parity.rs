@@ -124,14 +124,14 @@ fn a_rust_agent_sends_what_the_python_sdk_sends() {
     );
 
     let rs_collector = Collector::start_blocking(CollectorConfig::default()).expect("collector");
-    let client = staso::init(staso::Options {
-        api_key: Some("test-key".into()),
-        agent_name: Some("parity-agent".into()),
-        agent_version: Some("1.0.0".into()),
-        base_url: Some(rs_collector.url()),
-        capture_git: Some(false),
-        ..Default::default()
-    })
+    let client = staso::init(
+        staso::Options::new()
+            .api_key("test-key")
+            .agent_name("parity-agent")
+            .agent_version("1.0.0")
+            .base_url(rs_collector.url())
+            .capture_git(false),
+    )
     .expect("init");
     staso::conversation("conv-parity")
         .user_id("user-alice")

@@ -5,13 +5,11 @@ use std::time::Duration;
 /// Options for a child program: everything from the process environment the test set
 /// (`STASO_API_KEY`, `STASO_BASE_URL`, ...), short timeouts.
 pub fn child_options() -> staso_core::Options {
-    staso_core::Options {
-        agent_name: Some("exit-child".into()),
-        capture_git: Some(false),
-        flush_interval: Some(Duration::from_secs(60)),
-        shutdown_timeout: Some(Duration::from_secs(5)),
-        ..Default::default()
-    }
+    staso_core::Options::new()
+        .agent_name("exit-child")
+        .capture_git(false)
+        .flush_interval(Duration::from_secs(60))
+        .shutdown_timeout(Duration::from_secs(5))
 }
 
 /// A small agent run: one root with three tools.

@@ -21,15 +21,15 @@ fn serial() -> MutexGuard<'static, ()> {
 fn hung() -> (Collector, staso_core::Client) {
     let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
     c.faults().hang_next(u32::MAX);
-    let client = init(Options {
-        api_key: Some("test-key".into()),
-        agent_name: Some("bot".into()),
-        base_url: Some(c.url()),
-        capture_git: Some(false),
-        flush_interval: Some(Duration::from_secs(60)),
-        shutdown_timeout: Some(TIMEOUT),
-        ..Default::default()
-    })
+    let client = init(
+        Options::new()
+            .api_key("test-key")
+            .agent_name("bot")
+            .base_url(c.url())
+            .capture_git(false)
+            .flush_interval(Duration::from_secs(60))
+            .shutdown_timeout(TIMEOUT),
+    )
     .expect("init");
     drop(span("stuck", Kind::Tool));
     (c, client)

@@ -39,14 +39,12 @@ fn logs() -> Vec<(log::Level, String)> {
 }
 
 fn options(url: String) -> Options {
-    Options {
-        api_key: Some("test-key".into()),
-        agent_name: Some("bot".into()),
-        base_url: Some(url),
-        capture_git: Some(false),
-        flush_interval: Some(Duration::from_secs(60)),
-        ..Default::default()
-    }
+    Options::new()
+        .api_key("test-key")
+        .agent_name("bot")
+        .base_url(url)
+        .capture_git(false)
+        .flush_interval(Duration::from_secs(60))
 }
 
 #[test]
@@ -54,12 +52,7 @@ fn a_full_queue_warns_once_and_counts_exactly() {
     let _s = serial();
     let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
     c.faults().go_down();
-    let client = init(Options {
-        max_queue_size: Some(10),
-        batch_size: Some(100),
-        ..options(c.url())
-    })
-    .expect("init");
+    let client = init(options(c.url()).max_queue_size(10).batch_size(100)).expect("init");
     for _ in 0..100 {
         drop(span("burst", Kind::Tool));
     }
@@ -87,11 +80,7 @@ fn tls_with_the_ca_option_succeeds_and_without_it_fails_clearly() {
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, c.ca_pem().expect("ca pem")).expect("write ca");
 
-    let trusted = init(Options {
-        ca_cert_path: Some(ca.clone()),
-        ..options(url.clone())
-    })
-    .expect("init");
+    let trusted = init(options(url.clone()).ca_cert_path(ca.clone())).expect("init");
     drop(span("over-tls", Kind::Tool));
     let report = trusted.flush(Duration::from_secs(10));
     assert!(report.ok(), "{report:?}");
@@ -99,11 +88,7 @@ fn tls_with_the_ca_option_succeeds_and_without_it_fails_clearly() {
     drop(trusted);
 
     LOGS.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    let untrusted = init(Options {
-        request_timeout: Some(Duration::from_secs(2)),
-        ..options(url)
-    })
-    .expect("init");
+    let untrusted = init(options(url).request_timeout(Duration::from_secs(2))).expect("init");
     drop(span("refused", Kind::Tool));
     let report = untrusted.flush(Duration::from_secs(3));
     assert_eq!(

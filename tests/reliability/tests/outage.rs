@@ -10,17 +10,17 @@ use std::time::{Duration, Instant};
 #[test]
 fn an_outage_loses_nothing() {
     let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
-    let client = init(Options {
-        api_key: Some("test-key".into()),
-        agent_name: Some("bot".into()),
-        base_url: Some(c.url()),
-        capture_git: Some(false),
-        batch_size: Some(100),
-        flush_interval: Some(Duration::from_millis(200)),
-        max_queue_size: Some(10_000),
-        request_timeout: Some(Duration::from_secs(2)),
-        ..Default::default()
-    })
+    let client = init(
+        Options::new()
+            .api_key("test-key")
+            .agent_name("bot")
+            .base_url(c.url())
+            .capture_git(false)
+            .batch_size(100)
+            .flush_interval(Duration::from_millis(200))
+            .max_queue_size(10_000)
+            .request_timeout(Duration::from_secs(2)),
+    )
     .expect("init");
 
     c.faults().go_down_for(Duration::from_secs(10));

@@ -37,7 +37,7 @@ fn sync_nesting_and_agent_name() {
 #[staso::agent(name = "async-bot")]
 async fn async_agent(n: u32) -> u32 {
     let a = async_tool(n).await;
-    let b = tokio::spawn(staso::Instrument::in_current_span(async_tool(n + 1)))
+    let b = tokio::spawn(staso::InstrumentExt::in_current_context(async_tool(n + 1)))
         .await
         .unwrap_or(0);
     a + b + sync_in_async(n)
@@ -89,8 +89,8 @@ async fn async_nesting_across_await_and_threads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_agents_do_not_mix() {
     let (_, spans) = capture_future(async {
-        let a = tokio::spawn(staso::Instrument::in_current_span(async_agent(1)));
-        let b = tokio::spawn(staso::Instrument::in_current_span(async_agent(2)));
+        let a = tokio::spawn(staso::InstrumentExt::in_current_context(async_agent(1)));
+        let b = tokio::spawn(staso::InstrumentExt::in_current_context(async_agent(2)));
         let _ = (a.await, b.await);
     })
     .await;

@@ -298,11 +298,9 @@ fn mut_arguments() {
 
 #[test]
 fn capture_switched_off_by_options_means_nothing_captured() {
-    let o = staso::Options {
-        capture_tool_arguments: Some(false),
-        capture_output: Some(false),
-        ..Default::default()
-    };
+    let o = staso::Options::new()
+        .capture_tool_arguments(false)
+        .capture_output(false);
     let (_, spans) = capture_with(o, || add(1, 2));
     let s = &spans[0];
     assert_eq!(s.output(), None);

@@ -4,11 +4,9 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 fn main() {
-    let options = staso_core::Options {
-        debug: Some(true),
-        request_timeout: Some(std::time::Duration::from_millis(500)),
-        ..staso_reliability_tests::child_options()
-    };
+    let options = staso_reliability_tests::child_options()
+        .debug(true)
+        .request_timeout(std::time::Duration::from_millis(500));
     println!("options: {options:?}");
     let client = match staso_core::init(options) {
         Ok(c) => c,

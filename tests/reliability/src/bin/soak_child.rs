@@ -33,13 +33,13 @@ fn main() {
         .nth(3)
         .and_then(|a| a.parse().ok())
         .unwrap_or(20_000);
-    let client = staso_core::init(staso_core::Options {
-        batch_size: Some(500),
-        flush_interval: Some(Duration::from_millis(200)),
-        max_queue_size: Some(50_000),
-        request_timeout: Some(Duration::from_secs(1)),
-        ..staso_reliability_tests::child_options()
-    })
+    let client = staso_core::init(
+        staso_reliability_tests::child_options()
+            .batch_size(500)
+            .flush_interval(Duration::from_millis(200))
+            .max_queue_size(50_000)
+            .request_timeout(Duration::from_secs(1)),
+    )
     .unwrap_or_else(|e| panic!("{e}"));
     let baseline = peak_rss_kib();
     let started = Instant::now();
@@ -58,7 +58,7 @@ fn main() {
                         }
                     }
                     let s = staso_core::span("soak", staso_core::Kind::Tool);
-                    ids.push(s.span_id().map(|i| i.0).unwrap_or(0));
+                    ids.push(s.span_id().map(|i| i.to_u64()).unwrap_or(0));
                 }
                 ids
             })
@@ -74,7 +74,14 @@ fn main() {
     if let Ok(path) = std::env::var("SOAK_IDS") {
         let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("ids file"));
         for id in &ids {
-            writeln!(f, "{}", staso_core::SpanId(*id)).expect("write");
+            writeln!(
+                f,
+                "{}",
+                staso_core::SpanId::from_u64(*id)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            )
+            .expect("write");
         }
     }
     println!(

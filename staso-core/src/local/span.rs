@@ -1,131 +1,14 @@
-//! Starting and ending spans: the manual API (`span`, `Span`, `SpanGuard`,
-//! `current_span`) and the functions the attribute macros call. The caller's thread reads
-//! the clock, picks ids and moves owned data; everything else waits for the batcher.
+//! The span handles users hold: [`span`] and its [`SpanGuard`] (current on this thread),
+//! [`Span`] (not current yet; `Send`, for futures), and [`CurrentSpan`] (the innermost
+//! span, from anywhere inside it). Opening and ending belong to `lifecycle`.
 
-use crate::clock;
-use crate::context::{self, Ctx, Frame};
-use crate::ids::{SpanId, TraceId};
-use crate::span::{CallSite, Kind, SharedStr, SpanRecord, Status};
+use super::context::{self, Ctx, Frame};
+use super::lifecycle;
+use super::record::{SharedStr, SpanRecord};
 use serde::Serialize;
+use staso_types::{Kind, SpanId, Status, TraceId};
 use std::borrow::Cow;
 use std::marker::PhantomData;
-
-/// Whether a span started under `parent` is recorded: not below a discarded span, and
-/// going to a test capture or a running client.
-#[inline(always)]
-pub(crate) fn records(parent: &Ctx) -> bool {
-    parent.recording && (parent.sink.is_some() || crate::client::active())
-}
-
-/// Begins a span under `parent`, or returns `None` when nothing would record it.
-///
-/// The record leaves `agent` and `conversation` empty: they are in the child context, and
-/// [`finish`] (or `close`, which moves them) puts them into the record when it
-/// ends, so a span costs one reference count on the conversation rather than three.
-#[inline(always)]
-pub(crate) fn begin(
-    parent: &Ctx,
-    name: SharedStr,
-    kind: Kind,
-    callsite: Option<&'static CallSite>,
-) -> Option<(SpanRecord, Ctx)> {
-    if !records(parent) {
-        return None;
-    }
-    let (trace_id, parent_id) = match parent.link {
-        Some((t, s)) => (t, std::num::NonZeroU64::new(s.0)),
-        None => (TraceId::random(), None),
-    };
-    let span_id = SpanId::random();
-    let agent = if kind == Kind::Agent {
-        Some(name.clone())
-    } else {
-        parent.agent.clone()
-    };
-    let child = Ctx {
-        link: Some((trace_id, span_id)),
-        agent,
-        conversation: parent.conversation.clone(),
-        sink: parent.sink.clone(),
-        recording: true,
-    };
-    let record = SpanRecord {
-        trace_id,
-        span_id,
-        parent: parent_id,
-        start: clock::now(),
-        end: clock::Tick(0),
-        name,
-        kind,
-        status: Status::Ok,
-        provisional: false,
-        discarded: false,
-        callsite,
-        agent: None,
-        conversation: None,
-        extras: None,
-    };
-    Some((record, child))
-}
-
-/// Sends the provisional copy of a root span (duration 0), so the dashboard shows a
-/// long-running agent while it runs.
-pub(crate) fn announce(record: &SpanRecord, ctx: &Ctx) {
-    if record.parent.is_none() && !record.discarded {
-        let mut copy = record.clone();
-        copy.provisional = true;
-        copy.end = copy.start;
-        inherit(&mut copy, ctx);
-        dispatch(copy, ctx);
-    }
-}
-
-/// Fills what a record takes from its context when it is sent.
-fn inherit(record: &mut SpanRecord, ctx: &Ctx) {
-    if record.agent.is_none() {
-        record.agent = ctx.agent.clone();
-    }
-    if record.conversation.is_none() {
-        record.conversation = ctx.conversation.clone();
-    }
-}
-
-/// Ends a span: stamps the end time and hands it to the test sink or the client.
-pub(crate) fn finish(mut record: SpanRecord, ctx: &Ctx) {
-    if record.discarded {
-        return;
-    }
-    record.end = clock::now();
-    inherit(&mut record, ctx);
-    ended(record, ctx);
-}
-
-#[inline]
-fn ended(mut record: SpanRecord, ctx: &Ctx) {
-    if std::thread::panicking() {
-        panicked(&mut record);
-    }
-    dispatch(record, ctx);
-}
-
-/// A span that ends while its thread unwinds failed, unless it already says how.
-#[cold]
-fn panicked(record: &mut SpanRecord) {
-    if record.status == Status::Ok {
-        record.status = Status::Error;
-        let e = record.extras();
-        e.error_message = Some(crate::panic::message());
-        e.exception_type = Some(Cow::Borrowed("panic"));
-    }
-}
-
-#[inline]
-fn dispatch(record: SpanRecord, ctx: &Ctx) {
-    match &ctx.sink {
-        Some(sink) => sink.push(record),
-        None => crate::client::enqueue(record),
-    }
-}
 
 /// Sets fields of a span. Shared by [`SpanGuard`], [`Span`] and [`CurrentSpan`].
 macro_rules! setters {
@@ -134,7 +17,7 @@ macro_rules! setters {
             /// Sets the span's input (any `Serialize` value; sent as JSON).
             pub fn set_input<T: Serialize + ?Sized>(&mut self, input: &T) -> &mut Self {
                 if self.capturing() {
-                    let v = crate::capture::to_value_safely(input);
+                    let v = super::capture::to_value_safely(input);
                     self.edit(|r| r.extras().input = Some(v));
                 }
                 self
@@ -142,7 +25,7 @@ macro_rules! setters {
             /// Sets the span's output (any `Serialize` value; sent as JSON).
             pub fn set_output<T: Serialize + ?Sized>(&mut self, output: &T) -> &mut Self {
                 if self.capturing() {
-                    let v = crate::capture::to_value_safely(output);
+                    let v = super::capture::to_value_safely(output);
                     self.edit(|r| r.extras().output = Some(v));
                 }
                 self
@@ -154,7 +37,7 @@ macro_rules! setters {
                 value: &T,
             ) -> &mut Self {
                 if self.capturing() {
-                    let v = crate::capture::to_value_safely(value);
+                    let v = super::capture::to_value_safely(value);
                     let k = key.into();
                     self.edit(|r| {
                         r.extras().metadata.insert(k, v);
@@ -232,10 +115,6 @@ macro_rules! setters {
             pub fn discard(&mut self) {
                 self.edit(|r| r.discarded = true);
                 self.on_discard();
-            }
-            /// Same as [`discard`](Self::discard), under the reference client's name.
-            pub fn drop_span(&mut self) {
-                self.discard()
             }
             /// The span's trace id, when it is recorded.
             pub fn trace_id(&self) -> Option<TraceId> {
@@ -339,27 +218,7 @@ impl Drop for SpanGuard {
 fn close(depth: usize, id: SpanId) {
     context::pop_span(depth, id, |frame| {
         let Frame { ctx, record } = frame;
-        if let Some(r) = record.as_mut().filter(|r| !r.discarded) {
-            r.end = clock::now();
-            if r.agent.is_none() {
-                r.agent = ctx.agent.take();
-            }
-            if r.conversation.is_none() {
-                r.conversation = ctx.conversation.take();
-            }
-            if std::thread::panicking() {
-                panicked(r);
-            }
-            match &ctx.sink {
-                Some(sink) => {
-                    if let Some(r) = record.take() {
-                        sink.push(r);
-                    }
-                }
-                // Taken out of the frame only at the push: one move, stack to queue.
-                None => crate::client::enqueue_from(record),
-            }
-        }
+        lifecycle::end(record, ctx);
     });
 }
 
@@ -385,7 +244,7 @@ impl Span {
     /// A span named `name` whose parent is the span current on this thread now.
     pub fn new(name: impl Into<Cow<'static, str>>, kind: Kind) -> Span {
         let name = name.into().into();
-        let inner = context::with_current(|parent| begin(parent, name, kind, None));
+        let inner = context::with_current(|parent| lifecycle::open(parent, name, kind, None));
         let mut span = Span::from_parts(inner);
         span.announce();
         span
@@ -399,7 +258,7 @@ impl Span {
 
     pub(crate) fn announce(&mut self) {
         if let Some((record, ctx)) = &self.inner {
-            announce(record, ctx);
+            lifecycle::announce(record, ctx);
         }
     }
 
@@ -449,8 +308,8 @@ impl Span {
     /// Runs `fut` with this span current on every poll; the span ends when the future
     /// completes (or, with status `error` and a `cancelled` message, when it is dropped
     /// before completing).
-    pub fn instrument<F: std::future::Future>(self, fut: F) -> crate::instrument::Instrumented<F> {
-        crate::instrument::Instrumented::new(self, fut)
+    pub fn instrument<F: std::future::Future>(self, fut: F) -> super::instrument::Instrumented<F> {
+        super::instrument::Instrumented::new(self, fut)
     }
 
     /// Whether the span is recorded.
@@ -463,8 +322,8 @@ setters!(Span);
 
 impl Drop for Span {
     fn drop(&mut self) {
-        if let Some((record, ctx)) = self.inner.take() {
-            finish(record, &ctx);
+        if let Some((record, mut ctx)) = self.inner.take() {
+            lifecycle::end(&mut Some(record), &mut ctx);
         }
     }
 }

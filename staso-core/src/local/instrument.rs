@@ -1,9 +1,11 @@
 //! Futures that carry their span (or context) with them: pushed on this thread's stack
 //! for the length of every poll, so parentage survives `.await` and work-stealing.
 
-use crate::context::{self, Ctx, Frame, ScopeGuard};
-use crate::guard::{finish, Span};
-use crate::span::Status;
+use super::context::{self, Ctx, Frame, ScopeGuard};
+use super::lifecycle;
+use super::record::SpanRecord;
+use super::span::Span;
+use staso_types::{SpanId, Status};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
@@ -21,7 +23,7 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             // Still holding the span: the future was dropped before it completed.
             let this = this.project();
-            if let Some((mut record, ctx)) = this.span.inner.take() {
+            if let Some((mut record, mut ctx)) = this.span.inner.take() {
                 if !std::thread::panicking() && record.status == Status::Ok {
                     record.status = Status::Error;
                     let e = record.extras();
@@ -29,7 +31,7 @@ pin_project_lite::pin_project! {
                         Some("cancelled: the future was dropped before it completed".into());
                     e.exception_type = Some(Cow::Borrowed("cancelled"));
                 }
-                finish(record, &ctx);
+                lifecycle::end(&mut Some(record), &mut ctx);
             }
         }
     }
@@ -48,9 +50,9 @@ impl<F> Instrumented<F> {
 
 /// Puts the span back into the future when a poll ends, also when the poll panics.
 struct Reclaim<'a> {
-    slot: &'a mut Option<(crate::span::SpanRecord, Ctx)>,
+    slot: &'a mut Option<(SpanRecord, Ctx)>,
     depth: usize,
-    span: crate::ids::SpanId,
+    span: SpanId,
 }
 
 impl Drop for Reclaim<'_> {
@@ -85,8 +87,8 @@ impl<F: Future> Future for Instrumented<F> {
         let out = fut.poll(cx);
         drop(reclaim);
         if out.is_ready() {
-            if let Some((record, ctx)) = this.span.inner.take() {
-                finish(record, &ctx);
+            if let Some((record, mut ctx)) = this.span.inner.take() {
+                lifecycle::end(&mut Some(record), &mut ctx);
             }
         }
         out
@@ -95,7 +97,7 @@ impl<F: Future> Future for Instrumented<F> {
 
 pin_project_lite::pin_project! {
     /// A future that runs inside a captured context (a conversation, or the span current
-    /// when it was created); see [`Instrument::in_current_span`].
+    /// when it was created); see [`InstrumentExt::in_current_context`].
     pub struct WithContext<F> {
         ctx: Ctx,
         #[pin]
@@ -120,22 +122,23 @@ impl<F: Future> Future for WithContext<F> {
 }
 
 /// Carries the current span into a future that will run elsewhere (`tokio::spawn`, a
-/// thread pool): spans it starts become children of the span current now.
+/// thread pool): spans it starts become children of the span current now. Named so that
+/// it can be in scope beside `tracing::Instrument` (whose method is `in_current_span`).
 ///
 /// ```
-/// use staso_core::Instrument;
+/// use staso_core::InstrumentExt;
 /// # async fn work() {}
 /// # fn spawn<F: std::future::Future>(_f: F) {}
-/// spawn(work().in_current_span());
+/// spawn(work().in_current_context());
 /// ```
-pub trait Instrument: Future + Sized {
+pub trait InstrumentExt: Future + Sized {
     /// Binds the future to the context current now.
-    fn in_current_span(self) -> WithContext<Self> {
+    fn in_current_context(self) -> WithContext<Self> {
         WithContext::new(context::current(), self)
     }
 }
 
-impl<F: Future> Instrument for F {}
+impl<F: Future> InstrumentExt for F {}
 
 /// Runs `f` on another thread (or later) in the context current now: spans it starts
 /// become children of the span current here.

@@ -5,17 +5,93 @@
 //! runtime, so it works the same under a user's runtime or none. Up to `MAX_IN_FLIGHT`
 //! requests run at once and complete independently: a stalled one holds nothing else.
 
-use crate::client::{Command, Inner};
-use crate::report::{DeliveryReport, FailureKind};
-use crate::span::SpanRecord;
-use crate::transport::{Failure, Transport};
+use super::queue::Queue;
+use super::transport::{Failure, Transport};
+use crate::config::Config;
+use crate::local::record::SpanRecord;
+use staso_types::{DeliveryReport, FailureKind};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering::*;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
+
+/// Extra time a caller waits for the batcher's own answer past its timeout.
+const REPLY_MARGIN: Duration = Duration::from_millis(50);
+
+/// What callers ask of the batcher.
+enum Command {
+    Flush {
+        deadline: Instant,
+        reply: mpsc::Sender<DeliveryReport>,
+    },
+    Shutdown {
+        deadline: Instant,
+        reply: mpsc::Sender<DeliveryReport>,
+    },
+}
+
+/// The callers' end of a running batcher: flush and shutdown requests, and its thread.
+pub(crate) struct Handle {
+    queue: Arc<Queue>,
+    commands: Arc<Mutex<Vec<Command>>>,
+    join: Mutex<Option<JoinHandle<()>>>,
+    #[cfg(feature = "test-faults")]
+    inject_panic: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Handle {
+    fn command(
+        &self,
+        make: impl FnOnce(mpsc::Sender<DeliveryReport>) -> Command,
+        timeout: Duration,
+    ) -> DeliveryReport {
+        let (tx, rx) = mpsc::channel();
+        if let Ok(mut c) = self.commands.lock() {
+            c.push(make(tx));
+        }
+        self.queue.wake();
+        match rx.recv_timeout(timeout + REPLY_MARGIN) {
+            Ok(r) => r,
+            Err(_) => self.queue.report(true),
+        }
+    }
+
+    /// Waits up to `timeout` for the spans accepted before the call to be settled.
+    pub(crate) fn flush(&self, timeout: Duration) -> DeliveryReport {
+        let deadline = Instant::now() + timeout;
+        self.command(|reply| Command::Flush { deadline, reply }, timeout)
+    }
+
+    /// Delivers what is queued within `timeout`, then stops the thread (joined unless the
+    /// time ran out or this is the batcher's own thread).
+    pub(crate) fn shutdown(&self, timeout: Duration) -> DeliveryReport {
+        let deadline = Instant::now() + timeout;
+        let report = self.command(|reply| Command::Shutdown { deadline, reply }, timeout);
+        if !report.timed_out {
+            let handle = self.join.lock().ok().and_then(|mut j| j.take());
+            if let Some(h) = handle {
+                if h.thread().id() != std::thread::current().id() {
+                    let _ = h.join();
+                }
+            }
+        }
+        report
+    }
+
+    /// Whether the thread has been joined (a shutdown completed).
+    pub(crate) fn is_finished(&self) -> bool {
+        self.join.lock().map(|j| j.is_none()).unwrap_or(true)
+    }
+
+    #[cfg(feature = "test-faults")]
+    pub(crate) fn inject_panic(&self) {
+        self.inject_panic
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.queue.wake();
+    }
+}
 
 /// Backoff between retries: 0.5 s doubling, with jitter, capped here.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -66,7 +142,11 @@ type Done = (Batch, Result<(), Failure>);
 type Joined = Result<(tokio::task::Id, Result<(), Failure>), tokio::task::JoinError>;
 
 struct Batcher {
-    inner: Arc<Inner>,
+    queue: Arc<Queue>,
+    config: Arc<Config>,
+    commands: Arc<Mutex<Vec<Command>>>,
+    #[cfg(feature = "test-faults")]
+    inject_panic: Arc<std::sync::atomic::AtomicBool>,
     transport: Transport,
     rt: tokio::runtime::Runtime,
     /// Taken from the queue, not yet in a batch; with a sequence number each.
@@ -89,15 +169,22 @@ struct Batcher {
     warned: std::collections::HashSet<FailureKind>,
 }
 
-/// Starts the batcher thread of `inner`.
-pub(crate) fn spawn(inner: Arc<Inner>) -> Result<JoinHandle<()>, String> {
-    let transport = Transport::new(&inner.config)?;
+/// Starts the batcher thread that delivers what `queue` takes in.
+pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, String> {
+    let transport = Transport::new(&config)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    let commands = Arc::new(Mutex::new(Vec::new()));
+    #[cfg(feature = "test-faults")]
+    let inject_panic = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut b = Batcher {
-        inner,
+        queue: queue.clone(),
+        config,
+        commands: commands.clone(),
+        #[cfg(feature = "test-faults")]
+        inject_panic: inject_panic.clone(),
         transport,
         rt,
         unsent: VecDeque::new(),
@@ -112,10 +199,17 @@ pub(crate) fn spawn(inner: Arc<Inner>) -> Result<JoinHandle<()>, String> {
         buf: Vec::with_capacity(64 * 1024),
         warned: Default::default(),
     };
-    std::thread::Builder::new()
+    let join = std::thread::Builder::new()
         .name("staso-batcher".into())
         .spawn(move || b.run())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok(Handle {
+        queue,
+        commands,
+        join: Mutex::new(Some(join)),
+        #[cfg(feature = "test-faults")]
+        inject_panic,
+    })
 }
 
 impl Batcher {
@@ -149,26 +243,29 @@ impl Batcher {
         crate::diag::error(
             "staso: the batcher keeps failing; tracing is switched off for this client",
         );
-        self.inner.closed.store(true, Release);
+        self.queue.close();
         for w in std::mem::take(&mut self.waiters) {
-            let _ = w.reply.send(self.inner.report(true, 0));
+            let _ = w.reply.send(self.queue.report(true));
         }
     }
 
     /// One turn of the loop; false when the thread should end.
     fn step(&mut self) -> bool {
         #[cfg(feature = "test-faults")]
-        if self.inner.inject_panic.swap(false, AcqRel) {
+        if self
+            .inject_panic
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
             panic!("staso test fault: injected batcher panic");
         }
-        self.inner.wake_pending.store(false, Release);
+        self.queue.woken();
         self.take_commands();
-        let batch_size = self.inner.config.batch_size;
-        let interval_passed = self.last_send.elapsed() >= self.inner.config.flush_interval;
+        let batch_size = self.config.batch_size;
+        let interval_passed = self.last_send.elapsed() >= self.config.flush_interval;
         let urgent = !self.waiters.is_empty();
         // Spans stay in the queue until there is a reason to send them: the queue is the
         // buffer, and a span taken out early would only sit in `unsent` instead.
-        if urgent || interval_passed || self.inner.queue.len() >= batch_size {
+        if urgent || interval_passed || self.queue.len() >= batch_size {
             self.drain();
         }
         // Oldest first: retries that fell due, then new batches.
@@ -210,7 +307,6 @@ impl Batcher {
 
     fn take_commands(&mut self) {
         let commands: Vec<Command> = self
-            .inner
             .commands
             .lock()
             .map(|mut c| std::mem::take(&mut *c))
@@ -222,7 +318,7 @@ impl Batcher {
         // the bound leaves in the queue for later (it will be numbered in order).
         self.drain();
         for c in commands {
-            let barrier = self.next_seq - 1 + self.inner.queue.len() as u64;
+            let barrier = self.next_seq - 1 + self.queue.len() as u64;
             match c {
                 Command::Flush { deadline, reply } => self.waiters.push(Waiter {
                     barrier,
@@ -247,7 +343,7 @@ impl Batcher {
         if sleep.is_zero() {
             return;
         }
-        let wake = self.inner.wake_signal.clone();
+        let wake = self.queue.wake_signal();
         let in_flight = &mut self.in_flight;
         let joined = self.rt.block_on(async {
             tokio::select! {
@@ -266,43 +362,27 @@ impl Batcher {
     /// `max_queue_size` too, so a slow or absent service cannot grow memory. What does not
     /// fit stays in the queue, where a full queue rejects new spans.
     fn drain(&mut self) {
-        let mut finals = 0;
-        while let Some(r) = self.inner.provisional.pop() {
-            self.provisional.push(r);
-        }
-        let held = self.unsent.len()
-            + self.retry.iter().map(|x| x.records.len()).sum::<usize>()
-            + self.flying.values().map(|x| x.records.len()).sum::<usize>();
-        let room = self.inner.config.max_queue_size.saturating_sub(held);
-        // What is queued now, not what producers add while we pop: a drain that chases a
-        // producer pops the slot next to the one being written, and the two cores then
-        // pass those cache lines back and forth on every span (the producer's cost went
-        // from ~37 ns to ~130 ns a span whenever that happened).
-        let queued = self.inner.queue.len();
-        for _ in 0..room.min(queued) {
-            let Some(r) = self.inner.queue.pop() else {
-                break;
-            };
-            if !r.provisional {
-                finals += 1;
-            }
-            self.unsent.push_back((self.next_seq, r));
-            self.next_seq += 1;
-        }
-        self.inner.stats.accepted.fetch_add(finals, Release);
+        self.queue.take_provisional(&mut self.provisional);
+        let room = self.config.max_queue_size.saturating_sub(self.held());
+        let (unsent, next_seq) = (&mut self.unsent, &mut self.next_seq);
+        self.queue.drain(room, |r| {
+            unsent.push_back((*next_seq, r));
+            *next_seq += 1;
+        });
         self.enforce_bound();
     }
 
+    /// Spans the batcher holds: unsent, waiting for a retry, in flight.
+    fn held(&self) -> usize {
+        self.unsent.len()
+            + self.retry.iter().map(|x| x.records.len()).sum::<usize>()
+            + self.flying.values().map(|x| x.records.len()).sum::<usize>()
+    }
+
     fn enforce_bound(&mut self) {
-        let max = self.inner.config.max_queue_size;
-        let held = |b: &Self| {
-            b.unsent.len()
-                + b.retry.iter().map(|x| x.records.len()).sum::<usize>()
-                + b.flying.values().map(|x| x.records.len()).sum::<usize>()
-                + b.inner.queue.len()
-        };
+        let max = self.config.max_queue_size;
         let mut dropped = 0u64;
-        while held(self) > max {
+        while self.held() + self.queue.len() > max {
             let Some(oldest) = self.retry.front_mut() else {
                 break;
             };
@@ -314,8 +394,7 @@ impl Batcher {
             }
         }
         if dropped > 0 {
-            self.inner.stats.failed.fetch_add(dropped, Release);
-            self.inner.stats.note_failure(FailureKind::QueueFull, true);
+            self.queue.failed(dropped, FailureKind::QueueFull, true);
             crate::diag::warn(&format!(
                 "staso: dropped the {dropped} oldest span(s) waiting for a retry to stay within max_queue_size"
             ));
@@ -327,9 +406,9 @@ impl Batcher {
         if batch.records.is_empty() {
             return;
         }
-        let traces = crate::wire::encode_batch(
+        let traces = super::encode::encode_batch(
             batch.records.iter().map(|(_, r)| r),
-            &self.inner.config,
+            &self.config,
             &mut self.buf,
         );
         batch.attempts += 1;
@@ -347,7 +426,7 @@ impl Batcher {
     fn joined(&mut self, joined: Joined) {
         let (id, result) = match joined {
             Ok((id, r)) => (id, r),
-            Err(e) => (e.id(), Err(crate::transport::cut_short())),
+            Err(e) => (e.id(), Err(super::transport::cut_short())),
         };
         if let Some(batch) = self.flying.remove(&id) {
             self.finished((batch, result));
@@ -358,10 +437,7 @@ impl Batcher {
     fn finished(&mut self, (batch, result): Done) {
         match result {
             Ok(()) => {
-                self.inner
-                    .stats
-                    .delivered
-                    .fetch_add(batch.finals(), Release);
+                self.queue.delivered(batch.finals());
                 crate::diag::debug(&format!(
                     "staso: delivered {} span(s) (attempt {})",
                     batch.records.len(),
@@ -374,7 +450,7 @@ impl Batcher {
 
     fn failed(&mut self, mut batch: Batch, f: Failure) {
         self.log_failure(&f);
-        self.inner.stats.note_failure(f.kind, f.retryable);
+        self.queue.note_failure(f.kind, f.retryable);
         if f.too_large && batch.records.len() > 1 {
             // Split and retry the halves at once: one oversized span must not hold the
             // others back.
@@ -384,7 +460,7 @@ impl Batcher {
             return;
         }
         if !f.retryable {
-            self.inner.stats.failed.fetch_add(batch.finals(), Release);
+            self.queue.failed(batch.finals(), f.kind, false);
             return;
         }
         let backoff = f.retry_after.unwrap_or_else(|| {
@@ -429,7 +505,7 @@ impl Batcher {
 
     fn answer_waiters(&mut self) {
         let oldest = self.oldest_outstanding();
-        let queue_empty = self.inner.queue.is_empty() && self.inner.provisional.is_empty();
+        let queue_empty = self.queue.is_empty();
         let now = Instant::now();
         let mut keep = Vec::new();
         for w in std::mem::take(&mut self.waiters) {
@@ -439,7 +515,7 @@ impl Batcher {
                 oldest > w.barrier
             };
             if done || w.deadline <= now {
-                let _ = w.reply.send(self.inner.report(!done, 0));
+                let _ = w.reply.send(self.queue.report(!done));
                 self.shutdown_answered |= w.shutdown;
             } else {
                 keep.push(w);
@@ -454,13 +530,11 @@ impl Batcher {
         let room = self.in_flight.len() < MAX_IN_FLIGHT;
         if room
             && !self.waiters.is_empty()
-            && (!self.unsent.is_empty()
-                || !self.provisional.is_empty()
-                || !self.inner.queue.is_empty())
+            && (!self.unsent.is_empty() || !self.provisional.is_empty() || !self.queue.is_empty())
         {
             return Duration::ZERO;
         }
-        let mut until = self.last_send + self.inner.config.flush_interval;
+        let mut until = self.last_send + self.config.flush_interval;
         if let Some(b) = self.retry.front() {
             if room {
                 until = until.min(b.not_before);

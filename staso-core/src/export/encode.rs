@@ -1,12 +1,13 @@
 //! From records to the request body of the contract: coalesce copies of a span, group by
 //! trace, apply the capture policy and sanitization, serialize into a reused buffer.
 
-use crate::clock;
+use super::sanitize;
 use crate::config::Config;
-use crate::sanitize;
-use crate::span::{Kind, SpanRecord};
+use crate::local::clock;
+use crate::local::record::SpanRecord;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use staso_types::Kind;
 use std::collections::HashMap;
 
 /// One span as the contract writes it (without `trace_id`).
@@ -61,9 +62,10 @@ pub(crate) fn coalesce<'a>(
     let mut out: Vec<&SpanRecord> = Vec::new();
     let mut pos: HashMap<(u128, u64), usize> = HashMap::new();
     for r in records {
-        match pos.get(&(r.trace_id.0, r.span_id.0)) {
+        let key = (r.trace_id.to_u128(), r.span_id.to_u64());
+        match pos.get(&key) {
             None => {
-                pos.insert((r.trace_id.0, r.span_id.0), out.len());
+                pos.insert(key, out.len());
                 out.push(r);
             }
             Some(&i) => {
@@ -87,9 +89,9 @@ pub(crate) fn encode_batch<'a>(
     let mut groups: HashMap<u128, Vec<&SpanRecord>> = HashMap::new();
     for r in spans {
         groups
-            .entry(r.trace_id.0)
+            .entry(r.trace_id.to_u128())
             .or_insert_with(|| {
-                order.push(r.trace_id.0);
+                order.push(r.trace_id.to_u128());
                 Vec::new()
             })
             .push(r);
@@ -123,11 +125,7 @@ fn sanitized(v: &Value, cfg: &Config) -> Value {
         sanitize::redact(&mut v, 0);
     }
     if let Some(mask) = &cfg.mask {
-        let f = &mask.0;
-        v = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(v))) {
-            Ok(v) => v,
-            Err(_) => Value::String("<mask hook panicked>".into()),
-        };
+        sanitize::mask(&mut v, "", &*mask.0, 0);
     }
     v
 }
@@ -135,7 +133,7 @@ fn sanitized(v: &Value, cfg: &Config) -> Value {
 /// One span in the contract's form.
 pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> {
     let policy = &cfg.capture;
-    static NO_LLM: crate::span::Llm = crate::span::Llm::EMPTY;
+    static NO_LLM: crate::local::record::Llm = crate::local::record::Llm::EMPTY;
     let default_llm = &NO_LLM;
     let extras = r.extras.as_deref();
     let llm = extras.map(|e| &e.llm).unwrap_or(default_llm);
@@ -160,14 +158,9 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
     };
 
     // The input, as the reference client: agent spans carry their agent name first.
-    let input_allowed = match r.kind {
-        Kind::Tool => policy.tool_arguments,
-        Kind::Llm => policy.all_enabled(),
-        _ => policy.request,
-    };
     let input = field(
         extras.and_then(|e| e.input.as_ref()),
-        input_allowed,
+        policy.allows_input(r.kind),
         "input",
         &mut truncated,
     );
@@ -198,7 +191,7 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
     if let Some(e) = extras {
         for (k, v) in &e.metadata {
             let v = if cfg.redact_secrets && sanitize::is_secret_key(k) {
-                Value::String(sanitize::REDACTED.into())
+                Value::String(staso_types::REDACTED.into())
             } else {
                 sanitized(v, cfg)
             };
@@ -227,18 +220,18 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
     for (what, n) in truncated {
         attrs.insert(format!("staso.truncated.{what}"), n.into());
     }
-    attrs.retain(|k, _| crate::capture::attribute_allowed(k, policy));
+    attrs.retain(|k, _| policy.allows_attribute(k));
 
     let kind = r.kind.as_str();
-    let name = if !policy.request && r.kind != Kind::Tool {
-        format!("{kind} span")
-    } else {
+    let name = if policy.allows_name(r.kind) {
         r.name.as_str().to_string()
+    } else {
+        format!("{kind} span")
     };
     let conv = r.conversation.as_deref();
     WireSpan {
         span_id: r.span_id.to_string(),
-        parent_span_id: r.parent_id().map(|p| p.to_string()),
+        parent_span_id: r.parent.map(|p| p.to_string()),
         name,
         kind,
         timestamp: clock::iso8601(r.start),
@@ -265,7 +258,7 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
         input,
         output,
         attributes: serde_json::to_string(&attrs).unwrap_or_else(|_| "{}".into()),
-        error_message: if policy.all_enabled() {
+        error_message: if policy.allows_error_message() {
             extras.and_then(|e| e.error_message.as_deref())
         } else {
             None

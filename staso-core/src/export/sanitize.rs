@@ -20,8 +20,7 @@ const SECRET_KEYS: &[&str] = &[
     "credentials",
 ];
 
-/// The placeholder of a redacted value.
-pub const REDACTED: &str = "[REDACTED]";
+use staso_types::REDACTED;
 
 /// Whether a key names a secret.
 pub(crate) fn is_secret_key(key: &str) -> bool {
@@ -51,6 +50,35 @@ pub(crate) fn redact(v: &mut Value, depth: usize) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|i| redact(i, depth + 1)),
+        _ => {}
+    }
+}
+
+/// Applies the user's mask hook to every string in `v` (with the nearest key); a
+/// panicking hook gives a placeholder. Depth is bounded like [`redact`].
+pub(crate) fn mask(
+    v: &mut Value,
+    key: &str,
+    f: &(dyn Fn(&str, &str) -> Option<String> + Send + Sync),
+    depth: usize,
+) {
+    if depth > 64 {
+        return;
+    }
+    match v {
+        Value::String(s) => {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(key, s))) {
+                Ok(Some(new)) => *s = new,
+                Ok(None) => {}
+                Err(_) => *s = "<mask hook panicked>".into(),
+            }
+        }
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                mask(val, k, f, depth + 1);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| mask(i, key, f, depth + 1)),
         _ => {}
     }
 }

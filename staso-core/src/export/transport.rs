@@ -2,7 +2,7 @@
 //! backoff belong to the batcher, which decides with the whole queue in view.
 
 use crate::config::Config;
-use crate::report::FailureKind;
+use staso_types::FailureKind;
 use std::time::Duration;
 
 /// The User-Agent of every request.
@@ -53,7 +53,7 @@ impl Transport {
         let client = builder.build().map_err(|e| e.to_string())?;
         Ok(Transport {
             client,
-            url: format!("{}/v1/traces/ingest", cfg.base_url),
+            url: format!("{}{}", cfg.base_url, crate::config::INGEST_PATH),
             api_key: cfg.api_key.expose().into(),
         })
     }

@@ -1,87 +1,13 @@
-//! The span model: what a finished span holds on its way to the batcher. Kept small and
+//! The span record: what a span holds from its start to the batcher. Kept small and
 //! allocation-free when nothing is captured; optional content lives behind one `Box`.
 
-use crate::clock::Tick;
-use crate::context::Conversation;
-use crate::ids::{SpanId, TraceId};
+use super::clock::Tick;
+use super::context::Conversation;
 use serde_json::{Map, Value};
+use staso_types::{Kind, SpanId, Status, TraceId};
 use std::borrow::Cow;
 use std::fmt;
-use std::num::NonZeroU64;
 use std::sync::Arc;
-
-/// What a span represents on the dashboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// A call to a language model.
-    Llm,
-    /// A tool the agent calls.
-    Tool,
-    /// A step of a pipeline; the default of `#[staso::trace]`.
-    Chain,
-    /// A retrieval (search, vector store, ...).
-    Retriever,
-    /// An agent entry point; names the agent of everything nested inside.
-    Agent,
-    /// Anything else.
-    Custom,
-}
-
-impl Kind {
-    /// The contract's name of the kind.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Llm => "llm",
-            Kind::Tool => "tool",
-            Kind::Chain => "chain",
-            Kind::Retriever => "retriever",
-            Kind::Agent => "agent",
-            Kind::Custom => "custom",
-        }
-    }
-
-    /// Parses a contract kind name (`"llm"`, `"tool"`, ...).
-    pub fn parse(s: &str) -> Option<Kind> {
-        Some(match s {
-            "llm" => Kind::Llm,
-            "tool" => Kind::Tool,
-            "chain" => Kind::Chain,
-            "retriever" => Kind::Retriever,
-            "agent" => Kind::Agent,
-            "custom" => Kind::Custom,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How a span ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Status {
-    /// It succeeded.
-    #[default]
-    Ok,
-    /// It failed (an `Err`, a panic, or a future dropped before completion).
-    Error,
-    /// It ran out of time.
-    Timeout,
-}
-
-impl Status {
-    /// The contract's name of the status.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Error => "error",
-            Status::Timeout => "timeout",
-        }
-    }
-}
 
 /// A string that is usually `'static` (names from attributes) and cheap to clone when not.
 #[derive(Clone, PartialEq, Eq)]
@@ -201,9 +127,9 @@ pub(crate) struct Extras {
 pub(crate) struct SpanRecord {
     pub trace_id: TraceId,
     pub span_id: SpanId,
-    /// The parent's span id (never 0: ids are drawn from `1..`); `None` at a root. A
-    /// `NonZeroU64` rather than an `Option<SpanId>` so the option costs no tag.
-    pub parent: Option<NonZeroU64>,
+    /// The parent's span id; `None` at a root (ids are never zero, so the option costs
+    /// no tag).
+    pub parent: Option<SpanId>,
     pub start: Tick,
     pub end: Tick,
     pub name: SharedStr,
@@ -223,11 +149,6 @@ pub(crate) struct SpanRecord {
 impl SpanRecord {
     pub(crate) fn extras(&mut self) -> &mut Extras {
         self.extras.get_or_insert_with(Default::default)
-    }
-
-    /// The parent's span id; `None` at a root.
-    pub(crate) fn parent_id(&self) -> Option<SpanId> {
-        self.parent.map(|p| SpanId(p.get()))
     }
 }
 

@@ -1,16 +1,25 @@
 //! Which span is current: a per-thread stack of frames (no lock, no allocation once the
-//! stack has grown), plus the conversation and the test capture sink that nested spans
-//! inherit. Futures carry their frame with them and push it on every poll.
+//! stack has grown), plus what nested spans inherit (trace, agent, conversation, and
+//! where spans go). Futures carry their frame with them and push it on every poll.
 
-use crate::ids::{SpanId, TraceId};
-use crate::span::SharedStr;
-use crate::testing::Sink;
+use super::record::{SharedStr, SpanRecord};
+use crate::config::Config;
+use staso_types::{SpanId, TraceId};
 use std::cell::RefCell;
 use std::sync::Arc;
 
+/// Where the spans of a context go instead of the global client (a test capture, see
+/// `testing`): one branch on the end path when there is none.
+pub(crate) trait Sink: Send + Sync + std::fmt::Debug {
+    /// Takes a finished (or provisional) span.
+    fn accept(&self, record: SpanRecord);
+    /// The configuration spans are captured under.
+    fn config(&self) -> &Config;
+}
+
 /// A conversation's identity, shared by every span inside it.
 #[derive(Debug)]
-pub struct Conversation {
+pub(crate) struct Conversation {
     pub(crate) session_id: String,
     pub(crate) user_id: Option<String>,
 }
@@ -22,7 +31,7 @@ pub(crate) struct Ctx {
     pub link: Option<(TraceId, SpanId)>,
     pub agent: Option<SharedStr>,
     pub conversation: Option<Arc<Conversation>>,
-    pub sink: Option<Arc<Sink>>,
+    pub sink: Option<Arc<dyn Sink>>,
     /// False below a discarded span: children are not recorded either.
     pub recording: bool,
 }
@@ -43,7 +52,7 @@ impl Default for Ctx {
 /// the frame belongs to a span (a conversation or propagated context has none).
 pub(crate) struct Frame {
     pub ctx: Ctx,
-    pub record: Option<crate::span::SpanRecord>,
+    pub record: Option<SpanRecord>,
 }
 
 thread_local! {
@@ -205,9 +214,7 @@ pub(crate) fn with_frame<R>(span: SpanId, f: impl FnOnce(&mut Frame) -> R) -> Op
 }
 
 /// Runs `f` on the innermost span being built on this thread.
-pub(crate) fn with_innermost_record<R>(
-    f: impl FnOnce(&mut crate::span::SpanRecord) -> R,
-) -> Option<R> {
+pub(crate) fn with_innermost_record<R>(f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
     STACK
         .try_with(|s| {
             let mut s = s.try_borrow_mut().ok()?;
@@ -216,58 +223,6 @@ pub(crate) fn with_innermost_record<R>(
         })
         .ok()
         .flatten()
-}
-
-/// Groups every span inside under one conversation (session) and, optionally, a user.
-///
-/// ```
-/// let answer = staso_core::conversation("conv-42")
-///     .user_id("user-alice")
-///     .run(|| 6 * 7);
-/// assert_eq!(answer, 42);
-/// ```
-#[must_use = "a conversation does nothing until `.run(..)` or `.scope(..)`"]
-#[derive(Debug, Clone)]
-pub struct ConversationBuilder {
-    session_id: String,
-    user_id: Option<String>,
-}
-
-/// Starts a conversation with the given id (a session on the dashboard).
-pub fn conversation(id: impl Into<String>) -> ConversationBuilder {
-    ConversationBuilder {
-        session_id: id.into(),
-        user_id: None,
-    }
-}
-
-impl ConversationBuilder {
-    /// The user every span inside belongs to.
-    pub fn user_id(mut self, user: impl Into<String>) -> Self {
-        self.user_id = Some(user.into());
-        self
-    }
-
-    fn ctx(self) -> Ctx {
-        let mut ctx = current();
-        ctx.conversation = Some(Arc::new(Conversation {
-            session_id: self.session_id,
-            user_id: self.user_id,
-        }));
-        ctx
-    }
-
-    /// Runs `f` inside the conversation.
-    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
-        let _scope = ScopeGuard::enter(self.ctx());
-        f()
-    }
-
-    /// Wraps a future so that it runs inside the conversation on every poll, whichever
-    /// thread polls it.
-    pub fn scope<F: std::future::Future>(self, fut: F) -> crate::instrument::WithContext<F> {
-        crate::instrument::WithContext::new(self.ctx(), fut)
-    }
 }
 
 /// Keeps a context frame (no span of its own) on this thread's stack until dropped.

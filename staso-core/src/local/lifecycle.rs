@@ -1,0 +1,131 @@
+//! Opening and ending a span: the one place that decides whether a span is recorded,
+//! builds its record, and sends it when it ends (one end path for guards, spans, futures
+//! and streams). The caller's thread reads the clock, picks ids and moves owned data;
+//! everything else waits for the batcher.
+
+use super::clock;
+use super::context::Ctx;
+use super::ids;
+use super::record::{CallSite, SharedStr, SpanRecord};
+use staso_types::{Kind, Status};
+use std::borrow::Cow;
+
+/// Whether a span started under `parent` is recorded: not below a discarded span, and
+/// going to a test capture or a running client.
+#[inline(always)]
+pub(crate) fn records(parent: &Ctx) -> bool {
+    parent.recording && (parent.sink.is_some() || crate::client::active())
+}
+
+/// Opens a span under `parent`: its record and the context its children inherit, or
+/// `None` when nothing would record it.
+///
+/// The record leaves `agent` and `conversation` empty: they are in the child context, and
+/// [`end`] moves them into the record, so a span costs one reference count on the
+/// conversation rather than three.
+#[inline(always)]
+pub(crate) fn open(
+    parent: &Ctx,
+    name: SharedStr,
+    kind: Kind,
+    callsite: Option<&'static CallSite>,
+) -> Option<(SpanRecord, Ctx)> {
+    if !records(parent) {
+        return None;
+    }
+    let (trace_id, parent_id) = match parent.link {
+        Some((t, s)) => (t, Some(s)),
+        None => (ids::trace_id(), None),
+    };
+    let span_id = ids::span_id();
+    let agent = if kind == Kind::Agent {
+        Some(name.clone())
+    } else {
+        parent.agent.clone()
+    };
+    let child = Ctx {
+        link: Some((trace_id, span_id)),
+        agent,
+        conversation: parent.conversation.clone(),
+        sink: parent.sink.clone(),
+        recording: true,
+    };
+    let record = SpanRecord {
+        trace_id,
+        span_id,
+        parent: parent_id,
+        start: clock::now(),
+        end: clock::Tick(0),
+        name,
+        kind,
+        status: Status::Ok,
+        provisional: false,
+        discarded: false,
+        callsite,
+        agent: None,
+        conversation: None,
+        extras: None,
+    };
+    Some((record, child))
+}
+
+/// Sends the provisional copy of a root span (duration 0), so the dashboard shows a
+/// long-running agent while it runs.
+pub(crate) fn announce(record: &SpanRecord, ctx: &Ctx) {
+    if record.parent.is_none() && !record.discarded {
+        let mut copy = record.clone();
+        copy.provisional = true;
+        copy.end = copy.start;
+        copy.agent = ctx.agent.clone();
+        copy.conversation = ctx.conversation.clone();
+        send(copy, ctx);
+    }
+}
+
+/// Ends the span in `slot`: stamps the end time, takes agent and conversation from its
+/// context, marks a span ended by unwinding as failed, and sends it. The record leaves
+/// `slot` only at the push, so a span on the frame stack is moved once, stack to queue.
+/// A discarded span (or an empty slot) is left as it is.
+#[inline]
+pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &mut Ctx) {
+    let Some(r) = slot.as_mut().filter(|r| !r.discarded) else {
+        return;
+    };
+    r.end = clock::now();
+    if r.agent.is_none() {
+        r.agent = ctx.agent.take();
+    }
+    if r.conversation.is_none() {
+        r.conversation = ctx.conversation.take();
+    }
+    if std::thread::panicking() {
+        panicked(r);
+    }
+    match &ctx.sink {
+        Some(sink) => {
+            if let Some(r) = slot.take() {
+                sink.accept(r);
+            }
+        }
+        None => crate::client::send_from(slot),
+    }
+}
+
+/// A span that ends while its thread unwinds failed, unless it already says how.
+#[cold]
+fn panicked(record: &mut SpanRecord) {
+    if record.status == Status::Ok {
+        record.status = Status::Error;
+        let e = record.extras();
+        e.error_message = Some(crate::panic::message());
+        e.exception_type = Some(Cow::Borrowed("panic"));
+    }
+}
+
+/// Hands a record to the context's sink or to the client.
+fn send(record: SpanRecord, ctx: &Ctx) {
+    match &ctx.sink {
+        Some(sink) => sink.accept(record),
+        None => crate::client::send_from(&mut Some(record)),
+    }
+}
