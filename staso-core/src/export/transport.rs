@@ -1,12 +1,11 @@
 //! One HTTP attempt of the contract: POST a batch, classify the answer. Retrying and
 //! backoff belong to the batcher, which decides with the whole queue in view.
 
+use super::http::{self, BodyError};
 use crate::config::Config;
 use staso_types::FailureKind;
 use std::time::Duration;
 
-/// The User-Agent of every request.
-pub(crate) const USER_AGENT: &str = concat!("staso-rust/", env!("CARGO_PKG_VERSION"));
 /// The longest `Retry-After` we honour; longer ones are not retried (as the reference).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
@@ -33,26 +32,8 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub(crate) fn new(cfg: &Config) -> Result<Self, String> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(cfg.request_timeout)
-            .connect_timeout(cfg.request_timeout)
-            .user_agent(USER_AGENT)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true);
-        if let Some(pem) = &cfg.ca_cert_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("the CA certificate is not valid PEM: {e}"))?;
-            if certs.is_empty() {
-                return Err("the CA certificate file holds no certificate".into());
-            }
-            for c in certs {
-                builder = builder.add_root_certificate(c);
-            }
-        }
-        let client = builder.build().map_err(|e| e.to_string())?;
         Ok(Transport {
-            client,
+            client: http::client(cfg, cfg.request_timeout)?,
             url: format!("{}{}", cfg.base_url, crate::config::INGEST_PATH),
             api_key: cfg.api_key.expose().into(),
         })
@@ -76,6 +57,9 @@ impl Transport {
             .await
             .map_err(classify_error)?;
         let status = resp.status().as_u16();
+        if (300..400).contains(&status) {
+            return Err(redirected(status, &http::redirect_target(&resp)));
+        }
         if !(200..300).contains(&status) {
             let retry_after = resp
                 .headers()
@@ -86,18 +70,27 @@ impl Transport {
                 .map(Duration::from_secs_f64);
             return Err(http_failure(status, retry_after));
         }
-        let bytes = resp.bytes().await.map_err(classify_error)?;
+        let malformed = |detail: &str| Failure {
+            kind: FailureKind::MalformedResponse,
+            status: Some(status),
+            retryable: false,
+            retry_after: None,
+            too_large: false,
+            detail: detail.into(),
+        };
+        let bytes = match http::read_bounded(resp, http::MAX_ANSWER_BYTES).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => {
+                return Err(malformed(
+                    "the acknowledgement is larger than any the service sends (64 KiB)",
+                ))
+            }
+            Err(BodyError::Http(e)) => return Err(classify_error(e)),
+        };
         if ack_is_complete(&bytes, traces, key) {
             Ok(())
         } else {
-            Err(Failure {
-                kind: FailureKind::MalformedResponse,
-                status: Some(status),
-                retryable: false,
-                retry_after: None,
-                too_large: false,
-                detail: "the acknowledgement does not match the request".into(),
-            })
+            Err(malformed("the acknowledgement does not match the request"))
         }
     }
 }
@@ -144,6 +137,20 @@ pub(crate) fn http_failure(status: u16, retry_after: Option<Duration>) -> Failur
         retry_after: retry_after.filter(|d| *d <= MAX_RETRY_AFTER),
         too_large: status == 413,
         detail: detail.into(),
+    }
+}
+
+/// A 3xx: never followed, never retried (the same request would be redirected again).
+fn redirected(status: u16, target: &str) -> Failure {
+    Failure {
+        kind: FailureKind::Redirected,
+        status: Some(status),
+        retryable: false,
+        retry_after: None,
+        too_large: false,
+        detail: format!(
+            "the ingest endpoint redirects to {target}; redirects are never followed (they would send the API key elsewhere): set `base_url` to the final address"
+        ),
     }
 }
 
