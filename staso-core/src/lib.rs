@@ -14,6 +14,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod annotate;
 mod client;
 mod config;
 mod diag;
@@ -21,6 +22,7 @@ mod env;
 mod exit;
 mod export;
 mod git;
+mod guard;
 mod local;
 mod panic;
 mod registry;
@@ -30,15 +32,20 @@ mod registry;
 pub mod __private;
 pub mod testing;
 
+pub use annotate::{annotate, annotate_with};
 pub use client::{flush, init, shutdown, Client};
+pub use guard::{guard, guard_blocking, guard_blocking_with, guard_with, GuardOptions};
 pub use local::conversation::{conversation, new_conversation, ConversationBuilder};
 pub use local::instrument::{bind_current, InstrumentExt, Instrumented, WithContext};
 pub use local::span::{current_span, span, CurrentSpan, Span, SpanGuard};
 pub use registry::registry;
 pub use staso_types::{
-    agent_id, CapturePolicy, Category, DeliveryReport, FailureKind, GitContext, InitError, Kind,
-    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SpanId,
-    Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
+    agent_id, Annotation, AnnotationError, AnnotationReport, AnnotationValue, BlockedTool,
+    CapturePolicy, Category, DecisionId, DecisionSource, DeliveryReport, EvaluationStatus,
+    FailureKind, GitContext, GuardAction, GuardBlocked, GuardFailureKind, GuardFailureMode,
+    GuardResult, GuardRuleResult, InitError, Kind, MaskFn, OptionSpec, OptionType, Options,
+    ParseDecisionIdError, ParseIdError, ParseKindError, Registered, RuleAction, SpanId, Status,
+    TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
 };
 
 #[cfg(feature = "test-faults")]

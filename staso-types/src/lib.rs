@@ -6,23 +6,31 @@
 //! `staso`; this crate depends on nothing but `serde` (for `Serialize` impls, no derive).
 #![warn(missing_docs)]
 
+mod annotation;
 mod capture;
 mod error;
 mod git;
+mod guard;
 mod ids;
 mod kind;
 mod options;
 mod registry;
 mod report;
 
+pub use annotation::{Annotation, AnnotationError, AnnotationValue};
 pub use capture::{CapturePolicy, Category};
 pub use error::InitError;
 pub use git::{read_checkout, strip_userinfo, Checkout, GitContext};
+pub use guard::{
+    BlockedTool, DecisionId, DecisionSource, EvaluationStatus, GuardAction, GuardBlocked,
+    GuardFailureKind, GuardFailureMode, GuardResult, GuardRuleResult, ParseDecisionIdError,
+    RuleAction,
+};
 pub use ids::{ParseIdError, SpanId, TraceId};
 pub use kind::{Kind, ParseKindError, Status};
 pub use options::{MaskFn, OptionSpec, OptionType, Options, OPTIONS};
 pub use registry::Registered;
-pub use report::{DeliveryReport, FailureKind};
+pub use report::{AnnotationReport, DeliveryReport, FailureKind};
 
 /// The service's address when none is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.staso.ai";

@@ -115,6 +115,10 @@ pub(crate) struct Extras {
     pub metadata: Map<String, Value>,
     pub tags: Vec<String>,
     pub llm: Llm,
+    /// A span id written in place of `span_id` on the wire: the full UUID v5 of a guard
+    /// decision span (the one documented exception to the 64-bit span id rule; see
+    /// `guard::span`). Retried decisions then land on the same span.
+    pub wire_span_id: Option<String>,
 }
 
 /// A span as it travels from the caller's thread to the batcher.
