@@ -14,6 +14,11 @@
 //! ```
 #![warn(missing_docs)]
 
+// The guard's unit tests share the integration tests' loopback support, which names the
+// crate by its name.
+#[cfg(test)]
+extern crate self as staso_core;
+
 mod annotate;
 mod client;
 mod config;

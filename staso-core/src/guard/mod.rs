@@ -24,6 +24,14 @@ mod runtime;
 pub(crate) mod settings;
 pub(crate) mod span;
 
+// The loopback server and guard service of the integration tests, for the unit tests.
+#[cfg(test)]
+#[path = "../../tests/support/loopback.rs"]
+mod loopback;
+#[cfg(test)]
+#[path = "../../tests/support/guard_service.rs"]
+mod guard_service;
+
 use crate::config::Config;
 use crate::env::{Env, ProcessEnv};
 use crate::export::sanitize;
