@@ -52,13 +52,12 @@ pub fn annotate_with(trace_id: TraceId, annotation: Annotation) -> Result<(), An
         return Ok(());
     }
     let queued = crate::client::with_client(|c| {
-        if c.config.enabled {
-            if c.queue
+        if c.config.enabled
+            && c.queue
                 .annotations
                 .push(annotations::encode(trace_id, &annotation))
-            {
-                c.queue.wake();
-            }
+        {
+            c.queue.wake();
         }
     });
     if queued.is_none() {

@@ -2,10 +2,10 @@
 //! (also with tracing off), and decision spans go through the real delivery with their
 //! UUID v5 span id. A client is process-wide, so these tests take turns.
 
-#[path = "support/loopback.rs"]
-mod loopback;
 #[path = "support/guard_service.rs"]
 mod guard_service;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use guard_service::{env, service, MapEnv};
 use loopback::closed_port_url;
@@ -41,7 +41,12 @@ fn a_running_client_is_used_even_with_tracing_off() {
     let client = init_with_env(options(&s.url()).enabled(false), &none).expect("init");
     // The environment names another service and key: the client's win.
     let other = env(&closed_port_url());
-    let r = guard_blocking_with_env("delete_file", &json!({}), GuardOptions::new(), &MapEnv(other));
+    let r = guard_blocking_with_env(
+        "delete_file",
+        &json!({}),
+        GuardOptions::new(),
+        &MapEnv(other),
+    );
     assert!(r.is_blocked(), "{r:?}");
     let reqs = s.requests();
     assert_eq!(reqs.len(), 1);
@@ -64,7 +69,12 @@ fn decision_spans_are_delivered_with_their_uuid_v5_span_id() {
     let e = MapEnv(env(&closed_port_url()));
     let result = {
         let _turn = span("turn", Kind::Agent);
-        guard_blocking_with_env("delete_file", &json!({"path": "/"}), GuardOptions::new(), &e)
+        guard_blocking_with_env(
+            "delete_file",
+            &json!({"path": "/"}),
+            GuardOptions::new(),
+            &e,
+        )
     };
     let report = client.flush(Duration::from_secs(10));
     assert!(report.ok(), "{report:?}");

@@ -666,9 +666,18 @@ mod tests {
     #[test]
     fn the_request_of_a_proposed_call_is_the_fixtures() {
         let s = service();
-        let calls = vec![call("call_abc123", "get_weather", r#"{"city": "Paris", "unit": "celsius"}"#)];
-        let (out, trace, spans) =
-            evaluate(&s, calls, BatchOptions::new(DecisionSource::Openai), &[], Options::new());
+        let calls = vec![call(
+            "call_abc123",
+            "get_weather",
+            r#"{"city": "Paris", "unit": "celsius"}"#,
+        )];
+        let (out, trace, spans) = evaluate(
+            &s,
+            calls,
+            BatchOptions::new(DecisionSource::Openai),
+            &[],
+            Options::new(),
+        );
         let results = out.expect("allowed");
         assert_eq!(results.len(), 1);
         let body = guard_requests(&s).pop().expect("one request");
@@ -681,7 +690,10 @@ mod tests {
         );
         assert_eq!(body["decision_id"], decision.to_string());
         assert_eq!(body["decision_source"], "openai");
-        assert_eq!(body["tool_input"], json!({"city": "Paris", "unit": "celsius"}));
+        assert_eq!(
+            body["tool_input"],
+            json!({"city": "Paris", "unit": "celsius"})
+        );
         let deadline = body["deadline_ms"].as_u64().expect("deadline");
         assert!((100..=9_900).contains(&deadline), "{deadline}");
         // shared/llm-fixtures/guard_block.guard.jsonl, first request, but our ids.
@@ -711,7 +723,12 @@ mod tests {
             })
         );
         // Allowed: no child span; the evaluation is on the LLM span.
-        assert_eq!(spans.len(), 2, "{:?}", spans.iter().map(|s| s.name()).collect::<Vec<_>>());
+        assert_eq!(
+            spans.len(),
+            2,
+            "{:?}",
+            spans.iter().map(|s| s.name()).collect::<Vec<_>>()
+        );
         let evals = llm.attribute("guard_evaluations").expect("evaluations");
         assert_eq!(
             evals,
@@ -733,8 +750,13 @@ mod tests {
             call("call_2", "delete_file", r#"{"path": "/"}"#),
             call("call_3", "send_email", r#"{"to": "x"}"#),
         ];
-        let (out, _, spans) =
-            evaluate(&s, calls, BatchOptions::new(DecisionSource::Openai), &[], Options::new());
+        let (out, _, spans) = evaluate(
+            &s,
+            calls,
+            BatchOptions::new(DecisionSource::Openai),
+            &[],
+            Options::new(),
+        );
         let err = out.expect_err("blocked");
         assert_eq!(err.tool_name(), "delete_file");
         assert_eq!(
@@ -752,21 +774,36 @@ mod tests {
         assert_eq!(blocked[0]["rules_triggered"], json!(["no-deletes"]));
         assert_eq!(blocked[0]["severity"], "high");
         assert_eq!(blocked[0]["reason"], "deleting is not allowed");
-        assert_eq!(llm.attribute("guard_evaluations").expect("e").as_array().map(Vec::len), Some(3));
+        assert_eq!(
+            llm.attribute("guard_evaluations")
+                .expect("e")
+                .as_array()
+                .map(Vec::len),
+            Some(3)
+        );
 
         let b = spans.named("guard:blocked:delete_file");
         assert_eq!(b.parent_span_id(), Some(llm.span_id()));
         assert_eq!((b.kind(), b.status()), ("tool", "error"));
         assert_eq!(b.error_message(), Some("Guard blocked"));
-        assert_eq!(b.attribute("guard_reason"), Some(json!("deleting is not allowed")));
+        assert_eq!(
+            b.attribute("guard_reason"),
+            Some(json!("deleting is not allowed"))
+        );
         let out = b.output().expect("output");
         assert_eq!(
             out["enforcement_response"],
             json!({"kind": "exception", "type": "GuardBlocked", "message": err.to_string()})
         );
-        assert_eq!(b.input(), Some(json!({"tool_name": "delete_file", "tool_input": {"path": "/"}})));
+        assert_eq!(
+            b.input(),
+            Some(json!({"tool_name": "delete_file", "tool_input": {"path": "/"}}))
+        );
         let decision_id = out["decision_id"].as_str().expect("id").to_string();
-        assert_eq!(b.span_id(), span::decision_span_id(&decision_id, "guard:blocked:delete_file"));
+        assert_eq!(
+            b.span_id(),
+            span::decision_span_id(&decision_id, "guard:blocked:delete_file")
+        );
 
         let w = spans.named("guard:would-block:send_email");
         assert_eq!(w.status(), "ok");
@@ -804,7 +841,11 @@ mod tests {
             llm.error_message(),
             Some("Guard blocked: delete_file: deleting is not allowed; delete_file: deleting is not allowed")
         );
-        assert_eq!(llm.attribute("exception.type"), None, "a stream records no exception type");
+        assert_eq!(
+            llm.attribute("exception.type"),
+            None,
+            "a stream records no exception type"
+        );
         assert_eq!(llm.attribute("guard_blocked_count"), Some(json!(2)));
     }
 
@@ -818,10 +859,23 @@ mod tests {
         let results = out.expect("fail-open allows");
         for r in &results {
             assert_eq!(r.failure_kind, Some(GuardFailureKind::DeadlineExceeded));
-            assert!(r.reason.contains("deadline exceeded (fail-open)"), "{}", r.reason);
+            assert!(
+                r.reason.contains("deadline exceeded (fail-open)"),
+                "{}",
+                r.reason
+            );
         }
-        assert_eq!(spans.named("guard:unavailable:a").error_message(), Some("Guard decision unavailable"));
-        let (out, _, _) = evaluate(&s, calls, opts, &[("STASO_GUARD_FAIL_CLOSED", "1")], Options::new());
+        assert_eq!(
+            spans.named("guard:unavailable:a").error_message(),
+            Some("Guard decision unavailable")
+        );
+        let (out, _, _) = evaluate(
+            &s,
+            calls,
+            opts,
+            &[("STASO_GUARD_FAIL_CLOSED", "1")],
+            Options::new(),
+        );
         let err = out.expect_err("fail-closed blocks");
         assert_eq!(err.blocked_tools().len(), 2);
     }
@@ -839,7 +893,10 @@ mod tests {
         );
         assert!(out.is_ok());
         let u = spans.named("guard:unavailable:get_weather");
-        assert_eq!(u.attribute("guard_failure_kind"), Some(json!("malformed_response")));
+        assert_eq!(
+            u.attribute("guard_failure_kind"),
+            Some(json!("malformed_response"))
+        );
     }
 
     #[test]
@@ -860,16 +917,21 @@ mod tests {
             n.0 += 1;
             n.1 = n.1.max(n.0);
             g.cv.notify_all();
-            let (mut n, _) = g
-                .cv
-                .wait_timeout_while(n, Duration::from_secs(5), |n| n.1 < 4)
-                .unwrap_or_else(|p| p.into_inner());
+            let (mut n, _) =
+                g.cv.wait_timeout_while(n, Duration::from_secs(5), |n| n.1 < 4)
+                    .unwrap_or_else(|p| p.into_inner());
             n.0 -= 1;
             drop(n);
             decision(req, "allow", json!({}))
         });
         let calls: Vec<_> = (0..8).map(|i| call(&format!("c{i}"), "t", "{}")).collect();
-        let (out, _, _) = evaluate(&s, calls, BatchOptions::new(DecisionSource::Openai), &[], Options::new());
+        let (out, _, _) = evaluate(
+            &s,
+            calls,
+            BatchOptions::new(DecisionSource::Openai),
+            &[],
+            Options::new(),
+        );
         let results = out.expect("allowed");
         assert!(results.iter().all(|r| r.decision_available), "{results:?}");
         let max = gate.now.lock().map(|n| n.1).unwrap_or(0);
@@ -904,15 +966,24 @@ mod tests {
         let body = guard_requests(&s).pop().expect("one request");
         assert_eq!(body["tool_input"], json!({}));
         let ctx = &body["context"];
-        assert_eq!(ctx["tool_call_evidence"]["arguments"], json!({"status": "suppressed", "complete": false}));
+        assert_eq!(
+            ctx["tool_call_evidence"]["arguments"],
+            json!({"status": "suppressed", "complete": false})
+        );
         assert_eq!(ctx["conversation_history_status"]["suppressed"], true);
         assert_eq!(
             ctx["conversation_history"],
             json!([{"role": "system", "content": "You are a weather assistant. Be brief."},
                    {"role": "user", "content": "What is the weather in Paris?"}])
         );
-        let evals = spans.named("chat").attribute("guard_evaluations").expect("evals");
-        assert_eq!(evals[0]["reason"], "", "output is captured: the reason stays");
+        let evals = spans
+            .named("chat")
+            .attribute("guard_evaluations")
+            .expect("evals");
+        assert_eq!(
+            evals[0]["reason"], "",
+            "output is captured: the reason stays"
+        );
     }
 
     #[test]
@@ -923,8 +994,18 @@ mod tests {
             let _agent = span("agent", Kind::Agent);
             let mut llm = llm_span();
             let e = MapEnv(env(&s.url()));
-            let a = evaluate_blocking_with_env(&mut llm, &calls, BatchOptions::new(DecisionSource::Openai), &e);
-            let b = evaluate_blocking_with_env(&mut llm, &calls, BatchOptions::new(DecisionSource::Openai), &e);
+            let a = evaluate_blocking_with_env(
+                &mut llm,
+                &calls,
+                BatchOptions::new(DecisionSource::Openai),
+                &e,
+            );
+            let b = evaluate_blocking_with_env(
+                &mut llm,
+                &calls,
+                BatchOptions::new(DecisionSource::Openai),
+                &e,
+            );
             (a, b)
         });
         let id = |r: Outcome| r.expect("allowed")[0].decision_id;
@@ -942,7 +1023,13 @@ mod tests {
         let calls = vec![call("c1", "delete_file", "{}")];
         let (out, spans) = rt.block_on(crate::testing::capture_future(async {
             let mut llm = llm_span();
-            evaluate_with_env(&mut llm, &calls, BatchOptions::new(DecisionSource::Openai), &e).await
+            evaluate_with_env(
+                &mut llm,
+                &calls,
+                BatchOptions::new(DecisionSource::Openai),
+                &e,
+            )
+            .await
         }));
         assert!(out.is_err());
         assert_eq!(spans.named("chat").status(), "error");

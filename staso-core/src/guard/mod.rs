@@ -26,11 +26,11 @@ pub(crate) mod span;
 
 // The loopback server and guard service of the integration tests, for the unit tests.
 #[cfg(test)]
-#[path = "../../tests/support/loopback.rs"]
-mod loopback;
-#[cfg(test)]
 #[path = "../../tests/support/guard_service.rs"]
 mod guard_service;
+#[cfg(test)]
+#[path = "../../tests/support/loopback.rs"]
+mod loopback;
 
 use crate::config::Config;
 use crate::env::{Env, ProcessEnv};

@@ -103,7 +103,7 @@ pub(crate) fn max_concurrency(env: &dyn Env) -> usize {
 /// switches off an explicit `staso::guard` call.
 pub(crate) fn automatic_checks_enabled(env: &dyn Env) -> bool {
     env.var("STASO_GUARD_ENABLED")
-        .map_or(true, |v| v.trim().to_ascii_lowercase() != "false")
+        .map_or(true, |v| !v.trim().eq_ignore_ascii_case("false"))
 }
 
 #[cfg(test)]

@@ -137,12 +137,20 @@ impl Server {
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.requests.lock().map(|r| r.clone()).unwrap_or_default()
+        self.shared
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     /// Waits until `n` requests have arrived (false when `timeout` passes first).
     pub fn wait_for(&self, n: usize, timeout: Duration) -> bool {
-        let guard = self.shared.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self
+            .shared
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let (guard, _) = self
             .shared
             .arrived
