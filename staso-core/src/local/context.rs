@@ -32,8 +32,11 @@ pub(crate) struct Ctx {
     pub agent: Option<SharedStr>,
     pub conversation: Option<Arc<Conversation>>,
     pub sink: Option<Arc<dyn Sink>>,
-    /// False below a discarded span: children are not recorded either.
+    /// False below a discarded span (or in a trace not sampled): children are not
+    /// recorded either.
     pub recording: bool,
+    /// The wall-clock offset of the trace (see `clock`); set by its root.
+    pub offset: i64,
 }
 
 impl Default for Ctx {
@@ -44,6 +47,7 @@ impl Default for Ctx {
             conversation: None,
             sink: None,
             recording: true,
+            offset: 0,
         }
     }
 }
@@ -73,6 +77,7 @@ static NO_CONTEXT: Ctx = Ctx {
     conversation: None,
     sink: None,
     recording: true,
+    offset: 0,
 };
 
 /// Runs `f` on the context a span started now would inherit, borrowed: unlike
