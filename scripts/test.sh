@@ -22,6 +22,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests (unit, integration, UI, doc)"
 cargo test --workspace
 
+step "one API in both builds (rustdoc of staso with and without enable)"
+bash scripts/api_parity.sh
+
 step "compile-out proof (standalone crate, default features off)"
 bash scripts/compile_out_proof.sh
 
