@@ -31,6 +31,9 @@ bash scripts/compile_out_proof.sh
 step "examples build without the default feature"
 cargo build -p staso --examples --no-default-features
 
+step "crates package for crates.io (cargo package, verified by building each packaged crate)"
+cargo package --quiet --allow-dirty -p staso-types -p staso-macros -p staso-core -p staso
+
 step "benchmarks compile"
 cargo bench --workspace --no-run
 
