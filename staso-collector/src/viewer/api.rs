@@ -20,7 +20,10 @@ fn bad(field: &str, error: impl Into<String>) -> Resp {
 }
 
 fn not_found(what: &str) -> Resp {
-    json_response(404, &json!({"error": format!("{what} not found"), "field": "path"}))
+    json_response(
+        404,
+        &json!({"error": format!("{what} not found"), "field": "path"}),
+    )
 }
 
 fn params(query: &str) -> HashMap<String, String> {
@@ -32,9 +35,12 @@ fn params(query: &str) -> HashMap<String, String> {
 fn number(p: &HashMap<String, String>, key: &str, default: usize) -> Result<usize, Resp> {
     match p.get(key).map(|v| v.trim()) {
         None | Some("") => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| bad(&format!("query.{key}"), format!("{key} must be a whole number, got {v:?}"))),
+        Some(v) => v.parse().map_err(|_| {
+            bad(
+                &format!("query.{key}"),
+                format!("{key} must be a whole number, got {v:?}"),
+            )
+        }),
     }
 }
 
@@ -49,8 +55,14 @@ where
     match done {
         Ok(Ok(Some(v))) => json_response(200, &v),
         Ok(Ok(None)) => not_found("trace or span"),
-        Ok(Err(e)) => json_response(500, &json!({"error": format!("reading the store failed: {e}")})),
-        Err(e) => json_response(500, &json!({"error": format!("reading the store failed: {e}")})),
+        Ok(Err(e)) => json_response(
+            500,
+            &json!({"error": format!("reading the store failed: {e}")}),
+        ),
+        Err(e) => json_response(
+            500,
+            &json!({"error": format!("reading the store failed: {e}")}),
+        ),
     }
 }
 
@@ -78,7 +90,10 @@ pub(super) async fn respond(shared: &Arc<Shared>, path: &str, query: &str) -> Re
                 Ok(n) => n,
                 Err(r) => return r,
             };
-            read(shared, move |c| query::conversations(c, limit, offset).map(Some)).await
+            read(shared, move |c| {
+                query::conversations(c, limit, offset).map(Some)
+            })
+            .await
         }
         ["facets"] => read(shared, |c| query::facets(c).map(Some)).await,
         ["changes"] => changes(shared, &p).await,
@@ -135,7 +150,12 @@ async fn list(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Resp {
     let ascending = match text("order").as_deref() {
         None | Some("desc") => false,
         Some("asc") => true,
-        Some(o) => return bad("query.order", format!("order must be asc or desc, got {o:?}")),
+        Some(o) => {
+            return bad(
+                "query.order",
+                format!("order must be asc or desc, got {o:?}"),
+            )
+        }
     };
     let q = ListQuery {
         agent: text("agent"),
@@ -159,7 +179,12 @@ async fn changes(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Resp {
         None | Some("") => None,
         Some(v) => match v.parse::<u64>() {
             Ok(n) => Some(n),
-            Err(_) => return bad("query.after", format!("after must be a whole number, got {v:?}")),
+            Err(_) => {
+                return bad(
+                    "query.after",
+                    format!("after must be a whole number, got {v:?}"),
+                )
+            }
         },
     };
     let timeout = match number(p, "timeout_ms", MAX_WAIT.as_millis() as usize) {

@@ -232,9 +232,8 @@ pub(crate) fn trace(conn: &mut Connection, trace_id: &str) -> rusqlite::Result<O
         rows.collect::<rusqlite::Result<_>>()?
     };
     let annotations: Vec<Value> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, body FROM annotations WHERE trace_id = ?1 ORDER BY id",
-        )?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id, body FROM annotations WHERE trace_id = ?1 ORDER BY id")?;
         let rows = stmt.query_map([trace_id], |r| {
             let body: String = r.get(1)?;
             let mut v = serde_json::from_str::<Value>(&body).unwrap_or(Value::Null);
@@ -268,7 +267,11 @@ fn embedded(v: Option<&Value>) -> Value {
 /// One span in full: every field as sent, plus `input`, `output` and `attributes`
 /// parsed from their JSON strings, and the trace's `trace_id`, `environment` and
 /// `workspace_slug`.
-pub(crate) fn span(conn: &Connection, trace_id: &str, span_id: &str) -> rusqlite::Result<Option<Value>> {
+pub(crate) fn span(
+    conn: &Connection,
+    trace_id: &str,
+    span_id: &str,
+) -> rusqlite::Result<Option<Value>> {
     let row = conn
         .prepare_cached(
             "SELECT raw, provisional, copies_received, final_copies_received, environment,
@@ -418,7 +421,7 @@ mod tests {
         }
         // The cursor narrows the index range instead of filtering every row.
         let p = plan(&ListQuery {
-                cursor: Some((1, "x".into())),
+            cursor: Some((1, "x".into())),
             ..Default::default()
         });
         assert!(p.contains("start_ns"), "{p}");

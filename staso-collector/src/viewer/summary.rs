@@ -191,7 +191,10 @@ fn summarize(
         ))
     })?;
     if count == 0 {
-        tx.execute("DELETE FROM trace_summaries WHERE trace_id = ?1", [trace_id])?;
+        tx.execute(
+            "DELETE FROM trace_summaries WHERE trace_id = ?1",
+            [trace_id],
+        )?;
         return Ok(());
     }
     let root = tx
