@@ -424,6 +424,7 @@ fn an_anthropic_call_reads_as_a_transcript_in_dark_mode() {
             l["session_id"] = json!("conv-weather");
             l["model"] = json!("claude-sonnet-4");
             l["provider"] = json!("anthropic");
+            l["requested_model"] = json!("claude-sonnet-4");
             l["input"] = json!(json!({
                 "model": "claude-sonnet-4",
                 "system": "You are a weather assistant. Be brief.",

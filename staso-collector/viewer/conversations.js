@@ -2,7 +2,7 @@
 
 import {
   api, h, link, replace, fmtDuration, fmtInt, fmtTime, fmtAgo, shortId, kindChip,
-  statusBadge, markReady, markLoading,
+  statusBadge, markReady, markLoading, plural,
 } from "./util.js";
 
 export function renderConversations(main) {
@@ -67,7 +67,7 @@ export function renderConversation(main, sessionId) {
       h("div", null,
         h("div", null, kindChip(t.root_kind || "custom"), " ",
           link(`/traces/${encodeURIComponent(t.trace_id)}`, null, t.root_name || "(no root yet)"), " ", statusBadge(t.status)),
-        h("div", { class: "muted" }, `${fmtTime(t.timestamp)} · ${t.agent_name} · ${fmtDuration(t.duration_ms)} · ${fmtInt(t.span_count)} spans · ${t.total_tokens ? fmtInt(t.total_tokens) + " tokens" : "no tokens"}`,
+        h("div", { class: "muted" }, `${fmtTime(t.timestamp)} · ${t.agent_name} · ${fmtDuration(t.duration_ms)} · ${plural(t.span_count, "span")} · ${t.total_tokens ? plural(t.total_tokens, "token") : "no tokens"}`,
           t.first_error ? h("span", { class: "err-text" }, ` · ${t.first_error}`) : "")))));
     if (!traces.length) list.append(h("li", { class: "empty" }, "No trace in this conversation (yet)."));
     markReady("conversation", { traceCount: String(traces.length) });

@@ -45,7 +45,7 @@ export function renderList(main, params) {
   const table = h("table", { class: "traces", "aria-label": "Traces, newest first" },
     h("thead", null, h("tr", null,
       ["Started", "Agent", "Root", "Status", "Duration", "Spans", "Tokens", "Env", "Conversation / user", "Commit"]
-        .map((c) => h("th", { scope: "col" }, c)))),
+        .map((c) => h("th", { scope: "col", class: ["Duration", "Spans", "Tokens"].includes(c) ? "num" : null }, c)))),
     tbody);
   tbody.addEventListener("keydown", onKey);
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });

@@ -86,8 +86,15 @@ export function fmtAgo(ts) {
   return `${Math.floor(s / 86400)} d ago`;
 }
 
+/** A long id (a UUID) cut to its first 8 characters; short ids stay whole. */
 export function shortId(id) {
-  return id ? id.slice(0, 8) : "";
+  if (!id) return "";
+  return id.length > 16 ? `${id.slice(0, 8)}…` : id;
+}
+
+/** "1 span", "2 spans". */
+export function plural(n, word) {
+  return `${fmtInt(n)} ${word}${n === 1 ? "" : "s"}`;
 }
 
 /** The 8-digit tail of a span id (its random part, as the SDKs write them). */

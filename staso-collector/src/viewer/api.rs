@@ -2,6 +2,7 @@
 //! and what scripts and tests can read too.
 
 use super::query::{self, ListQuery};
+use super::summary;
 use super::{json_response, Resp};
 use crate::server::Shared;
 use serde_json::{json, Value};
@@ -44,14 +45,22 @@ fn number(p: &HashMap<String, String>, key: &str, default: usize) -> Result<usiz
     }
 }
 
-/// Runs a store read on the blocking pool (a first summary refresh over a large store
-/// can take a while; the runtime's workers keep serving ingest meanwhile).
+/// Runs a store read on the blocking pool, after bringing the trace summaries up to
+/// date in steps (a first refresh over a large store takes a while: between steps the
+/// store's lock is free, so ingest carries on).
 async fn read<F>(shared: &Arc<Shared>, f: F) -> Resp
 where
     F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<Option<Value>> + Send + 'static,
 {
     let shared = shared.clone();
-    let done = tokio::task::spawn_blocking(move || shared.store.with_conn(f)).await;
+    let done = tokio::task::spawn_blocking(move || {
+        while shared
+            .store
+            .with_conn(|c| summary::refresh_step(c, summary::STEP))?
+        {}
+        shared.store.with_conn(f)
+    })
+    .await;
     match done {
         Ok(Ok(Some(v))) => json_response(200, &v),
         Ok(Ok(None)) => not_found("trace or span"),

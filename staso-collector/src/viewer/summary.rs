@@ -5,9 +5,15 @@
 //! `traces.last_seq` (as it always did), and a read first recomputes the traces whose
 //! `last_seq` is above the watermark kept in `viewer_meta`. Ingest pays one index
 //! update per trace; a database written by an older collector gets its summaries on the
-//! first read.
+//! first read, in steps of [`STEP`] traces so that ingest is never held up for long.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+/// Traces summarized per step (one transaction, one hold of the store's lock).
+pub(crate) const STEP: usize = 2000;
 
 /// Tables and indexes of the viewer (idempotent; run on every open).
 const SCHEMA: &str = "
@@ -58,34 +64,11 @@ pub(crate) fn init_schema(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)
 }
 
-/// Counts and sums over every span of one trace.
-const AGGREGATE: &str = "
-SELECT count(*),
-       COALESCE(sum(status = 'error'), 0),
-       COALESCE(sum(status = 'timeout'), 0),
-       COALESCE(sum(json_extract(raw, '$.input_tokens')), 0),
-       COALESCE(sum(json_extract(raw, '$.output_tokens')), 0),
-       COALESCE(sum(json_extract(raw, '$.total_tokens')), 0),
-       min(CAST(ts_nanos AS INTEGER)),
-       max(CAST(ts_nanos AS INTEGER) + CAST(duration_ms * 1000000 AS INTEGER)),
-       COALESCE(substr(group_concat(DISTINCT name), 1, 2000), ''),
-       COALESCE((SELECT error_message FROM spans e WHERE e.trace_id = ?1
-                 AND e.error_message IS NOT NULL AND e.error_message != ''
-                 ORDER BY e.ts_nanos LIMIT 1), '')
-FROM spans WHERE trace_id = ?1";
-
-/// The root: a span without a parent, else the earliest whose parent never arrived.
-const ROOT: &str = "
-SELECT span_id, name, kind, status, provisional, duration_ms,
-       COALESCE(json_extract(raw, '$.agent_name'), ''),
-       COALESCE(json_extract(raw, '$.session_id'), ''),
-       COALESCE(json_extract(raw, '$.user_id'), ''),
-       json_extract(raw, '$.attributes'),
-       timestamp
-FROM spans s WHERE trace_id = ?1
-  AND (parent_span_id IS NULL OR NOT EXISTS (
-       SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id))
-ORDER BY parent_span_id IS NOT NULL, ts_nanos, rowid LIMIT 1";
+/// Every span of one trace, with the columns a summary needs.
+const SPANS: &str = "
+SELECT span_id, parent_span_id, name, kind, status, provisional, duration_ms,
+       CAST(ts_nanos AS INTEGER), error_message, timestamp, raw
+FROM spans WHERE trace_id = ?1 ORDER BY ts_nanos, rowid";
 
 const UPSERT: &str = "
 INSERT OR REPLACE INTO trace_summaries (trace_id, start_ns, timestamp, environment,
@@ -95,30 +78,54 @@ INSERT OR REPLACE INTO trace_summaries (trace_id, start_ns, timestamp, environme
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
   ?18, ?19, ?20, ?21, ?22, ?23)";
 
-/// Brings every summary up to date (see the module docs). Cheap when nothing changed:
-/// one indexed lookup.
-pub(crate) fn refresh(conn: &mut Connection) -> rusqlite::Result<()> {
-    let latest: i64 = conn.query_row("SELECT COALESCE(MAX(last_seq), 0) FROM traces", [], |r| {
-        r.get(0)
-    })?;
-    let done: i64 = conn
+fn watermark(conn: &Connection) -> rusqlite::Result<i64> {
+    Ok(conn
         .query_row(
             "SELECT value FROM viewer_meta WHERE key = ?1",
             [WATERMARK],
             |r| r.get(0),
         )
         .optional()?
-        .unwrap_or(-1);
+        .unwrap_or(-1))
+}
+
+/// Brings every summary up to date (see the module docs). Cheap when nothing changed:
+/// two indexed lookups.
+pub(crate) fn refresh(conn: &mut Connection) -> rusqlite::Result<()> {
+    while refresh_step(conn, usize::MAX)? {}
+    Ok(())
+}
+
+/// Summarizes the stale traces of at least one batch and at most about `max` traces
+/// (whole batches: every trace stored with one `last_seq` is done together); `true`
+/// when more are stale.
+pub(crate) fn refresh_step(conn: &mut Connection, max: usize) -> rusqlite::Result<bool> {
+    let latest: i64 = conn.query_row("SELECT COALESCE(MAX(last_seq), 0) FROM traces", [], |r| {
+        r.get(0)
+    })?;
+    let done = watermark(conn)?;
     if done >= latest {
-        return Ok(());
+        return Ok(false);
     }
+    // The last_seq up to which this step goes: the one of the max-th stale trace.
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let upto: i64 = conn
+        .query_row(
+            "SELECT last_seq FROM traces WHERE last_seq > ?1 ORDER BY last_seq LIMIT 1 OFFSET ?2",
+            params![done, limit.saturating_sub(1)],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(latest);
     let tx = conn.transaction()?;
     let stale: Vec<(String, String, String, String)> = {
         let mut stmt = tx.prepare_cached(
             "SELECT trace_id, timestamp, environment, workspace_slug FROM traces
-             WHERE last_seq > ?1",
+             WHERE last_seq > ?1 AND last_seq <= ?2",
         )?;
-        let rows = stmt.query_map([done], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        let rows = stmt.query_map([done, upto], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     for (trace_id, timestamp, environment, workspace_slug) in &stale {
@@ -126,14 +133,32 @@ pub(crate) fn refresh(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     tx.execute(
         "INSERT OR REPLACE INTO viewer_meta (key, value) VALUES (?1, ?2)",
-        params![WATERMARK, latest],
+        params![WATERMARK, upto],
     )?;
-    tx.commit()
+    tx.commit()?;
+    Ok(upto < latest)
+}
+
+/// The fields of a stored span object a summary reads.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Fields<'a> {
+    input_tokens: i64,
+    output_tokens: i64,
+    total_tokens: i64,
+    #[serde(borrow)]
+    agent_name: Cow<'a, str>,
+    #[serde(borrow)]
+    session_id: Cow<'a, str>,
+    #[serde(borrow)]
+    user_id: Cow<'a, str>,
+    #[serde(borrow)]
+    attributes: Cow<'a, str>,
 }
 
 /// A string attribute of a span's `attributes` document (`""` when absent or not JSON).
-fn attribute(attributes: Option<&str>, key: &str) -> String {
-    let Some(v) = attributes.and_then(crate::wire::parse_embedded_json) else {
+fn attribute(attributes: &str, key: &str) -> String {
+    let Some(v) = crate::wire::parse_embedded_json(attributes) else {
         return String::new();
     };
     match v.get(key) {
@@ -143,18 +168,19 @@ fn attribute(attributes: Option<&str>, key: &str) -> String {
     }
 }
 
-struct Root {
+/// One span as read for its summary.
+struct Row {
     span_id: String,
+    parent: Option<String>,
     name: String,
     kind: String,
     status: String,
     provisional: bool,
     duration_ms: f64,
-    agent_name: String,
-    session_id: String,
-    user_id: String,
-    attributes: Option<String>,
+    ns: i64,
+    error_message: Option<String>,
     timestamp: String,
+    raw: String,
 }
 
 fn summarize(
@@ -164,115 +190,181 @@ fn summarize(
     environment: &str,
     workspace_slug: &str,
 ) -> rusqlite::Result<()> {
-    #[allow(clippy::type_complexity)]
-    let (count, errors, timeouts, tin, tout, ttotal, start, end, names, first_error): (
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        String,
-        String,
-    ) = tx.prepare_cached(AGGREGATE)?.query_row([trace_id], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-            r.get(8)?,
-            r.get(9)?,
-        ))
-    })?;
-    if count == 0 {
+    let rows: Vec<Row> = {
+        let mut stmt = tx.prepare_cached(SPANS)?;
+        let rows = stmt.query_map([trace_id], |r| {
+            Ok(Row {
+                span_id: r.get(0)?,
+                parent: r.get(1)?,
+                name: r.get(2)?,
+                kind: r.get(3)?,
+                status: r.get(4)?,
+                provisional: r.get(5)?,
+                duration_ms: r.get(6)?,
+                ns: r.get(7)?,
+                error_message: r.get(8)?,
+                timestamp: r.get(9)?,
+                raw: r.get(10)?,
+            })
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    if rows.is_empty() {
         tx.execute(
             "DELETE FROM trace_summaries WHERE trace_id = ?1",
             [trace_id],
         )?;
         return Ok(());
     }
-    let root = tx
-        .prepare_cached(ROOT)?
-        .query_row([trace_id], |r| {
-            Ok(Root {
-                span_id: r.get(0)?,
-                name: r.get(1)?,
-                kind: r.get(2)?,
-                status: r.get(3)?,
-                provisional: r.get(4)?,
-                duration_ms: r.get(5)?,
-                agent_name: r.get(6)?,
-                session_id: r.get(7)?,
-                user_id: r.get(8)?,
-                attributes: r.get(9)?,
-                timestamp: r.get(10)?,
-            })
+    let ids: HashSet<&str> = rows.iter().map(|r| r.span_id.as_str()).collect();
+    // The root: a span without a parent, else the earliest whose parent never arrived.
+    let root = rows
+        .iter()
+        .find(|r| r.parent.is_none())
+        .or_else(|| {
+            rows.iter()
+                .find(|r| r.parent.as_deref().is_some_and(|p| !ids.contains(p)))
         })
-        .optional()?;
-    let start = start.unwrap_or(0);
-    let extent_ms = end.map_or(0.0, |e| (e - start).max(0) as f64 / 1e6);
-    let status = match &root {
-        Some(r) if r.provisional => "running",
-        _ if errors > 0 => "error",
-        _ if timeouts > 0 => "timeout",
-        _ => "ok",
+        .unwrap_or(&rows[0]);
+    let (mut errors, mut timeouts, mut tin, mut tout, mut ttotal) = (0i64, 0i64, 0i64, 0i64, 0i64);
+    let (mut start, mut end) = (i64::MAX, i64::MIN);
+    let mut first_error = "";
+    let mut names: Vec<&str> = Vec::new();
+    let mut seen_names = HashSet::new();
+    let mut root_fields = Fields::default();
+    for r in &rows {
+        errors += i64::from(r.status == "error");
+        timeouts += i64::from(r.status == "timeout");
+        if first_error.is_empty() {
+            first_error = r.error_message.as_deref().unwrap_or("");
+        }
+        start = start.min(r.ns);
+        end = end.max(r.ns.saturating_add((r.duration_ms * 1e6) as i64));
+        if names.len() < 200 && seen_names.insert(r.name.as_str()) {
+            names.push(&r.name);
+        }
+        let f: Fields<'_> = serde_json::from_str(&r.raw).unwrap_or_default();
+        tin += f.input_tokens;
+        tout += f.output_tokens;
+        ttotal += f.total_tokens;
+        if std::ptr::eq(r, root) {
+            root_fields = Fields {
+                agent_name: Cow::Owned(f.agent_name.into_owned()),
+                session_id: Cow::Owned(f.session_id.into_owned()),
+                user_id: Cow::Owned(f.user_id.into_owned()),
+                attributes: Cow::Owned(f.attributes.into_owned()),
+                ..Fields::default()
+            };
+        }
+    }
+    let extent_ms = (end - start).max(0) as f64 / 1e6;
+    let status = if root.provisional && root.parent.is_none() {
+        "running"
+    } else if errors > 0 {
+        "error"
+    } else if timeouts > 0 {
+        "timeout"
+    } else {
+        "ok"
     };
     // A provisional root has duration 0: show how far its spans reach so far.
-    let duration_ms = match &root {
-        Some(r) if !r.provisional => r.duration_ms,
-        _ => extent_ms,
+    let duration_ms = if root.provisional {
+        extent_ms
+    } else {
+        root.duration_ms
     };
-    let attrs = root.as_ref().and_then(|r| r.attributes.as_deref());
-    let git_commit = attribute(attrs, "vcs.commit.sha");
-    let git_branch = attribute(attrs, "vcs.branch");
-    let r = root.as_ref();
-    let text = |f: fn(&Root) -> &str| r.map_or("", f).to_owned();
-    let agent_name = text(|r| &r.agent_name);
-    let session_id = text(|r| &r.session_id);
-    let user_id = text(|r| &r.user_id);
-    let root_name = text(|r| &r.name);
-    let search = [
+    let git_commit = attribute(&root_fields.attributes, "vcs.commit.sha");
+    let git_branch = attribute(&root_fields.attributes, "vcs.branch");
+    let mut search = [
         trace_id,
-        &agent_name,
-        &root_name,
-        &session_id,
-        &user_id,
+        &root_fields.agent_name,
+        &root.name,
+        &root_fields.session_id,
+        &root_fields.user_id,
         &git_commit,
-        &names,
-        &first_error,
+        first_error,
     ]
-    .join("\n")
-    .to_lowercase();
+    .join("\n");
+    search.push('\n');
+    search.push_str(&names.join("\n"));
+    let search = search.to_lowercase();
+    let ts = if root.timestamp.is_empty() {
+        timestamp
+    } else {
+        root.timestamp.as_str()
+    };
     tx.prepare_cached(UPSERT)?.execute(params![
         trace_id,
         start,
-        r.map_or(timestamp, |r| r.timestamp.as_str()),
+        ts,
         environment,
         workspace_slug,
-        agent_name,
-        root_name,
-        text(|r| &r.kind),
-        text(|r| &r.span_id),
+        &*root_fields.agent_name,
+        root.name,
+        root.kind,
+        root.span_id,
         status,
-        text(|r| &r.status),
+        root.status,
         duration_ms,
-        count,
+        i64::try_from(rows.len()).unwrap_or(i64::MAX),
         errors,
         tin,
         tout,
         ttotal,
-        session_id,
-        user_id,
+        &*root_fields.session_id,
+        &*root_fields.user_id,
         git_commit,
         git_branch,
         first_error,
         search,
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM trace_summaries", [], |r| r.get(0))
+            .expect("count")
+    }
+
+    /// A stale backlog is summarized in bounded steps, whole batches at a time, and
+    /// every trace exactly once.
+    #[test]
+    fn refresh_goes_in_steps_of_whole_batches() {
+        let store = crate::store::Store::open(None, true).expect("store");
+        store.with_conn(|conn| {
+            // 7 batches (last_seq 1..=7) of 2 traces of one span each.
+            for i in 0..14i64 {
+                let t = format!("t{i:02}");
+                let seq = i / 2 + 1;
+                conn.execute(
+                    "INSERT INTO traces VALUES (?1, '2026-11-26T06:10:00+00:00', ?2, 'default', 'default', ?3)",
+                    params![t, format!("{:024}", i), seq],
+                )
+                .expect("trace");
+                let raw = serde_json::json!({"total_tokens": 10, "agent_name": "a", "attributes": "{}"});
+                conn.execute(
+                    "INSERT INTO spans VALUES (?1, 's', NULL, 'root', 'agent', '2026-11-26T06:10:00+00:00',
+                     ?2, 1.0, 'ok', NULL, 0, 'default', 'default', 1, 1, ?3)",
+                    params![t, format!("{:024}", i), raw.to_string()],
+                )
+                .expect("span");
+            }
+            assert!(refresh_step(conn, 3).expect("step"), "more to do");
+            // The third stale trace is in batch 2: both of batch 2's traces are done.
+            assert_eq!(count(conn), 4);
+            assert!(refresh_step(conn, 3).expect("step"));
+            assert_eq!(count(conn), 8);
+            refresh(conn).expect("refresh");
+            assert_eq!(count(conn), 14);
+            assert!(!refresh_step(conn, 3).expect("step"), "nothing stale");
+            let tokens: i64 = conn
+                .query_row("SELECT sum(total_tokens) FROM trace_summaries", [], |r| r.get(0))
+                .expect("sum");
+            assert_eq!(tokens, 140);
+        });
+    }
 }
