@@ -33,12 +33,21 @@ fn params(query: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn number(p: &HashMap<String, String>, key: &str, default: usize) -> Result<usize, Resp> {
+/// A bad query parameter: its field name and what is wrong.
+struct BadParam(String, String);
+
+impl BadParam {
+    fn response(&self) -> Resp {
+        bad(&self.0, self.1.clone())
+    }
+}
+
+fn number(p: &HashMap<String, String>, key: &str, default: usize) -> Result<usize, BadParam> {
     match p.get(key).map(|v| v.trim()) {
         None | Some("") => Ok(default),
         Some(v) => v.parse().map_err(|_| {
-            bad(
-                &format!("query.{key}"),
+            BadParam(
+                format!("query.{key}"),
                 format!("{key} must be a whole number, got {v:?}"),
             )
         }),
@@ -93,11 +102,11 @@ pub(super) async fn respond(shared: &Arc<Shared>, path: &str, query: &str) -> Re
         ["conversations"] => {
             let limit = match number(&p, "limit", 50) {
                 Ok(n) => n,
-                Err(r) => return r,
+                Err(b) => return b.response(),
             };
             let offset = match number(&p, "offset", 0) {
                 Ok(n) => n,
-                Err(r) => return r,
+                Err(b) => return b.response(),
             };
             read(shared, move |c| {
                 query::conversations(c, limit, offset).map(Some)
@@ -132,7 +141,7 @@ async fn list(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Resp {
                 format!("limit must be between 1 and {}, got {n}", query::MAX_LIMIT),
             )
         }
-        Err(r) => return r,
+        Err(b) => return b.response(),
     };
     let text = |k: &str| p.get(k).filter(|v| !v.is_empty()).cloned();
     let status = text("status");
@@ -198,7 +207,7 @@ async fn changes(shared: &Arc<Shared>, p: &HashMap<String, String>) -> Resp {
     };
     let timeout = match number(p, "timeout_ms", MAX_WAIT.as_millis() as usize) {
         Ok(ms) => Duration::from_millis(ms as u64).min(MAX_WAIT),
-        Err(r) => return r,
+        Err(b) => return b.response(),
     };
     if let Some(after) = after {
         let store = &shared.store;

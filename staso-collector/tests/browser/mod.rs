@@ -101,7 +101,7 @@ impl Browser {
             "--disable-component-update".to_owned(),
             "--disable-sync".to_owned(),
             "--disable-dev-shm-usage".to_owned(),
-            "--window-size=1440,900".to_owned(),
+            "--window-size=1440,1000".to_owned(),
             format!("--user-data-dir={}", profile.display()),
         ];
         if dark {
