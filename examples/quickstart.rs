@@ -16,7 +16,20 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The id of the agent's trace, to print its viewer URL at the end.
-static TRACE_ID: OnceLock<String> = OnceLock::new();
+static TRACE_ID: OnceLock<u128> = OnceLock::new();
+
+/// A trace id as the wire writes it: `8-4-4-4-12` lowercase hex.
+fn hyphenated(id: u128) -> String {
+    let h = format!("{id:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
 
 #[derive(Debug, Serialize)]
 struct Order {
@@ -66,7 +79,7 @@ fn search_policies(query: &str) -> Vec<&'static str> {
 #[staso::agent(name = "support-bot")]
 async fn answer(question: String) -> String {
     if let Some(id) = staso::current_span().trace_id() {
-        let _ = TRACE_ID.set(id.to_string());
+        let _ = TRACE_ID.set(id.0);
     }
     let docs = search_policies(&question);
     let order = lookup_order(42).await;
@@ -128,7 +141,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.ok()
     );
 
-    let trace = TRACE_ID.get().map_or("", String::as_str);
+    let trace = TRACE_ID
+        .get()
+        .map_or_else(String::new, |id| hyphenated(*id));
     println!("view this trace: {}/traces/{trace}", collector.url());
     let exit = std::env::args().any(|a| a == "--exit")
         || std::env::var("STASO_QUICKSTART_EXIT").is_ok_and(|v| v == "1" || v == "true");
