@@ -57,9 +57,10 @@ fn number(p: &HashMap<String, String>, key: &str, default: usize) -> Result<usiz
 /// Runs a store read on the blocking pool, after bringing the trace summaries up to
 /// date in steps (a first refresh over a large store takes a while: between steps the
 /// store's lock is free, so ingest carries on).
-async fn read<F>(shared: &Arc<Shared>, f: F) -> Resp
+async fn read<F, T>(shared: &Arc<Shared>, f: F) -> Resp
 where
-    F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<Option<Value>> + Send + 'static,
+    F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<Option<T>> + Send + 'static,
+    T: serde::Serialize + Send + 'static,
 {
     let shared = shared.clone();
     let done = tokio::task::spawn_blocking(move || {

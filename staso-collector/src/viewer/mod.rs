@@ -16,7 +16,7 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 
 type Resp = Response<Full<Bytes>>;
@@ -129,8 +129,13 @@ fn asset_response(asset: &assets::Asset) -> Resp {
     r
 }
 
-pub(crate) fn json_response(status: u16, body: &Value) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+pub(crate) fn json_response<T: serde::Serialize + ?Sized>(status: u16, body: &T) -> Resp {
+    let text = serde_json::to_vec(body).unwrap_or_else(|e| {
+        json!({"error": format!("encoding the answer failed: {e}")})
+            .to_string()
+            .into_bytes()
+    });
+    let mut r = Response::new(Full::new(Bytes::from(text)));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -5,7 +5,7 @@
 use super::summary;
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 /// Filters and paging of the trace list (`GET /api/traces`).
@@ -184,9 +184,39 @@ struct LightFields<'a> {
     total_tokens: i64,
 }
 
+/// A span as the waterfall draws it (`GET /api/traces/{id}`: `spans`).
+#[derive(Serialize)]
+pub(crate) struct LightSpan {
+    span_id: String,
+    parent_span_id: Option<String>,
+    name: String,
+    kind: String,
+    status: String,
+    provisional: bool,
+    /// Milliseconds from the trace's start.
+    offset_ms: f64,
+    duration_ms: f64,
+    error_message: Option<String>,
+    model: String,
+    provider: String,
+    agent_name: String,
+    input_tokens: i64,
+    output_tokens: i64,
+    total_tokens: i64,
+}
+
+/// One trace as `GET /api/traces/{id}` answers it. Typed rather than a `Value`: a trace
+/// of 10 000 spans is written straight to JSON, without a map per span.
+#[derive(Serialize)]
+pub(crate) struct TraceOut {
+    trace: Value,
+    spans: Vec<LightSpan>,
+    annotations: Vec<Value>,
+}
+
 /// One trace: its summary, its spans (light: what the waterfall draws, by start time)
 /// and its annotations. `None` when no such trace is stored.
-pub(crate) fn trace(conn: &mut Connection, trace_id: &str) -> rusqlite::Result<Option<Value>> {
+pub(crate) fn trace(conn: &mut Connection, trace_id: &str) -> rusqlite::Result<Option<TraceOut>> {
     summary::refresh(conn)?;
     let head = conn
         .prepare_cached(&format!(
@@ -201,33 +231,33 @@ pub(crate) fn trace(conn: &mut Connection, trace_id: &str) -> rusqlite::Result<O
         .as_str()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let spans: Vec<Value> = {
+    let spans: Vec<LightSpan> = {
         let mut stmt = conn.prepare_cached(
             "SELECT span_id, parent_span_id, name, kind, status, provisional,
                     CAST(ts_nanos AS INTEGER), duration_ms, error_message, raw
              FROM spans WHERE trace_id = ?1 ORDER BY ts_nanos, rowid",
         )?;
         let rows = stmt.query_map([trace_id], |r| {
-            let raw: String = r.get(9)?;
-            let f: LightFields<'_> = serde_json::from_str(&raw).unwrap_or_default();
+            let raw = r.get_ref(9)?.as_str().unwrap_or("");
+            let f: LightFields<'_> = serde_json::from_str(raw).unwrap_or_default();
             let ns: i64 = r.get(6)?;
-            Ok(json!({
-                "span_id": r.get::<_, String>(0)?,
-                "parent_span_id": r.get::<_, Option<String>>(1)?,
-                "name": r.get::<_, String>(2)?,
-                "kind": r.get::<_, String>(3)?,
-                "status": r.get::<_, String>(4)?,
-                "provisional": r.get::<_, bool>(5)?,
-                "offset_ms": (ns - start) as f64 / 1e6,
-                "duration_ms": r.get::<_, f64>(7)?,
-                "error_message": r.get::<_, Option<String>>(8)?,
-                "model": f.model,
-                "provider": f.provider,
-                "agent_name": f.agent_name,
-                "input_tokens": f.input_tokens,
-                "output_tokens": f.output_tokens,
-                "total_tokens": f.total_tokens,
-            }))
+            Ok(LightSpan {
+                span_id: r.get(0)?,
+                parent_span_id: r.get(1)?,
+                name: r.get(2)?,
+                kind: r.get(3)?,
+                status: r.get(4)?,
+                provisional: r.get(5)?,
+                offset_ms: (ns - start) as f64 / 1e6,
+                duration_ms: r.get(7)?,
+                error_message: r.get(8)?,
+                model: f.model.into_owned(),
+                provider: f.provider.into_owned(),
+                agent_name: f.agent_name.into_owned(),
+                input_tokens: f.input_tokens,
+                output_tokens: f.output_tokens,
+                total_tokens: f.total_tokens,
+            })
         })?;
         rows.collect::<rusqlite::Result<_>>()?
     };
@@ -244,11 +274,11 @@ pub(crate) fn trace(conn: &mut Connection, trace_id: &str) -> rusqlite::Result<O
         })?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    Ok(Some(json!({
-        "trace": head,
-        "spans": spans,
-        "annotations": annotations,
-    })))
+    Ok(Some(TraceOut {
+        trace: head,
+        spans,
+        annotations,
+    }))
 }
 
 /// A JSON document embedded in a string field, parsed (`null` for `""`; the text itself
