@@ -254,7 +254,10 @@ fn the_quickstart_trace_shows_its_waterfall_failing_tool_and_llm_transcript() {
         assert!(facts.contains("182 in · 24 out · 206 total"), "{facts}");
         b.screenshot("trace-llm-transcript").await;
 
-        // The root: tags/metadata/git context sections exist where sent.
+        // Tags and metadata where they were sent.
+        click_row(&b, "search_policies").await;
+        let tags = b.text(".detail-pane [data-section=tags]").await;
+        assert!(tags.contains("kb"), "{tags}");
         click_row(&b, "support-bot").await;
         let meta = b.text(".detail-pane [data-section=metadata]").await;
         assert!(meta.contains("\"team\"") && meta.contains("cx"), "{meta}");
@@ -420,6 +423,12 @@ fn an_anthropic_call_reads_as_a_transcript_in_dark_mode() {
             let mut a = common::span(&root, None, "weather-agent", "agent", 1);
             a["session_id"] = json!("conv-weather");
             a["duration_ms"] = json!(900.0);
+            a["attributes"] = json!(json!({
+                "vcs.commit.sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+                "vcs.branch": "main", "vcs.repo_url": "https://example.com/acme/agents",
+                "vcs.is_dirty": true
+            })
+            .to_string());
             let mut l = common::span(&llm, Some(&root), "chat:reply", "llm", 1);
             l["session_id"] = json!("conv-weather");
             l["model"] = json!("claude-sonnet-4");
@@ -508,6 +517,19 @@ fn an_anthropic_call_reads_as_a_transcript_in_dark_mode() {
             .await;
         assert_eq!(bg, json!("rgb(20, 21, 26)"), "the dark palette");
         b.screenshot("trace-anthropic-dark").await;
+
+        // Git context on the root, in its detail and in the trace's header.
+        click_row(&b, "weather-agent").await;
+        let git = b.text(".detail-pane [data-section=git]").await;
+        assert!(
+            git.contains("9fceb02d0ae598e95dc970b74767f19372d61af8") && git.contains("main"),
+            "{git}"
+        );
+        assert!(
+            git.contains("https://example.com/acme/agents") && git.contains("true"),
+            "{git}"
+        );
+        assert!(b.text(".trace-head").await.contains("9fceb02d0ae5 (main)"));
 
         b.goto(&format!("{}/conversations/conv-weather", c.url()))
             .await;
