@@ -405,6 +405,46 @@ fn a_live_run_appears_in_the_list_running_then_finished_without_reload() {
             json!(["error"]),
             "the quickstart's failing tool marks its trace"
         );
+
+        // A running trace's own page fills in and turns final as it arrives, too.
+        b.goto(&format!("{}/", c.url())).await;
+        b.ready("list").await;
+        b.js("window.__sameDocument = true", vec![]).await;
+        let client = sdk(&c, "live-bot");
+        let (release, rx) = tokio::sync::oneshot::channel();
+        let run = tokio::spawn(staso::conversation("conv-live").scope(slow_agent(rx)));
+        b.until("the second run in the list", WAIT,
+            "const r = document.querySelector('tr[data-status=running]'); return r && r.dataset.traceId")
+            .await;
+        b.css("tr[data-status=running] .root-link")
+            .await
+            .click()
+            .await
+            .expect("open");
+        b.ready("trace").await;
+        let badge = b.text(".trace-head .badge").await;
+        assert_eq!(badge, "running");
+        assert_eq!(
+            b.js(
+                "return document.querySelectorAll('.wf-bar.running').length",
+                vec![]
+            )
+            .await,
+            1
+        );
+        b.screenshot("trace-running").await;
+        let _ = release.send(());
+        run.await.expect("agent");
+        assert!(client.shutdown(Duration::from_secs(5)).ok());
+        b.until("the trace page turning final", WAIT,
+            "return document.querySelector('.trace-head .badge').textContent === 'ok' && \
+             document.querySelectorAll('.wf-row').length === 2 && !document.querySelector('.wf-bar.running')")
+            .await;
+        assert_eq!(
+            b.js("return window.__sameDocument === true", vec![]).await,
+            true,
+            "no reload"
+        );
         b.close().await;
     });
 }

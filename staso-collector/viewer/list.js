@@ -183,6 +183,14 @@ export function renderList(main, params) {
     state.focusIndex = next;
   }
 
+  // "3 s ago" keeps counting while the page stays open.
+  const ticker = setInterval(() => {
+    for (const td of tbody.querySelectorAll("td[title]")) {
+      const ago = td.querySelector(".ago");
+      if (ago) ago.textContent = fmtAgo(td.title);
+    }
+  }, 15000);
+
   loadFacets();
   load();
   return {
@@ -195,6 +203,10 @@ export function renderList(main, params) {
         load();
       }
     },
-    destroy() { if (state.controller) state.controller.abort(); clearTimeout(typing); },
+    destroy() {
+      if (state.controller) state.controller.abort();
+      clearTimeout(typing);
+      clearInterval(ticker);
+    },
   };
 }

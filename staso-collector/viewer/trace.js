@@ -39,9 +39,9 @@ export function renderTrace(main, traceId, spanId) {
     else selectTimer = setTimeout(show, 90);
   }
 
-  function drawHead(t) {
+  function drawHead(t, runningUntil) {
     const facts = [
-      ["Duration", t.status === "running" ? `${fmtDuration(t.duration_ms)} so far` : fmtDuration(t.duration_ms)],
+      ["Duration", t.status === "running" ? `${fmtDuration(Math.max(t.duration_ms, runningUntil ?? 0))} so far` : fmtDuration(t.duration_ms)],
       ["Spans", fmtInt(t.span_count)],
       ["Errors", t.error_count ? h("span", { class: "err-text" }, fmtInt(t.error_count)) : "0"],
       ["Tokens", t.total_tokens ? `${fmtInt(t.total_tokens)} (in ${fmtInt(t.input_tokens)} · out ${fmtInt(t.output_tokens)})` : "–"],
@@ -79,10 +79,14 @@ export function renderTrace(main, traceId, spanId) {
     }
     const tData = performance.now();
     data = next;
-    drawHead(data.trace);
+    // Running: the root's bar reaches the present (the collector is on this machine).
+    const started = Date.parse(data.trace.timestamp);
+    const runningUntil = data.trace.status === "running" && !Number.isNaN(started)
+      ? Math.max(0, Date.now() - started) : null;
+    drawHead(data.trace, runningUntil);
     const newWaterfall = !waterfall;
     if (newWaterfall) waterfall = new Waterfall(wfPane, { onSelect });
-    waterfall.setSpans(data.spans);
+    waterfall.setSpans(data.spans, runningUntil);
     const tRender = performance.now();
     if (newWaterfall) {
       const want = spanId && waterfall.byId.has(spanId) ? spanId : (waterfall.rows[0] && waterfall.rows[0].span.span_id);
@@ -112,11 +116,25 @@ export function renderTrace(main, traceId, spanId) {
   }
 
   load(true);
+  // Live refreshes of a running trace: at most one fetch in flight and two a second, so
+  // a large trace arriving in many batches is not fetched once per batch.
+  let refreshing = false;
+  let again = false;
+  async function refresh() {
+    if (refreshing) { again = true; return; }
+    refreshing = true;
+    try {
+      await load(!data);
+      await new Promise((res) => setTimeout(res, 500));
+    } finally {
+      refreshing = false;
+    }
+    if (again) { again = false; refresh(); }
+  }
   return {
     update() {
       // Only a trace still arriving changes; a finished one is left as it is.
-      if (!data) load(true);
-      else if (data.trace.status === "running") load(false);
+      if (!data || data.trace.status === "running") refresh();
     },
     destroy() {
       if (loading) loading.abort();

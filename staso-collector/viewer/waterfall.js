@@ -41,9 +41,14 @@ export class Waterfall {
     cancelAnimationFrame(this.frame);
   }
 
-  /** New data (first load or a live refresh): keeps folds, selection and scroll. */
-  setSpans(spans) {
+  /**
+   * New data (first load or a live refresh): keeps folds, selection and scroll.
+   * `runningUntil` (ms from the trace's start) is how far spans still running reach: now,
+   * for a trace that is still arriving.
+   */
+  setSpans(spans, runningUntil = null) {
     this.spans = spans;
+    this.runningUntil = runningUntil;
     this.byId = new Map();
     for (const s of spans) this.byId.set(s.span_id, s);
     const children = new Map();
@@ -62,7 +67,7 @@ export class Waterfall {
     this.children = children;
     this.rootSpans = roots;
     let end = 0;
-    for (const s of spans) end = Math.max(end, s.offset_ms + s.duration_ms);
+    for (const s of spans) end = Math.max(end, s.offset_ms + this.duration(s));
     this.total = Math.max(end, 0.001);
     this.flatten();
     this.drawAxis();
@@ -122,12 +127,18 @@ export class Waterfall {
     else this.viewport.removeAttribute("aria-activedescendant");
   }
 
+  /** A span's duration; a running one reaches `runningUntil`. */
+  duration(s) {
+    if (s.provisional && this.runningUntil !== null) return Math.max(s.duration_ms, this.runningUntil - s.offset_ms);
+    return s.duration_ms;
+  }
+
   rowEl(row, i) {
     const s = row.span;
     const kind = KINDS.includes(s.kind) ? s.kind : "custom";
     const failed = s.status === "error" || s.status === "timeout";
     const left = (s.offset_ms / this.total) * 100;
-    const width = (s.duration_ms / this.total) * 100;
+    const width = (this.duration(s) / this.total) * 100;
     const open = row.hasChildren && !this.collapsed.has(s.span_id);
     const selected = s.span_id === this.selected;
     const title = `${s.name} · ${s.kind} · ${fmtDuration(s.duration_ms)} · ${s.status}` +
