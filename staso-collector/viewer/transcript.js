@@ -28,7 +28,11 @@ export function messages(input, output) {
     out.push({ role: "user", parts: [{ type: "text", text: i.prompt }] });
   }
   if (output !== null && output !== undefined && output !== "") {
-    if (typeof output === "string") out.push({ role: "assistant", parts: [{ type: "text", text: output }] });
+    // `#[staso::trace(kind = "llm")]` functions return `{"result": <value>}`.
+    const only = output && typeof output === "object" && !Array.isArray(output) && Object.keys(output).length === 1;
+    if (only && "result" in output && typeof output.result === "string") {
+      out.push({ role: "assistant", parts: [{ type: "text", text: output.result }] });
+    } else if (typeof output === "string") out.push({ role: "assistant", parts: [{ type: "text", text: output }] });
     else if (isAssistant(output)) out.push(...fromMessage({ ...output, role: output.role || "assistant" }));
     else out.push({ role: "assistant", parts: [{ type: "json", value: output }] });
   }
