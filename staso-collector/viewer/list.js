@@ -151,7 +151,7 @@ export function renderList(main, params) {
     h("td", null, statusBadge(t.status),
       t.error_count > 0 && t.status !== "error" ? h("span", { class: "errs" }, ` ${t.error_count} err`) : null,
       t.status === "error" ? h("span", { class: "errs", title: t.first_error }, ` ${t.error_count}`) : null),
-    h("td", { class: "num" }, t.status === "running" ? h("span", { class: "muted" }, `${fmtDuration(t.duration_ms)}…`) : fmtDuration(t.duration_ms)),
+    h("td", { class: "num" }, t.status === "running" ? h("span", { class: "muted", title: "still running" }, `${fmtDuration(Math.max(t.duration_ms, Date.now() - Date.parse(t.timestamp) || 0))}…`) : fmtDuration(t.duration_ms)),
     h("td", { class: "num" }, fmtInt(t.span_count)),
     h("td", { class: "num", title: `in ${t.input_tokens} · out ${t.output_tokens}` }, t.total_tokens ? fmtInt(t.total_tokens) : "–"),
     h("td", null, t.environment),
