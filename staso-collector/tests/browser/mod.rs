@@ -58,10 +58,20 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// The chromedriver process, stopped when dropped (also when starting the session fails).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A chromedriver process and one Chromium session on a fresh profile.
 pub struct Browser {
     pub client: Client,
-    driver: Child,
+    driver: Driver,
     profile: PathBuf,
 }
 
@@ -69,14 +79,16 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium (dark colour scheme when `dark`).
     pub async fn start(dark: bool) -> Option<Browser> {
         let (chromium, driver_path) = programs()?;
-        let mut driver = Command::new(&driver_path)
-            .args(["--port=0", "--log-level=SEVERE"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", driver_path.display()));
+        let mut driver = Driver(
+            Command::new(&driver_path)
+                .args(["--port=0", "--log-level=SEVERE"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", driver_path.display())),
+        );
         // chromedriver says which port it chose once it listens.
-        let stdout = driver.stdout.take().expect("stdout");
+        let stdout = driver.0.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -201,8 +213,8 @@ impl Drop for Browser {
     /// Also after a failed assertion: stops the driver, and any Chromium process of this
     /// session's profile still running (found by its own `--user-data-dir`).
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        let _ = self.driver.0.kill();
+        let _ = self.driver.0.wait();
         let marker = format!("--user-data-dir={}", self.profile.display());
         if let Ok(entries) = std::fs::read_dir("/proc") {
             for e in entries.flatten() {
