@@ -13,6 +13,7 @@
 //!               registry, testing, and __private (what the macros expand to)
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The guard's unit tests share the integration tests' loopback support, which names the
 // crate by its name.
@@ -49,9 +50,9 @@ pub use staso_types::{
     CapturePolicy, Category, DecisionId, DecisionSource, DeliveryReport, EvaluationStatus,
     FailureKind, GitContext, GuardAction, GuardBlocked, GuardFailureKind, GuardFailureMode,
     GuardResult, GuardRuleResult, InitError, Kind, MaskFn, OptionSpec, OptionType, Options,
-    ParseDecisionIdError, ParseIdError, ParseKindError, Registered, RuleAction, SpanId, Status,
-    TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
+    ParseDecisionIdError, ParseIdError, ParseKindError, Registered, RuleAction, SamplerFn,
+    SamplingInput, SpanId, Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
 };
 
 #[cfg(feature = "test-faults")]
-pub use client::inject_batcher_panic;
+pub use client::{inject_batcher_panic, step_wall_clock};

@@ -28,7 +28,9 @@ pub use guard::{
 };
 pub use ids::{ParseIdError, SpanId, TraceId};
 pub use kind::{Kind, ParseKindError, Status};
-pub use options::{MaskFn, OptionSpec, OptionType, Options, OPTIONS};
+pub use options::{
+    ratio_keeps, MaskFn, OptionSpec, OptionType, Options, SamplerFn, SamplingInput, OPTIONS,
+};
 pub use registry::Registered;
 pub use report::{AnnotationReport, DeliveryReport, FailureKind};
 
