@@ -435,13 +435,12 @@ impl GuardResult {
     /// `Ok(())` when the tool may run, `Err(GuardBlocked)` when it must not: blocking is
     /// one `?` away.
     pub fn enforce(&self) -> Result<(), GuardBlocked> {
-        if self.is_blocked() {
-            Err(GuardBlocked::new(vec![BlockedTool {
-                tool_name: self.tool_name.clone(),
-                result: self.clone(),
-            }]))
-        } else {
-            Ok(())
+        if !self.is_blocked() {
+            return Ok(());
+        }
+        match GuardBlocked::new(vec![BlockedTool::new(self.tool_name.clone(), self.clone())]) {
+            Some(blocked) => Err(blocked),
+            None => Ok(()),
         }
     }
 }
@@ -484,16 +483,12 @@ struct Blocked {
 }
 
 impl GuardBlocked {
-    /// The error for these blocked tools (at least one; the first one's name and result
-    /// are [`tool_name`](Self::tool_name) and [`result`](Self::result)).
-    ///
-    /// # Panics
-    /// When `blocked_tools` is empty: there is nothing to block.
-    pub fn new(blocked_tools: Vec<BlockedTool>) -> GuardBlocked {
-        assert!(
-            !blocked_tools.is_empty(),
-            "GuardBlocked needs a blocked tool"
-        );
+    /// The error for these blocked tools; `None` when there is none. The first one's
+    /// name and result are [`tool_name`](Self::tool_name) and [`result`](Self::result).
+    pub fn new(blocked_tools: Vec<BlockedTool>) -> Option<GuardBlocked> {
+        if blocked_tools.is_empty() {
+            return None;
+        }
         let mut rules_triggered: Vec<String> = Vec::new();
         for bt in &blocked_tools {
             for rule in &bt.result.rules_triggered {
@@ -531,12 +526,12 @@ impl GuardBlocked {
             let message = format!("Guard blocked tool {}: {reason}", py_repr(&first.tool_name));
             (reason, message)
         };
-        GuardBlocked(Box::new(Blocked {
+        Some(GuardBlocked(Box::new(Blocked {
             blocked_tools,
             rules_triggered,
             reason,
             message,
-        }))
+        })))
     }
 
     /// The first blocked tool's name.
@@ -635,13 +630,15 @@ mod tests {
             "get_weather",
             "blocked by fixture rule",
             &["r"],
-        )]);
+        )])
+        .expect("one");
         assert_eq!(
             e.to_string(),
             "Guard blocked tool 'get_weather': blocked by fixture rule"
         );
         assert_eq!(e.tool_name(), "get_weather");
-        let e = GuardBlocked::new(vec![blocked("it's", "", &[])]);
+        let e = GuardBlocked::new(vec![blocked("it's", "", &[])]).expect("one");
+        assert_eq!(GuardBlocked::new(Vec::new()), None);
         assert_eq!(
             e.to_string(),
             "Guard blocked tool \"it's\": Guard policy blocked this tool call"
@@ -653,7 +650,8 @@ mod tests {
         let e = GuardBlocked::new(vec![
             blocked("a", "ra", &["r1", "r2"]),
             blocked("b", "", &["r2", "r3"]),
-        ]);
+        ])
+        .expect("two");
         assert_eq!(e.to_string(), "Guard blocked 2 tools (a, b): a: ra; b");
         assert_eq!(e.reason(), "a: ra; b");
         assert_eq!(e.rules_triggered(), ["r1", "r2", "r3"]);

@@ -483,7 +483,7 @@ fn conclude(
         .filter(|r| r.is_blocked())
         .map(|r| BlockedTool::new(r.tool_name.clone(), r.clone()))
         .collect();
-    let error = (!blocked.is_empty()).then(|| GuardBlocked::new(blocked));
+    let error = GuardBlocked::new(blocked);
     let enforcement = match &error {
         Some(e) => json!({"kind": "exception", "type": "GuardBlocked", "message": e.to_string()}),
         None => json!({"kind": "continued", "payload": null}),
