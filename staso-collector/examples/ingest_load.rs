@@ -261,8 +261,8 @@ fn main() {
     let (rss, hwm) = rss_kib();
     // Linux's USER_HZ is 100 (reading sysconf would need libc).
     let cores = ticks as f64 / 100.0 / elapsed;
-    let stored = c.final_span_count();
-    let duplicates = c.duplicate_final_copies();
+    let stored = c.counts().final_spans;
+    let duplicates = c.counts().duplicated;
     // Throughput depends on what else the machine runs; spans per second of collector
     // CPU time does much less.
     let per_cpu_second = acked as f64 / (ticks.max(1) as f64 / 100.0);

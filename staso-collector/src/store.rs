@@ -8,8 +8,8 @@
 //! decides replays and upserts without a query, answers the counting API cheaply, and is
 //! all that count-only mode keeps.
 
-use crate::validate::TraceIn;
-use crate::wire::lower_uuid_u128;
+use crate::formats::lower_uuid_u128;
+use crate::ingest::TraceIn;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use std::collections::hash_map::Entry;
@@ -101,7 +101,7 @@ fn parse_json_field(s: &str) -> Option<Value> {
     if s.is_empty() {
         None
     } else {
-        crate::wire::parse_embedded_json(s)
+        crate::formats::parse_embedded_json(s)
     }
 }
 
@@ -497,17 +497,6 @@ impl Store {
                 provisional: c.provisional,
             })
             .collect()
-    }
-
-    /// Final copies per span id (summed if one span id is used in several traces).
-    pub(crate) fn final_copy_counts(&self) -> HashMap<u128, u32> {
-        let index = lock(&self.index);
-        let mut out = HashMap::with_capacity(index.spans.len());
-        for (&(_, span), c) in &index.spans {
-            let n: &mut u32 = out.entry(span).or_default();
-            *n = n.saturating_add(c.final_copies);
-        }
-        out
     }
 
     /// Every stored span, by trace (first stored first) then start time.

@@ -62,7 +62,7 @@ fn by_name<'a>(spans: &'a [StoredSpan], name: &str) -> &'a StoredSpan {
 /// Checks the stored tree: research (agent) ⟶ search (tool), summarize (chain),
 /// score (tool).
 fn assert_tree(c: &Collector) {
-    assert!(c.wait_for_spans(4, Duration::from_secs(10)));
+    assert!(c.wait_until(Duration::from_secs(10), |n| n.spans >= 4));
     let spans = c.spans();
     assert_eq!(spans.len(), 4, "{spans:#?}");
     let root = by_name(&spans, "research");
@@ -106,7 +106,7 @@ fn python_sdk_traffic_is_accepted_and_stored() {
     let c = collector();
     run_agent(&python, &c);
     assert_tree(&c);
-    let ingest = c.ingest_requests();
+    let ingest = c.requests().ingest();
     assert!(ingest.len() >= 2, "provisional root, then the rest");
     for r in &c.requests() {
         assert_eq!(r.status, Some(200), "{r:#?}");
@@ -125,7 +125,7 @@ fn python_sdk_retries_reuse_the_idempotency_key() {
     c.faults().drop_next(1);
     run_agent(&python, &c);
     assert_tree(&c);
-    let ingest = c.ingest_requests();
+    let ingest = c.requests().ingest();
     let first: Vec<_> = ingest.iter().take(3).collect();
     assert_eq!(
         first.iter().map(|r| r.fault.clone()).collect::<Vec<_>>(),

@@ -1,5 +1,5 @@
-//! Wire formats of the contract: UUID shapes, UTC timestamps, and JSON documents
-//! embedded in string fields (as the Python reference client writes them).
+//! The value formats of the contract: UUID shapes, UTC timestamps, durations, and JSON
+//! documents embedded in string fields (as the Python reference client writes them).
 
 use serde_json::Value;
 
@@ -39,6 +39,18 @@ pub(crate) fn parse_embedded_json(s: &str) -> Option<Value> {
         rest = &rest[c.len_utf8()..];
     }
     serde_json::from_str(&out).ok()
+}
+
+/// `duration_ms` rules: finite, non-negative, rounded to 2 decimals.
+pub(crate) fn check_duration(n: f64) -> Result<(), &'static str> {
+    if !n.is_finite() || n < 0.0 {
+        return Err("expected a non-negative number");
+    }
+    let rounded = (n * 100.0).round() / 100.0;
+    if (rounded - n).abs() > 1e-9 * n.max(1.0) {
+        return Err("expected a value rounded to 2 decimals");
+    }
+    Ok(())
 }
 
 /// A lowercase hyphenated UUID shape (8-4-4-4-12 hex digits), any version.
@@ -165,6 +177,16 @@ mod tests {
         assert!(parse_timestamp("2026-11-26T06:10:47.1+01:00").is_err());
         assert!(parse_timestamp("2026-02-30T06:10:47+00:00").is_err());
         assert!(parse_timestamp("2026-11-26 06:10:47+00:00").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert!(check_duration(0.0).is_ok());
+        assert!(check_duration(12.35).is_ok());
+        assert!(check_duration(3.0).is_ok());
+        assert!(check_duration(1.234).is_err());
+        assert!(check_duration(-1.0).is_err());
+        assert!(check_duration(f64::NAN).is_err());
     }
 
     #[test]
