@@ -66,16 +66,22 @@ pub(crate) fn is_lower_uuid(s: &str) -> bool {
 /// The 32 hex digits of a lowercase hyphenated UUID shape read as one number; `None`
 /// when `s` is not that shape.
 pub(crate) fn lower_uuid_u128(s: &str) -> Option<u128> {
-    if !is_lower_uuid(s) {
+    let b = s.as_bytes();
+    if b.len() != 36 {
         return None;
     }
-    Some(s.bytes().filter(|c| *c != b'-').fold(0u128, |n, c| {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            _ => c - b'a' + 10,
+    let mut n = 0u128;
+    for (i, &c) in b.iter().enumerate() {
+        let d = match (i, c) {
+            (8 | 13 | 18 | 23, b'-') => continue,
+            (8 | 13 | 18 | 23, _) => return None,
+            (_, b'0'..=b'9') => c - b'0',
+            (_, b'a'..=b'f') => c - b'a' + 10,
+            _ => return None,
         };
-        n << 4 | u128::from(d)
-    }))
+        n = n << 4 | u128::from(d);
+    }
+    Some(n)
 }
 
 /// A lowercase hyphenated UUID of version 4 and the RFC 4122 variant.
