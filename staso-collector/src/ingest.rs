@@ -9,7 +9,7 @@
 //! kept. Where the contract and the official Python SDK (`staso==0.5.25`, the reference
 //! client) disagree, what the client actually sends is accepted ("Python SDK note"s).
 
-use crate::contract::{next_key, read, Capture, Json, ValidationError, KINDS, STATUSES};
+use crate::contract::{join, next_key, read, Capture, Json, ValidationError, KINDS, STATUSES};
 use crate::formats::{
     check_duration, is_lower_uuid, lower_uuid_u128, parse_embedded_json, parse_timestamp,
 };
@@ -644,11 +644,7 @@ impl<'de> Visitor<'de> for SpanFields<'_, 'de> {
                 // dict has one, but both of its span builders always set it: required.
                 "capture" => {
                     if let Err(n) = a.next_value_seed(Capture)? {
-                        let field = match n.field.as_str() {
-                            "" => span.field("capture"),
-                            sub => span.field(&format!("capture.{sub}")),
-                        };
-                        return ctx.refuse(field, n.error);
+                        return ctx.refuse(span.field(&join("capture", &n.field)), n.error);
                     }
                 }
                 // Python SDK note: agent_id is always a UUID v5 from `staso.init`; its

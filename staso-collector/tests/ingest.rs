@@ -1,5 +1,5 @@
 //! Ingest over real loopback HTTP: acks, storage, validation errors, auth, idempotency,
-//! the provisional/final upsert rule, and annotations.
+//! the provisional/final upsert rule.
 
 mod common;
 
@@ -200,73 +200,6 @@ fn python_style_variations_are_accepted() {
     let (status, err) = status_json(post(&client(), &c.url(), &body).expect("send"));
     assert_eq!(status, 200, "{err}");
     assert_eq!(c.spans()[0].workspace_slug, "");
-}
-
-#[test]
-fn annotations_are_validated_and_stored() {
-    let c = start();
-    let http = client();
-    let t = trace_id();
-    let send = |body: Value, key: &str| {
-        status_json(
-            http.post(format!("{}/v1/traces/{t}/annotations", c.url()))
-                .header("X-API-Key", key)
-                .header("Content-Type", "application/json")
-                .header("User-Agent", "staso-rust/0.1.0")
-                .body(body.to_string())
-                .send()
-                .expect("send"),
-        )
-    };
-    let (status, _) = send(
-        json!({"name": "quality", "value": 0.5, "data_type": "numeric",
-               "span_id": span_id(), "comment": "ok"}),
-        KEY,
-    );
-    assert_eq!(status, 200);
-    let (status, _) = send(
-        json!({"name": "label", "value": "good", "data_type": "categorical"}),
-        KEY,
-    );
-    assert_eq!(status, 200);
-    for (body, field) in [
-        (
-            json!({"name": "q", "value": "0.5", "data_type": "numeric"}),
-            "value",
-        ),
-        (
-            json!({"name": "q", "value": 1, "data_type": "boolean"}),
-            "value",
-        ),
-        (
-            json!({"name": "", "value": true, "data_type": "boolean"}),
-            "name",
-        ),
-        (
-            json!({"name": "q", "value": true, "data_type": "flag"}),
-            "data_type",
-        ),
-        (
-            json!({"name": "q", "value": true, "data_type": "boolean", "span_id": "x"}),
-            "span_id",
-        ),
-        (
-            json!({"name": "q", "value": true, "data_type": "boolean", "extra": 1}),
-            "extra",
-        ),
-    ] {
-        let (status, err) = send(body, KEY);
-        assert_eq!((status, err["field"].as_str()), (400, Some(field)), "{err}");
-    }
-    let (status, _) = send(
-        json!({"name": "q", "value": true, "data_type": "boolean"}),
-        "nope",
-    );
-    assert_eq!(status, 401);
-    let stored = c.annotations();
-    assert_eq!(stored.len(), 2);
-    assert_eq!(stored[0].trace_id, t);
-    assert_eq!(stored[1].body["value"], "good");
 }
 
 #[test]
