@@ -56,7 +56,7 @@ pub(crate) struct SpanIn<'a> {
     /// attributes.
     pub provisional: bool,
     /// The span object as sent (empty unless asked for).
-    pub raw: &'a str,
+    pub raw: Cow<'a, str>,
 }
 
 /// The span fields the contract requires, in wire order: a missing one is named in
@@ -535,7 +535,7 @@ impl<'de> Visitor<'de> for SpanFields<'_, 'de> {
             status: "",
             error_message: None,
             provisional: false,
-            raw: self.raw,
+            raw: Cow::Borrowed(self.raw),
         };
         let mut provisional_flag = false;
         while let Some(key) = next_key(&mut a)? {
@@ -788,7 +788,7 @@ mod tests {
         );
         assert_eq!(root.nanos, t.nanos);
         assert!(matches!(root.span_id, Cow::Borrowed(_)));
-        let raw: Value = serde_json::from_str(child.raw).expect("raw is the span's JSON");
+        let raw: Value = serde_json::from_str(&child.raw).expect("raw is the span's JSON");
         assert_eq!(raw, body()["traces"][0]["spans"][1]);
         let lean = parse(&bytes, false).expect("valid");
         assert_eq!(lean[0].spans[0].raw, "");
