@@ -205,7 +205,7 @@ fn validate_only(a: &Args) {
     let start = Instant::now();
     let ticks0 = thread_ticks();
     let mut batches = 0u64;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && batches * (a.spans as u64) < a.total {
         for body in &bodies {
             staso_collector::validate_ingest_body(body).unwrap();
         }

@@ -42,6 +42,7 @@ pub(crate) fn parse_embedded_json(s: &str) -> Option<Value> {
 }
 
 /// `duration_ms` rules: finite, non-negative, rounded to 2 decimals.
+#[inline]
 pub(crate) fn check_duration(n: f64) -> Result<(), &'static str> {
     if !n.is_finite() || n < 0.0 {
         return Err("expected a non-negative number");
@@ -54,6 +55,7 @@ pub(crate) fn check_duration(n: f64) -> Result<(), &'static str> {
 }
 
 /// A lowercase hyphenated UUID shape (8-4-4-4-12 hex digits), any version.
+#[inline]
 pub(crate) fn is_lower_uuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
@@ -65,6 +67,7 @@ pub(crate) fn is_lower_uuid(s: &str) -> bool {
 
 /// The 32 hex digits of a lowercase hyphenated UUID shape read as one number; `None`
 /// when `s` is not that shape.
+#[inline]
 pub(crate) fn lower_uuid_u128(s: &str) -> Option<u128> {
     let b = s.as_bytes();
     if b.len() != 36 {

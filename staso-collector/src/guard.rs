@@ -2,9 +2,8 @@
 //! §1–3): the strict check of a request, the rules that decide per tool name, and the
 //! decision body a client's §3 validation accepts (or, for a failure rule, refuses).
 
-use crate::contract::{join, Capture, ValidationError};
+use crate::contract::{check_capture, join, ValidationError};
 use crate::formats::is_lower_uuid;
-use serde::de::DeserializeSeed;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -416,11 +415,7 @@ fn check_field(name: &str, v: &Value) -> Result<(), ValidationError> {
         }
         "decision_source" => one_of(DECISION_SOURCES),
         "failure_mode" => one_of(&["fail_open", "fail_closed"]),
-        "capture" => match Capture.deserialize(v) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(n)) => Err(ValidationError::new(join(name, &n.field), n.error)),
-            Err(e) => fail(&e.to_string()),
-        },
+        "capture" => check_capture(v).map_err(|(sub, e)| ValidationError::new(join(name, &sub), e)),
         "deadline_ms" if !v.as_u64().is_some_and(|ms| (100..=30_000).contains(&ms)) => {
             fail("expected an integer from 100 to 30000")
         }

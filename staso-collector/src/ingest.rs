@@ -3,24 +3,23 @@
 //! from the body, and names the offending field of the first problem it meets, e.g.
 //! `traces[0].spans[2].kind`.
 //!
-//! No JSON tree is built: objects are read as maps, every field is required, typed and
-//! read once (a repeated key is refused), unknown fields are refused, and the JSON
-//! documents embedded in `input`, `output` and `attributes` are checked without being
-//! kept. Where the contract and the official Python SDK (`staso==0.5.25`, the reference
+//! No JSON tree is built and no serde visitor runs: a small reader ([`crate::json`])
+//! walks the bytes once, every field is required, typed and read once (a repeated key is
+//! refused), unknown fields are refused, the JSON documents embedded in `input`,
+//! `output` and `attributes` are checked without being kept, and a span's text is a
+//! slice of the body. Only a refused body is parsed again (by serde_json, to tell a
+//! syntax error from a refused field, a syntax error winning). Where the contract and the official Python SDK (`staso==0.5.25`, the reference
 //! client) disagree, what the client actually sends is accepted ("Python SDK note"s).
 
-use crate::contract::{join, next_key, read, Capture, Json, ValidationError, KINDS, STATUSES};
+use crate::contract::{join, ValidationError, CAPTURE_CATEGORIES, KINDS, STATUSES};
 use crate::formats::{
     check_duration, is_lower_uuid, lower_uuid_u128, parse_embedded_json, parse_timestamp,
 };
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use crate::json::{unescape_into, Num, RawStr, Reader, Syntax};
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashSet;
-use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// One trace entry of a validated ingest body, borrowing from the request.
@@ -89,6 +88,23 @@ const SPAN_FIELDS: [&str; 25] = [
     "user_id",
 ];
 const ALL_SPAN_FIELDS: u32 = (1 << SPAN_FIELDS.len()) - 1;
+// Indices in SPAN_FIELDS of the fields read apart.
+const SPAN_ID: usize = 0;
+const PARENT_SPAN_ID: usize = 1;
+const NAME: usize = 2;
+const KIND: usize = 3;
+const TIMESTAMP: usize = 4;
+const DURATION_MS: usize = 5;
+const STATUS: usize = 6;
+const USAGE_AVAILABLE: usize = 10;
+const INPUT_TOKENS: usize = 12;
+const TOTAL_TOKENS: usize = 14;
+const INPUT: usize = 15;
+const OUTPUT: usize = 16;
+const ATTRIBUTES: usize = 17;
+const ERROR_MESSAGE: usize = 18;
+const CAPTURE: usize = 19;
+const AGENT_ID: usize = 22;
 
 /// Validates an ingest body (the raw request bytes) exactly as the server does, without
 /// HTTP: an SDK unit test can check a payload it built.
@@ -102,41 +118,46 @@ pub fn validate_ingest_body(body: &[u8]) -> Result<(), ValidationError> {
 }
 
 /// Validates an ingest body and returns its traces. With `keep_raw`, each span's JSON
-/// text is kept in [`SpanIn::raw`] (it costs a second pass over the spans).
+/// text is kept in [`SpanIn::raw`] (a slice of the body: it costs nothing).
 pub(crate) fn parse(body: &[u8], keep_raw: bool) -> Result<Vec<TraceIn<'_>>, ValidationError> {
     // One UTF-8 check of the whole body, so that strings are not checked one by one.
     let text = std::str::from_utf8(body).map_err(ValidationError::not_json)?;
-    let ctx = Ctx {
-        refusal: RefCell::new(None),
+    let mut p = Parser {
+        r: Reader::new(text),
         keep_raw,
+        scratch: String::new(),
+        span_ids: IdSet::default(),
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = Body(&ctx)
-        .deserialize(&mut de)
-        .and_then(|t| de.end().map(|()| t));
-    parsed.map_err(|e| {
+    match p.body() {
+        Ok(traces) => Ok(traces),
         // A body that is not JSON is refused as such, even when a field before the
         // syntax error was refused first.
-        match (ctx.refusal.take(), serde_json::from_str::<IgnoredAny>(text)) {
-            (Some(refusal), Ok(_)) => refusal,
-            (_, Err(syntax)) => ValidationError::not_json(syntax),
-            (None, Ok(_)) => ValidationError::not_json(e),
-        }
-    })
-}
-
-/// The parse's state: the refusal that stopped it, if any (the visitors then abort the
-/// parse with a placeholder serde error).
-struct Ctx {
-    refusal: RefCell<Option<ValidationError>>,
-    keep_raw: bool,
-}
-
-impl Ctx {
-    fn refuse<T, E: de::Error>(&self, field: String, error: impl Into<String>) -> Result<T, E> {
-        *self.refusal.borrow_mut() = Some(ValidationError::new(field, error));
-        Err(E::custom("refused"))
+        Err(stop) => match (stop, serde_json::from_str::<IgnoredAny>(text)) {
+            (Stop::Refused(e), Ok(_)) => Err(e),
+            (_, Err(e)) => Err(ValidationError::not_json(e)),
+            (Stop::Syntax, Ok(_)) => Err(ValidationError::not_json(
+                "an escape that is not a valid Unicode character",
+            )),
+        },
     }
+}
+
+/// Why the parse stopped.
+enum Stop {
+    /// The text is not JSON.
+    Syntax,
+    /// The first field that breaks the contract.
+    Refused(ValidationError),
+}
+
+impl From<Syntax> for Stop {
+    fn from(_: Syntax) -> Self {
+        Stop::Syntax
+    }
+}
+
+fn refuse<T>(field: impl Into<String>, error: impl Into<String>) -> Result<T, Stop> {
+    Err(Stop::Refused(ValidationError::new(field, error)))
 }
 
 /// Ids are random bits: mixing their two halves is hash enough, and much cheaper than
@@ -160,203 +181,169 @@ impl Hasher for IdHasher {
 
 type IdSet = HashSet<u128, BuildHasherDefault<IdHasher>>;
 
-/// Visitor methods refusing every JSON type but the ones a visitor implements itself.
-macro_rules! refuse_scalars {
-    ($msg:expr) => {
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            self.wrong($msg)
-        }
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            self.wrong($msg)
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            self.wrong($msg)
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            self.wrong($msg)
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            self.wrong($msg)
-        }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            self.wrong($msg)
-        }
-    };
+/// The index in [`SPAN_FIELDS`] of a key; `guess` first (fields usually come in order).
+fn span_field(key: RawStr<'_>, guess: usize) -> Option<usize> {
+    if SPAN_FIELDS.get(guess).is_some_and(|f| key.is(f)) {
+        return Some(guess);
+    }
+    SPAN_FIELDS.iter().position(|f| key.is(f))
 }
 
-/// The body: `{"traces": [...]}`.
-struct Body<'c>(&'c Ctx);
-
-impl Body<'_> {
-    fn wrong<T, E: de::Error>(&self, msg: &str) -> Result<T, E> {
-        self.0.refuse("body".into(), msg)
-    }
+struct Parser<'a> {
+    r: Reader<'a>,
+    keep_raw: bool,
+    /// Where escaped embedded documents are unescaped, reused from span to span.
+    scratch: String,
+    /// The span ids seen in the current trace, reused from trace to trace.
+    span_ids: IdSet,
 }
 
-impl<'de> DeserializeSeed<'de> for Body<'_> {
-    type Value = Vec<TraceIn<'de>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
+impl<'a> Parser<'a> {
+    /// The next value if it is a string (else nothing is consumed).
+    fn string(&mut self) -> Result<Option<RawStr<'a>>, Stop> {
+        match self.r.peek() {
+            Some(b'"') => Ok(Some(self.r.string()?)),
+            _ => Ok(None),
+        }
     }
-}
 
-impl<'de> Visitor<'de> for Body<'_> {
-    type Value = Vec<TraceIn<'de>>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an ingest body")
+    /// The next value if it is `null` (else nothing is consumed).
+    fn null(&mut self) -> Result<bool, Stop> {
+        if self.r.peek() == Some(b'n') {
+            self.r.literal(b"null")?;
+            return Ok(true);
+        }
+        Ok(false)
     }
-    refuse_scalars!("expected a JSON object");
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        self.wrong("expected a JSON object")
+
+    /// The next value if it is a number (else nothing is consumed).
+    fn number(&mut self) -> Result<Option<Num>, Stop> {
+        match self.r.peek() {
+            Some(b'-' | b'0'..=b'9') => Ok(Some(self.r.number()?)),
+            _ => Ok(None),
+        }
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-        let ctx = self.0;
+
+    /// The value of a string holding an embedded document, unescaped into the scratch
+    /// buffer when it has escapes.
+    fn document(&mut self, s: RawStr<'a>) -> &str {
+        if !s.escaped {
+            return s.raw;
+        }
+        self.scratch.clear();
+        unescape_into(s.raw, &mut self.scratch);
+        &self.scratch
+    }
+
+    /// The body: `{"traces": [...]}`, and nothing after it.
+    fn body(&mut self) -> Result<Vec<TraceIn<'a>>, Stop> {
+        if !self.r.eat(b'{') {
+            return refuse("body", "expected a JSON object");
+        }
         let mut traces = None;
-        while let Some(key) = next_key(&mut a)? {
-            if key != "traces" {
-                return ctx.refuse(key.into_owned(), "unknown field");
+        let mut key = self.r.first_key()?;
+        while let Some(k) = key {
+            if !k.is("traces") {
+                return refuse(k.text(), "unknown field");
             }
             if traces.is_some() {
-                return ctx.refuse("traces".into(), "repeated field");
+                return refuse("traces", "repeated field");
             }
-            traces = Some(a.next_value_seed(Traces(ctx))?);
+            traces = Some(self.traces()?);
+            key = self.r.next_key()?;
+        }
+        if !self.r.at_end() {
+            return Err(Stop::Syntax);
         }
         match traces {
-            None => ctx.refuse("traces".into(), "missing field"),
-            Some(t) if t.is_empty() => ctx.refuse("traces".into(), "expected at least one trace"),
+            None => refuse("traces", "missing field"),
+            Some(t) if t.is_empty() => refuse("traces", "expected at least one trace"),
             Some(t) => Ok(t),
         }
     }
-}
 
-/// `traces`: an array of trace entries, each trace id once.
-struct Traces<'c>(&'c Ctx);
-
-impl Traces<'_> {
-    fn wrong<T, E: de::Error>(&self, msg: &str) -> Result<T, E> {
-        self.0.refuse("traces".into(), msg)
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Traces<'_> {
-    type Value = Vec<TraceIn<'de>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Traces<'_> {
-    type Value = Vec<TraceIn<'de>>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of traces")
-    }
-    refuse_scalars!("expected an array");
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        self.wrong("expected an array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-        let ctx = self.0;
-        let mut out = Vec::with_capacity(a.size_hint().unwrap_or(8));
+    /// `traces`: an array of trace entries, each trace id once.
+    fn traces(&mut self) -> Result<Vec<TraceIn<'a>>, Stop> {
+        if !self.r.eat(b'[') {
+            return refuse("traces", "expected an array");
+        }
+        let mut out = Vec::new();
         let mut trace_ids = IdSet::default();
-        let mut span_ids = IdSet::default();
-        let mut index = 0;
-        while let Some(t) = a.next_element_seed(Trace {
-            ctx,
-            index,
-            span_ids: &mut span_ids,
-        })? {
+        let mut more = self.r.first_element()?;
+        while more {
+            let index = out.len();
+            let t = self.trace(index)?;
             if !trace_ids.insert(t.id) {
-                return ctx.refuse(
+                return refuse(
                     format!("traces[{index}].trace_id"),
                     "trace id repeated within one batch (spans must be grouped by trace)",
                 );
             }
             out.push(t);
-            index += 1;
+            more = self.r.next_element()?;
         }
         Ok(out)
     }
-}
 
-/// One trace entry.
-struct Trace<'c, 'i> {
-    ctx: &'c Ctx,
-    index: usize,
-    /// Reused from trace to trace: the span ids seen in this one.
-    span_ids: &'i mut IdSet,
-}
-
-impl Trace<'_, '_> {
-    fn field(&self, name: &str) -> String {
-        format!("traces[{}].{name}", self.index)
-    }
-    fn wrong<T, E: de::Error>(&self, msg: &str) -> Result<T, E> {
-        self.ctx.refuse(format!("traces[{}]", self.index), msg)
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Trace<'_, '_> {
-    type Value = TraceIn<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Trace<'_, '_> {
-    type Value = TraceIn<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a trace entry")
-    }
-    refuse_scalars!("expected an object");
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        self.wrong("expected an object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-        let ctx = self.ctx;
+    /// One trace entry.
+    fn trace(&mut self, index: usize) -> Result<TraceIn<'a>, Stop> {
+        let field = |name: &str| format!("traces[{index}].{name}");
+        if !self.r.eat(b'{') {
+            return refuse(format!("traces[{index}]"), "expected an object");
+        }
         let mut trace_id = None;
         let mut timestamp = None;
         let mut environment = None;
         let mut workspace_slug = None;
         let mut spans = None;
-        while let Some(key) = next_key(&mut a)? {
-            let repeated = match &*key {
-                "trace_id" => trace_id.is_some(),
-                "timestamp" => timestamp.is_some(),
-                "environment" => environment.is_some(),
-                "workspace_slug" => workspace_slug.is_some(),
-                "spans" => spans.is_some(),
-                other => return ctx.refuse(self.field(other), "unknown field"),
+        let mut key = self.r.first_key()?;
+        while let Some(k) = key {
+            let name = [
+                "trace_id",
+                "timestamp",
+                "environment",
+                "workspace_slug",
+                "spans",
+            ]
+            .into_iter()
+            .find(|n| k.is(n));
+            let repeated = match name {
+                Some("trace_id") => trace_id.is_some(),
+                Some("timestamp") => timestamp.is_some(),
+                Some("environment") => environment.is_some(),
+                Some("workspace_slug") => workspace_slug.is_some(),
+                Some(_) => spans.is_some(),
+                None => return refuse(field(&k.text()), "unknown field"),
             };
+            let name = name.unwrap_or_default();
             if repeated {
-                return ctx.refuse(self.field(&key), "repeated field");
+                return refuse(field(name), "repeated field");
             }
-            if key == "spans" {
-                spans = Some(a.next_value_seed(Spans {
-                    ctx,
-                    trace: self.index,
-                    ids: &mut *self.span_ids,
-                })?);
+            if name == "spans" {
+                spans = Some(self.spans(index)?);
+                key = self.r.next_key()?;
                 continue;
             }
-            let Json::Str(value) = a.next_value_seed(read(|s| s.keep()))? else {
-                return ctx.refuse(self.field(&key), "expected a string");
+            let Some(value) = self.string()? else {
+                return refuse(field(name), "expected a string");
             };
-            match &*key {
+            let value = value.text();
+            match name {
                 "trace_id" => match lower_uuid_u128(&value) {
                     Some(id) => trace_id = Some((value, id)),
                     None => {
-                        return ctx.refuse(
-                            self.field("trace_id"),
+                        return refuse(
+                            field(name),
                             "expected a lowercase hyphenated UUID (8-4-4-4-12)",
                         )
                     }
                 },
                 "timestamp" => match parse_timestamp(&value) {
                     Ok(nanos) => timestamp = Some((value, nanos)),
-                    Err(e) => return ctx.refuse(self.field("timestamp"), e),
+                    Err(e) => return refuse(field(name), e),
                 },
                 "environment" if value.is_empty() => {
-                    return ctx.refuse(self.field("environment"), "expected a non-empty string")
+                    return refuse(field(name), "expected a non-empty string")
                 }
                 "environment" => environment = Some(value),
                 // Python SDK note: `BatchTransport` defaults workspace_slug to "" (contract:
@@ -365,6 +352,7 @@ impl<'de> Visitor<'de> for Trace<'_, '_> {
                 // refused.
                 _ => workspace_slug = Some(value),
             }
+            key = self.r.next_key()?;
         }
         let missing = [
             ("trace_id", trace_id.is_none()),
@@ -382,11 +370,11 @@ impl<'de> Visitor<'de> for Trace<'_, '_> {
         ) = (trace_id, timestamp, environment, workspace_slug, spans)
         else {
             let name = missing.iter().find(|m| m.1).map_or("spans", |m| m.0);
-            return ctx.refuse(self.field(name), "missing field");
+            return refuse(field(name), "missing field");
         };
         if spans.iter().map(|s| s.nanos).min() != Some(nanos) {
-            return ctx.refuse(
-                self.field("timestamp"),
+            return refuse(
+                field("timestamp"),
                 "must equal the earliest span timestamp of this trace",
             );
         }
@@ -400,129 +388,47 @@ impl<'de> Visitor<'de> for Trace<'_, '_> {
             spans,
         })
     }
-}
 
-/// A trace's `spans`: a non-empty array, each span id once.
-struct Spans<'c, 'i> {
-    ctx: &'c Ctx,
-    trace: usize,
-    ids: &'i mut IdSet,
-}
-
-impl Spans<'_, '_> {
-    fn wrong<T, E: de::Error>(&self, msg: &str) -> Result<T, E> {
-        self.ctx
-            .refuse(format!("traces[{}].spans", self.trace), msg)
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Spans<'_, '_> {
-    type Value = Vec<SpanIn<'de>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Spans<'_, '_> {
-    type Value = Vec<SpanIn<'de>>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of spans")
-    }
-    refuse_scalars!("expected an array");
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        self.wrong("expected an array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-        let (ctx, trace) = (self.ctx, self.trace);
-        self.ids.clear();
-        let mut out = Vec::with_capacity(a.size_hint().unwrap_or(16));
-        let mut index = 0;
-        while let Some(s) = a.next_element_seed(Span { ctx, trace, index })? {
-            if !self.ids.insert(s.id) {
-                return ctx.refuse(
+    /// A trace's `spans`: a non-empty array, each span id once.
+    fn spans(&mut self, trace: usize) -> Result<Vec<SpanIn<'a>>, Stop> {
+        if !self.r.eat(b'[') {
+            return refuse(format!("traces[{trace}].spans"), "expected an array");
+        }
+        self.span_ids.clear();
+        let mut out = Vec::with_capacity(16);
+        let mut more = self.r.first_element()?;
+        while more {
+            let index = out.len();
+            let s = self.span(trace, index)?;
+            if !self.span_ids.insert(s.id) {
+                return refuse(
                     format!("traces[{trace}].spans[{index}].span_id"),
                     "span id repeated within one trace of one batch (copies must be coalesced)",
                 );
             }
             out.push(s);
-            index += 1;
+            more = self.r.next_element()?;
         }
         if out.is_empty() {
-            return self.wrong("expected at least one span");
+            return refuse(
+                format!("traces[{trace}].spans"),
+                "expected at least one span",
+            );
         }
         Ok(out)
     }
-}
 
-/// One span, at `traces[trace].spans[index]`.
-#[derive(Clone, Copy)]
-struct Span<'c> {
-    ctx: &'c Ctx,
-    trace: usize,
-    index: usize,
-}
-
-impl Span<'_> {
-    fn field(&self, name: &str) -> String {
-        format!("traces[{}].spans[{}].{name}", self.trace, self.index)
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Span<'_> {
-    type Value = SpanIn<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        if !self.ctx.keep_raw {
-            return d.deserialize_any(SpanFields {
-                span: self,
-                raw: "",
-            });
-        }
-        // The span's text first (a scan that finds where it ends), then its fields.
-        let raw = <&'de RawValue>::deserialize(d)?.get();
-        let mut fields = serde_json::Deserializer::from_str(raw);
-        fields
-            .deserialize_any(SpanFields { span: self, raw })
-            .map_err(|_| de::Error::custom("refused"))
-    }
-}
-
-/// The fields of one span; `raw` is its text when kept.
-struct SpanFields<'c, 'de> {
-    span: Span<'c>,
-    raw: &'de str,
-}
-
-impl SpanFields<'_, '_> {
-    fn wrong<T, E: de::Error>(&self, msg: &str) -> Result<T, E> {
-        let s = &self.span;
-        s.ctx
-            .refuse(format!("traces[{}].spans[{}]", s.trace, s.index), msg)
-    }
-}
-
-/// The index in [`SPAN_FIELDS`] of a key; `guess` first (fields usually come in order).
-fn span_field(key: &str, guess: usize) -> Option<usize> {
-    if SPAN_FIELDS.get(guess) == Some(&key) {
-        return Some(guess);
-    }
-    SPAN_FIELDS.iter().position(|f| *f == key)
-}
-
-impl<'de> Visitor<'de> for SpanFields<'_, 'de> {
-    type Value = SpanIn<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a span")
-    }
-    refuse_scalars!("expected an object");
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        self.wrong("expected an object")
-    }
+    /// One span, at `traces[trace].spans[index]`.
     #[allow(clippy::too_many_lines)]
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-        let span = self.span;
-        let ctx = span.ctx;
-        let mut seen = 0u32;
-        let mut next = 0;
+    fn span(&mut self, trace: usize, index: usize) -> Result<SpanIn<'a>, Stop> {
+        let field = |name: &str| format!("traces[{trace}].spans[{index}].{name}");
+        let start = self.r.offset();
+        if !self.r.eat(b'{') {
+            return refuse(
+                format!("traces[{trace}].spans[{index}]"),
+                "expected an object",
+            );
+        }
         let mut out = SpanIn {
             span_id: Cow::Borrowed(""),
             id: 0,
@@ -535,39 +441,43 @@ impl<'de> Visitor<'de> for SpanFields<'_, 'de> {
             status: "",
             error_message: None,
             provisional: false,
-            raw: Cow::Borrowed(self.raw),
+            raw: Cow::Borrowed(""),
         };
         let mut provisional_flag = false;
-        while let Some(key) = next_key(&mut a)? {
-            let Some(f) = span_field(&key, next) else {
-                if key == "trace_id" {
-                    return ctx.refuse(
-                        span.field("trace_id"),
+        let mut seen = 0u32;
+        let mut next = 0;
+        let mut key = self.r.first_key()?;
+        while let Some(k) = key {
+            let Some(f) = span_field(k, next) else {
+                if k.is("trace_id") {
+                    return refuse(
+                        field("trace_id"),
                         "spans must not repeat trace_id (it is given by the enclosing trace)",
                     );
                 }
-                return ctx.refuse(span.field(&key), "unknown field");
+                return refuse(field(&k.text()), "unknown field");
             };
+            let name = SPAN_FIELDS[f];
             if seen & (1 << f) != 0 {
-                return ctx.refuse(span.field(&key), "repeated field");
+                return refuse(field(name), "repeated field");
             }
             seen |= 1 << f;
             next = f + 1;
-            let name = SPAN_FIELDS[f];
             // Refuses this field with a message.
             macro_rules! refuse {
                 ($msg:expr $(,)?) => {
-                    return ctx.refuse(span.field(name), $msg)
+                    return refuse(field(name), $msg)
                 };
             }
-            match name {
-                "span_id" | "name" | "timestamp" => {
-                    let Json::Str(v) = a.next_value_seed(read(|s| s.keep()))? else {
+            match f {
+                SPAN_ID | NAME | TIMESTAMP => {
+                    let Some(v) = self.string()? else {
                         refuse!("expected a string");
                     };
-                    if name == "name" {
+                    let v = v.text();
+                    if f == NAME {
                         out.name = v;
-                    } else if name == "timestamp" {
+                    } else if f == TIMESTAMP {
                         match parse_timestamp(&v) {
                             Ok(nanos) => out.nanos = nanos,
                             Err(e) => refuse!(e),
@@ -581,24 +491,27 @@ impl<'de> Visitor<'de> for SpanFields<'_, 'de> {
                         out.span_id = v;
                     }
                 }
-                "parent_span_id" => match a.next_value_seed(read(|s| s.keep()))? {
-                    Json::Null => {}
-                    Json::Str(p) if is_lower_uuid(&p) => out.parent_span_id = Some(p),
-                    _ => refuse!("expected null or a lowercase hyphenated UUID shape"),
-                },
-                "kind" | "status" => {
-                    let allowed = if name == "kind" { KINDS } else { STATUSES };
-                    match a.next_value_seed(read(|s| allowed.iter().find(|k| **k == s.get())))? {
-                        Json::Str(Some(v)) if name == "kind" => out.kind = v,
-                        Json::Str(Some(v)) => out.status = v,
-                        Json::Str(None) => {
-                            refuse!(&format!("expected one of {}", allowed.join(", ")))
+                PARENT_SPAN_ID => {
+                    if !self.null()? {
+                        match self.string()?.map(RawStr::text) {
+                            Some(p) if is_lower_uuid(&p) => out.parent_span_id = Some(p),
+                            _ => refuse!("expected null or a lowercase hyphenated UUID shape"),
                         }
-                        _ => refuse!("expected a string"),
                     }
                 }
-                "duration_ms" => {
-                    let Some(n) = a.next_value_seed(read(|_| ()))?.number() else {
+                KIND | STATUS => {
+                    let allowed = if f == KIND { KINDS } else { STATUSES };
+                    let Some(v) = self.string()? else {
+                        refuse!("expected a string");
+                    };
+                    match allowed.iter().find(|a| v.is(a)) {
+                        Some(a) if f == KIND => out.kind = a,
+                        Some(a) => out.status = a,
+                        None => refuse!(format!("expected one of {}", allowed.join(", "))),
+                    }
+                }
+                DURATION_MS => {
+                    let Some(n) = self.number()?.map(Num::as_f64) else {
                         refuse!("expected a number");
                     };
                     if let Err(e) = check_duration(n) {
@@ -609,89 +522,124 @@ impl<'de> Visitor<'de> for SpanFields<'_, 'de> {
                 // Python SDK note: the contract says null on non-LLM spans, but
                 // provisional root copies carry `false` whatever their kind (provider.py
                 // `_emit`). Any bool or null is accepted, whatever the kind.
-                "usage_available" => {
-                    if !matches!(a.next_value_seed(read(|_| ()))?, Json::Null | Json::Bool(_)) {
-                        refuse!("expected a bool or null");
-                    }
-                }
-                "input_tokens" | "output_tokens" | "total_tokens" => {
-                    if !matches!(a.next_value_seed(read(|_| ()))?, Json::UInt(_)) {
+                USAGE_AVAILABLE => match self.r.peek() {
+                    Some(b't') => self.r.literal(b"true")?,
+                    Some(b'f') => self.r.literal(b"false")?,
+                    Some(b'n') => self.r.literal(b"null")?,
+                    _ => refuse!("expected a bool or null"),
+                },
+                INPUT_TOKENS..=TOTAL_TOKENS => {
+                    if !matches!(self.number()?, Some(Num::UInt(_))) {
                         refuse!("expected a non-negative integer");
                     }
                 }
-                "input" | "output" => {
-                    match a.next_value_seed(read(|s| s.get().is_empty() || is_json(s.get())))? {
-                        Json::Str(true) => {}
-                        Json::Str(false) => {
-                            refuse!("expected \"\" or a string holding a JSON document")
-                        }
-                        _ => refuse!("expected a string"),
+                INPUT | OUTPUT => {
+                    let Some(v) = self.string()? else {
+                        refuse!("expected a string");
+                    };
+                    let doc = self.document(v);
+                    if !doc.is_empty() && !is_json(doc) {
+                        refuse!("expected \"\" or a string holding a JSON document");
                     }
                 }
-                "attributes" => match a.next_value_seed(read(|s| provisional(s.get())))? {
-                    Json::Str(Some(flag)) => provisional_flag = flag,
-                    Json::Str(None) => {
-                        refuse!("expected a string holding a JSON object (\"{}\" when empty)",)
+                ATTRIBUTES => {
+                    let Some(v) = self.string()? else {
+                        refuse!("expected a string");
+                    };
+                    match provisional(self.document(v)) {
+                        Some(flag) => provisional_flag = flag,
+                        None => {
+                            refuse!("expected a string holding a JSON object (\"{}\" when empty)")
+                        }
                     }
-                    _ => refuse!("expected a string"),
-                },
-                "error_message" => match a.next_value_seed(read(|s| s.keep()))? {
-                    Json::Null => {}
-                    Json::Str(e) => out.error_message = Some(e),
-                    _ => refuse!("expected a string or null"),
-                },
+                }
+                ERROR_MESSAGE => {
+                    if !self.null()? {
+                        let Some(e) = self.string()? else {
+                            refuse!("expected a string or null");
+                        };
+                        out.error_message = Some(e.text());
+                    }
+                }
                 // Python SDK note: `_spans_to_traces` copies `capture` only when the span
                 // dict has one, but both of its span builders always set it: required.
-                "capture" => {
-                    if let Err(n) = a.next_value_seed(Capture)? {
-                        return ctx.refuse(span.field(&join("capture", &n.field)), n.error);
-                    }
-                }
+                CAPTURE => self.capture(&|sub| field(&join("capture", sub)))?,
                 // Python SDK note: agent_id is always a UUID v5 from `staso.init`; its
                 // CLI-hook sender defaults it to "", which is accepted too.
-                "agent_id" => match a.next_value_seed(read(|s| {
-                    let id = s.get();
-                    id.is_empty() || (is_lower_uuid(id) && id.as_bytes()[14] == b'5')
-                }))? {
-                    Json::Str(true) => {}
-                    Json::Str(false) => refuse!("expected a lowercase UUID v5 (or \"\")"),
-                    _ => refuse!("expected a string"),
-                },
+                AGENT_ID => {
+                    let Some(id) = self.string()?.map(RawStr::text) else {
+                        refuse!("expected a string");
+                    };
+                    if !(id.is_empty() || (is_lower_uuid(&id) && id.as_bytes()[14] == b'5')) {
+                        refuse!("expected a lowercase UUID v5 (or \"\")");
+                    }
+                }
                 // model, provider, requested_model, reasoning_effort, session_id,
                 // agent_name, agent_version, user_id: any string.
                 _ => {
-                    if !matches!(a.next_value_seed(read(|_| ()))?, Json::Str(())) {
+                    if self.string()?.is_none() {
                         refuse!("expected a string");
                     }
                 }
             }
+            key = self.r.next_key()?;
         }
         if seen != ALL_SPAN_FIELDS {
             let f = (0..SPAN_FIELDS.len())
                 .find(|f| seen & (1 << f) == 0)
                 .unwrap_or_default();
-            return ctx.refuse(span.field(SPAN_FIELDS[f]), "missing field");
+            return refuse(field(SPAN_FIELDS[f]), "missing field");
         }
         if out.parent_span_id.as_deref() == Some(&*out.span_id) {
-            return ctx.refuse(
-                span.field("parent_span_id"),
-                "a span cannot be its own parent",
-            );
+            return refuse(field("parent_span_id"), "a span cannot be its own parent");
         }
         out.provisional = out.parent_span_id.is_none() && provisional_flag;
+        if self.keep_raw {
+            out.raw = Cow::Borrowed(self.r.slice(start, self.r.pos()));
+        }
         Ok(out)
+    }
+
+    /// The `capture` map: exactly the five categories, each `"captured"` or
+    /// `"suppressed"`. `field` names a category's path (`""`: the map's).
+    fn capture(&mut self, field: &dyn Fn(&str) -> String) -> Result<(), Stop> {
+        if !self.r.eat(b'{') {
+            return refuse(field(""), "expected an object");
+        }
+        let mut seen = 0u8;
+        let mut key = self.r.first_key()?;
+        while let Some(k) = key {
+            let Some(i) = CAPTURE_CATEGORIES.iter().position(|c| k.is(c)) else {
+                return refuse(field(&k.text()), "unknown field");
+            };
+            let name = CAPTURE_CATEGORIES[i];
+            if seen & (1 << i) != 0 {
+                return refuse(field(name), "repeated field");
+            }
+            seen |= 1 << i;
+            match self.string()? {
+                Some(v) if v.is("captured") || v.is("suppressed") => {}
+                _ => return refuse(field(name), "expected \"captured\" or \"suppressed\""),
+            }
+            key = self.r.next_key()?;
+        }
+        match (0..CAPTURE_CATEGORIES.len()).find(|i| seen & (1 << i) == 0) {
+            Some(i) => refuse(field(CAPTURE_CATEGORIES[i]), "missing field"),
+            None => Ok(()),
+        }
     }
 }
 
 /// Whether `s` holds one JSON document (Python's `NaN`/`Infinity` tokens allowed).
 fn is_json(s: &str) -> bool {
-    serde_json::from_str::<IgnoredAny>(s).is_ok() || parse_embedded_json(s).is_some()
+    let mut r = Reader::new(s);
+    (r.skip().is_ok() && r.at_end()) || parse_embedded_json(s).is_some()
 }
 
 /// `Some(flag)` when `s` holds a JSON object (Python's `NaN`/`Infinity` tokens allowed);
 /// the flag is its `staso.provisional_root` being `true` (the last one, if repeated).
 fn provisional(s: &str) -> Option<bool> {
-    if let Ok(Attributes(flag)) = serde_json::from_str::<Attributes>(s) {
+    if let Ok(flag) = provisional_flag(s) {
         return Some(flag);
     }
     match parse_embedded_json(s)? {
@@ -700,32 +648,24 @@ fn provisional(s: &str) -> Option<bool> {
     }
 }
 
-/// A JSON object, kept as nothing but its `staso.provisional_root` being `true`.
-struct Attributes(bool);
-
-impl<'de> Deserialize<'de> for Attributes {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(AttributesVisitor)
+fn provisional_flag(s: &str) -> Result<bool, Syntax> {
+    let mut r = Reader::new(s);
+    if !r.eat(b'{') {
+        return Err(Syntax);
     }
-}
-
-struct AttributesVisitor;
-
-impl<'de> Visitor<'de> for AttributesVisitor {
-    type Value = Attributes;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Attributes, A::Error> {
-        let mut flag = false;
-        while let Some(key) = next_key(&mut a)? {
-            if key == "staso.provisional_root" {
-                flag = matches!(a.next_value_seed(read(|_| ()))?, Json::Bool(true));
-            } else {
-                a.next_value::<IgnoredAny>()?;
-            }
+    let mut flag = false;
+    let mut key = r.first_key()?;
+    while let Some(k) = key {
+        if k.is("staso.provisional_root") {
+            flag = r.peek() == Some(b't');
         }
-        Ok(Attributes(flag))
+        r.skip()?;
+        key = r.next_key()?;
+    }
+    if r.at_end() {
+        Ok(flag)
+    } else {
+        Err(Syntax)
     }
 }
 
@@ -886,5 +826,49 @@ mod tests {
             check(&b).expect_err("bad").field,
             "traces[0].spans[1].output"
         );
+    }
+
+    /// Byte-level mutations of a valid body (a deterministic stand-in for the fuzz
+    /// target): what is accepted is JSON, and what is not JSON is refused as `body`.
+    #[test]
+    fn mutated_bodies_agree_with_serde_json_on_syntax() {
+        let text = serde_json::to_vec(&body()).expect("json");
+        let specials = b"{}[]\",:\\ 0-.eEtfnu\x01";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut accepted = 0;
+        for round in 0..4000 {
+            let mut b = text.clone();
+            for _ in 0..=round % 3 {
+                let at = (next() as usize) % b.len();
+                let c = specials[(next() as usize) % specials.len()];
+                match next() % 3 {
+                    0 => b[at] = c,
+                    1 => b.insert(at, c),
+                    _ => drop(b.remove(at)),
+                }
+            }
+            let serde_ok = serde_json::from_slice::<Value>(&b).is_ok();
+            for keep_raw in [false, true] {
+                match parse(&b, keep_raw) {
+                    Ok(_) => {
+                        assert!(
+                            serde_ok,
+                            "accepted what is not JSON: {}",
+                            String::from_utf8_lossy(&b)
+                        );
+                        accepted += 1;
+                    }
+                    Err(e) if !serde_ok => assert_eq!(e.field, "body", "{e}"),
+                    Err(e) => assert!(!e.field.is_empty() && !e.error.is_empty(), "{e}"),
+                }
+            }
+        }
+        assert!(accepted > 0, "some mutations keep the body valid");
     }
 }

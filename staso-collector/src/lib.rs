@@ -38,6 +38,7 @@ mod formats;
 mod guard;
 mod handlers;
 mod ingest;
+mod json;
 mod record;
 mod server;
 mod spans;
