@@ -87,6 +87,30 @@ pub(crate) fn lower_uuid_u128(s: &str) -> Option<u128> {
     Some(n)
 }
 
+/// Hashes ids (random bits) for the per-span sets and maps: folding and mixing them is
+/// hash enough, and much cheaper than SipHash on the per-span path.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    #[inline]
+    fn write_u128(&mut self, n: u128) {
+        let folded = (n as u64) ^ ((n >> 64) as u64);
+        self.0 = (self.0.rotate_left(5) ^ folded).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// The hasher of id sets and maps.
+pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
 /// A lowercase hyphenated UUID of version 4 and the RFC 4122 variant.
 pub(crate) fn is_uuid_v4(s: &str) -> bool {
     is_lower_uuid(s)

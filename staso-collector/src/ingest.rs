@@ -13,14 +13,13 @@
 
 use crate::contract::{join, ValidationError, CAPTURE_CATEGORIES, KINDS, STATUSES};
 use crate::formats::{
-    check_duration, is_lower_uuid, lower_uuid_u128, parse_embedded_json, parse_timestamp,
+    check_duration, is_lower_uuid, lower_uuid_u128, parse_embedded_json, parse_timestamp, IdHash,
 };
 use crate::json::{unescape_into, Num, RawStr, Reader, Syntax};
 use serde::de::IgnoredAny;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// One trace entry of a validated ingest body, borrowing from the request.
 #[derive(Debug)]
@@ -86,6 +85,34 @@ const SPAN_FIELDS: [&str; 25] = [
     "agent_id",
     "agent_version",
     "user_id",
+];
+/// [`SPAN_FIELDS`] with their quotes, for the fast path of keys in the usual order.
+const QUOTED_SPAN_FIELDS: [&[u8]; 25] = [
+    b"\"span_id\"",
+    b"\"parent_span_id\"",
+    b"\"name\"",
+    b"\"kind\"",
+    b"\"timestamp\"",
+    b"\"duration_ms\"",
+    b"\"status\"",
+    b"\"model\"",
+    b"\"provider\"",
+    b"\"requested_model\"",
+    b"\"usage_available\"",
+    b"\"reasoning_effort\"",
+    b"\"input_tokens\"",
+    b"\"output_tokens\"",
+    b"\"total_tokens\"",
+    b"\"input\"",
+    b"\"output\"",
+    b"\"attributes\"",
+    b"\"error_message\"",
+    b"\"capture\"",
+    b"\"session_id\"",
+    b"\"agent_name\"",
+    b"\"agent_id\"",
+    b"\"agent_version\"",
+    b"\"user_id\"",
 ];
 const ALL_SPAN_FIELDS: u32 = (1 << SPAN_FIELDS.len()) - 1;
 // Indices in SPAN_FIELDS of the fields read apart.
@@ -160,26 +187,7 @@ fn refuse<T>(field: impl Into<String>, error: impl Into<String>) -> Result<T, St
     Err(Stop::Refused(ValidationError::new(field, error)))
 }
 
-/// Ids are random bits: mixing their two halves is hash enough, and much cheaper than
-/// SipHash on the per-span path.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u128(&mut self, n: u128) {
-        self.0 = ((n as u64) ^ ((n >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-type IdSet = HashSet<u128, BuildHasherDefault<IdHasher>>;
+type IdSet = HashSet<u128, IdHash>;
 
 /// The index in [`SPAN_FIELDS`] of a key; `guess` first (fields usually come in order).
 fn span_field(key: RawStr<'_>, guess: usize) -> Option<usize> {
@@ -446,17 +454,31 @@ impl<'a> Parser<'a> {
         let mut provisional_flag = false;
         let mut seen = 0u32;
         let mut next = 0;
-        let mut key = self.r.first_key()?;
-        while let Some(k) = key {
-            let Some(f) = span_field(k, next) else {
-                if k.is("trace_id") {
-                    return refuse(
-                        field("trace_id"),
-                        "spans must not repeat trace_id (it is given by the enclosing trace)",
-                    );
-                }
-                return refuse(field(&k.text()), "unknown field");
+        let mut first = true;
+        loop {
+            // Fields usually come in the contract's order: try the expected key first.
+            let expected = QUOTED_SPAN_FIELDS.get(next);
+            let f = if expected.is_some_and(|q| self.r.eat_key(first, q)) {
+                next
+            } else {
+                let key = if first {
+                    self.r.first_key()?
+                } else {
+                    self.r.next_key()?
+                };
+                let Some(k) = key else { break };
+                let Some(f) = span_field(k, next) else {
+                    if k.is("trace_id") {
+                        return refuse(
+                            field("trace_id"),
+                            "spans must not repeat trace_id (it is given by the enclosing trace)",
+                        );
+                    }
+                    return refuse(field(&k.text()), "unknown field");
+                };
+                f
             };
+            first = false;
             let name = SPAN_FIELDS[f];
             if seen & (1 << f) != 0 {
                 return refuse(field(name), "repeated field");
@@ -470,6 +492,17 @@ impl<'a> Parser<'a> {
                 };
             }
             match f {
+                SPAN_ID if self.r.peek() == Some(b'"') => {
+                    let v = match self.r.eat_plain_string(36) {
+                        Some(v) => Cow::Borrowed(v),
+                        None => self.r.string()?.text(),
+                    };
+                    let Some(id) = lower_uuid_u128(&v) else {
+                        refuse!("expected a lowercase hyphenated UUID shape (e.g. 00000000-0000-0000-xxxx-xxxxxxxxxxxx)");
+                    };
+                    out.id = id;
+                    out.span_id = v;
+                }
                 SPAN_ID | NAME | TIMESTAMP => {
                     let Some(v) = self.string()? else {
                         refuse!("expected a string");
@@ -582,7 +615,6 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
-            key = self.r.next_key()?;
         }
         if seen != ALL_SPAN_FIELDS {
             let f = (0..SPAN_FIELDS.len())
@@ -606,22 +638,47 @@ impl<'a> Parser<'a> {
         if !self.r.eat(b'{') {
             return refuse(field(""), "expected an object");
         }
+        const QUOTED: [&[u8]; 5] = [
+            b"\"request\"",
+            b"\"system_prompt\"",
+            b"\"tool_schema\"",
+            b"\"tool_arguments\"",
+            b"\"output\"",
+        ];
         let mut seen = 0u8;
-        let mut key = self.r.first_key()?;
-        while let Some(k) = key {
-            let Some(i) = CAPTURE_CATEGORIES.iter().position(|c| k.is(c)) else {
-                return refuse(field(&k.text()), "unknown field");
+        let mut next = 0;
+        let mut first = true;
+        loop {
+            let i = if QUOTED.get(next).is_some_and(|q| self.r.eat_key(first, q)) {
+                next
+            } else {
+                let key = if first {
+                    self.r.first_key()?
+                } else {
+                    self.r.next_key()?
+                };
+                let Some(k) = key else { break };
+                let Some(i) = CAPTURE_CATEGORIES.iter().position(|c| k.is(c)) else {
+                    return refuse(field(&k.text()), "unknown field");
+                };
+                i
             };
+            first = false;
+            next = i + 1;
             let name = CAPTURE_CATEGORIES[i];
             if seen & (1 << i) != 0 {
                 return refuse(field(name), "repeated field");
             }
             seen |= 1 << i;
-            match self.string()? {
-                Some(v) if v.is("captured") || v.is("suppressed") => {}
-                _ => return refuse(field(name), "expected \"captured\" or \"suppressed\""),
+            let ok = match self.r.eat_plain_string(8) {
+                Some(v) => v == "captured",
+                None => self
+                    .string()?
+                    .is_some_and(|v| v.is("captured") || v.is("suppressed")),
+            };
+            if !ok {
+                return refuse(field(name), "expected \"captured\" or \"suppressed\"");
             }
-            key = self.r.next_key()?;
         }
         match (0..CAPTURE_CATEGORIES.len()).find(|i| seen & (1 << i) == 0) {
             Some(i) => refuse(field(CAPTURE_CATEGORIES[i]), "missing field"),

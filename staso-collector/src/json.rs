@@ -158,6 +158,42 @@ impl<'a> Reader<'a> {
         self.expect(b'}').map(|()| None)
     }
 
+    /// The fast path of [`Reader::first_key`] (`first`) or [`Reader::next_key`]: when the
+    /// next key is exactly `quoted` (the key with its quotes, as bytes), eats it and its
+    /// `:` and says so; else consumes nothing.
+    #[inline]
+    pub(crate) fn eat_key(&mut self, first: bool, quoted: &[u8]) -> bool {
+        let save = self.pos;
+        if (first || self.eat(b',')) && self.peek() == Some(b'"') {
+            if let Some(rest) = self.b.get(self.pos..) {
+                if rest.starts_with(quoted) {
+                    self.pos += quoted.len();
+                    if self.eat(b':') {
+                        return true;
+                    }
+                }
+            }
+        }
+        self.pos = save;
+        false
+    }
+
+    /// When the next value is a string of exactly `len` bytes with no escape, eats it and
+    /// returns it (the fast path for ids); else consumes nothing.
+    #[inline]
+    pub(crate) fn eat_plain_string(&mut self, len: usize) -> Option<&'a str> {
+        if self.peek() != Some(b'"') || self.b.get(self.pos + 1 + len) != Some(&b'"') {
+            return None;
+        }
+        let inner = self.b.get(self.pos + 1..self.pos + 1 + len)?;
+        if inner.iter().any(|c| *c == b'"' || *c == b'\\' || *c < 0x20) {
+            return None;
+        }
+        let s = self.slice(self.pos + 1, self.pos + 1 + len);
+        self.pos += len + 2;
+        Some(s)
+    }
+
     #[inline]
     fn key(&mut self) -> Result<RawStr<'a>, Syntax> {
         if self.peek() != Some(b'"') {

@@ -8,7 +8,7 @@
 //! decides replays and upserts without a query, answers the counting API cheaply, and is
 //! all that count-only mode keeps.
 
-use crate::formats::lower_uuid_u128;
+use crate::formats::{lower_uuid_u128, IdHash};
 use crate::ingest::TraceIn;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
@@ -176,8 +176,8 @@ enum Action {
 /// decides replays and upserts and answers the counting API without touching SQLite.
 #[derive(Debug, Default)]
 struct Index {
-    batches: HashSet<u128>,
-    spans: HashMap<(u128, u128), Copies>,
+    batches: HashSet<u128, IdHash>,
+    spans: HashMap<(u128, u128), Copies, IdHash>,
     /// Spans whose stored copy is final.
     final_spans: usize,
     /// Spans with more than one final copy.
