@@ -388,12 +388,13 @@ impl Faults {
         self.state().max_body = max;
     }
 
-    /// Forgets every fault (scripted, delay, random, body limit); does not change listening.
+    /// Forgets every fault of this endpoint (scripted, delay, random, body limit); does
+    /// not change listening.
     pub fn clear(&self) {
         *self.state() = State::default();
     }
 
-    /// How many scripted faults are still waiting for a request.
+    /// How many scripted faults are still waiting for a request to this endpoint.
     pub fn pending(&self) -> u64 {
         self.state().script.iter().map(|(_, n)| u64::from(*n)).sum()
     }

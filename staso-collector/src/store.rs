@@ -136,7 +136,7 @@ pub(crate) struct IngestOutcome {
     pub replay: bool,
 }
 
-/// The copies received of one stored span (see [`crate::Collector::span_copies`]).
+/// The copies received of one stored span (see [`crate::Spans::copies`]).
 ///
 /// Ids are the 32 hex digits of the id read as one number: see [`crate::id_key`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
