@@ -2,7 +2,7 @@
 //! the replay memory that makes a retried annotation (same `Idempotency-Key`) stored once
 //! and answered the same.
 
-use crate::contract::ValidationError;
+use crate::contract::{key_name, ValidationError};
 use crate::formats::is_lower_uuid;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -22,7 +22,7 @@ pub(crate) fn check(trace_id: &str, bytes: &[u8]) -> Result<Value, ValidationErr
         .as_object()
         .ok_or_else(|| ValidationError::new("body", "expected a JSON object"))?;
     if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(ValidationError::new(k.clone(), "unknown field"));
+        return Err(ValidationError::new(key_name(k), "unknown field"));
     }
     let string = |name: &str| match obj.get(name) {
         Some(Value::String(s)) => Ok(s.as_str()),

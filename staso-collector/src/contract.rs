@@ -43,6 +43,15 @@ pub(crate) fn join(path: &str, name: &str) -> String {
     }
 }
 
+/// How an unknown key is named in a refusal: itself, or `""` when it is empty.
+pub(crate) fn key_name(key: &str) -> String {
+    if key.is_empty() {
+        "\"\"".to_owned()
+    } else {
+        key.to_owned()
+    }
+}
+
 pub(crate) const KINDS: &[&str] = &["llm", "tool", "chain", "retriever", "agent", "custom"];
 pub(crate) const STATUSES: &[&str] = &["ok", "error", "timeout"];
 pub(crate) const CAPTURE_CATEGORIES: &[&str] = &[
@@ -103,7 +112,7 @@ pub(crate) fn check_capture(v: &serde_json::Value) -> Result<(), (String, &'stat
         .keys()
         .find(|k| !CAPTURE_CATEGORIES.contains(&k.as_str()))
     {
-        return Err((k.clone(), "unknown field"));
+        return Err((key_name(k), "unknown field"));
     }
     for cat in CAPTURE_CATEGORIES {
         match map.get(*cat).and_then(serde_json::Value::as_str) {

@@ -2,7 +2,7 @@
 //! §1–3): the strict check of a request, the rules that decide per tool name, and the
 //! decision body a client's §3 validation accepts (or, for a failure rule, refuses).
 
-use crate::contract::{check_capture, join, ValidationError};
+use crate::contract::{check_capture, join, key_name, ValidationError};
 use crate::formats::is_lower_uuid;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -381,7 +381,7 @@ pub(crate) fn check_request(bytes: &[u8]) -> Result<GuardRequest, ValidationErro
         .as_object()
         .ok_or_else(|| ValidationError::new("body", "expected a JSON object"))?;
     if let Some(k) = obj.keys().find(|k| !REQUEST_FIELDS.contains(&k.as_str())) {
-        return Err(ValidationError::new(k.clone(), "unknown field"));
+        return Err(ValidationError::new(key_name(k), "unknown field"));
     }
     for name in REQUEST_FIELDS {
         let v = obj

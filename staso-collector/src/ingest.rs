@@ -11,7 +11,7 @@
 //! syntax error from a refused field, a syntax error winning). Where the contract and the official Python SDK (`staso==0.5.25`, the reference
 //! client) disagree, what the client actually sends is accepted ("Python SDK note"s).
 
-use crate::contract::{join, ValidationError, CAPTURE_CATEGORIES, KINDS, STATUSES};
+use crate::contract::{join, key_name, ValidationError, CAPTURE_CATEGORIES, KINDS, STATUSES};
 use crate::formats::{
     check_duration, is_lower_uuid, lower_uuid_u128, parse_embedded_json, parse_timestamp, IdHash,
 };
@@ -252,7 +252,7 @@ impl<'a> Parser<'a> {
         let mut key = self.r.first_key()?;
         while let Some(k) = key {
             if !k.is("traces") {
-                return refuse(k.text(), "unknown field");
+                return refuse(key_name(&k.text()), "unknown field");
             }
             if traces.is_some() {
                 return refuse("traces", "repeated field");
@@ -321,7 +321,7 @@ impl<'a> Parser<'a> {
                 Some("environment") => environment.is_some(),
                 Some("workspace_slug") => workspace_slug.is_some(),
                 Some(_) => spans.is_some(),
-                None => return refuse(field(&k.text()), "unknown field"),
+                None => return refuse(field(&key_name(&k.text())), "unknown field"),
             };
             let name = name.unwrap_or_default();
             if repeated {
@@ -474,7 +474,7 @@ impl<'a> Parser<'a> {
                             "spans must not repeat trace_id (it is given by the enclosing trace)",
                         );
                     }
-                    return refuse(field(&k.text()), "unknown field");
+                    return refuse(field(&key_name(&k.text())), "unknown field");
                 };
                 f
             };
@@ -659,7 +659,7 @@ impl<'a> Parser<'a> {
                 };
                 let Some(k) = key else { break };
                 let Some(i) = CAPTURE_CATEGORIES.iter().position(|c| k.is(c)) else {
-                    return refuse(field(&k.text()), "unknown field");
+                    return refuse(field(&key_name(&k.text())), "unknown field");
                 };
                 i
             };
