@@ -1034,4 +1034,39 @@ mod tests {
         assert!(out.is_err());
         assert_eq!(spans.named("chat").status(), "error");
     }
+
+    #[test]
+    fn the_collector_accepts_every_batch_request() {
+        use staso_collector::{Collector, CollectorConfig, GuardRule};
+        let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
+        c.guard().set(
+            "delete_file",
+            GuardRule::block("no-deletes", "deleting is off"),
+        );
+        let mut e = env(&c.url());
+        e.insert("STASO_API_KEY", "test-key".into());
+        let calls = vec![
+            call("call_1", "get_weather", r#"{"city": "Paris"}"#),
+            call("call_2", "delete_file", r#"{"path": "/"}"#),
+            call("call_3", "bad_args", r#"{"path": "#),
+        ];
+        let (out, spans) = capture(|| {
+            let _agent = span("agent", Kind::Agent);
+            let mut llm = llm_span();
+            evaluate_blocking_with_env(
+                &mut llm,
+                &calls,
+                BatchOptions::new(DecisionSource::Openai),
+                &MapEnv(e),
+            )
+        });
+        assert_eq!(out.expect_err("blocked").tool_name(), "delete_file");
+        let reqs = c.requests().guard();
+        assert_eq!(reqs.len(), 3);
+        assert!(
+            reqs.iter().all(|r| r.validation_error.is_none()),
+            "{reqs:?}"
+        );
+        spans.named("guard:blocked:delete_file");
+    }
 }
