@@ -11,6 +11,7 @@ mod capture;
 mod error;
 mod git;
 mod guard;
+mod guard_result;
 mod ids;
 mod kind;
 mod options;
@@ -22,10 +23,10 @@ pub use capture::{CapturePolicy, Category};
 pub use error::InitError;
 pub use git::{read_checkout, strip_userinfo, Checkout, GitContext};
 pub use guard::{
-    BlockedTool, DecisionId, DecisionSource, EvaluationStatus, GuardAction, GuardBlocked,
-    GuardFailureKind, GuardFailureMode, GuardResult, GuardRuleResult, ParseDecisionIdError,
-    RuleAction,
+    DecisionId, DecisionSource, EvaluationStatus, GuardAction, GuardFailureKind, GuardFailureMode,
+    ParseDecisionIdError, RuleAction,
 };
+pub use guard_result::{BlockedTool, GuardBlocked, GuardResult, GuardRuleResult};
 pub use ids::{ParseIdError, SpanId, TraceId};
 pub use kind::{Kind, ParseKindError, Status};
 pub use options::{

@@ -26,6 +26,8 @@ pub(crate) mod span;
 
 // The loopback server and guard service of the integration tests, for the unit tests.
 #[cfg(test)]
+mod batch_tests;
+#[cfg(test)]
 #[path = "../../tests/support/guard_service.rs"]
 mod guard_service;
 #[cfg(test)]

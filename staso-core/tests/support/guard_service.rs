@@ -4,6 +4,8 @@
 
 use super::loopback::{Recorded, Reply, Server};
 use serde_json::{json, Value};
+use staso_core::testing::guard_blocking_with_env;
+use staso_core::{GuardOptions, GuardResult};
 use std::collections::HashMap;
 
 pub const KEY: &str = "ak_guard_test";
@@ -89,4 +91,24 @@ pub fn service() -> Server {
             _ => decision(req, "allow", json!({})),
         }
     })
+}
+
+/// A check against the server at `server_url`, the rest of the configuration from `e`.
+pub fn check(
+    server_url: &str,
+    tool: &str,
+    input: &Value,
+    options: GuardOptions,
+    e: &Env,
+) -> GuardResult {
+    let mut e = e.clone();
+    e.insert("STASO_BASE_URL", server_url.into());
+    guard_blocking_with_env(tool, input, options, &MapEnv(e))
+}
+
+/// The one request the server received (panics when it is not one).
+pub fn one_request(s: &Server) -> Recorded {
+    let r = s.requests();
+    assert_eq!(r.len(), 1, "{r:?}");
+    r[0].clone()
 }
