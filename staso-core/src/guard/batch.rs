@@ -10,7 +10,9 @@
 // the `_with_env` forms.
 #![allow(dead_code)]
 
-use super::arguments::{self, ToolArguments, MAX_EVIDENCE_BYTES};
+/// The arguments of a proposed call, as the provider gave them (for the hook's callers).
+pub(crate) use super::arguments::ToolArguments;
+use super::arguments::{self, MAX_EVIDENCE_BYTES};
 use super::context::{self, Ambient};
 use super::request::{self, Answer, Failed, Request};
 use super::{history, settings, span, Expected};
