@@ -3,7 +3,8 @@
 //!
 //! They exist once, here, and are compiled in both builds of `staso` — with the `enable`
 //! feature and without it — so the two can never disagree. Users reach them through
-//! `staso`; this crate depends on nothing but `serde` (for `Serialize` impls, no derive).
+//! `staso`; this crate depends on nothing but `serde` (for `Serialize` impls, no derive), and
+//! on `http` with the `http` feature (W3C trace context in `http::HeaderMap`).
 #![warn(missing_docs)]
 
 mod capture;
@@ -14,6 +15,7 @@ mod kind;
 mod options;
 mod registry;
 mod report;
+mod trace_context;
 
 pub use capture::{CapturePolicy, Category};
 pub use error::InitError;
@@ -23,6 +25,9 @@ pub use kind::{Kind, ParseKindError, Status};
 pub use options::{MaskFn, OptionSpec, OptionType, Options, OPTIONS};
 pub use registry::Registered;
 pub use report::{DeliveryReport, FailureKind};
+pub use trace_context::{
+    Extractor, Injector, TraceContext, TraceparentError, TRACEPARENT, TRACESTATE,
+};
 
 /// The service's address when none is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.staso.ai";
