@@ -17,7 +17,7 @@ mod registry;
 mod report;
 mod trace_context;
 
-pub use capture::{CapturePolicy, Category};
+pub use capture::{CapturePolicy, Category, OPERATIONAL_KEYS};
 pub use error::InitError;
 pub use git::{read_checkout, strip_userinfo, Checkout, GitContext};
 pub use ids::{ParseIdError, SpanId, TraceId};
