@@ -26,7 +26,7 @@
 //! assert_eq!(spans.named("handle").parent_span_id(), Some(call.span_id()));
 //! ```
 
-use crate::local::context::{Ctx, ScopeGuard};
+use crate::local::context::ScopeGuard;
 use crate::local::remote::{self, StateHold};
 use std::future::Future;
 use std::pin::Pin;
@@ -102,7 +102,7 @@ pub fn attach(parent: &TraceContext) -> RemoteGuard {
 /// ```
 pub fn scope<F: Future>(parent: &TraceContext, fut: F) -> Joined<F> {
     Joined {
-        ctx: Some(remote::joining(parent)),
+        parent: Some(parent.clone()),
         _state: StateHold::new(parent),
         fut,
     }
@@ -121,7 +121,7 @@ pub fn continue_from<C: Extractor + ?Sized, F: Future>(carrier: &C, fut: F) -> J
     match extract(carrier) {
         Some(parent) => scope(&parent, fut),
         None => Joined {
-            ctx: None,
+            parent: None,
             _state: StateHold::none(),
             fut,
         },
@@ -143,9 +143,11 @@ impl std::fmt::Debug for RemoteGuard {
 }
 
 pin_project_lite::pin_project! {
-    /// A future that runs inside a remote context; see [`scope`].
+    /// A future that runs inside a remote context; see [`scope`]. What the remote
+    /// context does not say (where spans go, the conversation) comes from where it is
+    /// polled.
     pub struct Joined<F> {
-        ctx: Option<Ctx>,
+        parent: Option<TraceContext>,
         _state: StateHold,
         #[pin]
         fut: F,
@@ -157,7 +159,10 @@ impl<F: Future> Future for Joined<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _scope = this.ctx.as_ref().map(|c| ScopeGuard::enter(c.clone()));
+        let _scope = this
+            .parent
+            .as_ref()
+            .map(|p| ScopeGuard::enter(remote::joining(p)));
         this.fut.poll(cx)
     }
 }
