@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Frame;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -119,10 +119,9 @@ async fn answer(
                 }
                 let _ = tx.send(Ok(Frame::data(Bytes::from("data: [DONE]\n\n")))).await;
             });
-            let stream = futures_stream(rx);
             Response::builder()
                 .header("content-type", "text/event-stream")
-                .body(BodyExt::boxed(StreamBody::new(stream)))
+                .body(BodyExt::boxed(RxBody(rx)))
                 .unwrap()
         }
         None => json_response(
@@ -140,23 +139,18 @@ fn json_response(status: u16, body: &Value) -> Response<Body> {
         .unwrap()
 }
 
-/// A receiver as a `Stream` of frames (no futures crate needed).
-fn futures_stream(
-    mut rx: tokio::sync::mpsc::Receiver<Result<Frame<Bytes>, Infallible>>,
-) -> impl hyper::body::Body<Data = Bytes, Error = Infallible> + Send + 'static {
-    struct RxBody(tokio::sync::mpsc::Receiver<Result<Frame<Bytes>, Infallible>>);
-    impl hyper::body::Body for RxBody {
-        type Data = Bytes;
-        type Error = Infallible;
-        fn poll_frame(
-            mut self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-            self.0.poll_recv(cx)
-        }
+/// A body whose frames come from a channel, as the streaming task sends them.
+struct RxBody(tokio::sync::mpsc::Receiver<Result<Frame<Bytes>, Infallible>>);
+
+impl hyper::body::Body for RxBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx)
     }
-    let _ = &mut rx;
-    RxBody(rx)
 }
 
 /// A chat completion that answers with text.
