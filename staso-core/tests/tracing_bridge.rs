@@ -98,7 +98,9 @@ fn a_gen_ai_span_becomes_an_llm_span_with_its_fields() {
     );
     assert_eq!(
         s.output(),
-        Some(json!([{"role": "assistant", "parts": [{"type": "text", "content": "hello"}], "finish_reason": "stop"}]))
+        Some(
+            json!([{"role": "assistant", "parts": [{"type": "text", "content": "hello"}], "finish_reason": "stop"}])
+        )
     );
 }
 
@@ -111,7 +113,10 @@ fn kinds_come_from_the_operation_or_staso_kind() {
             gen_ai.agent.name = "researcher"
         )
         .entered();
-        drop(info_span!("embeddings", gen_ai.operation.name = "embeddings"));
+        drop(info_span!(
+            "embeddings",
+            gen_ai.operation.name = "embeddings"
+        ));
         drop(info_span!(
             "execute_tool",
             gen_ai.operation.name = "execute_tool",
@@ -165,10 +170,7 @@ fn spans_not_taken_are_skipped_and_their_children_attach_above() {
     let agent = spans.named("agent");
     let listed = spans.named("listed-step");
     assert_eq!(listed.parent_span_id(), Some(agent.span_id()));
-    assert_eq!(
-        spans.named("chat").parent_span_id(),
-        Some(listed.span_id())
-    );
+    assert_eq!(spans.named("chat").parent_span_id(), Some(listed.span_id()));
 }
 
 #[test]
@@ -221,7 +223,9 @@ fn errors_come_from_fields_and_error_events() {
 
 #[test]
 fn the_capture_policy_applies_per_category() {
-    let opts = Options::new().capture_request(false).capture_tool_arguments(false);
+    let opts = Options::new()
+        .capture_request(false)
+        .capture_tool_arguments(false);
     let (_, spans) = capture_with(opts, || {
         tracing::dispatcher::with_default(&subscriber(), || {
             drop(info_span!(
@@ -231,7 +235,8 @@ fn the_capture_policy_applies_per_category() {
                 gen_ai.request.temperature = 0.7,
                 gen_ai.usage.input_tokens = 5,
                 gen_ai.response.time_to_first_chunk = 0.5,
-                gen_ai.input.messages = r#"[{"role":"user","parts":[{"type":"text","content":"secret plan"}]}]"#,
+                gen_ai.input.messages =
+                    r#"[{"role":"user","parts":[{"type":"text","content":"secret plan"}]}]"#,
             ));
             drop(info_span!(
                 "execute_tool",
@@ -243,7 +248,11 @@ fn the_capture_policy_applies_per_category() {
     });
     let chat = spans.named("llm span");
     assert_eq!(chat.input(), None, "the user's messages are not sent");
-    assert_eq!(chat.attribute("temperature"), None, "request parameters go with `request`");
+    assert_eq!(
+        chat.attribute("temperature"),
+        None,
+        "request parameters go with `request`"
+    );
     assert_eq!(chat.attribute("provider"), Some(json!("openai")));
     assert_eq!(chat.attribute("time_to_first_token"), Some(json!(500.0)));
     assert_eq!(chat.json()["input_tokens"], 5);
@@ -257,11 +266,22 @@ fn other_layers_see_what_they_saw_before() {
     #[derive(Clone, Default)]
     struct Log(Arc<Mutex<Vec<String>>>);
     impl<S: tracing::Subscriber> Layer<S> for Log {
-        fn on_new_span(&self, a: &tracing::span::Attributes<'_>, _: &tracing::Id, _: Context<'_, S>) {
-            self.0.lock().expect("log").push(format!("new {}", a.metadata().name()));
+        fn on_new_span(
+            &self,
+            a: &tracing::span::Attributes<'_>,
+            _: &tracing::Id,
+            _: Context<'_, S>,
+        ) {
+            self.0
+                .lock()
+                .expect("log")
+                .push(format!("new {}", a.metadata().name()));
         }
         fn on_event(&self, e: &tracing::Event<'_>, _: Context<'_, S>) {
-            self.0.lock().expect("log").push(format!("event {}", e.metadata().level()));
+            self.0
+                .lock()
+                .expect("log")
+                .push(format!("event {}", e.metadata().level()));
         }
         fn on_enter(&self, _: &tracing::Id, _: Context<'_, S>) {
             self.0.lock().expect("log").push("enter".into());

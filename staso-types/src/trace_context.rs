@@ -158,10 +158,16 @@ impl fmt::Display for TraceparentError {
                 write!(f, "traceparent version `ff` is invalid: {fix}")
             }
             TraceparentError::TrailingData => {
-                write!(f, "traceparent version `00` has data after the flags: {fix}")
+                write!(
+                    f,
+                    "traceparent version `00` has data after the flags: {fix}"
+                )
             }
             TraceparentError::ZeroId(what) => {
-                write!(f, "traceparent's {what} is all zeros, which is invalid: {fix}")
+                write!(
+                    f,
+                    "traceparent's {what} is all zeros, which is invalid: {fix}"
+                )
             }
         }
     }
@@ -171,7 +177,10 @@ impl std::error::Error for TraceparentError {}
 
 /// Parses `s` as lowercase hex of exactly its length.
 fn hex(s: &str, what: &'static str) -> Result<u128, TraceparentError> {
-    if !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(TraceparentError::NotLowercaseHex(what));
     }
     u128::from_str_radix(s, 16).map_err(|_| TraceparentError::NotLowercaseHex(what))
@@ -297,10 +306,7 @@ mod tests {
     #[test]
     fn parses_and_prints_the_spec_example() {
         let ctx: TraceContext = EXAMPLE.parse().expect("valid");
-        assert_eq!(
-            ctx.trace_id().to_w3c(),
-            "4bf92f3577b34da6a3ce929d0e0e4736"
-        );
+        assert_eq!(ctx.trace_id().to_w3c(), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(ctx.span_id().to_w3c(), "00f067aa0ba902b7");
         assert!(ctx.sampled());
         assert_eq!(ctx.to_string(), EXAMPLE);
@@ -313,7 +319,10 @@ mod tests {
     fn refuses_what_the_spec_refuses_with_the_reason() {
         let cases = [
             ("", TraceparentError::Shape),
-            ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", TraceparentError::Shape),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+                TraceparentError::Shape,
+            ),
             (
                 "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
                 TraceparentError::Shape,
@@ -344,8 +353,15 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            assert_eq!(input.parse::<TraceContext>(), Err(want.clone()), "{input:?}");
-            assert!(want.to_string().contains("00-4bf92f"), "the fix is named: {want}");
+            assert_eq!(
+                input.parse::<TraceContext>(),
+                Err(want.clone()),
+                "{input:?}"
+            );
+            assert!(
+                want.to_string().contains("00-4bf92f"),
+                "the fix is named: {want}"
+            );
         }
     }
 
@@ -354,7 +370,11 @@ mod tests {
         let later = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03-what-comes-next";
         let ctx: TraceContext = later.parse().expect("forward compatible");
         assert!(ctx.sampled());
-        assert_eq!(ctx.to_string(), EXAMPLE, "we answer in the version we speak");
+        assert_eq!(
+            ctx.to_string(),
+            EXAMPLE,
+            "we answer in the version we speak"
+        );
     }
 
     #[test]
@@ -362,7 +382,9 @@ mod tests {
         let mut m: HashMap<String, String> = HashMap::new();
         m.insert("Traceparent".into(), EXAMPLE.into());
         m.insert("TraceState".into(), "congo=t61rcWkgMzE".into());
-        let ctx = TraceContext::from_carrier(&m).expect("valid").expect("present");
+        let ctx = TraceContext::from_carrier(&m)
+            .expect("valid")
+            .expect("present");
         assert_eq!(ctx.tracestate(), Some("congo=t61rcWkgMzE"));
 
         let mut out: BTreeMap<String, String> = BTreeMap::new();
@@ -379,7 +401,10 @@ mod tests {
     #[test]
     fn an_oversized_or_binary_tracestate_is_dropped() {
         let ctx: TraceContext = EXAMPLE.parse().expect("valid");
-        assert_eq!(ctx.clone().with_tracestate("x".repeat(513)).tracestate(), None);
+        assert_eq!(
+            ctx.clone().with_tracestate("x".repeat(513)).tracestate(),
+            None
+        );
         assert_eq!(ctx.clone().with_tracestate("a=\u{7}").tracestate(), None);
         assert_eq!(ctx.with_tracestate(" a=b ").tracestate(), Some("a=b"));
     }
@@ -392,7 +417,9 @@ mod tests {
         let mut h = http::HeaderMap::new();
         ctx.inject_into(&mut h);
         assert_eq!(h["traceparent"], EXAMPLE);
-        let back = TraceContext::from_carrier(&h).expect("valid").expect("present");
+        let back = TraceContext::from_carrier(&h)
+            .expect("valid")
+            .expect("present");
         assert_eq!(back, ctx);
     }
 }

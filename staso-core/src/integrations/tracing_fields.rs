@@ -73,8 +73,9 @@ pub(crate) struct Fields {
     content: Content,
     failure: Option<Failure>,
     status_message: Option<String>,
-    /// Everything else, under the contract's attribute name where it has one.
-    attributes: Map<String, Value>,
+    /// Everything else, under the contract's attribute name where it has one (field
+    /// names are `'static`: no allocation per key; a few entries, so a list).
+    attributes: Vec<(&'static str, Value)>,
 }
 
 /// A field's value, as `tracing` hands it over.
@@ -144,7 +145,7 @@ fn ms2(ms: f64) -> f64 {
 
 impl Fields {
     /// Takes one field's value.
-    fn set(&mut self, name: &str, v: Val) {
+    fn set(&mut self, name: &'static str, v: Val) {
         match name {
             "otel.name" => self.otel_name = Some(v.text()),
             "otel.kind" => {}
@@ -159,8 +160,7 @@ impl Fields {
             "staso.kind" => self.explicit_kind = v.text().parse().ok(),
             "gen_ai.operation.name" => {
                 let op = v.text();
-                self.attributes
-                    .insert(name.into(), Value::String(op.clone()));
+                self.put("gen_ai.operation.name", Value::String(op.clone()));
                 self.operation = Some(op);
             }
             "gen_ai.request.model" => self.request_model = Some(v.text()),
@@ -183,14 +183,12 @@ impl Fields {
             // OpenTelemetry's are in seconds; the contract's attribute is milliseconds.
             "gen_ai.response.time_to_first_chunk" | "gen_ai.server.time_to_first_token" => {
                 if let Some(s) = v.float() {
-                    self.attributes
-                        .insert("time_to_first_token".into(), ms2(s * 1000.0).into());
+                    self.put("time_to_first_token", ms2(s * 1000.0).into());
                 }
             }
             "time_to_first_token" => {
                 if let Some(ms) = v.float() {
-                    self.attributes
-                        .insert("time_to_first_token".into(), ms2(ms).into());
+                    self.put("time_to_first_token", ms2(ms).into());
                 }
             }
             "gen_ai.request.temperature" => self.attr("temperature", v),
@@ -201,7 +199,7 @@ impl Fields {
             "gen_ai.request.presence_penalty" => self.attr("presence_penalty", v),
             "gen_ai.request.seed" => self.attr("seed", v),
             "gen_ai.request.stop_sequences" => {
-                self.attributes.insert("stop_sequences".into(), v.document());
+                self.put("stop_sequences", v.document());
             }
             "gen_ai.request.reasoning_effort" => self.reasoning_effort = Some(v.text()),
             "gen_ai.openai.request.service_tier" | "gen_ai.openai.response.service_tier" => {
@@ -214,7 +212,7 @@ impl Fields {
                     other => Some(other),
                 };
                 if let Some(r) = reason {
-                    self.attributes.insert("stop_reason".into(), r);
+                    self.put("stop_reason", r);
                 }
             }
             "gen_ai.input.messages" => self.content.input_messages = Some(v.document()),
@@ -238,16 +236,24 @@ impl Fields {
                 self.failure.get_or_insert_with(Default::default).message = Some(v.text())
             }
             "exception.type" | "error.type" | "gen_ai.tool.error.type" => {
-                self.failure.get_or_insert_with(Default::default).exception_type = Some(v.text())
+                self.failure
+                    .get_or_insert_with(Default::default)
+                    .exception_type = Some(v.text())
             }
-            _ => {
-                self.attributes.insert(name.into(), v.json());
-            }
+            _ => self.put(name, v.json()),
         }
     }
 
-    fn attr(&mut self, key: &str, v: Val) {
-        self.attributes.insert(key.into(), v.json());
+    fn attr(&mut self, key: &'static str, v: Val) {
+        self.put(key, v.json());
+    }
+
+    /// Sets an attribute; a field recorded again replaces its value.
+    fn put(&mut self, key: &'static str, v: Value) {
+        match self.attributes.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = v,
+            None => self.attributes.push((key, v)),
+        }
     }
 
     /// Marks the span failed by an event inside it (level `ERROR`, or OpenTelemetry's
@@ -328,7 +334,7 @@ impl Fields {
             }
         }
         for (k, v) in &self.attributes {
-            span.set_metadata(k.clone(), v);
+            span.set_metadata(*k, v);
         }
         if let Some(p) = policy {
             let agent = self.agent_name.as_deref();
@@ -427,7 +433,11 @@ impl Content {
 /// list of messages needs `request`.
 fn filter_messages(msgs: &Value, p: &CapturePolicy) -> Value {
     let Value::Array(list) = msgs else {
-        return if p.request { msgs.clone() } else { Value::Array(Vec::new()) };
+        return if p.request {
+            msgs.clone()
+        } else {
+            Value::Array(Vec::new())
+        };
     };
     let kept = list.iter().filter_map(|msg| {
         let role = msg.get("role").and_then(Value::as_str).unwrap_or("");
@@ -447,7 +457,8 @@ fn filter_messages(msgs: &Value, p: &CapturePolicy) -> Value {
             })
             .map(|part| {
                 let mut part = part.clone();
-                if !p.tool_arguments && part.get("type").and_then(Value::as_str) == Some("tool_call")
+                if !p.tool_arguments
+                    && part.get("type").and_then(Value::as_str) == Some("tool_call")
                 {
                     if let Value::Object(o) = &mut part {
                         o.remove("arguments");
@@ -556,7 +567,10 @@ mod tests {
         let all = CapturePolicy::ALL_ON;
         assert_eq!(filter_messages(&msgs, &all), msgs);
 
-        let no_request = CapturePolicy { request: false, ..all };
+        let no_request = CapturePolicy {
+            request: false,
+            ..all
+        };
         let kept = filter_messages(&msgs, &no_request);
         let roles: Vec<&str> = kept
             .as_array()
@@ -564,13 +578,26 @@ mod tests {
             .iter()
             .map(|m| m["role"].as_str().expect("role"))
             .collect();
-        assert_eq!(roles, ["system", "assistant", "user"], "the user's text went, the tool result stayed");
+        assert_eq!(
+            roles,
+            ["system", "assistant", "user"],
+            "the user's text went, the tool result stayed"
+        );
 
-        let no_args = CapturePolicy { tool_arguments: false, ..all };
+        let no_args = CapturePolicy {
+            tool_arguments: false,
+            ..all
+        };
         let kept = filter_messages(&msgs, &no_args);
-        assert_eq!(kept[2]["parts"][1], json!({"type": "tool_call", "id": "c1", "name": "add"}));
+        assert_eq!(
+            kept[2]["parts"][1],
+            json!({"type": "tool_call", "id": "c1", "name": "add"})
+        );
 
-        let no_output = CapturePolicy { output: false, ..all };
+        let no_output = CapturePolicy {
+            output: false,
+            ..all
+        };
         let kept = filter_messages(&msgs, &no_output);
         assert_eq!(kept.as_array().map(Vec::len), Some(2), "{kept}");
     }

@@ -254,7 +254,10 @@ pub(crate) fn linked(span: SpanId) -> bool {
     STACK
         .try_with(|s| {
             s.try_borrow()
-                .map(|s| s.iter().any(|f| f.ctx.link.is_some_and(|(_, id)| id == span)))
+                .map(|s| {
+                    s.iter()
+                        .any(|f| f.ctx.link.is_some_and(|(_, id)| id == span))
+                })
                 .unwrap_or(false)
         })
         .unwrap_or(false)

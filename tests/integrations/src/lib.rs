@@ -117,7 +117,9 @@ async fn answer(
                         return;
                     }
                 }
-                let _ = tx.send(Ok(Frame::data(Bytes::from("data: [DONE]\n\n")))).await;
+                let _ = tx
+                    .send(Ok(Frame::data(Bytes::from("data: [DONE]\n\n"))))
+                    .await;
             });
             Response::builder()
                 .header("content-type", "text/event-stream")
@@ -198,7 +200,12 @@ pub fn tool_call_reply(model: &str, id: &str, tool: &str, arguments: &Value) -> 
 }
 
 /// The chunks of a streamed text answer, usage in the last one.
-pub fn text_stream(model: &str, parts: &[&str], input_tokens: u64, output_tokens: u64) -> Vec<Value> {
+pub fn text_stream(
+    model: &str,
+    parts: &[&str],
+    input_tokens: u64,
+    output_tokens: u64,
+) -> Vec<Value> {
     let mut chunks: Vec<Value> = parts
         .iter()
         .enumerate()
@@ -212,11 +219,15 @@ pub fn text_stream(model: &str, parts: &[&str], input_tokens: u64, output_tokens
                    "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
         })
         .collect();
-    chunks.push(json!({"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 1_700_000_000,
-        "model": model, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}));
-    chunks.push(json!({"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 1_700_000_000,
+    chunks.push(
+        json!({"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 1_700_000_000,
+        "model": model, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+    );
+    chunks.push(
+        json!({"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 1_700_000_000,
         "model": model, "choices": [],
         "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
-                  "total_tokens": input_tokens + output_tokens}}));
+                  "total_tokens": input_tokens + output_tokens}}),
+    );
     chunks
 }

@@ -62,9 +62,13 @@ async fn a_genai_chat_is_an_llm_span() {
     let (res, spans) =
         capture_future(async { c.exec_chat("gpt-4o-mini", question(), Some(&opts)).await }).await;
     assert_eq!(res.unwrap().first_text(), Some("Rayleigh scattering."));
-    assert_eq!(spans.len(), 1, "{:?}", spans.iter().map(|s| s.name()).collect::<Vec<_>>());
+    assert_eq!(
+        spans.len(),
+        1,
+        "{:?}",
+        spans.iter().map(|s| s.name()).collect::<Vec<_>>()
+    );
     let s = &spans[0];
-    eprintln!("{}", s.json());
     assert_eq!(s.name(), "chat gpt-4o-mini", "otel.name");
     assert_eq!(s.kind(), "llm");
     assert_eq!(s.status(), "ok");
@@ -72,7 +76,10 @@ async fn a_genai_chat_is_an_llm_span() {
     assert_eq!(j["provider"], "openai");
     assert_eq!(j["requested_model"], "gpt-4o-mini");
     assert_eq!(j["model"], "gpt-4o-mini-2024-07-18");
-    assert_eq!((j["input_tokens"].as_u64(), j["output_tokens"].as_u64()), (Some(21), Some(4)));
+    assert_eq!(
+        (j["input_tokens"].as_u64(), j["output_tokens"].as_u64()),
+        (Some(21), Some(4))
+    );
     assert_eq!(s.attribute("temperature"), Some(json!(0.3)));
     assert_eq!(s.attribute("stop_reason"), Some(json!("stop")));
     assert_eq!(s.attribute("server.address"), Some(json!("127.0.0.1")));
@@ -83,7 +90,12 @@ async fn a_streamed_chat_has_its_time_to_first_token() {
     install();
     let fake = FakeOpenAi::start(vec![Reply::Stream {
         first_delay: Duration::from_millis(150),
-        chunks: text_stream("gpt-4o-mini-2024-07-18", &["Rayleigh ", "scattering."], 21, 4),
+        chunks: text_stream(
+            "gpt-4o-mini-2024-07-18",
+            &["Rayleigh ", "scattering."],
+            21,
+            4,
+        ),
     }])
     .await;
     let c = client(&fake);
@@ -105,7 +117,6 @@ async fn a_streamed_chat_has_its_time_to_first_token() {
     .await;
     assert_eq!(text, "Rayleigh scattering.");
     let s = &spans[0];
-    eprintln!("{}", s.json());
     assert_eq!(s.kind(), "llm");
     assert_eq!(s.attribute("gen_ai.request.stream"), Some(json!(true)));
     let ttft = s
@@ -131,9 +142,12 @@ async fn a_failing_call_is_an_error_span() {
         capture_future(async { c.exec_chat("gpt-4o-mini", question(), None).await }).await;
     assert!(res.is_err());
     let s = &spans[0];
-    eprintln!("{}", s.json());
     assert_eq!(s.status(), "error");
     assert_eq!(s.attribute("exception.type"), Some(json!("429")));
     assert_eq!(s.json()["usage_available"], false);
-    assert_eq!(s.json()["model"], "gpt-4o-mini", "the requested model, on error");
+    assert_eq!(
+        s.json()["model"],
+        "gpt-4o-mini",
+        "the requested model, on error"
+    );
 }

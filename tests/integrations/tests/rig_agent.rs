@@ -112,7 +112,12 @@ fn by_kind<'a>(spans: &'a CapturedSpans, kind: &str) -> Vec<&'a CapturedSpan> {
     spans.iter().filter(|s| s.kind() == kind).collect()
 }
 
-async fn run(options: Options, replies: Vec<Reply>, x: i64, y: i64) -> (Result<String, String>, CapturedSpans) {
+async fn run(
+    options: Options,
+    replies: Vec<Reply>,
+    x: i64,
+    y: i64,
+) -> (Result<String, String>, CapturedSpans) {
     install();
     let fake = FakeOpenAi::start(replies).await;
     let agent = calculator(&fake);
@@ -124,9 +129,6 @@ async fn run(options: Options, replies: Vec<Reply>, x: i64, y: i64) -> (Result<S
 async fn a_rig_agent_run_is_one_staso_trace() {
     let (answer, spans) = run(Options::new(), script(2, 3), 2, 3).await;
     assert_eq!(answer.as_deref(), Ok("2 + 3 = 5"));
-    for s in spans.iter() {
-        eprintln!("{}", s.json());
-    }
 
     // The tree: math-bot → calculator (rig's invoke_agent) → chat, add, chat.
     let bot = spans.named("math-bot");
@@ -139,7 +141,12 @@ async fn a_rig_agent_run_is_one_staso_trace() {
     let tool = spans.named("add");
     assert_eq!(tool.kind(), "tool");
     for s in chats.iter().chain([&tool]) {
-        assert_eq!(s.parent_span_id(), Some(rig_agent.span_id()), "{}", s.name());
+        assert_eq!(
+            s.parent_span_id(),
+            Some(rig_agent.span_id()),
+            "{}",
+            s.name()
+        );
         assert_eq!(s.agent_name(), "calculator");
     }
     assert!(spans.iter().all(|s| s.trace_id() == bot.trace_id()));
@@ -152,7 +159,10 @@ async fn a_rig_agent_run_is_one_staso_trace() {
     let j = last.json();
     assert_eq!(j["requested_model"], "gpt-4o-mini");
     assert_eq!(j["provider"], "openai");
-    assert_eq!((j["input_tokens"].as_u64(), j["output_tokens"].as_u64()), (Some(80), Some(12)));
+    assert_eq!(
+        (j["input_tokens"].as_u64(), j["output_tokens"].as_u64()),
+        (Some(80), Some(12))
+    );
     assert_eq!(j["usage_available"], true);
 
     // Messages: the system prompt, the user's question, the tool call and its result.
@@ -165,7 +175,10 @@ async fn a_rig_agent_run_is_one_staso_trace() {
         input["system"],
         json!([{"type": "text", "content": "You add numbers with the add tool."}])
     );
-    assert!(input["messages"].to_string().contains("What is 2 + 3?"), "{input}");
+    assert!(
+        input["messages"].to_string().contains("What is 2 + 3?"),
+        "{input}"
+    );
     let out = first.output().expect("output captured");
     assert!(out.to_string().contains("\"tool_call\""), "{out}");
 
@@ -180,8 +193,12 @@ async fn a_rig_agent_run_is_one_staso_trace() {
 async fn without_request_capture_the_users_words_stay_home() {
     let opts = Options::new().capture_request(false);
     let (_, spans) = run(opts, script(2, 3), 2, 3).await;
-    let all = serde_json::to_string(&spans.iter().map(|s| s.json().clone()).collect::<Vec<_>>()).unwrap();
-    assert!(!all.contains("What is 2 + 3?"), "the question leaked: {all}");
+    let all =
+        serde_json::to_string(&spans.iter().map(|s| s.json().clone()).collect::<Vec<_>>()).unwrap();
+    assert!(
+        !all.contains("What is 2 + 3?"),
+        "the question leaked: {all}"
+    );
     let chats = by_kind(&spans, "llm");
     assert_eq!(chats.len(), 2);
     assert!(chats.iter().all(|c| c.name() == "llm span"));
@@ -193,7 +210,11 @@ async fn a_failing_tool_and_a_failing_model_call_are_errors() {
     let (answer, spans) = run(Options::new(), script(-2, 3), -2, 3).await;
     let tool = spans.named("add");
     assert_eq!(tool.status(), "error", "{}", tool.json());
-    assert!(tool.attribute("exception.type").is_some(), "{}", tool.json());
+    assert!(
+        tool.attribute("exception.type").is_some(),
+        "{}",
+        tool.json()
+    );
     let _ = answer;
 
     // The provider answers 500: rig does not mark its own span, the agent around it does.
@@ -205,7 +226,12 @@ async fn a_failing_tool_and_a_failing_model_call_are_errors() {
     assert!(answer.is_err());
     let bot = spans.named("math-bot");
     assert_eq!(bot.status(), "error");
-    assert!(bot.error_message().unwrap_or("").contains("500") || bot.error_message().unwrap_or("").contains("upstream"), "{}", bot.json());
+    assert!(
+        bot.error_message().unwrap_or("").contains("500")
+            || bot.error_message().unwrap_or("").contains("upstream"),
+        "{}",
+        bot.json()
+    );
     assert_eq!(
         spans.named("calculator").parent_span_id(),
         Some(bot.span_id())

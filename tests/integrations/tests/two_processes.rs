@@ -33,7 +33,12 @@ async fn the_server_span_is_a_child_of_the_client_span_in_one_trace() {
     BufReader::new(server.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let port: u16 = line.trim().strip_prefix("listening ").unwrap().parse().unwrap();
+    let port: u16 = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap()
+        .parse()
+        .unwrap();
 
     let span = staso::Span::new("call-tool-server", Kind::Tool);
     let answer = span
@@ -53,19 +58,39 @@ async fn the_server_span_is_a_child_of_the_client_span_in_one_trace() {
         })
         .await;
     assert_eq!(answer, "3 documents about refund policy");
-    let status = tokio::task::spawn_blocking(move || server.wait()).await.unwrap().unwrap();
-    assert!(status.success(), "the tool server delivered its spans: {status}");
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        status.success(),
+        "the tool server delivered its spans: {status}"
+    );
     assert!(client.shutdown(Duration::from_secs(5)).ok());
 
     assert!(collector.wait_for_final_spans(3, Duration::from_secs(10)));
     let spans = collector.spans();
-    let named = |n: &str| spans.iter().find(|s| s.name == n && !s.provisional).unwrap();
+    let named = |n: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == n && !s.provisional)
+            .unwrap()
+    };
     let call = named("call-tool-server");
     let served = named("search-docs");
     let lookup = named("lookup");
-    assert_eq!(served.trace_id, call.trace_id, "one trace across the processes");
-    assert_eq!(served.parent_span_id.as_deref(), Some(call.span_id.as_str()));
-    assert_eq!(lookup.parent_span_id.as_deref(), Some(served.span_id.as_str()));
+    assert_eq!(
+        served.trace_id, call.trace_id,
+        "one trace across the processes"
+    );
+    assert_eq!(
+        served.parent_span_id.as_deref(),
+        Some(call.span_id.as_str())
+    );
+    assert_eq!(
+        lookup.parent_span_id.as_deref(),
+        Some(served.span_id.as_str())
+    );
     assert_eq!(call.str_field("agent_name"), "caller");
     assert_eq!(served.str_field("agent_name"), "tool-server");
     assert_eq!(collector.traces().len(), 1);

@@ -26,7 +26,12 @@ async fn lookup(query: &str) -> String {
 
 async fn handle(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let headers = req.headers().clone();
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let query = String::from_utf8_lossy(&body).into_owned();
     let answer = staso::propagation::continue_from(&headers, search_docs(query)).await;
     Ok(Response::new(Full::new(Bytes::from(answer))))
