@@ -38,6 +38,7 @@ mod store;
 mod tls;
 mod tree;
 mod validate;
+mod viewer;
 mod wait;
 mod wire;
 

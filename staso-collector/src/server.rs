@@ -316,6 +316,9 @@ async fn handle(shared: Arc<Shared>, ctl: Arc<ConnCtl>, req: Request<Incoming>) 
     } else if path == "/_staso/health" {
         return json_response(200, &json!({"ok": true}));
     }
+    if let Some(r) = crate::viewer::respond(&shared, crate::viewer::Get::from_request(&req)).await {
+        return r;
+    }
     let known =
         path == "/v1/traces/ingest" || path.ends_with("/annotations") || path == "/_staso/faults";
     if known {

@@ -180,19 +180,45 @@ fn bad_usage_is_refused() {
         .expect("run");
     assert!(!out.status.success());
     let out = Command::new(BIN)
-        .args(["serve", "--port", "0", "--memory"])
-        .env_remove("STASO_API_KEY")
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("API key"));
-    let out = Command::new(BIN)
         .args(["show", "--db", "/nonexistent/x.db"])
         .output()
         .expect("run");
     assert!(!out.status.success());
     let out = Command::new(BIN).arg("help").output().expect("run");
     assert!(String::from_utf8_lossy(&out.stdout).contains("/_staso/faults"));
+}
+
+/// With no key anywhere, `serve` still starts (one command, no account): it expects the
+/// built-in local key, says so, and prints the viewer's address.
+#[test]
+fn serve_without_a_key_uses_the_local_key_and_prints_the_viewer() {
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--memory", "--quiet"])
+        .env_remove("STASO_API_KEY")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let done = line.starts_with("point an SDK here");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = seen.join("\n");
+    let url = seen[0]
+        .strip_prefix("staso-collector listening on ")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(text.contains(&format!("trace viewer: {url}/")), "{text}");
+    assert!(
+        text.contains(&format!("STASO_BASE_URL={url} STASO_API_KEY=local-dev-key")),
+        "{text}"
+    );
 }
 
 #[test]

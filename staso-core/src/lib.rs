@@ -15,6 +15,7 @@
 //! src/integrations/  each behind its feature: the `tracing` bridge
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 mod config;
@@ -48,9 +49,9 @@ pub use local::span::{current_span, span, CurrentSpan, Span, SpanGuard};
 pub use registry::registry;
 pub use staso_types::{
     agent_id, CapturePolicy, Category, DeliveryReport, FailureKind, GitContext, InitError, Kind,
-    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SpanId,
-    Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
+    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SamplerFn,
+    SamplingInput, SpanId, Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
 };
 
 #[cfg(feature = "test-faults")]
-pub use client::inject_batcher_panic;
+pub use client::{inject_batcher_panic, step_wall_clock};

@@ -32,19 +32,28 @@ pub(crate) struct Ctx {
     pub agent: Option<SharedStr>,
     pub conversation: Option<Arc<Conversation>>,
     pub sink: Option<Arc<dyn Sink>>,
-    /// False below a discarded span: children are not recorded either.
+    /// False below a discarded span (or in a trace not sampled): children are not
+    /// recorded either.
     pub recording: bool,
+    /// The wall-clock offset of the trace (see `clock`); set by its root.
+    pub offset: i64,
+}
+
+impl Ctx {
+    /// The context of a thread with no span: what a root inherits.
+    pub(crate) const ROOT: Ctx = Ctx {
+        link: None,
+        agent: None,
+        conversation: None,
+        sink: None,
+        recording: true,
+        offset: 0,
+    };
 }
 
 impl Default for Ctx {
     fn default() -> Self {
-        Ctx {
-            link: None,
-            agent: None,
-            conversation: None,
-            sink: None,
-            recording: true,
-        }
+        Ctx::ROOT
     }
 }
 
@@ -66,14 +75,8 @@ pub(crate) fn current() -> Ctx {
         .unwrap_or_default()
 }
 
-/// The context of a thread with no span: what a root inherits.
-static NO_CONTEXT: Ctx = Ctx {
-    link: None,
-    agent: None,
-    conversation: None,
-    sink: None,
-    recording: true,
-};
+/// The context of a thread with no span, to lend by reference.
+static NO_CONTEXT: Ctx = Ctx::ROOT;
 
 /// Runs `f` on the context a span started now would inherit, borrowed: unlike
 /// [`current`], no `Arc` in it is cloned (and dropped again).

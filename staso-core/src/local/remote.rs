@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 /// Whether spans that join a remote parent are recorded. Parent-based: a caller that did
-/// not sample its trace (flags `00`) gets no spans from us either. This is the one place
-/// a sampler would decide for a remote parent; a root's own decision belongs where roots
-/// open (`lifecycle::open`).
+/// not sample its trace (flags `00`) gets no spans from us either, and one that did gets
+/// them all (the trace's decision was made at its root; see `sampling`). The one place
+/// a rule for remote parents would go; a root's own decision is `lifecycle::sample_root`.
 #[inline]
 fn joins(parent_sampled: bool) -> bool {
     parent_sampled
@@ -27,6 +27,9 @@ pub(crate) fn joining(parent: &TraceContext) -> Ctx {
         conversation: cur.conversation.clone(),
         sink: cur.sink.clone(),
         recording: cur.recording && joins(parent.sampled()),
+        // This process's part of the trace starts here: it takes the current offset,
+        // as a root does.
+        offset: super::clock::offset(),
     })
 }
 
