@@ -2,8 +2,8 @@
 //! GenAI spans of rig, genai, or your own) into staso spans, in the same traces as the
 //! attribute spans, with the tree intact both ways.
 //!
-//! How a span travels: it is chosen once per callsite by a per-layer filter (spans not
-//! taken cost the registry's one filter-bit check, and the layer never sees them); a taken
+//! How a span travels: it is chosen once per callsite by a per-layer filter (the layer
+//! never sees spans not taken; `tracing-subscriber` checks their filter bit); a taken
 //! span opens a staso span when it is created (its parent decided as below), lends its
 //! record to the staso frame stack of each thread that enters it (so attribute spans
 //! started inside are its children), gathers its fields as they are recorded, and ends
