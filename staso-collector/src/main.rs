@@ -68,6 +68,10 @@ SERVE OPTIONS:
   --max-body BYTES         answer 413 to bigger bodies
   --down-for MS            start refusing connections for MS ms
   --faults JSON            a fault plan, as taken by POST /_staso/faults
+  --guard TOOL=RULE        answer guard checks of TOOL (* = any other tool) with RULE:
+                           allow, block[:REASON], audit[:REASON], unavailable:KIND,
+                           status:CODE, not_json, wrong_decision_id, modify;
+                           a trailing @MS answers MS milliseconds late (repeatable)
 
 CONTROL ENDPOINT (needs X-API-Key):
   curl -X POST http://127.0.0.1:8787/_staso/faults -H 'X-API-Key: KEY' \\
@@ -240,6 +244,14 @@ fn serve(mut p: lexopt::Parser) -> Result<(), String> {
                 let v = p.value().map_err(|e| e.to_string())?;
                 plan = serde_json::from_str(&v.to_string_lossy())
                     .map_err(|e| format!("bad --faults JSON: {e}"))?;
+            }
+            Long("guard") => {
+                let v = p.value().map_err(|e| e.to_string())?;
+                let v = v.to_string_lossy();
+                let (tool, rule) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--guard takes TOOL=RULE, got {v:?}"))?;
+                config.guard_rules.insert(tool.into(), rule.parse()?);
             }
             Long("help") | Short('h') => {
                 print!("{USAGE}");

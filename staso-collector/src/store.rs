@@ -8,8 +8,8 @@
 //! decides replays and upserts without a query, answers the counting API cheaply, and is
 //! all that count-only mode keeps.
 
-use crate::validate::TraceIn;
-use crate::wire::lower_uuid_u128;
+use crate::formats::{lower_uuid_u128, IdHash};
+use crate::ingest::TraceIn;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use std::collections::hash_map::Entry;
@@ -102,7 +102,7 @@ fn parse_json_field(s: &str) -> Option<Value> {
     if s.is_empty() {
         None
     } else {
-        crate::wire::parse_embedded_json(s)
+        crate::formats::parse_embedded_json(s)
     }
 }
 
@@ -137,7 +137,7 @@ pub(crate) struct IngestOutcome {
     pub replay: bool,
 }
 
-/// The copies received of one stored span (see [`crate::Collector::span_copies`]).
+/// The copies received of one stored span (see [`crate::Spans::copies`]).
 ///
 /// Ids are the 32 hex digits of the id read as one number: see [`crate::id_key`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -177,8 +177,8 @@ enum Action {
 /// decides replays and upserts and answers the counting API without touching SQLite.
 #[derive(Debug, Default)]
 struct Index {
-    batches: HashSet<u128>,
-    spans: HashMap<(u128, u128), Copies>,
+    batches: HashSet<u128, IdHash>,
+    spans: HashMap<(u128, u128), Copies, IdHash>,
     /// Spans whose stored copy is final.
     final_spans: usize,
     /// Spans with more than one final copy.
@@ -535,17 +535,6 @@ impl Store {
                 provisional: c.provisional,
             })
             .collect()
-    }
-
-    /// Final copies per span id (summed if one span id is used in several traces).
-    pub(crate) fn final_copy_counts(&self) -> HashMap<u128, u32> {
-        let index = lock(&self.index);
-        let mut out = HashMap::with_capacity(index.spans.len());
-        for (&(_, span), c) in &index.spans {
-            let n: &mut u32 = out.entry(span).or_default();
-            *n = n.saturating_add(c.final_copies);
-        }
-        out
     }
 
     /// Every stored span, by trace (first stored first) then start time.

@@ -173,6 +173,59 @@ fn fault_flags_and_control_endpoint() {
 }
 
 #[test]
+fn guard_flags_set_rules() {
+    let server = Server::start(&[
+        "--memory",
+        "--quiet",
+        "--guard",
+        "delete_file=block:no deletes",
+        "--guard",
+        "*=audit",
+    ]);
+    let decide = |tool: &str| {
+        let mut req: serde_json::Value =
+            serde_json::from_str(include_str!("fixtures/guard_request_openai.json"))
+                .expect("fixture");
+        req["tool_name"] = serde_json::json!(tool);
+        let r = client()
+            .post(format!("{}/v1/guard/evaluate", server.url))
+            .header("X-API-Key", KEY)
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "staso-python/0.5.25")
+            .body(req.to_string())
+            .send()
+            .expect("send");
+        status_json(r).1
+    };
+    let blocked = decide("delete_file");
+    assert_eq!(
+        (blocked["action"].as_str(), blocked["reason"].as_str()),
+        (Some("block"), Some("no deletes"))
+    );
+    let audited = decide("get_weather");
+    assert_eq!(
+        (
+            audited["action"].as_str(),
+            audited["results"][0]["action"].as_str()
+        ),
+        (Some("allow"), Some("audit"))
+    );
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--memory",
+            "--api-key",
+            KEY,
+            "--guard",
+            "x=explode",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown guard action"));
+}
+
+#[test]
 fn bad_usage_is_refused() {
     let out = Command::new(BIN)
         .args(["serve", "--bogus"])

@@ -46,7 +46,7 @@ impl Get {
 }
 
 /// Whether `path` is one the viewer serves (page, asset or API).
-fn is_viewer_path(path: &str) -> bool {
+pub(crate) fn is_viewer_path(path: &str) -> bool {
     path == "/"
         || path == "/favicon.svg"
         || page_path(path)

@@ -287,7 +287,7 @@ fn embedded(v: Option<&Value>) -> Value {
     match v {
         Some(Value::String(s)) if s.is_empty() => Value::Null,
         Some(Value::String(s)) => {
-            crate::wire::parse_embedded_json(s).unwrap_or_else(|| Value::String(s.clone()))
+            crate::formats::parse_embedded_json(s).unwrap_or_else(|| Value::String(s.clone()))
         }
         Some(other) => other.clone(),
         None => Value::Null,

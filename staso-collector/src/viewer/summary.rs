@@ -158,7 +158,7 @@ struct Fields<'a> {
 
 /// A string attribute of a span's `attributes` document (`""` when absent or not JSON).
 fn attribute(attributes: &str, key: &str) -> String {
-    let Some(v) = crate::wire::parse_embedded_json(attributes) else {
+    let Some(v) = crate::formats::parse_embedded_json(attributes) else {
         return String::new();
     };
     match v.get(key) {
