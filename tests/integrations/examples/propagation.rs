@@ -77,6 +77,6 @@ async fn main() {
 
     println!("answer: {}\n", research(port).await);
     client.shutdown(Duration::from_secs(5));
-    collector.wait_for_final_spans(3, Duration::from_secs(5));
-    print!("{}", collector.render());
+    collector.wait_until(Duration::from_secs(5), |n| n.final_spans >= 3);
+    print!("{}", staso_collector::render_traces(&collector.traces()));
 }

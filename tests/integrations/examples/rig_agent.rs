@@ -99,6 +99,6 @@ async fn main() {
     println!("answer: {answer:?}\n");
     let report = client.shutdown(Duration::from_secs(5));
     assert!(report.ok(), "{report:?}");
-    collector.wait_for_final_spans(5, Duration::from_secs(5));
-    print!("{}", collector.render());
+    collector.wait_until(Duration::from_secs(5), |n| n.final_spans >= 5);
+    print!("{}", staso_collector::render_traces(&collector.traces()));
 }

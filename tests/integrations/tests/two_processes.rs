@@ -68,7 +68,7 @@ async fn the_server_span_is_a_child_of_the_client_span_in_one_trace() {
     );
     assert!(client.shutdown(Duration::from_secs(5)).ok());
 
-    assert!(collector.wait_for_final_spans(3, Duration::from_secs(10)));
+    assert!(collector.wait_until(Duration::from_secs(10), |n| n.final_spans >= 3));
     let spans = collector.spans();
     let named = |n: &str| {
         spans
