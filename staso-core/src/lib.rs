@@ -10,7 +10,9 @@
 //!               conversation, instrumented futures, capture, clock, ids
 //! src/export/   delivery: queue (and its counts), batcher, encode, transport, sanitize
 //! src/          client (init/flush/shutdown), config (+ env, git), diag, exit, panic,
-//!               registry, testing, and __private (what the macros expand to)
+//!               registry, testing, propagation (W3C trace context), and __private
+//!               (what the macros expand to)
+//! src/integrations/  each behind its feature: the `tracing` bridge
 //! ```
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -29,6 +31,7 @@ mod exit;
 mod export;
 mod git;
 mod guard;
+mod integrations;
 mod local;
 mod panic;
 mod registry;
@@ -36,6 +39,14 @@ mod registry;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub mod propagation;
+#[cfg(feature = "tracing")]
+pub mod tracing {
+    //! The `tracing` bridge (feature `tracing`): `tracing` spans that carry OpenTelemetry
+    //! GenAI fields (rig, genai, your own) become staso spans in the same traces as the
+    //! attribute spans. See `docs/readme/tracing.md` for the mapping table.
+    pub use crate::integrations::tracing_layer::{builder, layer, Builder};
+}
 pub mod testing;
 
 pub use annotate::{annotate, annotate_with};

@@ -3,7 +3,8 @@
 //!
 //! They exist once, here, and are compiled in both builds of `staso` — with the `enable`
 //! feature and without it — so the two can never disagree. Users reach them through
-//! `staso`; this crate depends on nothing but `serde` (for `Serialize` impls, no derive).
+//! `staso`; this crate depends on nothing but `serde` (for `Serialize` impls, no derive), and
+//! on `http` with the `http` feature (W3C trace context in `http::HeaderMap`).
 #![warn(missing_docs)]
 
 mod annotation;
@@ -17,9 +18,10 @@ mod kind;
 mod options;
 mod registry;
 mod report;
+mod trace_context;
 
 pub use annotation::{Annotation, AnnotationError, AnnotationValue};
-pub use capture::{CapturePolicy, Category};
+pub use capture::{CapturePolicy, Category, OPERATIONAL_KEYS};
 pub use error::InitError;
 pub use git::{read_checkout, strip_userinfo, Checkout, GitContext};
 pub use guard::{
@@ -34,6 +36,9 @@ pub use options::{
 };
 pub use registry::Registered;
 pub use report::{AnnotationReport, DeliveryReport, FailureKind};
+pub use trace_context::{
+    Extractor, Injector, TraceContext, TraceparentError, TRACEPARENT, TRACESTATE,
+};
 
 /// The service's address when none is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.staso.ai";

@@ -65,6 +65,11 @@ pub mod testing {
     pub use staso_core::testing::*;
 }
 
+pub mod propagation;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod tracing;
+
 #[cfg(feature = "enable")]
 #[doc(hidden)]
 pub use staso_core::__private;

@@ -22,8 +22,12 @@ const SECRET_KEYS: &[&str] = &[
 
 use staso_types::REDACTED;
 
-/// Whether a key names a secret.
+/// Whether a key names a secret. The contract's operational keys never do
+/// (`time_to_first_token` is a duration, not a token).
 pub(crate) fn is_secret_key(key: &str) -> bool {
+    if staso_types::OPERATIONAL_KEYS.contains(&key) {
+        return false;
+    }
     let norm: String = key
         .chars()
         .filter(|c| *c != '_' && *c != '-' && *c != '.')
@@ -114,6 +118,13 @@ mod tests {
             v,
             json!({"user": "a", "Password": REDACTED, "nested": [{"openai_api_key": REDACTED, "n": 1}], "Authorization": REDACTED})
         );
+    }
+
+    #[test]
+    fn operational_keys_are_not_secrets() {
+        assert!(!is_secret_key("time_to_first_token"));
+        assert!(!is_secret_key("cache_read_input_tokens"));
+        assert!(is_secret_key("access_token"));
     }
 
     #[test]

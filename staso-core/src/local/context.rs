@@ -250,3 +250,40 @@ impl Drop for ScopeGuard {
         pop(self.depth, None);
     }
 }
+
+/// Whether a frame for span `span`'s context (one whose `ctx.link` names it) is on this
+/// thread's stack: the span, or something carried from inside it, is current here. The
+/// tracing bridge uses it to tell whether the innermost context lies inside a span.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) fn linked(span: SpanId) -> bool {
+    STACK
+        .try_with(|s| {
+            s.try_borrow()
+                .map(|s| {
+                    s.iter()
+                        .any(|f| f.ctx.link.is_some_and(|(_, id)| id == span))
+                })
+                .unwrap_or(false)
+        })
+        .unwrap_or(false)
+}
+
+/// Removes the topmost frame for span `span`'s context (one whose `ctx.link` names it)
+/// that holds no record or the record of span `own`, and returns it. For spans whose
+/// enter and exit another system drives (a `tracing` span): each enter pushes one such
+/// frame, each exit pops the topmost, so nested and repeated enters pair up; a frame
+/// holding another span's record is never taken.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) fn pop_linked(span: SpanId, own: Option<SpanId>) -> Option<Frame> {
+    STACK
+        .try_with(|s| {
+            let mut s = s.try_borrow_mut().ok()?;
+            let pos = s.iter().rposition(|f| {
+                f.ctx.link.is_some_and(|(_, id)| id == span)
+                    && f.record.as_ref().map_or(true, |r| Some(r.span_id) == own)
+            })?;
+            Some(s.remove(pos))
+        })
+        .ok()
+        .flatten()
+}

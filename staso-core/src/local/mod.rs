@@ -5,9 +5,12 @@ pub(crate) mod capture;
 pub(crate) mod clock;
 pub(crate) mod context;
 pub(crate) mod conversation;
+#[cfg(feature = "tracing")]
+pub(crate) mod foreign;
 pub(crate) mod ids;
 pub(crate) mod instrument;
 pub(crate) mod lifecycle;
 pub(crate) mod record;
+pub(crate) mod remote;
 pub(crate) mod sampling;
 pub(crate) mod span;

@@ -64,6 +64,37 @@ fn returns_future(n: u64) -> impl Future<Output = u64> {
     async move { n + 1 }
 }
 
+/// The `tracing` bridge compiled out: the layer exists (and does nothing).
+#[allow(dead_code)]
+fn with_bridge<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing_core::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let _default = staso::tracing::layer::<S>();
+    staso::tracing::builder()
+        .target("my_agent")
+        .all_spans(false)
+        .build()
+}
+
+/// W3C propagation compiled out: nothing is injected, contexts are parsed only.
+fn propagate() {
+    let mut headers = http::HeaderMap::new();
+    let injected = staso::propagation::inject(&mut headers);
+    let mut map: std::collections::HashMap<String, String> = Default::default();
+    map.insert(
+        staso::propagation::TRACEPARENT.into(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+    );
+    let parent: Option<staso::propagation::TraceContext> = staso::propagation::extract(&map);
+    if let Some(p) = &parent {
+        let _joined = staso::propagation::attach(p);
+        println!("{}", block_on(staso::propagation::scope(p, async { 1 })));
+    }
+    let served = block_on(staso::propagation::continue_from(&headers, async { 2 }));
+    println!("{injected} {served} {:?}", staso::propagation::current());
+}
+
 struct Agent {
     turns: u32,
 }
@@ -179,6 +210,7 @@ fn main() {
         "{}",
         report.accepted + report.delivered + report.failed + report.pending
     );
+    propagate();
     let report = staso::shutdown(Duration::from_secs(1));
     println!("shutdown ok={} timed_out={}", report.ok(), report.timed_out);
     println!("{:?}", client.previous_shutdown_report().map(|r| r.produced()));
