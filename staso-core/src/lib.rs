@@ -6,6 +6,7 @@
 //! counts become a [`DeliveryReport`].
 //!
 //! ```text
+//! src/llm/      LLM calls: span model, provider JSON, streams, continuation
 //! src/local/    caller's thread: lifecycle (open/end), span handles, context stack,
 //!               conversation, instrumented futures, capture, clock, ids
 //! src/export/   delivery: queue (and its counts), batcher, encode, transport, sanitize
@@ -23,6 +24,10 @@ mod export;
 mod git;
 mod local;
 mod panic;
+
+pub mod llm;
+#[cfg(feature = "async-openai")]
+pub mod integrations;
 mod registry;
 
 #[doc(hidden)]
@@ -38,7 +43,7 @@ pub use registry::registry;
 pub use staso_types::{
     agent_id, CapturePolicy, Category, DeliveryReport, FailureKind, GitContext, InitError, Kind,
     MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SpanId,
-    Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
+    Status, TraceId, Usage, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
 };
 
 #[cfg(feature = "test-faults")]

@@ -11,15 +11,17 @@ mod error;
 mod git;
 mod ids;
 mod kind;
+mod llm;
 mod options;
 mod registry;
 mod report;
 
-pub use capture::{CapturePolicy, Category};
+pub use capture::{CapturePolicy, Category, OPERATIONAL_KEYS};
 pub use error::InitError;
 pub use git::{read_checkout, strip_userinfo, Checkout, GitContext};
 pub use ids::{ParseIdError, SpanId, TraceId};
 pub use kind::{Kind, ParseKindError, Status};
+pub use llm::{Api, Usage};
 pub use options::{MaskFn, OptionSpec, OptionType, Options, OPTIONS};
 pub use registry::Registered;
 pub use report::{DeliveryReport, FailureKind};

@@ -245,3 +245,38 @@ impl Drop for ScopeGuard {
         pop(self.depth, None);
     }
 }
+
+/// Makes spans started from now on in the innermost *span* frame of this thread children
+/// of `link` (an LLM stream between two chunks: the Python SDK keeps a stream's span
+/// current until the stream ends). Returns the link it replaced, to give back with
+/// [`release_link`]; `None` when the innermost frame is not a span's (a scope's context is
+/// re-pushed from a copy on every poll, so a change there would not last).
+pub(crate) fn adopt_link(link: (TraceId, SpanId)) -> Option<Option<(TraceId, SpanId)>> {
+    STACK
+        .try_with(|s| {
+            let mut s = s.try_borrow_mut().ok()?;
+            let top = s.last_mut()?;
+            top.record.as_ref()?;
+            Some(std::mem::replace(&mut top.ctx.link, Some(link)))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Gives back the link [`adopt_link`] replaced, in the innermost frame on this thread that
+/// still carries `link`. Nothing when none does (the stream ended on another thread than
+/// the one its caller runs on: spans there keep nesting under the ended span).
+pub(crate) fn release_link(link: (TraceId, SpanId), previous: Option<(TraceId, SpanId)>) {
+    let _ = STACK.try_with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return;
+        };
+        if let Some(frame) = s
+            .iter_mut()
+            .rev()
+            .find(|f| f.record.is_some() && f.ctx.link == Some(link))
+        {
+            frame.ctx.link = previous;
+        }
+    });
+}
