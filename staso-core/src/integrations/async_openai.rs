@@ -204,7 +204,12 @@ fn start<T: Serialize>(api: Api, request: &T, stream: bool) -> Option<Box<Call>>
     if !crate::__private::enabled() {
         return None;
     }
-    let mut body = to_value_safely(request);
+    // Through the JSON text, as on the wire: a direct `to_value` widens the library's
+    // `f32` parameters (0.2 becomes 0.20000000298023224).
+    let mut body = serde_json::to_vec(request)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .unwrap_or_else(|| to_value_safely(request));
     if stream {
         if let Some(m) = body.as_object_mut() {
             m.insert("stream".into(), Value::Bool(true));

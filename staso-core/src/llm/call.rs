@@ -102,6 +102,8 @@ pub(crate) struct Call {
     /// A fixed name given by the caller: replies do not rename the span.
     named: bool,
     ttft: bool,
+    /// A streamed chunk or event arrived.
+    seen: bool,
     /// A reply or a failure was recorded: nothing more is.
     done: bool,
     /// Set when the span became the parent of new spans in its caller's frame (a stream
@@ -168,6 +170,7 @@ impl Call {
             sse: None,
             named,
             ttft: false,
+            seen: false,
             done: false,
             adopted: None,
         }))
@@ -203,6 +206,7 @@ impl Call {
             return;
         }
         let api = self.api;
+        self.seen = true;
         if self.acc.get_or_insert_with(|| Acc::new(api)).event(v) {
             self.first_token();
         }
@@ -255,11 +259,12 @@ impl Call {
             return Outcome::Continue;
         }
         match &self.acc {
-            Some(acc) => {
+            Some(acc) if self.seen => {
                 let view = acc.reply(&self.policy, "");
                 self.apply(view, false)
             }
-            None => {
+            // Nothing arrived (dropped before the first chunk): no output.
+            _ => {
                 self.done = true;
                 Outcome::Continue
             }
@@ -273,7 +278,7 @@ impl Call {
             return;
         }
         self.sse_end();
-        if let Some(acc) = &self.acc {
+        if let Some(acc) = self.acc.as_ref().filter(|_| self.seen) {
             let view = acc.reply(&self.policy, "");
             self.record(&view, false);
         }
