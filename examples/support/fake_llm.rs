@@ -111,7 +111,8 @@ fn chat_chunks(scenario: &str, req: &Value) -> Vec<Step> {
         "system_fingerprint": "fp_fake"});
     let ch = |delta: Value, finish: Value| {
         let mut c = base.clone();
-        c["choices"] = json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]);
+        c["choices"] =
+            json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]);
         if include_usage {
             c["usage"] = Value::Null;
         }
@@ -126,11 +127,23 @@ fn chat_chunks(scenario: &str, req: &Value) -> Vec<Step> {
         ),
     )];
     if scenario == "tool_call" {
-        out.push(Step::Data(0, ch(json!({"tool_calls": [{"index": 0, "id": "call_abc123",
-            "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}), Value::Null)));
+        out.push(Step::Data(
+            0,
+            ch(
+                json!({"tool_calls": [{"index": 0, "id": "call_abc123",
+            "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
+                Value::Null,
+            ),
+        ));
         for piece in [r#"{"city": "#, r#""Paris", "#, r#""unit": "celsius"}"#] {
-            out.push(Step::Data(10, ch(json!({"tool_calls": [{"index": 0,
-                "function": {"arguments": piece}}]}), Value::Null)));
+            out.push(Step::Data(
+                10,
+                ch(
+                    json!({"tool_calls": [{"index": 0,
+                "function": {"arguments": piece}}]}),
+                    Value::Null,
+                ),
+            ));
         }
         out.push(Step::Data(0, ch(json!({}), json!("tool_calls"))));
     } else {
@@ -147,7 +160,10 @@ fn chat_chunks(scenario: &str, req: &Value) -> Vec<Step> {
                 (true, _) => 50,
                 _ => 5,
             };
-            out.push(Step::Data(delay, ch(json!({"content": piece}), Value::Null)));
+            out.push(Step::Data(
+                delay,
+                ch(json!({"content": piece}), Value::Null),
+            ));
         }
         out.push(Step::Data(0, ch(json!({}), json!("stop"))));
     }
@@ -197,20 +213,26 @@ fn responses_events(scenario: &str, req: &Value) -> Vec<Step> {
     let mut seq = 0;
     let mut events = vec![json!({"type": "response.created", "response": created})];
     if scenario == "tool_call" {
-        events.push(json!({"type": "response.output_item.added", "output_index": 0,
+        events.push(
+            json!({"type": "response.output_item.added", "output_index": 0,
             "item": {"id": "fc_fake01", "type": "function_call", "call_id": "call_resp01",
-                     "name": "get_weather", "arguments": "", "status": "in_progress"}}));
+                     "name": "get_weather", "arguments": "", "status": "in_progress"}}),
+        );
         for piece in [r#"{"city": "#, r#""Paris", "#, r#""unit": "celsius"}"#] {
             events.push(json!({"type": "response.function_call_arguments.delta",
                 "item_id": "fc_fake01", "output_index": 0, "delta": piece}));
         }
     } else {
-        events.push(json!({"type": "response.output_item.added", "output_index": 0,
+        events.push(
+            json!({"type": "response.output_item.added", "output_index": 0,
             "item": {"id": "msg_fake01", "type": "message", "role": "assistant",
-                     "status": "in_progress", "content": []}}));
+                     "status": "in_progress", "content": []}}),
+        );
         for piece in ["It is ", "21 degrees ", "in Paris."] {
-            events.push(json!({"type": "response.output_text.delta", "item_id": "msg_fake01",
-                "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}));
+            events.push(
+                json!({"type": "response.output_text.delta", "item_id": "msg_fake01",
+                "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}),
+            );
         }
     }
     events.push(json!({"type": "response.completed",
@@ -237,12 +259,16 @@ fn anthropic_message(scenario: &str) -> Value {
     let mut content = Vec::new();
     let mut stop = "end_turn";
     if scenario == "thinking" {
-        content.push(json!({"type": "thinking", "thinking": "User wants weather.", "signature": "sig_fake"}));
+        content.push(
+            json!({"type": "thinking", "thinking": "User wants weather.", "signature": "sig_fake"}),
+        );
     }
     content.push(json!({"type": "text", "text": "Let me check the weather."}));
     if scenario == "tool_use" {
-        content.push(json!({"type": "tool_use", "id": "toolu_fake01", "name": "get_weather",
-            "input": {"city": "Paris", "unit": "celsius"}}));
+        content.push(
+            json!({"type": "tool_use", "id": "toolu_fake01", "name": "get_weather",
+            "input": {"city": "Paris", "unit": "celsius"}}),
+        );
         stop = "tool_use";
     }
     json!({"id": "msg_fake01", "type": "message", "role": "assistant", "model": CLAUDE_MODEL,
@@ -257,31 +283,63 @@ fn anthropic_events(scenario: &str) -> Vec<Step> {
     start["stop_reason"] = Value::Null;
     start["usage"] = anthropic_usage(1);
     let slow = scenario == "slow";
-    let ev = |delay: u64, name: &str, e: Value| Step::Data(delay, format!("event: {name}\ndata: {e}"));
+    let ev =
+        |delay: u64, name: &str, e: Value| Step::Data(delay, format!("event: {name}\ndata: {e}"));
     let mut out = vec![
-        ev(0, "message_start", json!({"type": "message_start", "message": start})),
+        ev(
+            0,
+            "message_start",
+            json!({"type": "message_start", "message": start}),
+        ),
         ev(0, "ping", json!({"type": "ping"})),
-        ev(0, "content_block_start", json!({"type": "content_block_start", "index": 0,
-            "content_block": {"type": "text", "text": ""}})),
+        ev(
+            0,
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+        ),
     ];
-    for (i, piece) in ["Let me ", "check the ", "weather."].into_iter().enumerate() {
+    for (i, piece) in ["Let me ", "check the ", "weather."]
+        .into_iter()
+        .enumerate()
+    {
         let delay = if slow && i == 0 { 150 } else { 5 };
-        out.push(ev(delay, "content_block_delta", json!({"type": "content_block_delta",
-            "index": 0, "delta": {"type": "text_delta", "text": piece}})));
+        out.push(ev(
+            delay,
+            "content_block_delta",
+            json!({"type": "content_block_delta",
+            "index": 0, "delta": {"type": "text_delta", "text": piece}}),
+        ));
     }
-    out.push(ev(0, "content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+    out.push(ev(
+        0,
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
     if scenario == "tool_use" {
         out.push(ev(0, "content_block_start", json!({"type": "content_block_start", "index": 1,
             "content_block": {"type": "tool_use", "id": "toolu_fake01", "name": "get_weather", "input": {}}})));
         for piece in [r#"{"city": "Par"#, r#"is", "unit": "#, r#""celsius"}"#] {
-            out.push(ev(5, "content_block_delta", json!({"type": "content_block_delta", "index": 1,
-                "delta": {"type": "input_json_delta", "partial_json": piece}})));
+            out.push(ev(
+                5,
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 1,
+                "delta": {"type": "input_json_delta", "partial_json": piece}}),
+            ));
         }
-        out.push(ev(0, "content_block_stop", json!({"type": "content_block_stop", "index": 1})));
+        out.push(ev(
+            0,
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 1}),
+        ));
     }
-    out.push(ev(0, "message_delta", json!({"type": "message_delta",
+    out.push(ev(
+        0,
+        "message_delta",
+        json!({"type": "message_delta",
         "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": null},
-        "usage": {"output_tokens": 42}})));
+        "usage": {"output_tokens": 42}}),
+    ));
     out.push(ev(0, "message_stop", json!({"type": "message_stop"})));
     out
 }
@@ -301,7 +359,9 @@ fn error_body(path: &str, code: u16) -> Value {
 }
 
 /// Reads one request: (path, lower-cased headers, body).
-async fn read_request(conn: &mut TcpStream) -> std::io::Result<(String, Vec<(String, String)>, Vec<u8>)> {
+async fn read_request(
+    conn: &mut TcpStream,
+) -> std::io::Result<(String, Vec<(String, String)>, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut tmp = [0u8; 4096];
     let head_end = loop {
@@ -351,7 +411,11 @@ async fn send_json(conn: &mut TcpStream, status: u16, body: &Value) -> std::io::
         _ => "Error",
     };
     // Retry-After 0: async-openai retries a 429 at once (three times by default).
-    let extra = if status == 429 { "retry-after: 0\r\n" } else { "" };
+    let extra = if status == 429 {
+        "retry-after: 0\r\n"
+    } else {
+        ""
+    };
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}x-request-id: req_fake\r\nconnection: close\r\n\r\n",
         data.len()
@@ -413,10 +477,17 @@ async fn serve(mut conn: TcpStream, log: Arc<Mutex<Vec<Received>>>) -> std::io::
         return send_json(&mut conn, code, &error_body(&path, code)).await;
     }
     match (path.as_str(), stream) {
-        ("/v1/chat/completions", false) => send_json(&mut conn, 200, &chat_completion(&scenario)).await,
+        ("/v1/chat/completions", false) => {
+            send_json(&mut conn, 200, &chat_completion(&scenario)).await
+        }
         ("/v1/chat/completions", true) => send_sse(&mut conn, chat_chunks(&scenario, &body)).await,
         ("/v1/responses", false) => {
-            send_json(&mut conn, 200, &responses_obj(&scenario, &body, "completed")).await
+            send_json(
+                &mut conn,
+                200,
+                &responses_obj(&scenario, &body, "completed"),
+            )
+            .await
         }
         ("/v1/responses", true) => send_sse(&mut conn, responses_events(&scenario, &body)).await,
         ("/v1/embeddings", _) => {
@@ -427,11 +498,23 @@ async fn serve(mut conn: TcpStream, log: Arc<Mutex<Vec<Received>>>) -> std::io::
             let data: Vec<Value> = (0..n)
                 .map(|i| json!({"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]}))
                 .collect();
-            send_json(&mut conn, 200, &json!({"object": "list", "model": "text-embedding-3-small",
-                "data": data, "usage": {"prompt_tokens": 5, "total_tokens": 5}})).await
+            send_json(
+                &mut conn,
+                200,
+                &json!({"object": "list", "model": "text-embedding-3-small",
+                "data": data, "usage": {"prompt_tokens": 5, "total_tokens": 5}}),
+            )
+            .await
         }
         ("/v1/messages", false) => send_json(&mut conn, 200, &anthropic_message(&scenario)).await,
         ("/v1/messages", true) => send_sse(&mut conn, anthropic_events(&scenario)).await,
-        _ => send_json(&mut conn, 404, &json!({"error": {"message": format!("not found: {path}")}})).await,
+        _ => {
+            send_json(
+                &mut conn,
+                404,
+                &json!({"error": {"message": format!("not found: {path}")}}),
+            )
+            .await
+        }
     }
 }

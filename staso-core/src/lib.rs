@@ -25,9 +25,9 @@ mod git;
 mod local;
 mod panic;
 
-pub mod llm;
 #[cfg(feature = "async-openai")]
 pub mod integrations;
+pub mod llm;
 mod registry;
 
 #[doc(hidden)]

@@ -145,7 +145,10 @@ impl<C: Config> Responses<'_, C> {
         self.inner.create(request).await
     }
     /// `Responses::create_stream`.
-    pub async fn create_stream(&self, request: CreateResponse) -> Result<ResponseStream, OpenAIError> {
+    pub async fn create_stream(
+        &self,
+        request: CreateResponse,
+    ) -> Result<ResponseStream, OpenAIError> {
         self.inner.create_stream(request).await
     }
 }

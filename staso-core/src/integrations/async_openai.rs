@@ -270,7 +270,10 @@ impl<C: Config> Responses<'_, C> {
     }
 
     /// `Responses::create_stream`, traced.
-    pub async fn create_stream(&self, request: CreateResponse) -> Result<ResponseStream, OpenAIError> {
+    pub async fn create_stream(
+        &self,
+        request: CreateResponse,
+    ) -> Result<ResponseStream, OpenAIError> {
         let mut call = start(Api::OpenAiResponses, &request, true);
         match self.inner.create_stream(request).await {
             Ok(stream) => Ok(wrap(call, stream)),

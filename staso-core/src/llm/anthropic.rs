@@ -4,8 +4,8 @@
 use super::filter;
 use super::openai_chat::model_arg;
 use super::view::{
-    copy_params, count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall,
-    ReplyView, RequestView,
+    copy_params, count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall, ReplyView,
+    RequestView,
 };
 use serde_json::{json, Map, Value};
 use staso_types::CapturePolicy;
@@ -111,7 +111,12 @@ pub(crate) fn reply(resp: &Value, p: &CapturePolicy) -> ReplyView {
         view.attrs.push(("response_id", id.into()));
     }
     if let Some(u) = present(resp, "usage") {
-        usage(u, &mut view.usage, &mut view.attrs, count_at(u, "output_tokens"));
+        usage(
+            u,
+            &mut view.usage,
+            &mut view.attrs,
+            count_at(u, "output_tokens"),
+        );
     }
     if blocks.iter().any(|b| str_at(b, "type") == Some("thinking")) {
         view.attrs.push(("has_thinking", true.into()));
@@ -246,18 +251,20 @@ impl AnthropicAcc {
             "content_block_delta" => {
                 if let (Some(b), Some(d)) = (self.blocks.get_mut(&index), e.get("delta")) {
                     let append = |m: &mut Map<String, Value>, key: &str, piece: &str| {
-                        let slot = m
-                            .entry(key)
-                            .or_insert_with(|| Value::String(String::new()));
+                        let slot = m.entry(key).or_insert_with(|| Value::String(String::new()));
                         if let Value::String(s) = slot {
                             s.push_str(piece);
                         }
                     };
                     match str_at(d, "type").unwrap_or_default() {
-                        "text_delta" => append(&mut b.block, "text", str_at(d, "text").unwrap_or("")),
-                        "thinking_delta" => {
-                            append(&mut b.block, "thinking", str_at(d, "thinking").unwrap_or(""))
+                        "text_delta" => {
+                            append(&mut b.block, "text", str_at(d, "text").unwrap_or(""))
                         }
+                        "thinking_delta" => append(
+                            &mut b.block,
+                            "thinking",
+                            str_at(d, "thinking").unwrap_or(""),
+                        ),
                         "signature_delta" => append(
                             &mut b.block,
                             "signature",

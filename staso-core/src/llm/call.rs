@@ -90,6 +90,9 @@ pub(crate) fn recording_context() -> Option<(CapturePolicy, usize)> {
     })
 }
 
+/// A parent link: trace and span.
+type Link = (TraceId, SpanId);
+
 /// One LLM call being recorded.
 pub(crate) struct Call {
     pub(crate) span: Span,
@@ -108,7 +111,7 @@ pub(crate) struct Call {
     done: bool,
     /// Set when the span became the parent of new spans in its caller's frame (a stream
     /// between chunks): the link to give back when the call ends.
-    adopted: Option<((TraceId, SpanId), Option<(TraceId, SpanId)>)>,
+    adopted: Option<(Link, Option<Link>)>,
 }
 
 impl std::fmt::Debug for Call {

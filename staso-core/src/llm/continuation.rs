@@ -123,7 +123,9 @@ mod tests {
         assert_eq!(take(["cont-a"], scope + 1), None, "other scope");
         assert_eq!(take(["cont-a"], scope), Some((t, s)));
 
-        let many: Vec<String> = (0..MAX_ENTRIES + 500).map(|i| format!("bulk-{i}")).collect();
+        let many: Vec<String> = (0..MAX_ENTRIES + 500)
+            .map(|i| format!("bulk-{i}"))
+            .collect();
         for id in &many {
             record([id.as_str()], t, s, scope);
         }

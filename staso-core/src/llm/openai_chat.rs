@@ -3,8 +3,8 @@
 
 use super::filter;
 use super::view::{
-    copy_params, count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall,
-    ReplyView, RequestView,
+    copy_params, count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall, ReplyView,
+    RequestView,
 };
 use serde_json::{json, Map, Value};
 use staso_types::CapturePolicy;

@@ -34,10 +34,7 @@ pub(crate) fn short_type_name<E: ?Sized>() -> Cow<'static, str> {
 }
 
 /// What one polled item does to the call. `None` ends the recording.
-fn observe<T: Serialize, E: Display>(
-    call: &mut Option<Box<Call>>,
-    item: Option<&Result<T, E>>,
-) {
+fn observe<T: Serialize, E: Display>(call: &mut Option<Box<Call>>, item: Option<&Result<T, E>>) {
     let Some(c) = call.as_mut() else {
         return;
     };

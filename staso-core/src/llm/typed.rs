@@ -196,7 +196,8 @@ impl LlmCall {
     /// The response format (capture category `tool_schema`).
     pub fn response_format<T: Serialize + ?Sized>(self, format: &T) -> Self {
         self.with(|b| {
-            b.body.insert("response_format".into(), to_value_safely(format));
+            b.body
+                .insert("response_format".into(), to_value_safely(format));
         })
     }
 

@@ -257,7 +257,7 @@ pub(crate) fn adopt_link(link: (TraceId, SpanId)) -> Option<Option<(TraceId, Spa
             let mut s = s.try_borrow_mut().ok()?;
             let top = s.last_mut()?;
             top.record.as_ref()?;
-            Some(std::mem::replace(&mut top.ctx.link, Some(link)))
+            Some(top.ctx.link.replace(link))
         })
         .ok()
         .flatten()

@@ -39,7 +39,10 @@ pub fn load(run: &str) -> Vec<Sent> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let rec: Value = serde_json::from_str(line).expect("fixture line is JSON");
-        if rec["path"].as_str().is_some_and(|p| p.starts_with("/v1/guard")) {
+        if rec["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/v1/guard"))
+        {
             continue;
         }
         for t in rec["body"]["traces"].as_array().into_iter().flatten() {

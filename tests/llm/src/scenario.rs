@@ -167,8 +167,10 @@ pub fn get_weather(city: &str, unit: &str) -> String {
 
 #[staso::agent]
 pub async fn s01_openai_tool_call(p: Providers) -> Option<String> {
-    let body = with_chat_params(json!({"model": "gpt-4o-mini", "messages": msgs(), "tools": tools()}));
-    let r: CreateChatCompletionResponse = p.oai("tool_call").chat().create(chat(body)).await.ok()?;
+    let body =
+        with_chat_params(json!({"model": "gpt-4o-mini", "messages": msgs(), "tools": tools()}));
+    let r: CreateChatCompletionResponse =
+        p.oai("tool_call").chat().create(chat(body)).await.ok()?;
     let call = serde_json::to_value(&r).ok()?["choices"][0]["message"]["tool_calls"][0].clone();
     let result = get_weather("Paris", "celsius");
     let mut follow = msgs();
@@ -181,7 +183,9 @@ pub async fn s01_openai_tool_call(p: Providers) -> Option<String> {
     let r2 = p
         .oai("text")
         .chat()
-        .create(chat(json!({"model": "gpt-4o-mini", "messages": follow, "tools": tools()})))
+        .create(chat(
+            json!({"model": "gpt-4o-mini", "messages": follow, "tools": tools()}),
+        ))
         .await
         .ok()?;
     r2.choices[0].message.content.clone()
@@ -189,7 +193,8 @@ pub async fn s01_openai_tool_call(p: Providers) -> Option<String> {
 
 #[staso::agent]
 pub async fn s02_openai_stream_text(p: Providers) -> usize {
-    let body = with_chat_params(json!({"model": "gpt-4o-mini", "messages": msgs(), "tools": tools()}));
+    let body =
+        with_chat_params(json!({"model": "gpt-4o-mini", "messages": msgs(), "tools": tools()}));
     let Ok(mut stream) = p.oai("slow").chat().create_stream(chat(body)).await else {
         return 0;
     };
@@ -217,13 +222,22 @@ pub async fn s03_openai_stream_tool_call(p: Providers) -> usize {
 pub async fn s04_openai_cached_reasoning(p: Providers) -> bool {
     let body = json!({"model": "o4-mini", "messages": msgs(), "reasoning_effort": "low",
                       "max_completion_tokens": 1000});
-    p.oai("cached_reasoning").chat().create(chat(body)).await.is_ok()
+    p.oai("cached_reasoning")
+        .chat()
+        .create(chat(body))
+        .await
+        .is_ok()
 }
 
 #[staso::agent]
 pub async fn s05_openai_cached_reasoning_stream(p: Providers) -> usize {
     let body = json!({"model": "o4-mini", "messages": msgs(), "reasoning_effort": "high"});
-    let Ok(stream) = p.oai("cached_reasoning").chat().create_stream(chat(body)).await else {
+    let Ok(stream) = p
+        .oai("cached_reasoning")
+        .chat()
+        .create_stream(chat(body))
+        .await
+    else {
         return 0;
     };
     stream.count().await
@@ -259,7 +273,12 @@ pub async fn s08_openai_stream_error_400(p: Providers) -> String {
 #[staso::agent]
 pub async fn s09_openai_stream_midstream_drop(p: Providers) -> String {
     let body = json!({"model": "gpt-4o-mini", "messages": msgs()});
-    let Ok(mut stream) = p.oai("midstream_drop").chat().create_stream(chat(body)).await else {
+    let Ok(mut stream) = p
+        .oai("midstream_drop")
+        .chat()
+        .create_stream(chat(body))
+        .await
+    else {
         return "refused".into();
     };
     let mut got = 0;
@@ -348,7 +367,8 @@ pub fn weather_format() -> Value {
 pub async fn s13_openai_parse(p: Providers) -> bool {
     // async-openai has no `parse()`: the structured-output request is a json_schema
     // response format.
-    let body = json!({"model": "gpt-4o-mini", "messages": msgs(), "response_format": weather_format()});
+    let body =
+        json!({"model": "gpt-4o-mini", "messages": msgs(), "response_format": weather_format()});
     p.oai("json").chat().create(chat(body)).await.is_ok()
 }
 
@@ -374,7 +394,12 @@ pub async fn s15_openai_responses_tool_call(p: Providers) -> Option<String> {
         "input": [{"role": "user", "content": USER}], "tools": resp_tools(),
         "reasoning": {"effort": "low"}, "max_output_tokens": 500, "temperature": 1.0,
         "tool_choice": "auto", "text": {"format": {"type": "text"}}});
-    let r: Response = p.oai("tool_call").responses().create(responses_req(body)).await.ok()?;
+    let r: Response = p
+        .oai("tool_call")
+        .responses()
+        .create(responses_req(body))
+        .await
+        .ok()?;
     let out = serde_json::to_value(&r).ok()?;
     let fc = out["output"]
         .as_array()?
@@ -388,14 +413,24 @@ pub async fn s15_openai_responses_tool_call(p: Providers) -> Option<String> {
                    "arguments": fc["arguments"]},
                   {"type": "function_call_output", "call_id": fc["call_id"], "output": result}],
         "tools": resp_tools()});
-    let r2 = p.oai("text").responses().create(responses_req(body2)).await.ok()?;
+    let r2 = p
+        .oai("text")
+        .responses()
+        .create(responses_req(body2))
+        .await
+        .ok()?;
     Some(serde_json::to_value(&r2).ok()?["id"].to_string())
 }
 
 #[staso::agent]
 pub async fn s16_openai_responses_stream(p: Providers) -> usize {
     let body = json!({"model": "gpt-5-mini", "input": USER});
-    let Ok(stream) = p.oai("text").responses().create_stream(responses_req(body)).await else {
+    let Ok(stream) = p
+        .oai("text")
+        .responses()
+        .create_stream(responses_req(body))
+        .await
+    else {
         return 0;
     };
     stream.count().await
@@ -404,7 +439,12 @@ pub async fn s16_openai_responses_stream(p: Providers) -> usize {
 #[staso::agent]
 pub async fn s17_openai_responses_stream_tool_call(p: Providers) -> usize {
     let body = json!({"model": "gpt-5-mini", "input": USER, "tools": resp_tools()});
-    let Ok(stream) = p.oai("tool_call").responses().create_stream(responses_req(body)).await else {
+    let Ok(stream) = p
+        .oai("tool_call")
+        .responses()
+        .create_stream(responses_req(body))
+        .await
+    else {
         return 0;
     };
     stream.count().await
@@ -415,10 +455,13 @@ pub async fn s17_openai_responses_stream_tool_call(p: Providers) -> usize {
 #[staso::agent]
 pub async fn s20_anthropic_tool_use(p: Providers) -> Option<String> {
     let r = p
-        .ant("tool_use", json!({"model": "claude-sonnet-4-5", "max_tokens": 512, "system": SYSTEM,
+        .ant(
+            "tool_use",
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 512, "system": SYSTEM,
             "messages": [{"role": "user", "content": USER}], "tools": ant_tools(),
             "tool_choice": {"type": "auto"}, "stop_sequences": ["END"],
-            "output_config": {"effort": "high"}}))
+            "output_config": {"effort": "high"}}),
+        )
         .await
         .ok()?;
     let content = r["content"].clone();
@@ -427,17 +470,17 @@ pub async fn s20_anthropic_tool_use(p: Providers) -> Option<String> {
         .iter()
         .find(|b| b["type"] == "tool_use")?
         .clone();
-    let result = get_weather(
-        tu["input"]["city"].as_str()?,
-        tu["input"]["unit"].as_str()?,
-    );
+    let result = get_weather(tu["input"]["city"].as_str()?, tu["input"]["unit"].as_str()?);
     let r2 = p
-        .ant("text", json!({"model": "claude-sonnet-4-5", "max_tokens": 512, "system": SYSTEM,
+        .ant(
+            "text",
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 512, "system": SYSTEM,
             "tools": ant_tools(),
             "messages": [{"role": "user", "content": USER},
                          {"role": "assistant", "content": content},
                          {"role": "user", "content": [{"type": "tool_result",
-                             "tool_use_id": tu["id"], "content": result}]}]}))
+                             "tool_use_id": tu["id"], "content": result}]}]}),
+        )
         .await
         .ok()?;
     r2["content"][0]["text"].as_str().map(str::to_string)
@@ -445,50 +488,71 @@ pub async fn s20_anthropic_tool_use(p: Providers) -> Option<String> {
 
 #[staso::agent]
 pub async fn s21_anthropic_stream_tool_use(p: Providers) -> usize {
-    p.ant_stream("tool_use", json!({"model": "claude-sonnet-4-5", "max_tokens": 512, "stream": true,
+    p.ant_stream(
+        "tool_use",
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 512, "stream": true,
         "system": [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}],
-        "messages": [{"role": "user", "content": USER}], "tools": ant_tools()}), usize::MAX)
-        .await
+        "messages": [{"role": "user", "content": USER}], "tools": ant_tools()}),
+        usize::MAX,
+    )
+    .await
 }
 
 #[staso::agent]
 pub async fn s22_anthropic_stream_helper(p: Providers) -> usize {
     // The Python helper `messages.stream()` has no Rust counterpart: the same raw stream.
-    p.ant_stream("tool_use", json!({"model": "claude-sonnet-4-5", "max_tokens": 512, "stream": true,
+    p.ant_stream(
+        "tool_use",
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 512, "stream": true,
         "system": SYSTEM, "messages": [{"role": "user", "content": USER}], "tools": ant_tools()}),
-        usize::MAX)
-        .await
+        usize::MAX,
+    )
+    .await
 }
 
 #[staso::agent]
 pub async fn s23_anthropic_thinking(p: Providers) -> bool {
-    p.ant("thinking", json!({"model": "claude-sonnet-4-5", "max_tokens": 2048,
+    p.ant(
+        "thinking",
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 2048,
         "thinking": {"type": "enabled", "budget_tokens": 1024},
-        "messages": [{"role": "user", "content": USER}]}))
-        .await
-        .is_ok()
+        "messages": [{"role": "user", "content": USER}]}),
+    )
+    .await
+    .is_ok()
 }
 
 #[staso::agent]
 pub async fn s24_anthropic_error_429(p: Providers) -> bool {
-    p.ant("error429", json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
-        "messages": [{"role": "user", "content": USER}]}))
-        .await
-        .is_err()
+    p.ant(
+        "error429",
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
+        "messages": [{"role": "user", "content": USER}]}),
+    )
+    .await
+    .is_err()
 }
 
 #[staso::agent]
 pub async fn s25_anthropic_stream_slow(p: Providers) -> usize {
-    p.ant_stream("slow", json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true,
-        "messages": [{"role": "user", "content": USER}]}), usize::MAX)
-        .await
+    p.ant_stream(
+        "slow",
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true,
+        "messages": [{"role": "user", "content": USER}]}),
+        usize::MAX,
+    )
+    .await
 }
 
 #[staso::agent]
 pub async fn s26_anthropic_stream_break(p: Providers) -> usize {
-    p.ant_stream("text", json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true,
-        "messages": [{"role": "user", "content": USER}]}), 3)
-        .await
+    p.ant_stream(
+        "text",
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true,
+        "messages": [{"role": "user", "content": USER}]}),
+        3,
+    )
+    .await
 }
 
 // ----------------------------------------------------------------------------- async
@@ -499,7 +563,9 @@ pub async fn s30_async_openai(p: Providers) -> usize {
     let c2 = p.oai("text");
     let _ = c
         .chat()
-        .create(chat(json!({"model": "gpt-4o-mini", "messages": msgs(), "tools": tools()})))
+        .create(chat(
+            json!({"model": "gpt-4o-mini", "messages": msgs(), "tools": tools()}),
+        ))
         .await;
     match c2
         .chat()
@@ -514,12 +580,19 @@ pub async fn s30_async_openai(p: Providers) -> usize {
 #[staso::agent]
 pub async fn s31_async_anthropic(p: Providers) -> usize {
     let _ = p
-        .ant("tool_use", json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
-            "messages": [{"role": "user", "content": USER}], "tools": ant_tools()}))
+        .ant(
+            "tool_use",
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
+            "messages": [{"role": "user", "content": USER}], "tools": ant_tools()}),
+        )
         .await;
-    p.ant_stream("tool_use", json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true,
-        "tools": ant_tools(), "messages": [{"role": "user", "content": USER}]}), usize::MAX)
-        .await
+    p.ant_stream(
+        "tool_use",
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true,
+        "tools": ant_tools(), "messages": [{"role": "user", "content": USER}]}),
+        usize::MAX,
+    )
+    .await
 }
 
 // ------------------------------------------------------------------ no enclosing agent
@@ -531,7 +604,9 @@ pub async fn noagent(p: Providers) {
     let c = p.oai("tool_call");
     if let Ok(r) = c
         .chat()
-        .create(chat(json!({"model": "gpt-4o-mini", "messages": msgs(), "tools": tools()})))
+        .create(chat(
+            json!({"model": "gpt-4o-mini", "messages": msgs(), "tools": tools()}),
+        ))
         .await
     {
         let call = serde_json::to_value(&r).unwrap_or_default()["choices"][0]["message"]
@@ -546,7 +621,9 @@ pub async fn noagent(p: Providers) {
         let _ = p
             .oai("text")
             .chat()
-            .create(chat(json!({"model": "gpt-4o-mini", "messages": follow, "tools": tools()})))
+            .create(chat(
+                json!({"model": "gpt-4o-mini", "messages": follow, "tools": tools()}),
+            ))
             .await;
     }
     if let Ok(s) = p
@@ -558,8 +635,11 @@ pub async fn noagent(p: Providers) {
         s.count().await;
     }
     let _ = p
-        .ant("text", json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
-            "messages": [{"role": "user", "content": USER}]}))
+        .ant(
+            "text",
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
+            "messages": [{"role": "user", "content": USER}]}),
+        )
         .await;
     let _ = p
         .oai("text")

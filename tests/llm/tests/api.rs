@@ -47,7 +47,12 @@ fn a_typed_call_records_request_reply_tokens_and_continues_the_trace() {
                 .model("llama3.1:8b")
                 .tool_call("call_1", "get_weather", r#"{"city":"Paris"}"#)
                 .finish_reason("tool_calls")
-                .usage(Usage::new(2048, 300).cache_read(1024).cache_write(64).reasoning(256)),
+                .usage(
+                    Usage::new(2048, 300)
+                        .cache_read(1024)
+                        .cache_write(64)
+                        .reasoning(256),
+                ),
         );
         LlmCall::new("ollama", "llama3.1")
             .user("Weather in Paris?")
@@ -60,11 +65,26 @@ fn a_typed_call_records_request_reply_tokens_and_continues_the_trace() {
     assert_eq!(first.kind(), "llm");
     let j = first.json();
     assert_eq!(
-        (&j["provider"], &j["model"], &j["requested_model"], &j["reasoning_effort"]),
-        (&json!("ollama"), &json!("llama3.1:8b"), &json!("llama3.1"), &json!("low"))
+        (
+            &j["provider"],
+            &j["model"],
+            &j["requested_model"],
+            &j["reasoning_effort"]
+        ),
+        (
+            &json!("ollama"),
+            &json!("llama3.1:8b"),
+            &json!("llama3.1"),
+            &json!("low")
+        )
     );
     assert_eq!(
-        (&j["input_tokens"], &j["output_tokens"], &j["total_tokens"], &j["usage_available"]),
+        (
+            &j["input_tokens"],
+            &j["output_tokens"],
+            &j["total_tokens"],
+            &j["usage_available"]
+        ),
         (&json!(2048), &json!(300), &json!(2348), &json!(true))
     );
     let a = attrs(first);
@@ -75,14 +95,21 @@ fn a_typed_call_records_request_reply_tokens_and_continues_the_trace() {
     assert_eq!(a["reasoning_tokens"], json!(256));
     assert_eq!(a["stop_reason"], json!("tool_calls"));
     let input = first.input().expect("input");
-    assert_eq!(input["messages"][0], json!({"role": "system", "content": "Be brief."}));
+    assert_eq!(
+        input["messages"][0],
+        json!({"role": "system", "content": "Be brief."})
+    );
     assert_eq!(input["tools"][0]["function"]["name"], "get_weather");
     assert_eq!(
         first.output().expect("output")["tool_calls"][0]["function"]["arguments"],
         r#"{"city":"Paris"}"#
     );
     let second = spans.named("chat:reply");
-    assert_eq!(second.parent_span_id(), Some(first.span_id()), "continuation");
+    assert_eq!(
+        second.parent_span_id(),
+        Some(first.span_id()),
+        "continuation"
+    );
     assert_eq!(second.trace_id(), first.trace_id());
 }
 
@@ -110,7 +137,10 @@ fn the_json_level_records_an_openai_compatible_call_and_returns_errors_unchanged
     }));
     assert_eq!(result, (true, Err("connection refused".to_string())));
     let ok = spans.named("chat:reply");
-    assert_eq!(ok.output(), Some(json!({"role": "assistant", "content": "hello"})));
+    assert_eq!(
+        ok.output(),
+        Some(json!({"role": "assistant", "content": "hello"}))
+    );
     let failed = spans.named("chat");
     assert_eq!(failed.status(), "error");
     assert_eq!(failed.error_message(), Some("connection refused"));
@@ -125,7 +155,9 @@ fn the_json_level_records_an_openai_compatible_call_and_returns_errors_unchanged
 fn a_blocking_stream_accumulates_and_parents_the_spans_between_its_chunks() {
     let (text, spans) = capture(|| {
         let _agent = staso::span("agent", Kind::Agent);
-        let chunks = chat_stream_chunks().into_iter().map(Ok::<_, std::io::Error>);
+        let chunks = chat_stream_chunks()
+            .into_iter()
+            .map(Ok::<_, std::io::Error>);
         let mut text = String::new();
         for (i, c) in LlmSpan::start_json(Api::OpenAiChat, &stream_request())
             .iter(chunks)
@@ -148,7 +180,10 @@ fn a_blocking_stream_accumulates_and_parents_the_spans_between_its_chunks() {
         Some(llm.span_id())
     );
     let agent = spans.named("agent");
-    assert_eq!(spans.named("after-stream").parent_span_id(), Some(agent.span_id()));
+    assert_eq!(
+        spans.named("after-stream").parent_span_id(),
+        Some(agent.span_id())
+    );
     assert_eq!(llm.parent_span_id(), Some(agent.span_id()));
     assert_eq!(llm.output(), Some(json!({"content": "Hello world"})));
     let a = attrs(llm);
@@ -165,7 +200,13 @@ fn every_way_a_stream_ends_ends_its_span() {
         .build()
         .expect("runtime");
     let ((), spans) = rt.block_on(capture_future(async {
-        let ok = || futures_util::stream::iter(chat_stream_chunks().into_iter().map(Ok::<_, std::io::Error>));
+        let ok = || {
+            futures_util::stream::iter(
+                chat_stream_chunks()
+                    .into_iter()
+                    .map(Ok::<_, std::io::Error>),
+            )
+        };
         // Exhausted.
         let s = LlmSpan::start_json(Api::OpenAiChat, &stream_request()).stream(ok());
         s.count().await;
@@ -205,10 +246,17 @@ fn every_way_a_stream_ends_ends_its_span() {
     assert!(unpolled.attribute("time_to_first_token").is_none());
     assert_eq!(midway.status(), "error");
     assert_eq!(midway.error_message(), Some("connection reset"));
-    assert_eq!(midway.output(), Some(json!({"content": "Hello "})), "text kept");
+    assert_eq!(
+        midway.output(),
+        Some(json!({"content": "Hello "})),
+        "text kept"
+    );
     assert!(midway.attribute("time_to_first_token").is_some());
     assert_eq!(refused.status(), "error");
-    assert_eq!(refused.attribute("exception.type"), Some(json!("BadRequestError")));
+    assert_eq!(
+        refused.attribute("exception.type"),
+        Some(json!("BadRequestError"))
+    );
     assert_eq!(refused.output(), None);
     for s in spans.iter() {
         assert_eq!(s.name(), "openai.chat.completions.create");
@@ -220,8 +268,10 @@ fn a_tool_call_only_stream_has_no_time_to_first_token() {
     let (_, spans) = capture(|| {
         let chunks = vec![
             chunk(json!({"role": "assistant", "content": ""})),
-            chunk(json!({"tool_calls": [{"index": 0, "id": "call_9", "type": "function",
-                "function": {"name": "f", "arguments": ""}}]})),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "id": "call_9", "type": "function",
+                "function": {"name": "f", "arguments": ""}}]}),
+            ),
             chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]})),
         ];
         LlmSpan::start_json(Api::OpenAiChat, &stream_request())
@@ -267,19 +317,27 @@ fn an_sse_body_is_read_whatever_its_chunking() {
         let (got, spans) = rt.block_on(capture_future(async {
             let s = LlmSpan::start_json(Api::AnthropicMessages, &req)
                 .sse_stream(futures_util::stream::iter(pieces));
-            s.map(|b| b.map(|b| b.len()).unwrap_or(0)).collect::<Vec<_>>().await
+            s.map(|b| b.map(|b| b.len()).unwrap_or(0))
+                .collect::<Vec<_>>()
+                .await
         }));
         assert_eq!(got.iter().sum::<usize>(), body.len(), "bytes pass through");
         let s = &spans[0];
         assert_eq!(s.name(), "anthropic.messages.create");
         assert_eq!(
             s.output(),
-            Some(json!({"content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather",
-                "input": {"city": "Paris"}}]})),
+            Some(
+                json!({"content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather",
+                "input": {"city": "Paris"}}]})
+            ),
             "cut {cut}"
         );
         assert_eq!(
-            (&s.json()["input_tokens"], &s.json()["output_tokens"], &s.json()["total_tokens"]),
+            (
+                &s.json()["input_tokens"],
+                &s.json()["output_tokens"],
+                &s.json()["total_tokens"]
+            ),
             (&json!(25), &json!(42), &json!(67))
         );
         assert_eq!(s.attribute("stop_reason"), Some(json!("tool_use")));
@@ -312,8 +370,10 @@ fn capture_categories_filter_typed_calls_before_they_are_sent() {
     );
     assert_eq!(
         s.output(),
-        Some(json!({"role": "assistant", "tool_calls": [{"id": "c", "type": "function",
-            "function": {"name": "f"}}]}))
+        Some(
+            json!({"role": "assistant", "tool_calls": [{"id": "c", "type": "function",
+            "function": {"name": "f"}}]})
+        )
     );
     assert!(s.attribute("temperature").is_none());
     assert_eq!(s.error_message(), None);

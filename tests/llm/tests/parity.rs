@@ -145,20 +145,12 @@ fn attr(v: &mut Value, k: &str, x: Value) {
     set(v, &["attributes", k], x);
 }
 
-fn unattr(v: &mut Value, k: &str) {
-    if let Some(a) = v["attributes"].as_object_mut() {
-        a.remove(k);
-    }
-}
-
 /// What this SDK sends where the Python SDK's span (`py`, a [`view`]) is the reference,
 /// for LLM span `nth` of step `step` under `mode` (`off` = the category switched off).
 /// Each change says why.
 fn expected(mode: &str, step: &str, nth: usize, mut py: Value) -> Value {
-    let all_on = !mode.starts_with("capture_off");
     let off = mode.strip_prefix("capture_off_").unwrap_or("");
     let output_on = off != "output";
-    let request_on = off != "request" && off != "messages";
     let chat_stream = matches!(
         (step, nth),
         ("s02_openai_stream_text", 0)
@@ -202,7 +194,11 @@ fn expected(mode: &str, step: &str, nth: usize, mut py: Value) -> Value {
         // A stream that fails midway keeps what it received (the Python SDK drops the
         // text and the resolved model); the error message is async-openai's text.
         "s09_openai_stream_midstream_drop" => {
-            set(&mut py, &["output"], json!({"content": "It is 21 degrees "}));
+            set(
+                &mut py,
+                &["output"],
+                json!({"content": "It is 21 degrees "}),
+            );
             py["model"] = json!("gpt-4o-mini-2024-07-18");
             attr(&mut py, "service_tier", json!("default"));
             attr(&mut py, "response_id", json!("chatcmpl-fakestream01"));
@@ -250,10 +246,13 @@ fn expected(mode: &str, step: &str, nth: usize, mut py: Value) -> Value {
     // No enclosing agent: this SDK makes the call a root LLM span where the Python SDK
     // opens a synthetic `agent` root named after the calling function (found by a stack
     // walk, which Rust cannot do); a continuation still nests under its proposer.
-    if mode == "noagent" && py["parent"].as_str().is_some_and(|p| p.starts_with("agent#")) {
+    if mode == "noagent"
+        && py["parent"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("agent#"))
+    {
         py["parent"] = json!("root");
     }
-    let _ = (all_on, request_on);
     py
 }
 
@@ -273,7 +272,8 @@ fn compare_step(mode: &str, step: &str, ours: &[Value], theirs: &[Value]) -> Vec
     match step {
         // Dropped without being iterated: the Python SDK never sends the span.
         "s12_openai_stream_abandoned" => {
-            t.push(json!({"name": "openai.chat.completions.create", "kind": "llm",
+            t.push(
+                json!({"name": "openai.chat.completions.create", "kind": "llm",
                 "status": "ok", "parent": "agent#0", "model": "gpt-4o-mini",
                 "requested_model": "gpt-4o-mini", "provider": "openai", "reasoning_effort": "",
                 "usage_available": false, "tokens": [0, 0, 0],
@@ -281,18 +281,21 @@ fn compare_step(mode: &str, step: &str, ours: &[Value], theirs: &[Value]) -> Vec
                     {"role": "system", "content": scenario::SYSTEM},
                     {"role": "user", "content": scenario::USER}]},
                 "output": "", "attributes": {"provider": "openai"},
-                "error_message": "null", "capture": o.first().map(|v| v["capture"].clone())}));
+                "error_message": "null", "capture": o.first().map(|v| v["capture"].clone())}),
+            );
         }
         // Embeddings are traced here (the Python SDK does not trace them).
         "s14_openai_embeddings" => {
-            t.push(json!({"name": "openai.embeddings.create", "kind": "llm", "status": "ok",
+            t.push(
+                json!({"name": "openai.embeddings.create", "kind": "llm", "status": "ok",
                 "parent": "agent#0", "model": "text-embedding-3-small",
                 "requested_model": "text-embedding-3-small", "provider": "openai",
                 "reasoning_effort": "", "usage_available": true, "tokens": [5, 0, 5],
                 "input": {"model": "text-embedding-3-small", "input": ["hello", "world"]},
                 "output": {"embeddings": 2, "dimensions": 3},
                 "attributes": {"provider": "openai"},
-                "error_message": "null", "capture": o.first().map(|v| v["capture"].clone())}));
+                "error_message": "null", "capture": o.first().map(|v| v["capture"].clone())}),
+            );
         }
         _ => {}
     }
@@ -309,7 +312,9 @@ fn compare_step(mode: &str, step: &str, ours: &[Value], theirs: &[Value]) -> Vec
         let want = expected(mode, step, i, theirs);
         let mut got = ours.clone();
         if step == "s26_anthropic_stream_break" {
-            let text = got["output"]["content"][0]["text"].as_str().unwrap_or_default();
+            let text = got["output"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default();
             if "Let me check the weather.".starts_with(text) && !text.is_empty() {
                 got["output"]["content"][0]["text"] = json!("<prefix>");
             }
@@ -323,7 +328,10 @@ fn compare_step(mode: &str, step: &str, ours: &[Value], theirs: &[Value]) -> Vec
                     }
                 }
             }
-            problems.push(format!("{mode}/{step} LLM span {i}: {:#}", Value::Object(diff)));
+            problems.push(format!(
+                "{mode}/{step} LLM span {i}: {:#}",
+                Value::Object(diff)
+            ));
         }
     }
     problems
@@ -385,7 +393,10 @@ fn full_scenario_matches_the_python_sdk() {
     };
     let s02 = llm("s02_openai_stream_text");
     assert!(s02["duration_ms"].as_f64() >= Some(7.0 * 30.0), "{s02}");
-    for (agent, min) in [("s02_openai_stream_text", 150.0), ("s25_anthropic_stream_slow", 150.0)] {
+    for (agent, min) in [
+        ("s02_openai_stream_text", 150.0),
+        ("s25_anthropic_stream_slow", 150.0),
+    ] {
         let ttft = decoded(&llm(agent), "attributes")["time_to_first_token"].as_f64();
         assert!(ttft >= Some(min), "{agent}: ttft {ttft:?}");
     }
@@ -397,7 +408,11 @@ fn full_scenario_matches_the_python_sdk() {
         .filter(|r| r.scenario == "error429" && r.path == "/v1/chat/completions")
         .count();
     assert_eq!(attempts, 4);
-    assert_eq!(step_spans(&run.spans, "s06_openai_error_429").len(), 2, "agent + one LLM span");
+    assert_eq!(
+        step_spans(&run.spans, "s06_openai_error_429").len(),
+        2,
+        "agent + one LLM span"
+    );
     // The chat streams asked for usage unless the caller chose (s19: false kept).
     let stream_options: Vec<Value> = run
         .provider
@@ -423,7 +438,11 @@ fn async_scenario_matches_the_python_sdk() {
 
 #[test]
 fn capture_off_request_matches_the_python_sdk() {
-    check("capture", "capture_off_request", staso::Options::new().capture_request(false));
+    check(
+        "capture",
+        "capture_off_request",
+        staso::Options::new().capture_request(false),
+    );
 }
 
 #[test]
@@ -455,7 +474,11 @@ fn capture_off_tool_arguments_matches_the_python_sdk() {
 
 #[test]
 fn capture_off_output_matches_the_python_sdk() {
-    check("capture", "capture_off_output", staso::Options::new().capture_output(false));
+    check(
+        "capture",
+        "capture_off_output",
+        staso::Options::new().capture_output(false),
+    );
 }
 
 #[test]
