@@ -4,7 +4,7 @@
 //! for a stream. The reply is chosen by the `x-fake-scenario` header (`text` by default):
 //! `text`, `tool_call`, `cached_reasoning`, `json`, `error429`, `error400`,
 //! `midstream_drop`, `slow` (150 ms before the first content delta), `tool_use`,
-//! `thinking`. Shared by `examples/llm.rs` and the tests in `tests/llm`.
+//! `thinking`, and `auto` (a tool call while the request has tools and no tool result). Shared by `examples/llm.rs` and the tests in `tests/llm`.
 //!
 //! A minimal HTTP/1.1 server on tokio (one request per connection, `Connection: close`)
 //! so that a test controls every byte: chunked SSE bodies, delays, and a connection
@@ -358,6 +358,19 @@ fn error_body(path: &str, code: u16) -> Value {
         "code": if code == 429 { "rate_limit_exceeded" } else { "invalid_value" }}})
 }
 
+/// `auto`: what an agent loop needs — a tool call while the model has tools and no tool
+/// result yet, else text.
+fn auto(req: &Value) -> String {
+    let messages = req["messages"].as_array().cloned().unwrap_or_default();
+    let answered = messages.last().is_some_and(|m| m["role"] == "tool");
+    let has_tools = req["tools"].as_array().is_some_and(|t| !t.is_empty());
+    if has_tools && !answered {
+        "tool_call".into()
+    } else {
+        "text".into()
+    }
+}
+
 /// Reads one request: (path, lower-cased headers, body).
 async fn read_request(
     conn: &mut TcpStream,
@@ -464,6 +477,7 @@ async fn serve(mut conn: TcpStream, log: Arc<Mutex<Vec<Received>>>) -> std::io::
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| "text".into());
     let path = path.split('?').next().unwrap_or("/").to_string();
+    let scenario = if scenario == "auto" { auto(&body) } else { scenario };
     if let Ok(mut l) = log.lock() {
         l.push(Received {
             path: path.clone(),

@@ -75,8 +75,10 @@ impl LlmSpan {
     }
     /// Returns the iterator, wrapped in nothing that costs.
     #[inline(always)]
-    pub fn iter<I>(self, iter: I) -> LlmIter<I> {
-        LlmIter { inner: iter }
+    pub fn iter<I: IntoIterator>(self, iter: I) -> LlmIter<I::IntoIter> {
+        LlmIter {
+            inner: iter.into_iter(),
+        }
     }
     /// Returns the body, wrapped in nothing that costs.
     #[inline(always)]

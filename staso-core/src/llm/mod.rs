@@ -193,9 +193,9 @@ impl LlmSpan {
         LlmStream::new(self.into_streaming(), stream)
     }
 
-    /// [`stream`](Self::stream) for a blocking iterator.
-    pub fn iter<I>(self, iter: I) -> LlmIter<I> {
-        LlmIter::new(self.into_streaming(), iter)
+    /// [`stream`](Self::stream) for a blocking iterator (or anything iterable).
+    pub fn iter<I: IntoIterator>(self, iter: I) -> LlmIter<I::IntoIter> {
+        LlmIter::new(self.into_streaming(), iter.into_iter())
     }
 
     /// Wraps the raw bytes of a streaming HTTP body (server-sent events), e.g.
