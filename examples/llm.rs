@@ -49,13 +49,17 @@ async fn answer(
     let reply = loop {
         let r = client.chat().create(request(&messages)?).await?;
         let message = serde_json::to_value(&r.choices[0].message)?;
-        let calls = message["tool_calls"].as_array().cloned().unwrap_or_default();
+        let calls = message["tool_calls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if calls.is_empty() {
             break message["content"].as_str().unwrap_or_default().to_string();
         }
         messages.push(json!({"role": "assistant", "content": null, "tool_calls": calls}));
         for call in calls {
-            let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap_or("{}"))?;
+            let args: Value =
+                serde_json::from_str(call["function"]["arguments"].as_str().unwrap_or("{}"))?;
             let result = get_weather(args["city"].as_str().unwrap_or("?"));
             messages.push(json!({"role": "tool", "tool_call_id": call["id"], "content": result}));
         }
@@ -107,7 +111,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let report = client.shutdown(Duration::from_secs(5));
     print_tree(&collector);
-    println!("\ndelivery: {} delivered (ok = {})", report.delivered, report.ok());
+    println!(
+        "\ndelivery: {} delivered (ok = {})",
+        report.delivered,
+        report.ok()
+    );
     Ok(())
 }
 
@@ -143,7 +151,10 @@ fn print_tree(collector: &staso_collector::Collector) {
         out
     }
     fn walk(spans: &[Value], parent: &Value, prefix: &str) {
-        let children: Vec<&Value> = spans.iter().filter(|s| s["parent_span_id"] == *parent).collect();
+        let children: Vec<&Value> = spans
+            .iter()
+            .filter(|s| s["parent_span_id"] == *parent)
+            .collect();
         for (i, c) in children.iter().enumerate() {
             let last = i + 1 == children.len();
             println!("{prefix}{}{}", if last { "└─ " } else { "├─ " }, line(c));

@@ -477,7 +477,11 @@ async fn serve(mut conn: TcpStream, log: Arc<Mutex<Vec<Received>>>) -> std::io::
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| "text".into());
     let path = path.split('?').next().unwrap_or("/").to_string();
-    let scenario = if scenario == "auto" { auto(&body) } else { scenario };
+    let scenario = if scenario == "auto" {
+        auto(&body)
+    } else {
+        scenario
+    };
     if let Ok(mut l) = log.lock() {
         l.push(Received {
             path: path.clone(),

@@ -376,3 +376,84 @@ impl Drop for Call {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn name(api: Api, reply: Value) -> String {
+        read_reply(api, &reply, &CapturePolicy::ALL_ON).name
+    }
+
+    #[test]
+    fn replies_name_their_call_as_the_python_sdk_does() {
+        let chat = |finish: Value, calls: Value| {
+            json!({"choices": [{"message": {"role": "assistant", "content": "x", "tool_calls": calls},
+                                "finish_reason": finish}]})
+        };
+        let call = |n: &str| json!({"id": n, "type": "function", "function": {"name": n, "arguments": "{}"}});
+        assert_eq!(
+            name(Api::OpenAiChat, chat(json!("length"), json!(null))),
+            "chat:reply"
+        );
+        assert_eq!(
+            name(
+                Api::OpenAiChat,
+                chat(json!("insufficient_system_resource"), json!(null))
+            ),
+            "chat:insufficient_system_resource"
+        );
+        assert_eq!(
+            name(Api::OpenAiChat, chat(json!(null), json!(null))),
+            "chat"
+        );
+        // Tool calls win over a terminal finish reason.
+        assert_eq!(
+            name(
+                Api::OpenAiChat,
+                chat(
+                    json!("stop"),
+                    json!([call("a"), call("b"), call("c"), call("d")])
+                )
+            ),
+            "chat:tool_calls(a, b, c, …+1)"
+        );
+        assert_eq!(
+            name(
+                Api::OpenAiResponses,
+                json!({"status": "incomplete", "output": []})
+            ),
+            "response:incomplete"
+        );
+        assert_eq!(
+            name(Api::OpenAiResponses, json!({"output": []})),
+            "response"
+        );
+        assert_eq!(
+            name(
+                Api::OpenAiResponses,
+                json!({"status": "in_progress",
+                "output": [{"type": "message", "content": []}]})
+            ),
+            "response:reply"
+        );
+        let ant = |stop: Value, blocks: Value| json!({"stop_reason": stop, "content": blocks});
+        assert_eq!(
+            name(Api::AnthropicMessages, ant(json!("pause_turn"), json!([]))),
+            "chat:pause_turn"
+        );
+        // `tool_use` without tool_use blocks is not a tool call.
+        assert_eq!(
+            name(
+                Api::AnthropicMessages,
+                ant(json!("tool_use"), json!([{"type": "text", "text": ""}]))
+            ),
+            "chat:tool_use"
+        );
+        assert_eq!(
+            name(Api::AnthropicMessages, ant(json!(null), json!([]))),
+            "chat"
+        );
+    }
+}

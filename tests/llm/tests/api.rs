@@ -385,3 +385,21 @@ fn nothing_is_recorded_without_a_client_or_capture() {
     assert!(!span.is_recording());
     assert!(!LlmSpan::start_json(Api::OpenAiChat, &json!({"model": "m"})).is_recording());
 }
+
+#[test]
+fn a_manual_llm_span_loses_its_input_when_any_category_is_off_but_a_recorded_call_does_not() {
+    let (_, spans) = capture_with(staso::Options::new().capture_tool_schema(false), || {
+        let mut manual = staso::span("manual", Kind::Llm);
+        manual.set_input(&json!({"prompt": "hi"}));
+        drop(manual);
+        LlmCall::new("openai", "m")
+            .user("hi")
+            .start()
+            .finish(Reply::new().content("ok"));
+    });
+    assert_eq!(spans.named("manual").input(), None);
+    assert_eq!(
+        spans.named("chat").input(),
+        Some(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+    );
+}
