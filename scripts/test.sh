@@ -22,11 +22,17 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests (unit, integration, UI, doc)"
 cargo test --workspace
 
+step "one API in both builds (rustdoc of staso with and without enable)"
+bash scripts/api_parity.sh
+
 step "compile-out proof (standalone crate, default features off)"
 bash scripts/compile_out_proof.sh
 
 step "examples build without the default feature"
 cargo build -p staso --examples --no-default-features
+
+step "crates package for crates.io (cargo package, verified by building each packaged crate)"
+cargo package --quiet --allow-dirty -p staso-types -p staso-macros -p staso-core -p staso
 
 step "benchmarks compile"
 cargo bench --workspace --no-run

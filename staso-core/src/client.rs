@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::env::{Env, ProcessEnv};
 use crate::export::batcher;
-use crate::export::queue::Queue;
+use crate::export::queue::{Lane, Queue};
 use crate::local::record::SpanRecord;
 use staso_types::{DeliveryReport, InitError, Options};
 use std::cell::RefCell;
@@ -38,7 +38,8 @@ impl Inner {
     }
 
     /// Stops accepting, drains within `timeout`, and stops the batcher. Idempotent: later
-    /// calls return the first call's report (with the current rejection count).
+    /// calls return the first call's report, with the rejections counted since (spans that
+    /// were open at shutdown and ended after it).
     fn shutdown(&self, timeout: Duration) -> DeliveryReport {
         self.queue.close();
         let Some(batcher) = &self.batcher else {
@@ -46,8 +47,13 @@ impl Inner {
         };
         if let Ok(r) = self.final_report.lock() {
             if let Some(r) = r.as_ref() {
+                let now = self.queue.report(false);
                 let mut r = r.clone();
-                r.rejected = self.queue.report(false).rejected;
+                if now.rejected != r.rejected {
+                    r.rejected = now.rejected;
+                    r.last_failure = now.last_failure;
+                    r.retryable = now.retryable;
+                }
                 return r;
             }
         }
@@ -119,8 +125,8 @@ struct Cached {
     /// The `GENERATION` the client was read at.
     generation: u64,
     client: Option<Arc<Inner>>,
-    /// Pushes since this thread last looked at the queue's length (see `Queue::push_from`).
-    pushed: u32,
+    /// This thread's lane into the client's queue, made at its first span.
+    lane: Option<Lane>,
 }
 
 thread_local! {
@@ -128,7 +134,7 @@ thread_local! {
         RefCell::new(Cached {
             generation: 0,
             client: None,
-            pushed: 0,
+            lane: None,
         })
     };
 }
@@ -146,9 +152,9 @@ pub(crate) fn with_client<R>(f: impl FnOnce(&Inner) -> R) -> Option<R> {
     with_cached(|c, _| f(c))
 }
 
-/// [`with_client`], also handing out this thread's push counter.
+/// [`with_client`], also handing out this thread's lane (if it has one yet).
 #[inline]
-fn with_cached<R>(f: impl FnOnce(&Inner, &mut u32) -> R) -> Option<R> {
+fn with_cached<R>(f: impl FnOnce(&Inner, &mut Option<Lane>) -> R) -> Option<R> {
     CACHED
         .try_with(|c| {
             let gen = GENERATION.load(Acquire);
@@ -156,27 +162,38 @@ fn with_cached<R>(f: impl FnOnce(&Inner, &mut u32) -> R) -> Option<R> {
             if c.generation != gen {
                 refresh(&mut c, gen);
             }
-            let Cached { client, pushed, .. } = &mut *c;
-            client.as_deref().map(|client| f(client, pushed))
+            let Cached { client, lane, .. } = &mut *c;
+            client.as_deref().map(|client| f(client, lane))
         })
         .ok()
         .flatten()
 }
 
+/// Takes the current global client. When there is none any more because this thread's
+/// client was shut down, the thread keeps it: a span that started before the shutdown
+/// and ends after it then reaches the closed client, which counts it as rejected.
 #[cold]
 fn refresh(c: &mut Cached, generation: u64) {
-    *c = Cached {
-        generation,
-        client: GLOBAL.read().ok().and_then(|g| g.clone()),
-        pushed: 0,
+    c.generation = generation;
+    let current = GLOBAL.read().ok().and_then(|g| g.clone());
+    let same = match (&current, &c.client) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, Some(old)) => old.queue.is_closed(),
+        _ => false,
     };
+    if !same {
+        c.lane = None;
+        c.client = current;
+    }
 }
 
 /// Sends the record in `slot` to the current client (taken out right at the push, so it
 /// is moved once). Without a client it stays where it is.
 #[inline]
 pub(crate) fn send_from(slot: &mut Option<SpanRecord>) {
-    with_cached(|c, pushed| c.queue.push_from(slot, pushed));
+    with_cached(|c, lane| {
+        lane.get_or_insert_with(|| c.queue.lane()).push_from(slot);
+    });
 }
 
 fn set_global(inner: Option<Arc<Inner>>) -> Option<Arc<Inner>> {
@@ -222,6 +239,8 @@ pub fn init(options: Options) -> Result<Client, InitError> {
 pub fn init_with_env(options: Options, env: &dyn Env) -> Result<Client, InitError> {
     let config = Arc::new(crate::config::resolve(&options, env)?);
     crate::diag::set_debug(config.debug);
+    // The clock's one-time calibration happens here, not in the first span.
+    crate::local::clock::calibrate();
     if config.install_panic_hook {
         crate::panic::install_hook();
     }
@@ -291,6 +310,14 @@ fn shutdown_at_exit() {
             }
         }
     }
+}
+
+/// Steps the wall clock the SDK sees by `by_ns` and re-anchors at once, as the batcher
+/// does every minute (tests of NTP steps).
+#[cfg(feature = "test-faults")]
+pub fn step_wall_clock(by_ns: i64) {
+    crate::local::clock::step_wall_clock(by_ns);
+    crate::local::clock::reanchor();
 }
 
 #[cfg(feature = "test-faults")]

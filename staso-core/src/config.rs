@@ -3,6 +3,7 @@
 //! is refused at `init` with an error that names the option and the fix.
 
 use crate::env::{non_blank, Env};
+use crate::local::sampling::Sampling;
 use staso_types::{
     strip_userinfo, CapturePolicy, Category, GitContext, InitError, MaskFn, Options,
     DEFAULT_BASE_URL,
@@ -74,6 +75,8 @@ pub(crate) struct Config {
     pub mask: Option<Mask>,
     pub install_panic_hook: bool,
     pub install_exit_hook: bool,
+    /// `None`: every trace is recorded.
+    pub sampling: Option<Sampling>,
 }
 
 const STRICT_BOOL: &str = "1/0, true/false, yes/no, on/off";
@@ -218,6 +221,17 @@ pub(crate) fn resolve(o: &Options, env: &dyn Env) -> Result<Config, InitError> {
     };
     let session_id =
         non_blank(env, "STASO_SESSION_ID").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let rate = match (o.sample_rate, non_blank(env, "STASO_SAMPLE_RATE")) {
+        (Some(r), _) => r,
+        (None, Some(v)) => v
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| InitError::SampleRate(format!("{v:?}")))?,
+        (None, None) => 1.0,
+    };
+    if !(0.0..=1.0).contains(&rate) {
+        return Err(InitError::SampleRate(rate.to_string()));
+    }
     Ok(Config {
         agent_id: staso_types::agent_id(&agent_name),
         api_key,
@@ -247,6 +261,7 @@ pub(crate) fn resolve(o: &Options, env: &dyn Env) -> Result<Config, InitError> {
         mask: o.mask.clone().map(Mask),
         install_panic_hook: o.install_panic_hook.unwrap_or(true),
         install_exit_hook: o.install_exit_hook.unwrap_or(true),
+        sampling: Sampling::new(rate, o.sampler.clone()),
     })
 }
 

@@ -14,6 +14,7 @@
 //!               registry, testing, and __private (what the macros expand to)
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 mod config;
@@ -42,9 +43,9 @@ pub use local::span::{current_span, span, CurrentSpan, Span, SpanGuard};
 pub use registry::registry;
 pub use staso_types::{
     agent_id, CapturePolicy, Category, DeliveryReport, FailureKind, GitContext, InitError, Kind,
-    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SpanId,
-    Status, TraceId, Usage, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
+    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SamplerFn,
+    SamplingInput, SpanId, Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
 };
 
 #[cfg(feature = "test-faults")]
-pub use client::inject_batcher_panic;
+pub use client::{inject_batcher_panic, step_wall_clock};

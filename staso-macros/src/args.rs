@@ -307,6 +307,7 @@ pub(crate) enum OptValue {
     Str(LitStr),
     Usize(usize, Span),
     Secs(f64, Span),
+    Fraction(f64, Span),
     Bool(bool),
 }
 
@@ -348,6 +349,7 @@ impl MainArgs {
             let example = match spec.ty {
                 OptionType::Count { .. } => format!("{k} = 100"),
                 OptionType::Seconds => format!("{k} = 0.5 (seconds)"),
+                OptionType::Fraction => format!("{k} = 0.25"),
                 OptionType::Flag => format!("{k} = false"),
                 _ => format!("{k} = \"..\""),
             };
@@ -398,9 +400,22 @@ fn opt_value(key: &str, ty: OptionType, v: &Expr, example: &str) -> Result<OptVa
             secs(key, x, f.span())?
         }
         (OptionType::Seconds, _) => return Err(wrong("a number of seconds")),
+        (OptionType::Fraction, Some(Lit::Float(f))) => fraction(key, f.base10_parse()?, f.span())?,
+        (OptionType::Fraction, Some(Lit::Int(i))) => fraction(key, i.base10_parse()?, i.span())?,
+        (OptionType::Fraction, _) => return Err(wrong("a number between 0.0 and 1.0")),
         (_, Some(Lit::Str(s))) => OptValue::Str(s.clone()),
         (_, _) => return Err(wrong("a string literal")),
     })
+}
+
+fn fraction(key: &str, x: f64, span: Span) -> Result<OptValue> {
+    if !(0.0..=1.0).contains(&x) {
+        return Err(Error::new(
+            span,
+            format!("`{key}` must be between 0.0 and 1.0, not {x}"),
+        ));
+    }
+    Ok(OptValue::Fraction(x, span))
 }
 
 fn secs(key: &str, x: f64, span: Span) -> Result<OptValue> {

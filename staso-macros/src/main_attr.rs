@@ -110,6 +110,11 @@ fn field(key: &syn::Ident, v: &OptValue) -> TokenStream {
             lit.set_span(*span);
             quote!(::core::time::Duration::from_secs_f64(#lit))
         }
+        OptValue::Fraction(x, span) => {
+            let mut lit = Literal::f64_suffixed(*x);
+            lit.set_span(*span);
+            quote!(#lit)
+        }
         OptValue::Bool(b) => quote!(#b),
     };
     quote_spanned!(key.span()=> __staso_options.#key = ::core::option::Option::Some(#value);)

@@ -47,6 +47,8 @@ pub enum InitError {
     MaxQueueSize,
     /// `max_field_bytes` is zero.
     MaxFieldBytes,
+    /// `sample_rate` is not a number in 0.0..=1.0.
+    SampleRate(String),
     /// An environment variable holds a value that cannot be parsed.
     InvalidEnv {
         /// The variable's name.
@@ -109,6 +111,10 @@ impl fmt::Display for InitError {
             InitError::MaxFieldBytes => write!(
                 f,
                 "staso: `max_field_bytes` is 0: it must be greater than zero"
+            ),
+            InitError::SampleRate(v) => write!(
+                f,
+                "staso: `sample_rate` (STASO_SAMPLE_RATE) is {v}: it must be a number between 0.0 and 1.0"
             ),
             InitError::InvalidEnv { var, value, expected } => write!(
                 f,

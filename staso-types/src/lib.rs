@@ -22,7 +22,9 @@ pub use git::{read_checkout, strip_userinfo, Checkout, GitContext};
 pub use ids::{ParseIdError, SpanId, TraceId};
 pub use kind::{Kind, ParseKindError, Status};
 pub use llm::{Api, Usage};
-pub use options::{MaskFn, OptionSpec, OptionType, Options, OPTIONS};
+pub use options::{
+    ratio_keeps, MaskFn, OptionSpec, OptionType, Options, SamplerFn, SamplingInput, OPTIONS,
+};
 pub use registry::Registered;
 pub use report::{DeliveryReport, FailureKind};
 

@@ -2,6 +2,8 @@
 //! types and environment variables that the macro, the runtime and the docs all read.
 
 use crate::git::GitContext;
+use crate::ids::TraceId;
+use crate::kind::Kind;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +23,64 @@ use std::time::Duration;
 /// assert_eq!(mask("city", "Paris"), None);
 /// ```
 pub type MaskFn = Arc<dyn Fn(&str, &str) -> Option<String> + Send + Sync>;
+
+/// What a sampler sees of a trace's root span when it opens (its attributes are not set
+/// yet; tags from the attribute are).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct SamplingInput<'a> {
+    /// The new trace's id.
+    pub trace_id: TraceId,
+    /// The root span's name.
+    pub name: &'a str,
+    /// The root span's kind.
+    pub kind: Kind,
+    /// The agent it runs under: its own name for an agent span, else the process default.
+    pub agent_name: &'a str,
+    /// The `tags = [..]` of its attribute, if any.
+    pub tags: &'a [&'static str],
+}
+
+impl<'a> SamplingInput<'a> {
+    /// The input of a root named `name` of `kind`, running under `agent_name`, no tags.
+    pub fn new(trace_id: TraceId, name: &'a str, kind: Kind, agent_name: &'a str) -> Self {
+        SamplingInput {
+            trace_id,
+            name,
+            kind,
+            agent_name,
+            tags: &[],
+        }
+    }
+
+    /// Keeps `rate` (0.0–1.0) of traces, decided by the trace id alone, as OpenTelemetry's
+    /// ratio sampler does: the same trace gets the same answer wherever it is asked.
+    ///
+    /// ```
+    /// # use staso_types::{SamplingInput, TraceId, Kind};
+    /// let keep = |i: &SamplingInput<'_>| i.agent_name == "billing" || i.ratio(0.1);
+    /// # let _ = keep;
+    /// ```
+    pub fn ratio(&self, rate: f64) -> bool {
+        ratio_keeps(self.trace_id, rate)
+    }
+}
+
+/// Whether a trace is kept at `rate`: its id's low 64 bits below `rate` × 2⁶⁴.
+pub fn ratio_keeps(trace_id: TraceId, rate: f64) -> bool {
+    if rate >= 1.0 {
+        return true;
+    }
+    if rate.is_nan() || rate <= 0.0 {
+        return false;
+    }
+    let threshold = (rate * 18_446_744_073_709_551_616.0) as u64;
+    (trace_id.to_u128() as u64) < threshold
+}
+
+/// Decides at a trace's root whether the trace is recorded; every span of the trace
+/// follows the root's decision.
+pub type SamplerFn = Arc<dyn Fn(&SamplingInput<'_>) -> bool + Send + Sync>;
 
 /// Everything `init` accepts. Unset fields fall back to their environment variable (see
 /// [`OPTIONS`]), then to the contract's default. Build it with the setters, or set fields
@@ -105,6 +165,13 @@ pub struct Options {
     /// Register an `atexit` hook at init that flushes within `shutdown_timeout` when the
     /// process exits without shutting the client down; `true` by default.
     pub install_exit_hook: Option<bool>,
+    /// Fraction of traces recorded, 0.0–1.0 (`STASO_SAMPLE_RATE`); 1.0 by default. Decided
+    /// once per trace at its root from the trace id, so a trace is kept or dropped whole,
+    /// also across services (the W3C `traceparent` sampled flag).
+    pub sample_rate: Option<f64>,
+    /// Decides per trace instead of `sample_rate` (by agent, root name, kind, tags); see
+    /// [`SamplingInput::ratio`] to keep a fraction of some traces.
+    pub sampler: Option<SamplerFn>,
 }
 
 macro_rules! setters {
@@ -186,6 +253,10 @@ setters! {
     install_panic_hook: bool => std::convert::identity;
     /// Sets [`install_exit_hook`](Options::install_exit_hook).
     install_exit_hook: bool => std::convert::identity;
+    /// Sets [`sample_rate`](Options::sample_rate).
+    sample_rate: f64 => std::convert::identity;
+    /// Sets [`sampler`](Options::sampler).
+    sampler: impl Fn(&SamplingInput<'_>) -> bool + Send + Sync + 'static => |f| Arc::new(f) as SamplerFn;
 }
 
 impl fmt::Debug for Options {
@@ -205,6 +276,8 @@ impl fmt::Debug for Options {
             .field("capture_messages", &self.capture_messages)
             .field("capture_git", &self.capture_git)
             .field("mask", &self.mask.as_ref().map(|_| "<fn>"))
+            .field("sample_rate", &self.sample_rate)
+            .field("sampler", &self.sampler.as_ref().map(|_| "<fn>"))
             .finish_non_exhaustive()
     }
 }
@@ -228,6 +301,8 @@ pub enum OptionType {
     },
     /// Seconds (integer or float), greater than zero.
     Seconds,
+    /// A number in 0.0..=1.0.
+    Fraction,
 }
 
 /// One option: its name (the field of [`Options`] and the key of `#[staso::main]`), its
@@ -309,6 +384,11 @@ pub const OPTIONS: &[OptionSpec] = &[
     spec("request_timeout", Seconds, None),
     spec("install_panic_hook", Flag, None),
     spec("install_exit_hook", Flag, None),
+    spec(
+        "sample_rate",
+        OptionType::Fraction,
+        Some("STASO_SAMPLE_RATE"),
+    ),
 ];
 
 #[cfg(test)]
@@ -344,7 +424,8 @@ mod tests {
             .ca_cert_path("x.pem")
             .request_timeout(Duration::from_secs(1))
             .install_panic_hook(true)
-            .install_exit_hook(true);
+            .install_exit_hook(true)
+            .sample_rate(0.5);
         let set = [
             o.api_key.is_some(),
             o.agent_name.is_some(),
@@ -371,6 +452,7 @@ mod tests {
             o.request_timeout.is_some(),
             o.install_panic_hook.is_some(),
             o.install_exit_hook.is_some(),
+            o.sample_rate.is_some(),
         ];
         assert_eq!(set.len(), OPTIONS.len());
         assert!(set.iter().all(|s| *s));

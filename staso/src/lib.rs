@@ -38,13 +38,15 @@
 pub use staso_macros::{agent, main, tool, trace};
 
 // The plain data types: one definition, compiled in both builds.
+#[doc(inline)]
 pub use staso_types::{
     agent_id, CapturePolicy, Category, DeliveryReport, FailureKind, GitContext, InitError, Kind,
-    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SpanId,
-    Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
+    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SamplerFn,
+    SamplingInput, SpanId, Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
 };
 
 #[cfg(feature = "enable")]
+#[doc(inline)]
 pub use staso_core::{
     bind_current, conversation, current_span, flush, init, new_conversation, registry, shutdown,
     span, Client, ConversationBuilder, CurrentSpan, InstrumentExt, Instrumented, Span, SpanGuard,

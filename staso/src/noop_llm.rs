@@ -8,21 +8,26 @@ use staso_types::{SpanId, TraceId};
 use std::borrow::Cow;
 use std::fmt::Display;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pub use staso_types::{Api, Usage};
 
+/// `Send + Sync`, not unwind-safe, like the runtime's types (they hold the span's shared
+/// context); checked by scripts/api_parity.sh.
+type NotUnwindSafe = PhantomData<Box<dyn Fn() + Send + Sync>>;
+
 /// An LLM call (inert in this build).
 #[must_use = "the call is recorded when its reply is given: finish_json / finish / fail"]
 #[derive(Debug)]
-pub struct LlmSpan(());
+pub struct LlmSpan(NotUnwindSafe);
 
 impl LlmSpan {
     /// Does nothing.
     #[inline(always)]
     pub fn start_json<T: Serialize + ?Sized>(api: Api, request: &T) -> LlmSpan {
-        LlmSpan(())
+        LlmSpan(PhantomData)
     }
     /// Does nothing.
     #[inline(always)]
@@ -71,19 +76,26 @@ impl LlmSpan {
     /// Returns the stream, wrapped in nothing that costs.
     #[inline(always)]
     pub fn stream<S>(self, stream: S) -> LlmStream<S> {
-        LlmStream { inner: stream }
+        LlmStream {
+            marker: PhantomData,
+            inner: stream,
+        }
     }
     /// Returns the iterator, wrapped in nothing that costs.
     #[inline(always)]
     pub fn iter<I: IntoIterator>(self, iter: I) -> LlmIter<I::IntoIter> {
         LlmIter {
+            marker: PhantomData,
             inner: iter.into_iter(),
         }
     }
     /// Returns the body, wrapped in nothing that costs.
     #[inline(always)]
     pub fn sse_stream<S>(self, body: S) -> SseStream<S> {
-        SseStream { inner: body }
+        SseStream {
+            marker: PhantomData,
+            inner: body,
+        }
     }
 }
 
@@ -187,7 +199,7 @@ impl LlmCall {
     /// Does nothing.
     #[inline(always)]
     pub fn start(self) -> LlmSpan {
-        LlmSpan(())
+        LlmSpan(PhantomData)
     }
 }
 
@@ -247,6 +259,7 @@ impl Reply {
 pin_project_lite::pin_project! {
     /// A stream passed through unchanged (this build records nothing).
     pub struct LlmStream<S> {
+        marker: NotUnwindSafe,
         #[pin]
         inner: S,
     }
@@ -280,6 +293,7 @@ where
 /// An iterator passed through unchanged (this build records nothing).
 #[derive(Debug)]
 pub struct LlmIter<I> {
+    marker: NotUnwindSafe,
     inner: I,
 }
 
@@ -311,6 +325,7 @@ where
 pin_project_lite::pin_project! {
     /// A body passed through unchanged (this build records nothing).
     pub struct SseStream<S> {
+        marker: NotUnwindSafe,
         #[pin]
         inner: S,
     }

@@ -5,7 +5,7 @@
 //! runtime, so it works the same under a user's runtime or none. Up to `MAX_IN_FLIGHT`
 //! requests run at once and complete independently: a stalled one holds nothing else.
 
-use super::queue::Queue;
+use super::queue::{LaneEnd, Queue};
 use super::transport::{Failure, Transport};
 use crate::config::Config;
 use crate::local::record::SpanRecord;
@@ -96,6 +96,8 @@ impl Handle {
 /// Backoff between retries: 0.5 s doubling, with jitter, capped here.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// How often the wall-clock offset is measured again (see `clock`).
+const REANCHOR_EVERY: Duration = Duration::from_secs(60);
 /// Requests in flight at once: enough to keep up with a fast producer over one
 /// keep-alive pool, few enough not to hammer a struggling service.
 const MAX_IN_FLIGHT: usize = 4;
@@ -143,6 +145,8 @@ type Joined = Result<(tokio::task::Id, Result<(), Failure>), tokio::task::JoinEr
 
 struct Batcher {
     queue: Arc<Queue>,
+    /// The batcher's ends of the threads' lanes.
+    lanes: Vec<LaneEnd>,
     config: Arc<Config>,
     commands: Arc<Mutex<Vec<Command>>>,
     #[cfg(feature = "test-faults")]
@@ -162,6 +166,7 @@ struct Batcher {
     flying: std::collections::HashMap<tokio::task::Id, Batch>,
     next_seq: u64,
     last_send: Instant,
+    last_reanchor: Instant,
     waiters: Vec<Waiter>,
     /// The shutdown request has been answered: the thread ends.
     shutdown_answered: bool,
@@ -181,6 +186,7 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
     let inject_panic = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut b = Batcher {
         queue: queue.clone(),
+        lanes: Vec::new(),
         config,
         commands: commands.clone(),
         #[cfg(feature = "test-faults")]
@@ -194,6 +200,7 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
         flying: std::collections::HashMap::new(),
         next_seq: 1,
         last_send: Instant::now(),
+        last_reanchor: Instant::now(),
         waiters: Vec::new(),
         shutdown_answered: false,
         buf: Vec::with_capacity(64 * 1024),
@@ -258,14 +265,18 @@ impl Batcher {
         {
             panic!("staso test fault: injected batcher panic");
         }
-        self.queue.woken();
+        if self.last_reanchor.elapsed() >= REANCHOR_EVERY {
+            crate::local::clock::reanchor();
+            self.last_reanchor = Instant::now();
+        }
+        let wanted = self.queue.take_wanted();
         self.take_commands();
         let batch_size = self.config.batch_size;
         let interval_passed = self.last_send.elapsed() >= self.config.flush_interval;
         let urgent = !self.waiters.is_empty();
-        // Spans stay in the queue until there is a reason to send them: the queue is the
-        // buffer, and a span taken out early would only sit in `unsent` instead.
-        if urgent || interval_passed || self.queue.len() >= batch_size {
+        // Spans stay in their lanes until there is a reason to send them (a lane filled a
+        // batch, the interval, a flush): the lanes are the buffer.
+        if urgent || interval_passed || wanted {
             self.drain();
         }
         // Oldest first: retries that fell due, then new batches.
@@ -288,6 +299,8 @@ impl Batcher {
             let n = self.unsent.len().min(batch_size - p);
             records.extend(self.unsent.drain(..n));
             self.launch(Batch::new(records));
+            // Encoding a batch takes a while: empty the lanes before they fill up.
+            self.drain();
         }
         if interval_passed || urgent {
             self.last_send = Instant::now();
@@ -318,7 +331,7 @@ impl Batcher {
         // the bound leaves in the queue for later (it will be numbered in order).
         self.drain();
         for c in commands {
-            let barrier = self.next_seq - 1 + self.queue.len() as u64;
+            let barrier = self.next_seq - 1;
             match c {
                 Command::Flush { deadline, reply } => self.waiters.push(Waiter {
                     barrier,
@@ -357,32 +370,25 @@ impl Batcher {
         }
     }
 
-    /// Moves what is queued into `unsent`, numbering it, as far as the bound allows:
-    /// spans the batcher holds (unsent, waiting for a retry, in flight) count against
-    /// `max_queue_size` too, so a slow or absent service cannot grow memory. What does not
-    /// fit stays in the queue, where a full queue rejects new spans.
+    /// Moves every span waiting in the lanes into `unsent`, numbering it. The bound needs
+    /// no check here: every span held anywhere holds a credit (see `queue`).
     fn drain(&mut self) {
         self.queue.take_provisional(&mut self.provisional);
-        let room = self.config.max_queue_size.saturating_sub(self.held());
         let (unsent, next_seq) = (&mut self.unsent, &mut self.next_seq);
-        self.queue.drain(room, |r| {
+        self.queue.drain(&mut self.lanes, |r| {
             unsent.push_back((*next_seq, r));
             *next_seq += 1;
         });
         self.enforce_bound();
     }
 
-    /// Spans the batcher holds: unsent, waiting for a retry, in flight.
-    fn held(&self) -> usize {
-        self.unsent.len()
-            + self.retry.iter().map(|x| x.records.len()).sum::<usize>()
-            + self.flying.values().map(|x| x.records.len()).sum::<usize>()
-    }
-
+    /// During an outage, retries must not starve new spans: when the pool of credits runs
+    /// low, the oldest spans waiting for a retry are dropped (counted as failed) and their
+    /// credits go back to the pool.
     fn enforce_bound(&mut self) {
-        let max = self.config.max_queue_size;
-        let mut dropped = 0u64;
-        while self.held() + self.queue.len() > max {
+        let low_water = (self.queue.max() / 16).max(1);
+        let mut dropped = 0usize;
+        while self.queue.available() + dropped < low_water {
             let Some(oldest) = self.retry.front_mut() else {
                 break;
             };
@@ -394,7 +400,9 @@ impl Batcher {
             }
         }
         if dropped > 0 {
-            self.queue.failed(dropped, FailureKind::QueueFull, true);
+            self.queue
+                .failed(dropped as u64, FailureKind::QueueFull, true);
+            self.queue.release(dropped);
             crate::diag::warn(&format!(
                 "staso: dropped the {dropped} oldest span(s) waiting for a retry to stay within max_queue_size"
             ));
@@ -438,6 +446,7 @@ impl Batcher {
         match result {
             Ok(()) => {
                 self.queue.delivered(batch.finals());
+                self.queue.release(batch.finals() as usize);
                 crate::diag::debug(&format!(
                     "staso: delivered {} span(s) (attempt {})",
                     batch.records.len(),
@@ -461,6 +470,7 @@ impl Batcher {
         }
         if !f.retryable {
             self.queue.failed(batch.finals(), f.kind, false);
+            self.queue.release(batch.finals() as usize);
             return;
         }
         let backoff = f.retry_after.unwrap_or_else(|| {
@@ -505,7 +515,7 @@ impl Batcher {
 
     fn answer_waiters(&mut self) {
         let oldest = self.oldest_outstanding();
-        let queue_empty = self.queue.is_empty();
+        let queue_empty = self.queue.is_empty(&self.lanes);
         let now = Instant::now();
         let mut keep = Vec::new();
         for w in std::mem::take(&mut self.waiters) {
@@ -530,11 +540,14 @@ impl Batcher {
         let room = self.in_flight.len() < MAX_IN_FLIGHT;
         if room
             && !self.waiters.is_empty()
-            && (!self.unsent.is_empty() || !self.provisional.is_empty() || !self.queue.is_empty())
+            && (!self.unsent.is_empty()
+                || !self.provisional.is_empty()
+                || !self.queue.is_empty(&self.lanes))
         {
             return Duration::ZERO;
         }
-        let mut until = self.last_send + self.config.flush_interval;
+        let mut until =
+            (self.last_send + self.config.flush_interval).min(self.last_reanchor + REANCHOR_EVERY);
         if let Some(b) = self.retry.front() {
             if room {
                 until = until.min(b.not_before);

@@ -1,110 +1,205 @@
-//! The bounded queue between the threads that end spans and the batcher, and the counts
-//! the delivery report is made of. It owns its state: callers push, the batcher drains
-//! within the room the bound leaves and settles what it delivered or gave up on.
+//! Where finished spans wait for the batcher, and the counts the delivery report is made
+//! of. It owns its state: callers push, the batcher drains and settles.
+//!
+//! Each thread that ends spans gets a lane: a single-producer ring (rtrb) that only it
+//! writes and only the batcher reads, so a push is a slot write and a store, never a
+//! read-modify-write on a line other threads write (a shared queue's push costs as much as
+//! a whole span here). The batcher sees every lane at every drain, so `flush` and
+//! `shutdown` see every span at once; a thread that exits abandons its lane and the batcher
+//! drains what is left. A lane that is full (its thread outruns the batcher) spills into
+//! one shared overflow queue.
+//!
+//! The bound: `max_queue_size` credits, one per span held anywhere (a lane, the overflow,
+//! the batcher: unsent, waiting for a retry, in flight). A thread takes credits from the
+//! shared pool a chunk at a time (one compare-and-swap per chunk) and spends one per span;
+//! the batcher returns them as spans are delivered or given up on. Without a credit the
+//! span is rejected (`queue_full`). So nothing held ever exceeds `max_queue_size`; a thread
+//! keeps at most one chunk of unspent credits for itself until it exits.
 
 use crate::local::record::SpanRecord;
 use crossbeam_queue::ArrayQueue;
 use staso_types::{DeliveryReport, FailureKind};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::*};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex};
 
-/// Counters the report is made of; written by the queue and the batcher, read by anyone.
+/// Counters the report is made of, besides what the lanes count.
 #[derive(Default)]
 struct Counts {
-    /// Spans taken out of the queue by the batcher (final copies only).
-    drained: AtomicU64,
     delivered: AtomicU64,
     failed: AtomicU64,
     rejected: AtomicU64,
+    sampled_out: AtomicU64,
     last_failure: AtomicU8,
     retryable: AtomicBool,
 }
 
+/// What a lane's thread publishes: how many spans it has pushed (its own count, written by
+/// it alone).
+#[derive(Default)]
+struct LaneCount {
+    pushed: AtomicU64,
+}
+
+/// The lanes the report adds up: those alive, and the total of those retired.
+#[derive(Default)]
+struct Ledger {
+    live: Vec<Arc<LaneCount>>,
+    retired: u64,
+}
+
+/// The batcher's end of a lane.
+pub(crate) struct LaneEnd {
+    ring: rtrb::Consumer<SpanRecord>,
+    count: Arc<LaneCount>,
+}
+
 pub(crate) struct Queue {
-    records: ArrayQueue<SpanRecord>,
+    max: usize,
+    /// Spans a lane pushes between two wake-ups of the batcher.
+    wake_every: usize,
+    lane_capacity: usize,
+    credit_chunk: usize,
+    /// Credits no thread holds.
+    available: AtomicUsize,
+    ledger: Mutex<Ledger>,
+    /// Lanes registered since the batcher last looked.
+    new_lanes: Mutex<Vec<LaneEnd>>,
+    /// Spans whose lane was full (bounded by the credits, so never full itself).
+    overflow: ArrayQueue<SpanRecord>,
     /// Provisional root copies: best effort, outside `max_queue_size`, so announcing a
     /// root never costs a real span its place. A full one drops the copy silently (the
     /// final copy carries everything).
     provisional: ArrayQueue<SpanRecord>,
-    max: usize,
-    batch_size: usize,
     counts: Counts,
     closed: AtomicBool,
-    wake_pending: AtomicBool,
+    /// A lane filled a batch (or spilled) since the batcher last drained.
+    wanted: AtomicBool,
     /// Wakes the batcher (it waits on this and on its requests at once).
     wake_signal: Arc<tokio::sync::Notify>,
     last_full_warning: AtomicU64,
 }
 
+/// A thread's end of its lane, kept in the thread's cache of the client. Dropping it (the
+/// thread exits, or the client changes) returns its unspent credits and abandons the ring
+/// to the batcher, which drains what is left.
+pub(crate) struct Lane {
+    queue: Arc<Queue>,
+    ring: rtrb::Producer<SpanRecord>,
+    count: Arc<LaneCount>,
+    pushed: u64,
+    credits: usize,
+    since_wake: usize,
+}
+
 impl Queue {
     pub(crate) fn new(max: usize, batch_size: usize) -> Queue {
+        // Room for what a thread ends while the batcher encodes and sends a few batches
+        // (a lane that fills spills into the shared overflow, which costs the caller a
+        // contended push): 128 bytes a slot, so 1 250 slots (160 KiB) per thread that ends
+        // spans, by default.
+        let lane_capacity = (max / 8)
+            .clamp(256, 2048)
+            .max(2 * batch_size)
+            .min(max.max(1));
         Queue {
-            records: ArrayQueue::new(max),
-            provisional: ArrayQueue::new((max / 10).clamp(16, 1024)),
             max,
-            batch_size,
+            wake_every: batch_size.min(lane_capacity / 2).max(1),
+            lane_capacity,
+            credit_chunk: (max / 64).clamp(1, 64),
+            available: AtomicUsize::new(max),
+            ledger: Mutex::new(Ledger::default()),
+            new_lanes: Mutex::new(Vec::new()),
+            overflow: ArrayQueue::new(max),
+            provisional: ArrayQueue::new((max / 10).clamp(16, 1024)),
             counts: Counts::default(),
             closed: AtomicBool::new(false),
-            wake_pending: AtomicBool::new(false),
+            wanted: AtomicBool::new(false),
             wake_signal: Arc::new(tokio::sync::Notify::new()),
             last_full_warning: AtomicU64::new(0),
         }
     }
 
-    /// The caller's side of a finished span, moved out of `slot` right at the push (one
-    /// move, stack to queue): never a wait. A full queue or a closed one counts the span
-    /// as rejected.
-    ///
-    /// `pushed` counts this thread's pushes since it last looked at the queue's length to
-    /// wake the batcher: the length reads the consumer's end of the queue, a cache line the
-    /// batcher writes while it drains, so a thread looks once every `wake_stride` pushes
-    /// (at most 1/8 of `batch_size`, so a batch is sent at most that many spans late per
-    /// producing thread; the flush interval bounds the rest).
-    #[inline]
-    pub(crate) fn push_from(&self, slot: &mut Option<SpanRecord>, pushed: &mut u32) {
-        let Some(provisional) = slot.as_ref().map(|r| r.provisional) else {
-            return;
-        };
-        if self.closed.load(Relaxed) {
-            slot.take();
-            if !provisional {
-                self.reject(FailureKind::Shutdown);
-            }
-            return;
-        }
-        let Some(r) = slot.take() else { return };
-        if provisional {
-            let _ = self.provisional.push(r);
-            return;
-        }
-        match self.records.push(r) {
-            Ok(()) => self.pushed_one(pushed),
-            Err(_) => self.full(),
-        }
-    }
-
-    /// After a push: wakes the batcher once `batch_size` spans wait (see `push_from`).
-    #[inline]
-    fn pushed_one(&self, pushed: &mut u32) {
-        *pushed += 1;
-        if *pushed >= wake_stride(self.batch_size) {
-            *pushed = 0;
-            if self.records.len() >= self.batch_size && !self.wake_pending.swap(true, AcqRel) {
-                self.wake();
-            }
-        }
-    }
-
+    /// A new lane for the calling thread, registered with the batcher.
     #[cold]
-    fn full(&self) {
+    pub(crate) fn lane(self: &Arc<Self>) -> Lane {
+        let (producer, consumer) = rtrb::RingBuffer::new(self.lane_capacity);
+        let count = Arc::new(LaneCount::default());
+        lock(&self.ledger).live.push(count.clone());
+        lock(&self.new_lanes).push(LaneEnd {
+            ring: consumer,
+            count: count.clone(),
+        });
+        Lane {
+            queue: self.clone(),
+            ring: producer,
+            count,
+            pushed: 0,
+            credits: 0,
+            since_wake: 0,
+        }
+    }
+
+    /// Up to `want` credits from the pool; 0 when it is empty.
+    fn take_credits(&self, want: usize) -> usize {
+        let mut cur = self.available.load(Relaxed);
+        loop {
+            if cur == 0 {
+                return 0;
+            }
+            let n = want.min(cur);
+            match self
+                .available
+                .compare_exchange_weak(cur, cur - n, Relaxed, Relaxed)
+            {
+                Ok(_) => return n,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// A thread's next chunk of credits; 0 when the pool is empty.
+    #[cold]
+    fn refill(&self) -> usize {
+        self.take_credits(self.credit_chunk)
+    }
+
+    /// A lane is full: the batcher is behind. The overflow holds as many spans as there
+    /// are credits, so it has room; wake the batcher. False if the span was rejected.
+    #[cold]
+    fn spill(&self, r: SpanRecord) -> bool {
+        self.want_drain();
+        if self.overflow.push(r).is_ok() {
+            return true;
+        }
+        // Unreachable while credits bound what is held; counted, never lost silently.
+        self.release(1);
         self.reject(FailureKind::QueueFull);
-        self.warn_full();
+        false
+    }
+
+    /// Credits of `n` spans that left (delivered, failed, dropped) go back to the pool.
+    pub(crate) fn release(&self, n: usize) {
+        if n > 0 {
+            self.available.fetch_add(n, Release);
+        }
+    }
+
+    /// Credits no thread holds: room for new spans before the bound is reached.
+    pub(crate) fn available(&self) -> usize {
+        self.available.load(Acquire)
+    }
+
+    pub(crate) fn max(&self) -> usize {
+        self.max
     }
 
     #[cold]
     fn reject(&self, kind: FailureKind) {
         self.counts.rejected.fetch_add(1, Relaxed);
         self.note_failure(kind, kind == FailureKind::QueueFull);
+        if kind == FailureKind::QueueFull {
+            self.warn_full();
+        }
     }
 
     /// At most one warning a minute, however many spans are dropped.
@@ -125,13 +220,42 @@ impl Queue {
         }
     }
 
+    /// A provisional root copy, best effort.
+    pub(crate) fn push_provisional(&self, record: SpanRecord) {
+        if !self.closed.load(Relaxed) {
+            let _ = self.provisional.push(record);
+        }
+    }
+
+    /// Counts a trace left out by sampling.
+    pub(crate) fn sampled_out(&self) {
+        self.counts.sampled_out.fetch_add(1, Relaxed);
+    }
+
     /// Stops accepting: spans ended from now on are rejected (kind `shutdown`).
     pub(crate) fn close(&self) {
         self.closed.store(true, Release);
     }
 
+    /// Whether the client was shut down.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Acquire)
+    }
+
     pub(crate) fn wake(&self) {
         self.wake_signal.notify_one();
+    }
+
+    /// Asks the batcher to drain: a lane filled a batch.
+    #[cold]
+    fn want_drain(&self) {
+        self.wanted.store(true, Release);
+        self.wake();
+    }
+
+    /// Whether a lane asked for a drain since the last call.
+    pub(crate) fn take_wanted(&self) -> bool {
+        self.wanted.swap(false, AcqRel)
     }
 
     /// The batcher's side of the wake-up.
@@ -139,19 +263,13 @@ impl Queue {
         self.wake_signal.clone()
     }
 
-    /// The batcher is awake: the next full batch wakes it again.
-    pub(crate) fn woken(&self) {
-        self.wake_pending.store(false, Release);
-    }
-
-    /// Final spans waiting in the queue.
-    pub(crate) fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    /// Whether nothing at all waits (final or provisional).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.provisional.is_empty()
+    /// Whether nothing waits anywhere (lanes, overflow, provisional copies), as far as the
+    /// batcher's `lanes` show.
+    pub(crate) fn is_empty(&self, lanes: &[LaneEnd]) -> bool {
+        self.overflow.is_empty()
+            && self.provisional.is_empty()
+            && lock(&self.new_lanes).iter().all(|l| l.ring.is_empty())
+            && lanes.iter().all(|l| l.ring.is_empty())
     }
 
     /// Moves the provisional copies waiting into `out`.
@@ -161,18 +279,40 @@ impl Queue {
         }
     }
 
-    /// Hands at most `room` queued spans to `take`, oldest first: what is queued now, not
-    /// what producers add meanwhile (a drain that chases a producer pops the slot next to
-    /// the one being written, and the two cores then pass those cache lines back and forth
-    /// on every span). Counts them as accepted.
-    pub(crate) fn drain(&self, room: usize, mut take: impl FnMut(SpanRecord)) {
-        let mut n = 0;
-        for _ in 0..room.min(self.records.len()) {
-            let Some(r) = self.records.pop() else { break };
-            take(r);
-            n += 1;
+    /// Hands every span waiting in a lane or the overflow to `take`, adopting new lanes
+    /// into `lanes` first and retiring lanes whose thread is gone once they are empty.
+    /// What is in a lane now, not what its thread adds meanwhile (a drain that chases a
+    /// producer keeps the ring's indices bouncing between the two cores).
+    pub(crate) fn drain(&self, lanes: &mut Vec<LaneEnd>, mut take: impl FnMut(SpanRecord)) {
+        lanes.append(&mut lock(&self.new_lanes));
+        let mut retire = false;
+        for lane in lanes.iter_mut() {
+            // Abandoned first: a lane seen abandoned and then empty is done for good.
+            let gone = lane.ring.is_abandoned();
+            let n = lane.ring.slots();
+            if let Ok(chunk) = lane.ring.read_chunk(n) {
+                chunk.into_iter().for_each(&mut take);
+            }
+            retire |= gone && lane.ring.is_empty();
         }
-        self.counts.drained.fetch_add(n, Release);
+        let queued = self.overflow.len();
+        for _ in 0..queued {
+            match self.overflow.pop() {
+                Some(r) => take(r),
+                None => break,
+            }
+        }
+        if retire {
+            let mut ledger = lock(&self.ledger);
+            lanes.retain(|l| {
+                let done = l.ring.is_abandoned() && l.ring.is_empty();
+                if done {
+                    ledger.retired += l.count.pushed.load(Acquire);
+                    ledger.live.retain(|c| !Arc::ptr_eq(c, &l.count));
+                }
+                !done
+            });
+        }
     }
 
     /// `n` spans were acknowledged by the service.
@@ -192,18 +332,29 @@ impl Queue {
         self.counts.retryable.store(retryable, Relaxed);
     }
 
-    /// The report from the counters; spans still in the queue are accepted and pending.
+    /// The report from the counts. Every span pushed is accepted; those neither delivered
+    /// nor failed are pending, wherever they wait. Settled counts are read first, so a
+    /// span settled meanwhile is never counted twice.
     pub(crate) fn report(&self, timed_out: bool) -> DeliveryReport {
         let c = &self.counts;
-        let accepted = c.drained.load(Acquire) + self.records.len() as u64;
         let delivered = c.delivered.load(Acquire);
         let failed = c.failed.load(Acquire);
+        let accepted = {
+            let ledger = lock(&self.ledger);
+            ledger.retired
+                + ledger
+                    .live
+                    .iter()
+                    .map(|l| l.pushed.load(Acquire))
+                    .sum::<u64>()
+        };
         let mut r = DeliveryReport::default();
         r.accepted = accepted;
         r.delivered = delivered;
         r.failed = failed;
         r.pending = accepted.saturating_sub(delivered + failed);
         r.rejected = c.rejected.load(Acquire);
+        r.sampled_out = c.sampled_out.load(Acquire);
         r.timed_out = timed_out;
         r.last_failure = FailureKind::from_code(c.last_failure.load(Acquire));
         r.retryable = c.retryable.load(Acquire);
@@ -211,8 +362,59 @@ impl Queue {
     }
 }
 
-/// How many spans a thread pushes between two looks at the queue's length.
-#[inline]
-fn wake_stride(batch_size: usize) -> u32 {
-    (batch_size / 8).clamp(1, 64) as u32
+impl Lane {
+    /// The caller's side of a finished span, moved out of `slot` right at the push (one
+    /// move, stack to ring): a credit, a slot write and a store, never a wait. Without a
+    /// credit, or after shutdown, the span is rejected and counted.
+    #[inline]
+    pub(crate) fn push_from(&mut self, slot: &mut Option<SpanRecord>) {
+        let q = &*self.queue;
+        if q.closed.load(Relaxed) {
+            if slot.take().is_some_and(|r| !r.provisional) {
+                q.reject(FailureKind::Shutdown);
+            }
+            return;
+        }
+        if slot.as_ref().is_some_and(|r| r.provisional) {
+            if let Some(r) = slot.take() {
+                q.push_provisional(r);
+            }
+            return;
+        }
+        if self.credits == 0 {
+            self.credits = q.refill();
+        }
+        if self.credits == 0 {
+            slot.take();
+            q.reject(FailureKind::QueueFull);
+            return;
+        }
+        let Some(r) = slot.take() else { return };
+        self.credits -= 1;
+        if let Err(rtrb::PushError::Full(r)) = self.ring.push(r) {
+            if !q.spill(r) {
+                return;
+            }
+        }
+        self.pushed += 1;
+        self.count.pushed.store(self.pushed, Release);
+        self.since_wake += 1;
+        if self.since_wake >= q.wake_every {
+            self.since_wake = 0;
+            q.want_drain();
+        }
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        self.queue.release(self.credits);
+        if self.since_wake > 0 {
+            self.queue.wake();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -111,7 +111,7 @@ pub(crate) struct Call {
     done: bool,
     /// Set when the span became the parent of new spans in its caller's frame (a stream
     /// between chunks): the link to give back when the call ends.
-    adopted: Option<(Link, Option<Link>)>,
+    adopted: Option<(Link, context::Link)>,
 }
 
 impl std::fmt::Debug for Call {
@@ -148,8 +148,10 @@ impl Call {
         } else {
             api.placeholder_span_name()
         }));
+        let parent = parent.map(|p| (p.trace, p.span, p.offset));
         let mut span = Span::open_under(name, Kind::Llm, parent);
-        if !span.is_recording() {
+        // Not recorded, or a root left out by sampling: nothing to build.
+        if span.inner.as_ref().map_or(true, |(r, _)| r.discarded) {
             return None;
         }
         if let Some((r, _)) = &mut span.inner {
@@ -190,7 +192,7 @@ impl Call {
         self.span
             .inner
             .as_ref()
-            .map(|(r, _)| clock::duration_ms(r.start, clock::now()))
+            .map(|(r, ctx)| clock::duration_ms(r.start, clock::stamp(ctx.offset)))
             .unwrap_or(0.0)
     }
 
@@ -316,8 +318,13 @@ impl Call {
         if view.calls.is_empty() {
             return Outcome::Continue;
         }
-        if let (Some(t), Some(s)) = (self.span.trace_id(), self.span.span_id()) {
-            continuation::record(view.calls.iter().map(|c| c.id.as_str()), t, s, self.scope);
+        if let Some((r, ctx)) = &self.span.inner {
+            let parent = continuation::Parent {
+                trace: r.trace_id,
+                span: r.span_id,
+                offset: ctx.offset,
+            };
+            continuation::record(view.calls.iter().map(|c| c.id.as_str()), parent, self.scope);
         }
         let outcome = hook::after_reply(&mut self.span, &view.calls);
         if let Outcome::Block { message } = &outcome {
@@ -332,9 +339,10 @@ impl Call {
         if self.adopted.is_some() {
             return;
         }
-        if let (Some(t), Some(s)) = (self.span.trace_id(), self.span.span_id()) {
-            if let Some(previous) = context::adopt_link((t, s)) {
-                self.adopted = Some(((t, s), previous));
+        if let Some((r, ctx)) = &self.span.inner {
+            let link = (r.trace_id, r.span_id);
+            if let Some(previous) = context::adopt_link(link, ctx.offset) {
+                self.adopted = Some((link, previous));
             }
         }
     }

@@ -1,17 +1,23 @@
 //! Time on the hot path: one clock read per span edge, from the CPU's time-stamp counter
 //! when it is usable (invariant TSC on x86_64, the system counter on aarch64), through
 //! `quanta`: about 10 ns a read here against about 25 ns for `Instant::now()` (see
-//! BENCHMARKS.md). The counter is calibrated against the monotonic clock once, on the
-//! first read (well under a millisecond, bounded by quanta at 200 ms); where there is no
-//! usable counter quanta reads the monotonic clock instead, so time never goes backwards.
-//! The wall-clock anchor is taken once per process, so timestamps need no syscall and
-//! durations never go negative.
+//! BENCHMARKS.md). Where there is no usable counter quanta reads the monotonic clock
+//! instead, so time never goes backwards. The counter is calibrated once, at `init` (not
+//! at the first span, which would otherwise pay up to quanta's 200 ms bound).
+//!
+//! Wall-clock time is the monotonic tick plus an offset. The offset is measured against
+//! the system clock at the anchor and again by the batcher thread every minute
+//! ([`reanchor`]), so an NTP step, a leap smear or a VM resume is followed, and calibration
+//! error cannot accumulate over days. A span takes the offset of its trace's root (it is
+//! inherited through the context), so timestamps within a trace stay monotonic and
+//! durations are always tick differences; a new trace takes the current offset.
 //!
 //! Why quanta rather than minstant: minstant calibrates in a constructor that runs at the
 //! start of every program linking it, traced or not, and falls back to the wall clock
 //! (which can step backwards) where the TSC is unusable; quanta calibrates lazily and falls
 //! back to the monotonic clock.
 
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,11 +25,13 @@ struct Anchor {
     clock: quanta::Clock,
     /// The counter at the anchor: ticks are counted from here.
     raw: u64,
-    unix_nanos: u128,
     /// quanta's raw reading is the TSC itself: read it inline (quanta's `raw` is not
     /// inlined across crates, a call per read).
     rdtsc: bool,
 }
+
+/// Wall-clock nanoseconds since the Unix epoch minus ticks, as last measured.
+static OFFSET: AtomicI64 = AtomicI64::new(0);
 
 #[inline]
 fn anchor() -> &'static Anchor {
@@ -33,16 +41,76 @@ fn anchor() -> &'static Anchor {
         let before = clock.raw();
         let tsc = tsc();
         let after = clock.raw();
-        Anchor {
+        let a = Anchor {
             raw: before,
-            unix_nanos: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
             rdtsc: tsc.is_some_and(|t| before <= t && t <= after),
             clock,
-        }
+        };
+        OFFSET.store(wall_nanos(), Relaxed);
+        a
     })
+}
+
+/// Calibrates the counter and takes the first wall-clock offset (at `init`).
+pub(crate) fn calibrate() {
+    let _ = anchor();
+}
+
+/// The system clock, in nanoseconds since the Unix epoch (tests can replace it).
+fn wall_nanos() -> i64 {
+    let now = wall_source();
+    now.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(not(feature = "test-faults"))]
+fn wall_source() -> SystemTime {
+    SystemTime::now()
+}
+
+#[cfg(feature = "test-faults")]
+static WALL_SHIFT_NS: AtomicI64 = AtomicI64::new(0);
+
+/// The system clock shifted by what a test stepped it by.
+#[cfg(feature = "test-faults")]
+fn wall_source() -> SystemTime {
+    let shift = WALL_SHIFT_NS.load(Relaxed);
+    let now = SystemTime::now();
+    if shift >= 0 {
+        now + std::time::Duration::from_nanos(shift as u64)
+    } else {
+        now - std::time::Duration::from_nanos(shift.unsigned_abs())
+    }
+}
+
+/// Steps the wall clock the SDK sees by `by` nanoseconds (tests of re-anchoring).
+#[cfg(feature = "test-faults")]
+pub(crate) fn step_wall_clock(by_ns: i64) {
+    WALL_SHIFT_NS.fetch_add(by_ns, Relaxed);
+}
+
+/// Measures the wall-clock offset again; new traces take it. Off the hot path (the
+/// batcher calls it every minute).
+pub(crate) fn reanchor() {
+    let t = now().0 as i64;
+    OFFSET.store(wall_nanos() - t, Relaxed);
+}
+
+/// The offset a new trace takes.
+#[inline]
+pub(crate) fn offset() -> i64 {
+    OFFSET.load(Relaxed)
+}
+
+/// A wall-clock time stamp, in nanoseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Stamp(pub u64);
+
+/// The time now, as a stamp of a trace whose offset is `offset`.
+#[inline]
+pub(crate) fn stamp(offset: i64) -> Stamp {
+    Stamp((now().0 as i64).wrapping_add(offset) as u64)
 }
 
 /// The time-stamp counter, where there is one to read without a call.
@@ -71,18 +139,13 @@ pub(crate) fn now() -> Tick {
     Tick(a.clock.delta_as_nanos(a.raw, raw))
 }
 
-/// Wall-clock nanoseconds since the Unix epoch of a tick.
-pub(crate) fn unix_nanos(t: Tick) -> i128 {
-    (anchor().unix_nanos + t.0 as u128) as i128
-}
-
 /// `2026-11-26T06:10:47.123456+00:00`, the contract's timestamp form. Written from the
 /// date's fields rather than through chrono's `format` (which parses its format string on
 /// every call: ~5% of the batcher's time, one call per span).
-pub(crate) fn iso8601(t: Tick) -> String {
+pub(crate) fn iso8601(t: Stamp) -> String {
     use chrono::{Datelike, Timelike};
     use std::fmt::Write;
-    let nanos = unix_nanos(t);
+    let nanos = i128::from(t.0);
     let secs = (nanos / 1_000_000_000) as i64;
     let sub = (nanos % 1_000_000_000) as u32;
     match chrono::DateTime::from_timestamp(secs, sub) {
@@ -106,8 +169,8 @@ pub(crate) fn iso8601(t: Tick) -> String {
     }
 }
 
-/// Milliseconds between two ticks, rounded to 2 decimals.
-pub(crate) fn duration_ms(start: Tick, end: Tick) -> f64 {
+/// Milliseconds between two stamps of one trace, rounded to 2 decimals.
+pub(crate) fn duration_ms(start: Stamp, end: Stamp) -> f64 {
     let ns = end.0.saturating_sub(start.0) as f64;
     (ns / 10_000.0).round() / 100.0
 }
@@ -118,9 +181,9 @@ mod tests {
 
     #[test]
     fn duration_is_rounded_to_two_decimals() {
-        assert_eq!(duration_ms(Tick(0), Tick(1_234_567)), 1.23);
-        assert_eq!(duration_ms(Tick(0), Tick(1_235_000)), 1.24);
-        assert_eq!(duration_ms(Tick(5), Tick(1)), 0.0);
+        assert_eq!(duration_ms(Stamp(0), Stamp(1_234_567)), 1.23);
+        assert_eq!(duration_ms(Stamp(0), Stamp(1_235_000)), 1.24);
+        assert_eq!(duration_ms(Stamp(5), Stamp(1)), 0.0);
     }
 
     #[test]
@@ -139,7 +202,7 @@ mod tests {
 
     #[test]
     fn timestamp_is_what_chrono_formats() {
-        let mut t = 0u64;
+        let mut t = 1_700_000_000_000_000_000u64;
         for step in [
             1u64,
             999,
@@ -150,21 +213,33 @@ mod tests {
         ] {
             for _ in 0..50 {
                 t = t.wrapping_add(step);
-                let nanos = unix_nanos(Tick(t));
+                let nanos = i128::from(t);
                 let dt = chrono::DateTime::from_timestamp(
                     (nanos / 1_000_000_000) as i64,
                     (nanos % 1_000_000_000) as u32,
                 )
                 .expect("in range");
                 let want = dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
-                assert_eq!(iso8601(Tick(t)), want);
+                assert_eq!(iso8601(Stamp(t)), want);
             }
         }
     }
 
     #[test]
+    fn a_stamp_is_the_system_clock() {
+        calibrate();
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos() as u64;
+        let s = stamp(offset()).0;
+        // The offset was measured at the anchor; a few ms of slack for calibration error.
+        assert!(s.abs_diff(before) < 5_000_000, "{s} vs {before}");
+    }
+
+    #[test]
     fn timestamp_has_micros_and_offset() {
-        let s = iso8601(now());
+        let s = iso8601(stamp(offset()));
         assert_eq!(s.len(), "2026-11-26T06:10:47.123456+00:00".len(), "{s}");
         assert!(s.ends_with("+00:00"));
     }

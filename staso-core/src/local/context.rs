@@ -32,19 +32,28 @@ pub(crate) struct Ctx {
     pub agent: Option<SharedStr>,
     pub conversation: Option<Arc<Conversation>>,
     pub sink: Option<Arc<dyn Sink>>,
-    /// False below a discarded span: children are not recorded either.
+    /// False below a discarded span (or in a trace not sampled): children are not
+    /// recorded either.
     pub recording: bool,
+    /// The wall-clock offset of the trace (see `clock`); set by its root.
+    pub offset: i64,
+}
+
+impl Ctx {
+    /// The context of a thread with no span: what a root inherits.
+    pub(crate) const ROOT: Ctx = Ctx {
+        link: None,
+        agent: None,
+        conversation: None,
+        sink: None,
+        recording: true,
+        offset: 0,
+    };
 }
 
 impl Default for Ctx {
     fn default() -> Self {
-        Ctx {
-            link: None,
-            agent: None,
-            conversation: None,
-            sink: None,
-            recording: true,
-        }
+        Ctx::ROOT
     }
 }
 
@@ -66,14 +75,8 @@ pub(crate) fn current() -> Ctx {
         .unwrap_or_default()
 }
 
-/// The context of a thread with no span: what a root inherits.
-static NO_CONTEXT: Ctx = Ctx {
-    link: None,
-    agent: None,
-    conversation: None,
-    sink: None,
-    recording: true,
-};
+/// The context of a thread with no span, to lend by reference.
+static NO_CONTEXT: Ctx = Ctx::ROOT;
 
 /// Runs `f` on the context a span started now would inherit, borrowed: unlike
 /// [`current`], no `Arc` in it is cloned (and dropped again).
@@ -246,27 +249,33 @@ impl Drop for ScopeGuard {
     }
 }
 
+/// A parent link and its trace's clock offset, as a context holds them.
+pub(crate) type Link = (Option<(TraceId, SpanId)>, i64);
+
 /// Makes spans started from now on in the innermost *span* frame of this thread children
-/// of `link` (an LLM stream between two chunks: the Python SDK keeps a stream's span
-/// current until the stream ends). Returns the link it replaced, to give back with
-/// [`release_link`]; `None` when the innermost frame is not a span's (a scope's context is
-/// re-pushed from a copy on every poll, so a change there would not last).
-pub(crate) fn adopt_link(link: (TraceId, SpanId)) -> Option<Option<(TraceId, SpanId)>> {
+/// of `link` (trace, span) on the clock `offset` of its trace (an LLM stream between two
+/// chunks: the Python SDK keeps a stream's span current until the stream ends). Returns
+/// what it replaced, to give back with [`release_link`]; `None` when the innermost frame
+/// is not a span's (a scope's context is re-pushed from a copy on every poll, so a change
+/// there would not last).
+pub(crate) fn adopt_link(link: (TraceId, SpanId), offset: i64) -> Option<Link> {
     STACK
         .try_with(|s| {
             let mut s = s.try_borrow_mut().ok()?;
             let top = s.last_mut()?;
             top.record.as_ref()?;
-            Some(top.ctx.link.replace(link))
+            let previous = (top.ctx.link.replace(link), top.ctx.offset);
+            top.ctx.offset = offset;
+            Some(previous)
         })
         .ok()
         .flatten()
 }
 
-/// Gives back the link [`adopt_link`] replaced, in the innermost frame on this thread that
+/// Gives back what [`adopt_link`] replaced, in the innermost frame on this thread that
 /// still carries `link`. Nothing when none does (the stream ended on another thread than
 /// the one its caller runs on: spans there keep nesting under the ended span).
-pub(crate) fn release_link(link: (TraceId, SpanId), previous: Option<(TraceId, SpanId)>) {
+pub(crate) fn release_link(link: (TraceId, SpanId), previous: Link) {
     let _ = STACK.try_with(|s| {
         let Ok(mut s) = s.try_borrow_mut() else {
             return;
@@ -276,7 +285,7 @@ pub(crate) fn release_link(link: (TraceId, SpanId), previous: Option<(TraceId, S
             .rev()
             .find(|f| f.record.is_some() && f.ctx.link == Some(link))
         {
-            frame.ctx.link = previous;
+            (frame.ctx.link, frame.ctx.offset) = previous;
         }
     });
 }

@@ -7,7 +7,7 @@ use super::clock;
 use super::context::Ctx;
 use super::ids;
 use super::record::{CallSite, SharedStr, SpanRecord};
-use staso_types::{Kind, Status};
+use staso_types::{Kind, SamplingInput, Status, TraceId};
 use std::borrow::Cow;
 
 /// Whether a span started under `parent` is recorded: not below a discarded span, and
@@ -33,9 +33,13 @@ pub(crate) fn open(
     if !records(parent) {
         return None;
     }
-    let (trace_id, parent_id) = match parent.link {
-        Some((t, s)) => (t, Some(s)),
-        None => (ids::trace_id(), None),
+    let (trace_id, parent_id, offset, sampled) = match parent.link {
+        Some((t, s)) => (t, Some(s), parent.offset, true),
+        None => {
+            let t = ids::trace_id();
+            let sampled = sample_root(parent, t, &name, kind, callsite);
+            (t, None, clock::offset(), sampled)
+        }
     };
     let span_id = ids::span_id();
     let agent = if kind == Kind::Agent {
@@ -48,25 +52,68 @@ pub(crate) fn open(
         agent,
         conversation: parent.conversation.clone(),
         sink: parent.sink.clone(),
-        recording: true,
+        recording: sampled,
+        offset,
     };
     let record = SpanRecord {
         trace_id,
         span_id,
         parent: parent_id,
-        start: clock::now(),
-        end: clock::Tick(0),
+        start: clock::stamp(offset),
+        end: clock::Stamp(0),
         name,
         kind,
         status: Status::Ok,
         provisional: false,
-        discarded: false,
+        // An unsampled root is opened like a discarded span: it is never sent, and its
+        // children are not recorded.
+        discarded: !sampled,
         callsite,
         agent: None,
         conversation: None,
         extras: None,
     };
     Some((record, child))
+}
+
+/// The sampling decision of a new trace, under the sampling rule of where its spans go.
+/// Counts a trace left out.
+#[inline]
+fn sample_root(
+    parent: &Ctx,
+    trace_id: TraceId,
+    name: &SharedStr,
+    kind: Kind,
+    callsite: Option<&'static CallSite>,
+) -> bool {
+    let decide = |config: &crate::config::Config| {
+        let Some(rule) = &config.sampling else {
+            return true;
+        };
+        let agent = match kind {
+            Kind::Agent => name.as_str(),
+            _ => parent
+                .agent
+                .as_ref()
+                .map_or(config.agent_name.as_str(), |a| a.as_str()),
+        };
+        let mut input = SamplingInput::new(trace_id, name.as_str(), kind, agent);
+        if let Some(cs) = callsite {
+            input.tags = cs.tags;
+        }
+        rule.keeps(&input)
+    };
+    match &parent.sink {
+        Some(sink) => decide(sink.config()),
+        None => crate::client::with_client(|c| {
+            let keep = decide(&c.config);
+            if !keep {
+                c.queue.sampled_out();
+            }
+            keep
+        })
+        .unwrap_or(true),
+    }
 }
 
 /// Sends the provisional copy of a root span (duration 0), so the dashboard shows a
@@ -91,7 +138,7 @@ pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &mut Ctx) {
     let Some(r) = slot.as_mut().filter(|r| !r.discarded) else {
         return;
     };
-    r.end = clock::now();
+    r.end = clock::stamp(ctx.offset);
     if r.agent.is_none() {
         r.agent = ctx.agent.take();
     }

@@ -9,4 +9,5 @@ pub(crate) mod ids;
 pub(crate) mod instrument;
 pub(crate) mod lifecycle;
 pub(crate) mod record;
+pub(crate) mod sampling;
 pub(crate) mod span;

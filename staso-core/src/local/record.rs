@@ -1,7 +1,7 @@
 //! The span record: what a span holds from its start to the batcher. Kept small and
 //! allocation-free when nothing is captured; optional content lives behind one `Box`.
 
-use super::clock::Tick;
+use super::clock::Stamp;
 use super::context::Conversation;
 use serde_json::{Map, Value};
 use staso_types::{Kind, SpanId, Status, TraceId};
@@ -134,8 +134,9 @@ pub(crate) struct SpanRecord {
     /// The parent's span id; `None` at a root (ids are never zero, so the option costs
     /// no tag).
     pub parent: Option<SpanId>,
-    pub start: Tick,
-    pub end: Tick,
+    /// Wall-clock start and end, in the offset of the span's trace (see `clock`).
+    pub start: Stamp,
+    pub end: Stamp,
     pub name: SharedStr,
     pub kind: Kind,
     pub status: Status,

@@ -285,20 +285,23 @@ impl Span {
         span
     }
 
-    /// A span whose parent is `parent` when given (an LLM call continuing a tool call
-    /// proposed in another span), else the current span. Not announced: no provisional
+    /// A span whose parent is `parent` (trace, span, the trace's clock offset) when given
+    /// (an LLM call continuing a tool call proposed in another span), else the current
+    /// span. Not announced: no provisional
     /// copy is sent even at a root.
     pub(crate) fn open_under(
         name: Cow<'static, str>,
         kind: Kind,
-        parent: Option<(TraceId, SpanId)>,
+        parent: Option<(TraceId, SpanId, i64)>,
     ) -> Span {
         let name = SharedStr::from(name);
         let inner = context::with_current(|ctx| match parent {
             None => lifecycle::open(ctx, name, kind, None),
-            Some(link) => {
+            Some((trace, span, offset)) => {
+                // The parent's trace, and its clock offset, whatever the current trace.
                 let mut ctx = ctx.clone();
-                ctx.link = Some(link);
+                ctx.link = Some((trace, span));
+                ctx.offset = offset;
                 lifecycle::open(&ctx, name, kind, None)
             }
         });

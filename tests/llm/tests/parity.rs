@@ -125,12 +125,19 @@ fn view(span: &Value, step: &[Value]) -> Value {
     })
 }
 
-/// The spans of one step (agent), in the order they were sent; the agent span last.
+/// The spans of one step (agent), in the order they started (delivery order depends on
+/// which thread ended a span; the calls of a step run one after the other).
 fn step_spans(all: &[Value], agent: &str) -> Vec<Value> {
-    all.iter()
+    let mut spans: Vec<Value> = all
+        .iter()
         .filter(|s| s["agent_name"] == agent)
         .cloned()
-        .collect()
+        .collect();
+    spans.sort_by(|a, b| {
+        let t = |s: &Value| s["timestamp"].as_str().unwrap_or_default().to_string();
+        t(a).cmp(&t(b))
+    });
+    spans
 }
 
 fn set(v: &mut Value, path: &[&str], x: Value) {
