@@ -111,6 +111,17 @@ fn a_typed_call_records_request_reply_tokens_and_continues_the_trace() {
         "continuation"
     );
     assert_eq!(second.trace_id(), first.trace_id());
+    // On its parent's clock (regression: a continuation outside any span once took the
+    // root context's offset and was stamped in 1970).
+    let ts = |s: &CapturedSpan| s.json()["timestamp"].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        ts(second)[..4],
+        ts(first)[..4],
+        "{} vs {}",
+        ts(second),
+        ts(first)
+    );
+    assert!(ts(second) >= ts(first));
 }
 
 #[test]
