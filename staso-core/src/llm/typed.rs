@@ -15,8 +15,7 @@ use std::borrow::Cow;
 /// (and builds nothing) when the call is not recorded.
 ///
 /// ```
-/// use staso_core::llm::{LlmCall, Reply};
-/// use staso_core::Usage;
+/// use staso_core::llm::{LlmCall, Reply, Usage};
 /// let span = LlmCall::new("ollama", "llama3.1")
 ///     .system("You are terse.")
 ///     .user("Weather in Paris?")

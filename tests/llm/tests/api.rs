@@ -414,3 +414,29 @@ fn a_manual_llm_span_loses_its_input_when_any_category_is_off_but_a_recorded_cal
         Some(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
     );
 }
+
+#[test]
+fn a_tool_call_proposed_in_a_stream_is_continued_under_the_stream_span() {
+    let (_, spans) = capture(|| {
+        let chunks = vec![
+            chunk(
+                json!({"tool_calls": [{"index": 0, "id": "call_s1", "type": "function",
+                "function": {"name": "f", "arguments": "{}"}}]}),
+            ),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+        ];
+        LlmSpan::start_json(Api::OpenAiChat, &stream_request())
+            .iter(chunks.into_iter().map(Ok::<_, std::io::Error>))
+            .for_each(drop);
+        LlmCall::new("openai", "m")
+            .tool_call("call_s1", "f", "{}")
+            .tool_result("call_s1", "ok")
+            .start()
+            .finish(Reply::new().content("done").finish_reason("stop"));
+    });
+    let stream = spans.named("openai.chat.completions.create");
+    assert_eq!(
+        spans.named("chat:reply").parent_span_id(),
+        Some(stream.span_id())
+    );
+}
