@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this). Works on a fresh
-# machine: it installs what it needs (the official Python SDK, for the compatibility test).
+# machine: it installs what it needs (the official Python SDK, for the compatibility test;
+# Chromium and chromedriver from the distribution, for the trace viewer's browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "staso==0.5.25"
 export STASO_PYTHON="$PWD/.venv/bin/python"
+
+step "Chromium and chromedriver (Debian packages) for the viewer's browser tests"
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  # Not fatal here: without them the browser tests fail under CI and say what is missing.
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver; } \
+    || echo "could not install chromium and chromium-driver: the viewer's browser tests will fail"
+fi
 
 step "format"
 cargo fmt --all --check
