@@ -9,7 +9,7 @@
 #   5. build cost of a generated crate with 50 instrumented functions, enabled vs
 #      disabled: target 7.
 # Environment: RUNS, STASO_BENCH_MS (criterion measurement per figure), STASO_SUSTAINED_SECS,
-# STASO_SUSTAINED_RATE, SKIP (space-separated of: span sustained python proof build).
+# STASO_SUSTAINED_RATE, SKIP (space-separated of: span sustained llm python proof build).
 # Takes about 10 minutes on 2 cores. Builds in target-bench (CARGO_TARGET_DIR overrides).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,6 +52,28 @@ fi
 if ! skip sustained; then
     echo "== sustained load and flush latency"
     cargo bench -p staso-benches --bench sustained 2>&1 | tee "$out/sustained.log" | grep -E "^(  |sustained|flush)"
+fi
+
+if ! skip llm; then
+    echo "== LLM calls: the wrapper's own cost per call and per streamed chunk (benches/benches/llm.rs)"
+    cargo bench -p staso-benches --bench llm >"$out/llm.log" 2>&1 || {
+        tail -30 "$out/llm.log"
+        exit 1
+    }
+    python3 - "$CARGO_TARGET_DIR/criterion/llm" <<'PY'
+import json, os, sys
+base = sys.argv[1]
+def us(name):
+    f = os.path.join(base, name, "new", "estimates.json")
+    e = json.load(open(f))
+    return (e.get("slope") or e["mean"])["point_estimate"] / 1000.0
+call = us("call_chat_json")
+print(f"   non-streaming chat call (request + reply bodies): {call:.2f} us")
+for kind in ("stream_json", "stream_async_openai_typed"):
+    one, many = us(f"{kind}_1_chunks"), us(f"{kind}_101_chunks")
+    plain = us("stream_plain_101_chunks") - us("stream_plain_1_chunks")
+    print(f"   {kind}: whole 1-chunk stream {one:.2f} us; per chunk {(many - one - plain) / 100 * 1000:.0f} ns")
+PY
 fi
 
 if ! skip python && [ -x .venv/bin/python ] && .venv/bin/python -c "import staso" 2>/dev/null; then

@@ -34,6 +34,7 @@ cargo test --workspace
 
 step "one API in both builds (rustdoc of staso with and without enable)"
 bash scripts/api_parity.sh
+STASO_API_FEATURES=async-openai bash scripts/api_parity.sh
 
 step "compile-out proof (standalone crate, default features off)"
 bash scripts/compile_out_proof.sh

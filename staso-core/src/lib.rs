@@ -6,6 +6,7 @@
 //! counts become a [`DeliveryReport`].
 //!
 //! ```text
+//! src/llm/      LLM calls: span model, provider JSON, streams, continuation
 //! src/local/    caller's thread: lifecycle (open/end), span handles, context stack,
 //!               conversation, instrumented futures, capture, clock, ids
 //! src/export/   delivery: queue (and its counts), batcher, encode, transport, sanitize
@@ -31,9 +32,10 @@ mod exit;
 mod export;
 mod git;
 mod guard;
-mod integrations;
+pub mod integrations;
 mod local;
 mod panic;
+pub mod llm;
 mod registry;
 
 #[doc(hidden)]

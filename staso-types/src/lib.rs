@@ -15,6 +15,7 @@ mod guard;
 mod guard_result;
 mod ids;
 mod kind;
+mod llm;
 mod options;
 mod registry;
 mod report;
@@ -31,6 +32,7 @@ pub use guard::{
 pub use guard_result::{BlockedTool, GuardBlocked, GuardResult, GuardRuleResult};
 pub use ids::{ParseIdError, SpanId, TraceId};
 pub use kind::{Kind, ParseKindError, Status};
+pub use llm::{Api, Usage};
 pub use options::{
     ratio_keeps, MaskFn, OptionSpec, OptionType, Options, SamplerFn, SamplingInput, OPTIONS,
 };

@@ -78,3 +78,37 @@ pub use staso_core::__private;
 mod noop;
 #[cfg(not(feature = "enable"))]
 pub use noop::*;
+
+#[cfg(not(feature = "enable"))]
+mod noop_llm;
+
+/// LLM calls as spans: prompts, replies, tool calls, tokens, streams and time to first
+/// token, from any client — through the provider JSON bodies ([`llm::LlmSpan`],
+/// [`llm::trace_json`]), typed builders ([`llm::LlmCall`], [`llm::Reply`]), and stream
+/// wrappers. The same API in both builds: without `enable` it records nothing and
+/// streams pass through unchanged.
+pub mod llm {
+    #[cfg(feature = "enable")]
+    pub use staso_core::llm::*;
+
+    #[cfg(not(feature = "enable"))]
+    pub use crate::noop_llm::*;
+}
+
+#[cfg(all(feature = "async-openai", not(feature = "enable")))]
+mod noop_async_openai;
+
+/// Integrations with the clients people use, each behind its feature of the same name.
+#[cfg(feature = "async-openai")]
+pub mod integrations {
+    /// LLM spans for async-openai: wrap the client with [`traced`](async_openai::traced);
+    /// chat completions, Responses and embeddings calls (streams included) become LLM
+    /// spans. Needs Rust 1.85 (async-openai 0.43 depends on reqwest 0.13).
+    pub mod async_openai {
+        #[cfg(feature = "enable")]
+        pub use staso_core::integrations::async_openai::*;
+
+        #[cfg(not(feature = "enable"))]
+        pub use crate::noop_async_openai::*;
+    }
+}

@@ -140,6 +140,25 @@ macro_rules! noop_setters {
             }
             /// No-op.
             #[inline(always)]
+            pub fn set_usage_total(
+                &mut self,
+                input_tokens: u64,
+                output_tokens: u64,
+                total_tokens: u64,
+            ) -> &mut Self {
+                self
+            }
+            /// No-op.
+            #[inline(always)]
+            pub fn set_exception(
+                &mut self,
+                exception_type: impl Into<Cow<'static, str>>,
+                message: impl Into<String>,
+            ) -> &mut Self {
+                self
+            }
+            /// No-op.
+            #[inline(always)]
             pub fn discard(&mut self) {}
             /// Does nothing (nothing is sent in this build).
             #[inline(always)]

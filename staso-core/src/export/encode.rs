@@ -160,13 +160,13 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
     // The input, as the reference client: agent spans carry their agent name first.
     let input = field(
         extras.and_then(|e| e.input.as_ref()),
-        policy.allows_input(r.kind),
+        policy.allows_input(r.kind) || llm.prefiltered,
         "input",
         &mut truncated,
     );
     let output = field(
         extras.and_then(|e| e.output.as_ref()),
-        policy.output,
+        policy.output || llm.prefiltered,
         "output",
         &mut truncated,
     );
@@ -190,7 +190,12 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
     }
     if let Some(e) = extras {
         for (k, v) in &e.metadata {
-            let v = if cfg.redact_secrets && sanitize::is_secret_key(k) {
+            // Operational keys (`time_to_first_token`, token counts) are never secrets,
+            // whatever their name ends with.
+            let v = if cfg.redact_secrets
+                && sanitize::is_secret_key(k)
+                && !staso_types::OPERATIONAL_KEYS.contains(&k.as_str())
+            {
                 Value::String(staso_types::REDACTED.into())
             } else {
                 sanitized(v, cfg)

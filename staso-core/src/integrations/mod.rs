@@ -1,5 +1,8 @@
-//! Integrations with other libraries, each behind its feature of `staso`.
+//! Integrations with other libraries and the clients people use, each behind its feature
+//! of `staso`.
 
+#[cfg(feature = "async-openai")]
+pub mod async_openai;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing_fields;
 #[cfg(feature = "tracing")]

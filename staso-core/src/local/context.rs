@@ -287,3 +287,44 @@ pub(crate) fn pop_linked(span: SpanId, own: Option<SpanId>) -> Option<Frame> {
         .ok()
         .flatten()
 }
+
+/// A parent link and its trace's clock offset, as a context holds them.
+pub(crate) type Link = (Option<(TraceId, SpanId)>, i64);
+
+/// Makes spans started from now on in the innermost *span* frame of this thread children
+/// of `link` (trace, span) on the clock `offset` of its trace (an LLM stream between two
+/// chunks: the Python SDK keeps a stream's span current until the stream ends). Returns
+/// what it replaced, to give back with [`release_link`]; `None` when the innermost frame
+/// is not a span's (a scope's context is re-pushed from a copy on every poll, so a change
+/// there would not last).
+pub(crate) fn adopt_link(link: (TraceId, SpanId), offset: i64) -> Option<Link> {
+    STACK
+        .try_with(|s| {
+            let mut s = s.try_borrow_mut().ok()?;
+            let top = s.last_mut()?;
+            top.record.as_ref()?;
+            let previous = (top.ctx.link.replace(link), top.ctx.offset);
+            top.ctx.offset = offset;
+            Some(previous)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Gives back what [`adopt_link`] replaced, in the innermost frame on this thread that
+/// still carries `link`. Nothing when none does (the stream ended on another thread than
+/// the one its caller runs on: spans there keep nesting under the ended span).
+pub(crate) fn release_link(link: (TraceId, SpanId), previous: Link) {
+    let _ = STACK.try_with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return;
+        };
+        if let Some(frame) = s
+            .iter_mut()
+            .rev()
+            .find(|f| f.record.is_some() && f.ctx.link == Some(link))
+        {
+            (frame.ctx.link, frame.ctx.offset) = previous;
+        }
+    });
+}

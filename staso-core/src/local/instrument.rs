@@ -65,6 +65,22 @@ impl Drop for Reclaim<'_> {
     }
 }
 
+/// Runs `f` with the span in `slot` current on this thread (its frame pushed for the call,
+/// and put back into `slot` afterwards, also when `f` panics). An empty slot runs `f`
+/// alone. What LLM streams use on every poll.
+pub(crate) fn in_frame<R>(slot: &mut Option<(SpanRecord, Ctx)>, f: impl FnOnce() -> R) -> R {
+    let Some((record, ctx)) = slot.take() else {
+        return f();
+    };
+    let span = record.span_id;
+    let depth = context::push(Frame {
+        ctx,
+        record: Some(record),
+    });
+    let _reclaim = Reclaim { slot, depth, span };
+    f()
+}
+
 impl<F: Future> Future for Instrumented<F> {
     type Output = F::Output;
 

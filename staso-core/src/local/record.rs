@@ -90,6 +90,9 @@ pub(crate) struct Llm {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub total_tokens: u64,
+    /// Input and output were filtered per capture category by an LLM integration
+    /// (`crate::llm`): sent even when some categories are off.
+    pub prefiltered: bool,
 }
 
 impl Llm {
@@ -102,6 +105,7 @@ impl Llm {
         input_tokens: 0,
         output_tokens: 0,
         total_tokens: 0,
+        prefiltered: false,
     };
 }
 

@@ -110,6 +110,41 @@ macro_rules! setters {
                 });
                 self
             }
+            /// Records token usage with the total the provider reported (some count more
+            /// than input + output); `usage_available` becomes true.
+            pub fn set_usage_total(
+                &mut self,
+                input_tokens: u64,
+                output_tokens: u64,
+                total_tokens: u64,
+            ) -> &mut Self {
+                self.edit(|r| {
+                    let llm = &mut r.extras().llm;
+                    llm.input_tokens = input_tokens;
+                    llm.output_tokens = output_tokens;
+                    llm.total_tokens = total_tokens;
+                    llm.usage_available = true;
+                });
+                self
+            }
+            /// Marks the span as failed with `message`, naming the error's kind in
+            /// `exception.type` (e.g. `RateLimitError`) where `set_error` would use the
+            /// Rust type name.
+            pub fn set_exception(
+                &mut self,
+                exception_type: impl Into<Cow<'static, str>>,
+                message: impl Into<String>,
+            ) -> &mut Self {
+                let ty = exception_type.into();
+                let msg = message.into();
+                self.edit(|r| {
+                    r.status = Status::Error;
+                    let e = r.extras();
+                    e.error_message = Some(msg);
+                    e.exception_type = Some(ty);
+                });
+                self
+            }
             /// Skips sending this span (for work that turned out to be a no-op). Spans
             /// started inside it afterwards are not sent either.
             pub fn discard(&mut self) {
@@ -268,6 +303,29 @@ impl Span {
         let mut span = Span::from_parts(inner);
         span.announce();
         span
+    }
+
+    /// A span whose parent is `parent` (trace, span, the trace's clock offset) when given
+    /// (an LLM call continuing a tool call proposed in another span), else the current
+    /// span. Not announced: no provisional
+    /// copy is sent even at a root.
+    pub(crate) fn open_under(
+        name: Cow<'static, str>,
+        kind: Kind,
+        parent: Option<(TraceId, SpanId, i64)>,
+    ) -> Span {
+        let name = SharedStr::from(name);
+        let inner = context::with_current(|ctx| match parent {
+            None => lifecycle::open(ctx, name, kind, None),
+            Some((trace, span, offset)) => {
+                // The parent's trace, and its clock offset, whatever the current trace.
+                let mut ctx = ctx.clone();
+                ctx.link = Some((trace, span));
+                ctx.offset = offset;
+                lifecycle::open(&ctx, name, kind, None)
+            }
+        });
+        Span::from_parts(inner)
     }
 
     #[inline]

@@ -161,6 +161,52 @@ fn main() {
         staso::current_span().set_metadata("nested", &true);
     }
 
+    {
+        use staso::llm::{Api, LlmCall, LlmSpan, Reply, Usage};
+        let mut call = LlmCall::new("openai", "gpt-4o-mini")
+            .system("be brief")
+            .developer("json")
+            .user("hi")
+            .assistant("hello")
+            .tool_call("c1", "f", "{}")
+            .tool_result("c1", "ok")
+            .message(&("role", "user"))
+            .tool("f", "a tool", &["city"])
+            .param("temperature", &0.2)
+            .tool_choice(&"auto")
+            .response_format(&"text")
+            .reasoning_effort("low")
+            .name("chat")
+            .start();
+        call.first_token();
+        assert!(!call.is_recording() && call.trace_id().is_none() && call.span_id().is_none());
+        call.finish(
+            Reply::new()
+                .model("m")
+                .content("c")
+                .tool_call("c2", "f", "{}")
+                .finish_reason("stop")
+                .response_id("r")
+                .service_tier("default")
+                .usage(Usage::new(1, 2).total(3).cache_read(0).cache_write(0).reasoning(0)),
+        );
+        let mut json = LlmSpan::start_json(Api::OpenAiChat, &("model", "m"));
+        json.set_provider("ollama").event_json(&"chunk");
+        json.sse_bytes(b"data: {}\n\n");
+        json.finish_json(&"reply");
+        LlmSpan::start_json(Api::AnthropicMessages, &1).fail(&"refused");
+        LlmSpan::start_json(Api::OpenAiResponses, &1).fail_as("RateLimitError", "429");
+        LlmSpan::start_json(Api::OpenAiChat, &1).end();
+        let chunks = vec![Ok::<_, std::io::Error>("a"), Ok("b")];
+        let n = LlmSpan::start_json(Api::OpenAiChat, &1).iter(chunks).count();
+        let _ = LlmSpan::start_json(Api::OpenAiChat, &1).stream(std::iter::empty::<u8>());
+        let _ = LlmSpan::start_json(Api::OpenAiChat, &1).sse_stream(std::iter::empty::<u8>());
+        let r = block_on(staso::llm::trace_json(Api::OpenAiChat, &1, async {
+            Ok::<_, std::io::Error>(n)
+        }));
+        println!("{r:?}");
+    }
+
     let fut = staso::Span::new("task", staso::Kind::Chain).instrument(async { 40 + 2 });
     let v = block_on(fut.in_current_context());
     let v2 = block_on(staso::conversation("conv-2").scope(returns_future(v)));

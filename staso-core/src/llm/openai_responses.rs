@@ -1,0 +1,286 @@
+//! OpenAI Responses bodies: the request (instructions + input shown as chat messages),
+//! the reply (its `output` items), and the accumulation of a streamed reply's events.
+
+use super::filter;
+use super::openai_chat::model_arg;
+use super::view::{
+    copy_params, count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall, ReplyView,
+    RequestView,
+};
+use serde_json::{json, Map, Value};
+use staso_types::CapturePolicy;
+use std::collections::BTreeMap;
+
+/// Reads a request body.
+pub(crate) fn request(req: &Value, p: &CapturePolicy) -> RequestView {
+    let model = model_arg(req);
+    let mut input = Map::new();
+    input.insert("model".into(), Value::String(model.clone()));
+    if p.tool_schema {
+        if let Some(tools) = req
+            .get("tools")
+            .and_then(Value::as_array)
+            .filter(|t| !t.is_empty())
+        {
+            input.insert("tools".into(), Value::Array(tools.clone()));
+        }
+    }
+    let messages = filter::chat_messages(&as_messages(req), p);
+    if !messages.is_empty() {
+        input.insert("messages".into(), Value::Array(messages));
+    }
+    let mut params = Vec::new();
+    if p.request {
+        copy_params(
+            req,
+            &[
+                ("temperature", "temperature"),
+                ("max_output_tokens", "max_tokens"),
+                ("top_p", "top_p"),
+                ("service_tier", "service_tier"),
+            ],
+            &mut params,
+        );
+    }
+    if p.tool_schema {
+        copy_params(
+            req,
+            &[("tool_choice", "tool_choice"), ("text", "response_format")],
+            &mut params,
+        );
+    }
+    let effort = req
+        .pointer("/reasoning/effort")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .or_else(|| nonempty_at(req, "reasoning_effort"))
+        .unwrap_or_default();
+    let results = req
+        .get("input")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|i| str_at(i, "type") == Some("function_call_output"))
+        .filter_map(|i| nonempty_at(i, "call_id").map(str::to_string))
+        .collect();
+    RequestView {
+        model,
+        reasoning_effort: effort.to_string(),
+        input,
+        params,
+        results,
+        stream: req.get("stream").and_then(Value::as_bool) == Some(true),
+    }
+}
+
+/// `instructions` and `input` as a chat-style message list (display only).
+fn as_messages(req: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    if let Some(i) = str_at(req, "instructions").filter(|s| !s.trim().is_empty()) {
+        out.push(json!({"role": "system", "content": i}));
+    }
+    match req.get("input") {
+        Some(Value::String(s)) => out.push(json!({"role": "user", "content": s})),
+        Some(Value::Array(items)) => out.extend(items.iter().cloned()),
+        _ => {}
+    }
+    out
+}
+
+/// The concatenated assistant text of `message` items.
+fn output_text(resp: &Value) -> String {
+    let mut text = String::new();
+    for item in items(resp) {
+        if str_at(item, "type") != Some("message") {
+            continue;
+        }
+        for part in item
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            match str_at(part, "type") {
+                Some("output_text") | Some("text") => {
+                    text.push_str(str_at(part, "text").unwrap_or_default())
+                }
+                Some("refusal") => text.push_str(str_at(part, "refusal").unwrap_or_default()),
+                _ => {}
+            }
+        }
+    }
+    text
+}
+
+fn items(resp: &Value) -> impl Iterator<Item = &Value> {
+    resp.get("output")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+/// Reads a Response object (a reply body, or the one a stream's terminal event carries).
+pub(crate) fn reply(resp: &Value, p: &CapturePolicy) -> ReplyView {
+    let mut view = ReplyView {
+        model: nonempty_at(resp, "model").map(str::to_string),
+        ..Default::default()
+    };
+    if let Some(tier) = nonempty_at(resp, "service_tier") {
+        view.attrs.push(("service_tier", tier.into()));
+    }
+    let mut out = Map::new();
+    out.insert("role".into(), "assistant".into());
+    if p.output {
+        out.insert("content".into(), output_text(resp).into());
+    }
+    let calls: Vec<&Value> = items(resp)
+        .filter(|i| str_at(i, "type") == Some("function_call"))
+        .collect();
+    let mut names = Vec::new();
+    let mut message = false;
+    for i in items(resp) {
+        if str_at(i, "type") == Some("message") {
+            message = true;
+        }
+    }
+    if !calls.is_empty() {
+        out.insert(
+            "tool_calls".into(),
+            calls.iter().map(|c| filter::output_call(c, p)).collect(),
+        );
+        for c in &calls {
+            let name = nonempty_at(c, "name");
+            names.push(name.unwrap_or("?"));
+            let id = nonempty_at(c, "call_id").or_else(|| nonempty_at(c, "id"));
+            if let (Some(id), Some(name)) = (id, name) {
+                view.calls.push(ProposedCall {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    arguments: c.get("arguments").cloned().unwrap_or(Value::Null),
+                });
+            }
+        }
+    }
+    view.output = Some(Value::Object(out));
+    let status = nonempty_at(resp, "status");
+    if let Some(s) = status {
+        view.attrs.push(("stop_reason", s.into()));
+    }
+    if let Some(id) = nonempty_at(resp, "id") {
+        view.attrs.push(("response_id", id.into()));
+    }
+    if let Some(u) = present(resp, "usage") {
+        let (i, o) = (count_at(u, "input_tokens"), count_at(u, "output_tokens"));
+        let t = u.get("total_tokens").and_then(count).unwrap_or(i + o);
+        view.usage = Some((i, o, t));
+        if let Some(r) = u
+            .pointer("/output_tokens_details/reasoning_tokens")
+            .and_then(count)
+            .filter(|r| *r > 0)
+        {
+            view.attrs.push(("reasoning_tokens", r.into()));
+        }
+        if let Some(d) = present(u, "input_tokens_details").filter(|d| d.is_object()) {
+            if let Some(c) = present(d, "cached_tokens") {
+                view.attrs.push(("cache_read_input_tokens", c.clone()));
+            }
+            if let Some(w) = present(d, "cache_write_tokens") {
+                view.attrs.push(("cache_write_input_tokens", w.clone()));
+            }
+        }
+    }
+    view.name = if !names.is_empty() {
+        tool_list("response:tool_calls", &names)
+    } else if message || status == Some("completed") {
+        "response:reply".into()
+    } else if let Some(s) = status {
+        format!("response:{s}")
+    } else {
+        "response".into()
+    };
+    view
+}
+
+/// A streamed Responses reply, event by event.
+#[derive(Debug, Default)]
+pub(crate) struct ResponsesAcc {
+    /// The Response a terminal event carried: captured like a non-streaming reply.
+    last: Option<Value>,
+    text: String,
+    /// Function calls seen before any terminal event, by output index.
+    calls: BTreeMap<u64, Value>,
+    model: Option<String>,
+    id: Option<String>,
+}
+
+impl ResponsesAcc {
+    /// Takes one event; true when it carries the first token (text or arguments delta).
+    pub(crate) fn event(&mut self, e: &Value) -> bool {
+        let ty = str_at(e, "type").unwrap_or_default();
+        match ty {
+            "response.output_text.delta" => {
+                self.text.push_str(str_at(e, "delta").unwrap_or_default());
+                true
+            }
+            "response.function_call_arguments.delta" => {
+                let index = e.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+                if let Some(item) = self.calls.get_mut(&index).and_then(Value::as_object_mut) {
+                    let args = item
+                        .entry("arguments")
+                        .or_insert_with(|| Value::String(String::new()));
+                    if let Value::String(s) = args {
+                        s.push_str(str_at(e, "delta").unwrap_or_default());
+                    }
+                }
+                true
+            }
+            "response.output_item.added" | "response.output_item.done" => {
+                if let Some(item) = e
+                    .get("item")
+                    .filter(|i| str_at(i, "type") == Some("function_call"))
+                {
+                    let index = e.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+                    self.calls.insert(index, item.clone());
+                }
+                false
+            }
+            "response.created" | "response.in_progress" => {
+                if let Some(r) = e.get("response") {
+                    self.model = nonempty_at(r, "model").map(str::to_string);
+                    self.id = nonempty_at(r, "id").map(str::to_string);
+                }
+                false
+            }
+            "response.completed" | "response.incomplete" | "response.failed" => {
+                self.last = e.get("response").cloned();
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// What was received, as a reply (`name` is the stream's fixed name).
+    pub(crate) fn reply(&self, p: &CapturePolicy, name: &str) -> ReplyView {
+        let mut view = match &self.last {
+            Some(r) => reply(r, p),
+            None => {
+                // No terminal event (the consumer stopped early, or the stream failed):
+                // what the deltas brought. The Python SDK keeps the text only.
+                let mut synthetic = json!({"output": []});
+                if let Some(items) = synthetic["output"].as_array_mut() {
+                    items.push(json!({"type": "message", "content": [
+                        {"type": "output_text", "text": self.text}]}));
+                    items.extend(self.calls.values().cloned());
+                }
+                let mut v = reply(&synthetic, p);
+                v.model = self.model.clone();
+                if let Some(id) = &self.id {
+                    v.attrs.push(("response_id", id.clone().into()));
+                }
+                v
+            }
+        };
+        view.name = name.to_string();
+        view
+    }
+}
