@@ -1,20 +1,23 @@
 //! What the attribute macros expand to. Not a stable API: only the macros call it.
 
-pub use crate::local::capture::{Capture, CaptureDebug, CaptureOpaque, CaptureSerialize};
+pub use crate::local::capture::{
+    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Out, TextOut,
+};
 pub use crate::local::record::CallSite;
 pub use crate::registry::Entry;
 pub use inventory;
 pub use serde_json;
 pub use staso_types::{Kind, Options, Registered};
 
+use crate::local::capture::{self, InputDoc, RulesHandle};
 use crate::local::context::{self, Frame};
 use crate::local::instrument::Instrumented;
 use crate::local::lifecycle::{announce, open, records};
 use crate::local::record::{SharedStr, SpanRecord};
 use crate::local::span::{Span, SpanGuard};
-use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::future::Future;
+use std::panic::Location;
 
 /// Bytes of one queued span in the queue and the batcher (`size_of` of the record; what
 /// it captured lives behind a pointer). For the benchmarks' memory bound.
@@ -26,29 +29,11 @@ pub fn enabled() -> bool {
     crate::client::active() || crate::testing::capturing()
 }
 
-/// Decides, once per call, whether arguments and result are captured. A function whose
-/// attribute captures nothing does not look at the policy at all.
-#[inline]
-fn wants(cs: &'static CallSite, sink: Option<&dyn context::Sink>) -> (bool, bool) {
-    if !cs.capture_input && !cs.capture_output {
-        return (false, false);
-    }
-    let policy = match sink {
-        Some(s) => Some(s.config().capture),
-        None => crate::client::with_config(|c| c.capture),
-    };
-    let Some(p) = policy else {
-        return (false, false);
-    };
-    (
-        cs.capture_input && p.allows_input(cs.kind),
-        cs.capture_output && p.allows_output(),
-    )
-}
-
-/// Fields common to the sync and async forms, set while the span is being opened.
+/// Fields common to the sync and async forms, set while the span is being opened: whether
+/// arguments and result are captured (decided once per call, before any value is built),
+/// and the input being written.
 struct Opening {
-    input: Option<Map<String, Value>>,
+    input: Option<InputDoc>,
     want_in: bool,
     want_out: bool,
 }
@@ -60,26 +45,36 @@ impl Opening {
         want_out: false,
     };
 
-    /// Adds an argument to the input being built (nothing when input is not captured).
-    fn arg(&mut self, name: &'static str, value: Value) {
-        if let Some(m) = &mut self.input {
-            m.insert(name.to_string(), value);
+    /// A function whose attribute captures nothing does not look at the policy at all.
+    #[inline]
+    fn new(cs: &'static CallSite, ctx: &context::Ctx) -> Opening {
+        if !cs.capture_input && !cs.capture_output {
+            return Opening::OFF;
+        }
+        let Some(rules) = RulesHandle::of(ctx.sink.as_ref()) else {
+            return Opening::OFF;
+        };
+        let p = rules.config().capture;
+        let want_in = cs.capture_input && p.allows_input(cs.kind);
+        let want_out = cs.capture_output && p.allows_output();
+        let agent = (cs.kind == Kind::Agent).then_some(cs.name);
+        Opening {
+            input: want_in.then(|| InputDoc::start(rules, agent)),
+            want_in,
+            want_out,
         }
     }
 
-    fn new(cs: &'static CallSite, ctx: &context::Ctx) -> Opening {
-        let (want_in, want_out) = wants(cs, ctx.sink.as_deref());
-        let input = want_in.then(|| {
-            let mut m = Map::new();
-            if cs.kind == Kind::Agent {
-                m.insert("agent_name".into(), Value::String(cs.name.to_string()));
-            }
-            m
-        });
-        Opening {
-            input,
-            want_in,
-            want_out,
+    /// Adds an argument to the input (nothing when input is not captured).
+    #[inline]
+    fn arg(
+        &mut self,
+        site: &'static Location<'static>,
+        name: &'static str,
+        f: impl FnOnce(&mut Out<'_>),
+    ) {
+        if let Some(input) = &mut self.input {
+            input.arg(Some(site), name, f);
         }
     }
 }
@@ -120,11 +115,7 @@ fn enter_recording(cs: &'static CallSite) -> FnSpan {
         }
         // Decided on the parent (the child has the same sink), before the record exists:
         // the new context must not be lent to a call, or it is built aside and copied.
-        let opening = if cs.capture_input || cs.capture_output {
-            Opening::new(cs, parent)
-        } else {
-            Opening::OFF
-        };
+        let opening = Opening::new(cs, parent);
         let (record, ctx) = open(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))?;
         let id = record.span_id;
         let root = record.parent.is_none();
@@ -160,14 +151,25 @@ impl FnSpan {
     pub fn is_recording(&self) -> bool {
         self.guard.is_recording()
     }
-    /// Adds an argument to the input.
-    pub fn arg(&mut self, name: &'static str, value: Value) {
-        self.opening.arg(name, value);
+    /// Adds an argument to the input, written by `f`.
+    #[inline]
+    #[track_caller]
+    pub fn arg<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, f: F) {
+        self.opening.arg(Location::caller(), name, f);
     }
-    /// Adds a metadata attribute.
-    pub fn metadata(&mut self, key: &'static str, value: Value) {
+    /// Adds a metadata attribute, written by `f`.
+    #[track_caller]
+    pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
         if self.is_recording() {
-            self.guard.set_metadata(key, &value);
+            let site = Location::caller();
+            if let Some(id) = self.guard.id() {
+                let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten();
+                if let Some(c) = metadata(RulesHandle::of(sink.as_ref()), site, key, f) {
+                    current_frame(id, |r, _| {
+                        r.extras().set_metadata(key, c.text(), c.truncated)
+                    });
+                }
+            }
         }
     }
     /// Ends the opening: the input is stored and a root's provisional copy is sent. A
@@ -180,11 +182,11 @@ impl FnSpan {
     }
 
     fn store_opening(&mut self) {
-        let input = self.opening.input.take();
+        let input = self.opening.input.take().map(InputDoc::finish);
         if let Some(id) = self.guard.id() {
             current_frame(id, |record, ctx| {
-                if let Some(m) = input {
-                    record.extras().input = Some(Value::Object(m));
+                if let Some(c) = &input {
+                    record.extras().set_input(c.text(), c.truncated);
                 }
                 announce(record, ctx);
             });
@@ -248,21 +250,29 @@ impl AsyncFnSpan {
     pub fn wants_output(&self) -> bool {
         self.opening.want_out
     }
-    /// Adds an argument to the input.
-    pub fn arg(&mut self, name: &'static str, value: Value) {
-        self.opening.arg(name, value);
+    /// Adds an argument to the input, written by `f`.
+    #[inline]
+    #[track_caller]
+    pub fn arg<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, f: F) {
+        self.opening.arg(Location::caller(), name, f);
     }
-    /// Adds a metadata attribute.
-    pub fn metadata(&mut self, key: &'static str, value: Value) {
-        if self.span.is_recording() {
-            self.span.set_metadata(key, &value);
+    /// Adds a metadata attribute, written by `f`.
+    #[track_caller]
+    pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
+        let site = Location::caller();
+        let Some((_, ctx)) = &self.span.inner else {
+            return;
+        };
+        let c = metadata(RulesHandle::of(ctx.sink.as_ref()), site, key, f);
+        if let (Some(c), Some((record, _))) = (c, &mut self.span.inner) {
+            record.extras().set_metadata(key, c.text(), c.truncated);
         }
     }
     /// Stores the input, sends a root's provisional copy, and wraps the body.
     pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
         if let Some((record, ctx)) = &mut self.span.inner {
-            if let Some(m) = self.opening.input.take() {
-                record.extras().input = Some(Value::Object(m));
+            if let Some(c) = self.opening.input.take().map(InputDoc::finish) {
+                record.extras().set_input(c.text(), c.truncated);
             }
             announce(record, ctx);
         }
@@ -270,23 +280,47 @@ impl AsyncFnSpan {
     }
 }
 
-/// Records a returned value as the output `{"result": value}` of the current span.
-pub fn record_output(value: Value) {
-    context::with_innermost_record(|r| {
-        let mut m = Map::new();
-        m.insert("result".into(), value);
-        r.extras().output = Some(Value::Object(m));
-    });
+/// Captures metadata `key`, unless the policy keeps it out.
+fn metadata(
+    rules: Option<RulesHandle>,
+    site: &'static Location<'static>,
+    key: &'static str,
+    f: impl FnOnce(&mut Out<'_>),
+) -> Option<capture::Captured> {
+    let rules = rules?;
+    if !rules.config().capture.allows_attribute(key) {
+        return None;
+    }
+    Some(capture::document(rules, Some(site), key, f))
 }
 
-/// Records an `Err` on the current span: status `error`, its message, and its type name as
-/// `exception.type`.
-pub fn record_error<E: ?Sized>(message: String, _err: &E) {
+/// Records a returned value, written by `f`, as the output `{"result": value}` of the
+/// current span.
+#[track_caller]
+pub fn record_output<F: FnOnce(&mut Out<'_>)>(f: F) {
+    let site = Location::caller();
+    let Some(rules) = RulesHandle::current() else {
+        return;
+    };
+    let c = capture::result_document(rules, Some(site), f);
+    context::with_innermost_record(|r| r.extras().set_output(c.text(), c.truncated));
+}
+
+/// Records an `Err` on the current span: status `error`, its message (written by `f`, when
+/// the policy sends error messages), and its type name as `exception.type`.
+#[track_caller]
+pub fn record_error<E: ?Sized, F: FnOnce(&mut TextOut<'_>)>(_err: &E, f: F) {
+    let site = Location::caller();
     let ty = short_type_name(std::any::type_name::<E>());
+    let msg = RulesHandle::current()
+        .filter(|rules| rules.config().capture.allows_error_message())
+        .map(|rules| capture::text(rules, Some(site), "error_message", f));
     context::with_innermost_record(|r| {
         r.status = staso_types::Status::Error;
         let e = r.extras();
-        e.error_message = Some(message);
+        if let Some(m) = &msg {
+            e.set_error_text(m.text(), m.truncated);
+        }
         e.exception_type = Some(Cow::Owned(ty));
     });
 }
@@ -297,37 +331,38 @@ fn short_type_name(full: &str) -> String {
     full.replace("alloc::", "").replace("core::", "")
 }
 
-/// An error's message: `Display` when it has one, else `Debug`, else a placeholder.
+/// An error's message: `Display` when it has one, else `Debug`, else a placeholder. The
+/// macros write `(&&&ErrorText(err)).__staso_error_text(out)`.
 pub struct ErrorText<'a, T: ?Sized>(pub &'a T);
 
 /// Chosen for `Display` errors.
 pub trait ErrorDisplay {
-    /// The message.
-    fn __staso_error_text(&self) -> String;
+    /// Writes the message.
+    fn __staso_error_text(&self, out: &mut TextOut<'_>);
 }
 /// Chosen for `Debug`-only errors.
 pub trait ErrorDebug {
-    /// The message.
-    fn __staso_error_text(&self) -> String;
+    /// Writes the message.
+    fn __staso_error_text(&self, out: &mut TextOut<'_>);
 }
 /// Chosen for anything else.
 pub trait ErrorOpaque {
-    /// The message.
-    fn __staso_error_text(&self) -> String;
+    /// Writes the message.
+    fn __staso_error_text(&self, out: &mut TextOut<'_>);
 }
 impl<T: std::fmt::Display + ?Sized> ErrorDisplay for &&ErrorText<'_, T> {
-    fn __staso_error_text(&self) -> String {
-        self.0.to_string()
+    fn __staso_error_text(&self, out: &mut TextOut<'_>) {
+        out.display(self.0);
     }
 }
 impl<T: std::fmt::Debug + ?Sized> ErrorDebug for &ErrorText<'_, T> {
-    fn __staso_error_text(&self) -> String {
-        format!("{:?}", self.0)
+    fn __staso_error_text(&self, out: &mut TextOut<'_>) {
+        out.debug(self.0);
     }
 }
 impl<T: ?Sized> ErrorOpaque for ErrorText<'_, T> {
-    fn __staso_error_text(&self) -> String {
-        format!("<{}>", std::any::type_name::<T>())
+    fn __staso_error_text(&self, out: &mut TextOut<'_>) {
+        out.placeholder::<T>();
     }
 }
 

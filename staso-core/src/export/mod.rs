@@ -5,5 +5,4 @@ pub(crate) mod batcher;
 pub(crate) mod encode;
 pub(crate) mod http;
 pub(crate) mod queue;
-pub(crate) mod sanitize;
 pub(crate) mod transport;

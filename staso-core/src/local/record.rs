@@ -3,7 +3,7 @@
 
 use super::clock::Stamp;
 use super::context::Conversation;
-use serde_json::{Map, Value};
+use smallvec::SmallVec;
 use staso_types::{Kind, SpanId, Status, TraceId};
 use std::borrow::Cow;
 use std::fmt;
@@ -105,16 +105,185 @@ impl Llm {
     };
 }
 
-/// Content that only some spans have.
+/// Where a field's text lies in [`Extras`]' buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    start: usize,
+    end: usize,
+}
+
+/// A metadata attribute: its key (plain text) and value (a JSON document), and when the
+/// value was cut at the bound, at least the size it would have had (else 0).
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    key: Piece,
+    value: Piece,
+    truncated: usize,
+}
+
+/// Bytes of captured text kept inside [`Extras`] itself: a span with small captured
+/// values (a few arguments, a result) costs one allocation, the `Box` of its extras.
+const INLINE: usize = 192;
+
+/// The fields that may be cut at the bound, for their `staso.truncated.<field>` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Input = 0,
+    Output = 1,
+    ErrorMessage = 2,
+    Name = 3,
+    Tags = 4,
+}
+
+impl Field {
+    const ALL: [Field; 5] = [
+        Field::Input,
+        Field::Output,
+        Field::ErrorMessage,
+        Field::Name,
+        Field::Tags,
+    ];
+
+    /// The attribute naming the field's original size.
+    pub(crate) fn attribute(self) -> &'static str {
+        match self {
+            Field::Input => "staso.truncated.input",
+            Field::Output => "staso.truncated.output",
+            Field::ErrorMessage => "staso.truncated.error_message",
+            Field::Name => "staso.truncated.name",
+            Field::Tags => "staso.truncated.tags",
+        }
+    }
+}
+
+/// Content that only some spans have. What was captured is encoded already, on the
+/// caller's thread, and kept as text in one buffer: JSON documents for the input, output
+/// and metadata values, plain text for the error message, tags and metadata keys. The
+/// encoder copies it into the request body as it is.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Extras {
-    pub input: Option<Value>,
-    pub output: Option<Value>,
+    text: SmallVec<[u8; INLINE]>,
+    input: Option<Piece>,
+    output: Option<Piece>,
+    error: Option<Piece>,
+    metadata: Vec<Meta>,
+    tags: Vec<Piece>,
+    /// Per [`Field`]: at least the original size when it was cut at the bound, else 0.
+    truncated: [usize; 5],
+    /// A message the SDK wrote itself (a panic's, a cancellation's): cleaned (cut,
+    /// scrubbed, masked) when encoded. When set, it is newer than a captured one.
     pub error_message: Option<String>,
     pub exception_type: Option<Cow<'static, str>>,
-    pub metadata: Map<String, Value>,
-    pub tags: Vec<String>,
     pub llm: Llm,
+}
+
+impl Extras {
+    fn push(&mut self, s: &str) -> Piece {
+        let start = self.text.len();
+        self.text.extend_from_slice(s.as_bytes());
+        Piece {
+            start,
+            end: self.text.len(),
+        }
+    }
+
+    fn get(&self, p: Piece) -> &str {
+        // Only whole `str`s are pushed, and pieces are cut where they were pushed.
+        std::str::from_utf8(self.text.get(p.start..p.end).unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn mark(&mut self, field: Field, truncated: Option<usize>) {
+        self.truncated[field as usize] = truncated.unwrap_or(0);
+    }
+
+    /// Stores the input (a JSON document).
+    pub(crate) fn set_input(&mut self, doc: &str, truncated: Option<usize>) {
+        self.input = Some(self.push(doc));
+        self.mark(Field::Input, truncated);
+    }
+
+    /// Stores the output (a JSON document).
+    pub(crate) fn set_output(&mut self, doc: &str, truncated: Option<usize>) {
+        self.output = Some(self.push(doc));
+        self.mark(Field::Output, truncated);
+    }
+
+    /// Stores a captured error message (plain text); it replaces one the SDK wrote.
+    pub(crate) fn set_error_text(&mut self, text: &str, truncated: Option<usize>) {
+        self.error = Some(self.push(text));
+        self.error_message = None;
+        self.mark(Field::ErrorMessage, truncated);
+    }
+
+    /// Notes that the span's name was cut at the bound.
+    pub(crate) fn set_name_truncated(&mut self, truncated: Option<usize>) {
+        self.mark(Field::Name, truncated);
+    }
+
+    /// Sets metadata `key` (its value a JSON document), replacing an earlier value.
+    pub(crate) fn set_metadata(&mut self, key: &str, doc: &str, truncated: Option<usize>) {
+        let value = self.push(doc);
+        let truncated = truncated.unwrap_or(0);
+        if let Some(i) = self.metadata.iter().position(|m| self.get(m.key) == key) {
+            self.metadata[i].value = value;
+            self.metadata[i].truncated = truncated;
+        } else {
+            let key = self.push(key);
+            self.metadata.push(Meta {
+                key,
+                value,
+                truncated,
+            });
+        }
+    }
+
+    /// Adds a tag (plain text).
+    pub(crate) fn push_tag(&mut self, tag: &str, truncated: Option<usize>) {
+        let p = self.push(tag);
+        self.tags.push(p);
+        if let Some(n) = truncated {
+            let t = &mut self.truncated[Field::Tags as usize];
+            *t = (*t).max(n);
+        }
+    }
+
+    /// The input document, if one was captured.
+    pub(crate) fn input(&self) -> Option<&str> {
+        self.input.map(|p| self.get(p))
+    }
+
+    /// The output document, if one was captured.
+    pub(crate) fn output(&self) -> Option<&str> {
+        self.output.map(|p| self.get(p))
+    }
+
+    /// The captured error message (the SDK's own is [`Extras::error_message`]).
+    pub(crate) fn error_text(&self) -> Option<&str> {
+        self.error.map(|p| self.get(p))
+    }
+
+    /// Metadata: key, value document, and the original size when the value was cut.
+    pub(crate) fn metadata(&self) -> impl Iterator<Item = (&str, &str, Option<usize>)> {
+        self.metadata.iter().map(|m| {
+            (
+                self.get(m.key),
+                self.get(m.value),
+                (m.truncated > 0).then_some(m.truncated),
+            )
+        })
+    }
+
+    /// Tags added at run time.
+    pub(crate) fn tags(&self) -> impl Iterator<Item = &str> {
+        self.tags.iter().map(|p| self.get(*p))
+    }
+
+    /// The fields cut at the bound, with at least their original size.
+    pub(crate) fn truncated(&self) -> impl Iterator<Item = (Field, usize)> + '_ {
+        Field::ALL
+            .into_iter()
+            .filter_map(|f| Some((f, self.truncated[f as usize])).filter(|(_, n)| *n > 0))
+    }
 }
 
 /// A span as it travels from the caller's thread to the batcher.
@@ -165,5 +334,22 @@ mod tests {
             "{}",
             std::mem::size_of::<SpanRecord>()
         );
+    }
+
+    #[test]
+    fn captured_text_lives_in_one_buffer() {
+        let mut e = Extras::default();
+        e.set_input(r#"{"q":"a"}"#, None);
+        e.set_metadata("team", r#""cx""#, None);
+        e.set_metadata("team", r#""search""#, Some(900));
+        e.push_tag("beta", None);
+        e.set_output(r#"{"result":1}"#, Some(12));
+        assert_eq!(e.input(), Some(r#"{"q":"a"}"#));
+        assert_eq!(e.output(), Some(r#"{"result":1}"#));
+        let meta: Vec<_> = e.metadata().collect();
+        assert_eq!(meta, vec![("team", r#""search""#, Some(900))]);
+        assert_eq!(e.tags().collect::<Vec<_>>(), vec!["beta"]);
+        assert_eq!(e.truncated().collect::<Vec<_>>(), vec![(Field::Output, 12)]);
+        assert!(!e.text.spilled(), "small captures stay inline");
     }
 }

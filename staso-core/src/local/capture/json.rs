@@ -1,0 +1,855 @@
+//! The JSON writer behind every captured value: a serde `Serializer` that writes JSON text
+//! straight into the capture buffer, and
+//! - stops at the field's bound: nothing past `max_field_bytes` is written or even
+//!   serialized (every call after the bound fails, which makes the value's `Serialize` stop);
+//!   the document is then cut at the last complete element, closed, and marked, so it is
+//!   still valid JSON;
+//! - stops at depth [`MAX_DEPTH`] (or when the thread's stack runs low): a deeper value is
+//!   written as a placeholder without calling its `Serialize`, so the user's recursion stops
+//!   too;
+//! - writes `"[REDACTED]"` for the value of a secret-looking struct field or map key without
+//!   serializing it;
+//! - scrubs every string (see `redact`) and hands it to the user's mask hook;
+//! - writes non-finite floats as `null`.
+
+use super::redact::{is_secret_key, scrub};
+use super::text::{escape_capped, escape_into, escaped_len, floor_boundary, stack_low, Bounded};
+use super::{Site, Writer};
+use serde::ser::{self, Serialize};
+use std::borrow::Cow;
+use std::fmt;
+
+/// `[REDACTED]` as a JSON string (`staso_types::REDACTED`; a test checks they agree).
+pub(crate) const REDACTED_JSON: &str = "\"[REDACTED]\"";
+/// Nesting past which a value is a placeholder.
+pub(crate) const MAX_DEPTH: u32 = 64;
+/// Open containers past which a value is a placeholder (the bit sets of [`State`]).
+const MAX_OPEN: u32 = 60;
+/// Ends a string that was cut at the bound.
+pub(crate) const TRUNCATED: &str = "…[truncated]";
+/// Room kept free for the marker element of a container cut between two elements.
+const RESERVE: usize = 24;
+/// How far past the bound a string is still read, so that a secret straddling the cut is
+/// still recognised (and redacted) before the cut.
+pub(crate) const LOOKAHEAD: usize = 256;
+
+/// Where a document stands; copied in and out when a document is built in steps.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct State {
+    /// Where the document starts in the buffer.
+    start: usize,
+    /// The buffer may not grow past this (closers and the marker included).
+    limit: usize,
+    /// The last point where the document can be cut and closed: after an opening bracket
+    /// or a complete element. Containers open here are the ones open now.
+    clean: usize,
+    /// Bit `i`: open container `i` is an object (else an array).
+    objects: u64,
+    /// Bit `i`: open container `i` already has a complete element.
+    nonempty: u64,
+    open: u32,
+    depth: u32,
+    /// A key was written and its value not yet.
+    key_pending: bool,
+    /// The next value belongs to a secret key: written as `"[REDACTED]"`.
+    redact_next: bool,
+    /// The bound was hit: nothing more is written.
+    pub full: bool,
+    /// The bound was hit inside a string, which was cut and marked (nothing to roll back).
+    cut_leaf: bool,
+    /// When full: at least the size the whole document would have had.
+    size: usize,
+}
+
+impl State {
+    /// A document starting at `start` that may take `max` bytes.
+    pub(crate) fn new(start: usize, max: usize) -> State {
+        State {
+            start,
+            limit: start.saturating_add(max),
+            clean: start,
+            ..State::default()
+        }
+    }
+
+    fn room(&self, len: usize) -> usize {
+        self.limit
+            .saturating_sub(len + self.open as usize + RESERVE)
+    }
+}
+
+/// Why the writer stopped.
+#[derive(Debug)]
+pub(crate) enum Error {
+    /// The bound was hit.
+    Full,
+    /// The value's `Serialize` failed on its own.
+    Custom(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Full => f.write_str("the field's size bound was reached"),
+            Error::Custom(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl ser::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        // Bounded: a hostile message costs what the placeholder can show.
+        let mut s = String::new();
+        let _ = fmt::write(&mut Bounded::new(&mut s, 512), format_args!("{msg}"));
+        Error::Custom(s)
+    }
+}
+
+type R = Result<(), Error>;
+
+/// What is needed to undo a value that failed part-way.
+pub(crate) struct Mark {
+    len: usize,
+    st: State,
+    keys: usize,
+}
+
+impl Writer {
+    // ------------------------------------------------------------------ structure
+
+    /// Marks the bound as hit at buffer position `at`, needing `need` more bytes for what
+    /// could not be written.
+    fn overflow(&mut self, at: usize, need: usize) -> Error {
+        if !self.st.full {
+            self.st.full = true;
+            self.st.size = (at - self.st.start)
+                .saturating_add(need)
+                .saturating_add(self.st.open as usize);
+        }
+        Error::Full
+    }
+
+    fn put(&mut self, s: &str) -> R {
+        if self.st.full {
+            return Err(Error::Full);
+        }
+        if s.len() > self.st.room(self.buf.len()) {
+            return Err(self.overflow(self.buf.len(), s.len()));
+        }
+        self.buf.push_str(s);
+        Ok(())
+    }
+
+    fn top_bit(&self) -> u64 {
+        1u64 << (self.st.open - 1)
+    }
+
+    /// A complete value was written at the current level.
+    fn done_value(&mut self) {
+        if self.st.open > 0 {
+            self.st.nonempty |= self.top_bit();
+        }
+        self.st.key_pending = false;
+        self.st.clean = self.buf.len();
+    }
+
+    /// Before an element of an array or a member of an object: the comma.
+    fn element(&mut self) -> R {
+        if self.st.full {
+            return Err(Error::Full);
+        }
+        if self.st.key_pending {
+            // A map key without a value (a broken `Serialize`): give it one.
+            self.scalar("null")?;
+        }
+        if self.st.open > 0 && self.st.nonempty & self.top_bit() != 0 {
+            self.put(",")?;
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self, object: bool) -> R {
+        self.put(if object { "{" } else { "[" })?;
+        self.st.key_pending = false;
+        self.st.open += 1;
+        let bit = self.top_bit();
+        if object {
+            self.st.objects |= bit;
+        } else {
+            self.st.objects &= !bit;
+        }
+        self.st.nonempty &= !bit;
+        self.st.clean = self.buf.len();
+        Ok(())
+    }
+
+    fn end(&mut self) -> R {
+        if self.st.full {
+            return Err(Error::Full);
+        }
+        if self.st.key_pending {
+            self.scalar("null")?;
+        }
+        let object = self.st.objects & self.top_bit() != 0;
+        // Room for the closer was kept since the container opened.
+        self.buf.push(if object { '}' } else { ']' });
+        self.st.open -= 1;
+        self.done_value();
+        Ok(())
+    }
+
+    fn scalar(&mut self, s: &str) -> R {
+        self.put(s)?;
+        self.done_value();
+        Ok(())
+    }
+
+    /// An object member's key; remembers whether its value is to be redacted.
+    pub(crate) fn key(&mut self, k: &str) -> R {
+        self.element()?;
+        let k = scrub(k, self.redact, self.api_key());
+        let at = self.buf.len();
+        if k.len() + 3 > self.st.room(at) {
+            return Err(self.overflow(at, k.len() + 3));
+        }
+        self.buf.push('"');
+        escape_into(&mut self.buf, &k);
+        self.buf.push_str("\":");
+        if self.buf.len()
+            > self
+                .st
+                .limit
+                .saturating_sub(self.st.open as usize + RESERVE)
+        {
+            self.buf.truncate(at);
+            return Err(self.overflow(at, k.len() + 3));
+        }
+        self.st.key_pending = true;
+        self.st.redact_next = self.redact && is_secret_key(&k);
+        if self.has_mask {
+            self.keys.push('\0');
+            self.keys.push_str(&k);
+        }
+        Ok(())
+    }
+
+    /// After an object member's value: its key is no longer the nearest.
+    fn end_member(&mut self) {
+        if self.has_mask {
+            let cut = self.keys.rfind('\0').unwrap_or(0);
+            self.keys.truncate(cut);
+        }
+    }
+
+    /// A member whose value is written by `value` (or redacted, for a secret key).
+    pub(crate) fn member(&mut self, k: &str, value: impl FnOnce(&mut Writer) -> R) -> R {
+        self.key(k)?;
+        let r = if std::mem::take(&mut self.st.redact_next) {
+            self.redacted()
+        } else {
+            value(self)
+        };
+        self.end_member();
+        r
+    }
+
+    pub(crate) fn redacted(&mut self) -> R {
+        self.scalar(REDACTED_JSON)
+    }
+
+    /// The key of a tuple or struct variant: its fields are checked one by one, the
+    /// variant's name does not redact them.
+    fn variant_key(&mut self, variant: &str) -> R {
+        self.key(variant)?;
+        self.st.redact_next = false;
+        Ok(())
+    }
+
+    /// A value one level down: written by its `Serialize`, unless that would be too deep.
+    fn nested<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        if self.st.full {
+            return Err(Error::Full);
+        }
+        if self.st.depth >= MAX_DEPTH
+            || self.st.open >= MAX_OPEN
+            || (self.st.depth >= 4 && stack_low())
+        {
+            let text = format!(
+                "<{}: nested deeper than {MAX_DEPTH} levels>",
+                std::any::type_name::<T>()
+            );
+            return self.leaf_str(&text);
+        }
+        self.st.depth += 1;
+        let r = v.serialize(&mut *self);
+        self.st.depth -= 1;
+        r
+    }
+
+    // ------------------------------------------------------------------ strings
+
+    fn api_key(&self) -> &str {
+        self.handle
+            .as_ref()
+            .map_or("", |h| h.config().api_key.expose())
+    }
+
+    /// A string value: read up to the bound (and a little past it), scrubbed, masked,
+    /// written.
+    pub(crate) fn leaf_str(&mut self, s: &str) -> R {
+        if self.st.full {
+            return Err(Error::Full);
+        }
+        let room = self.st.room(self.buf.len());
+        let take = floor_boundary(s, room.saturating_add(LOOKAHEAD));
+        self.leaf(&s[..take], take < s.len(), s.len())
+    }
+
+    /// A string value of which `text` is the beginning (`cut`) or all; `orig` is at least
+    /// the length of the whole.
+    pub(crate) fn leaf(&mut self, text: &str, cut: bool, orig: usize) -> R {
+        if self.st.full {
+            return Err(Error::Full);
+        }
+        let scrubbed = scrub(text, self.redact, self.api_key());
+        let masked = self.masked(scrubbed);
+        self.json_string(&masked, cut, orig)
+    }
+
+    /// `text` after the user's mask hook, given the nearest key.
+    fn masked<'t>(&self, text: Cow<'t, str>) -> Cow<'t, str> {
+        if !self.has_mask {
+            return text;
+        }
+        let Some(h) = &self.handle else { return text };
+        let key = self.keys.rsplit('\0').next().unwrap_or("");
+        super::apply_mask(h.config(), key, text, self.site)
+    }
+
+    /// Writes `text` as a JSON string; past the bound, its beginning and the marker.
+    fn json_string(&mut self, text: &str, cut: bool, orig: usize) -> R {
+        let at = self.buf.len();
+        let room = self.st.room(at);
+        if !cut
+            && (text.len().saturating_mul(6).saturating_add(2) <= room
+                || escaped_len(text, room.saturating_sub(2)).is_some())
+        {
+            self.buf.push('"');
+            escape_into(&mut self.buf, text);
+            self.buf.push('"');
+            self.done_value();
+            return Ok(());
+        }
+        let whole = 2usize.saturating_add(orig.max(text.len()));
+        if room < TRUNCATED.len() + 3 {
+            return Err(self.overflow(at, whole));
+        }
+        self.buf.push('"');
+        escape_capped(&mut self.buf, text, at + room - 1 - TRUNCATED.len());
+        self.buf.push_str(TRUNCATED);
+        self.buf.push('"');
+        self.done_value();
+        self.st.cut_leaf = true;
+        Err(self.overflow(at, whole))
+    }
+
+    /// The `Display` (or `Debug`) text of a value as a string value, read through a
+    /// writer that refuses past the bound.
+    pub(crate) fn leaf_fmt(&mut self, args: fmt::Arguments<'_>) -> Result<R, ()> {
+        if self.st.full {
+            return Ok(Err(Error::Full));
+        }
+        let cap = self.st.room(self.buf.len()).saturating_add(LOOKAHEAD);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut w = Bounded::new(&mut scratch, cap);
+        let failed = fmt::write(&mut w, args).is_err();
+        let (over, deep, refused) = (w.over, w.deep, w.refused);
+        if failed && !over && !deep {
+            self.scratch = scratch;
+            return Err(()); // the impl failed on its own
+        }
+        if deep {
+            scratch.push_str("…[too deep]");
+        }
+        let orig = scratch.len() + refused;
+        let r = self.leaf(&scratch, over, orig);
+        self.scratch = scratch;
+        Ok(r)
+    }
+
+    // ------------------------------------------------------------------ values
+
+    /// Remembers where a value starts, to undo it.
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            len: self.buf.len(),
+            st: self.st,
+            keys: self.keys.len(),
+        }
+    }
+
+    /// Undoes what was written since `m` (a value whose `Serialize` failed or panicked).
+    pub(crate) fn restore(&mut self, m: &Mark) {
+        self.buf.truncate(m.len);
+        self.st = m.st;
+        self.keys.truncate(m.keys);
+    }
+
+    /// Ends the document: when the bound was hit, cuts it at the last complete element,
+    /// adds the marker and closes what is open. Returns at least the size the whole
+    /// document would have had, when it was cut.
+    pub(crate) fn finish_doc(&mut self) -> Option<usize> {
+        if !self.st.full {
+            while self.st.open > 0 {
+                let _ = self.end();
+            }
+            return None;
+        }
+        if !self.st.cut_leaf {
+            self.buf.truncate(self.st.clean);
+            if self.st.open == 0 {
+                if self.buf.len() == self.st.start {
+                    self.buf.push('"');
+                    self.buf.push_str(TRUNCATED);
+                    self.buf.push('"');
+                }
+            } else {
+                if self.st.nonempty & self.top_bit() != 0 {
+                    self.buf.push(',');
+                }
+                self.buf.push('"');
+                self.buf.push_str(TRUNCATED);
+                self.buf.push('"');
+                if self.st.objects & self.top_bit() != 0 {
+                    self.buf.push_str(":null");
+                }
+            }
+        }
+        while self.st.open > 0 {
+            let object = self.st.objects & self.top_bit() != 0;
+            self.buf.push(if object { '}' } else { ']' });
+            self.st.open -= 1;
+        }
+        Some(self.st.size)
+    }
+
+    /// Starts a top-level object (the input of a function, `{"result": ..}`).
+    pub(crate) fn begin_object(&mut self) -> R {
+        self.begin(true)
+    }
+
+    /// The site that captures (for the warning of a contained panic).
+    pub(crate) fn site(&self) -> Site {
+        self.site
+    }
+}
+
+// ---------------------------------------------------------------------- serde
+
+fn int<I: itoa::Integer>(w: &mut Writer, v: I) -> R {
+    w.scalar(itoa::Buffer::new().format(v))
+}
+
+fn float<F: Serialize>(w: &mut Writer, v: F, finite: bool) -> R {
+    if !finite {
+        return w.scalar("null");
+    }
+    // serde_json's own formatting, through a stack buffer.
+    let mut b = [0u8; 32];
+    let mut s: &mut [u8] = &mut b;
+    let n = match serde_json::to_writer(&mut s, &v) {
+        Ok(()) => 32 - s.len(),
+        Err(_) => return w.scalar("null"),
+    };
+    match std::str::from_utf8(&b[..n]) {
+        Ok(t) => w.scalar(t),
+        Err(_) => w.scalar("null"),
+    }
+}
+
+impl ser::Serializer for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    fn serialize_bool(self, v: bool) -> R {
+        self.scalar(if v { "true" } else { "false" })
+    }
+    fn serialize_i8(self, v: i8) -> R {
+        int(self, v)
+    }
+    fn serialize_i16(self, v: i16) -> R {
+        int(self, v)
+    }
+    fn serialize_i32(self, v: i32) -> R {
+        int(self, v)
+    }
+    fn serialize_i64(self, v: i64) -> R {
+        int(self, v)
+    }
+    fn serialize_i128(self, v: i128) -> R {
+        int(self, v)
+    }
+    fn serialize_u8(self, v: u8) -> R {
+        int(self, v)
+    }
+    fn serialize_u16(self, v: u16) -> R {
+        int(self, v)
+    }
+    fn serialize_u32(self, v: u32) -> R {
+        int(self, v)
+    }
+    fn serialize_u64(self, v: u64) -> R {
+        int(self, v)
+    }
+    fn serialize_u128(self, v: u128) -> R {
+        int(self, v)
+    }
+    fn serialize_f32(self, v: f32) -> R {
+        float(self, v, v.is_finite())
+    }
+    fn serialize_f64(self, v: f64) -> R {
+        float(self, v, v.is_finite())
+    }
+    fn serialize_char(self, v: char) -> R {
+        self.leaf_str(v.encode_utf8(&mut [0u8; 4]))
+    }
+    fn serialize_str(self, v: &str) -> R {
+        self.leaf_str(v)
+    }
+    fn serialize_bytes(self, v: &[u8]) -> R {
+        self.begin(false)?;
+        for b in v {
+            self.element()?;
+            int(self, *b)?;
+        }
+        self.end()
+    }
+    fn serialize_none(self) -> R {
+        self.scalar("null")
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> R {
+        self.nested(v)
+    }
+    fn serialize_unit(self) -> R {
+        self.scalar("null")
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> R {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> R {
+        self.leaf_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> R {
+        self.nested(v)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> R {
+        self.begin(true)?;
+        self.member(variant, |w| w.nested(v))?;
+        self.end()
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self, Error> {
+        self.begin(false)?;
+        Ok(self)
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Self, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Self, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self, Error> {
+        self.begin(true)?;
+        self.variant_key(variant)?;
+        self.begin(false)?;
+        Ok(self)
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self, Error> {
+        self.begin(true)?;
+        Ok(self)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
+        self.serialize_map(None)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self, Error> {
+        self.begin(true)?;
+        self.variant_key(variant)?;
+        self.begin(true)?;
+        Ok(self)
+    }
+    fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> R {
+        match self.leaf_fmt(format_args!("{v}")) {
+            Ok(r) => r,
+            Err(()) => Err(Error::Custom("a Display impl returned an error".into())),
+        }
+    }
+}
+
+impl ser::SerializeSeq for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        self.element()?;
+        self.nested(v)
+    }
+    fn end(self) -> R {
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeTuple for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> R {
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> R {
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeTupleVariant for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> R {
+        Writer::end(self)?;
+        self.end_member();
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeMap for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> R {
+        if self.st.key_pending {
+            self.scalar("null")?;
+            self.end_member();
+        }
+        k.serialize(KeySer { w: self })
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        if !self.st.key_pending {
+            self.key("")?;
+        }
+        let r = if std::mem::take(&mut self.st.redact_next) {
+            self.redacted()
+        } else {
+            self.nested(v)
+        };
+        self.end_member();
+        r
+    }
+    fn end(self) -> R {
+        if self.st.key_pending {
+            self.scalar("null")?;
+            self.end_member();
+        }
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeStruct for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> R {
+        self.member(k, |w| w.nested(v))
+    }
+    fn end(self) -> R {
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeStructVariant for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> R {
+        self.member(k, |w| w.nested(v))
+    }
+    fn end(self) -> R {
+        Writer::end(self)?;
+        self.end_member();
+        Writer::end(self)
+    }
+}
+
+/// Map keys: strings as they are, numbers and booleans quoted (as serde_json writes them);
+/// anything else is an error, as in serde_json.
+struct KeySer<'a> {
+    w: &'a mut Writer,
+}
+
+impl KeySer<'_> {
+    fn text(self, k: &str) -> R {
+        self.w.key(k)
+    }
+    fn refuse(self) -> R {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+}
+
+macro_rules! int_key {
+    ($($f:ident: $t:ty),*) => {$(
+        fn $f(self, v: $t) -> R {
+            self.text(itoa::Buffer::new().format(v))
+        }
+    )*};
+}
+
+impl<'a> ser::Serializer for KeySer<'a> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<(), Error>;
+    type SerializeTuple = ser::Impossible<(), Error>;
+    type SerializeTupleStruct = ser::Impossible<(), Error>;
+    type SerializeTupleVariant = ser::Impossible<(), Error>;
+    type SerializeMap = ser::Impossible<(), Error>;
+    type SerializeStruct = ser::Impossible<(), Error>;
+    type SerializeStructVariant = ser::Impossible<(), Error>;
+
+    int_key!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
+        serialize_u64: u64, serialize_u128: u128);
+
+    fn serialize_bool(self, v: bool) -> R {
+        self.text(if v { "true" } else { "false" })
+    }
+    fn serialize_f32(self, v: f32) -> R {
+        self.serialize_f64(v.into())
+    }
+    fn serialize_f64(self, v: f64) -> R {
+        if !v.is_finite() {
+            return self.refuse();
+        }
+        let s = serde_json::to_string(&v).unwrap_or_default();
+        self.text(&s)
+    }
+    fn serialize_char(self, v: char) -> R {
+        self.text(v.encode_utf8(&mut [0u8; 4]))
+    }
+    fn serialize_str(self, v: &str) -> R {
+        self.text(v)
+    }
+    fn serialize_bytes(self, _: &[u8]) -> R {
+        self.refuse()
+    }
+    fn serialize_none(self) -> R {
+        self.refuse()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> R {
+        self.refuse()
+    }
+    fn serialize_unit(self) -> R {
+        self.refuse()
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> R {
+        self.refuse()
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> R {
+        self.text(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> R {
+        // Transparent, as serde_json; bounded by the key's own depth (a newtype of a newtype
+        // of a string is still a string).
+        if self.w.st.depth >= MAX_DEPTH {
+            return self.refuse();
+        }
+        self.w.st.depth += 1;
+        let r = v.serialize(KeySer { w: &mut *self.w });
+        self.w.st.depth -= 1;
+        r
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> R {
+        self.refuse()
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> R {
+        let mut s = String::new();
+        let mut b = Bounded::new(&mut s, 4096);
+        let _ = fmt::write(&mut b, format_args!("{v}"));
+        self.text(&s)
+    }
+}

@@ -1,0 +1,1 @@
+//! Tests of the capture path (unit level; the end-to-end ones are in tests/).
