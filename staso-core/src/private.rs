@@ -1,7 +1,7 @@
 //! What the attribute macros expand to. Not a stable API: only the macros call it.
 
 pub use crate::local::capture::{
-    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Out, TextOut,
+    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Input, Out, TextOut,
 };
 pub use crate::local::record::CallSite;
 pub use crate::registry::Entry;
@@ -9,7 +9,7 @@ pub use inventory;
 pub use serde_json;
 pub use staso_types::{Kind, Options, Registered};
 
-use crate::local::capture::{self, InputDoc, RulesHandle};
+use crate::local::capture::{self, RulesHandle};
 use crate::local::context::{self, Frame};
 use crate::local::instrument::Instrumented;
 use crate::local::lifecycle::{announce, open, records};
@@ -30,19 +30,19 @@ pub fn enabled() -> bool {
 }
 
 /// Fields common to the sync and async forms, set while the span is being opened: whether
-/// arguments and result are captured (decided once per call, before any value is built),
-/// and the input being written.
+/// arguments and result are captured (decided once per call, before any value is built).
 struct Opening {
-    input: Option<InputDoc>,
     want_in: bool,
     want_out: bool,
+    /// The input is yet to be stored (an agent's holds its name even without arguments).
+    input_pending: bool,
 }
 
 impl Opening {
     const OFF: Opening = Opening {
-        input: None,
         want_in: false,
         want_out: false,
+        input_pending: false,
     };
 
     /// A function whose attribute captures nothing does not look at the policy at all.
@@ -51,32 +51,33 @@ impl Opening {
         if !cs.capture_input && !cs.capture_output {
             return Opening::OFF;
         }
-        let Some(rules) = RulesHandle::of(ctx.sink.as_ref()) else {
+        let policy = match &ctx.sink {
+            Some(s) => Some(s.config().capture),
+            None => crate::client::with_config(|c| c.capture),
+        };
+        let Some(p) = policy else {
             return Opening::OFF;
         };
-        let p = rules.config().capture;
         let want_in = cs.capture_input && p.allows_input(cs.kind);
-        let want_out = cs.capture_output && p.allows_output();
-        let agent = (cs.kind == Kind::Agent).then_some(cs.name);
         Opening {
-            input: want_in.then(|| InputDoc::start(rules, agent)),
             want_in,
-            want_out,
+            want_out: cs.capture_output && p.allows_output(),
+            input_pending: want_in && cs.kind == Kind::Agent,
         }
     }
+}
 
-    /// Adds an argument to the input (nothing when input is not captured).
-    #[inline]
-    fn arg(
-        &mut self,
-        site: &'static Location<'static>,
-        name: &'static str,
-        f: impl FnOnce(&mut Out<'_>),
-    ) {
-        if let Some(input) = &mut self.input {
-            input.arg(Some(site), name, f);
-        }
-    }
+/// Captures the input of function `cs` under the rules of `sink` (or the client's); `f`
+/// adds the arguments.
+fn input(
+    cs: Option<&'static CallSite>,
+    sink: Option<&std::sync::Arc<dyn context::Sink>>,
+    site: &'static Location<'static>,
+    f: impl FnOnce(&mut Input<'_>),
+) -> Option<capture::Captured> {
+    let rules = RulesHandle::of(sink)?;
+    let agent = cs.filter(|cs| cs.kind == Kind::Agent).map(|cs| cs.name);
+    Some(capture::input(rules, Some(site), agent, f))
 }
 
 /// A sync function's span: current on this thread from `enter` until dropped.
@@ -151,11 +152,26 @@ impl FnSpan {
     pub fn is_recording(&self) -> bool {
         self.guard.is_recording()
     }
-    /// Adds an argument to the input, written by `f`.
-    #[inline]
+    /// Captures the arguments: `f` adds them to the input (called only when input is
+    /// captured).
     #[track_caller]
-    pub fn arg<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, f: F) {
-        self.opening.arg(Location::caller(), name, f);
+    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, f: F) {
+        let site = Location::caller();
+        let Some(id) = self.guard.id().filter(|_| self.opening.want_in) else {
+            return;
+        };
+        let Some((sink, cs)) = context::with_frame(id, |fr| {
+            (
+                fr.ctx.sink.clone(),
+                fr.record.as_ref().and_then(|r| r.callsite),
+            )
+        }) else {
+            return;
+        };
+        if let Some(c) = input(cs, sink.as_ref(), site, f) {
+            self.opening.input_pending = false;
+            current_frame(id, |r, _| r.extras().set_input(c.text(), c.truncated));
+        }
     }
     /// Adds a metadata attribute, written by `f`.
     #[track_caller]
@@ -172,24 +188,18 @@ impl FnSpan {
             }
         }
     }
-    /// Ends the opening: the input is stored and a root's provisional copy is sent. A
-    /// nested span with no input has nothing to do here.
+    /// Ends the opening: an agent's input is stored when no argument was, and a root's
+    /// provisional copy is sent. A nested span with nothing pending has nothing to do here.
     #[inline]
+    #[track_caller]
     pub fn opened(&mut self) {
-        if self.opening.input.is_some() || self.root {
-            self.store_opening();
+        if self.opening.input_pending {
+            self.args(|_| {});
         }
-    }
-
-    fn store_opening(&mut self) {
-        let input = self.opening.input.take().map(InputDoc::finish);
-        if let Some(id) = self.guard.id() {
-            current_frame(id, |record, ctx| {
-                if let Some(c) = &input {
-                    record.extras().set_input(c.text(), c.truncated);
-                }
-                announce(record, ctx);
-            });
+        if self.root {
+            if let Some(id) = self.guard.id() {
+                current_frame(id, |record, ctx| announce(record, ctx));
+            }
         }
     }
 }
@@ -250,11 +260,21 @@ impl AsyncFnSpan {
     pub fn wants_output(&self) -> bool {
         self.opening.want_out
     }
-    /// Adds an argument to the input, written by `f`.
-    #[inline]
+    /// Captures the arguments: `f` adds them to the input (called only when input is
+    /// captured).
     #[track_caller]
-    pub fn arg<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, f: F) {
-        self.opening.arg(Location::caller(), name, f);
+    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, f: F) {
+        let site = Location::caller();
+        if !self.opening.want_in {
+            return;
+        }
+        let Some((record, ctx)) = &mut self.span.inner else {
+            return;
+        };
+        if let Some(c) = input(record.callsite, ctx.sink.as_ref(), site, f) {
+            self.opening.input_pending = false;
+            record.extras().set_input(c.text(), c.truncated);
+        }
     }
     /// Adds a metadata attribute, written by `f`.
     #[track_caller]
@@ -268,12 +288,14 @@ impl AsyncFnSpan {
             record.extras().set_metadata(key, c.text(), c.truncated);
         }
     }
-    /// Stores the input, sends a root's provisional copy, and wraps the body.
+    /// Stores an agent's input when no argument was, sends a root's provisional copy, and
+    /// wraps the body.
+    #[track_caller]
     pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
-        if let Some((record, ctx)) = &mut self.span.inner {
-            if let Some(c) = self.opening.input.take().map(InputDoc::finish) {
-                record.extras().set_input(c.text(), c.truncated);
-            }
+        if self.opening.input_pending {
+            self.args(|_| {});
+        }
+        if let Some((record, ctx)) = &self.span.inner {
             announce(record, ctx);
         }
         self.span.instrument(fut)

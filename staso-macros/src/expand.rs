@@ -188,15 +188,20 @@ fn capture_block(a: &FnArgs, captures: &[ArgCapture], recording: TokenStream) ->
         let (key, value, cfgs) = (&c.key, &c.value, &c.cfgs);
         quote! {
             #(#cfgs)*
-            __staso_span.arg(#key, |__staso_out| {
+            __staso_input.arg(#key, |__staso_out| {
                 (&&&::staso::__private::Capture(#value)).__staso_capture(__staso_out)
             });
         }
     });
+    // All arguments in one call: one document, written in one go.
     let args = if captures.is_empty() {
         TokenStream::new()
     } else {
-        quote! { if __staso_span.wants_input() { #(#args)* } }
+        quote! {
+            if __staso_span.wants_input() {
+                __staso_span.args(|__staso_input| { #(#args)* });
+            }
+        }
     };
     let meta = a.metadata.iter().map(|(k, v)| {
         quote! {

@@ -23,11 +23,13 @@ use std::fmt;
 pub(crate) const REDACTED_JSON: &str = "\"[REDACTED]\"";
 /// Nesting past which a value is a placeholder.
 pub(crate) const MAX_DEPTH: u32 = 64;
-/// Open containers past which a value is a placeholder (the bit sets of [`State`]).
-const MAX_OPEN: u32 = 60;
+/// Open containers past which a value is a placeholder (the bit sets of [`State`] have
+/// 128; a level opens two at most, a struct variant).
+const MAX_OPEN: u32 = 120;
 /// Ends a string that was cut at the bound.
 pub(crate) const TRUNCATED: &str = "…[truncated]";
-/// Room kept free for the marker element of a container cut between two elements.
+/// Room for the marker element of a container cut between two elements: a document is
+/// cut back to its last complete element that leaves this much room.
 const RESERVE: usize = 24;
 /// How far past the bound a string is still read, so that a secret straddling the cut is
 /// still recognised (and redacted) before the cut.
@@ -40,13 +42,14 @@ pub(crate) struct State {
     start: usize,
     /// The buffer may not grow past this (closers and the marker included).
     limit: usize,
-    /// The last point where the document can be cut and closed: after an opening bracket
-    /// or a complete element. Containers open here are the ones open now.
-    clean: usize,
+    /// Where the document goes back to when it is cut outside a string: the last point
+    /// where it could be closed (after an opening bracket or a complete element) that
+    /// leaves room for the marker and the closers.
+    back: Back,
     /// Bit `i`: open container `i` is an object (else an array).
-    objects: u64,
+    objects: u128,
     /// Bit `i`: open container `i` already has a complete element.
-    nonempty: u64,
+    nonempty: u128,
     open: u32,
     depth: u32,
     /// A key was written and its value not yet.
@@ -67,15 +70,28 @@ impl State {
         State {
             start,
             limit: start.saturating_add(max),
-            clean: start,
+            back: Back {
+                len: start,
+                ..Back::default()
+            },
             ..State::default()
         }
     }
 
+    /// Bytes that may still be written at `len`: up to the bound, less one closer per open
+    /// container. A document that fits is never cut.
     fn room(&self, len: usize) -> usize {
-        self.limit
-            .saturating_sub(len + self.open as usize + RESERVE)
+        self.limit.saturating_sub(len + self.open as usize)
     }
+}
+
+/// A point a cut document goes back to, with the containers open there.
+#[derive(Debug, Clone, Copy, Default)]
+struct Back {
+    len: usize,
+    objects: u128,
+    nonempty: u128,
+    open: u32,
 }
 
 /// Why the writer stopped.
@@ -135,15 +151,15 @@ impl Writer {
         if self.st.full {
             return Err(Error::Full);
         }
-        if s.len() > self.st.room(self.buf.len()) {
-            return Err(self.overflow(self.buf.len(), s.len()));
+        if s.len() > self.st.room(self.b.buf.len()) {
+            return Err(self.overflow(self.b.buf.len(), s.len()));
         }
-        self.buf.push_str(s);
+        self.b.buf.push_str(s);
         Ok(())
     }
 
-    fn top_bit(&self) -> u64 {
-        1u64 << (self.st.open - 1)
+    fn top_bit(&self) -> u128 {
+        self.st.top_bit()
     }
 
     /// A complete value was written at the current level.
@@ -152,7 +168,21 @@ impl Writer {
             self.st.nonempty |= self.top_bit();
         }
         self.st.key_pending = false;
-        self.st.clean = self.buf.len();
+        self.clean();
+    }
+
+    /// The document could be closed here: remember the point if it leaves room to mark a
+    /// cut.
+    fn clean(&mut self) {
+        let len = self.b.buf.len();
+        if len + self.st.open as usize + RESERVE <= self.st.limit {
+            self.st.back = Back {
+                len,
+                objects: self.st.objects,
+                nonempty: self.st.nonempty,
+                open: self.st.open,
+            };
+        }
     }
 
     /// Before an element of an array or a member of an object: the comma.
@@ -171,6 +201,10 @@ impl Writer {
     }
 
     fn begin(&mut self, object: bool) -> R {
+        if self.st.open >= 127 {
+            // Not reached: `nested` stops at `MAX_OPEN`.
+            return Err(Error::Custom("nested too deep".into()));
+        }
         self.put(if object { "{" } else { "[" })?;
         self.st.key_pending = false;
         self.st.open += 1;
@@ -181,7 +215,7 @@ impl Writer {
             self.st.objects &= !bit;
         }
         self.st.nonempty &= !bit;
-        self.st.clean = self.buf.len();
+        self.clean();
         Ok(())
     }
 
@@ -194,7 +228,7 @@ impl Writer {
         }
         let object = self.st.objects & self.top_bit() != 0;
         // Room for the closer was kept since the container opened.
-        self.buf.push(if object { '}' } else { ']' });
+        self.b.buf.push(if object { '}' } else { ']' });
         self.st.open -= 1;
         self.done_value();
         Ok(())
@@ -210,27 +244,23 @@ impl Writer {
     pub(crate) fn key(&mut self, k: &str) -> R {
         self.element()?;
         let k = scrub(k, self.redact, self.api_key());
-        let at = self.buf.len();
+        let at = self.b.buf.len();
         if k.len() + 3 > self.st.room(at) {
             return Err(self.overflow(at, k.len() + 3));
         }
-        self.buf.push('"');
-        escape_into(&mut self.buf, &k);
-        self.buf.push_str("\":");
-        if self.buf.len()
-            > self
-                .st
-                .limit
-                .saturating_sub(self.st.open as usize + RESERVE)
-        {
-            self.buf.truncate(at);
-            return Err(self.overflow(at, k.len() + 3));
+        self.b.buf.push('"');
+        escape_into(&mut self.b.buf, &k);
+        self.b.buf.push_str("\":");
+        let need = self.b.buf.len() - at;
+        if need > self.st.room(at) {
+            self.b.buf.truncate(at);
+            return Err(self.overflow(at, need));
         }
         self.st.key_pending = true;
         self.st.redact_next = self.redact && is_secret_key(&k);
         if self.has_mask {
-            self.keys.push('\0');
-            self.keys.push_str(&k);
+            self.b.keys.push('\0');
+            self.b.keys.push_str(&k);
         }
         Ok(())
     }
@@ -238,8 +268,8 @@ impl Writer {
     /// After an object member's value: its key is no longer the nearest.
     fn end_member(&mut self) {
         if self.has_mask {
-            let cut = self.keys.rfind('\0').unwrap_or(0);
-            self.keys.truncate(cut);
+            let cut = self.b.keys.rfind('\0').unwrap_or(0);
+            self.b.keys.truncate(cut);
         }
     }
 
@@ -291,9 +321,7 @@ impl Writer {
     // ------------------------------------------------------------------ strings
 
     fn api_key(&self) -> &str {
-        self.handle
-            .as_ref()
-            .map_or("", |h| h.config().api_key.expose())
+        self.handle.config().api_key.expose()
     }
 
     /// A string value: read up to the bound (and a little past it), scrubbed, masked,
@@ -302,7 +330,7 @@ impl Writer {
         if self.st.full {
             return Err(Error::Full);
         }
-        let room = self.st.room(self.buf.len());
+        let room = self.st.room(self.b.buf.len());
         let take = floor_boundary(s, room.saturating_add(LOOKAHEAD));
         self.leaf(&s[..take], take < s.len(), s.len())
     }
@@ -323,33 +351,35 @@ impl Writer {
         if !self.has_mask {
             return text;
         }
-        let Some(h) = &self.handle else { return text };
-        let key = self.keys.rsplit('\0').next().unwrap_or("");
-        super::apply_mask(h.config(), key, text, self.site)
+        let key = self.b.keys.rsplit('\0').next().unwrap_or("");
+        super::apply_mask(self.handle.config(), key, text, self.site)
     }
 
     /// Writes `text` as a JSON string; past the bound, its beginning and the marker.
     fn json_string(&mut self, text: &str, cut: bool, orig: usize) -> R {
-        let at = self.buf.len();
+        let at = self.b.buf.len();
         let room = self.st.room(at);
         if !cut
             && (text.len().saturating_mul(6).saturating_add(2) <= room
                 || escaped_len(text, room.saturating_sub(2)).is_some())
         {
-            self.buf.push('"');
-            escape_into(&mut self.buf, text);
-            self.buf.push('"');
+            self.b.buf.push('"');
+            escape_into(&mut self.b.buf, text);
+            self.b.buf.push('"');
             self.done_value();
             return Ok(());
         }
-        let whole = 2usize.saturating_add(orig.max(text.len()));
+        // It does not fit: it needs more than the room left.
+        let whole = 2usize
+            .saturating_add(orig.max(text.len()))
+            .max(room.saturating_add(1));
         if room < TRUNCATED.len() + 3 {
             return Err(self.overflow(at, whole));
         }
-        self.buf.push('"');
-        escape_capped(&mut self.buf, text, at + room - 1 - TRUNCATED.len());
-        self.buf.push_str(TRUNCATED);
-        self.buf.push('"');
+        self.b.buf.push('"');
+        escape_capped(&mut self.b.buf, text, at + room - 1 - TRUNCATED.len());
+        self.b.buf.push_str(TRUNCATED);
+        self.b.buf.push('"');
         self.done_value();
         self.st.cut_leaf = true;
         Err(self.overflow(at, whole))
@@ -361,14 +391,14 @@ impl Writer {
         if self.st.full {
             return Ok(Err(Error::Full));
         }
-        let cap = self.st.room(self.buf.len()).saturating_add(LOOKAHEAD);
-        let mut scratch = std::mem::take(&mut self.scratch);
+        let cap = self.st.room(self.b.buf.len()).saturating_add(LOOKAHEAD);
+        let mut scratch = std::mem::take(&mut self.b.scratch);
         scratch.clear();
         let mut w = Bounded::new(&mut scratch, cap);
         let failed = fmt::write(&mut w, args).is_err();
         let (over, deep, refused) = (w.over, w.deep, w.refused);
         if failed && !over && !deep {
-            self.scratch = scratch;
+            self.b.scratch = scratch;
             return Err(()); // the impl failed on its own
         }
         if deep {
@@ -376,7 +406,7 @@ impl Writer {
         }
         let orig = scratch.len() + refused;
         let r = self.leaf(&scratch, over, orig);
-        self.scratch = scratch;
+        self.b.scratch = scratch;
         Ok(r)
     }
 
@@ -385,55 +415,22 @@ impl Writer {
     /// Remembers where a value starts, to undo it.
     pub(crate) fn mark(&self) -> Mark {
         Mark {
-            len: self.buf.len(),
+            len: self.b.buf.len(),
             st: self.st,
-            keys: self.keys.len(),
+            keys: self.b.keys.len(),
         }
     }
 
     /// Undoes what was written since `m` (a value whose `Serialize` failed or panicked).
     pub(crate) fn restore(&mut self, m: &Mark) {
-        self.buf.truncate(m.len);
+        self.b.buf.truncate(m.len);
         self.st = m.st;
-        self.keys.truncate(m.keys);
+        self.b.keys.truncate(m.keys);
     }
 
-    /// Ends the document: when the bound was hit, cuts it at the last complete element,
-    /// adds the marker and closes what is open. Returns at least the size the whole
-    /// document would have had, when it was cut.
+    /// Ends the document: see [`finish`].
     pub(crate) fn finish_doc(&mut self) -> Option<usize> {
-        if !self.st.full {
-            while self.st.open > 0 {
-                let _ = self.end();
-            }
-            return None;
-        }
-        if !self.st.cut_leaf {
-            self.buf.truncate(self.st.clean);
-            if self.st.open == 0 {
-                if self.buf.len() == self.st.start {
-                    self.buf.push('"');
-                    self.buf.push_str(TRUNCATED);
-                    self.buf.push('"');
-                }
-            } else {
-                if self.st.nonempty & self.top_bit() != 0 {
-                    self.buf.push(',');
-                }
-                self.buf.push('"');
-                self.buf.push_str(TRUNCATED);
-                self.buf.push('"');
-                if self.st.objects & self.top_bit() != 0 {
-                    self.buf.push_str(":null");
-                }
-            }
-        }
-        while self.st.open > 0 {
-            let object = self.st.objects & self.top_bit() != 0;
-            self.buf.push(if object { '}' } else { ']' });
-            self.st.open -= 1;
-        }
-        Some(self.st.size)
+        finish(&mut self.b.buf, &mut self.st)
     }
 
     /// Starts a top-level object (the input of a function, `{"result": ..}`).
@@ -445,6 +442,60 @@ impl Writer {
     pub(crate) fn site(&self) -> Site {
         self.site
     }
+}
+
+impl State {
+    fn top_bit(&self) -> u128 {
+        1u128 << (self.open - 1)
+    }
+}
+
+/// Ends the document in `buf`: closes what is open; when the bound was hit outside a
+/// string, first cuts it back to its last complete element that leaves room, and marks the
+/// cut there (`"…[truncated]"` as the last element, or as the last key with `null`). Returns
+/// at least the size the whole document would have had, when it was cut. Needs no rules,
+/// so a document can always be closed.
+pub(crate) fn finish(buf: &mut String, st: &mut State) -> Option<usize> {
+    let close = |buf: &mut String, st: &mut State| {
+        while st.open > 0 {
+            let object = st.objects & st.top_bit() != 0;
+            buf.push(if object { '}' } else { ']' });
+            st.open -= 1;
+        }
+    };
+    if !st.full {
+        if st.key_pending {
+            buf.push_str("null");
+        }
+        close(buf, st);
+        return None;
+    }
+    if !st.cut_leaf {
+        let back = st.back;
+        buf.truncate(back.len);
+        st.objects = back.objects;
+        st.nonempty = back.nonempty;
+        st.open = back.open;
+        if st.open == 0 {
+            if buf.len() == st.start {
+                buf.push('"');
+                buf.push_str(TRUNCATED);
+                buf.push('"');
+            }
+        } else {
+            if st.nonempty & st.top_bit() != 0 {
+                buf.push(',');
+            }
+            buf.push('"');
+            buf.push_str(TRUNCATED);
+            buf.push('"');
+            if st.objects & st.top_bit() != 0 {
+                buf.push_str(":null");
+            }
+        }
+    }
+    close(buf, st);
+    Some(st.size)
 }
 
 // ---------------------------------------------------------------------- serde

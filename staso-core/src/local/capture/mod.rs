@@ -115,10 +115,10 @@ fn client_rules() -> Option<RulesHandle> {
 
 // -------------------------------------------------------------------------- writers
 
-/// A capture buffer and the state of the document in it. Reused: each thread keeps a few
-/// (see [`Lease`]), so a capture allocates nothing once its thread has warmed up.
+/// The buffers of a capture, reused: each thread keeps a few (see [`Lease`]), so a capture
+/// allocates nothing once its thread has warmed up.
 #[derive(Default)]
-pub(crate) struct Writer {
+pub(crate) struct Bufs {
     /// The document.
     buf: String,
     /// `Debug`/`Display` text before it is scrubbed and escaped.
@@ -126,67 +126,95 @@ pub(crate) struct Writer {
     /// The keys above the value being written, `\0`-separated (kept only with a mask: the
     /// hook is given the nearest).
     keys: String,
+}
+
+/// A document being written: the buffers, where the document stands, and the rules.
+pub(crate) struct Writer {
+    b: Box<Bufs>,
     st: json::State,
-    handle: Option<RulesHandle>,
+    handle: RulesHandle,
     site: Site,
     redact: bool,
     has_mask: bool,
 }
 
+impl Writer {
+    /// A document at the end of `b`, under `handle`'s rules.
+    fn new(b: Box<Bufs>, handle: RulesHandle, site: Site) -> Writer {
+        let max = handle.config().max_field_bytes;
+        let st = json::State::new(b.buf.len(), max);
+        Writer::resume(b, st, handle, site)
+    }
+
+    /// A document written before (its buffers and state) continued.
+    fn resume(b: Box<Bufs>, st: json::State, handle: RulesHandle, site: Site) -> Writer {
+        let cfg = handle.config();
+        Writer {
+            redact: cfg.redact_secrets,
+            has_mask: cfg.mask.is_some(),
+            b,
+            st,
+            handle,
+            site,
+        }
+    }
+
+    fn into_parts(self) -> (Box<Bufs>, json::State) {
+        (self.b, self.st)
+    }
+}
+
 /// Buffers above this are given back to the allocator after use.
 const KEEP: usize = 64 * 1024;
-/// Writers a thread keeps for reuse (a function's input is built while its metadata and,
+/// Buffers a thread keeps for reuse (a function's input is built while its metadata and,
 /// rarely, a nested span's values are captured).
 const POOL: usize = 4;
 
 thread_local! {
-    // Boxed: a lease moves a pointer, not the writer.
+    // Boxed: a lease moves a pointer, not the buffers.
     #[allow(clippy::vec_box)]
-    static SPARE: RefCell<Vec<Box<Writer>>> = const { RefCell::new(Vec::new()) };
+    static SPARE: RefCell<Vec<Box<Bufs>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A writer lent by this thread's pool, returned when dropped.
-pub(crate) struct Lease(Option<Box<Writer>>);
+/// Buffers lent by this thread's pool, given back when dropped.
+pub(crate) struct Lease(Option<Box<Bufs>>);
 
 impl Lease {
-    fn new(handle: RulesHandle, site: Site) -> Lease {
-        let mut w = SPARE
+    fn take() -> Lease {
+        let b = SPARE
             .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
             .ok()
-            .flatten()
-            .unwrap_or_default();
-        let cfg = handle.config();
-        w.redact = cfg.redact_secrets;
-        w.has_mask = cfg.mask.is_some();
-        w.st = json::State::new(w.buf.len(), cfg.max_field_bytes);
-        w.site = site;
-        w.handle = Some(handle);
-        Lease(Some(w))
+            .flatten();
+        Lease(b)
     }
 
-    fn w(&mut self) -> &mut Writer {
-        self.0.get_or_insert_with(Box::default)
+    /// The buffers, to write with (put them back with [`Lease::put`]).
+    fn bufs(&mut self) -> Box<Bufs> {
+        self.0.take().unwrap_or_default()
+    }
+
+    fn put(&mut self, b: Box<Bufs>) {
+        self.0 = Some(b);
     }
 
     fn text(&self) -> &str {
-        self.0.as_deref().map_or("", |w| &w.buf)
+        self.0.as_deref().map_or("", |b| &b.buf)
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        let Some(mut w) = self.0.take() else { return };
-        for s in [&mut w.buf, &mut w.scratch, &mut w.keys] {
+        let Some(mut b) = self.0.take() else { return };
+        for s in [&mut b.buf, &mut b.scratch, &mut b.keys] {
             s.clear();
             if s.capacity() > KEEP {
                 s.shrink_to(KEEP / 4);
             }
         }
-        w.handle = None;
         let _ = SPARE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
                 if s.len() < POOL {
-                    s.push(w);
+                    s.push(b);
                 }
             }
         });
@@ -290,14 +318,14 @@ impl Out<'_> {
 impl Writer {
     /// `<type: why>` as a string value.
     fn placeholder(&mut self, ty: &str, why: fmt::Arguments<'_>) -> Result<(), json::Error> {
-        let mut s = std::mem::take(&mut self.scratch);
+        let mut s = std::mem::take(&mut self.b.scratch);
         s.clear();
         let _ = fmt::write(
             &mut text::Bounded::new(&mut s, 1024),
             format_args!("<{ty}: {why}>"),
         );
         let r = self.leaf_str(&s);
-        self.scratch = s;
+        self.b.scratch = s;
         r
     }
 }
@@ -311,17 +339,18 @@ pub(crate) fn document(
     key: &str,
     f: impl FnOnce(&mut Out<'_>),
 ) -> Captured {
-    let mut lease = Lease::new(handle, site);
-    let w = lease.w();
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, site);
     if w.redact && is_secret_key(key) {
         let _ = w.redacted();
     } else {
         if w.has_mask {
-            w.keys.push_str(key);
+            w.b.keys.push_str(key);
         }
-        f(&mut Out { w });
+        f(&mut Out { w: &mut w });
     }
-    let truncated = lease.w().finish_doc();
+    let truncated = w.finish_doc();
+    lease.put(w.into_parts().0);
     Captured { lease, truncated }
 }
 
@@ -331,61 +360,57 @@ pub(crate) fn result_document(
     site: Site,
     f: impl FnOnce(&mut Out<'_>),
 ) -> Captured {
-    let mut lease = Lease::new(handle, site);
-    let w = lease.w();
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, site);
     if w.begin_object().is_ok() {
         let _ = w.member("result", |w| {
             f(&mut Out { w });
             Ok(())
         });
     }
-    let truncated = lease.w().finish_doc();
+    let truncated = w.finish_doc();
+    lease.put(w.into_parts().0);
     Captured { lease, truncated }
 }
 
-/// The input object of a function span, built argument by argument (`{"arg": value, ..}`,
-/// with `agent_name` first for agents).
-pub(crate) struct InputDoc {
-    lease: Lease,
-    agent: Option<&'static str>,
+/// Where the macros write a function's arguments, one [`Input::arg`] each.
+pub struct Input<'a> {
+    w: &'a mut Writer,
 }
 
-impl InputDoc {
-    pub(crate) fn start(handle: RulesHandle, agent: Option<&'static str>) -> InputDoc {
-        let mut lease = Lease::new(handle, None);
-        let _ = lease.w().begin_object();
-        InputDoc { lease, agent }
-    }
-
-    fn agent_first(&mut self) {
-        if let Some(name) = self.agent.take() {
-            let _ = self.lease.w().member("agent_name", |w| w.leaf_str(name));
-        }
-    }
-
+impl Input<'_> {
     /// Adds argument `name`, written by `f` (not called for a secret-looking name, or once
     /// the input reached its bound).
-    pub(crate) fn arg(&mut self, site: Site, name: &'static str, f: impl FnOnce(&mut Out<'_>)) {
-        self.agent_first();
-        let w = self.lease.w();
-        if w.st.full {
+    pub fn arg<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, f: F) {
+        if self.w.st.full {
             return;
         }
-        w.site = site;
-        let _ = w.member(name, |w| {
+        let _ = self.w.member(name, |w| {
             f(&mut Out { w });
             Ok(())
         });
     }
+}
 
-    pub(crate) fn finish(mut self) -> Captured {
-        self.agent_first();
-        let truncated = self.lease.w().finish_doc();
-        Captured {
-            lease: self.lease,
-            truncated,
+/// Captures a function's input object, `{"arg": value, ..}` with `agent_name` first for
+/// agents; `f` adds the arguments.
+pub(crate) fn input(
+    handle: RulesHandle,
+    site: Site,
+    agent: Option<&str>,
+    f: impl FnOnce(&mut Input<'_>),
+) -> Captured {
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, site);
+    if w.begin_object().is_ok() {
+        if let Some(name) = agent {
+            let _ = w.member("agent_name", |w| w.leaf_str(name));
         }
+        f(&mut Input { w: &mut w });
     }
+    let truncated = w.finish_doc();
+    lease.put(w.into_parts().0);
+    Captured { lease, truncated }
 }
 
 // -------------------------------------------------------------------------- text
@@ -412,16 +437,16 @@ impl TextOut<'_> {
 
     /// `<type>`, for a value with neither.
     pub fn placeholder<T: ?Sized>(&mut self) {
-        self.w.scratch.clear();
-        self.w.scratch.push('<');
-        self.w.scratch.push_str(std::any::type_name::<T>());
-        self.w.scratch.push('>');
+        self.w.b.scratch.clear();
+        self.w.b.scratch.push('<');
+        self.w.b.scratch.push_str(std::any::type_name::<T>());
+        self.w.b.scratch.push('>');
     }
 
     pub(crate) fn text(&mut self, s: &str) {
         let take = text::floor_boundary(s, self.cap);
-        self.w.scratch.clear();
-        self.w.scratch.push_str(&s[..take]);
+        self.w.b.scratch.clear();
+        self.w.b.scratch.push_str(&s[..take]);
         self.over = take < s.len();
         self.refused = s.len() - take;
     }
@@ -429,24 +454,24 @@ impl TextOut<'_> {
     fn fmt_text(&mut self, ty: &str, what: &str, args: fmt::Arguments<'_>) {
         let cap = self.cap;
         let w = &mut *self.w;
-        w.scratch.clear();
+        w.b.scratch.clear();
         let r = crate::panic::contain(|| {
-            let mut b = text::Bounded::new(&mut w.scratch, cap);
+            let mut b = text::Bounded::new(&mut w.b.scratch, cap);
             let failed = fmt::write(&mut b, args).is_err();
             (failed && !b.stopped(), b.over, b.refused, b.deep)
         });
         match r {
             Ok((false, over, refused, deep)) => {
                 if deep {
-                    w.scratch.push_str("…[too deep]");
+                    w.b.scratch.push_str("…[too deep]");
                 }
                 self.over = over;
                 self.refused = refused;
             }
             Ok((true, ..)) => {
-                w.scratch.clear();
+                w.b.scratch.clear();
                 let _ = fmt::write(
-                    &mut w.scratch,
+                    &mut w.b.scratch,
                     format_args!("<{ty}: {what} returned an error>"),
                 );
             }
@@ -459,8 +484,8 @@ impl TextOut<'_> {
                         "a Display impl"
                     },
                 );
-                w.scratch.clear();
-                let _ = fmt::write(&mut w.scratch, format_args!("<{ty}: {what} panicked>"));
+                w.b.scratch.clear();
+                let _ = fmt::write(&mut w.b.scratch, format_args!("<{ty}: {what} panicked>"));
             }
         }
     }
@@ -473,25 +498,28 @@ pub(crate) fn text(
     key: &str,
     f: impl FnOnce(&mut TextOut<'_>),
 ) -> Captured {
-    let mut lease = Lease::new(handle, site);
-    let w = lease.w();
-    let max = w.handle.as_ref().map_or(0, |h| h.config().max_field_bytes);
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, site);
+    let max = w.handle.config().max_field_bytes;
     let mut out = TextOut {
-        w,
+        w: &mut w,
         cap: max.saturating_add(json::LOOKAHEAD),
         over: false,
         refused: 0,
     };
     f(&mut out);
     let (over, refused) = (out.over, out.refused);
-    let w = lease.w();
-    let raw = std::mem::take(&mut w.scratch);
-    let cfg = w.handle.as_ref().map(|h| h.config());
-    let truncated = match cfg {
-        Some(cfg) => finish_text(&mut w.buf, &raw, over, raw.len() + refused, cfg, key, site),
-        None => None,
-    };
-    w.scratch = raw;
+    let Bufs { buf, scratch, .. } = &mut *w.b;
+    let truncated = finish_text(
+        buf,
+        scratch,
+        over,
+        scratch.len() + refused,
+        w.handle.config(),
+        key,
+        site,
+    );
+    lease.put(w.into_parts().0);
     Captured { lease, truncated }
 }
 
