@@ -105,11 +105,12 @@ impl Llm {
     };
 }
 
-/// Where a field's text lies in [`Extras`]' buffer.
+/// Where a field's text lies in [`Extras`]' buffer (a span's captured text stays far below
+/// 4 GiB: each field is bounded by `max_field_bytes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Piece {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
 
 /// A metadata attribute: its key (plain text) and value (a JSON document), and when the
@@ -118,12 +119,17 @@ struct Piece {
 struct Meta {
     key: Piece,
     value: Piece,
-    truncated: usize,
+    truncated: u32,
 }
 
 /// Bytes of captured text kept inside [`Extras`] itself: a span with small captured
 /// values (a few arguments, a result) costs one allocation, the `Box` of its extras.
-const INLINE: usize = 192;
+const INLINE: usize = 120;
+
+/// A size for a `staso.truncated.*` attribute: saturated, it is still a lower bound.
+fn size(n: Option<usize>) -> u32 {
+    n.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+}
 
 /// The fields that may be cut at the bound, for their `staso.truncated.<field>` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +175,7 @@ pub(crate) struct Extras {
     metadata: Vec<Meta>,
     tags: Vec<Piece>,
     /// Per [`Field`]: at least the original size when it was cut at the bound, else 0.
-    truncated: [usize; 5],
+    truncated: [u32; 5],
     /// A message the SDK wrote itself (a panic's, a cancellation's): cleaned (cut,
     /// scrubbed, masked) when encoded. When set, it is newer than a captured one.
     pub error_message: Option<String>,
@@ -179,21 +185,23 @@ pub(crate) struct Extras {
 
 impl Extras {
     fn push(&mut self, s: &str) -> Piece {
-        let start = self.text.len();
+        let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let start = offset(self.text.len());
         self.text.extend_from_slice(s.as_bytes());
         Piece {
             start,
-            end: self.text.len(),
+            end: offset(self.text.len()),
         }
     }
 
     fn get(&self, p: Piece) -> &str {
         // Only whole `str`s are pushed, and pieces are cut where they were pushed.
-        std::str::from_utf8(self.text.get(p.start..p.end).unwrap_or_default()).unwrap_or_default()
+        let bytes = self.text.get(p.start as usize..p.end as usize);
+        std::str::from_utf8(bytes.unwrap_or_default()).unwrap_or_default()
     }
 
     fn mark(&mut self, field: Field, truncated: Option<usize>) {
-        self.truncated[field as usize] = truncated.unwrap_or(0);
+        self.truncated[field as usize] = size(truncated);
     }
 
     /// Stores the input (a JSON document).
@@ -223,7 +231,7 @@ impl Extras {
     /// Sets metadata `key` (its value a JSON document), replacing an earlier value.
     pub(crate) fn set_metadata(&mut self, key: &str, doc: &str, truncated: Option<usize>) {
         let value = self.push(doc);
-        let truncated = truncated.unwrap_or(0);
+        let truncated = size(truncated);
         if let Some(i) = self.metadata.iter().position(|m| self.get(m.key) == key) {
             self.metadata[i].value = value;
             self.metadata[i].truncated = truncated;
@@ -241,10 +249,8 @@ impl Extras {
     pub(crate) fn push_tag(&mut self, tag: &str, truncated: Option<usize>) {
         let p = self.push(tag);
         self.tags.push(p);
-        if let Some(n) = truncated {
-            let t = &mut self.truncated[Field::Tags as usize];
-            *t = (*t).max(n);
-        }
+        let t = &mut self.truncated[Field::Tags as usize];
+        *t = (*t).max(size(truncated));
     }
 
     /// The input document, if one was captured.
@@ -268,7 +274,7 @@ impl Extras {
             (
                 self.get(m.key),
                 self.get(m.value),
-                (m.truncated > 0).then_some(m.truncated),
+                (m.truncated > 0).then_some(m.truncated as usize),
             )
         })
     }
@@ -282,7 +288,8 @@ impl Extras {
     pub(crate) fn truncated(&self) -> impl Iterator<Item = (Field, usize)> + '_ {
         Field::ALL
             .into_iter()
-            .filter_map(|f| Some((f, self.truncated[f as usize])).filter(|(_, n)| *n > 0))
+            .map(|f| (f, self.truncated[f as usize] as usize))
+            .filter(|(_, n)| *n > 0)
     }
 }
 
@@ -325,6 +332,16 @@ impl SpanRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extras_stay_small() {
+        // One allocation per span for what it captured: small captures inline.
+        assert!(
+            std::mem::size_of::<Extras>() <= 512,
+            "{}",
+            std::mem::size_of::<Extras>()
+        );
+    }
 
     #[test]
     fn a_record_moves_without_memcpy() {
