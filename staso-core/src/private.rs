@@ -65,19 +65,25 @@ impl Opening {
             input_pending: want_in && cs.kind == Kind::Agent,
         }
     }
-}
 
-/// Captures the input of function `cs` under the rules of `sink` (or the client's); `f`
-/// adds the arguments.
-fn input(
-    cs: Option<&'static CallSite>,
-    sink: Option<&std::sync::Arc<dyn context::Sink>>,
-    site: &'static Location<'static>,
-    f: impl FnOnce(&mut Input<'_>),
-) -> Option<capture::Captured> {
-    let rules = RulesHandle::of(sink)?;
-    let agent = cs.filter(|cs| cs.kind == Kind::Agent).map(|cs| cs.name);
-    Some(capture::input(rules, Some(site), agent, f))
+    /// Captures the input of the span of `cs` going to `sink` (or the client); `f` adds
+    /// the arguments. Kept out of the span so that it stays small for the spans that
+    /// capture nothing.
+    fn input(
+        &mut self,
+        cs: Option<&'static CallSite>,
+        sink: Option<&std::sync::Arc<dyn context::Sink>>,
+        site: &'static Location<'static>,
+        f: impl FnOnce(&mut Input<'_>),
+    ) -> Option<capture::Captured> {
+        if !self.want_in {
+            return None;
+        }
+        let rules = RulesHandle::of(sink)?;
+        self.input_pending = false;
+        let agent = cs.filter(|cs| cs.kind == Kind::Agent).map(|cs| cs.name);
+        Some(capture::input(rules, Some(site), agent, f))
+    }
 }
 
 /// A sync function's span: current on this thread from `enter` until dropped.
@@ -156,7 +162,10 @@ impl FnSpan {
     /// captured).
     #[track_caller]
     pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, f: F) {
-        let site = Location::caller();
+        self.args_at(Location::caller(), f);
+    }
+
+    fn args_at(&mut self, site: &'static Location<'static>, f: impl FnOnce(&mut Input<'_>)) {
         let Some(id) = self.guard.id().filter(|_| self.opening.want_in) else {
             return;
         };
@@ -168,8 +177,7 @@ impl FnSpan {
         }) else {
             return;
         };
-        if let Some(c) = input(cs, sink.as_ref(), site, f) {
-            self.opening.input_pending = false;
+        if let Some(c) = self.opening.input(cs, sink.as_ref(), site, f) {
             current_frame(id, |r, _| r.extras().set_input(c.text(), c.truncated));
         }
     }
@@ -193,8 +201,15 @@ impl FnSpan {
     #[inline]
     #[track_caller]
     pub fn opened(&mut self) {
+        if self.opening.input_pending || self.root {
+            self.store_opening(Location::caller());
+        }
+    }
+
+    #[inline(never)]
+    fn store_opening(&mut self, site: &'static Location<'static>) {
         if self.opening.input_pending {
-            self.args(|_| {});
+            self.args_at(site, |_| {});
         }
         if self.root {
             if let Some(id) = self.guard.id() {
@@ -265,14 +280,13 @@ impl AsyncFnSpan {
     #[track_caller]
     pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, f: F) {
         let site = Location::caller();
-        if !self.opening.want_in {
-            return;
-        }
         let Some((record, ctx)) = &mut self.span.inner else {
             return;
         };
-        if let Some(c) = input(record.callsite, ctx.sink.as_ref(), site, f) {
-            self.opening.input_pending = false;
+        if let Some(c) = self
+            .opening
+            .input(record.callsite, ctx.sink.as_ref(), site, f)
+        {
             record.extras().set_input(c.text(), c.truncated);
         }
     }

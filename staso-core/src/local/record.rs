@@ -3,11 +3,13 @@
 
 use super::clock::Stamp;
 use super::context::Conversation;
+use crossbeam_queue::ArrayQueue;
 use smallvec::SmallVec;
 use staso_types::{Kind, SpanId, Status, TraceId};
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::mem::ManuallyDrop;
+use std::sync::{Arc, OnceLock};
 
 /// A string that is usually `'static` (names from attributes) and cheap to clone when not.
 #[derive(Clone, PartialEq, Eq)]
@@ -184,6 +186,24 @@ pub(crate) struct Extras {
 }
 
 impl Extras {
+    /// Whether it owns memory besides itself.
+    fn holds_heap(&self) -> bool {
+        let llm = &self.llm;
+        self.text.spilled()
+            || self.metadata.capacity() > 0
+            || self.tags.capacity() > 0
+            || self.error_message.is_some()
+            || matches!(self.exception_type, Some(Cow::Owned(_)))
+            || [
+                &llm.model,
+                &llm.provider,
+                &llm.requested_model,
+                &llm.reasoning_effort,
+            ]
+            .iter()
+            .any(|s| s.capacity() > 0)
+    }
+
     fn push(&mut self, s: &str) -> Piece {
         let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let start = offset(self.text.len());
@@ -320,12 +340,82 @@ pub(crate) struct SpanRecord {
     /// The innermost enclosing agent's name; the client's default when `None`.
     pub agent: Option<SharedStr>,
     pub conversation: Option<Arc<Conversation>>,
-    pub extras: Option<Box<Extras>>,
+    pub extras: Option<ExtrasBox>,
 }
 
 impl SpanRecord {
     pub(crate) fn extras(&mut self) -> &mut Extras {
-        self.extras.get_or_insert_with(Default::default)
+        self.extras.get_or_insert_with(ExtrasBox::take)
+    }
+}
+
+/// A span's [`Extras`], in a box that goes back to a pool shared by all threads when the
+/// span is dropped (by the batcher, once sent). A span that captures something then costs
+/// its thread a pop from the pool rather than a `malloc` whose memory another thread freed
+/// (glibc's slow path, and most of what capturing small values cost).
+pub(crate) struct ExtrasBox(ManuallyDrop<Box<Extras>>);
+
+/// Boxes kept for reuse (about 400 bytes each): enough for the spans in flight of a busy
+/// process (the default queue holds 10 000), 1.6 MiB at most.
+const POOLED: usize = 4096;
+
+fn pool() -> &'static ArrayQueue<Box<Extras>> {
+    static POOL: OnceLock<ArrayQueue<Box<Extras>>> = OnceLock::new();
+    POOL.get_or_init(|| ArrayQueue::new(POOLED))
+}
+
+impl ExtrasBox {
+    fn take() -> ExtrasBox {
+        let b = match pool().pop() {
+            Some(mut b) => {
+                *b = Extras::default();
+                b
+            }
+            None => Box::default(),
+        };
+        ExtrasBox(ManuallyDrop::new(b))
+    }
+}
+
+impl Drop for ExtrasBox {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs once, and nothing uses the box after it is taken here.
+        let b = unsafe { ManuallyDrop::take(&mut self.0) };
+        // What a big span held goes back to the allocator, here, off the caller's thread;
+        // a plain one is pooled as it is (written again only when reused, so that its
+        // memory is not made dirty in this thread's cache).
+        if b.holds_heap() {
+            drop(b);
+        } else {
+            let _ = pool().push(b);
+        }
+    }
+}
+
+impl std::ops::Deref for ExtrasBox {
+    type Target = Extras;
+    fn deref(&self) -> &Extras {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ExtrasBox {
+    fn deref_mut(&mut self) -> &mut Extras {
+        &mut self.0
+    }
+}
+
+impl Clone for ExtrasBox {
+    fn clone(&self) -> Self {
+        let mut b = ExtrasBox::take();
+        Extras::clone_from(&mut b, self);
+        b
+    }
+}
+
+impl fmt::Debug for ExtrasBox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self.0, f)
     }
 }
 

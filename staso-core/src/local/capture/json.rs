@@ -240,16 +240,22 @@ impl Writer {
         Ok(())
     }
 
-    /// An object member's key; remembers whether its value is to be redacted.
+    /// A map key (user data: scrubbed like any string); remembers whether its value is to
+    /// be redacted.
     pub(crate) fn key(&mut self, k: &str) -> R {
-        self.element()?;
         let k = scrub(k, self.redact, self.api_key());
+        self.key_text(&k, None)
+    }
+
+    /// Writes key `k` (`fixed` when it is a name from code, for the cache of secret keys).
+    fn key_text(&mut self, k: &str, fixed: Option<&'static str>) -> R {
+        self.element()?;
         let at = self.b.buf.len();
         if k.len() + 3 > self.st.room(at) {
             return Err(self.overflow(at, k.len() + 3));
         }
         self.b.buf.push('"');
-        escape_into(&mut self.b.buf, &k);
+        escape_into(&mut self.b.buf, k);
         self.b.buf.push_str("\":");
         let need = self.b.buf.len() - at;
         if need > self.st.room(at) {
@@ -257,10 +263,14 @@ impl Writer {
             return Err(self.overflow(at, need));
         }
         self.st.key_pending = true;
-        self.st.redact_next = self.redact && is_secret_key(&k);
+        self.st.redact_next = self.redact
+            && match fixed {
+                Some(k) => is_secret_name(k),
+                None => is_secret_key(k),
+            };
         if self.has_mask {
             self.b.keys.push('\0');
-            self.b.keys.push_str(&k);
+            self.b.keys.push_str(k);
         }
         Ok(())
     }
@@ -273,9 +283,11 @@ impl Writer {
         }
     }
 
-    /// A member whose value is written by `value` (or redacted, for a secret key).
-    pub(crate) fn member(&mut self, k: &str, value: impl FnOnce(&mut Writer) -> R) -> R {
-        self.key(k)?;
+    /// A member whose value is written by `value` (or redacted, for a secret key). Its key
+    /// is written in code (a field, argument or variant name): not scrubbed, and whether it
+    /// is secret is remembered per thread.
+    pub(crate) fn member(&mut self, k: &'static str, value: impl FnOnce(&mut Writer) -> R) -> R {
+        self.key_text(k, Some(k))?;
         let r = if std::mem::take(&mut self.st.redact_next) {
             self.redacted()
         } else {
@@ -291,8 +303,8 @@ impl Writer {
 
     /// The key of a tuple or struct variant: its fields are checked one by one, the
     /// variant's name does not redact them.
-    fn variant_key(&mut self, variant: &str) -> R {
-        self.key(variant)?;
+    fn variant_key(&mut self, variant: &'static str) -> R {
+        self.key_text(variant, Some(variant))?;
         self.st.redact_next = false;
         Ok(())
     }
@@ -496,6 +508,29 @@ pub(crate) fn finish(buf: &mut String, st: &mut State) -> Option<usize> {
     }
     close(buf, st);
     Some(st.size)
+}
+
+/// [`is_secret_key`] for a name from code, remembered per thread by its address (a
+/// `'static` string never changes): the names of a function's arguments and of a struct's
+/// fields are checked once per thread, not once per value.
+fn is_secret_name(k: &'static str) -> bool {
+    const SLOTS: usize = 64;
+    type Slot = std::cell::Cell<(usize, usize, bool)>;
+    thread_local! {
+        static SEEN: [Slot; SLOTS] = const { [const { Slot::new((0, 0, false)) }; SLOTS] };
+    }
+    let (ptr, len) = (k.as_ptr() as usize, k.len());
+    let slot = ((ptr >> 3) ^ len) % SLOTS;
+    SEEN.try_with(|seen| {
+        let (p, l, secret) = seen[slot].get();
+        if p == ptr && l == len {
+            return secret;
+        }
+        let secret = is_secret_key(k);
+        seen[slot].set((ptr, len, secret));
+        secret
+    })
+    .unwrap_or_else(|_| is_secret_key(k))
 }
 
 // ---------------------------------------------------------------------- serde

@@ -135,10 +135,14 @@ pub(crate) fn scrub<'a>(text: &'a str, patterns: bool, api_key: &str) -> Cow<'a,
         out: String::new(),
         from: 0,
     };
+    // Only a few bytes can start something to redact: skip to them (most text has none).
+    let key0 = if use_key { ak[0] } else { 0 };
+    let trigger = |c: u8| (patterns && TRIGGERS[c as usize]) || (use_key && c == key0);
     let mut i = 0;
-    while i < b.len() {
+    while let Some(skip) = b[i..].iter().position(|&c| trigger(c)) {
+        i += skip;
         let c = b[i];
-        if use_key && c == ak[0] && b[i..].starts_with(ak) {
+        if use_key && c == key0 && b[i..].starts_with(ak) {
             edit.replace(i, i + ak.len());
             i += ak.len();
             continue;
@@ -160,6 +164,17 @@ pub(crate) fn scrub<'a>(text: &'a str, patterns: bool, api_key: &str) -> Cow<'a,
     }
     edit.finish()
 }
+
+/// Bytes where a pattern of rule 2 may start.
+static TRIGGERS: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'=' as usize] = true;
+    t[b':' as usize] = true;
+    t[b'b' as usize] = true;
+    t[b'B' as usize] = true;
+    t[b's' as usize] = true;
+    t
+};
 
 /// The text being rewritten: `src[from..]` is not copied yet; `out` is empty until the
 /// first replacement.

@@ -84,41 +84,34 @@ impl fmt::Write for Bounded<'_> {
     }
 }
 
-/// The escape of a byte in a JSON string, `None` when it stands as it is.
-#[inline]
-fn escape_of(b: u8) -> Option<&'static str> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    const fn ctrl(b: u8) -> [u8; 6] {
-        [
-            b'\\',
-            b'u',
-            b'0',
-            b'0',
-            HEX[(b >> 4) as usize],
-            HEX[(b & 0xf) as usize],
-        ]
+/// Per byte: 0 when it stands as it is in a JSON string, else the index of its escape in
+/// [`ESCAPES`] plus one.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 32 {
+        t[i] = i as u8 + 1;
+        i += 1;
     }
-    // `\u00XX` for every control byte, as text, built once.
-    static CTRL: [[u8; 6]; 32] = {
-        let mut t = [[0u8; 6]; 32];
-        let mut i = 0;
-        while i < 32 {
-            t[i] = ctrl(i as u8);
-            i += 1;
-        }
-        t
-    };
-    match b {
-        b'"' => Some("\\\""),
-        b'\\' => Some("\\\\"),
-        b'\n' => Some("\\n"),
-        b'\r' => Some("\\r"),
-        b'\t' => Some("\\t"),
-        0x08 => Some("\\b"),
-        0x0c => Some("\\f"),
-        // The table holds only ASCII.
-        0..=0x1f => std::str::from_utf8(&CTRL[b as usize]).ok(),
-        _ => None,
+    t[b'"' as usize] = 33;
+    t[b'\\' as usize] = 34;
+    t
+};
+
+/// The escapes: control bytes 0..32, then `"` and `\`.
+static ESCAPES: [&str; 35] = [
+    "", "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007",
+    "\\b", "\\t", "\\n", "\\u000b", "\\f", "\\r", "\\u000e", "\\u000f", "\\u0010", "\\u0011",
+    "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017", "\\u0018", "\\u0019",
+    "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f", "\\\"", "\\\\",
+];
+
+/// The escape of a byte in a JSON string, `None` when it stands as it is.
+#[inline(always)]
+fn escape_of(b: u8) -> Option<&'static str> {
+    match CLASS[b as usize] {
+        0 => None,
+        c => Some(ESCAPES[c as usize]),
     }
 }
 
