@@ -1,8 +1,10 @@
 //! A small support agent, traced end to end against the embedded local collector, which
-//! prints every trace it receives as a tree. No account needed:
+//! prints every trace it receives as a tree and serves the trace viewer. No account
+//! needed:
 //!
 //! ```text
-//! cargo run --example quickstart
+//! cargo run --example quickstart            # then open the printed /traces/<id> URL
+//! cargo run --example quickstart -- --exit  # stop right after (CI; or STASO_QUICKSTART_EXIT=1)
 //! ```
 //!
 //! With a real key, drop the collector and set `STASO_API_KEY` instead.
@@ -10,7 +12,11 @@
 
 use serde::Serialize;
 use staso::Kind;
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The id of the agent's trace, to print its viewer URL at the end.
+static TRACE_ID: OnceLock<staso::TraceId> = OnceLock::new();
 
 #[derive(Debug, Serialize)]
 struct Order {
@@ -59,21 +65,32 @@ fn search_policies(query: &str) -> Vec<&'static str> {
 /// The agent entry point: everything it calls nests under it.
 #[staso::agent(name = "support-bot")]
 async fn answer(question: String) -> String {
+    if let Some(id) = staso::current_span().trace_id() {
+        let _ = TRACE_ID.set(id);
+    }
     let docs = search_policies(&question);
     let order = lookup_order(42).await;
     if let Err(e) = issue_refund(7, 1999) {
         println!("(the refund tool failed as planned: {e})");
     }
 
-    // A manual LLM span with model and token usage.
+    // A manual LLM span with model and token usage; input and output in the OpenAI chat
+    // shape, so the viewer shows them as a transcript.
     let mut llm = staso::span("chat.completions", Kind::Llm);
     llm.set_model("gpt-4o-mini").set_provider("openai");
-    llm.set_input(&serde_json::json!({"question": question, "context": docs}));
+    llm.set_input(&serde_json::json!({
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": format!("You answer support questions. Policies: {}", docs.join(" "))},
+            {"role": "user", "content": question},
+        ],
+    }));
     let reply = match order {
         Ok(o) => format!("Your order {} is {}.", o.id, o.status),
         Err(e) => format!("Sorry: {e}"),
     };
-    llm.set_output(&reply).set_usage(182, 24);
+    llm.set_output(&serde_json::json!({"role": "assistant", "content": reply}))
+        .set_usage(182, 24);
     drop(llm);
     reply
 }
@@ -110,5 +127,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.rejected,
         report.ok()
     );
+
+    let trace = TRACE_ID.get().map_or_else(String::new, |id| id.to_string());
+    println!("view this trace: {}/traces/{trace}", collector.url());
+    let exit = std::env::args().any(|a| a == "--exit")
+        || std::env::var("STASO_QUICKSTART_EXIT").is_ok_and(|v| v == "1" || v == "true");
+    if !exit {
+        println!("the viewer keeps serving: Ctrl-C to stop (run with --exit to stop at once)");
+        tokio::signal::ctrl_c().await?;
+    }
     Ok(())
 }

@@ -5,7 +5,8 @@
 #   2. an instrumented function compiles to exactly the instructions of its plain twin;
 #   3. the program using every attribute is within 1% of the size of its twin program
 #      without the attributes (src/bin/twin.rs, which must be src/main.rs minus the
-#      `#[staso::...]` lines).
+#      `#[staso::...]` lines);
+#   4. the same program also compiles with `enable` (user code needs no cfg).
 # Prints what it compared and the figures; exits non-zero on the first failure.
 set -euo pipefail
 
@@ -94,4 +95,9 @@ if [ $(( diff_bytes * 100 )) -gt "$size_b" ]; then
     fail "the program with attributes is more than 1% larger than its twin"
 fi
 echo "   ok: within 1%"
+
+echo "== 4. the same program compiles with the enable feature"
+# In the workspace's target dir: the runtime's dependencies are built there already.
+CARGO_TARGET_DIR="$root/target" cargo check --quiet --features enable
+echo "   ok"
 echo "compile-out proof: passed"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this). Works on a fresh
-# machine: it installs what it needs (the official Python SDK, for the compatibility test).
+# machine: it installs what it needs (the official Python SDK, for the compatibility test;
+# Chromium and chromedriver from the distribution, for the trace viewer's browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,15 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "staso==0.5.25"
 export STASO_PYTHON="$PWD/.venv/bin/python"
 
+step "Chromium and chromedriver (Debian packages) for the viewer's browser tests"
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  # Not fatal here: without them the browser tests fail under CI and say what is missing.
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver; } \
+    || echo "could not install chromium and chromium-driver: the viewer's browser tests will fail"
+fi
+
 step "format"
 cargo fmt --all --check
 
@@ -22,11 +32,17 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests (unit, integration, UI, doc)"
 cargo test --workspace
 
+step "one API in both builds (rustdoc of staso with and without enable)"
+bash scripts/api_parity.sh
+
 step "compile-out proof (standalone crate, default features off)"
 bash scripts/compile_out_proof.sh
 
 step "examples build without the default feature"
 cargo build -p staso --examples --no-default-features
+
+step "crates package for crates.io (cargo package, verified by building each packaged crate)"
+cargo package --quiet --allow-dirty -p staso-types -p staso-macros -p staso-core -p staso
 
 step "benchmarks compile"
 cargo bench --workspace --no-run

@@ -84,12 +84,7 @@ pub fn serve_collector_if_child() {
     let _ = out.flush();
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
-    let _ = writeln!(
-        out,
-        "{} {}",
-        c.final_span_count(),
-        c.duplicate_final_copies()
-    );
+    let _ = writeln!(out, "{} {}", c.counts().final_spans, c.counts().duplicated);
     let _ = out.flush();
     std::process::exit(0);
 }

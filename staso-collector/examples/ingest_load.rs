@@ -7,7 +7,8 @@
 //!     --example ingest_load -- --mode count-only --secs 5 --clients 4
 //! ```
 //!
-//! Options: `--mode count-only|memory|sqlite` (sqlite: a temporary file),
+//! Options: `--mode count-only|memory|sqlite|validate` (sqlite: a temporary file;
+//! validate: no HTTP, the validator alone on one thread, in ns per span),
 //! `--secs N` (default 5), `--clients N` (default 4), `--spans N` per batch (default 500),
 //! `--total N` (stop after about N spans), `--no-bodies` (do not keep request bodies).
 
@@ -187,8 +188,44 @@ fn config(a: &Args, db: &std::path::Path) -> CollectorConfig {
     }
 }
 
+/// CPU time (user + system, in clock ticks of 10 ms) of the calling thread.
+fn thread_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let Some(end) = stat.rfind(')') else { return 0 };
+    let f: Vec<&str> = stat[end + 2..].split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    n(11) + n(12)
+}
+
+/// The validator alone, on this thread: ns per span over `secs`.
+fn validate_only(a: &Args) {
+    let template = Template::new(a.spans);
+    let bodies: Vec<Vec<u8>> = (1..=64).map(|n| template.batch(n)).collect();
+    let deadline = Instant::now() + Duration::from_secs(a.secs);
+    let start = Instant::now();
+    let ticks0 = thread_ticks();
+    let mut batches = 0u64;
+    while Instant::now() < deadline && batches * (a.spans as u64) < a.total {
+        for body in &bodies {
+            staso_collector::validate_ingest_body(body).unwrap();
+        }
+        batches += bodies.len() as u64;
+    }
+    let spans = batches * a.spans as u64;
+    let cpu_ns = (thread_ticks() - ticks0) as f64 * 1e7;
+    println!(
+        "validator alone: {spans} spans in {:.2} s: {:.0} ns of CPU per span ({} bytes/span)",
+        start.elapsed().as_secs_f64(),
+        cpu_ns / spans as f64,
+        template.body.len() / a.spans
+    );
+}
+
 fn main() {
     let a = args();
+    if a.mode == "validate" {
+        return validate_only(&a);
+    }
     let db = std::env::temp_dir().join(format!("staso-ingest-load-{}.db", std::process::id()));
     let c = Collector::start_blocking(config(&a, &db)).expect("collector");
     let template = Arc::new(Template::new(a.spans));
@@ -261,8 +298,8 @@ fn main() {
     let (rss, hwm) = rss_kib();
     // Linux's USER_HZ is 100 (reading sysconf would need libc).
     let cores = ticks as f64 / 100.0 / elapsed;
-    let stored = c.final_span_count();
-    let duplicates = c.duplicate_final_copies();
+    let stored = c.counts().final_spans;
+    let duplicates = c.counts().duplicated;
     // Throughput depends on what else the machine runs; spans per second of collector
     // CPU time does much less.
     let per_cpu_second = acked as f64 / (ticks.max(1) as f64 / 100.0);

@@ -1,16 +1,20 @@
-//! Fault injection: scripted failures for the next N ingest requests, a persistent delay,
-//! a seeded random mode for soak tests, a body size limit, and "server down".
+//! Fault injection: scripted failures for the next N requests of an endpoint, a
+//! persistent delay, a seeded random mode for soak tests, a body size limit, and "server
+//! down" (which is the whole server's).
 //!
-//! Faults apply to `POST /v1/traces/ingest` only. A request answered by a fault is never
-//! stored (a plain [`Fault::Delay`] is not a failure: the request is then handled as usual).
+//! Each SDK endpoint (ingest, annotations, guard) has its own faults; the handle of
+//! [`crate::Collector::faults`] targets ingest, [`Faults::on`] another endpoint. A request
+//! answered by a fault is never stored (a plain [`Fault::Delay`] is not a failure: the
+//! request is then handled as usual).
 
+use crate::record::Endpoint;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// One way to answer (or not answer) an ingest request.
+/// One way to answer (or not answer) a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Answer with this HTTP status and a JSON error body (500, 502, 401, 402, 403, 413, …).
@@ -29,7 +33,8 @@ pub enum Fault {
     Stall(Duration),
     /// Close the connection without answering, right after reading the request. Not stored.
     Drop,
-    /// Answer 200 with an acknowledgement the client must refuse. Not stored.
+    /// Answer 200 with an ingest acknowledgement the client must refuse (on any endpoint:
+    /// for guard-specific wrong answers see [`crate::GuardRule`]). Not stored.
     BadAck(BadAck),
 }
 
@@ -60,7 +65,7 @@ pub enum BadAck {
 pub struct RandomFaults {
     /// Seed of the generator: the same seed gives the same sequence of decisions.
     pub seed: u64,
-    /// Fraction of ingest requests that fail, 0.0..=1.0.
+    /// Fraction of requests that fail, 0.0..=1.0.
     pub fraction: f64,
     /// How long a "delay past a timeout" failure waits before closing the connection
     /// without an answer; pick it longer than the client's request timeout.
@@ -92,10 +97,13 @@ impl RandomFaults {
 }
 
 /// A set of fault settings in the JSON form taken by `POST /_staso/faults` (and built by
-/// the binary's flags). Every member is optional; they are applied in the order listed.
+/// the binary's flags), for one endpoint (`"endpoint"`: `ingest`, the default,
+/// `annotations` or `guard`). Every member is optional; they are applied in the order
+/// listed.
 ///
 /// ```json
-/// {"clear": true,
+/// {"endpoint": "ingest",
+///  "clear": true,
 ///  "fail_next": {"count": 2, "status": 500},
 ///  "rate_limit_next": {"count": 1, "retry_after": 1},
 ///  "delay_next": {"count": 1, "ms": 2000},
@@ -112,7 +120,10 @@ impl RandomFaults {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultPlan {
-    /// Forget every fault first (scripted, delay, random, body limit).
+    /// The endpoint the plan is for (`down_for_ms` is the whole server's).
+    #[serde(default)]
+    pub endpoint: Endpoint,
+    /// Forget every fault of the endpoint first (scripted, delay, random, body limit).
     #[serde(default)]
     pub clear: bool,
     /// `{"count", "status"}`: answer the next `count` requests with `status`.
@@ -227,11 +238,20 @@ struct AckCell {
     notify: tokio::sync::Notify,
 }
 
-/// A cheap, cloneable handle to the running collector's faults. Changes apply to the
-/// next request.
+/// A cheap, cloneable handle to the running collector's faults for one endpoint (ingest
+/// unless made with [`Faults::on`]). Changes apply to the next request.
+///
+/// ```no_run
+/// use staso_collector::{Collector, Endpoint};
+/// let c = Collector::start_blocking(Default::default())?;
+/// c.faults().fail_next(2, 503);                      // the next two requests
+/// c.faults().on(Endpoint::Guard).hang_next(1);       // the next guard request
+/// # Ok::<(), staso_collector::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Faults {
-    state: Arc<Mutex<State>>,
+    states: Arc<[Mutex<State>; 3]>,
+    target: Endpoint,
     listen_tx: Arc<watch::Sender<(u64, Listen)>>,
     ack: Arc<AckCell>,
 }
@@ -244,11 +264,24 @@ impl Faults {
     pub(crate) fn new() -> (Self, watch::Receiver<(u64, Listen)>) {
         let (tx, rx) = watch::channel((0, Listen::Up));
         let faults = Self {
-            state: Arc::default(),
+            states: Arc::default(),
+            target: Endpoint::Ingest,
             listen_tx: Arc::new(tx),
             ack: Arc::default(),
         };
         (faults, rx)
+    }
+
+    /// The same faults' handle for another endpoint.
+    pub fn on(&self, endpoint: Endpoint) -> Faults {
+        Faults {
+            target: endpoint,
+            ..self.clone()
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.states[self.target as usize])
     }
 
     /// Called by the listener once it applied listen command `version`.
@@ -289,19 +322,19 @@ impl Faults {
         let _ = tokio::time::timeout(timeout, wait).await;
     }
 
-    /// Adds `fault` for the next `count` ingest requests, after those already scripted.
+    /// Adds `fault` for the next `count` requests, after those already scripted.
     pub fn push(&self, fault: Fault, count: u32) {
         if count > 0 {
-            lock(&self.state).script.push_back((fault, count));
+            self.state().script.push_back((fault, count));
         }
     }
 
-    /// Answers the next `count` ingest requests with `status` (and a JSON error body).
+    /// Answers the next `count` requests with `status` (and a JSON error body).
     pub fn fail_next(&self, count: u32, status: u16) {
         self.push(Fault::Status(status), count);
     }
 
-    /// Answers the next `count` ingest requests with 429 and `Retry-After: <secs>`
+    /// Answers the next `count` requests with 429 and `Retry-After: <secs>`
     /// (no header when `None`).
     pub fn rate_limit_next(&self, count: u32, retry_after_secs: Option<u64>) {
         self.push(
@@ -317,7 +350,7 @@ impl Faults {
         self.push(Fault::Delay(delay), count);
     }
 
-    /// Never answers the next `count` ingest requests.
+    /// Never answers the next `count` requests.
     pub fn hang_next(&self, count: u32) {
         self.push(Fault::Hang, count);
     }
@@ -327,46 +360,43 @@ impl Faults {
         self.push(Fault::Stall(delay), count);
     }
 
-    /// Closes the connection without answering the next `count` ingest requests.
+    /// Closes the connection without answering the next `count` requests.
     pub fn drop_next(&self, count: u32) {
         self.push(Fault::Drop, count);
     }
 
-    /// Answers the next `count` ingest requests with a bad acknowledgement of `kind`.
+    /// Answers the next `count` requests with a bad acknowledgement of `kind`.
     pub fn bad_ack_next(&self, count: u32, kind: BadAck) {
         self.push(Fault::BadAck(kind), count);
     }
 
-    /// Delays every ingest answer by `delay` (`None`: no delay).
+    /// Delays every answer by `delay` (`None`: no delay).
     pub fn set_delay(&self, delay: Option<Duration>) {
-        lock(&self.state).delay_all = delay;
+        self.state().delay_all = delay;
     }
 
     /// Switches the random mode on (`Some`) or off (`None`).
     pub fn set_random(&self, random: Option<RandomFaults>) {
-        lock(&self.state).random = random.map(|r| {
+        self.state().random = random.map(|r| {
             let seed = r.seed;
             (r, seed)
         });
     }
 
-    /// Answers 413 to ingest bodies larger than `max` bytes (`None`: no limit).
+    /// Answers 413 to bodies larger than `max` bytes (`None`: no limit).
     pub fn set_max_body_bytes(&self, max: Option<usize>) {
-        lock(&self.state).max_body = max;
+        self.state().max_body = max;
     }
 
-    /// Forgets every fault (scripted, delay, random, body limit); does not change listening.
+    /// Forgets every fault of this endpoint (scripted, delay, random, body limit); does
+    /// not change listening.
     pub fn clear(&self) {
-        *lock(&self.state) = State::default();
+        *self.state() = State::default();
     }
 
-    /// How many scripted faults are still waiting for a request.
+    /// How many scripted faults are still waiting for a request to this endpoint.
     pub fn pending(&self) -> u64 {
-        lock(&self.state)
-            .script
-            .iter()
-            .map(|(_, n)| u64::from(*n))
-            .sum()
+        self.state().script.iter().map(|(_, n)| u64::from(*n)).sum()
     }
 
     /// Stops listening: new connections are refused and open ones are closed. Returns once
@@ -411,8 +441,8 @@ impl Faults {
         }
     }
 
-    /// Applies a [`FaultPlan`] (the control endpoint's JSON body). With `down_for_ms`,
-    /// returns once the port is closed.
+    /// Applies a [`FaultPlan`] (the control endpoint's JSON body) to its endpoint, whatever
+    /// endpoint this handle is for. With `down_for_ms`, returns once the port is closed.
     pub fn apply(&self, plan: &FaultPlan) {
         if let Some(version) = self.apply_nowait(plan) {
             let _ = self.wait_listen(version);
@@ -422,6 +452,16 @@ impl Faults {
     /// Applies a plan without waiting for the listener; returns the listen command's
     /// version when the plan takes the server down.
     pub(crate) fn apply_nowait(&self, plan: &FaultPlan) -> Option<u64> {
+        let this = self.on(plan.endpoint);
+        this.apply_here(plan);
+        plan.down_for_ms.map(|ms| {
+            self.request_listen(Listen::Down {
+                until: Some(Instant::now() + Duration::from_millis(ms)),
+            })
+        })
+    }
+
+    fn apply_here(&self, plan: &FaultPlan) {
         if plan.clear {
             self.clear();
         }
@@ -455,22 +495,18 @@ impl Faults {
         if let Some(m) = plan.max_body_bytes {
             self.set_max_body_bytes(m);
         }
-        plan.down_for_ms.map(|ms| {
-            self.request_listen(Listen::Down {
-                until: Some(Instant::now() + Duration::from_millis(ms)),
-            })
-        })
     }
 
-    /// The body size limit in force.
-    pub(crate) fn max_body(&self) -> Option<usize> {
-        lock(&self.state).max_body
+    /// The body size limit in force for `endpoint`.
+    pub(crate) fn max_body(&self, endpoint: Endpoint) -> Option<usize> {
+        self.on(endpoint).state().max_body
     }
 
-    /// Decides how to treat the next ingest request: the persistent delay, and the
+    /// Decides how to treat the next request to `endpoint`: the persistent delay, and the
     /// scripted fault if any, else the random mode's pick.
-    pub(crate) fn next_ingest(&self) -> (Option<Duration>, Option<Fault>) {
-        let mut st = lock(&self.state);
+    pub(crate) fn next(&self, endpoint: Endpoint) -> (Option<Duration>, Option<Fault>) {
+        let this = self.on(endpoint);
+        let mut st = this.state();
         let delay = st.delay_all;
         if let Some((fault, n)) = st.script.front_mut() {
             let fault = fault.clone();
@@ -521,10 +557,10 @@ mod tests {
         f.fail_next(2, 500);
         f.drop_next(1);
         assert_eq!(f.pending(), 3);
-        assert_eq!(f.next_ingest().1, Some(Fault::Status(500)));
-        assert_eq!(f.next_ingest().1, Some(Fault::Status(500)));
-        assert_eq!(f.next_ingest().1, Some(Fault::Drop));
-        assert_eq!(f.next_ingest().1, None);
+        assert_eq!(f.next(Endpoint::Ingest).1, Some(Fault::Status(500)));
+        assert_eq!(f.next(Endpoint::Ingest).1, Some(Fault::Status(500)));
+        assert_eq!(f.next(Endpoint::Ingest).1, Some(Fault::Drop));
+        assert_eq!(f.next(Endpoint::Ingest).1, None);
     }
 
     #[test]
@@ -532,7 +568,9 @@ mod tests {
         let run = || {
             let (f, _rx) = Faults::new();
             f.set_random(Some(RandomFaults::new(42, 0.5)));
-            (0..100).map(|_| f.next_ingest().1).collect::<Vec<_>>()
+            (0..100)
+                .map(|_| f.next(Endpoint::Ingest).1)
+                .collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());

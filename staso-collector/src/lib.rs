@@ -1,57 +1,67 @@
-//! A local ingest server for the Staso observability service, for SDK tests and demos.
+//! A local stand-in for the Staso service, for SDK tests and demos.
 //!
-//! It serves `POST /v1/traces/ingest` and `POST /v1/traces/{trace_id}/annotations` on
-//! 127.0.0.1, checks every request strictly against the ingest contract (answering 400
-//! with the offending field), acks like the service, stores traces in SQLite, prints
-//! them as trees, and injects faults (error statuses, 429, delays, hangs, dropped
-//! connections, bad acks, server down, random failures, body limits).
+//! It serves `POST /v1/traces/ingest`, `POST /v1/traces/{trace_id}/annotations` and
+//! `POST /v1/guard/evaluate` on 127.0.0.1, checks every request strictly against the
+//! contracts (answering 400 with the offending field), acks like the service, stores
+//! traces in SQLite, prints them as trees, answers guard checks from per-tool rules, and
+//! injects faults (error statuses, 429, delays, hangs, dropped connections, bad acks,
+//! server down, random failures, body limits).
 //!
 //! ```no_run
-//! use staso_collector::{Collector, CollectorConfig};
+//! use staso_collector::{Collector, CollectorConfig, GuardRule};
 //! use std::time::Duration;
 //!
 //! let c = Collector::start_blocking(CollectorConfig {
 //!     api_key: "test-key".into(),
 //!     ..Default::default()
 //! })?;
+//! c.faults().fail_next(2, 503); // the next two ingest requests get a 503
+//! c.guard().set("delete_file", GuardRule::block("no-deletes", "deleting is off"));
 //! // point the SDK at c.url() with api key "test-key", run the code under test, then:
-//! assert!(c.wait_for_spans(3, Duration::from_secs(5)));
+//! assert!(c.wait_until(Duration::from_secs(5), |n| n.final_spans >= 3));
 //! for span in c.spans() {
 //!     println!("{} {} {}", span.name, span.kind, span.final_copies_received);
 //! }
-//! c.faults().fail_next(2, 503); // the next two ingest requests get a 503
+//! assert!(c.requests().ingest().iter().all(|r| r.validation_error.is_none()));
 //! # Ok::<(), staso_collector::Error>(())
 //! ```
 //!
 //! The collector runs on its own threads with its own Tokio runtime, so it can be used
 //! from plain `#[test]` functions and from async tests alike; it stops when dropped.
-//!
 //! For load and soak tests, [`StoreMode::CountOnly`] keeps only each span's copy counts
-//! (still validating, deduping and acking every request): see
-//! [`Collector::final_copy_counts`] and [`Collector::duplicate_final_copies`]. Request
-//! bodies are kept within [`CollectorConfig::body_budget_bytes`].
+//! (still validating, deduping and acking every request).
 
-mod fast;
+mod annotation;
+mod contract;
 mod faults;
+mod formats;
+mod guard;
+mod handlers;
+mod ingest;
+mod json;
+mod record;
 mod server;
+mod spans;
 mod store;
 mod tls;
 mod tree;
-mod validate;
+mod viewer;
 mod wait;
-mod wire;
 
+pub use contract::ValidationError;
 pub use faults::{
     BadAck, Count, CountBadAck, CountMs, CountRetry, CountStatus, Fault, FaultPlan, Faults,
     RandomFaults,
 };
-pub use server::RecordedRequest;
+pub use guard::{GuardAnswer, GuardPlan, GuardRule, GuardRules};
+pub use ingest::validate_ingest_body;
+pub use record::{Endpoint, RecordedRequest, Requests};
+pub use spans::{Counts, Spans};
 pub use store::{SpanCopies, StoredAnnotation, StoredSpan, StoredTrace};
 pub use tree::{render_trace, render_traces};
-pub use validate::{validate_ingest_body, ValidationError};
 
 use server::Shared;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -62,19 +72,17 @@ use tokio::sync::watch;
 /// What the collector keeps of the spans it accepts.
 ///
 /// Every mode validates every request strictly, dedupes batches by Idempotency-Key, acks
-/// per the contract and keeps each span's copy counts, so [`Collector::span_count`],
-/// [`Collector::final_span_count`], the waits, [`Collector::span_copies`],
-/// [`Collector::final_copy_counts`] and [`Collector::duplicate_final_copies`] work in
-/// all of them.
+/// per the contract and keeps each span's copy counts, so [`Collector::counts`], the
+/// waits and [`Spans::copies`] work in all of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum StoreMode {
-    /// Store every span in SQLite ([`CollectorConfig::db_path`], or in memory): what
-    /// [`Collector::spans`], [`Collector::traces`] and tree printing read. The default.
+    /// Store every span in SQLite ([`CollectorConfig::db_path`], or in memory): the rows
+    /// of [`Collector::spans`], [`Collector::traces`] and tree printing. The default.
     #[default]
     Sqlite,
     /// Keep only the counts (about 100 bytes per distinct span): for throughput and soak
-    /// tests. [`Collector::spans`] and [`Collector::traces`] are then empty, nothing is
-    /// printed, `db_path` is not used, and annotations are kept in memory.
+    /// tests. [`Collector::spans`] then has no rows and [`Collector::traces`] is empty,
+    /// nothing is printed, `db_path` is not used, and annotations are kept in memory.
     CountOnly,
 }
 
@@ -102,6 +110,9 @@ pub struct CollectorConfig {
     pub tls: bool,
     /// Faults in force from the start.
     pub faults: FaultPlan,
+    /// Guard rules in force from the start, by tool name (`"*"`: any other tool); see
+    /// [`Collector::guard`].
+    pub guard_rules: BTreeMap<String, GuardRule>,
 }
 
 impl std::fmt::Debug for CollectorConfig {
@@ -116,6 +127,7 @@ impl std::fmt::Debug for CollectorConfig {
             .field("print_trees", &self.print_trees)
             .field("tls", &self.tls)
             .field("faults", &self.faults)
+            .field("guard_rules", &self.guard_rules)
             .finish()
     }
 }
@@ -132,6 +144,7 @@ impl Default for CollectorConfig {
             print_trees: false,
             tls: false,
             faults: FaultPlan::default(),
+            guard_rules: BTreeMap::new(),
         }
     }
 }
@@ -175,7 +188,7 @@ impl From<rusqlite::Error> for Error {
 pub struct Collector {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    tls_pems: Option<(String, String)>,
+    ca_pem: Option<String>,
     shutdown: Option<watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -240,16 +253,23 @@ impl Collector {
         } else {
             None
         };
-        let tls_pems = tls.as_ref().map(|t| (t.ca_pem.clone(), t.cert_pem.clone()));
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let guard = GuardRules::default();
+        guard.apply(&GuardPlan {
+            clear: false,
+            rules: config.guard_rules.clone(),
+        });
         let shared = Arc::new(Shared {
             api_key: config.api_key.clone(),
             store,
             count_only,
             faults,
+            guard,
             print_trees: config.print_trees,
             record_bodies: config.record_bodies,
             body_budget: config.body_budget_bytes,
-            requests: Mutex::new(server::Recorder::default()),
+            requests: Mutex::new(record::Recorder::default()),
+            annotation_replays: Mutex::default(),
             signal: wait::Signal::default(),
             tls: tls.map(|t| t.acceptor),
         });
@@ -296,7 +316,7 @@ impl Collector {
         Ok(Collector {
             shared,
             addr,
-            tls_pems,
+            ca_pem,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
         })
@@ -304,7 +324,7 @@ impl Collector {
 
     /// Base URL for an SDK: `http://127.0.0.1:PORT` (or `https://…` in TLS mode).
     pub fn url(&self) -> String {
-        let scheme = if self.tls_pems.is_some() {
+        let scheme = if self.ca_pem.is_some() {
             "https"
         } else {
             "http"
@@ -312,50 +332,74 @@ impl Collector {
         format!("{scheme}://{}", self.addr)
     }
 
-    /// The address listened on (127.0.0.1 and the port).
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The port listened on.
+    /// The port listened on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
-    /// In TLS mode, the PEM of the CA that signed the server certificate: what a client
-    /// must trust.
+    /// In TLS mode, the PEM of the CA that signed the server certificate (for
+    /// `localhost` and `127.0.0.1`): what a client must trust.
     pub fn ca_pem(&self) -> Option<&str> {
-        self.tls_pems.as_ref().map(|(ca, _)| ca.as_str())
+        self.ca_pem.as_deref()
     }
 
-    /// In TLS mode, the PEM of the server certificate (for `localhost` and `127.0.0.1`).
-    pub fn cert_pem(&self) -> Option<&str> {
-        self.tls_pems.as_ref().map(|(_, cert)| cert.as_str())
-    }
-
-    /// The fault injection handle (cloneable; changes apply to the next request).
+    /// The fault injection handle for the ingest endpoint ([`Faults::on`] gives the
+    /// others'). Cloneable; changes apply to the next request.
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
     }
 
-    /// Every request received so far, in arrival order, whatever its outcome. Kept
-    /// bodies are parsed on each call (see [`CollectorConfig::body_budget_bytes`]).
-    pub fn requests(&self) -> Vec<RecordedRequest> {
+    /// The guard rules, by tool name (cloneable; changes apply to the next request).
+    pub fn guard(&self) -> &GuardRules {
+        &self.shared.guard
+    }
+
+    /// What was received so far, cheaply: span, final span, duplicate and request counts.
+    pub fn counts(&self) -> Counts {
+        let requests = self
+            .shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        let store = &self.shared.store;
+        Counts {
+            spans: store.span_count(false),
+            final_spans: store.span_count(true),
+            duplicated: store.duplicated(),
+            requests,
+        }
+    }
+
+    /// The accepted spans: the stored rows (none in [`StoreMode::CountOnly`]) and every
+    /// span's copy counts.
+    pub fn spans(&self) -> Spans {
+        let copies = self.shared.store.copies();
+        Spans::new(self.shared.store.spans().unwrap_or_default(), copies)
+    }
+
+    /// Every stored trace with its spans, in the order first stored (none in
+    /// [`StoreMode::CountOnly`]). [`render_traces`] prints them as trees.
+    pub fn traces(&self) -> Vec<StoredTrace> {
+        self.shared.store.traces(None).unwrap_or_default()
+    }
+
+    /// Every stored annotation, oldest first (a replayed one once).
+    pub fn annotations(&self) -> Vec<StoredAnnotation> {
+        self.shared.store.annotations().unwrap_or_default()
+    }
+
+    /// Every request received so far, in arrival order, whatever its endpoint and
+    /// outcome. Kept bodies are parsed on each call (see
+    /// [`CollectorConfig::body_budget_bytes`]).
+    pub fn requests(&self) -> Requests {
         let records = self
             .shared
             .requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .snapshot();
-        server::with_bodies(records)
-    }
-
-    /// The ingest requests received so far (`POST /v1/traces/ingest`).
-    pub fn ingest_requests(&self) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(RecordedRequest::is_ingest)
-            .collect()
+        record::with_bodies(records)
     }
 
     /// Forgets the recorded requests (not the stored spans), e.g. between soak phases.
@@ -367,120 +411,32 @@ impl Collector {
             .clear();
     }
 
-    fn request_count(&self) -> usize {
+    /// Blocks until `pred` holds for the [`Counts`], evaluating it now and after every
+    /// received request (no polling); `false` if it still does not hold after `timeout`.
+    ///
+    /// ```no_run
+    /// # let c = staso_collector::Collector::start_blocking(Default::default())?;
+    /// # use std::time::Duration;
+    /// assert!(c.wait_until(Duration::from_secs(5), |n| n.final_spans >= 3));
+    /// # Ok::<(), staso_collector::Error>(())
+    /// ```
+    pub fn wait_until(&self, timeout: Duration, mut pred: impl FnMut(Counts) -> bool) -> bool {
         self.shared
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+            .signal
+            .wait_until(timeout, || pred(self.counts()))
     }
 
-    /// Every stored span (one per trace id and span id), with its trace-level fields.
-    /// Empty in [`StoreMode::CountOnly`].
-    pub fn spans(&self) -> Vec<StoredSpan> {
-        self.shared.store.spans().unwrap_or_default()
-    }
-
-    /// The number of distinct stored spans (a provisional root copy counts).
-    pub fn span_count(&self) -> usize {
-        self.shared.store.span_count(false)
-    }
-
-    /// The number of distinct stored spans whose stored copy is final (not provisional).
-    pub fn final_span_count(&self) -> usize {
-        self.shared.store.span_count(true)
-    }
-
-    /// Every stored span's copy counts, in no particular order; in every mode, and much
-    /// cheaper than [`Collector::spans`] for large runs.
-    pub fn span_copies(&self) -> Vec<SpanCopies> {
-        self.shared.store.copies()
-    }
-
-    /// Final (non-provisional) copies received per span id, the id read as a number (see
-    /// [`id_key`]): 1 for a span delivered exactly once, 0 for one stored only by its
-    /// provisional copy. In every mode. Should one span id be used in several traces, its
-    /// counts are added up (see [`Collector::span_copies`] for per-trace counts).
-    pub fn final_copy_counts(&self) -> HashMap<u128, u32> {
-        self.shared.store.final_copy_counts()
-    }
-
-    /// How many stored spans received more than one final copy (0 when everything was
-    /// delivered at most once). In every mode.
-    pub fn duplicate_final_copies(&self) -> usize {
-        self.shared.store.duplicated()
-    }
-
-    /// Every stored trace with its spans, in the order first stored. Empty in
-    /// [`StoreMode::CountOnly`].
-    pub fn traces(&self) -> Vec<StoredTrace> {
-        self.shared.store.traces(None).unwrap_or_default()
-    }
-
-    /// One stored trace.
-    pub fn trace(&self, trace_id: &str) -> Option<StoredTrace> {
-        self.shared.store.trace(trace_id).ok().flatten()
-    }
-
-    /// Every stored annotation.
-    pub fn annotations(&self) -> Vec<StoredAnnotation> {
-        self.shared.store.annotations().unwrap_or_default()
-    }
-
-    /// The stored traces as trees (see [`render_trace`]).
-    pub fn render(&self) -> String {
-        render_traces(&self.traces())
-    }
-
-    /// Blocks until at least `n` distinct spans are stored; `false` on timeout.
-    pub fn wait_for_spans(&self, n: usize, timeout: Duration) -> bool {
-        self.wait_until(timeout, |c| c.span_count() >= n)
-    }
-
-    /// Blocks until at least `n` distinct spans are stored as final copies (provisional
-    /// roots replaced by their final copy); `false` on timeout.
-    pub fn wait_for_final_spans(&self, n: usize, timeout: Duration) -> bool {
-        self.wait_until(timeout, |c| c.final_span_count() >= n)
-    }
-
-    /// Blocks until at least `n` requests (of any kind and outcome) were received;
-    /// `false` on timeout.
-    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
-        self.wait_until(timeout, |c| c.request_count() >= n)
-    }
-
-    /// Blocks until `pred` holds, evaluating it now and after every received request;
-    /// `false` if it still does not hold after `timeout`.
-    pub fn wait_until(&self, timeout: Duration, mut pred: impl FnMut(&Collector) -> bool) -> bool {
-        self.shared.signal.wait_until(timeout, || pred(self))
-    }
-
-    /// Async form of [`Collector::wait_for_spans`].
-    pub async fn wait_for_spans_async(&self, n: usize, timeout: Duration) -> bool {
-        self.wait_until_async(timeout, |c| c.span_count() >= n)
-            .await
-    }
-
-    /// Async form of [`Collector::wait_for_requests`].
-    pub async fn wait_for_requests_async(&self, n: usize, timeout: Duration) -> bool {
-        self.wait_until_async(timeout, |c| c.request_count() >= n)
-            .await
-    }
-
-    /// Async form of [`Collector::wait_until`].
+    /// [`Collector::wait_until`] for async code: waits without blocking the runtime.
     pub async fn wait_until_async(
         &self,
         timeout: Duration,
-        mut pred: impl FnMut(&Collector) -> bool,
+        mut pred: impl FnMut(Counts) -> bool,
     ) -> bool {
         self.shared
             .signal
-            .wait_until_async(timeout, || pred(self))
+            .wait_until_async(timeout, || pred(self.counts()))
             .await
     }
-
-    /// Stops the server (same as dropping it).
-    pub fn shutdown(self) {}
 }
 
 impl Drop for Collector {
@@ -504,13 +460,13 @@ pub fn stored_traces(db: &Path, last: Option<usize>) -> Result<Vec<StoredTrace>,
 }
 
 /// A trace, span or idempotency id in the contract's shape (lowercase hyphenated
-/// 8-4-4-4-12 hex digits) read as one number, as [`SpanCopies`] and
-/// [`Collector::final_copy_counts`] hold them; `None` for any other string.
+/// 8-4-4-4-12 hex digits) read as one number, as [`SpanCopies`] holds them; `None` for
+/// any other string.
 ///
 /// ```
 /// assert_eq!(staso_collector::id_key("00000000-0000-0000-0000-0000000000ff"), Some(255));
 /// assert_eq!(staso_collector::id_key("not an id"), None);
 /// ```
 pub fn id_key(id: &str) -> Option<u128> {
-    wire::lower_uuid_u128(id)
+    formats::lower_uuid_u128(id)
 }

@@ -1,4 +1,5 @@
-//! `staso-collector`: run the local Staso ingest server, or show the traces it stored.
+//! `staso-collector`: run the local Staso ingest server and trace viewer, or show the
+//! traces it stored.
 //!
 //! Printing to the terminal is the point of this binary, hence the local allows.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -12,21 +13,39 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const DEFAULT_PORT: u16 = 8787;
-const DEFAULT_DB: &str = "staso-collector.db";
+/// The key expected when neither `--api-key` nor `STASO_API_KEY` gives one: a local
+/// server needs no secret, and this one is printed so the SDK can be pointed at it.
+const DEFAULT_KEY: &str = "local-dev-key";
+
+/// Where traces are stored unless `--db` or `--memory` says otherwise: the platform's
+/// data directory (`~/.local/share/staso/collector.db` on Linux,
+/// `~/Library/Application Support/staso/collector.db` on macOS,
+/// `%APPDATA%\staso\collector.db` on Windows), else `./staso-collector.db`.
+fn default_db() -> PathBuf {
+    dirs::data_dir().map_or_else(
+        || PathBuf::from("staso-collector.db"),
+        |d| d.join("staso").join("collector.db"),
+    )
+}
 
 const USAGE: &str = "\
-staso-collector: a local ingest server for the Staso SDKs
+staso-collector: a local ingest server and trace viewer for the Staso SDKs
 
 USAGE:
-  staso-collector [serve] [OPTIONS]      run the server (Ctrl-C to stop)
+  staso-collector [serve] [OPTIONS]      run the server and the viewer (Ctrl-C to stop)
   staso-collector show [--last N] [--db PATH]
                                          print stored traces as trees
   staso-collector help
 
+The viewer is at http://127.0.0.1:PORT/ (same port as ingest). Point an SDK at the
+server with STASO_BASE_URL=http://127.0.0.1:PORT and the same STASO_API_KEY.
+
 SERVE OPTIONS:
   --port N                 port on 127.0.0.1 (default 8787; 0 = any free port)
-  --api-key KEY            key clients must send as X-API-Key (default: $STASO_API_KEY)
-  --db PATH                SQLite file (default ./staso-collector.db)
+  --api-key KEY            key clients must send as X-API-Key
+                           (default: $STASO_API_KEY, else local-dev-key)
+  --db PATH                SQLite file (default: the platform data directory,
+                           e.g. ~/.local/share/staso/collector.db)
   --memory                 keep everything in memory instead
   --count-only             validate, dedupe and count spans, store and print nothing
                            (for load tests)
@@ -49,6 +68,10 @@ SERVE OPTIONS:
   --max-body BYTES         answer 413 to bigger bodies
   --down-for MS            start refusing connections for MS ms
   --faults JSON            a fault plan, as taken by POST /_staso/faults
+  --guard TOOL=RULE        answer guard checks of TOOL (* = any other tool) with RULE:
+                           allow, block[:REASON], audit[:REASON], unavailable:KIND,
+                           status:CODE, not_json, wrong_decision_id, modify;
+                           a trailing @MS answers MS milliseconds late (repeatable)
 
 CONTROL ENDPOINT (needs X-API-Key):
   curl -X POST http://127.0.0.1:8787/_staso/faults -H 'X-API-Key: KEY' \\
@@ -86,7 +109,7 @@ fn run() -> Result<(), String> {
 
 fn show(mut p: lexopt::Parser) -> Result<(), String> {
     use lexopt::prelude::*;
-    let mut db = PathBuf::from(DEFAULT_DB);
+    let mut db = default_db();
     let mut last = None;
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         match arg {
@@ -134,7 +157,7 @@ fn serve(mut p: lexopt::Parser) -> Result<(), String> {
     let mut config = CollectorConfig {
         api_key: std::env::var("STASO_API_KEY").unwrap_or_default(),
         port: DEFAULT_PORT,
-        db_path: Some(PathBuf::from(DEFAULT_DB)),
+        db_path: Some(default_db()),
         print_trees: true,
         // Nothing reads recorded bodies here.
         record_bodies: false,
@@ -222,6 +245,14 @@ fn serve(mut p: lexopt::Parser) -> Result<(), String> {
                 plan = serde_json::from_str(&v.to_string_lossy())
                     .map_err(|e| format!("bad --faults JSON: {e}"))?;
             }
+            Long("guard") => {
+                let v = p.value().map_err(|e| e.to_string())?;
+                let v = v.to_string_lossy();
+                let (tool, rule) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--guard takes TOOL=RULE, got {v:?}"))?;
+                config.guard_rules.insert(tool.into(), rule.parse()?);
+            }
             Long("help") | Short('h') => {
                 print!("{USAGE}");
                 return Ok(());
@@ -230,8 +261,15 @@ fn serve(mut p: lexopt::Parser) -> Result<(), String> {
         }
         plans.push(plan);
     }
-    if config.api_key.trim().is_empty() {
-        return Err("an API key is needed: pass --api-key KEY or set STASO_API_KEY".into());
+    let default_key = config.api_key.trim().is_empty();
+    if default_key {
+        config.api_key = DEFAULT_KEY.into();
+    }
+    if let (Some(db), StoreMode::Sqlite) = (&config.db_path, config.store) {
+        if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("creating {} for the database: {e}", dir.display()))?;
+        }
     }
     let collector = Collector::start_blocking(config.clone()).map_err(|e| e.to_string())?;
     for plan in &plans {
@@ -241,6 +279,7 @@ fn serve(mut p: lexopt::Parser) -> Result<(), String> {
         std::fs::write(path, pem).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     println!("staso-collector listening on {}", collector.url());
+    println!("trace viewer: {}/", collector.url());
     match (&config.db_path, config.store) {
         (_, StoreMode::CountOnly) => println!("counting spans only: nothing is stored"),
         (Some(db), _) => println!("storing traces in {}", db.display()),
@@ -248,6 +287,17 @@ fn serve(mut p: lexopt::Parser) -> Result<(), String> {
     }
     if let Some(path) = &ca_out {
         println!("CA certificate written to {}", path.display());
+    }
+    if default_key {
+        println!(
+            "point an SDK here: STASO_BASE_URL={} STASO_API_KEY={DEFAULT_KEY}",
+            collector.url()
+        );
+    } else {
+        println!(
+            "point an SDK here: STASO_BASE_URL={} with the same STASO_API_KEY",
+            collector.url()
+        );
     }
     println!(
         "fault control: POST {}/_staso/faults (see `staso-collector help`)",

@@ -8,13 +8,14 @@
 //! decides replays and upserts without a query, answers the counting API cheaply, and is
 //! all that count-only mode keeps.
 
-use crate::validate::TraceIn;
-use crate::wire::lower_uuid_u128;
+use crate::formats::{lower_uuid_u128, IdHash};
+use crate::ingest::TraceIn;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// A stored span with the fields of its trace.
@@ -101,7 +102,7 @@ fn parse_json_field(s: &str) -> Option<Value> {
     if s.is_empty() {
         None
     } else {
-        crate::wire::parse_embedded_json(s)
+        crate::formats::parse_embedded_json(s)
     }
 }
 
@@ -136,7 +137,7 @@ pub(crate) struct IngestOutcome {
     pub replay: bool,
 }
 
-/// The copies received of one stored span (see [`crate::Collector::span_copies`]).
+/// The copies received of one stored span (see [`crate::Spans::copies`]).
 ///
 /// Ids are the 32 hex digits of the id read as one number: see [`crate::id_key`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -176,8 +177,8 @@ enum Action {
 /// decides replays and upserts and answers the counting API without touching SQLite.
 #[derive(Debug, Default)]
 struct Index {
-    batches: HashSet<u128>,
-    spans: HashMap<(u128, u128), Copies>,
+    batches: HashSet<u128, IdHash>,
+    spans: HashMap<(u128, u128), Copies, IdHash>,
     /// Spans whose stored copy is final.
     final_spans: usize,
     /// Spans with more than one final copy.
@@ -263,6 +264,9 @@ pub(crate) struct Store {
     db: Mutex<Db>,
     /// Spans go to SQLite (else only the index counts them).
     spans_in_db: bool,
+    /// Bumped after every stored batch or annotation: what the viewer's live updates
+    /// wait on.
+    generation: AtomicU64,
 }
 
 struct Db {
@@ -368,6 +372,12 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Where the change counter starts: the clock, so that a restarted collector's counter
+/// is above any value a page saw from the one before.
+fn first_generation() -> u64 {
+    u64::try_from(now_ms()).unwrap_or(0)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -384,6 +394,7 @@ fn connect(path: Option<&Path>) -> rusqlite::Result<Connection> {
         None => Connection::open_in_memory()?,
     };
     conn.execute_batch(SCHEMA)?;
+    crate::viewer::summary::init_schema(&conn)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -405,6 +416,7 @@ impl Store {
             index: Mutex::new(index),
             db: Mutex::new(Db { conn, next_seq }),
             spans_in_db,
+            generation: AtomicU64::new(first_generation()),
         })
     }
 
@@ -417,11 +429,32 @@ impl Store {
                 next_seq: 0,
             }),
             spans_in_db: true,
+            generation: AtomicU64::new(first_generation()),
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Db> {
         lock(&self.db)
+    }
+
+    /// Runs `f` on the database connection, holding the store's lock (no batch is
+    /// written meanwhile): the viewer's queries.
+    pub(crate) fn with_conn<R>(&self, f: impl FnOnce(&mut Connection) -> R) -> R {
+        f(&mut self.conn().conn)
+    }
+
+    /// Whether spans are written to SQLite (false in count-only mode).
+    pub(crate) fn keeps_spans(&self) -> bool {
+        self.spans_in_db
+    }
+
+    /// A number that grows whenever a batch or an annotation is stored.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Stores a validated batch under its Idempotency-Key (`key` is its number), once.
@@ -444,6 +477,8 @@ impl Store {
             for (t, s, provisional) in spans() {
                 index.apply(t, s, provisional);
             }
+            drop(index);
+            self.changed();
             return Ok(IngestOutcome { replay: false });
         }
         // Writers are serialized by the database lock, so the index cannot change
@@ -465,6 +500,9 @@ impl Store {
         for (t, s, provisional) in spans() {
             index.apply(t, s, provisional);
         }
+        drop(index);
+        drop(db);
+        self.changed();
         Ok(IngestOutcome { replay: false })
     }
 
@@ -497,17 +535,6 @@ impl Store {
                 provisional: c.provisional,
             })
             .collect()
-    }
-
-    /// Final copies per span id (summed if one span id is used in several traces).
-    pub(crate) fn final_copy_counts(&self) -> HashMap<u128, u32> {
-        let index = lock(&self.index);
-        let mut out = HashMap::with_capacity(index.spans.len());
-        for (&(_, span), c) in &index.spans {
-            let n: &mut u32 = out.entry(span).or_default();
-            *n = n.saturating_add(c.final_copies);
-        }
-        out
     }
 
     /// Every stored span, by trace (first stored first) then start time.
@@ -624,7 +651,10 @@ impl Store {
             "INSERT INTO annotations (trace_id, body) VALUES (?1, ?2)",
             params![trace_id, body.to_string()],
         )?;
-        Ok(db.conn.last_insert_rowid())
+        let id = db.conn.last_insert_rowid();
+        drop(db);
+        self.changed();
+        Ok(id)
     }
 
     /// Every stored annotation, oldest first.

@@ -12,8 +12,6 @@ pub(crate) struct TlsSetup {
     pub acceptor: TlsAcceptor,
     /// The CA certificate (PEM) that signed the server certificate: trust this one.
     pub ca_pem: String,
-    /// The server certificate itself (PEM).
-    pub cert_pem: String,
 }
 
 fn err(e: impl std::fmt::Display) -> std::io::Error {
@@ -64,6 +62,5 @@ pub(crate) fn generate() -> std::io::Result<TlsSetup> {
     Ok(TlsSetup {
         acceptor: TlsAcceptor::from(Arc::new(config)),
         ca_pem: ca_cert.pem(),
-        cert_pem: leaf_cert.pem(),
     })
 }

@@ -173,6 +173,59 @@ fn fault_flags_and_control_endpoint() {
 }
 
 #[test]
+fn guard_flags_set_rules() {
+    let server = Server::start(&[
+        "--memory",
+        "--quiet",
+        "--guard",
+        "delete_file=block:no deletes",
+        "--guard",
+        "*=audit",
+    ]);
+    let decide = |tool: &str| {
+        let mut req: serde_json::Value =
+            serde_json::from_str(include_str!("fixtures/guard_request_openai.json"))
+                .expect("fixture");
+        req["tool_name"] = serde_json::json!(tool);
+        let r = client()
+            .post(format!("{}/v1/guard/evaluate", server.url))
+            .header("X-API-Key", KEY)
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "staso-python/0.5.25")
+            .body(req.to_string())
+            .send()
+            .expect("send");
+        status_json(r).1
+    };
+    let blocked = decide("delete_file");
+    assert_eq!(
+        (blocked["action"].as_str(), blocked["reason"].as_str()),
+        (Some("block"), Some("no deletes"))
+    );
+    let audited = decide("get_weather");
+    assert_eq!(
+        (
+            audited["action"].as_str(),
+            audited["results"][0]["action"].as_str()
+        ),
+        (Some("allow"), Some("audit"))
+    );
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--memory",
+            "--api-key",
+            KEY,
+            "--guard",
+            "x=explode",
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown guard action"));
+}
+
+#[test]
 fn bad_usage_is_refused() {
     let out = Command::new(BIN)
         .args(["serve", "--bogus"])
@@ -180,19 +233,45 @@ fn bad_usage_is_refused() {
         .expect("run");
     assert!(!out.status.success());
     let out = Command::new(BIN)
-        .args(["serve", "--port", "0", "--memory"])
-        .env_remove("STASO_API_KEY")
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("API key"));
-    let out = Command::new(BIN)
         .args(["show", "--db", "/nonexistent/x.db"])
         .output()
         .expect("run");
     assert!(!out.status.success());
     let out = Command::new(BIN).arg("help").output().expect("run");
     assert!(String::from_utf8_lossy(&out.stdout).contains("/_staso/faults"));
+}
+
+/// With no key anywhere, `serve` still starts (one command, no account): it expects the
+/// built-in local key, says so, and prints the viewer's address.
+#[test]
+fn serve_without_a_key_uses_the_local_key_and_prints_the_viewer() {
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--memory", "--quiet"])
+        .env_remove("STASO_API_KEY")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let done = line.starts_with("point an SDK here");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = seen.join("\n");
+    let url = seen[0]
+        .strip_prefix("staso-collector listening on ")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(text.contains(&format!("trace viewer: {url}/")), "{text}");
+    assert!(
+        text.contains(&format!("STASO_BASE_URL={url} STASO_API_KEY=local-dev-key")),
+        "{text}"
+    );
 }
 
 #[test]

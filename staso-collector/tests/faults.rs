@@ -18,7 +18,7 @@ fn fail_next_answers_statuses_and_stores_nothing() {
         assert_eq!(got, status, "{err}");
         assert_eq!(err["error"], "injected fault");
     }
-    assert_eq!(c.span_count(), 0, "failed requests are not stored");
+    assert_eq!(c.counts().spans, 0, "failed requests are not stored");
     c.faults().fail_next(2, 500);
     assert_eq!(c.faults().pending(), 2);
     let (_, body) = three_span_body();
@@ -32,8 +32,8 @@ fn fail_next_answers_statuses_and_stores_nothing() {
         })
         .collect();
     assert_eq!(statuses, [500, 500, 200]);
-    assert_eq!(c.span_count(), 3);
-    let reqs = c.ingest_requests();
+    assert_eq!(c.counts().spans, 3);
+    let reqs = c.requests().ingest();
     let last3 = &reqs[reqs.len() - 3..];
     assert_eq!(last3[0].fault, Some(Fault::Status(500)));
     assert!(last3.iter().all(|r| r.validation_error.is_none()));
@@ -65,7 +65,7 @@ fn rate_limit_with_and_without_retry_after() {
             .as_u16(),
         200
     );
-    assert_eq!(c.span_count(), 3);
+    assert_eq!(c.counts().spans, 3);
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn delays_slow_the_answer_but_store() {
         200
     );
     assert!(t0.elapsed() >= Duration::from_millis(300));
-    assert_eq!(c.span_count(), 3);
+    assert_eq!(c.counts().spans, 3);
 
     c.faults().set_delay(Some(Duration::from_millis(150)));
     let t0 = Instant::now();
@@ -122,7 +122,7 @@ fn hang_never_answers_and_stores_nothing() {
         (reqs[0].status, reqs[0].fault.clone()),
         (None, Some(Fault::Hang))
     );
-    assert_eq!(c.span_count(), 0);
+    assert_eq!(c.counts().spans, 0);
     // The next request is served normally.
     assert_eq!(
         post(&client(), &c.url(), &body)
@@ -145,7 +145,7 @@ fn drop_closes_the_connection_without_an_answer() {
     assert!(t0.elapsed() < Duration::from_secs(5));
     assert_eq!(c.requests()[0].status, None);
     assert_eq!(c.requests()[0].fault, Some(Fault::Drop));
-    assert_eq!(c.span_count(), 0);
+    assert_eq!(c.counts().spans, 0);
     assert_eq!(
         post(&http, &c.url(), &body)
             .expect("send")
@@ -164,7 +164,7 @@ fn stall_waits_then_closes() {
     let err = post(&client(), &c.url(), &body).expect_err("stalled");
     assert!(!err.is_timeout(), "{err}");
     assert!(t0.elapsed() >= Duration::from_millis(300));
-    assert_eq!(c.span_count(), 0);
+    assert_eq!(c.counts().spans, 0);
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn bad_acks_are_sent_and_nothing_is_stored() {
         assert_eq!(status, 200);
         check(kind, &key, &ack);
     }
-    assert_eq!(c.span_count(), 0);
+    assert_eq!(c.counts().spans, 0);
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn max_body_answers_413() {
     let (_, body) = three_span_body();
     let (status, err) = status_json(post(&http, &c.url(), &body).expect("send"));
     assert_eq!((status, err["field"].as_str()), (413, Some("body")));
-    assert_eq!(c.span_count(), 0);
+    assert_eq!(c.counts().spans, 0);
     c.faults().set_max_body_bytes(None);
     assert_eq!(
         post(&http, &c.url(), &body)
@@ -254,7 +254,7 @@ fn down_refuses_connections_then_resumes_on_the_same_port() {
             .as_u16(),
         200
     );
-    assert_eq!(c.span_count(), 6);
+    assert_eq!(c.counts().spans, 6);
 
     // Down for a while, then back by itself.
     c.faults().go_down_for(Duration::from_millis(300));
@@ -302,7 +302,7 @@ fn random_mode_is_seeded_and_failures_are_not_stored() {
             };
             outcomes.push(outcome);
         }
-        assert_eq!(c.span_count(), ok_spans, "only acked requests are stored");
+        assert_eq!(c.counts().spans, ok_spans, "only acked requests are stored");
         outcomes
     };
     let a = run();

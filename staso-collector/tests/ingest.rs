@@ -1,5 +1,5 @@
 //! Ingest over real loopback HTTP: acks, storage, validation errors, auth, idempotency,
-//! the provisional/final upsert rule, and annotations.
+//! the provisional/final upsert rule.
 
 mod common;
 
@@ -19,7 +19,7 @@ fn valid_request_is_acked_and_stored() {
         ack,
         json!({"accepted": 1, "rejected": 0, "spans_dropped": 0, "receipt_id": key})
     );
-    assert!(c.wait_for_spans(3, Duration::from_secs(5)));
+    assert!(c.wait_until(Duration::from_secs(5), |n| n.spans >= 3));
     let spans = c.spans();
     assert_eq!(spans.len(), 3);
     let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
@@ -51,7 +51,7 @@ fn valid_request_is_acked_and_stored() {
     assert_eq!(reqs[0].body.as_ref(), Some(&body));
     assert!(reqs[0].validation_error.is_none());
 
-    let tree = c.render();
+    let tree = staso_collector::render_traces(&c.traces());
     assert!(tree.contains("└─ agent_run [agent] 12.50 ms ok"), "{tree}");
     assert!(tree.contains("      └─ ask [llm] 12.50 ms ok"), "{tree}");
 }
@@ -88,7 +88,7 @@ fn wrong_or_missing_api_key_is_401() {
         assert_eq!(err["field"], "headers.X-API-Key");
         assert!(!err.to_string().contains(KEY), "the key is never echoed");
     }
-    assert_eq!(c.span_count(), 0);
+    assert_eq!(c.counts().spans, 0);
     let reqs = c.requests();
     assert_eq!(reqs[0].api_key_valid, Some(false));
     assert_eq!(reqs[1].api_key_valid, None);
@@ -108,7 +108,7 @@ fn idempotent_retry_is_acked_but_stored_once() {
         );
         assert_eq!(ack["accepted"], 1);
     }
-    assert_eq!(c.span_count(), 3);
+    assert_eq!(c.counts().spans, 3);
     assert!(c
         .spans()
         .iter()
@@ -119,6 +119,13 @@ fn idempotent_retry_is_acked_but_stored_once() {
     // The same spans under a new key are a second delivery: counted.
     post(&http, &c.url(), &body).expect("send");
     assert!(c.spans().iter().all(|s| s.final_copies_received == 2));
+}
+
+fn stored_trace(c: &staso_collector::Collector, id: &str) -> staso_collector::StoredTrace {
+    c.traces()
+        .into_iter()
+        .find(|t| t.trace_id == id)
+        .expect("trace stored")
 }
 
 #[test]
@@ -141,20 +148,20 @@ fn provisional_root_never_replaces_final() {
     send(vec![provisional(final_root.clone())]);
     let s = &c.spans()[0];
     assert!(s.provisional && s.duration_ms == 0.0);
-    assert_eq!((c.span_count(), c.final_span_count()), (1, 0));
-    assert!(!c.wait_for_final_spans(1, Duration::from_millis(50)));
+    assert_eq!((c.counts().spans, c.counts().final_spans), (1, 0));
+    assert!(!c.wait_until(Duration::from_millis(50), |n| n.final_spans >= 1));
     send(vec![
         final_root.clone(),
         span(&child, Some(&root), "tool", "tool", 2),
     ]);
-    assert!(c.wait_for_final_spans(2, Duration::from_secs(5)));
-    let s = c.trace(&t).expect("trace").spans;
+    assert!(c.wait_until(Duration::from_secs(5), |n| n.final_spans >= 2));
+    let s = stored_trace(&c, &t).spans;
     assert!(!s[0].provisional);
     assert_eq!(s[0].duration_ms, 250.0);
 
     // A late provisional copy does not replace the final one, but is counted.
     send(vec![provisional(final_root.clone())]);
-    let r = &c.trace(&t).expect("trace").spans[0];
+    let r = &stored_trace(&c, &t).spans[0];
     assert!(!r.provisional);
     assert_eq!(r.duration_ms, 250.0);
     assert_eq!((r.copies_received, r.final_copies_received), (3, 1));
@@ -164,15 +171,14 @@ fn provisional_root_never_replaces_final() {
     newer["status"] = json!("error");
     newer["error_message"] = json!("boom");
     send(vec![newer]);
-    let r = &c.trace(&t).expect("trace").spans[0];
+    let r = &stored_trace(&c, &t).spans[0];
     assert_eq!(
         (r.status.as_str(), r.error_message.as_deref()),
         ("error", Some("boom"))
     );
     assert_eq!(r.final_copies_received, 2);
-    assert_eq!(c.span_count(), 2);
-    assert!(c
-        .render()
+    assert_eq!(c.counts().spans, 2);
+    assert!(staso_collector::render_traces(&c.traces())
         .contains("agent_run [agent] 250.00 ms error: boom"));
 }
 
@@ -197,73 +203,6 @@ fn python_style_variations_are_accepted() {
 }
 
 #[test]
-fn annotations_are_validated_and_stored() {
-    let c = start();
-    let http = client();
-    let t = trace_id();
-    let send = |body: Value, key: &str| {
-        status_json(
-            http.post(format!("{}/v1/traces/{t}/annotations", c.url()))
-                .header("X-API-Key", key)
-                .header("Content-Type", "application/json")
-                .header("User-Agent", "staso-rust/0.1.0")
-                .body(body.to_string())
-                .send()
-                .expect("send"),
-        )
-    };
-    let (status, _) = send(
-        json!({"name": "quality", "value": 0.5, "data_type": "numeric",
-               "span_id": span_id(), "comment": "ok"}),
-        KEY,
-    );
-    assert_eq!(status, 200);
-    let (status, _) = send(
-        json!({"name": "label", "value": "good", "data_type": "categorical"}),
-        KEY,
-    );
-    assert_eq!(status, 200);
-    for (body, field) in [
-        (
-            json!({"name": "q", "value": "0.5", "data_type": "numeric"}),
-            "value",
-        ),
-        (
-            json!({"name": "q", "value": 1, "data_type": "boolean"}),
-            "value",
-        ),
-        (
-            json!({"name": "", "value": true, "data_type": "boolean"}),
-            "name",
-        ),
-        (
-            json!({"name": "q", "value": true, "data_type": "flag"}),
-            "data_type",
-        ),
-        (
-            json!({"name": "q", "value": true, "data_type": "boolean", "span_id": "x"}),
-            "span_id",
-        ),
-        (
-            json!({"name": "q", "value": true, "data_type": "boolean", "extra": 1}),
-            "extra",
-        ),
-    ] {
-        let (status, err) = send(body, KEY);
-        assert_eq!((status, err["field"].as_str()), (400, Some(field)), "{err}");
-    }
-    let (status, _) = send(
-        json!({"name": "q", "value": true, "data_type": "boolean"}),
-        "nope",
-    );
-    assert_eq!(status, 401);
-    let stored = c.annotations();
-    assert_eq!(stored.len(), 2);
-    assert_eq!(stored[0].trace_id, t);
-    assert_eq!(stored[1].body["value"], "good");
-}
-
-#[test]
 fn unknown_paths_and_methods() {
     let c = start();
     let http = client();
@@ -283,7 +222,7 @@ fn unknown_paths_and_methods() {
 fn wait_api_times_out_without_polling() {
     let c = start();
     let t0 = std::time::Instant::now();
-    assert!(!c.wait_for_spans(1, Duration::from_millis(200)));
+    assert!(!c.wait_until(Duration::from_millis(200), |n| n.spans >= 1));
     assert!(t0.elapsed() >= Duration::from_millis(200));
     let url = c.url();
     let sender = std::thread::spawn(move || {
@@ -294,8 +233,8 @@ fn wait_api_times_out_without_polling() {
             .status()
             .as_u16()
     });
-    assert!(c.wait_for_requests(1, Duration::from_secs(5)));
-    assert!(c.wait_for_spans(3, Duration::from_secs(5)));
+    assert!(c.wait_until(Duration::from_secs(5), |n| n.requests >= 1));
+    assert!(c.wait_until(Duration::from_secs(5), |n| n.spans >= 3));
     assert_eq!(sender.join().expect("join"), 200);
 }
 
@@ -315,10 +254,13 @@ async fn async_start_and_wait() {
             .status()
             .as_u16()
     });
-    assert!(c.wait_for_spans_async(3, Duration::from_secs(5)).await);
+    assert!(
+        c.wait_until_async(Duration::from_secs(5), |n| n.spans >= 3)
+            .await
+    );
     assert_eq!(sender.await.expect("join"), 200);
     assert!(
-        !c.wait_for_requests_async(2, Duration::from_millis(100))
+        !c.wait_until_async(Duration::from_millis(100), |n| n.requests >= 2)
             .await
     );
 }

@@ -5,7 +5,7 @@
 //! Unset: the test fails when `CI` is set, and is skipped with a notice otherwise.
 #![allow(clippy::print_stderr)]
 
-use staso_collector::{Collector, CollectorConfig, Fault, StoredSpan};
+use staso_collector::{Collector, CollectorConfig, Fault, GuardRule, StoredSpan};
 use std::process::Command;
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ fn by_name<'a>(spans: &'a [StoredSpan], name: &str) -> &'a StoredSpan {
 /// Checks the stored tree: research (agent) ⟶ search (tool), summarize (chain),
 /// score (tool).
 fn assert_tree(c: &Collector) {
-    assert!(c.wait_for_spans(4, Duration::from_secs(10)));
+    assert!(c.wait_until(Duration::from_secs(10), |n| n.spans >= 4));
     let spans = c.spans();
     assert_eq!(spans.len(), 4, "{spans:#?}");
     let root = by_name(&spans, "research");
@@ -106,7 +106,7 @@ fn python_sdk_traffic_is_accepted_and_stored() {
     let c = collector();
     run_agent(&python, &c);
     assert_tree(&c);
-    let ingest = c.ingest_requests();
+    let ingest = c.requests().ingest();
     assert!(ingest.len() >= 2, "provisional root, then the rest");
     for r in &c.requests() {
         assert_eq!(r.status, Some(200), "{r:#?}");
@@ -125,7 +125,7 @@ fn python_sdk_retries_reuse_the_idempotency_key() {
     c.faults().drop_next(1);
     run_agent(&python, &c);
     assert_tree(&c);
-    let ingest = c.ingest_requests();
+    let ingest = c.requests().ingest();
     let first: Vec<_> = ingest.iter().take(3).collect();
     assert_eq!(
         first.iter().map(|r| r.fault.clone()).collect::<Vec<_>>(),
@@ -136,4 +136,102 @@ fn python_sdk_retries_reuse_the_idempotency_key() {
         .iter()
         .all(|r| r.idempotency_key == first[0].idempotency_key));
     assert!(ingest.iter().all(|r| r.validation_error.is_none()));
+}
+
+/// The Python SDK's own §3 checks accept every decision the collector gives, and refuse
+/// each failure mode the way the contract says.
+#[test]
+fn python_guard_reads_every_answer() {
+    let Some(python) = python() else { return };
+    let c = collector();
+    let rules = [
+        (
+            "delete_file",
+            GuardRule::block("no-deletes", "deleting is off"),
+        ),
+        ("watch", GuardRule::audit("watch", "would block")),
+        ("down", GuardRule::unavailable("backend_unavailable")),
+        ("down_closed", GuardRule::unavailable("backend_unavailable")),
+        ("modify", GuardRule::modify()),
+        ("wrong_id", GuardRule::wrong_decision_id()),
+        ("not_json", GuardRule::not_json()),
+        ("busy", GuardRule::status(503)),
+    ];
+    for (tool, rule) in rules {
+        c.guard().set(tool, rule);
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/guard_check.py");
+    let tools = [
+        "get_weather",
+        "delete_file",
+        "watch",
+        "down",
+        "down_closed",
+        "modify",
+        "wrong_id",
+        "not_json",
+        "busy",
+    ];
+    let out = Command::new(&python)
+        .arg(script)
+        .args(tools)
+        .env("STASO_API_KEY", KEY)
+        .env("STASO_BASE_URL", c.url())
+        .env_remove("STASO_GUARD_FAIL_CLOSED")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let got = |tool: &str| {
+        let r = seen
+            .iter()
+            .find(|r| r["tool"] == tool)
+            .unwrap_or_else(|| panic!("no result for {tool}"));
+        (
+            r["action"].as_str().unwrap_or_default().to_owned(),
+            r["failure_kind"].as_str().map(str::to_owned),
+        )
+    };
+    let decided = |action: &str| (action.to_owned(), None);
+    let failed = |action: &str, kind: &str| (action.to_owned(), Some(kind.to_owned()));
+    assert_eq!(got("get_weather"), decided("allow"));
+    assert_eq!(got("delete_file"), decided("block"));
+    assert_eq!(got("watch"), decided("allow"));
+    assert_eq!(got("down"), failed("allow", "backend_unavailable"));
+    assert_eq!(got("down_closed"), failed("block", "backend_unavailable"));
+    assert_eq!(got("modify"), failed("allow", "unsupported_action"));
+    assert_eq!(got("wrong_id"), failed("allow", "malformed_response"));
+    assert_eq!(got("not_json"), failed("allow", "malformed_response"));
+    assert_eq!(got("busy"), failed("allow", "backend_unavailable"));
+    let blocked = seen
+        .iter()
+        .find(|r| r["tool"] == "delete_file")
+        .expect("block");
+    assert_eq!(
+        (
+            &blocked["rule_name"],
+            &blocked["reason"],
+            &blocked["findings"]
+        ),
+        (
+            &serde_json::json!("no-deletes"),
+            &serde_json::json!("deleting is off"),
+            &serde_json::json!(["block"])
+        )
+    );
+    let audited = seen.iter().find(|r| r["tool"] == "watch").expect("audit");
+    assert_eq!(audited["rules_triggered"], serde_json::json!(["watch"]));
+    assert_eq!(audited["findings"], serde_json::json!(["audit"]));
+    let requests = c.requests().guard();
+    assert_eq!(requests.len(), tools.len());
+    for r in &requests {
+        assert!(r.validation_error.is_none(), "{r:#?}");
+    }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use staso_collector::{id_key, Collector, CollectorConfig, StoreMode};
+use staso_collector::{id_key, Collector, CollectorConfig, Spans, StoreMode};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -42,6 +42,15 @@ fn ids(body: &Value) -> Vec<u128> {
         .collect()
 }
 
+/// The final copies counted for a span id.
+fn final_copies(spans: &Spans, id: u128) -> Option<u32> {
+    spans
+        .copies()
+        .iter()
+        .find(|s| s.span_id == id)
+        .map(|s| s.final_copies)
+}
+
 #[test]
 fn count_only_validates_dedupes_acks_and_counts() {
     let c = start_with(CollectorConfig {
@@ -51,8 +60,8 @@ fn count_only_validates_dedupes_acks_and_counts() {
     let (_, body) = three_span_body();
     let key = new_key();
     ok(&c, &body, &key);
-    assert!(c.wait_for_final_spans(3, Duration::from_secs(5)));
-    assert_eq!((c.span_count(), c.final_span_count()), (3, 3));
+    assert!(c.wait_until(Duration::from_secs(5), |n| n.final_spans >= 3));
+    assert_eq!((c.counts().spans, c.counts().final_spans), (3, 3));
     assert!(
         c.spans().is_empty() && c.traces().is_empty(),
         "nothing stored"
@@ -60,21 +69,23 @@ fn count_only_validates_dedupes_acks_and_counts() {
 
     // A retry with the same key is acked and not counted again.
     ok(&c, &body, &key);
-    let reqs = c.ingest_requests();
+    let reqs = c.requests().ingest();
     assert_eq!(
         reqs.iter().map(|r| r.replay).collect::<Vec<_>>(),
         [false, true]
     );
-    let counts = c.final_copy_counts();
-    assert_eq!(counts.len(), 3);
-    assert!(ids(&body).iter().all(|id| counts.get(id) == Some(&1)));
-    assert_eq!(c.duplicate_final_copies(), 0);
+    let spans = c.spans();
+    assert_eq!(spans.copies().len(), 3);
+    assert!(ids(&body)
+        .iter()
+        .all(|id| final_copies(&spans, *id) == Some(1)));
+    assert_eq!(c.counts().duplicated, 0);
 
     // The same spans under a new key: a second final copy of each.
     ok(&c, &body, &new_key());
-    assert_eq!(c.span_count(), 3);
-    assert_eq!(c.duplicate_final_copies(), 3);
-    assert!(c.final_copy_counts().values().all(|n| *n == 2));
+    assert_eq!(c.counts().spans, 3);
+    assert_eq!(c.counts().duplicated, 3);
+    assert!(c.spans().copies().iter().all(|s| s.final_copies == 2));
 
     // Still strict: 400 naming the field, nothing counted.
     let mut bad = three_span_body().1;
@@ -82,21 +93,17 @@ fn count_only_validates_dedupes_acks_and_counts() {
     let (status, err) = status_json(post(&client(), &c.url(), &bad).expect("send"));
     assert_eq!(status, 400);
     assert_eq!(err["field"], "traces[0].spans[2].kind");
-    assert_eq!(c.span_count(), 3);
+    assert_eq!(c.counts().spans, 3);
 
     // Provisional root, then its final copy, then a late provisional copy.
     let (t, r) = (trace_id(), span_id());
     ok(&c, &root_copy(&t, &r, true), &new_key());
-    assert_eq!((c.span_count(), c.final_span_count()), (4, 3));
-    assert_eq!(c.final_copy_counts()[&id_key(&r).expect("id")], 0);
+    assert_eq!((c.counts().spans, c.counts().final_spans), (4, 3));
+    assert_eq!(final_copies(&c.spans(), id_key(&r).expect("id")), Some(0));
     ok(&c, &root_copy(&t, &r, false), &new_key());
     ok(&c, &root_copy(&t, &r, true), &new_key());
-    assert_eq!((c.span_count(), c.final_span_count()), (4, 4));
-    let copies = c
-        .span_copies()
-        .into_iter()
-        .find(|s| Some(s.span_id) == id_key(&r))
-        .expect("root counted");
+    assert_eq!((c.counts().spans, c.counts().final_spans), (4, 4));
+    let copies = c.spans().copies_of(&r).expect("root counted");
     assert_eq!(
         (copies.copies, copies.final_copies, copies.provisional),
         (3, 1, false)
@@ -131,8 +138,9 @@ fn counts_agree_with_the_stored_rows() {
         })
         .collect();
     let counted: HashMap<(u128, u128), (u64, u64, bool)> = c
-        .span_copies()
-        .into_iter()
+        .spans()
+        .copies()
+        .iter()
         .map(|s| {
             (
                 (s.trace_id, s.span_id),
@@ -146,9 +154,13 @@ fn counts_agree_with_the_stored_rows() {
         .collect();
     assert_eq!(rows, counted);
     assert_eq!(rows.len(), 5);
-    assert_eq!((c.span_count(), c.final_span_count()), (5, 4));
-    assert_eq!(c.duplicate_final_copies(), 3);
-    let stored_root = c.trace(&t).expect("trace").spans.remove(0);
+    assert_eq!((c.counts().spans, c.counts().final_spans), (5, 4));
+    assert_eq!(c.counts().duplicated, 3);
+    let stored_root = c
+        .spans()
+        .into_iter()
+        .find(|s| s.trace_id == t)
+        .expect("root stored");
     assert!(!stored_root.provisional && stored_root.duration_ms == 12.5);
 }
 
@@ -165,15 +177,15 @@ fn a_database_file_is_reloaded_with_its_keys_and_counts() {
     {
         let c = start_with(config());
         ok(&c, &body, &key);
-        assert_eq!(c.final_span_count(), 3);
+        assert_eq!(c.counts().final_spans, 3);
     }
     let c = start_with(config());
-    assert_eq!((c.span_count(), c.final_span_count()), (3, 3));
+    assert_eq!((c.counts().spans, c.counts().final_spans), (3, 3));
     ok(&c, &body, &key);
-    assert!(c.ingest_requests()[0].replay, "the key was stored before");
-    assert_eq!(c.duplicate_final_copies(), 0);
+    assert!(c.requests().ingest()[0].replay, "the key was stored before");
+    assert_eq!(c.counts().duplicated, 0);
     ok(&c, &body, &new_key());
-    assert_eq!(c.duplicate_final_copies(), 3);
+    assert_eq!(c.counts().duplicated, 3);
     assert!(c.spans().iter().all(|s| s.final_copies_received == 2));
     drop(c);
     let _ = std::fs::remove_file(&db);
@@ -190,20 +202,20 @@ fn bodies_are_kept_within_the_budget() {
     for _ in 0..4 {
         ok(&c, &body, &new_key());
     }
-    let reqs = c.ingest_requests();
+    let reqs = c.requests().ingest();
     let kept: Vec<bool> = reqs.iter().map(|r| r.body.is_some()).collect();
     assert_eq!(kept, [false, false, true, true]);
     assert!(reqs[0].body_forgotten && !reqs[3].body_forgotten);
     assert_eq!(reqs[3].body.as_ref(), Some(&body));
     assert!(reqs.iter().all(|r| r.body_len == size));
-    assert_eq!(c.final_span_count(), 3);
+    assert_eq!(c.counts().final_spans, 3);
 
     let c = start_with(CollectorConfig {
         record_bodies: false,
         ..Default::default()
     });
     ok(&c, &body, &new_key());
-    let r = &c.ingest_requests()[0];
+    let r = &c.requests().ingest()[0];
     assert!(r.body.is_none() && r.body_forgotten && r.body_len == size);
     assert_eq!(r.status, Some(200));
 }

@@ -191,7 +191,7 @@ fn each_invalid_span_field_is_named() {
     ] {
         expect_400(&c, remove(field), &format!("{s}.{field}"));
     }
-    assert_eq!(c.span_count(), 0, "nothing refused may be stored");
+    assert_eq!(c.counts().spans, 0, "nothing refused may be stored");
     assert!(c
         .requests()
         .iter()
@@ -325,7 +325,7 @@ fn trace_and_body_level_errors_are_named() {
         .expect("send");
     let (status, err) = status_json(r);
     assert_eq!((status, err["field"].clone()), (400, json!("body")));
-    assert_eq!(c.span_count(), 0);
+    assert_eq!(c.counts().spans, 0);
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //!               registry, testing, and __private (what the macros expand to)
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 mod config;

@@ -163,7 +163,7 @@ fn a_thread_that_exits_hands_its_spans_over() {
     .expect("worker");
     let r = client.flush(Duration::from_secs(10));
     assert_eq!((r.delivered, r.pending), (10, 0), "{r:?}");
-    assert_eq!(c.final_span_count(), 10);
+    assert_eq!(c.counts().final_spans, 10);
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn a_thread_that_never_ends_its_root_is_still_flushed() {
     let r = client.flush(Duration::from_secs(10));
     assert_eq!((r.delivered, r.pending), (5, 0), "{r:?}");
     assert!(
-        c.wait_for_spans(6, Duration::from_secs(5)),
+        c.wait_until(Duration::from_secs(5), |n| n.spans >= 6),
         "5 steps + the provisional root"
     );
     tx.send(()).expect("release");

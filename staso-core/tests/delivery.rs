@@ -72,7 +72,7 @@ fn a_batch_arrives_exactly_as_the_contract_says() {
     assert!(report.ok(), "{report:?}");
     assert_eq!((report.accepted, report.delivered), (4, 4), "{report:?}");
 
-    let reqs = c.ingest_requests();
+    let reqs = c.requests().ingest();
     assert_eq!(reqs.len(), 1, "one batch");
     let r = &reqs[0];
     let header = |k: &str| {
@@ -185,7 +185,7 @@ fn a_batch_arrives_exactly_as_the_contract_says() {
         "STASO_SESSION_ID outside a conversation"
     );
 
-    assert!(c.wait_for_spans(4, FLUSH));
+    assert!(c.wait_until(FLUSH, |n| n.spans >= 4));
     let stored = c.spans();
     assert!(
         stored
@@ -217,7 +217,7 @@ fn a_root_is_announced_while_it_runs() {
     let client = start(&c, options(&c));
     let root = span("long-agent", Kind::Agent);
     assert!(client.flush(FLUSH).ok());
-    assert!(c.wait_for_spans(1, FLUSH));
+    assert!(c.wait_until(FLUSH, |n| n.spans >= 1));
     let early = c.spans();
     assert!(
         early[0].provisional,
@@ -279,7 +279,7 @@ fn batch_size_triggers_a_send_without_flush() {
         drop(span(format!("s{i}"), Kind::Tool));
     }
     assert!(
-        c.wait_for_spans(5, Duration::from_secs(10)),
+        c.wait_until(Duration::from_secs(10), |n| n.spans >= 5),
         "sent when batch_size spans waited"
     );
     drop(client);
@@ -292,7 +292,7 @@ fn flush_interval_triggers_a_send() {
     let client = start(&c, options(&c).flush_interval(Duration::from_millis(100)));
     drop(span("lonely", Kind::Tool));
     assert!(
-        c.wait_for_spans(1, Duration::from_secs(10)),
+        c.wait_until(Duration::from_secs(10), |n| n.spans >= 1),
         "sent after flush_interval"
     );
     drop(client);
@@ -307,7 +307,7 @@ fn server_errors_are_retried_with_the_same_idempotency_key() {
     drop(span("retry-me", Kind::Tool));
     let report = client.flush(FLUSH);
     assert!(report.ok(), "{report:?}");
-    let reqs = c.ingest_requests();
+    let reqs = c.requests().ingest();
     assert_eq!(reqs.len(), 3);
     assert_eq!(
         reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
@@ -330,7 +330,7 @@ fn rate_limits_honour_retry_after() {
     drop(span("limited", Kind::Tool));
     let report = client.flush(FLUSH);
     assert!(report.ok(), "{report:?}");
-    let reqs = c.ingest_requests();
+    let reqs = c.requests().ingest();
     assert_eq!(reqs.len(), 2);
     let gap = reqs[1]
         .received_at
@@ -356,7 +356,7 @@ fn rate_limit_without_retry_after_is_not_retried() {
         "{report:?}"
     );
     assert!(!report.ok());
-    assert_eq!(c.ingest_requests().len(), 1);
+    assert_eq!(c.requests().ingest().len(), 1);
 }
 
 #[test]
@@ -376,8 +376,8 @@ fn non_retryable_answers_fail_the_batch_once() {
         assert_eq!(report.failed, 1, "{status}: {report:?}");
         assert_eq!(report.last_failure, Some(kind), "{status}");
         assert!(!report.retryable);
-        assert_eq!(c.ingest_requests().len(), 1, "{status} is not retried");
-        assert_eq!(c.span_count(), 0);
+        assert_eq!(c.requests().ingest().len(), 1, "{status} is not retried");
+        assert_eq!(c.counts().spans, 0);
         drop(client);
     }
 }
@@ -409,7 +409,7 @@ fn a_bad_ack_is_malformed_and_not_retried() {
         (1, Some(FailureKind::MalformedResponse)),
         "{report:?}"
     );
-    assert_eq!(c.ingest_requests().len(), 1);
+    assert_eq!(c.requests().ingest().len(), 1);
 }
 
 #[test]
@@ -422,7 +422,7 @@ fn dropped_connections_are_network_errors_and_retried() {
     let report = client.flush(FLUSH);
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.last_failure, Some(FailureKind::NetworkUnavailable));
-    assert_eq!(c.span_count(), 1);
+    assert_eq!(c.counts().spans, 1);
 }
 
 #[test]
@@ -446,8 +446,8 @@ fn a_hanging_server_times_the_flush_out_and_the_batch_is_kept() {
         "retried after the request timed out: {report:?}"
     );
     assert_eq!(report.last_failure, Some(FailureKind::Timeout));
-    assert_eq!(c.span_count(), 1);
-    let reqs = c.ingest_requests();
+    assert_eq!(c.counts().spans, 1);
+    let reqs = c.requests().ingest();
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[0].idempotency_key, reqs[1].idempotency_key);
 }
@@ -478,7 +478,7 @@ fn shutdown_is_idempotent_and_later_spans_are_rejected() {
     assert!(first.ok() && first.delivered == 1, "{first:?}");
     let again = client.shutdown(FLUSH);
     assert_eq!(again, first);
-    assert_eq!(c.span_count(), 1);
+    assert_eq!(c.counts().spans, 1);
 }
 
 #[test]
@@ -489,13 +489,13 @@ fn init_again_replaces_and_shuts_down_the_old_client() {
     drop(span("to-first", Kind::Tool));
     let second = start(&c2, options(&c2));
     assert!(
-        c1.wait_for_spans(1, FLUSH),
+        c1.wait_until(FLUSH, |n| n.spans >= 1),
         "the old client delivered at its shutdown"
     );
     drop(span("to-second", Kind::Tool));
     assert!(second.flush(FLUSH).ok());
     assert_eq!(c2.spans()[0].name, "to-second");
-    assert_eq!(c1.span_count(), 1);
+    assert_eq!(c1.counts().spans, 1);
     drop(first);
 }
 
@@ -525,7 +525,7 @@ fn flush_inside_tokio_runtimes_neither_panics_nor_deadlocks() {
         .await
         .expect("task");
     });
-    assert_eq!(c.span_count(), 2);
+    assert_eq!(c.counts().spans, 2);
     drop(client);
 }
 

@@ -56,45 +56,33 @@ fn hex_digits(s: &str) -> Option<String> {
         .then_some(digits)
 }
 
-impl TraceId {
-    /// The id with these bits; `None` for zero (not a valid id).
-    pub const fn from_u128(bits: u128) -> Option<TraceId> {
-        match NonZeroU128::new(bits) {
-            Some(v) => Some(TraceId(v)),
-            None => None,
+/// The constructors and accessors of an id type over a non-zero integer.
+macro_rules! id_bits {
+    ($id:ident, $int:ty, $nonzero:ty, $from:ident, $to:ident, $width:literal) => {
+        impl $id {
+            /// The id with these bits; `None` for zero (not a valid id).
+            pub const fn $from(bits: $int) -> Option<$id> {
+                match <$nonzero>::new(bits) {
+                    Some(v) => Some($id(v)),
+                    None => None,
+                }
+            }
+
+            /// The id's bits.
+            pub const fn $to(self) -> $int {
+                self.0.get()
+            }
+
+            /// Lowercase hex digits, as in a W3C `traceparent`.
+            pub fn to_w3c(self) -> String {
+                format!("{:0width$x}", self.$to(), width = $width)
+            }
         }
-    }
-
-    /// The id's bits.
-    pub const fn to_u128(self) -> u128 {
-        self.0.get()
-    }
-
-    /// 32 lowercase hex digits, as in a W3C `traceparent`.
-    pub fn to_w3c(self) -> String {
-        format!("{:032x}", self.to_u128())
-    }
+    };
 }
 
-impl SpanId {
-    /// The id with these bits; `None` for zero (not a valid id).
-    pub const fn from_u64(bits: u64) -> Option<SpanId> {
-        match NonZeroU64::new(bits) {
-            Some(v) => Some(SpanId(v)),
-            None => None,
-        }
-    }
-
-    /// The id's bits.
-    pub const fn to_u64(self) -> u64 {
-        self.0.get()
-    }
-
-    /// 16 lowercase hex digits, as in a W3C `traceparent`.
-    pub fn to_w3c(self) -> String {
-        format!("{:016x}", self.to_u64())
-    }
-}
+id_bits!(TraceId, u128, NonZeroU128, from_u128, to_u128, 32);
+id_bits!(SpanId, u64, NonZeroU64, from_u64, to_u64, 16);
 
 impl FromStr for TraceId {
     type Err = ParseIdError;

@@ -38,6 +38,7 @@
 pub use staso_macros::{agent, main, tool, trace};
 
 // The plain data types: one definition, compiled in both builds.
+#[doc(inline)]
 pub use staso_types::{
     agent_id, CapturePolicy, Category, DeliveryReport, FailureKind, GitContext, InitError, Kind,
     MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SamplerFn,
@@ -45,6 +46,7 @@ pub use staso_types::{
 };
 
 #[cfg(feature = "enable")]
+#[doc(inline)]
 pub use staso_core::{
     bind_current, conversation, current_span, flush, init, new_conversation, registry, shutdown,
     span, Client, ConversationBuilder, CurrentSpan, InstrumentExt, Instrumented, Span, SpanGuard,

@@ -9,14 +9,27 @@ use staso_types::{DeliveryReport, InitError, Kind, Options, Registered, SpanId, 
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+// Markers that give the no-op types the auto traits of the runtime's (checked by
+// scripts/api_parity.sh), so code that compiles in one build compiles in the other.
+/// `Send + Sync`, not unwind-safe (the runtime's hold hooks and shared state).
+type NotUnwindSafe = PhantomData<Box<dyn Fn() + Send + Sync>>;
+/// Neither `Send` nor `Sync` (the runtime's guards refer to this thread's span stack).
+type ThisThread = PhantomData<*const ()>;
+
 /// A running client (inert in this build).
 #[must_use = "dropping the client shuts it down; keep it alive while the program runs"]
 #[derive(Debug)]
-pub struct Client(());
+pub struct Client(NotUnwindSafe);
+
+impl Drop for Client {
+    #[inline(always)]
+    fn drop(&mut self) {}
+}
 
 impl Client {
     /// Reports `disabled` at once.
@@ -39,7 +52,7 @@ impl Client {
 /// Does nothing; never fails in this build.
 #[inline(always)]
 pub fn init(options: Options) -> Result<Client, InitError> {
-    Ok(Client(()))
+    Ok(Client(PhantomData))
 }
 
 /// Reports `disabled` at once.
@@ -141,7 +154,12 @@ macro_rules! noop_setters {
 
 /// An entered span (inert in this build).
 #[must_use = "the span ends when this guard is dropped"]
-pub struct SpanGuard(());
+pub struct SpanGuard(ThisThread);
+
+impl Drop for SpanGuard {
+    #[inline(always)]
+    fn drop(&mut self) {}
+}
 
 impl SpanGuard {
     /// Always false.
@@ -156,23 +174,28 @@ noop_setters!(SpanGuard);
 /// Does nothing.
 #[inline(always)]
 pub fn span(name: impl Into<Cow<'static, str>>, kind: Kind) -> SpanGuard {
-    SpanGuard(())
+    SpanGuard(PhantomData)
 }
 
 /// A span not yet entered (inert in this build).
 #[must_use = "a span is sent when it ends: enter it or instrument a future with it"]
-pub struct Span(());
+pub struct Span(NotUnwindSafe);
+
+impl Drop for Span {
+    #[inline(always)]
+    fn drop(&mut self) {}
+}
 
 impl Span {
     /// Does nothing.
     #[inline(always)]
     pub fn new(name: impl Into<Cow<'static, str>>, kind: Kind) -> Span {
-        Span(())
+        Span(PhantomData)
     }
     /// Does nothing.
     #[inline(always)]
     pub fn entered(self) -> SpanGuard {
-        SpanGuard(())
+        SpanGuard(PhantomData)
     }
     /// Returns the future, wrapped in nothing that costs.
     #[inline(always)]
@@ -189,12 +212,12 @@ impl Span {
 noop_setters!(Span);
 
 /// The innermost span (inert in this build).
-pub struct CurrentSpan(());
+pub struct CurrentSpan(ThisThread);
 
 /// Does nothing.
 #[inline(always)]
 pub fn current_span() -> CurrentSpan {
-    CurrentSpan(())
+    CurrentSpan(PhantomData)
 }
 
 noop_setters!(CurrentSpan);
@@ -237,7 +260,10 @@ impl ConversationBuilder {
     /// Returns the future, wrapped in nothing that costs.
     #[inline(always)]
     pub fn scope<F: Future>(self, fut: F) -> WithContext<F> {
-        WithContext { fut }
+        WithContext {
+            marker: PhantomData,
+            fut,
+        }
     }
 }
 
@@ -247,6 +273,11 @@ pin_project_lite::pin_project! {
         span: Span,
         #[pin]
         fut: F,
+    }
+
+    impl<F> PinnedDrop for Instrumented<F> {
+        #[inline(always)]
+        fn drop(this: Pin<&mut Self>) {}
     }
 }
 
@@ -269,6 +300,7 @@ impl<F: Future> Future for Instrumented<F> {
 pin_project_lite::pin_project! {
     /// A future in a context (inert in this build: polls the future, nothing else).
     pub struct WithContext<F> {
+        marker: NotUnwindSafe,
         #[pin]
         fut: F,
     }
@@ -287,7 +319,10 @@ pub trait InstrumentExt: Future + Sized {
     /// Returns the future, wrapped in nothing that costs.
     #[inline(always)]
     fn in_current_context(self) -> WithContext<Self> {
-        WithContext { fut: self }
+        WithContext {
+            marker: PhantomData,
+            fut: self,
+        }
     }
 }
 

@@ -299,6 +299,8 @@ impl Batcher {
             let n = self.unsent.len().min(batch_size - p);
             records.extend(self.unsent.drain(..n));
             self.launch(Batch::new(records));
+            // Encoding a batch takes a while: empty the lanes before they fill up.
+            self.drain();
         }
         if interval_passed || urgent {
             self.last_send = Instant::now();

@@ -93,7 +93,14 @@ pub(crate) struct Lane {
 
 impl Queue {
     pub(crate) fn new(max: usize, batch_size: usize) -> Queue {
-        let lane_capacity = (2 * batch_size).clamp(256, 1024).min(max.max(1));
+        // Room for what a thread ends while the batcher encodes and sends a few batches
+        // (a lane that fills spills into the shared overflow, which costs the caller a
+        // contended push): 128 bytes a slot, so 1 250 slots (160 KiB) per thread that ends
+        // spans, by default.
+        let lane_capacity = (max / 8)
+            .clamp(256, 2048)
+            .max(2 * batch_size)
+            .min(max.max(1));
         Queue {
             max,
             wake_every: batch_size.min(lane_capacity / 2).max(1),

@@ -39,16 +39,21 @@ pub(crate) struct Ctx {
     pub offset: i64,
 }
 
+impl Ctx {
+    /// The context of a thread with no span: what a root inherits.
+    pub(crate) const ROOT: Ctx = Ctx {
+        link: None,
+        agent: None,
+        conversation: None,
+        sink: None,
+        recording: true,
+        offset: 0,
+    };
+}
+
 impl Default for Ctx {
     fn default() -> Self {
-        Ctx {
-            link: None,
-            agent: None,
-            conversation: None,
-            sink: None,
-            recording: true,
-            offset: 0,
-        }
+        Ctx::ROOT
     }
 }
 
@@ -70,15 +75,8 @@ pub(crate) fn current() -> Ctx {
         .unwrap_or_default()
 }
 
-/// The context of a thread with no span: what a root inherits.
-static NO_CONTEXT: Ctx = Ctx {
-    link: None,
-    agent: None,
-    conversation: None,
-    sink: None,
-    recording: true,
-    offset: 0,
-};
+/// The context of a thread with no span, to lend by reference.
+static NO_CONTEXT: Ctx = Ctx::ROOT;
 
 /// Runs `f` on the context a span started now would inherit, borrowed: unlike
 /// [`current`], no `Arc` in it is cloned (and dropped again).

@@ -28,41 +28,26 @@ fn random_u64() -> u64 {
     .unwrap_or_else(|_| fastrand::u64(..))
 }
 
-/// A new trace id.
+/// Draws until `draw` gives an id (only zero is refused, one draw in 2⁶⁴).
 #[inline]
-pub(crate) fn trace_id() -> TraceId {
-    let v = (u128::from(random_u64()) << 64) | u128::from(random_u64());
-    match TraceId::from_u128(v) {
-        Some(id) => id,
-        None => trace_id_slow(),
-    }
-}
-
-#[cold]
-fn trace_id_slow() -> TraceId {
+fn draw<T>(mut draw: impl FnMut() -> Option<T>) -> T {
     loop {
-        if let Some(id) = TraceId::from_u128(fastrand::u128(1..)) {
+        if let Some(id) = draw() {
             return id;
         }
     }
+}
+
+/// A new trace id.
+#[inline]
+pub(crate) fn trace_id() -> TraceId {
+    draw(|| TraceId::from_u128((u128::from(random_u64()) << 64) | u128::from(random_u64())))
 }
 
 /// A new span id.
 #[inline]
 pub(crate) fn span_id() -> SpanId {
-    match SpanId::from_u64(random_u64()) {
-        Some(id) => id,
-        None => span_id_slow(),
-    }
-}
-
-#[cold]
-fn span_id_slow() -> SpanId {
-    loop {
-        if let Some(id) = SpanId::from_u64(fastrand::u64(1..)) {
-            return id;
-        }
-    }
+    draw(|| SpanId::from_u64(random_u64()))
 }
 
 #[cfg(test)]

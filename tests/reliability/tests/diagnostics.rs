@@ -84,7 +84,7 @@ fn tls_with_the_ca_option_succeeds_and_without_it_fails_clearly() {
     drop(span("over-tls", Kind::Tool));
     let report = trusted.flush(Duration::from_secs(10));
     assert!(report.ok(), "{report:?}");
-    assert_eq!(c.span_count(), 1);
+    assert_eq!(c.counts().spans, 1);
     drop(trusted);
 
     LOGS.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -96,7 +96,7 @@ fn tls_with_the_ca_option_succeeds_and_without_it_fails_clearly() {
         Some(FailureKind::NetworkUnavailable),
         "{report:?}"
     );
-    assert_eq!(c.span_count(), 1);
+    assert_eq!(c.counts().spans, 1);
     let tls_warnings: Vec<_> = logs()
         .into_iter()
         .filter(|(_, m)| m.contains("TLS"))
@@ -119,7 +119,7 @@ fn a_panic_in_the_batcher_is_survived_with_one_error() {
     drop(span("after", Kind::Tool));
     let report = client.flush(Duration::from_secs(10));
     assert!(report.ok(), "{report:?}");
-    assert_eq!(c.span_count(), 2, "delivery goes on after the panic");
+    assert_eq!(c.counts().spans, 2, "delivery goes on after the panic");
     let errors: Vec<_> = logs()
         .into_iter()
         .filter(|(l, _)| *l == log::Level::Error)

@@ -54,7 +54,7 @@ fn an_outage_loses_nothing() {
         stored.iter().all(|s| s.final_copies_received == 1),
         "exactly once"
     );
-    let refused = c.ingest_requests().len();
+    let refused = c.requests().ingest().len();
     assert!(
         report.last_failure.is_some(),
         "the outage was seen: {report:?}, {refused} requests"

@@ -79,7 +79,7 @@ fn a_413_splits_the_batch_and_one_oversized_span_does_not_block_the_rest() {
         report.failed, 1,
         "the oversized span alone fails: {report:?}"
     );
-    assert!(c.ingest_requests().iter().any(|r| r.status == Some(413)));
+    assert!(c.requests().ingest().iter().any(|r| r.status == Some(413)));
     // Only the final copy of the oversized span is lost (its small provisional copy,
     // sent when it opened, went through).
     let finals: Vec<String> = c

@@ -85,12 +85,13 @@ fn soak_under_random_faults() {
     let _ = std::fs::remove_file(&ids_path);
     // Spans whose final copy was dropped to honour the bound may be stored by their
     // provisional copy alone; none may be stored twice.
-    assert_eq!(c.duplicate_final_copies(), 0, "no span stored twice");
+    assert_eq!(c.counts().duplicated, 0, "no span stored twice");
     let stored: HashSet<u128> = c
-        .final_copy_counts()
-        .into_iter()
-        .filter(|(_, n)| *n == 1)
-        .map(|(id, _)| id)
+        .spans()
+        .copies()
+        .iter()
+        .filter(|s| s.final_copies == 1)
+        .map(|s| s.span_id)
         .collect();
     assert_eq!(
         stored.len() as u64,
@@ -102,7 +103,8 @@ fn soak_under_random_faults() {
         "nothing stored that was not produced"
     );
     let faults = c
-        .ingest_requests()
+        .requests()
+        .ingest()
         .iter()
         .filter(|r| r.status != Some(200))
         .count();

@@ -137,5 +137,45 @@ fn main() {
     );
     let report = staso::shutdown(Duration::from_secs(1));
     println!("shutdown ok={} timed_out={}", report.ok(), report.timed_out);
+    println!("{:?}", client.previous_shutdown_report().map(|r| r.produced()));
     let _ = client.shutdown(Duration::ZERO);
+    plain_types();
+}
+
+/// The plain data types and newer API, as user code touches them (the same code compiles
+/// with and without `enable`; scripts/compile_out_proof.sh builds it both ways).
+fn plain_types() {
+    let c = staso::new_conversation();
+    println!("{} {}", c.id().len(), staso::conversation("x").id());
+    let options = staso::Options::new()
+        .sample_rate(0.5)
+        .sampler(|i: &staso::SamplingInput<'_>| i.ratio(0.5) || i.kind == staso::Kind::Agent)
+        .mask(|key: &str, text: &str| (key == "email").then(|| text.replace('@', " at ")))
+        .install_panic_hook(false)
+        .install_exit_hook(false);
+    println!("{:?}", options.sample_rate);
+    match staso::init(staso::Options::new().enabled(false)) {
+        Err(staso::InitError::MissingApiKey) => println!("no key"),
+        Err(e) => println!("{e}"),
+        Ok(_) => println!("ok"),
+    }
+    let kind: staso::Kind = "tool".parse().unwrap_or(staso::Kind::Custom);
+    let trace: Result<staso::TraceId, _> = "0af7651916cd43dd8448eb211c80319c".parse();
+    let span_id = staso::SpanId::from_u64(7).map(|s| s.to_string());
+    println!(
+        "{kind} {} {:?} {:?} {} {}",
+        staso::Status::Error.as_str(),
+        trace.map(|t| t.to_w3c()),
+        span_id,
+        staso::agent_id("bot"),
+        staso::VERSION
+    );
+    let p = staso::CapturePolicy::default();
+    println!("{} {}", p.all_enabled(), p.allows_input(staso::Kind::Tool));
+    let mut fut = staso::Span::new("f", staso::Kind::Chain).instrument(async { 1 });
+    fut.span_mut().set_output(&"o");
+    println!("{}", block_on(fut));
+    for o in staso::OPTIONS {
+        println!("{} {:?}", o.name, o.env);
+    }
 }

@@ -1,5 +1,5 @@
-//! Wire formats of the contract: UUID shapes, UTC timestamps, and JSON documents
-//! embedded in string fields (as the Python reference client writes them).
+//! The value formats of the contract: UUID shapes, UTC timestamps, durations, and JSON
+//! documents embedded in string fields (as the Python reference client writes them).
 
 use serde_json::Value;
 
@@ -41,7 +41,21 @@ pub(crate) fn parse_embedded_json(s: &str) -> Option<Value> {
     serde_json::from_str(&out).ok()
 }
 
+/// `duration_ms` rules: finite, non-negative, rounded to 2 decimals.
+#[inline]
+pub(crate) fn check_duration(n: f64) -> Result<(), &'static str> {
+    if !n.is_finite() || n < 0.0 {
+        return Err("expected a non-negative number");
+    }
+    let rounded = (n * 100.0).round() / 100.0;
+    if (rounded - n).abs() > 1e-9 * n.max(1.0) {
+        return Err("expected a value rounded to 2 decimals");
+    }
+    Ok(())
+}
+
 /// A lowercase hyphenated UUID shape (8-4-4-4-12 hex digits), any version.
+#[inline]
 pub(crate) fn is_lower_uuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
@@ -53,18 +67,49 @@ pub(crate) fn is_lower_uuid(s: &str) -> bool {
 
 /// The 32 hex digits of a lowercase hyphenated UUID shape read as one number; `None`
 /// when `s` is not that shape.
+#[inline]
 pub(crate) fn lower_uuid_u128(s: &str) -> Option<u128> {
-    if !is_lower_uuid(s) {
+    let b = s.as_bytes();
+    if b.len() != 36 {
         return None;
     }
-    Some(s.bytes().filter(|c| *c != b'-').fold(0u128, |n, c| {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            _ => c - b'a' + 10,
+    let mut n = 0u128;
+    for (i, &c) in b.iter().enumerate() {
+        let d = match (i, c) {
+            (8 | 13 | 18 | 23, b'-') => continue,
+            (8 | 13 | 18 | 23, _) => return None,
+            (_, b'0'..=b'9') => c - b'0',
+            (_, b'a'..=b'f') => c - b'a' + 10,
+            _ => return None,
         };
-        n << 4 | u128::from(d)
-    }))
+        n = n << 4 | u128::from(d);
+    }
+    Some(n)
 }
+
+/// Hashes ids (random bits) for the per-span sets and maps: folding and mixing them is
+/// hash enough, and much cheaper than SipHash on the per-span path.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    #[inline]
+    fn write_u128(&mut self, n: u128) {
+        let folded = (n as u64) ^ ((n >> 64) as u64);
+        self.0 = (self.0.rotate_left(5) ^ folded).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// The hasher of id sets and maps.
+pub(crate) type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
 /// A lowercase hyphenated UUID of version 4 and the RFC 4122 variant.
 pub(crate) fn is_uuid_v4(s: &str) -> bool {
@@ -165,6 +210,16 @@ mod tests {
         assert!(parse_timestamp("2026-11-26T06:10:47.1+01:00").is_err());
         assert!(parse_timestamp("2026-02-30T06:10:47+00:00").is_err());
         assert!(parse_timestamp("2026-11-26 06:10:47+00:00").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert!(check_duration(0.0).is_ok());
+        assert!(check_duration(12.35).is_ok());
+        assert!(check_duration(3.0).is_ok());
+        assert!(check_duration(1.234).is_err());
+        assert!(check_duration(-1.0).is_err());
+        assert!(check_duration(f64::NAN).is_err());
     }
 
     #[test]
