@@ -79,7 +79,8 @@ fn final_span(c: &Collector, name: &str) -> staso_collector::StoredSpan {
 
 /// Every byte the collector received, as text.
 fn all_bodies(c: &Collector) -> String {
-    c.ingest_requests()
+    c.requests()
+        .ingest()
         .iter()
         .filter_map(|r| r.body.as_ref().map(Value::to_string))
         .collect()
@@ -192,7 +193,8 @@ fn issue8_3_error_messages_names_tags_and_metadata_are_bounded_and_redacted() {
     }
     assert!(client.flush(Duration::from_secs(10)).ok());
     let biggest = c
-        .ingest_requests()
+        .requests()
+        .ingest()
         .iter()
         .map(|r| r.body_len)
         .max()
