@@ -388,6 +388,8 @@ impl Writer {
         if room < TRUNCATED.len() + 3 {
             return Err(self.overflow(at, whole));
         }
+        // All of the room will be used: one allocation, not a series of doublings.
+        self.b.buf.reserve(room);
         self.b.buf.push('"');
         escape_capped(&mut self.b.buf, text, at + room - 1 - TRUNCATED.len());
         self.b.buf.push_str(TRUNCATED);

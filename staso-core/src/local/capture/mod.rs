@@ -164,8 +164,10 @@ impl Writer {
     }
 }
 
-/// Buffers above this are given back to the allocator after use.
-const KEEP: usize = 64 * 1024;
+/// Capacity kept by a thread's buffers after use: enough for a field at the default bound
+/// (256 KiB and what is read past it), so that capturing big values does not grow a
+/// buffer from scratch each time. Above it, the buffer goes back to the allocator.
+const KEEP: usize = 320 * 1024;
 /// Buffers a thread keeps for reuse (a function's input is built while its metadata and,
 /// rarely, a nested span's values are captured).
 const POOL: usize = 4;
@@ -208,7 +210,7 @@ impl Drop for Lease {
         for s in [&mut b.buf, &mut b.scratch, &mut b.keys] {
             s.clear();
             if s.capacity() > KEEP {
-                s.shrink_to(KEEP / 4);
+                s.shrink_to(KEEP);
             }
         }
         let _ = SPARE.try_with(|s| {
