@@ -252,11 +252,13 @@ fn kv_value(b: &[u8], p: usize) -> Option<(usize, usize)> {
     if matches!(prev, Some(b'"' | b'\'')) {
         end -= 1;
     }
+    // Runs of key bytes end at a non-key byte (`=` and `:` are not key bytes), so the runs
+    // scanned for successive separators do not overlap: linear in the text.
     let mut start = end;
-    while start > 0 && is_key_byte(b[start - 1]) && end - start < 64 {
+    while start > 0 && is_key_byte(b[start - 1]) {
         start -= 1;
     }
-    if start == end || (start > 0 && is_key_byte(b[start - 1])) {
+    if start == end {
         return None;
     }
     // Key bytes are ASCII: a valid `str`.
