@@ -207,6 +207,10 @@ impl Extras {
     fn push(&mut self, s: &str) -> Piece {
         let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let start = offset(self.text.len());
+        if self.text.len() + s.len() > INLINE {
+            // A big field: exactly what it needs, not the next power of two.
+            self.text.reserve_exact(s.len());
+        }
         self.text.extend_from_slice(s.as_bytes());
         Piece {
             start,
