@@ -39,29 +39,29 @@ pub(crate) const LOOKAHEAD: usize = 256;
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct State {
     /// Where the document starts in the buffer.
-    start: usize,
+    pub(super) start: usize,
     /// The buffer may not grow past this (closers and the marker included).
-    limit: usize,
+    pub(super) limit: usize,
     /// Where the document goes back to when it is cut outside a string: the last point
     /// where it could be closed (after an opening bracket or a complete element) that
     /// leaves room for the marker and the closers.
     back: Back,
     /// Bit `i`: open container `i` is an object (else an array).
-    objects: u128,
+    pub(super) objects: u128,
     /// Bit `i`: open container `i` already has a complete element.
-    nonempty: u128,
-    open: u32,
-    depth: u32,
+    pub(super) nonempty: u128,
+    pub(super) open: u32,
+    pub(super) depth: u32,
     /// A key was written and its value not yet.
-    key_pending: bool,
+    pub(super) key_pending: bool,
     /// The next value belongs to a secret key: written as `"[REDACTED]"`.
-    redact_next: bool,
+    pub(super) redact_next: bool,
     /// The bound was hit: nothing more is written.
     pub full: bool,
     /// The bound was hit inside a string, which was cut and marked (nothing to roll back).
-    cut_leaf: bool,
+    pub(super) cut_leaf: bool,
     /// When full: at least the size the whole document would have had.
-    size: usize,
+    pub(super) size: usize,
 }
 
 impl State {
@@ -80,7 +80,7 @@ impl State {
 
     /// Bytes that may still be written at `len`: up to the bound, less one closer per open
     /// container. A document that fits is never cut.
-    fn room(&self, len: usize) -> usize {
+    pub(super) fn room(&self, len: usize) -> usize {
         self.limit.saturating_sub(len + self.open as usize)
     }
 }
@@ -123,7 +123,7 @@ impl ser::Error for Error {
     }
 }
 
-type R = Result<(), Error>;
+pub(super) type R = Result<(), Error>;
 
 /// What is needed to undo a value that failed part-way.
 pub(crate) struct Mark {
@@ -137,7 +137,7 @@ impl Writer {
 
     /// Marks the bound as hit at buffer position `at`, needing `need` more bytes for what
     /// could not be written.
-    fn overflow(&mut self, at: usize, need: usize) -> Error {
+    pub(super) fn overflow(&mut self, at: usize, need: usize) -> Error {
         if !self.st.full {
             self.st.full = true;
             self.st.size = (at - self.st.start)
@@ -147,7 +147,7 @@ impl Writer {
         Error::Full
     }
 
-    fn put(&mut self, s: &str) -> R {
+    pub(super) fn put(&mut self, s: &str) -> R {
         if self.st.full {
             return Err(Error::Full);
         }
@@ -158,12 +158,12 @@ impl Writer {
         Ok(())
     }
 
-    fn top_bit(&self) -> u128 {
+    pub(super) fn top_bit(&self) -> u128 {
         self.st.top_bit()
     }
 
     /// A complete value was written at the current level.
-    fn done_value(&mut self) {
+    pub(super) fn done_value(&mut self) {
         if self.st.open > 0 {
             self.st.nonempty |= self.top_bit();
         }
@@ -173,7 +173,7 @@ impl Writer {
 
     /// The document could be closed here: remember the point if it leaves room to mark a
     /// cut.
-    fn clean(&mut self) {
+    pub(super) fn clean(&mut self) {
         let len = self.b.buf.len();
         if len + self.st.open as usize + RESERVE <= self.st.limit {
             self.st.back = Back {
@@ -186,7 +186,7 @@ impl Writer {
     }
 
     /// Before an element of an array or a member of an object: the comma.
-    fn element(&mut self) -> R {
+    pub(super) fn element(&mut self) -> R {
         if self.st.full {
             return Err(Error::Full);
         }
@@ -200,7 +200,7 @@ impl Writer {
         Ok(())
     }
 
-    fn begin(&mut self, object: bool) -> R {
+    pub(super) fn begin(&mut self, object: bool) -> R {
         if self.st.open >= 127 {
             // Not reached: `nested` stops at `MAX_OPEN`.
             return Err(Error::Custom("nested too deep".into()));
@@ -219,7 +219,7 @@ impl Writer {
         Ok(())
     }
 
-    fn end(&mut self) -> R {
+    pub(super) fn end(&mut self) -> R {
         if self.st.full {
             return Err(Error::Full);
         }
@@ -234,7 +234,7 @@ impl Writer {
         Ok(())
     }
 
-    fn scalar(&mut self, s: &str) -> R {
+    pub(super) fn scalar(&mut self, s: &str) -> R {
         self.put(s)?;
         self.done_value();
         Ok(())
@@ -248,7 +248,7 @@ impl Writer {
     }
 
     /// Writes key `k` (`fixed` when it is a name from code, for the cache of secret keys).
-    fn key_text(&mut self, k: &str, fixed: Option<&'static str>) -> R {
+    pub(super) fn key_text(&mut self, k: &str, fixed: Option<&'static str>) -> R {
         self.element()?;
         let at = self.b.buf.len();
         if k.len() + 3 > self.st.room(at) {
@@ -276,7 +276,7 @@ impl Writer {
     }
 
     /// After an object member's value: its key is no longer the nearest.
-    fn end_member(&mut self) {
+    pub(super) fn end_member(&mut self) {
         if self.has_mask {
             let cut = self.b.keys.rfind('\0').unwrap_or(0);
             self.b.keys.truncate(cut);
@@ -303,14 +303,14 @@ impl Writer {
 
     /// The key of a tuple or struct variant: its fields are checked one by one, the
     /// variant's name does not redact them.
-    fn variant_key(&mut self, variant: &'static str) -> R {
+    pub(super) fn variant_key(&mut self, variant: &'static str) -> R {
         self.key_text(variant, Some(variant))?;
         self.st.redact_next = false;
         Ok(())
     }
 
     /// A value one level down: written by its `Serialize`, unless that would be too deep.
-    fn nested<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+    pub(super) fn nested<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
         if self.st.full {
             return Err(Error::Full);
         }
@@ -332,7 +332,7 @@ impl Writer {
 
     // ------------------------------------------------------------------ strings
 
-    fn api_key(&self) -> &str {
+    pub(super) fn api_key(&self) -> &str {
         self.handle.config().api_key.expose()
     }
 
@@ -359,7 +359,7 @@ impl Writer {
     }
 
     /// `text` after the user's mask hook, given the nearest key.
-    fn masked<'t>(&self, text: Cow<'t, str>) -> Cow<'t, str> {
+    pub(super) fn masked<'t>(&self, text: Cow<'t, str>) -> Cow<'t, str> {
         if !self.has_mask {
             return text;
         }
@@ -368,7 +368,7 @@ impl Writer {
     }
 
     /// Writes `text` as a JSON string; past the bound, its beginning and the marker.
-    fn json_string(&mut self, text: &str, cut: bool, orig: usize) -> R {
+    pub(super) fn json_string(&mut self, text: &str, cut: bool, orig: usize) -> R {
         let at = self.b.buf.len();
         let room = self.st.room(at);
         if !cut
@@ -459,7 +459,7 @@ impl Writer {
 }
 
 impl State {
-    fn top_bit(&self) -> u128 {
+    pub(super) fn top_bit(&self) -> u128 {
         1u128 << (self.open - 1)
     }
 }
@@ -533,411 +533,4 @@ fn is_secret_name(k: &'static str) -> bool {
         secret
     })
     .unwrap_or_else(|_| is_secret_key(k))
-}
-
-// ---------------------------------------------------------------------- serde
-
-fn int<I: itoa::Integer>(w: &mut Writer, v: I) -> R {
-    w.scalar(itoa::Buffer::new().format(v))
-}
-
-fn float<F: Serialize>(w: &mut Writer, v: F, finite: bool) -> R {
-    if !finite {
-        return w.scalar("null");
-    }
-    // serde_json's own formatting, through a stack buffer.
-    let mut b = [0u8; 32];
-    let mut s: &mut [u8] = &mut b;
-    let n = match serde_json::to_writer(&mut s, &v) {
-        Ok(()) => 32 - s.len(),
-        Err(_) => return w.scalar("null"),
-    };
-    match std::str::from_utf8(&b[..n]) {
-        Ok(t) => w.scalar(t),
-        Err(_) => w.scalar("null"),
-    }
-}
-
-impl ser::Serializer for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = Self;
-    type SerializeTuple = Self;
-    type SerializeTupleStruct = Self;
-    type SerializeTupleVariant = Self;
-    type SerializeMap = Self;
-    type SerializeStruct = Self;
-    type SerializeStructVariant = Self;
-
-    fn serialize_bool(self, v: bool) -> R {
-        self.scalar(if v { "true" } else { "false" })
-    }
-    fn serialize_i8(self, v: i8) -> R {
-        int(self, v)
-    }
-    fn serialize_i16(self, v: i16) -> R {
-        int(self, v)
-    }
-    fn serialize_i32(self, v: i32) -> R {
-        int(self, v)
-    }
-    fn serialize_i64(self, v: i64) -> R {
-        int(self, v)
-    }
-    fn serialize_i128(self, v: i128) -> R {
-        int(self, v)
-    }
-    fn serialize_u8(self, v: u8) -> R {
-        int(self, v)
-    }
-    fn serialize_u16(self, v: u16) -> R {
-        int(self, v)
-    }
-    fn serialize_u32(self, v: u32) -> R {
-        int(self, v)
-    }
-    fn serialize_u64(self, v: u64) -> R {
-        int(self, v)
-    }
-    fn serialize_u128(self, v: u128) -> R {
-        int(self, v)
-    }
-    fn serialize_f32(self, v: f32) -> R {
-        float(self, v, v.is_finite())
-    }
-    fn serialize_f64(self, v: f64) -> R {
-        float(self, v, v.is_finite())
-    }
-    fn serialize_char(self, v: char) -> R {
-        self.leaf_str(v.encode_utf8(&mut [0u8; 4]))
-    }
-    fn serialize_str(self, v: &str) -> R {
-        self.leaf_str(v)
-    }
-    fn serialize_bytes(self, v: &[u8]) -> R {
-        self.begin(false)?;
-        for b in v {
-            self.element()?;
-            int(self, *b)?;
-        }
-        self.end()
-    }
-    fn serialize_none(self) -> R {
-        self.scalar("null")
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> R {
-        self.nested(v)
-    }
-    fn serialize_unit(self) -> R {
-        self.scalar("null")
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> R {
-        self.serialize_unit()
-    }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> R {
-        self.leaf_str(variant)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> R {
-        self.nested(v)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        v: &T,
-    ) -> R {
-        self.begin(true)?;
-        self.member(variant, |w| w.nested(v))?;
-        self.end()
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self, Error> {
-        self.begin(false)?;
-        Ok(self)
-    }
-    fn serialize_tuple(self, len: usize) -> Result<Self, Error> {
-        self.serialize_seq(Some(len))
-    }
-    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Self, Error> {
-        self.serialize_seq(Some(len))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        _: usize,
-    ) -> Result<Self, Error> {
-        self.begin(true)?;
-        self.variant_key(variant)?;
-        self.begin(false)?;
-        Ok(self)
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self, Error> {
-        self.begin(true)?;
-        Ok(self)
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
-        self.serialize_map(None)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        _: usize,
-    ) -> Result<Self, Error> {
-        self.begin(true)?;
-        self.variant_key(variant)?;
-        self.begin(true)?;
-        Ok(self)
-    }
-    fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> R {
-        match self.leaf_fmt(format_args!("{v}")) {
-            Ok(r) => r,
-            Err(()) => Err(Error::Custom("a Display impl returned an error".into())),
-        }
-    }
-}
-
-impl ser::SerializeSeq for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        self.element()?;
-        self.nested(v)
-    }
-    fn end(self) -> R {
-        Writer::end(self)
-    }
-}
-
-impl ser::SerializeTuple for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> R {
-        Writer::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> R {
-        Writer::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> R {
-        Writer::end(self)?;
-        self.end_member();
-        Writer::end(self)
-    }
-}
-
-impl ser::SerializeMap for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> R {
-        if self.st.key_pending {
-            self.scalar("null")?;
-            self.end_member();
-        }
-        k.serialize(KeySer { w: self })
-    }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        if !self.st.key_pending {
-            self.key("")?;
-        }
-        let r = if std::mem::take(&mut self.st.redact_next) {
-            self.redacted()
-        } else {
-            self.nested(v)
-        };
-        self.end_member();
-        r
-    }
-    fn end(self) -> R {
-        if self.st.key_pending {
-            self.scalar("null")?;
-            self.end_member();
-        }
-        Writer::end(self)
-    }
-}
-
-impl ser::SerializeStruct for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> R {
-        self.member(k, |w| w.nested(v))
-    }
-    fn end(self) -> R {
-        Writer::end(self)
-    }
-}
-
-impl ser::SerializeStructVariant for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> R {
-        self.member(k, |w| w.nested(v))
-    }
-    fn end(self) -> R {
-        Writer::end(self)?;
-        self.end_member();
-        Writer::end(self)
-    }
-}
-
-/// Map keys: strings as they are, numbers and booleans quoted (as serde_json writes them);
-/// anything else is an error, as in serde_json.
-struct KeySer<'a> {
-    w: &'a mut Writer,
-}
-
-impl KeySer<'_> {
-    fn text(self, k: &str) -> R {
-        self.w.key(k)
-    }
-    fn refuse(self) -> R {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-}
-
-macro_rules! int_key {
-    ($($f:ident: $t:ty),*) => {$(
-        fn $f(self, v: $t) -> R {
-            self.text(itoa::Buffer::new().format(v))
-        }
-    )*};
-}
-
-impl<'a> ser::Serializer for KeySer<'a> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = ser::Impossible<(), Error>;
-    type SerializeTuple = ser::Impossible<(), Error>;
-    type SerializeTupleStruct = ser::Impossible<(), Error>;
-    type SerializeTupleVariant = ser::Impossible<(), Error>;
-    type SerializeMap = ser::Impossible<(), Error>;
-    type SerializeStruct = ser::Impossible<(), Error>;
-    type SerializeStructVariant = ser::Impossible<(), Error>;
-
-    int_key!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
-        serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
-        serialize_u64: u64, serialize_u128: u128);
-
-    fn serialize_bool(self, v: bool) -> R {
-        self.text(if v { "true" } else { "false" })
-    }
-    fn serialize_f32(self, v: f32) -> R {
-        self.serialize_f64(v.into())
-    }
-    fn serialize_f64(self, v: f64) -> R {
-        if !v.is_finite() {
-            return self.refuse();
-        }
-        let s = serde_json::to_string(&v).unwrap_or_default();
-        self.text(&s)
-    }
-    fn serialize_char(self, v: char) -> R {
-        self.text(v.encode_utf8(&mut [0u8; 4]))
-    }
-    fn serialize_str(self, v: &str) -> R {
-        self.text(v)
-    }
-    fn serialize_bytes(self, _: &[u8]) -> R {
-        self.refuse()
-    }
-    fn serialize_none(self) -> R {
-        self.refuse()
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> R {
-        self.refuse()
-    }
-    fn serialize_unit(self) -> R {
-        self.refuse()
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> R {
-        self.refuse()
-    }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> R {
-        self.text(variant)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> R {
-        // Transparent, as serde_json; bounded by the key's own depth (a newtype of a newtype
-        // of a string is still a string).
-        if self.w.st.depth >= MAX_DEPTH {
-            return self.refuse();
-        }
-        self.w.st.depth += 1;
-        let r = v.serialize(KeySer { w: &mut *self.w });
-        self.w.st.depth -= 1;
-        r
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> R {
-        self.refuse()
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> R {
-        let mut s = String::new();
-        let mut b = Bounded::new(&mut s, 4096);
-        let _ = fmt::write(&mut b, format_args!("{v}"));
-        self.text(&s)
-    }
 }

@@ -19,6 +19,7 @@
 
 mod json;
 mod redact;
+mod ser;
 mod text;
 
 pub(crate) use json::TRUNCATED;
