@@ -15,6 +15,12 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The guard's unit tests share the integration tests' loopback support, which names the
+// crate by its name.
+#[cfg(test)]
+extern crate self as staso_core;
+
+mod annotate;
 mod client;
 mod config;
 mod diag;
@@ -22,6 +28,7 @@ mod env;
 mod exit;
 mod export;
 mod git;
+mod guard;
 mod local;
 mod panic;
 mod registry;
@@ -31,14 +38,19 @@ mod registry;
 pub mod __private;
 pub mod testing;
 
+pub use annotate::{annotate, annotate_with};
 pub use client::{flush, init, shutdown, Client};
+pub use guard::{guard, guard_blocking, guard_blocking_with, guard_with, GuardOptions};
 pub use local::conversation::{conversation, new_conversation, ConversationBuilder};
 pub use local::instrument::{bind_current, InstrumentExt, Instrumented, WithContext};
 pub use local::span::{current_span, span, CurrentSpan, Span, SpanGuard};
 pub use registry::registry;
 pub use staso_types::{
-    agent_id, CapturePolicy, Category, DeliveryReport, FailureKind, GitContext, InitError, Kind,
-    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SamplerFn,
+    agent_id, Annotation, AnnotationError, AnnotationReport, AnnotationValue, BlockedTool,
+    CapturePolicy, Category, DecisionId, DecisionSource, DeliveryReport, EvaluationStatus,
+    FailureKind, GitContext, GuardAction, GuardBlocked, GuardFailureKind, GuardFailureMode,
+    GuardResult, GuardRuleResult, InitError, Kind, MaskFn, OptionSpec, OptionType, Options,
+    ParseDecisionIdError, ParseIdError, ParseKindError, Registered, RuleAction, SamplerFn,
     SamplingInput, SpanId, Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
 };
 

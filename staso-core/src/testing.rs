@@ -8,13 +8,14 @@
 
 pub use crate::client::init_with_env;
 pub use crate::env::{Env, ProcessEnv};
+pub use crate::guard::{guard_blocking_with_env, guard_with_env};
 
 use crate::config::Config;
 use crate::local::context::{self, ScopeGuard};
 use crate::local::instrument::WithContext;
 use crate::local::record::SpanRecord;
 use serde_json::{Map, Value};
-use staso_types::Options;
+use staso_types::{Annotation, Options, TraceId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 struct Sink {
     records: Mutex<Vec<SpanRecord>>,
+    annotations: Mutex<Vec<CapturedAnnotation>>,
     config: Config,
 }
 
@@ -63,6 +65,15 @@ impl context::Sink for Sink {
     fn config(&self) -> &Config {
         &self.config
     }
+
+    fn annotation(&self, trace_id: TraceId, annotation: Annotation) {
+        if let Ok(mut v) = self.annotations.lock() {
+            v.push(CapturedAnnotation {
+                trace_id,
+                annotation,
+            });
+        }
+    }
 }
 
 impl Sink {
@@ -80,6 +91,7 @@ impl Sink {
         };
         Arc::new(Sink {
             records: Mutex::new(Vec::new()),
+            annotations: Mutex::new(Vec::new()),
             config,
         })
     }
@@ -95,6 +107,11 @@ impl Sink {
             provisional: provisional
                 .map(|r| CapturedSpan(crate::export::encode::span_json(r, &self.config)))
                 .collect(),
+            annotations: self
+                .annotations
+                .lock()
+                .map(|v| v.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -161,6 +178,17 @@ pub async fn capture_future_with<F: Future>(
 pub struct CapturedSpans {
     spans: Vec<CapturedSpan>,
     provisional: Vec<CapturedSpan>,
+    annotations: Vec<CapturedAnnotation>,
+}
+
+/// An annotation made inside a capture (kept there instead of being sent).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CapturedAnnotation {
+    /// The trace it is about.
+    pub trace_id: TraceId,
+    /// The annotation (name, value, span, comment).
+    pub annotation: Annotation,
 }
 
 impl std::ops::Deref for CapturedSpans {
@@ -185,6 +213,11 @@ impl CapturedSpans {
     /// The provisional copies sent when root spans opened.
     pub fn provisional(&self) -> &[CapturedSpan] {
         &self.provisional
+    }
+
+    /// The annotations made inside the capture, in order.
+    pub fn annotations(&self) -> &[CapturedAnnotation] {
+        &self.annotations
     }
 
     /// The children of `parent`.

@@ -46,9 +46,19 @@ impl Which {
             "capture_output",
             "skip",
         ];
+        const TOOL: &[&str] = &[
+            "name",
+            "tags",
+            "metadata",
+            "capture_input",
+            "capture_output",
+            "skip",
+            "guard",
+        ];
         match self {
             Which::Trace => TRACE,
-            _ => COMMON,
+            Which::Tool => TOOL,
+            Which::Agent => COMMON,
         }
     }
 
@@ -72,6 +82,8 @@ pub(crate) struct FnArgs {
     pub capture_input: bool,
     pub capture_output: bool,
     pub skip: Vec<Ident>,
+    /// `guard` (tools only): check the call with the guard before the body runs.
+    pub guard: Option<Ident>,
 }
 
 fn list(keys: &[&str]) -> String {
@@ -146,6 +158,7 @@ impl FnArgs {
             capture_input: true,
             capture_output: true,
             skip: Vec::new(),
+            guard: None,
         };
         let mut seen = Seen::default();
         while !input.is_empty() {
@@ -158,6 +171,9 @@ impl FnArgs {
                         which.attr(),
                         which.default_kind()
                     )
+                } else if k == "guard" {
+                    "; `guard` is only for #[staso::tool]: it checks a tool call before it runs"
+                        .to_string()
                 } else {
                     String::new()
                 };
@@ -219,6 +235,15 @@ impl FnArgs {
                 "capture_output" => {
                     expect_eq(input, &key, "capture_output = false")?;
                     out.capture_output = bool_value(&input.parse()?, &key)?.value;
+                }
+                "guard" => {
+                    if !input.is_empty() && !input.peek(Token![,]) {
+                        return Err(Error::new_spanned(
+                            &key,
+                            "`guard` takes no value: write #[staso::tool(guard)] (fail-closed comes from STASO_GUARD_FAIL_CLOSED)",
+                        ));
+                    }
+                    out.guard = Some(key.clone());
                 }
                 "skip" => {
                     if !input.peek(token::Paren) {

@@ -16,6 +16,7 @@ use crate::args::{self, bindings, Body, FnArgs, FnItem, Which};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{
     Expr, FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Signature, Stmt, Type,
@@ -41,7 +42,7 @@ pub(crate) fn fn_attr(
         }
         (Err(e), _) | (_, Err(e)) => return with_error(e, item),
     };
-    if let Err(e) = args::check_fn(which, &fargs, &f) {
+    if let Err(e) = args::check_fn(which, &fargs, &f).and_then(|()| check_guard(&fargs, &f)) {
         return with_error(e, item);
     }
     if !enabled {
@@ -279,6 +280,95 @@ fn outcome(
     }
 }
 
+/// `#[staso::tool(guard)]`: the arguments the guard is sent (those the span captures).
+fn guard_input(a: &FnArgs, captures: &[ArgCapture]) -> TokenStream {
+    if a.guard.is_none() {
+        return TokenStream::new();
+    }
+    let args = captures.iter().map(|c| {
+        let (key, value, cfgs) = (&c.key, &c.value, &c.cfgs);
+        quote! {
+            #(#cfgs)*
+            __staso_guard.arg(#key, (&&&::staso::__private::Capture(#value)).__staso_capture());
+        }
+    });
+    quote! {
+        #[allow(unused_mut)]
+        let mut __staso_guard = ::staso::__private::GuardInput::new(&__STASO_CALLSITE);
+        if __staso_guard.wants_args() {
+            #[allow(unused_imports)]
+            use ::staso::__private::{CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _};
+            #(#args)*
+        }
+    }
+}
+
+/// `#[staso::tool(guard)]`: the check before the body; a block returns
+/// `Err(GuardBlocked.into())`. The conversion is spanned at the return type, so a type
+/// that cannot carry it is reported there.
+fn guard_check(a: &FnArgs, output: &ReturnType, call: TokenStream) -> TokenStream {
+    if a.guard.is_none() {
+        return TokenStream::new();
+    }
+    let span = match output {
+        ReturnType::Type(_, t) => t.span(),
+        ReturnType::Default => Span::call_site(),
+    };
+    let into = quote_spanned! {span=>
+        ::staso::__private::FromGuardBlocked::from_guard_blocked(__staso_blocked)
+    };
+    quote! {
+        if let ::core::result::Result::Err(__staso_blocked) = __staso_guard.#call {
+            return ::core::result::Result::Err(#into);
+        }
+    }
+}
+
+/// `guard` needs a body that has not started when the check runs, and a `Result` to
+/// return a blocked call in: checked in both modes, so misuse is an error either way.
+fn check_guard(a: &FnArgs, f: &FnItem) -> syn::Result<()> {
+    if a.guard.is_none() {
+        return Ok(());
+    }
+    const HOW: &str = "return e.g. `Result<T, Box<dyn std::error::Error + Send + Sync>>`, \
+        `anyhow::Result<T>`, or a `Result` whose error type implements `From<staso::GuardBlocked>`";
+    let declared = match &f.sig.output {
+        ReturnType::Type(_, t) => Some(&**t),
+        ReturnType::Default => None,
+    };
+    if f.sig.asyncness.is_none() && impl_future_output(&f.sig.output).is_some() {
+        return Err(syn::Error::new_spanned(
+            declared,
+            "`#[staso::tool(guard)]` cannot go on a function returning `impl Future`: part of its \
+             body runs before the future is polled, and the check must come first; make it an `async fn`",
+        ));
+    }
+    // An async-trait method returns its `Result` inside a boxed future.
+    let boxed = match (&f.sig.asyncness, declared) {
+        (None, Some(t)) => boxed_future_output(t),
+        _ => None,
+    };
+    match boxed.as_ref().or(declared) {
+        Some(t) if is_result(t) => Ok(()),
+        Some(t) => Err(syn::Error::new_spanned(
+            t,
+            format!(
+                "`#[staso::tool(guard)]` needs a function that returns a `Result`: a blocked call \
+                 returns `Err(staso::GuardBlocked.into())` instead of running the body; {HOW}"
+            ),
+        )),
+        None => Err(syn::Error::new_spanned(
+            &f.sig.ident,
+            format!(
+                "`#[staso::tool(guard)]` needs a function that returns a `Result`, and `{}` returns \
+                 nothing: a blocked call returns `Err(staso::GuardBlocked.into())` instead of running \
+                 the body; {HOW}",
+                f.sig.ident
+            ),
+        )),
+    }
+}
+
 /// An unreachable `return` of the declared type, so that `?` and `return` inside the
 /// closure or async block the body is moved into infer that type (tracing-attributes'
 /// trick). `impl Trait` cannot be written there and is erased to `_`.
@@ -333,11 +423,14 @@ fn call_once() -> TokenStream {
 fn sync_body(a: &FnArgs, sig: &Signature, stmts: &[Stmt], track_caller: bool) -> TokenStream {
     let captures = plain_captures(sig, a);
     let capture = capture_block(a, &captures, quote!(__staso_span.is_recording()));
+    let guard_in = guard_input(a, &captures);
+    let check = guard_check(a, &sig.output, quote!(check_blocking()));
     let open = quote! {
         #[allow(unused_mut)]
         let mut __staso_span = ::staso::__private::enter(&__STASO_CALLSITE);
         #capture
         __staso_span.opened();
+        #guard_in
     };
     let output = match &sig.output {
         // Never returns: the guard ends the span if it unwinds. `#[track_caller]`: a
@@ -346,7 +439,7 @@ fn sync_body(a: &FnArgs, sig: &Signature, stmts: &[Stmt], track_caller: bool) ->
         ReturnType::Type(_, t) if matches!(**t, Type::Never(_)) => {
             return quote! { #open #(#stmts)* };
         }
-        _ if track_caller => return quote! { #open #(#stmts)* },
+        _ if track_caller => return quote! { #open #check #(#stmts)* },
         ReturnType::Type(_, t) => Some(&**t),
         ReturnType::Default => None,
     };
@@ -361,7 +454,7 @@ fn sync_body(a: &FnArgs, sig: &Signature, stmts: &[Stmt], track_caller: bool) ->
         #open
         #call_once
         #[allow(clippy::let_unit_value)]
-        let __staso_ret = __staso_call_once(move || { #fake { #(#stmts)* } });
+        let __staso_ret = __staso_call_once(move || { #fake #check { #(#stmts)* } });
         #done
         __staso_ret
     }
@@ -383,14 +476,20 @@ fn async_body(
         quote!(__staso_wants_output),
         quote!(::staso::__private::enabled()),
     );
+    let guard_in = guard_input(a, captures);
+    let check = match declared {
+        Some(d) => guard_check(a, d, quote!(check().await)),
+        None => TokenStream::new(),
+    };
     quote! {
         #[allow(unused_mut)]
         let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
         #capture
+        #guard_in
         let __staso_wants_output = __staso_span.wants_output();
         __staso_span.instrument(async move {
             #[allow(clippy::let_unit_value)]
-            let __staso_ret = async move { #fake #inner }.await;
+            let __staso_ret = async move { #fake #check #inner }.await;
             #done
             __staso_ret
         }).await

@@ -212,5 +212,15 @@ mod tests {
             crate::agent_id("support-bot"),
             "db9640e0-b131-55a4-a5cd-0ded511b7f92"
         );
+        // Values printed by Python's uuid.uuid5 for the same namespace: the agent of the
+        // guard fixtures (shared/llm-fixtures, `agent_id` on every span), an empty name,
+        // and a name with non-ASCII text (hashed as UTF-8, as Python does).
+        for (name, python) in [
+            ("llm-contract", "32967a32-2ed1-5f32-b9f7-72ad5f144e75"),
+            ("", "3639b375-9779-5616-8e43-a967e6cdf609"),
+            ("agent é 😀", "aed3f90c-ae28-5c02-9363-4282ba2bb95c"),
+        ] {
+            assert_eq!(crate::agent_id(name), python, "{name:?}");
+        }
     }
 }

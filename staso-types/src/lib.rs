@@ -6,25 +6,34 @@
 //! `staso`; this crate depends on nothing but `serde` (for `Serialize` impls, no derive).
 #![warn(missing_docs)]
 
+mod annotation;
 mod capture;
 mod error;
 mod git;
+mod guard;
+mod guard_result;
 mod ids;
 mod kind;
 mod options;
 mod registry;
 mod report;
 
+pub use annotation::{Annotation, AnnotationError, AnnotationValue};
 pub use capture::{CapturePolicy, Category};
 pub use error::InitError;
 pub use git::{read_checkout, strip_userinfo, Checkout, GitContext};
+pub use guard::{
+    DecisionId, DecisionSource, EvaluationStatus, GuardAction, GuardFailureKind, GuardFailureMode,
+    ParseDecisionIdError, RuleAction,
+};
+pub use guard_result::{BlockedTool, GuardBlocked, GuardResult, GuardRuleResult};
 pub use ids::{ParseIdError, SpanId, TraceId};
 pub use kind::{Kind, ParseKindError, Status};
 pub use options::{
     ratio_keeps, MaskFn, OptionSpec, OptionType, Options, SamplerFn, SamplingInput, OPTIONS,
 };
 pub use registry::Registered;
-pub use report::{DeliveryReport, FailureKind};
+pub use report::{AnnotationReport, DeliveryReport, FailureKind};
 
 /// The service's address when none is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.staso.ai";

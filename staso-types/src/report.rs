@@ -89,13 +89,60 @@ pub struct DeliveryReport {
     pub last_failure: Option<FailureKind>,
     /// Whether the last failure is of a kind that a retry may cure.
     pub retryable: bool,
+    /// The annotations sent through the same delivery, counted apart so the span counts
+    /// stay exact.
+    pub annotations: AnnotationReport,
+}
+
+/// What happened to the annotations (`staso::annotate`): the same accounting as spans.
+/// For every annotation accepted: `accepted = delivered + failed + pending`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AnnotationReport {
+    /// Annotations taken in for delivery.
+    pub accepted: u64,
+    /// Annotations the service acknowledged (a 2xx answer).
+    pub delivered: u64,
+    /// Annotations given up on: a non-retryable answer (e.g. 404 for an unknown trace).
+    pub failed: u64,
+    /// Annotations accepted but neither delivered nor failed yet.
+    pub pending: u64,
+    /// Annotations refused at the door: the annotation queue was full, or the client was
+    /// shut down.
+    pub rejected: u64,
+    /// The most recent failure or rejection kind, if any.
+    pub last_failure: Option<FailureKind>,
+}
+
+impl AnnotationReport {
+    /// True when nothing failed, is pending or was rejected.
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.pending == 0 && self.rejected == 0
+    }
+}
+
+impl serde::Serialize for AnnotationReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("AnnotationReport", 6)?;
+        st.serialize_field("accepted", &self.accepted)?;
+        st.serialize_field("delivered", &self.delivered)?;
+        st.serialize_field("failed", &self.failed)?;
+        st.serialize_field("pending", &self.pending)?;
+        st.serialize_field("rejected", &self.rejected)?;
+        st.serialize_field("last_failure", &self.last_failure)?;
+        st.end()
+    }
 }
 
 impl DeliveryReport {
     /// True when nothing failed, nothing is pending, nothing was rejected and the call did
-    /// not time out (sampling is not a failure).
+    /// not time out (sampling is not a failure), annotations included.
     pub fn ok(&self) -> bool {
-        !self.timed_out && self.failed == 0 && self.pending == 0 && self.rejected == 0
+        !self.timed_out
+            && self.failed == 0
+            && self.pending == 0
+            && self.rejected == 0
+            && self.annotations.ok()
     }
 
     /// Every span that ended and was meant to be sent: `accepted + rejected`, which is
@@ -115,7 +162,7 @@ impl DeliveryReport {
 
 impl serde::Serialize for DeliveryReport {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("DeliveryReport", 10)?;
+        let mut st = s.serialize_struct("DeliveryReport", 11)?;
         st.serialize_field("accepted", &self.accepted)?;
         st.serialize_field("delivered", &self.delivered)?;
         st.serialize_field("failed", &self.failed)?;
@@ -125,6 +172,7 @@ impl serde::Serialize for DeliveryReport {
         st.serialize_field("timed_out", &self.timed_out)?;
         st.serialize_field("last_failure", &self.last_failure)?;
         st.serialize_field("retryable", &self.retryable)?;
+        st.serialize_field("annotations", &self.annotations)?;
         st.serialize_field("ok", &self.ok())?;
         st.end()
     }
@@ -165,7 +213,10 @@ mod tests {
             v,
             serde_json::json!({"accepted": 3, "delivered": 2, "failed": 1, "pending": 0,
                 "rejected": 0, "sampled_out": 0, "timed_out": false,
-                "last_failure": "rate_limited", "retryable": false, "ok": false})
+                "last_failure": "rate_limited", "retryable": false,
+                "annotations": {"accepted": 0, "delivered": 0, "failed": 0, "pending": 0,
+                    "rejected": 0, "last_failure": null},
+                "ok": false})
         );
     }
 

@@ -40,17 +40,21 @@ pub use staso_macros::{agent, main, tool, trace};
 // The plain data types: one definition, compiled in both builds.
 #[doc(inline)]
 pub use staso_types::{
-    agent_id, CapturePolicy, Category, DeliveryReport, FailureKind, GitContext, InitError, Kind,
-    MaskFn, OptionSpec, OptionType, Options, ParseIdError, ParseKindError, Registered, SamplerFn,
+    agent_id, Annotation, AnnotationError, AnnotationReport, AnnotationValue, BlockedTool,
+    CapturePolicy, Category, DecisionId, DecisionSource, DeliveryReport, EvaluationStatus,
+    FailureKind, GitContext, GuardAction, GuardBlocked, GuardFailureKind, GuardFailureMode,
+    GuardResult, GuardRuleResult, InitError, Kind, MaskFn, OptionSpec, OptionType, Options,
+    ParseDecisionIdError, ParseIdError, ParseKindError, Registered, RuleAction, SamplerFn,
     SamplingInput, SpanId, Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
 };
 
 #[cfg(feature = "enable")]
 #[doc(inline)]
 pub use staso_core::{
-    bind_current, conversation, current_span, flush, init, new_conversation, registry, shutdown,
-    span, Client, ConversationBuilder, CurrentSpan, InstrumentExt, Instrumented, Span, SpanGuard,
-    WithContext,
+    annotate, annotate_with, bind_current, conversation, current_span, flush, guard,
+    guard_blocking, guard_blocking_with, guard_with, init, new_conversation, registry, shutdown,
+    span, Client, ConversationBuilder, CurrentSpan, GuardOptions, InstrumentExt, Instrumented,
+    Span, SpanGuard, WithContext,
 };
 
 /// Capturing spans in your own tests, in memory, and configuration hooks for tests. Only

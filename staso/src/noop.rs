@@ -5,7 +5,10 @@
 //! the two builds expose the same items.
 
 use serde::Serialize;
-use staso_types::{DeliveryReport, InitError, Kind, Options, Registered, SpanId, Status, TraceId};
+use staso_types::{
+    Annotation, AnnotationError, AnnotationValue, DecisionId, DeliveryReport, GuardResult,
+    InitError, Kind, Options, Registered, SpanId, Status, TraceId,
+};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -138,6 +141,20 @@ macro_rules! noop_setters {
             /// No-op.
             #[inline(always)]
             pub fn discard(&mut self) {}
+            /// Does nothing (nothing is sent in this build).
+            #[inline(always)]
+            pub fn annotate(
+                &self,
+                name: impl Into<String>,
+                value: impl Into<AnnotationValue>,
+            ) -> Result<(), AnnotationError> {
+                Ok(())
+            }
+            /// Does nothing (nothing is sent in this build).
+            #[inline(always)]
+            pub fn annotate_with(&self, annotation: Annotation) -> Result<(), AnnotationError> {
+                Ok(())
+            }
             /// Always `None`.
             #[inline(always)]
             pub fn trace_id(&self) -> Option<TraceId> {
@@ -332,4 +349,89 @@ impl<F: Future> InstrumentExt for F {}
 #[inline(always)]
 pub fn bind_current<R>(f: impl FnOnce() -> R) -> impl FnOnce() -> R {
     f
+}
+
+/// Does nothing (nothing is sent in this build).
+#[inline(always)]
+pub fn annotate(
+    trace_id: TraceId,
+    name: impl Into<String>,
+    value: impl Into<AnnotationValue>,
+) -> Result<(), AnnotationError> {
+    Ok(())
+}
+
+/// Does nothing (nothing is sent in this build).
+#[inline(always)]
+pub fn annotate_with(trace_id: TraceId, annotation: Annotation) -> Result<(), AnnotationError> {
+    Ok(())
+}
+
+/// The options of a guard check (inert in this build).
+#[derive(Debug, Clone, Default)]
+#[must_use = "options do nothing until given to `guard_with` or `guard_blocking_with`"]
+pub struct GuardOptions(());
+
+impl GuardOptions {
+    /// No options.
+    #[inline(always)]
+    pub fn new() -> Self {
+        GuardOptions(())
+    }
+    /// Ignored in this build.
+    #[inline(always)]
+    pub fn context<T: Serialize + ?Sized>(self, key: impl Into<String>, value: &T) -> Self {
+        self
+    }
+    /// Ignored in this build.
+    #[inline(always)]
+    pub fn decision_id(self, id: DecisionId) -> Self {
+        self
+    }
+    /// Ignored in this build.
+    #[inline(always)]
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self
+    }
+    /// Ignored in this build.
+    #[inline(always)]
+    pub fn fail_closed(self, fail_closed: bool) -> Self {
+        self
+    }
+}
+
+/// Compiled out: nothing is checked. Answers at once with an allow whose evaluation is
+/// `skipped` ([`GuardResult::compiled_out`]).
+#[inline(always)]
+pub fn guard<T: Serialize + ?Sized>(
+    tool_name: &str,
+    input: &T,
+) -> impl Future<Output = GuardResult> + Send + 'static {
+    std::future::ready(GuardResult::compiled_out(tool_name))
+}
+
+/// Compiled out: nothing is checked (see [`guard`]).
+#[inline(always)]
+pub fn guard_with<T: Serialize + ?Sized>(
+    tool_name: &str,
+    input: &T,
+    options: GuardOptions,
+) -> impl Future<Output = GuardResult> + Send + 'static {
+    std::future::ready(GuardResult::compiled_out(tool_name))
+}
+
+/// Compiled out: nothing is checked (see [`guard`]).
+#[inline(always)]
+pub fn guard_blocking<T: Serialize + ?Sized>(tool_name: &str, input: &T) -> GuardResult {
+    GuardResult::compiled_out(tool_name)
+}
+
+/// Compiled out: nothing is checked (see [`guard`]).
+#[inline(always)]
+pub fn guard_blocking_with<T: Serialize + ?Sized>(
+    tool_name: &str,
+    input: &T,
+    options: GuardOptions,
+) -> GuardResult {
+    GuardResult::compiled_out(tool_name)
 }

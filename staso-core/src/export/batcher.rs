@@ -5,6 +5,7 @@
 //! runtime, so it works the same under a user's runtime or none. Up to `MAX_IN_FLIGHT`
 //! requests run at once and complete independently: a stalled one holds nothing else.
 
+use super::annotations::AnnotationSender;
 use super::queue::{LaneEnd, Queue};
 use super::transport::{Failure, Transport};
 use crate::config::Config;
@@ -102,6 +103,16 @@ const REANCHOR_EVERY: Duration = Duration::from_secs(60);
 /// keep-alive pool, few enough not to hammer a struggling service.
 const MAX_IN_FLIGHT: usize = 4;
 
+/// The wait before retry `attempts + 1`: `Retry-After` when the service gave one, else
+/// 0.5 s doubling up to 30 s, with jitter. Shared by spans and annotations.
+pub(super) fn backoff(attempts: u32, retry_after: Option<Duration>) -> Duration {
+    retry_after.unwrap_or_else(|| {
+        let exp = FIRST_BACKOFF.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
+        // Jitter in [50%, 100%] so many clients do not retry in step.
+        exp.min(MAX_BACKOFF).mul_f64(0.5 + fastrand::f64() * 0.5)
+    })
+}
+
 struct Batch {
     key: String,
     records: Vec<(u64, SpanRecord)>,
@@ -134,6 +145,8 @@ impl Batch {
 
 struct Waiter {
     barrier: u64,
+    /// The last annotation accepted before the call (see `AnnotationSender::barrier`).
+    annotations: u64,
     deadline: Instant,
     reply: mpsc::Sender<DeliveryReport>,
     shutdown: bool,
@@ -172,11 +185,13 @@ struct Batcher {
     shutdown_answered: bool,
     buf: Vec<u8>,
     warned: std::collections::HashSet<FailureKind>,
+    annotations: AnnotationSender,
 }
 
 /// Starts the batcher thread that delivers what `queue` takes in.
 pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, String> {
     let transport = Transport::new(&config)?;
+    let annotations = AnnotationSender::new(&config, queue.wake_signal())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -205,6 +220,7 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
         shutdown_answered: false,
         buf: Vec::with_capacity(64 * 1024),
         warned: Default::default(),
+        annotations,
     };
     let join = std::thread::Builder::new()
         .name("staso-batcher".into())
@@ -305,6 +321,7 @@ impl Batcher {
         if interval_passed || urgent {
             self.last_send = Instant::now();
         }
+        self.annotations.turn(&self.rt, &self.queue.annotations);
         self.answer_waiters();
         if self.shutdown_answered {
             return false;
@@ -330,17 +347,21 @@ impl Batcher {
         // "Accepted before the call": everything queued now is in the barrier, also what
         // the bound leaves in the queue for later (it will be numbered in order).
         self.drain();
+        self.annotations.drain(&self.queue.annotations);
+        let annotations = self.annotations.barrier(&self.queue.annotations);
         for c in commands {
             let barrier = self.next_seq - 1;
             match c {
                 Command::Flush { deadline, reply } => self.waiters.push(Waiter {
                     barrier,
+                    annotations,
                     deadline,
                     reply,
                     shutdown: false,
                 }),
                 Command::Shutdown { deadline, reply } => self.waiters.push(Waiter {
                     barrier: u64::MAX,
+                    annotations: u64::MAX,
                     deadline,
                     reply,
                     shutdown: true,
@@ -473,13 +494,7 @@ impl Batcher {
             self.queue.release(batch.finals() as usize);
             return;
         }
-        let backoff = f.retry_after.unwrap_or_else(|| {
-            let exp =
-                FIRST_BACKOFF.saturating_mul(1u32 << batch.attempts.saturating_sub(1).min(16));
-            // Jitter in [50%, 100%] so many clients do not retry in step.
-            exp.min(MAX_BACKOFF).mul_f64(0.5 + fastrand::f64() * 0.5)
-        });
-        batch.not_before = Instant::now() + backoff;
+        batch.not_before = Instant::now() + backoff(batch.attempts, f.retry_after);
         let pos = self
             .retry
             .partition_point(|b| b.not_before <= batch.not_before);
@@ -519,10 +534,11 @@ impl Batcher {
         let now = Instant::now();
         let mut keep = Vec::new();
         for w in std::mem::take(&mut self.waiters) {
+            let ann = &self.queue.annotations;
             let done = if w.shutdown {
-                oldest == u64::MAX && queue_empty
+                oldest == u64::MAX && queue_empty && self.annotations.idle(ann)
             } else {
-                oldest > w.barrier
+                oldest > w.barrier && self.annotations.settled_through(ann, w.annotations)
             };
             if done || w.deadline <= now {
                 let _ = w.reply.send(self.queue.report(!done));
@@ -555,6 +571,9 @@ impl Batcher {
         }
         for w in &self.waiters {
             until = until.min(w.deadline);
+        }
+        if let Some(due) = self.annotations.next_due() {
+            until = until.min(due);
         }
         until
             .saturating_duration_since(now)

@@ -213,7 +213,10 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
     };
     let conv = r.conversation.as_deref();
     WireSpan {
-        span_id: r.span_id.to_string(),
+        span_id: match extras.and_then(|e| e.wire_span_id.as_ref()) {
+            Some(id) => id.clone(),
+            None => r.span_id.to_string(),
+        },
         parent_span_id: r.parent.map(|p| p.to_string()),
         name,
         kind,

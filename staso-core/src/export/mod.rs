@@ -1,6 +1,7 @@
 //! Delivery, off the caller's thread: the bounded queue and its counts, the batcher
 //! thread, the encoding of the contract's request body, and the HTTP transport.
 
+pub(crate) mod annotations;
 pub(crate) mod batcher;
 pub(crate) mod encode;
 pub(crate) mod http;

@@ -77,6 +77,8 @@ pub(crate) struct Queue {
     /// Wakes the batcher (it waits on this and on its requests at once).
     wake_signal: Arc<tokio::sync::Notify>,
     last_full_warning: AtomicU64,
+    /// Annotations, delivered by the same batcher with counts of their own.
+    pub(crate) annotations: super::annotations::AnnotationQueue,
 }
 
 /// A thread's end of its lane, kept in the thread's cache of the client. Dropping it (the
@@ -116,6 +118,7 @@ impl Queue {
             wanted: AtomicBool::new(false),
             wake_signal: Arc::new(tokio::sync::Notify::new()),
             last_full_warning: AtomicU64::new(0),
+            annotations: Default::default(),
         }
     }
 
@@ -235,6 +238,7 @@ impl Queue {
     /// Stops accepting: spans ended from now on are rejected (kind `shutdown`).
     pub(crate) fn close(&self) {
         self.closed.store(true, Release);
+        self.annotations.close();
     }
 
     /// Whether the client was shut down.
@@ -358,6 +362,7 @@ impl Queue {
         r.timed_out = timed_out;
         r.last_failure = FailureKind::from_code(c.last_failure.load(Acquire));
         r.retryable = c.retryable.load(Acquire);
+        r.annotations = self.annotations.report();
         r
     }
 }

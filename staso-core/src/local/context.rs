@@ -15,6 +15,8 @@ pub(crate) trait Sink: Send + Sync + std::fmt::Debug {
     fn accept(&self, record: SpanRecord);
     /// The configuration spans are captured under.
     fn config(&self) -> &Config;
+    /// Takes an annotation made inside the context (a test capture keeps it).
+    fn annotation(&self, _trace_id: TraceId, _annotation: staso_types::Annotation) {}
 }
 
 /// A conversation's identity, shared by every span inside it.

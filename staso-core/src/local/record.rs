@@ -183,6 +183,10 @@ pub(crate) struct Extras {
     pub error_message: Option<String>,
     pub exception_type: Option<Cow<'static, str>>,
     pub llm: Llm,
+    /// A span id written in place of `span_id` on the wire: the full UUID v5 of a guard
+    /// decision span (the one documented exception to the 64-bit span id rule; see
+    /// `guard::span`). Retried decisions then land on the same span.
+    pub wire_span_id: Option<String>,
 }
 
 impl Extras {

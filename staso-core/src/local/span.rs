@@ -170,6 +170,26 @@ macro_rules! setters {
                 self.edit(|r| r.discarded = true);
                 self.on_discard();
             }
+            /// Scores or labels this span (its trace and span id filled in); see
+            /// [`annotate`](crate::annotate). Does nothing when the span is not recorded.
+            pub fn annotate(
+                &self,
+                name: impl Into<String>,
+                value: impl Into<staso_types::AnnotationValue>,
+            ) -> Result<(), staso_types::AnnotationError> {
+                self.annotate_with(staso_types::Annotation::new(name, value))
+            }
+            /// [`annotate`](Self::annotate) with a comment (its span id is this span's).
+            pub fn annotate_with(
+                &self,
+                annotation: staso_types::Annotation,
+            ) -> Result<(), staso_types::AnnotationError> {
+                annotation.check()?;
+                match self.read(|r| (r.trace_id, r.span_id)) {
+                    Some((t, s)) => crate::annotate::annotate_with(t, annotation.span_id(s)),
+                    None => Ok(()),
+                }
+            }
             /// The span's trace id, when it is recorded.
             pub fn trace_id(&self) -> Option<TraceId> {
                 self.read(|r| r.trace_id)

@@ -40,6 +40,12 @@ fn refund(api_key: &str, cents: u64) -> Option<u64> {
     cents.checked_sub(1)
 }
 
+#[staso::tool(guard, skip(token))]
+fn remove(path: &str, token: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let _ = token;
+    Ok(format!("removed {path}"))
+}
+
 #[staso::trace]
 fn normalize(q: &str) -> String {
     q.trim().to_lowercase()
@@ -141,12 +147,51 @@ fn main() {
         block_on(staso_disabled::plain_async(0))
     );
 
+    // Guard is compiled out: every check is an immediate allow, nothing is sent.
+    let args = [("path", "/tmp/x")];
+    let result: staso::GuardResult = block_on(staso::guard("remove", &args));
+    assert!(result.is_allowed() && result.enforce().is_ok());
+    assert_eq!(result.evaluation_status, staso::EvaluationStatus::Skipped);
+    let id: staso::DecisionId = "1b4e28ba-2fa1-11d2-883f-0016d3cca427".parse().expect("uuid");
+    let options = staso::GuardOptions::new()
+        .context("ticket", &7)
+        .decision_id(id)
+        .timeout(Duration::from_secs(2))
+        .fail_closed(true);
+    let r = block_on(staso::guard_with("remove", &args, options.clone()));
+    let blocking = staso::guard_blocking("remove", &args);
+    let blocking_with = staso::guard_blocking_with("remove", &args, options);
+    let checked: Result<(), staso::GuardBlocked> = r.enforce();
+    println!(
+        "{:?} {:?} {} {}",
+        checked.is_ok(),
+        blocking.failure_kind.map(|k: staso::GuardFailureKind| k.as_str()),
+        blocking_with.outcome(),
+        remove("/tmp/x", "t").unwrap_or_default()
+    );
+
+    // Annotations are compiled out too.
+    let trace: staso::TraceId = "0af7651916cd43dd8448eb211c80319c".parse().expect("trace");
+    staso::annotate(trace, "helpfulness", 0.9).expect("no-op");
+    staso::annotate_with(trace, staso::Annotation::new("label", "ok").comment("c"))
+        .expect("no-op");
+    {
+        let s = staso::span("annotated", staso::Kind::Chain);
+        s.annotate("quality", true).expect("no-op");
+        staso::current_span()
+            .annotate_with(staso::Annotation::new("tone", "polite"))
+            .expect("no-op");
+    }
+    println!("{} {}", staso::VERSION, staso::agent_id("disabled-demo"));
+
     for r in staso::registry() {
         println!("{} {} {}:{}", r.kind, r.name, r.file, r.line);
     }
     let report: staso::DeliveryReport = staso::flush(Duration::from_secs(1));
     let kind: Option<staso::FailureKind> = report.last_failure;
     println!("flush ok={} {:?}", report.ok(), kind.map(|k| k.as_str()));
+    let annotations: staso::AnnotationReport = report.annotations.clone();
+    println!("annotations accepted={}", annotations.accepted);
     let report = client.flush(Duration::from_secs(1));
     println!(
         "{}",
