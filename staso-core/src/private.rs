@@ -15,6 +15,7 @@ use crate::local::instrument::Instrumented;
 use crate::local::lifecycle::{announce, open, records};
 use crate::local::record::{SharedStr, SpanRecord};
 use crate::local::span::{Span, SpanGuard};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::future::Future;
 use std::panic::Location;
@@ -316,18 +317,14 @@ impl AsyncFnSpan {
     }
 }
 
-/// Captures metadata `key`, unless the policy keeps it out.
+/// Captures metadata `key` (the encoder applies the capture policy, as to every attribute).
 fn metadata(
     rules: Option<RulesHandle>,
     site: &'static Location<'static>,
     key: &'static str,
     f: impl FnOnce(&mut Out<'_>),
 ) -> Option<capture::Captured> {
-    let rules = rules?;
-    if !rules.config().capture.allows_attribute(key) {
-        return None;
-    }
-    Some(capture::document(rules, Some(site), key, f))
+    Some(capture::document(rules?, Some(site), key, f))
 }
 
 /// Records a returned value, written by `f`, as the output `{"result": value}` of the
@@ -342,15 +339,14 @@ pub fn record_output<F: FnOnce(&mut Out<'_>)>(f: F) {
     context::with_innermost_record(|r| r.extras().set_output(c.text(), c.truncated));
 }
 
-/// Records an `Err` on the current span: status `error`, its message (written by `f`, when
-/// the policy sends error messages), and its type name as `exception.type`.
+/// Records an `Err` on the current span: status `error`, its message (written by `f`; the
+/// encoder sends it when the policy allows), and its type name as `exception.type`.
 #[track_caller]
 pub fn record_error<E: ?Sized, F: FnOnce(&mut TextOut<'_>)>(_err: &E, f: F) {
     let site = Location::caller();
     let ty = short_type_name(std::any::type_name::<E>());
-    let msg = RulesHandle::current()
-        .filter(|rules| rules.config().capture.allows_error_message())
-        .map(|rules| capture::text(rules, Some(site), "error_message", f));
+    let msg =
+        RulesHandle::current().map(|rules| capture::text(rules, Some(site), "error_message", f));
     context::with_innermost_record(|r| {
         r.status = staso_types::Status::Error;
         let e = r.extras();
@@ -479,10 +475,10 @@ impl GuardInput {
         self.input.is_some()
     }
 
-    /// Adds an argument.
-    pub fn arg(&mut self, name: &'static str, value: Value) {
+    /// Adds an argument, written by `f` (bounded and safe like every captured value).
+    pub fn arg<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, f: F) {
         if let Some(m) = &mut self.input {
-            m.insert(name.to_string(), value);
+            m.insert(name.to_string(), capture::value(f));
         }
     }
 

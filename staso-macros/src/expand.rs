@@ -289,7 +289,9 @@ fn guard_input(a: &FnArgs, captures: &[ArgCapture]) -> TokenStream {
         let (key, value, cfgs) = (&c.key, &c.value, &c.cfgs);
         quote! {
             #(#cfgs)*
-            __staso_guard.arg(#key, (&&&::staso::__private::Capture(#value)).__staso_capture());
+            __staso_guard.arg(#key, |__staso_out| {
+                (&&&::staso::__private::Capture(#value)).__staso_capture(__staso_out)
+            });
         }
     });
     quote! {

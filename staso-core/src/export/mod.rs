@@ -6,4 +6,5 @@ pub(crate) mod batcher;
 pub(crate) mod encode;
 pub(crate) mod http;
 pub(crate) mod queue;
+pub(crate) mod sanitize;
 pub(crate) mod transport;

@@ -307,6 +307,14 @@ impl Extras {
         })
     }
 
+    /// The value document of metadata `key`, if set.
+    pub(crate) fn metadata_value(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|m| self.get(m.key) == key)
+            .map(|m| self.get(m.value))
+    }
+
     /// Tags added at run time.
     pub(crate) fn tags(&self) -> impl Iterator<Item = &str> {
         self.tags.iter().map(|p| self.get(*p))

@@ -24,13 +24,11 @@ macro_rules! setters {
             /// Sets the span's input (any `Serialize` value; sent as JSON).
             #[track_caller]
             pub fn set_input<T: Serialize + ?Sized>(&mut self, input: &T) -> &mut Self {
-                if let Some((rules, kind)) = self.rules() {
-                    if rules.config().capture.allows_input(kind) {
-                        let c = capture::document(rules, Some(Location::caller()), "", |o| {
-                            o.serialize(input)
-                        });
-                        self.edit(|r| r.extras().set_input(c.text(), c.truncated));
-                    }
+                if let Some((rules, _)) = self.rules() {
+                    let c = capture::document(rules, Some(Location::caller()), "", |o| {
+                        o.serialize(input)
+                    });
+                    self.edit(|r| r.extras().set_input(c.text(), c.truncated));
                 }
                 self
             }
@@ -38,12 +36,10 @@ macro_rules! setters {
             #[track_caller]
             pub fn set_output<T: Serialize + ?Sized>(&mut self, output: &T) -> &mut Self {
                 if let Some((rules, _)) = self.rules() {
-                    if rules.config().capture.allows_output() {
-                        let c = capture::document(rules, Some(Location::caller()), "", |o| {
-                            o.serialize(output)
-                        });
-                        self.edit(|r| r.extras().set_output(c.text(), c.truncated));
-                    }
+                    let c = capture::document(rules, Some(Location::caller()), "", |o| {
+                        o.serialize(output)
+                    });
+                    self.edit(|r| r.extras().set_output(c.text(), c.truncated));
                 }
                 self
             }
@@ -57,10 +53,8 @@ macro_rules! setters {
                 let site = Location::caller();
                 if let Some((rules, _)) = self.rules() {
                     let k = key.into();
-                    if rules.config().capture.allows_attribute(&k) {
-                        let c = capture::document(rules, Some(site), &k, |o| o.serialize(value));
-                        self.edit(|r| r.extras().set_metadata(&k, c.text(), c.truncated));
-                    }
+                    let c = capture::document(rules, Some(site), &k, |o| o.serialize(value));
+                    self.edit(|r| r.extras().set_metadata(&k, c.text(), c.truncated));
                 }
                 self
             }
@@ -69,11 +63,9 @@ macro_rules! setters {
             pub fn add_tag(&mut self, tag: impl Into<String>) -> &mut Self {
                 let site = Location::caller();
                 if let Some((rules, _)) = self.rules() {
-                    if rules.config().capture.allows_attribute("tags") {
-                        let t = tag.into();
-                        let c = capture::text(rules, Some(site), "tags", |o| o.text(&t));
-                        self.edit(|r| r.extras().push_tag(c.text(), c.truncated));
-                    }
+                    let t = tag.into();
+                    let c = capture::text(rules, Some(site), "tags", |o| o.text(&t));
+                    self.edit(|r| r.extras().push_tag(c.text(), c.truncated));
                 }
                 self
             }
@@ -81,24 +73,22 @@ macro_rules! setters {
             #[track_caller]
             pub fn set_name(&mut self, name: impl Into<String>) -> &mut Self {
                 let site = Location::caller();
-                if let Some((rules, kind)) = self.rules() {
-                    if rules.config().capture.allows_name(kind) {
-                        let n = name.into();
-                        let c = capture::text(rules, Some(site), "name", |o| o.text(&n));
-                        let text = if c.text() == n {
-                            n
-                        } else {
-                            c.text().to_string()
-                        };
-                        let truncated = c.truncated;
-                        let n = SharedStr::from(text);
-                        self.edit(|r| {
-                            r.name = n;
-                            if truncated.is_some() || r.extras.is_some() {
-                                r.extras().set_name_truncated(truncated);
-                            }
-                        });
-                    }
+                if let Some((rules, _)) = self.rules() {
+                    let n = name.into();
+                    let c = capture::text(rules, Some(site), "name", |o| o.text(&n));
+                    let text = if c.text() == n {
+                        n
+                    } else {
+                        c.text().to_string()
+                    };
+                    let truncated = c.truncated;
+                    let n = SharedStr::from(text);
+                    self.edit(|r| {
+                        r.name = n;
+                        if truncated.is_some() || r.extras.is_some() {
+                            r.extras().set_name_truncated(truncated);
+                        }
+                    });
                 }
                 self
             }
@@ -113,12 +103,9 @@ macro_rules! setters {
             pub fn set_error<E: std::fmt::Display + ?Sized>(&mut self, error: &E) -> &mut Self {
                 let site = Location::caller();
                 let ty = std::any::type_name::<E>();
-                let msg = self
-                    .rules()
-                    .filter(|(rules, _)| rules.config().capture.allows_error_message())
-                    .map(|(rules, _)| {
-                        capture::text(rules, Some(site), "error_message", |o| o.display(error))
-                    });
+                let msg = self.rules().map(|(rules, _)| {
+                    capture::text(rules, Some(site), "error_message", |o| o.display(error))
+                });
                 self.edit(|r| {
                     r.status = Status::Error;
                     let e = r.extras();

@@ -416,6 +416,46 @@ pub(crate) fn input(
     Captured { lease, truncated }
 }
 
+/// A value as a `serde_json::Value`, for the guard (which sends the arguments as JSON and
+/// applies redaction and the mask to what it sends): written by `f` like any captured
+/// value (bounded, depth-bounded, panics contained, the API key removed), then parsed.
+/// `Null` without a client or test capture.
+pub(crate) fn value(f: impl FnOnce(&mut Out<'_>)) -> serde_json::Value {
+    let Some(handle) = RulesHandle::current().or_else(plain_rules) else {
+        return serde_json::Value::Null;
+    };
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, None);
+    w.redact = false;
+    w.has_mask = false;
+    f(&mut Out { w: &mut w });
+    let _ = w.finish_doc();
+    let v = serde_json::from_str(&w.b.buf).unwrap_or(serde_json::Value::Null);
+    lease.put(w.into_parts().0);
+    v
+}
+
+/// The rules of a value captured with no client and no test capture (the guard can run
+/// without either): the default bound, nothing else.
+fn plain_rules() -> Option<RulesHandle> {
+    static PLAIN: std::sync::OnceLock<Option<Arc<Config>>> = std::sync::OnceLock::new();
+    let cfg = PLAIN.get_or_init(|| {
+        let o = staso_types::Options::new()
+            .api_key("staso-no-client")
+            .agent_name("staso")
+            .capture_git(false)
+            .redact_secrets(false);
+        let env: std::collections::HashMap<String, String> = Default::default();
+        crate::config::resolve(&o, &env).ok().map(Arc::new)
+    });
+    cfg.clone().map(|c| RulesHandle::Client(Rc::new(c)))
+}
+
+/// [`value`] of a `Serialize` value.
+pub(crate) fn to_value_safely<T: Serialize + ?Sized>(v: &T) -> serde_json::Value {
+    value(|o| o.serialize(v))
+}
+
 // -------------------------------------------------------------------------- text
 
 /// Where an error message (or a name, a tag) is written as plain text: bounded, then
