@@ -148,8 +148,42 @@ fn staso_enabled(c: &mut Criterion, url: &str) {
         })
     });
     g.finish();
+    big_argument(c);
     let r = client.shutdown(Duration::from_secs(60));
     assert!(r.ok(), "delivery failed: {r:?}");
+}
+
+/// Issue 8.6: the caller's time for a tool called with a 100 MB `String` argument, with the
+/// default `max_field_bytes` (256 KiB). Each call's span carries 256 KiB of input, so the
+/// bench waits (untimed) for delivery every few calls.
+fn big_argument(c: &mut Criterion) {
+    let doc = "a".repeat(100 * 1024 * 1024);
+    let mut g = c.benchmark_group("per_span");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(budget_ms() / 2))
+        .measurement_time(Duration::from_millis(budget_ms() * 2));
+    g.bench_function("staso/capture_100mb_string_argument", |bn| {
+        bn.iter_custom(|iters| {
+            // Nested in an agent, as the other figures (a root would also send its input
+            // in its provisional copy).
+            let agent = b::agent_span();
+            let mut total = Duration::ZERO;
+            for i in 0..iters {
+                let t = Instant::now();
+                black_box(b::tool_big_argument(black_box(&doc)));
+                total += t.elapsed();
+                if i % 8 == 7 {
+                    let r = b::flush_busy(Duration::from_secs(60));
+                    assert!(r.failed == 0 && r.rejected == 0, "{r:?}");
+                }
+            }
+            drop(agent);
+            let r = b::flush_busy(Duration::from_secs(60));
+            assert!(r.failed == 0 && r.rejected == 0, "{r:?}");
+            total
+        })
+    });
+    g.finish();
 }
 
 fn staso_disabled(c: &mut Criterion, url: &str) {

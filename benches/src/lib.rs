@@ -28,6 +28,14 @@ pub fn tool_default_capture(query: &str, limit: u64) -> u64 {
     std::hint::black_box(query.len() as u64 + limit)
 }
 
+/// A tool whose one argument is captured (issue 8.6: a 100 MB `String` argument costs the
+/// caller what `max_field_bytes` allows, not what the value weighs).
+#[staso::tool]
+#[inline(never)]
+pub fn tool_big_argument(doc: &str) -> usize {
+    std::hint::black_box(doc.len())
+}
+
 /// The plain function the instrumented ones are compared with.
 #[inline(never)]
 pub fn plain(a: u64, b: u64) -> u64 {

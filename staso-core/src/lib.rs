@@ -33,9 +33,9 @@ mod export;
 mod git;
 mod guard;
 pub mod integrations;
+pub mod llm;
 mod local;
 mod panic;
-pub mod llm;
 mod registry;
 
 #[doc(hidden)]

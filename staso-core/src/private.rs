@@ -1,12 +1,15 @@
 //! What the attribute macros expand to. Not a stable API: only the macros call it.
 
-pub use crate::local::capture::{Capture, CaptureDebug, CaptureOpaque, CaptureSerialize};
+pub use crate::local::capture::{
+    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Input, Out, TextOut,
+};
 pub use crate::local::record::CallSite;
 pub use crate::registry::Entry;
 pub use inventory;
 pub use serde_json;
 pub use staso_types::{Kind, Options, Registered};
 
+use crate::local::capture::{self, RulesHandle};
 use crate::local::context::{self, Frame};
 use crate::local::instrument::Instrumented;
 use crate::local::lifecycle::{announce, open, records};
@@ -15,6 +18,7 @@ use crate::local::span::{Span, SpanGuard};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::future::Future;
+use std::panic::Location;
 
 /// Bytes of one queued span in the queue and the batcher (`size_of` of the record; what
 /// it captured lives behind a pointer). For the benchmarks' memory bound.
@@ -26,61 +30,60 @@ pub fn enabled() -> bool {
     crate::client::active() || crate::testing::capturing()
 }
 
-/// Decides, once per call, whether arguments and result are captured. A function whose
-/// attribute captures nothing does not look at the policy at all.
-#[inline]
-fn wants(cs: &'static CallSite, sink: Option<&dyn context::Sink>) -> (bool, bool) {
-    if !cs.capture_input && !cs.capture_output {
-        return (false, false);
-    }
-    let policy = match sink {
-        Some(s) => Some(s.config().capture),
-        None => crate::client::with_config(|c| c.capture),
-    };
-    let Some(p) = policy else {
-        return (false, false);
-    };
-    (
-        cs.capture_input && p.allows_input(cs.kind),
-        cs.capture_output && p.allows_output(),
-    )
-}
-
-/// Fields common to the sync and async forms, set while the span is being opened.
+/// Fields common to the sync and async forms, set while the span is being opened: whether
+/// arguments and result are captured (decided once per call, before any value is built).
 struct Opening {
-    input: Option<Map<String, Value>>,
     want_in: bool,
     want_out: bool,
+    /// The input is yet to be stored (an agent's holds its name even without arguments).
+    input_pending: bool,
 }
 
 impl Opening {
     const OFF: Opening = Opening {
-        input: None,
         want_in: false,
         want_out: false,
+        input_pending: false,
     };
 
-    /// Adds an argument to the input being built (nothing when input is not captured).
-    fn arg(&mut self, name: &'static str, value: Value) {
-        if let Some(m) = &mut self.input {
-            m.insert(name.to_string(), value);
+    /// A function whose attribute captures nothing does not look at the policy at all.
+    #[inline]
+    fn new(cs: &'static CallSite, ctx: &context::Ctx) -> Opening {
+        if !cs.capture_input && !cs.capture_output {
+            return Opening::OFF;
+        }
+        let policy = match &ctx.sink {
+            Some(s) => Some(s.config().capture),
+            None => crate::client::with_config(|c| c.capture),
+        };
+        let Some(p) = policy else {
+            return Opening::OFF;
+        };
+        let want_in = cs.capture_input && p.allows_input(cs.kind);
+        Opening {
+            want_in,
+            want_out: cs.capture_output && p.allows_output(),
+            input_pending: want_in && cs.kind == Kind::Agent,
         }
     }
 
-    fn new(cs: &'static CallSite, ctx: &context::Ctx) -> Opening {
-        let (want_in, want_out) = wants(cs, ctx.sink.as_deref());
-        let input = want_in.then(|| {
-            let mut m = Map::new();
-            if cs.kind == Kind::Agent {
-                m.insert("agent_name".into(), Value::String(cs.name.to_string()));
-            }
-            m
-        });
-        Opening {
-            input,
-            want_in,
-            want_out,
+    /// Captures the input of the span of `cs` going to `sink` (or the client); `f` adds
+    /// the arguments. Kept out of the span so that it stays small for the spans that
+    /// capture nothing.
+    fn input(
+        &mut self,
+        cs: Option<&'static CallSite>,
+        sink: Option<&std::sync::Arc<dyn context::Sink>>,
+        site: &'static Location<'static>,
+        f: impl FnOnce(&mut Input<'_>),
+    ) -> Option<capture::Captured> {
+        if !self.want_in {
+            return None;
         }
+        let rules = RulesHandle::of(sink)?;
+        self.input_pending = false;
+        let agent = cs.filter(|cs| cs.kind == Kind::Agent).map(|cs| cs.name);
+        Some(capture::input(rules, Some(site), agent, f))
     }
 }
 
@@ -120,11 +123,7 @@ fn enter_recording(cs: &'static CallSite) -> FnSpan {
         }
         // Decided on the parent (the child has the same sink), before the record exists:
         // the new context must not be lent to a call, or it is built aside and copied.
-        let opening = if cs.capture_input || cs.capture_output {
-            Opening::new(cs, parent)
-        } else {
-            Opening::OFF
-        };
+        let opening = Opening::new(cs, parent);
         let (record, ctx) = open(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))?;
         let id = record.span_id;
         let root = record.parent.is_none();
@@ -160,34 +159,63 @@ impl FnSpan {
     pub fn is_recording(&self) -> bool {
         self.guard.is_recording()
     }
-    /// Adds an argument to the input.
-    pub fn arg(&mut self, name: &'static str, value: Value) {
-        self.opening.arg(name, value);
+    /// Captures the arguments: `f` adds them to the input (called only when input is
+    /// captured).
+    #[track_caller]
+    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, f: F) {
+        self.args_at(Location::caller(), f);
     }
-    /// Adds a metadata attribute.
-    pub fn metadata(&mut self, key: &'static str, value: Value) {
-        if self.is_recording() {
-            self.guard.set_metadata(key, &value);
+
+    fn args_at(&mut self, site: &'static Location<'static>, f: impl FnOnce(&mut Input<'_>)) {
+        let Some(id) = self.guard.id().filter(|_| self.opening.want_in) else {
+            return;
+        };
+        let Some((sink, cs)) = context::with_frame(id, |fr| {
+            (
+                fr.ctx.sink.clone(),
+                fr.record.as_ref().and_then(|r| r.callsite),
+            )
+        }) else {
+            return;
+        };
+        if let Some(c) = self.opening.input(cs, sink.as_ref(), site, f) {
+            current_frame(id, |r, _| r.extras().set_input(c.text(), c.truncated));
         }
     }
-    /// Ends the opening: the input is stored and a root's provisional copy is sent. A
-    /// nested span with no input has nothing to do here.
+    /// Adds a metadata attribute, written by `f`.
+    #[track_caller]
+    pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
+        if self.is_recording() {
+            let site = Location::caller();
+            if let Some(id) = self.guard.id() {
+                let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten();
+                if let Some(c) = metadata(RulesHandle::of(sink.as_ref()), site, key, f) {
+                    current_frame(id, |r, _| {
+                        r.extras().set_metadata(key, c.text(), c.truncated)
+                    });
+                }
+            }
+        }
+    }
+    /// Ends the opening: an agent's input is stored when no argument was, and a root's
+    /// provisional copy is sent. A nested span with nothing pending has nothing to do here.
     #[inline]
+    #[track_caller]
     pub fn opened(&mut self) {
-        if self.opening.input.is_some() || self.root {
-            self.store_opening();
+        if self.opening.input_pending || self.root {
+            self.store_opening(Location::caller());
         }
     }
 
-    fn store_opening(&mut self) {
-        let input = self.opening.input.take();
-        if let Some(id) = self.guard.id() {
-            current_frame(id, |record, ctx| {
-                if let Some(m) = input {
-                    record.extras().input = Some(Value::Object(m));
-                }
-                announce(record, ctx);
-            });
+    #[inline(never)]
+    fn store_opening(&mut self, site: &'static Location<'static>) {
+        if self.opening.input_pending {
+            self.args_at(site, |_| {});
+        }
+        if self.root {
+            if let Some(id) = self.guard.id() {
+                current_frame(id, |record, ctx| announce(record, ctx));
+            }
         }
     }
 }
@@ -248,45 +276,83 @@ impl AsyncFnSpan {
     pub fn wants_output(&self) -> bool {
         self.opening.want_out
     }
-    /// Adds an argument to the input.
-    pub fn arg(&mut self, name: &'static str, value: Value) {
-        self.opening.arg(name, value);
-    }
-    /// Adds a metadata attribute.
-    pub fn metadata(&mut self, key: &'static str, value: Value) {
-        if self.span.is_recording() {
-            self.span.set_metadata(key, &value);
+    /// Captures the arguments: `f` adds them to the input (called only when input is
+    /// captured).
+    #[track_caller]
+    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, f: F) {
+        let site = Location::caller();
+        let Some((record, ctx)) = &mut self.span.inner else {
+            return;
+        };
+        if let Some(c) = self
+            .opening
+            .input(record.callsite, ctx.sink.as_ref(), site, f)
+        {
+            record.extras().set_input(c.text(), c.truncated);
         }
     }
-    /// Stores the input, sends a root's provisional copy, and wraps the body.
+    /// Adds a metadata attribute, written by `f`.
+    #[track_caller]
+    pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
+        let site = Location::caller();
+        let Some((_, ctx)) = &self.span.inner else {
+            return;
+        };
+        let c = metadata(RulesHandle::of(ctx.sink.as_ref()), site, key, f);
+        if let (Some(c), Some((record, _))) = (c, &mut self.span.inner) {
+            record.extras().set_metadata(key, c.text(), c.truncated);
+        }
+    }
+    /// Stores an agent's input when no argument was, sends a root's provisional copy, and
+    /// wraps the body.
+    #[track_caller]
     pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
-        if let Some((record, ctx)) = &mut self.span.inner {
-            if let Some(m) = self.opening.input.take() {
-                record.extras().input = Some(Value::Object(m));
-            }
+        if self.opening.input_pending {
+            self.args(|_| {});
+        }
+        if let Some((record, ctx)) = &self.span.inner {
             announce(record, ctx);
         }
         self.span.instrument(fut)
     }
 }
 
-/// Records a returned value as the output `{"result": value}` of the current span.
-pub fn record_output(value: Value) {
-    context::with_innermost_record(|r| {
-        let mut m = Map::new();
-        m.insert("result".into(), value);
-        r.extras().output = Some(Value::Object(m));
-    });
+/// Captures metadata `key` (the encoder applies the capture policy, as to every attribute).
+fn metadata(
+    rules: Option<RulesHandle>,
+    site: &'static Location<'static>,
+    key: &'static str,
+    f: impl FnOnce(&mut Out<'_>),
+) -> Option<capture::Captured> {
+    Some(capture::document(rules?, Some(site), key, f))
 }
 
-/// Records an `Err` on the current span: status `error`, its message, and its type name as
-/// `exception.type`.
-pub fn record_error<E: ?Sized>(message: String, _err: &E) {
+/// Records a returned value, written by `f`, as the output `{"result": value}` of the
+/// current span.
+#[track_caller]
+pub fn record_output<F: FnOnce(&mut Out<'_>)>(f: F) {
+    let site = Location::caller();
+    let Some(rules) = RulesHandle::current() else {
+        return;
+    };
+    let c = capture::result_document(rules, Some(site), f);
+    context::with_innermost_record(|r| r.extras().set_output(c.text(), c.truncated));
+}
+
+/// Records an `Err` on the current span: status `error`, its message (written by `f`; the
+/// encoder sends it when the policy allows), and its type name as `exception.type`.
+#[track_caller]
+pub fn record_error<E: ?Sized, F: FnOnce(&mut TextOut<'_>)>(_err: &E, f: F) {
+    let site = Location::caller();
     let ty = short_type_name(std::any::type_name::<E>());
+    let msg =
+        RulesHandle::current().map(|rules| capture::text(rules, Some(site), "error_message", f));
     context::with_innermost_record(|r| {
         r.status = staso_types::Status::Error;
         let e = r.extras();
-        e.error_message = Some(message);
+        if let Some(m) = &msg {
+            e.set_error_text(m.text(), m.truncated);
+        }
         e.exception_type = Some(Cow::Owned(ty));
     });
 }
@@ -297,37 +363,38 @@ fn short_type_name(full: &str) -> String {
     full.replace("alloc::", "").replace("core::", "")
 }
 
-/// An error's message: `Display` when it has one, else `Debug`, else a placeholder.
+/// An error's message: `Display` when it has one, else `Debug`, else a placeholder. The
+/// macros write `(&&&ErrorText(err)).__staso_error_text(out)`.
 pub struct ErrorText<'a, T: ?Sized>(pub &'a T);
 
 /// Chosen for `Display` errors.
 pub trait ErrorDisplay {
-    /// The message.
-    fn __staso_error_text(&self) -> String;
+    /// Writes the message.
+    fn __staso_error_text(&self, out: &mut TextOut<'_>);
 }
 /// Chosen for `Debug`-only errors.
 pub trait ErrorDebug {
-    /// The message.
-    fn __staso_error_text(&self) -> String;
+    /// Writes the message.
+    fn __staso_error_text(&self, out: &mut TextOut<'_>);
 }
 /// Chosen for anything else.
 pub trait ErrorOpaque {
-    /// The message.
-    fn __staso_error_text(&self) -> String;
+    /// Writes the message.
+    fn __staso_error_text(&self, out: &mut TextOut<'_>);
 }
 impl<T: std::fmt::Display + ?Sized> ErrorDisplay for &&ErrorText<'_, T> {
-    fn __staso_error_text(&self) -> String {
-        self.0.to_string()
+    fn __staso_error_text(&self, out: &mut TextOut<'_>) {
+        out.display(self.0);
     }
 }
 impl<T: std::fmt::Debug + ?Sized> ErrorDebug for &ErrorText<'_, T> {
-    fn __staso_error_text(&self) -> String {
-        format!("{:?}", self.0)
+    fn __staso_error_text(&self, out: &mut TextOut<'_>) {
+        out.debug(self.0);
     }
 }
 impl<T: ?Sized> ErrorOpaque for ErrorText<'_, T> {
-    fn __staso_error_text(&self) -> String {
-        format!("<{}>", std::any::type_name::<T>())
+    fn __staso_error_text(&self, out: &mut TextOut<'_>) {
+        out.placeholder::<T>();
     }
 }
 
@@ -408,10 +475,10 @@ impl GuardInput {
         self.input.is_some()
     }
 
-    /// Adds an argument.
-    pub fn arg(&mut self, name: &'static str, value: Value) {
+    /// Adds an argument, written by `f` (bounded and safe like every captured value).
+    pub fn arg<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, f: F) {
         if let Some(m) = &mut self.input {
-            m.insert(name.to_string(), value);
+            m.insert(name.to_string(), capture::value(f));
         }
     }
 

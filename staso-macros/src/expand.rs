@@ -189,17 +189,30 @@ fn capture_block(a: &FnArgs, captures: &[ArgCapture], recording: TokenStream) ->
         let (key, value, cfgs) = (&c.key, &c.value, &c.cfgs);
         quote! {
             #(#cfgs)*
-            __staso_span.arg(#key, (&&&::staso::__private::Capture(#value)).__staso_capture());
+            __staso_input.arg(#key, |__staso_out| {
+                (&&&::staso::__private::Capture(#value)).__staso_capture(__staso_out)
+            });
         }
     });
+    // All arguments in one call: one document, written in one go.
     let args = if captures.is_empty() {
         TokenStream::new()
     } else {
-        quote! { if __staso_span.wants_input() { #(#args)* } }
+        quote! {
+            if __staso_span.wants_input() {
+                __staso_span.args(|__staso_input| { #(#args)* });
+            }
+        }
     };
     let meta = a.metadata.iter().map(|(k, v)| {
         quote! {
-            __staso_span.metadata(#k, (&&&::staso::__private::Capture(&#v)).__staso_capture());
+            {
+                // Evaluated here, outside the capture: a panic in it is the user's own.
+                let __staso_value = &#v;
+                __staso_span.metadata(#k, |__staso_out| {
+                    (&&&::staso::__private::Capture(__staso_value)).__staso_capture(__staso_out)
+                });
+            }
         }
     });
     let meta = if a.metadata.is_empty() {
@@ -240,16 +253,17 @@ fn outcome(
                 match &__staso_ret {
                     ::core::result::Result::Ok(__staso_ok) => {
                         if #wants_output {
-                            ::staso::__private::record_output(
-                                (&&&::staso::__private::Capture(__staso_ok)).__staso_capture(),
-                            );
+                            ::staso::__private::record_output(|__staso_out| {
+                                (&&&::staso::__private::Capture(__staso_ok))
+                                    .__staso_capture(__staso_out)
+                            });
                         }
                     }
                     ::core::result::Result::Err(__staso_err) => {
-                        ::staso::__private::record_error(
-                            (&&&::staso::__private::ErrorText(__staso_err)).__staso_error_text(),
-                            __staso_err,
-                        );
+                        ::staso::__private::record_error(__staso_err, |__staso_out| {
+                            (&&&::staso::__private::ErrorText(__staso_err))
+                                .__staso_error_text(__staso_out)
+                        });
                     }
                 }
             }
@@ -258,9 +272,9 @@ fn outcome(
         quote! {
             if #wants_output {
                 #capture_traits
-                ::staso::__private::record_output(
-                    (&&&::staso::__private::Capture(&__staso_ret)).__staso_capture(),
-                );
+                ::staso::__private::record_output(|__staso_out| {
+                    (&&&::staso::__private::Capture(&__staso_ret)).__staso_capture(__staso_out)
+                });
             }
         }
     }
@@ -275,7 +289,9 @@ fn guard_input(a: &FnArgs, captures: &[ArgCapture]) -> TokenStream {
         let (key, value, cfgs) = (&c.key, &c.value, &c.cfgs);
         quote! {
             #(#cfgs)*
-            __staso_guard.arg(#key, (&&&::staso::__private::Capture(#value)).__staso_capture());
+            __staso_guard.arg(#key, |__staso_out| {
+                (&&&::staso::__private::Capture(#value)).__staso_capture(__staso_out)
+            });
         }
     });
     quote! {

@@ -1,13 +1,19 @@
 //! From records to the request body of the contract: coalesce copies of a span, group by
-//! trace, apply the capture policy and sanitization, serialize into a reused buffer.
+//! trace, apply the capture policy, serialize into a reused buffer.
+//!
+//! Captured values arrive encoded already (JSON text, redacted, masked and bounded on the
+//! caller's thread, see `local::capture`): they are copied into the body as strings and
+//! never parsed or walked here. The capture policy is applied again, so that what leaves
+//! is what the policy allows even for values set before a field was suppressed.
 
-use super::sanitize;
 use crate::config::Config;
+use crate::local::capture;
 use crate::local::clock;
-use crate::local::record::SpanRecord;
+use crate::local::record::{Field, SpanRecord};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use staso_types::Kind;
+use staso_types::{CapturePolicy, Kind};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// One span as the contract writes it (without `trace_id`).
@@ -28,10 +34,10 @@ pub(crate) struct WireSpan<'a> {
     input_tokens: u64,
     output_tokens: u64,
     total_tokens: u64,
-    input: String,
-    output: String,
+    input: &'a str,
+    output: &'a str,
     attributes: String,
-    error_message: Option<&'a str>,
+    error_message: Option<Cow<'a, str>>,
     capture: Map<String, Value>,
     session_id: &'a str,
     agent_name: &'a str,
@@ -118,114 +124,94 @@ pub(crate) fn encode_batch<'a>(
     n
 }
 
-/// Applies redaction and the mask hook to a captured value.
-fn sanitized(v: &Value, cfg: &Config) -> Value {
-    let mut v = v.clone();
-    if cfg.redact_secrets {
-        sanitize::redact(&mut v, 0);
-    }
-    if let Some(mask) = &cfg.mask {
-        sanitize::mask(&mut v, "", &*mask.0, 0);
-    }
-    v
-}
-
 /// One span in the contract's form.
 pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> {
     let policy = &cfg.capture;
     static NO_LLM: crate::local::record::Llm = crate::local::record::Llm::EMPTY;
-    let default_llm = &NO_LLM;
     let extras = r.extras.as_deref();
-    let llm = extras.map(|e| &e.llm).unwrap_or(default_llm);
-    let mut attrs = Map::new();
-    let mut truncated: Vec<(&str, usize)> = Vec::new();
+    let llm = extras.map_or(&NO_LLM, |e| &e.llm);
+    let mut attrs = Attrs::default();
 
-    let field = |v: Option<&Value>,
-                 allowed: bool,
-                 what: &'static str,
-                 truncated: &mut Vec<(&str, usize)>|
-     -> String {
-        match v {
-            Some(v) if allowed && !is_empty(v) => {
-                let (s, orig) = sanitize::to_wire_string(&sanitized(v, cfg), cfg.max_field_bytes);
-                if let Some(n) = orig {
-                    truncated.push((what, n));
-                }
-                s
-            }
-            _ => String::new(),
-        }
-    };
-
-    // The input, as the reference client: agent spans carry their agent name first.
-    let input = field(
-        extras.and_then(|e| e.input.as_ref()),
+    // Sent only when allowed and not "nothing" (the reference client sends `""` for those).
+    let doc = |d: Option<&'a str>, allowed: bool| d.filter(|d| allowed && !is_empty(d));
+    // An LLM call recorded through `llm` was filtered per category while it was read: its
+    // input and output are sent whatever the categories (the contract's §10).
+    let input = doc(
+        extras.and_then(|e| e.input()),
         policy.allows_input(r.kind) || llm.prefiltered,
-        "input",
-        &mut truncated,
     );
-    let output = field(
-        extras.and_then(|e| e.output.as_ref()),
+    let output = doc(
+        extras.and_then(|e| e.output()),
         policy.output || llm.prefiltered,
-        "output",
-        &mut truncated,
     );
+    let mut error_message = None;
+    let mut sdk_error_cut = None;
+    if policy.allows_error_message() {
+        if let Some(e) = extras {
+            error_message = match &e.error_message {
+                Some(raw) => {
+                    let (text, cut) = capture::clean_sdk_text(raw, cfg, "error_message");
+                    sdk_error_cut = cut;
+                    Some(text)
+                }
+                None => e.error_text().map(Cow::Borrowed),
+            };
+        }
+    }
 
     if let Some(cs) = r.callsite {
-        attrs.insert("code.filepath".into(), cs.file.into());
-        attrs.insert("code.lineno".into(), cs.line.into());
-        attrs.insert("code.function".into(), cs.function.into());
+        attrs.insert("code.filepath", Attr::Str(cs.file));
+        attrs.insert("code.lineno", Attr::Num(u64::from(cs.line)));
+        attrs.insert("code.function", Attr::Str(cs.function));
         if cs.kind == Kind::Tool {
-            attrs.insert("tool_name".into(), cs.name.into());
+            attrs.insert("tool_name", Attr::Str(cs.name));
         }
     }
     let mut tags: Vec<&str> = r.callsite.map(|c| c.tags.to_vec()).unwrap_or_default();
-    tags.extend(
-        extras
-            .iter()
-            .flat_map(|e| e.tags.iter().map(String::as_str)),
-    );
+    tags.extend(extras.iter().flat_map(|e| e.tags()));
     if !tags.is_empty() {
-        attrs.insert("tags".into(), tags.into());
+        attrs.insert("tags", Attr::Tags(tags));
     }
     if let Some(e) = extras {
-        for (k, v) in &e.metadata {
-            // Operational keys (`time_to_first_token`, token counts) are never secrets,
-            // whatever their name ends with.
-            let v = if cfg.redact_secrets
-                && sanitize::is_secret_key(k)
-                && !staso_types::OPERATIONAL_KEYS.contains(&k.as_str())
-            {
-                Value::String(staso_types::REDACTED.into())
-            } else {
-                sanitized(v, cfg)
-            };
-            let (s, orig) = sanitize::to_wire_string(&v, cfg.max_field_bytes);
-            let v = match orig {
-                Some(_) => serde_json::from_str(&s).unwrap_or(Value::Null),
-                None => v,
-            };
-            attrs.insert(k.clone(), v);
+        for (k, v, cut) in e.metadata() {
+            attrs.insert(k, Attr::Raw(v));
+            if let Some(n) = cut {
+                attrs.insert(format!("staso.truncated.metadata.{k}"), Attr::Num(n as u64));
+            }
         }
         if let Some(t) = &e.exception_type {
-            attrs.insert("exception.type".into(), t.as_ref().into());
+            attrs.insert("exception.type", Attr::Str(t));
         }
     }
     if r.parent.is_none() {
         if let Some(g) = &cfg.git {
-            attrs.insert("vcs.commit.sha".into(), g.commit_sha.clone().into());
-            attrs.insert("vcs.branch".into(), g.branch.clone().into());
-            attrs.insert("vcs.repo_url".into(), g.repo_url.clone().into());
-            attrs.insert("vcs.is_dirty".into(), g.is_dirty.into());
+            attrs.insert("vcs.commit.sha", Attr::Str(&g.commit_sha));
+            attrs.insert("vcs.branch", Attr::Str(&g.branch));
+            attrs.insert("vcs.repo_url", Attr::Str(&g.repo_url));
+            attrs.insert("vcs.is_dirty", Attr::Bool(g.is_dirty));
         }
     }
     if r.provisional {
-        attrs.insert("staso.provisional_root".into(), true.into());
+        attrs.insert("staso.provisional_root", Attr::Bool(true));
     }
-    for (what, n) in truncated {
-        attrs.insert(format!("staso.truncated.{what}"), n.into());
+    // The size of a cut field, for the fields that are sent.
+    let sent = |f: Field| match f {
+        Field::Input => input.is_some(),
+        Field::Output => output.is_some(),
+        Field::ErrorMessage => error_message.is_some(),
+        Field::Name => policy.allows_name(r.kind),
+        Field::Tags => policy.allows_attribute("tags"),
+    };
+    let sdk_error = extras.is_some_and(|e| e.error_message.is_some());
+    for (f, n) in extras.into_iter().flat_map(|e| e.truncated()) {
+        // A captured message replaced by the SDK's own is not sent, nor is its size.
+        if sent(f) && !(f == Field::ErrorMessage && sdk_error) {
+            attrs.insert(f.attribute(), Attr::Num(n as u64));
+        }
     }
-    attrs.retain(|k, _| policy.allows_attribute(k));
+    if let Some(n) = sdk_error_cut {
+        attrs.insert(Field::ErrorMessage.attribute(), Attr::Num(n as u64));
+    }
 
     let kind = r.kind.as_str();
     let name = if policy.allows_name(r.kind) {
@@ -263,14 +249,10 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
         input_tokens: llm.input_tokens,
         output_tokens: llm.output_tokens,
         total_tokens: llm.total_tokens,
-        input,
-        output,
-        attributes: serde_json::to_string(&attrs).unwrap_or_else(|_| "{}".into()),
-        error_message: if policy.allows_error_message() {
-            extras.and_then(|e| e.error_message.as_deref())
-        } else {
-            None
-        },
+        input: input.unwrap_or(""),
+        output: output.unwrap_or(""),
+        attributes: attrs.into_json(policy),
+        error_message,
         capture: policy
             .wire()
             .iter()
@@ -290,15 +272,73 @@ pub(crate) fn wire_span<'a>(r: &'a SpanRecord, cfg: &'a Config) -> WireSpan<'a> 
     }
 }
 
-/// Whether a captured value is "nothing" (the reference client sends `""` for those).
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Object(m) => m.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::String(s) => s.is_empty(),
-        _ => false,
+/// An attribute's value. Metadata values are JSON text already (`Raw`).
+enum Attr<'a> {
+    Str(&'a str),
+    Num(u64),
+    Bool(bool),
+    Raw(&'a str),
+    Tags(Vec<&'a str>),
+}
+
+/// The `attributes` object: a later value for a key replaces an earlier one; written with
+/// its keys in order (as a JSON map would be).
+#[derive(Default)]
+struct Attrs<'a> {
+    entries: Vec<(Cow<'a, str>, Attr<'a>)>,
+}
+
+impl<'a> Attrs<'a> {
+    fn insert(&mut self, key: impl Into<Cow<'a, str>>, value: Attr<'a>) {
+        let key = key.into();
+        match self.entries.iter_mut().find(|(k, _)| *k == key) {
+            Some(e) => e.1 = value,
+            None => self.entries.push((key, value)),
+        }
     }
+
+    fn into_json(mut self, policy: &CapturePolicy) -> String {
+        self.entries.retain(|(k, _)| policy.allows_attribute(k));
+        self.entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = String::with_capacity(64 * (self.entries.len() + 1));
+        out.push('{');
+        for (i, (k, v)) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_str_json(&mut out, k);
+            out.push(':');
+            match v {
+                Attr::Str(s) => push_str_json(&mut out, s),
+                Attr::Num(n) => out.push_str(itoa::Buffer::new().format(*n)),
+                Attr::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                Attr::Raw(j) => out.push_str(j),
+                Attr::Tags(ts) => {
+                    out.push('[');
+                    for (i, t) in ts.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        push_str_json(&mut out, t);
+                    }
+                    out.push(']');
+                }
+            }
+        }
+        out.push('}');
+        out
+    }
+}
+
+fn push_str_json(out: &mut String, s: &str) {
+    out.push('"');
+    capture::escape_into(out, s);
+    out.push('"');
+}
+
+/// Whether a captured document is "nothing": `null`, `""`, `{}` or `[]`.
+fn is_empty(doc: &str) -> bool {
+    matches!(doc, "null" | "\"\"" | "{}" | "[]")
 }
 
 /// A span with its trace-level fields, as the tests of users see it.

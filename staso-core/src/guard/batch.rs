@@ -251,11 +251,12 @@ fn prepare(
             let ambient =
                 Ambient::of_span(ctx, record.trace_id, record.span_id, span_cfg.as_deref());
             let extras = record.extras.as_deref();
-            let input = extras.and_then(|e| e.input.clone());
+            let input = extras
+                .and_then(|e| e.input())
+                .and_then(|doc| serde_json::from_str::<Value>(doc).ok());
             let stop = extras
-                .and_then(|e| e.metadata.get("stop_reason"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
+                .and_then(|e| e.metadata_value("stop_reason"))
+                .and_then(|doc| serde_json::from_str::<String>(doc).ok());
             (ambient, input, stop)
         }
         None => (Ambient::default(), None, None),
@@ -522,9 +523,8 @@ fn conclude(
     }
     if let Some((record, _)) = &mut llm.inner {
         let extras = record.extras();
-        extras
-            .metadata
-            .insert("guard_evaluations".into(), Value::Array(evaluations));
+        let doc = Value::Array(evaluations).to_string();
+        extras.set_metadata("guard_evaluations", &doc, None);
     }
     let Some(error) = error else {
         return Ok(results);
@@ -569,12 +569,12 @@ fn conclude(
         if !options.stream {
             extras.exception_type = Some(Cow::Borrowed("GuardBlocked"));
         }
-        extras
-            .metadata
-            .insert("guard_blocked_tools".into(), Value::Array(tools));
-        extras
-            .metadata
-            .insert("guard_blocked_count".into(), count.into());
+        extras.set_metadata(
+            "guard_blocked_tools",
+            &Value::Array(tools).to_string(),
+            None,
+        );
+        extras.set_metadata("guard_blocked_count", &count.to_string(), None);
     }
     Err(error)
 }

@@ -129,7 +129,7 @@ fn guard_action(r: &GuardResult) -> &'static str {
 /// operational, the encoder keeps them under any policy except `guard_reason`).
 fn attr(span: &mut Span, key: &str, value: Value) {
     if let Some((r, _)) = &mut span.inner {
-        r.extras().metadata.insert(key.to_string(), value);
+        r.extras().set_metadata(key, &value.to_string(), None);
     }
 }
 
@@ -173,13 +173,14 @@ fn name_and_id(span: &mut Span, r: &GuardResult, name: String) {
 
 fn set_input(span: &mut Span, tool_name: &str, tool_input: &Value) {
     if let Some((r, _)) = &mut span.inner {
-        r.extras().input = Some(json!({"tool_name": tool_name, "tool_input": tool_input}));
+        let doc = json!({"tool_name": tool_name, "tool_input": tool_input}).to_string();
+        r.extras().set_input(&doc, None);
     }
 }
 
 fn set_output(span: &mut Span, output: Value) {
     if let Some((r, _)) = &mut span.inner {
-        r.extras().output = Some(output);
+        r.extras().set_output(&output.to_string(), None);
     }
 }
 

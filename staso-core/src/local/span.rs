@@ -2,6 +2,7 @@
 //! [`Span`] (not current yet; `Send`, for futures), and [`CurrentSpan`] (the innermost
 //! span, from anywhere inside it). Opening and ending belong to `lifecycle`.
 
+use super::capture::{self, RulesHandle};
 use super::context::{self, Ctx, Frame};
 use super::lifecycle;
 use super::record::{SharedStr, SpanRecord};
@@ -9,52 +10,86 @@ use serde::Serialize;
 use staso_types::{Kind, SpanId, Status, TraceId};
 use std::borrow::Cow;
 use std::marker::PhantomData;
+use std::panic::Location;
 
 /// Sets fields of a span. Shared by [`SpanGuard`], [`Span`] and [`CurrentSpan`].
+///
+/// Captured values (input, output, metadata, error message, name, tags) are encoded here,
+/// on the caller's thread, under the capture policy, the size bound, the redaction rule and
+/// the mask hook (see `capture`); values are captured before the record is touched, so a
+/// value's own code may open spans.
 macro_rules! setters {
     ($ty:ty) => {
         impl $ty {
             /// Sets the span's input (any `Serialize` value; sent as JSON).
+            #[track_caller]
             pub fn set_input<T: Serialize + ?Sized>(&mut self, input: &T) -> &mut Self {
-                if self.capturing() {
-                    let v = super::capture::to_value_safely(input);
-                    self.edit(|r| r.extras().input = Some(v));
+                if let Some((rules, _)) = self.rules() {
+                    let c = capture::document(rules, Some(Location::caller()), "", |o| {
+                        o.serialize(input)
+                    });
+                    self.edit(|r| r.extras().set_input(c.text(), c.truncated));
                 }
                 self
             }
             /// Sets the span's output (any `Serialize` value; sent as JSON).
+            #[track_caller]
             pub fn set_output<T: Serialize + ?Sized>(&mut self, output: &T) -> &mut Self {
-                if self.capturing() {
-                    let v = super::capture::to_value_safely(output);
-                    self.edit(|r| r.extras().output = Some(v));
+                if let Some((rules, _)) = self.rules() {
+                    let c = capture::document(rules, Some(Location::caller()), "", |o| {
+                        o.serialize(output)
+                    });
+                    self.edit(|r| r.extras().set_output(c.text(), c.truncated));
                 }
                 self
             }
             /// Adds a metadata attribute.
+            #[track_caller]
             pub fn set_metadata<T: Serialize + ?Sized>(
                 &mut self,
                 key: impl Into<String>,
                 value: &T,
             ) -> &mut Self {
-                if self.capturing() {
-                    let v = super::capture::to_value_safely(value);
+                let site = Location::caller();
+                if let Some((rules, _)) = self.rules() {
                     let k = key.into();
-                    self.edit(|r| {
-                        r.extras().metadata.insert(k, v);
-                    });
+                    let c = capture::document(rules, Some(site), &k, |o| o.serialize(value));
+                    self.edit(|r| r.extras().set_metadata(&k, c.text(), c.truncated));
                 }
                 self
             }
             /// Adds a tag (sent in the `tags` attribute).
+            #[track_caller]
             pub fn add_tag(&mut self, tag: impl Into<String>) -> &mut Self {
-                let t = tag.into();
-                self.edit(|r| r.extras().tags.push(t));
+                let site = Location::caller();
+                if let Some((rules, _)) = self.rules() {
+                    let t = tag.into();
+                    let c = capture::text(rules, Some(site), "tags", |o| o.text(&t));
+                    self.edit(|r| r.extras().push_tag(c.text(), c.truncated));
+                }
                 self
             }
             /// Renames the span.
+            #[track_caller]
             pub fn set_name(&mut self, name: impl Into<String>) -> &mut Self {
-                let n = SharedStr::from(name.into());
-                self.edit(|r| r.name = n);
+                let site = Location::caller();
+                if let Some((rules, _)) = self.rules() {
+                    let n = name.into();
+                    let c = capture::text(rules, Some(site), "name", |o| o.text(&n));
+                    let text = if c.text() == n {
+                        n
+                    } else {
+                        c.text().to_string()
+                    };
+                    let truncated = c.truncated;
+                    let n = SharedStr::from(text);
+                    self.edit(|r| {
+                        r.name = n;
+                        if truncated.is_some() || r.extras.is_some() {
+                            r.extras().set_name_truncated(truncated);
+                        }
+                    });
+                }
                 self
             }
             /// Sets the status.
@@ -64,13 +99,19 @@ macro_rules! setters {
             }
             /// Marks the span as failed with `error`'s message; `exception.type` is the
             /// error's type name.
+            #[track_caller]
             pub fn set_error<E: std::fmt::Display + ?Sized>(&mut self, error: &E) -> &mut Self {
-                let msg = error.to_string();
+                let site = Location::caller();
                 let ty = std::any::type_name::<E>();
+                let msg = self.rules().map(|(rules, _)| {
+                    capture::text(rules, Some(site), "error_message", |o| o.display(error))
+                });
                 self.edit(|r| {
                     r.status = Status::Error;
                     let e = r.extras();
-                    e.error_message = Some(msg);
+                    if let Some(m) = &msg {
+                        e.set_error_text(m.text(), m.truncated);
+                    }
                     e.exception_type = Some(Cow::Borrowed(ty));
                 });
                 self
@@ -225,8 +266,16 @@ impl SpanGuard {
         }
     }
 
-    fn capturing(&self) -> bool {
-        self.capture
+    /// The capture rules of this span and its kind (`None` when it is not recorded).
+    fn rules(&self) -> Option<(RulesHandle, Kind)> {
+        if !self.capture {
+            return None;
+        }
+        let (sink, kind) = context::with_frame(self.span?, |fr| {
+            let kind = fr.record.as_ref().map(|r| r.kind);
+            (fr.ctx.sink.clone(), kind)
+        })?;
+        Some((RulesHandle::of(sink.as_ref())?, kind?))
     }
     fn edit(&mut self, f: impl FnOnce(&mut SpanRecord)) {
         if let Some(id) = self.span {
@@ -340,8 +389,12 @@ impl Span {
         }
     }
 
-    fn capturing(&self) -> bool {
-        self.capture
+    fn rules(&self) -> Option<(RulesHandle, Kind)> {
+        if !self.capture {
+            return None;
+        }
+        let (record, ctx) = self.inner.as_ref()?;
+        Some((RulesHandle::of(ctx.sink.as_ref())?, record.kind))
     }
     fn edit(&mut self, f: impl FnOnce(&mut SpanRecord)) {
         if let Some((r, _)) = &mut self.inner {
@@ -427,8 +480,9 @@ pub fn current_span() -> CurrentSpan {
 }
 
 impl CurrentSpan {
-    fn capturing(&self) -> bool {
-        true
+    fn rules(&self) -> Option<(RulesHandle, Kind)> {
+        let kind = self.read(|r| r.kind)?;
+        Some((RulesHandle::current()?, kind))
     }
     fn edit(&mut self, f: impl FnOnce(&mut SpanRecord)) {
         context::with_innermost_record(f);

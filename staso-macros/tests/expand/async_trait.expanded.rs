@@ -40,30 +40,40 @@ where
             };
             if __staso_span.wants_input() {
                 __staso_span
-                    .arg(
-                        "key",
-                        (&&&::staso::__private::Capture(&key)).__staso_capture(),
-                    );
-                __staso_span
-                    .arg(
-                        "a",
-                        (&&&::staso::__private::Capture({
-                            #[allow(unused_variables, clippy::toplevel_ref_arg)]
-                            let (a, b) = &__arg2;
-                            a
-                        }))
-                            .__staso_capture(),
-                    );
-                __staso_span
-                    .arg(
-                        "b",
-                        (&&&::staso::__private::Capture({
-                            #[allow(unused_variables, clippy::toplevel_ref_arg)]
-                            let (a, b) = &__arg2;
-                            b
-                        }))
-                            .__staso_capture(),
-                    );
+                    .args(|__staso_input| {
+                        __staso_input
+                            .arg(
+                                "key",
+                                |__staso_out| {
+                                    (&&&::staso::__private::Capture(&key))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                        __staso_input
+                            .arg(
+                                "a",
+                                |__staso_out| {
+                                    (&&&::staso::__private::Capture({
+                                        #[allow(unused_variables, clippy::toplevel_ref_arg)]
+                                        let (a, b) = &__arg2;
+                                        a
+                                    }))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                        __staso_input
+                            .arg(
+                                "b",
+                                |__staso_out| {
+                                    (&&&::staso::__private::Capture({
+                                        #[allow(unused_variables, clippy::toplevel_ref_arg)]
+                                        let (a, b) = &__arg2;
+                                        b
+                                    }))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    });
             }
         }
         let __staso_wants_output = __staso_span.wants_output();
@@ -114,17 +124,19 @@ where
                     match &__staso_ret {
                         ::core::result::Result::Ok(__staso_ok) => {
                             if __staso_wants_output {
-                                ::staso::__private::record_output(
+                                ::staso::__private::record_output(|__staso_out| {
                                     (&&&::staso::__private::Capture(__staso_ok))
-                                        .__staso_capture(),
-                                );
+                                        .__staso_capture(__staso_out)
+                                });
                             }
                         }
                         ::core::result::Result::Err(__staso_err) => {
                             ::staso::__private::record_error(
-                                (&&&::staso::__private::ErrorText(__staso_err))
-                                    .__staso_error_text(),
                                 __staso_err,
+                                |__staso_out| {
+                                    (&&&::staso::__private::ErrorText(__staso_err))
+                                        .__staso_error_text(__staso_out)
+                                },
                             );
                         }
                     }

@@ -24,22 +24,37 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .arg(
-                    "charge",
-                    (&&&::staso::__private::Capture(&charge)).__staso_capture(),
-                );
-            __staso_span
-                .arg(
-                    "cents",
-                    (&&&::staso::__private::Capture(&cents)).__staso_capture(),
-                );
+                .args(|__staso_input| {
+                    __staso_input
+                        .arg(
+                            "charge",
+                            |__staso_out| {
+                                (&&&::staso::__private::Capture(&charge))
+                                    .__staso_capture(__staso_out)
+                            },
+                        );
+                    __staso_input
+                        .arg(
+                            "cents",
+                            |__staso_out| {
+                                (&&&::staso::__private::Capture(&cents))
+                                    .__staso_capture(__staso_out)
+                            },
+                        );
+                });
         }
         if __staso_span.is_recording() {
-            __staso_span
-                .metadata(
-                    "team",
-                    (&&&::staso::__private::Capture(&"billing")).__staso_capture(),
-                );
+            {
+                let __staso_value = &"billing";
+                __staso_span
+                    .metadata(
+                        "team",
+                        |__staso_out| {
+                            (&&&::staso::__private::Capture(__staso_value))
+                                .__staso_capture(__staso_out)
+                        },
+                    );
+            }
         }
     }
     __staso_span.opened();
@@ -79,15 +94,19 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
         match &__staso_ret {
             ::core::result::Result::Ok(__staso_ok) => {
                 if __staso_span.wants_output() {
-                    ::staso::__private::record_output(
-                        (&&&::staso::__private::Capture(__staso_ok)).__staso_capture(),
-                    );
+                    ::staso::__private::record_output(|__staso_out| {
+                        (&&&::staso::__private::Capture(__staso_ok))
+                            .__staso_capture(__staso_out)
+                    });
                 }
             }
             ::core::result::Result::Err(__staso_err) => {
                 ::staso::__private::record_error(
-                    (&&&::staso::__private::ErrorText(__staso_err)).__staso_error_text(),
                     __staso_err,
+                    |__staso_out| {
+                        (&&&::staso::__private::ErrorText(__staso_err))
+                            .__staso_error_text(__staso_out)
+                    },
                 );
             }
         }
@@ -120,10 +139,16 @@ fn total(items: &[u64]) -> u64 {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .arg(
-                    "items",
-                    (&&&::staso::__private::Capture(&items)).__staso_capture(),
-                );
+                .args(|__staso_input| {
+                    __staso_input
+                        .arg(
+                            "items",
+                            |__staso_out| {
+                                (&&&::staso::__private::Capture(&items))
+                                    .__staso_capture(__staso_out)
+                            },
+                        );
+                });
         }
     }
     __staso_span.opened();
@@ -153,9 +178,9 @@ fn total(items: &[u64]) -> u64 {
         use ::staso::__private::{
             CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
         };
-        ::staso::__private::record_output(
-            (&&&::staso::__private::Capture(&__staso_ret)).__staso_capture(),
-        );
+        ::staso::__private::record_output(|__staso_out| {
+            (&&&::staso::__private::Capture(&__staso_ret)).__staso_capture(__staso_out)
+        });
     }
     __staso_ret
 }
@@ -185,10 +210,16 @@ async fn handle(ticket: Ticket) -> Result<String, Error> {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .arg(
-                    "ticket",
-                    (&&&::staso::__private::Capture(&ticket)).__staso_capture(),
-                );
+                .args(|__staso_input| {
+                    __staso_input
+                        .arg(
+                            "ticket",
+                            |__staso_out| {
+                                (&&&::staso::__private::Capture(&ticket))
+                                    .__staso_capture(__staso_out)
+                            },
+                        );
+                });
         }
     }
     let __staso_wants_output = __staso_span.wants_output();
@@ -227,17 +258,19 @@ async fn handle(ticket: Ticket) -> Result<String, Error> {
                 match &__staso_ret {
                     ::core::result::Result::Ok(__staso_ok) => {
                         if __staso_wants_output {
-                            ::staso::__private::record_output(
+                            ::staso::__private::record_output(|__staso_out| {
                                 (&&&::staso::__private::Capture(__staso_ok))
-                                    .__staso_capture(),
-                            );
+                                    .__staso_capture(__staso_out)
+                            });
                         }
                     }
                     ::core::result::Result::Err(__staso_err) => {
                         ::staso::__private::record_error(
-                            (&&&::staso::__private::ErrorText(__staso_err))
-                                .__staso_error_text(),
                             __staso_err,
+                            |__staso_out| {
+                                (&&&::staso::__private::ErrorText(__staso_err))
+                                    .__staso_error_text(__staso_out)
+                            },
                         );
                     }
                 }
@@ -272,10 +305,16 @@ fn search(query: String) -> impl Future<Output = Vec<Doc>> + Send {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .arg(
-                    "query",
-                    (&&&::staso::__private::Capture(&query)).__staso_capture(),
-                );
+                .args(|__staso_input| {
+                    __staso_input
+                        .arg(
+                            "query",
+                            |__staso_out| {
+                                (&&&::staso::__private::Capture(&query))
+                                    .__staso_capture(__staso_out)
+                            },
+                        );
+                });
         }
     }
     let __staso_wants_output = __staso_span.wants_output();
@@ -295,9 +334,10 @@ fn search(query: String) -> impl Future<Output = Vec<Doc>> + Send {
                 use ::staso::__private::{
                     CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
                 };
-                ::staso::__private::record_output(
-                    (&&&::staso::__private::Capture(&__staso_ret)).__staso_capture(),
-                );
+                ::staso::__private::record_output(|__staso_out| {
+                    (&&&::staso::__private::Capture(&__staso_ret))
+                        .__staso_capture(__staso_out)
+                });
             }
             __staso_ret
         })

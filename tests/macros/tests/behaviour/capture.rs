@@ -34,7 +34,8 @@ fn serialize_then_debug_then_placeholder() {
     let (_, spans) = capture(|| take(o.clone(), DebugOnly { secret_sauce: 1 }, Opaque));
     let i = input(&spans[0]);
     assert_eq!(i["order"], json!({"id": 7, "items": ["a"]}));
-    assert_eq!(i["dbg"], json!("DebugOnly { secret_sauce: 1 }"));
+    // `secret_*` is a secret-looking key, inside `Debug` text too.
+    assert_eq!(i["dbg"], json!("DebugOnly { secret_sauce: [REDACTED] }"));
     let p = i["opaque"].as_str().expect("placeholder");
     assert!(p.contains("Opaque"), "{p}");
     assert_eq!(result(&spans[0]), json!({"id": 7, "items": ["a"]}));

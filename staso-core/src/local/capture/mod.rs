@@ -1,0 +1,703 @@
+//! Capturing user values, on the caller's thread, straight into JSON text.
+//!
+//! A value is written once, by a serde `Serializer` of ours ([`json`]) or through a bounded
+//! `fmt::Write` ([`text`]), into a per-thread buffer that is reused from span to span; the
+//! span's record then keeps a copy of that text, and the batcher puts it into the request
+//! body as it is. No intermediate `serde_json::Value` is built, and nothing walks the value
+//! again on any thread. While it writes, the capture
+//! - stops at `max_field_bytes`: the caller's cost and memory are bounded by the bound, not
+//!   by the value (a 100 MB `String` costs what 256 KiB cost), and the field gets a
+//!   `staso.truncated.<field>` attribute with at least the size it would have had;
+//! - stops at depth 64 (or when the thread's stack runs low): deeper parts become a
+//!   placeholder and the value's own `Serialize`/`Debug` recursion stops with it;
+//! - applies the redaction rule ([`redact`]) and the user's `mask` hook;
+//! - contains panics of `Serialize`, `Debug`, `Display` and the mask hook: the value
+//!   becomes a placeholder, nothing is printed (see `crate::panic`), and one warning per
+//!   call site is logged.
+//!
+//! Which fields are captured at all (the capture policy) is decided before any of this.
+
+mod json;
+mod redact;
+mod ser;
+mod text;
+
+pub(crate) use json::TRUNCATED;
+pub(crate) use redact::{is_secret_key, scrub};
+pub(crate) use text::escape_into;
+
+use crate::config::Config;
+use crate::local::context::{self, Sink};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::panic::Location;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+/// Where a capture happens, for its one warning: the setter's or the attribute's location
+/// (every call an attribute generates has the attribute's location), `None` inside the SDK.
+pub(crate) type Site = Option<&'static Location<'static>>;
+
+// -------------------------------------------------------------------------- rules
+
+/// The client's configuration as this thread holds it: an `Rc` so that taking it for a
+/// capture is a non-atomic count on this thread's own cache line, not an atomic one on the
+/// `Arc` every thread shares (one extra allocation per thread and client).
+#[allow(clippy::redundant_allocation)]
+type ThreadConfig = Rc<Arc<Config>>;
+
+/// The configuration a capture follows: the test capture's, or the running client's.
+#[derive(Clone)]
+pub(crate) enum RulesHandle {
+    /// The client's configuration, through this thread's cache.
+    Client(ThreadConfig),
+    /// A test capture's.
+    Sink(Arc<dyn Sink>),
+}
+
+thread_local! {
+    /// The last client configuration this thread captured under. Holding it keeps the
+    /// pointer comparison honest (the allocation cannot be reused while held).
+    static CLIENT: RefCell<Option<ThreadConfig>> = const { RefCell::new(None) };
+}
+
+impl RulesHandle {
+    pub(crate) fn config(&self) -> &Config {
+        match self {
+            RulesHandle::Client(c) => c,
+            RulesHandle::Sink(s) => s.config(),
+        }
+    }
+
+    /// The rules of spans that go to `sink`, or to the running client; `None` when there
+    /// is neither.
+    #[inline]
+    pub(crate) fn of(sink: Option<&Arc<dyn Sink>>) -> Option<RulesHandle> {
+        match sink {
+            Some(s) => Some(RulesHandle::Sink(s.clone())),
+            None => client_rules(),
+        }
+    }
+
+    /// The rules of the context current on this thread.
+    pub(crate) fn current() -> Option<RulesHandle> {
+        context::with_current(|c| RulesHandle::of(c.sink.as_ref()))
+    }
+}
+
+fn client_rules() -> Option<RulesHandle> {
+    // Usually the client this thread captured under last time: a pointer comparison and a
+    // non-atomic count, no shared cache line touched.
+    let cached = crate::client::with_config(|cfg| {
+        CLIENT
+            .try_with(|slot| {
+                let slot = slot.try_borrow().ok()?;
+                slot.as_ref()
+                    .filter(|rc| std::ptr::eq(Arc::as_ptr(rc), cfg))
+                    .cloned()
+            })
+            .ok()
+            .flatten()
+    })?;
+    if let Some(rc) = cached {
+        return Some(RulesHandle::Client(rc));
+    }
+    let config = crate::client::with_client(|c| c.config.clone())?;
+    let rc = Rc::new(config);
+    let _ = CLIENT.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = Some(rc.clone());
+        }
+    });
+    Some(RulesHandle::Client(rc))
+}
+
+// -------------------------------------------------------------------------- writers
+
+/// The buffers of a capture, reused: each thread keeps a few (see [`Lease`]), so a capture
+/// allocates nothing once its thread has warmed up.
+#[derive(Default)]
+pub(crate) struct Bufs {
+    /// The document.
+    buf: String,
+    /// `Debug`/`Display` text before it is scrubbed and escaped.
+    scratch: String,
+    /// The keys above the value being written, `\0`-separated (kept only with a mask: the
+    /// hook is given the nearest).
+    keys: String,
+}
+
+/// A document being written: the buffers, where the document stands, and the rules.
+pub(crate) struct Writer {
+    b: Box<Bufs>,
+    st: json::State,
+    handle: RulesHandle,
+    site: Site,
+    redact: bool,
+    has_mask: bool,
+}
+
+impl Writer {
+    /// A document at the end of `b`, under `handle`'s rules.
+    fn new(b: Box<Bufs>, handle: RulesHandle, site: Site) -> Writer {
+        let max = handle.config().max_field_bytes;
+        let st = json::State::new(b.buf.len(), max);
+        Writer::resume(b, st, handle, site)
+    }
+
+    /// A document written before (its buffers and state) continued.
+    fn resume(b: Box<Bufs>, st: json::State, handle: RulesHandle, site: Site) -> Writer {
+        let cfg = handle.config();
+        Writer {
+            redact: cfg.redact_secrets,
+            has_mask: cfg.mask.is_some(),
+            b,
+            st,
+            handle,
+            site,
+        }
+    }
+
+    fn into_parts(self) -> (Box<Bufs>, json::State) {
+        (self.b, self.st)
+    }
+}
+
+/// Capacity kept by a thread's buffers after use: enough for a field at the default bound
+/// (256 KiB and what is read past it), so that capturing big values does not grow a
+/// buffer from scratch each time. Above it, the buffer goes back to the allocator.
+const KEEP: usize = 320 * 1024;
+/// Buffers a thread keeps for reuse (a function's input is built while its metadata and,
+/// rarely, a nested span's values are captured).
+const POOL: usize = 4;
+
+thread_local! {
+    // Boxed: a lease moves a pointer, not the buffers.
+    #[allow(clippy::vec_box)]
+    static SPARE: RefCell<Vec<Box<Bufs>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Buffers lent by this thread's pool, given back when dropped.
+pub(crate) struct Lease(Option<Box<Bufs>>);
+
+impl Lease {
+    fn take() -> Lease {
+        let b = SPARE
+            .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .ok()
+            .flatten();
+        Lease(b)
+    }
+
+    /// The buffers, to write with (put them back with [`Lease::put`]).
+    fn bufs(&mut self) -> Box<Bufs> {
+        self.0.take().unwrap_or_default()
+    }
+
+    fn put(&mut self, b: Box<Bufs>) {
+        self.0 = Some(b);
+    }
+
+    fn text(&self) -> &str {
+        self.0.as_deref().map_or("", |b| &b.buf)
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(mut b) = self.0.take() else { return };
+        for s in [&mut b.buf, &mut b.scratch, &mut b.keys] {
+            s.clear();
+            if s.capacity() > KEEP {
+                s.shrink_to(KEEP);
+            }
+        }
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < POOL {
+                    s.push(b);
+                }
+            }
+        });
+    }
+}
+
+/// A captured field: its text (a JSON document, or plain text for messages, names and
+/// tags), and when it was cut at the bound, at least the size it would have had.
+pub(crate) struct Captured {
+    lease: Lease,
+    pub truncated: Option<usize>,
+}
+
+impl Captured {
+    pub(crate) fn text(&self) -> &str {
+        self.lease.text()
+    }
+}
+
+// -------------------------------------------------------------------------- values
+
+/// Where the macros (and the setters) write one captured value. The three capture traits
+/// call it: JSON through `Serialize`, else the `Debug` text, else a placeholder.
+pub struct Out<'a> {
+    w: &'a mut Writer,
+}
+
+impl Out<'_> {
+    /// Writes `v` as JSON. A `Serialize` that fails or panics gives a placeholder.
+    pub fn serialize<T: Serialize + ?Sized>(&mut self, v: &T) {
+        let w = &mut *self.w;
+        if w.st.full {
+            return;
+        }
+        let mark = w.mark();
+        match crate::panic::contain(|| v.serialize(&mut *w)) {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) if w.st.full => {}
+            Ok(Err(e)) => {
+                w.restore(&mark);
+                let _ = w.placeholder(
+                    std::any::type_name::<T>(),
+                    format_args!("not serializable: {e}"),
+                );
+            }
+            Err(_) => {
+                warn_contained(w.site(), "a Serialize impl");
+                if !w.st.full {
+                    w.restore(&mark);
+                    let _ = w.placeholder(
+                        std::any::type_name::<T>(),
+                        format_args!("Serialize panicked"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Writes the `Debug` text of `v` as a JSON string.
+    pub fn debug<T: fmt::Debug + ?Sized>(&mut self, v: &T) {
+        self.fmt_value(std::any::type_name::<T>(), "Debug", format_args!("{v:?}"));
+    }
+
+    /// Writes a placeholder naming `T` and why it is one.
+    pub fn placeholder<T: ?Sized>(&mut self, why: &str) {
+        let _ = self
+            .w
+            .placeholder(std::any::type_name::<T>(), format_args!("{why}"));
+    }
+
+    fn fmt_value(&mut self, ty: &str, what: &str, args: fmt::Arguments<'_>) {
+        let w = &mut *self.w;
+        if w.st.full {
+            return;
+        }
+        let mark = w.mark();
+        match crate::panic::contain(|| w.leaf_fmt(args)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(())) => {
+                w.restore(&mark);
+                let _ = w.placeholder(ty, format_args!("{what} returned an error"));
+            }
+            Err(_) => {
+                warn_contained(
+                    w.site(),
+                    if what == "Debug" {
+                        "a Debug impl"
+                    } else {
+                        "a Display impl"
+                    },
+                );
+                if !w.st.full {
+                    w.restore(&mark);
+                    let _ = w.placeholder(ty, format_args!("{what} panicked"));
+                }
+            }
+        }
+    }
+}
+
+impl Writer {
+    /// `<type: why>` as a string value.
+    fn placeholder(&mut self, ty: &str, why: fmt::Arguments<'_>) -> Result<(), json::Error> {
+        let mut s = std::mem::take(&mut self.b.scratch);
+        s.clear();
+        let _ = fmt::write(
+            &mut text::Bounded::new(&mut s, 1024),
+            format_args!("<{ty}: {why}>"),
+        );
+        let r = self.leaf_str(&s);
+        self.b.scratch = s;
+        r
+    }
+}
+
+/// Captures one value as a JSON document (`set_input`, `set_output`, a metadata value).
+/// `key` is the value's key for the redaction rule and the mask (`""` for none): a value
+/// under a secret key is `"[REDACTED]"` and `f` is not called.
+pub(crate) fn document(
+    handle: RulesHandle,
+    site: Site,
+    key: &str,
+    f: impl FnOnce(&mut Out<'_>),
+) -> Captured {
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, site);
+    if w.redact && is_secret_key(key) {
+        let _ = w.redacted();
+    } else {
+        if w.has_mask {
+            w.b.keys.push_str(key);
+        }
+        f(&mut Out { w: &mut w });
+    }
+    let truncated = w.finish_doc();
+    lease.put(w.into_parts().0);
+    Captured { lease, truncated }
+}
+
+/// Captures a function's result as `{"result": <value>}`.
+pub(crate) fn result_document(
+    handle: RulesHandle,
+    site: Site,
+    f: impl FnOnce(&mut Out<'_>),
+) -> Captured {
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, site);
+    if w.begin_object().is_ok() {
+        let _ = w.member("result", |w| {
+            f(&mut Out { w });
+            Ok(())
+        });
+    }
+    let truncated = w.finish_doc();
+    lease.put(w.into_parts().0);
+    Captured { lease, truncated }
+}
+
+/// Where the macros write a function's arguments, one [`Input::arg`] each.
+pub struct Input<'a> {
+    w: &'a mut Writer,
+}
+
+impl Input<'_> {
+    /// Adds argument `name`, written by `f` (not called for a secret-looking name, or once
+    /// the input reached its bound).
+    pub fn arg<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, f: F) {
+        if self.w.st.full {
+            return;
+        }
+        let _ = self.w.member(name, |w| {
+            f(&mut Out { w });
+            Ok(())
+        });
+    }
+}
+
+/// Captures a function's input object, `{"arg": value, ..}` with `agent_name` first for
+/// agents; `f` adds the arguments.
+pub(crate) fn input(
+    handle: RulesHandle,
+    site: Site,
+    agent: Option<&str>,
+    f: impl FnOnce(&mut Input<'_>),
+) -> Captured {
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, site);
+    if w.begin_object().is_ok() {
+        if let Some(name) = agent {
+            let _ = w.member("agent_name", |w| w.leaf_str(name));
+        }
+        f(&mut Input { w: &mut w });
+    }
+    let truncated = w.finish_doc();
+    lease.put(w.into_parts().0);
+    Captured { lease, truncated }
+}
+
+/// A value as a `serde_json::Value`, for the guard (which sends the arguments as JSON and
+/// applies redaction and the mask to what it sends): written by `f` like any captured
+/// value (bounded, depth-bounded, panics contained, the API key removed), then parsed.
+/// `Null` without a client or test capture.
+pub(crate) fn value(f: impl FnOnce(&mut Out<'_>)) -> serde_json::Value {
+    let Some(handle) = RulesHandle::current().or_else(plain_rules) else {
+        return serde_json::Value::Null;
+    };
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, None);
+    w.redact = false;
+    w.has_mask = false;
+    f(&mut Out { w: &mut w });
+    let _ = w.finish_doc();
+    let v = serde_json::from_str(&w.b.buf).unwrap_or(serde_json::Value::Null);
+    lease.put(w.into_parts().0);
+    v
+}
+
+/// The rules of a value captured with no client and no test capture (the guard can run
+/// without either): the default bound, nothing else.
+fn plain_rules() -> Option<RulesHandle> {
+    static PLAIN: std::sync::OnceLock<Option<Arc<Config>>> = std::sync::OnceLock::new();
+    let cfg = PLAIN.get_or_init(|| {
+        let o = staso_types::Options::new()
+            .api_key("staso-no-client")
+            .agent_name("staso")
+            .capture_git(false)
+            .redact_secrets(false);
+        let env: std::collections::HashMap<String, String> = Default::default();
+        crate::config::resolve(&o, &env).ok().map(Arc::new)
+    });
+    cfg.clone().map(|c| RulesHandle::Client(Rc::new(c)))
+}
+
+/// [`value`] of a `Serialize` value.
+pub(crate) fn to_value_safely<T: Serialize + ?Sized>(v: &T) -> serde_json::Value {
+    value(|o| o.serialize(v))
+}
+
+// -------------------------------------------------------------------------- text
+
+/// Where an error message (or a name, a tag) is written as plain text: bounded, then
+/// scrubbed and masked like every captured string.
+pub struct TextOut<'a> {
+    w: &'a mut Writer,
+    cap: usize,
+    over: bool,
+    refused: usize,
+}
+
+impl TextOut<'_> {
+    /// The `Display` text of `v`.
+    pub fn display<T: fmt::Display + ?Sized>(&mut self, v: &T) {
+        self.fmt_text(std::any::type_name::<T>(), "Display", format_args!("{v}"));
+    }
+
+    /// The `Debug` text of `v`.
+    pub fn debug<T: fmt::Debug + ?Sized>(&mut self, v: &T) {
+        self.fmt_text(std::any::type_name::<T>(), "Debug", format_args!("{v:?}"));
+    }
+
+    /// `<type>`, for a value with neither.
+    pub fn placeholder<T: ?Sized>(&mut self) {
+        self.w.b.scratch.clear();
+        self.w.b.scratch.push('<');
+        self.w.b.scratch.push_str(std::any::type_name::<T>());
+        self.w.b.scratch.push('>');
+    }
+
+    pub(crate) fn text(&mut self, s: &str) {
+        let take = text::floor_boundary(s, self.cap);
+        self.w.b.scratch.clear();
+        self.w.b.scratch.push_str(&s[..take]);
+        self.over = take < s.len();
+        self.refused = s.len() - take;
+    }
+
+    fn fmt_text(&mut self, ty: &str, what: &str, args: fmt::Arguments<'_>) {
+        let cap = self.cap;
+        let w = &mut *self.w;
+        w.b.scratch.clear();
+        let r = crate::panic::contain(|| {
+            let mut b = text::Bounded::new(&mut w.b.scratch, cap);
+            let failed = fmt::write(&mut b, args).is_err();
+            (failed && !b.stopped(), b.over, b.refused, b.deep)
+        });
+        match r {
+            Ok((false, over, refused, deep)) => {
+                if deep {
+                    w.b.scratch.push_str("…[too deep]");
+                }
+                self.over = over;
+                self.refused = refused;
+            }
+            Ok((true, ..)) => {
+                w.b.scratch.clear();
+                let _ = fmt::write(
+                    &mut w.b.scratch,
+                    format_args!("<{ty}: {what} returned an error>"),
+                );
+            }
+            Err(_) => {
+                warn_contained(
+                    w.site,
+                    if what == "Debug" {
+                        "a Debug impl"
+                    } else {
+                        "a Display impl"
+                    },
+                );
+                w.b.scratch.clear();
+                let _ = fmt::write(&mut w.b.scratch, format_args!("<{ty}: {what} panicked>"));
+            }
+        }
+    }
+}
+
+/// Captures a plain text (an error message, a span name, a tag) under `key` (for the mask).
+pub(crate) fn text(
+    handle: RulesHandle,
+    site: Site,
+    key: &str,
+    f: impl FnOnce(&mut TextOut<'_>),
+) -> Captured {
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, site);
+    let max = w.handle.config().max_field_bytes;
+    let mut out = TextOut {
+        w: &mut w,
+        cap: max.saturating_add(json::LOOKAHEAD),
+        over: false,
+        refused: 0,
+    };
+    f(&mut out);
+    let (over, refused) = (out.over, out.refused);
+    let Bufs { buf, scratch, .. } = &mut *w.b;
+    let truncated = finish_text(
+        buf,
+        scratch,
+        over,
+        scratch.len() + refused,
+        w.handle.config(),
+        key,
+        site,
+    );
+    lease.put(w.into_parts().0);
+    Captured { lease, truncated }
+}
+
+/// Cuts, scrubs and masks a text into `out`; returns at least its original size when cut.
+fn finish_text(
+    out: &mut String,
+    raw: &str,
+    over: bool,
+    orig: usize,
+    cfg: &Config,
+    key: &str,
+    site: Site,
+) -> Option<usize> {
+    let max = cfg.max_field_bytes;
+    let take = text::floor_boundary(raw, max.saturating_add(json::LOOKAHEAD));
+    let cut = over || take < raw.len();
+    let orig = orig.max(raw.len());
+    let s = scrub(&raw[..take], cfg.redact_secrets, cfg.api_key.expose());
+    let s = apply_mask(cfg, key, s, site);
+    if !cut && s.len() <= max {
+        out.push_str(&s);
+        return None;
+    }
+    let keep = text::floor_boundary(&s, max.saturating_sub(TRUNCATED.len()));
+    out.push_str(&s[..keep]);
+    out.push_str(TRUNCATED);
+    Some(orig.max(s.len()))
+}
+
+/// A text the SDK itself put into a record (a panic message, which may quote user data),
+/// cleaned when it is encoded: cut at the bound, scrubbed, masked.
+pub(crate) fn clean_sdk_text<'a>(
+    raw: &'a str,
+    cfg: &Config,
+    key: &str,
+) -> (Cow<'a, str>, Option<usize>) {
+    let mut out = String::new();
+    let truncated = finish_text(&mut out, raw, false, raw.len(), cfg, key, None);
+    if truncated.is_none() && out == raw {
+        return (Cow::Borrowed(raw), None);
+    }
+    (Cow::Owned(out), truncated)
+}
+
+/// `text` after the user's mask hook, given `key`; a panicking hook gives a placeholder.
+pub(crate) fn apply_mask<'t>(
+    cfg: &Config,
+    key: &str,
+    text: Cow<'t, str>,
+    site: Site,
+) -> Cow<'t, str> {
+    let Some(mask) = &cfg.mask else {
+        return text;
+    };
+    match crate::panic::contain(|| (mask.0)(key, &text)) {
+        Ok(Some(new)) => Cow::Owned(new),
+        Ok(None) => text,
+        Err(_) => {
+            warn_contained(site, "the mask hook");
+            Cow::Borrowed("<mask hook panicked>")
+        }
+    }
+}
+
+// -------------------------------------------------------------------------- warnings
+
+/// Logs that `what` panicked during a capture, once per call site (the panic itself was
+/// contained and printed nothing).
+pub(crate) fn warn_contained(site: Site, what: &str) {
+    static WARNED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+    let id = site.map_or(0, |l| l as *const Location<'static> as usize);
+    {
+        let mut warned = match WARNED.lock() {
+            Ok(w) => w,
+            Err(p) => p.into_inner(),
+        };
+        if warned.contains(&id) {
+            return;
+        }
+        if warned.len() < 4096 {
+            warned.push(id);
+        }
+    }
+    let place = match site {
+        Some(l) => format!(" at {}:{}", l.file(), l.line()),
+        None => String::new(),
+    };
+    crate::diag::warn(&format!(
+        "staso: {what} panicked while a value was captured{place}; the span was sent with a \
+         placeholder (reported once per call site)"
+    ));
+}
+
+// -------------------------------------------------------------------------- autoref
+
+/// Wraps a reference for capture; see [`CaptureSerialize`], [`CaptureDebug`] and
+/// [`CaptureOpaque`]. The macros write `(&&&Capture(&value)).__staso_capture(out)`, and
+/// method resolution picks the most capable of the three at compile time.
+pub struct Capture<'a, T: ?Sized>(pub &'a T);
+
+/// Chosen when the value is `Serialize`: captured as JSON.
+pub trait CaptureSerialize {
+    /// Writes the value.
+    fn __staso_capture(&self, out: &mut Out<'_>);
+}
+
+/// Chosen when the value is `Debug` but not `Serialize`: captured as its `Debug` text.
+pub trait CaptureDebug {
+    /// Writes the value.
+    fn __staso_capture(&self, out: &mut Out<'_>);
+}
+
+/// Chosen for every other value: a placeholder naming the type.
+pub trait CaptureOpaque {
+    /// Writes the value.
+    fn __staso_capture(&self, out: &mut Out<'_>);
+}
+
+impl<T: Serialize + ?Sized> CaptureSerialize for &&Capture<'_, T> {
+    fn __staso_capture(&self, out: &mut Out<'_>) {
+        out.serialize(self.0);
+    }
+}
+
+impl<T: fmt::Debug + ?Sized> CaptureDebug for &Capture<'_, T> {
+    fn __staso_capture(&self, out: &mut Out<'_>) {
+        out.debug(self.0);
+    }
+}
+
+impl<T: ?Sized> CaptureOpaque for Capture<'_, T> {
+    fn __staso_capture(&self, out: &mut Out<'_>) {
+        out.placeholder::<T>("not Serialize or Debug");
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,413 @@
+//! The serde side of the JSON writer (see `json`): `Serializer` for `&mut Writer`, its
+//! compound values, and map keys.
+
+use super::json::{Error, MAX_DEPTH, R};
+use super::text::Bounded;
+use super::Writer;
+use serde::ser::{self, Serialize};
+use std::fmt;
+
+fn int<I: itoa::Integer>(w: &mut Writer, v: I) -> R {
+    w.scalar(itoa::Buffer::new().format(v))
+}
+
+fn float<F: Serialize>(w: &mut Writer, v: F, finite: bool) -> R {
+    if !finite {
+        return w.scalar("null");
+    }
+    // serde_json's own formatting, through a stack buffer.
+    let mut b = [0u8; 32];
+    let mut s: &mut [u8] = &mut b;
+    let n = match serde_json::to_writer(&mut s, &v) {
+        Ok(()) => 32 - s.len(),
+        Err(_) => return w.scalar("null"),
+    };
+    match std::str::from_utf8(&b[..n]) {
+        Ok(t) => w.scalar(t),
+        Err(_) => w.scalar("null"),
+    }
+}
+
+impl ser::Serializer for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    fn serialize_bool(self, v: bool) -> R {
+        self.scalar(if v { "true" } else { "false" })
+    }
+    fn serialize_i8(self, v: i8) -> R {
+        int(self, v)
+    }
+    fn serialize_i16(self, v: i16) -> R {
+        int(self, v)
+    }
+    fn serialize_i32(self, v: i32) -> R {
+        int(self, v)
+    }
+    fn serialize_i64(self, v: i64) -> R {
+        int(self, v)
+    }
+    fn serialize_i128(self, v: i128) -> R {
+        int(self, v)
+    }
+    fn serialize_u8(self, v: u8) -> R {
+        int(self, v)
+    }
+    fn serialize_u16(self, v: u16) -> R {
+        int(self, v)
+    }
+    fn serialize_u32(self, v: u32) -> R {
+        int(self, v)
+    }
+    fn serialize_u64(self, v: u64) -> R {
+        int(self, v)
+    }
+    fn serialize_u128(self, v: u128) -> R {
+        int(self, v)
+    }
+    fn serialize_f32(self, v: f32) -> R {
+        float(self, v, v.is_finite())
+    }
+    fn serialize_f64(self, v: f64) -> R {
+        float(self, v, v.is_finite())
+    }
+    fn serialize_char(self, v: char) -> R {
+        self.leaf_str(v.encode_utf8(&mut [0u8; 4]))
+    }
+    fn serialize_str(self, v: &str) -> R {
+        self.leaf_str(v)
+    }
+    fn serialize_bytes(self, v: &[u8]) -> R {
+        self.begin(false)?;
+        for b in v {
+            self.element()?;
+            int(self, *b)?;
+        }
+        self.end()
+    }
+    fn serialize_none(self) -> R {
+        self.scalar("null")
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> R {
+        self.nested(v)
+    }
+    fn serialize_unit(self) -> R {
+        self.scalar("null")
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> R {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> R {
+        self.leaf_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> R {
+        self.nested(v)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> R {
+        self.begin(true)?;
+        self.member(variant, |w| w.nested(v))?;
+        self.end()
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self, Error> {
+        self.begin(false)?;
+        Ok(self)
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Self, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Self, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self, Error> {
+        self.begin(true)?;
+        self.variant_key(variant)?;
+        self.begin(false)?;
+        Ok(self)
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self, Error> {
+        self.begin(true)?;
+        Ok(self)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
+        self.serialize_map(None)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Self, Error> {
+        self.begin(true)?;
+        self.variant_key(variant)?;
+        self.begin(true)?;
+        Ok(self)
+    }
+    fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> R {
+        match self.leaf_fmt(format_args!("{v}")) {
+            Ok(r) => r,
+            Err(()) => Err(Error::Custom("a Display impl returned an error".into())),
+        }
+    }
+}
+
+impl ser::SerializeSeq for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        self.element()?;
+        self.nested(v)
+    }
+    fn end(self) -> R {
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeTuple for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> R {
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> R {
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeTupleVariant for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> R {
+        Writer::end(self)?;
+        self.end_member();
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeMap for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> R {
+        if self.st.key_pending {
+            self.scalar("null")?;
+            self.end_member();
+        }
+        k.serialize(KeySer { w: self })
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        if !self.st.key_pending {
+            self.key("")?;
+        }
+        let r = if std::mem::take(&mut self.st.redact_next) {
+            self.redacted()
+        } else {
+            self.nested(v)
+        };
+        self.end_member();
+        r
+    }
+    fn end(self) -> R {
+        if self.st.key_pending {
+            self.scalar("null")?;
+            self.end_member();
+        }
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeStruct for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> R {
+        self.member(k, |w| w.nested(v))
+    }
+    fn end(self) -> R {
+        Writer::end(self)
+    }
+}
+
+impl ser::SerializeStructVariant for &mut Writer {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> R {
+        self.member(k, |w| w.nested(v))
+    }
+    fn end(self) -> R {
+        Writer::end(self)?;
+        self.end_member();
+        Writer::end(self)
+    }
+}
+
+/// Map keys: strings as they are, numbers and booleans quoted (as serde_json writes them);
+/// anything else is an error, as in serde_json.
+struct KeySer<'a> {
+    w: &'a mut Writer,
+}
+
+impl KeySer<'_> {
+    fn text(self, k: &str) -> R {
+        self.w.key(k)
+    }
+    fn refuse(self) -> R {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+}
+
+macro_rules! int_key {
+    ($($f:ident: $t:ty),*) => {$(
+        fn $f(self, v: $t) -> R {
+            self.text(itoa::Buffer::new().format(v))
+        }
+    )*};
+}
+
+impl<'a> ser::Serializer for KeySer<'a> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<(), Error>;
+    type SerializeTuple = ser::Impossible<(), Error>;
+    type SerializeTupleStruct = ser::Impossible<(), Error>;
+    type SerializeTupleVariant = ser::Impossible<(), Error>;
+    type SerializeMap = ser::Impossible<(), Error>;
+    type SerializeStruct = ser::Impossible<(), Error>;
+    type SerializeStructVariant = ser::Impossible<(), Error>;
+
+    int_key!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
+        serialize_u64: u64, serialize_u128: u128);
+
+    fn serialize_bool(self, v: bool) -> R {
+        self.text(if v { "true" } else { "false" })
+    }
+    fn serialize_f32(self, v: f32) -> R {
+        self.serialize_f64(v.into())
+    }
+    fn serialize_f64(self, v: f64) -> R {
+        if !v.is_finite() {
+            return self.refuse();
+        }
+        let s = serde_json::to_string(&v).unwrap_or_default();
+        self.text(&s)
+    }
+    fn serialize_char(self, v: char) -> R {
+        self.text(v.encode_utf8(&mut [0u8; 4]))
+    }
+    fn serialize_str(self, v: &str) -> R {
+        self.text(v)
+    }
+    fn serialize_bytes(self, _: &[u8]) -> R {
+        self.refuse()
+    }
+    fn serialize_none(self) -> R {
+        self.refuse()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> R {
+        self.refuse()
+    }
+    fn serialize_unit(self) -> R {
+        self.refuse()
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> R {
+        self.refuse()
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> R {
+        self.text(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> R {
+        // Transparent, as serde_json; bounded by the key's own depth (a newtype of a newtype
+        // of a string is still a string).
+        if self.w.st.depth >= MAX_DEPTH {
+            return self.refuse();
+        }
+        self.w.st.depth += 1;
+        let r = v.serialize(KeySer { w: &mut *self.w });
+        self.w.st.depth -= 1;
+        r
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> R {
+        self.refuse()
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(Error::Custom("a map key must be a string".into()))
+    }
+    fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> R {
+        let mut s = String::new();
+        let mut b = Bounded::new(&mut s, 4096);
+        let _ = fmt::write(&mut b, format_args!("{v}"));
+        self.text(&s)
+    }
+}

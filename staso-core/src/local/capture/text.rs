@@ -1,0 +1,222 @@
+//! Text for captured values: a `fmt::Write` that refuses past a bound (so a 100 MB `Debug`
+//! or `Display` costs what the bound allows), JSON string escaping that stops at a bound,
+//! and the stack check that keeps deep recursion from overflowing the stack.
+
+use std::fmt;
+
+/// Stack that must be left when a capture goes one level deeper. Checked with `stacker`,
+/// which asks the OS where this thread's stack ends (`pthread_getattr_np` on Linux), so it
+/// is right for every thread, whatever stack size it was given. Between two checks a
+/// `Debug` or `Serialize` impl uses a few hundred bytes per level; this leaves room for a
+/// hundred levels that write nothing.
+const RED_ZONE: usize = 64 * 1024;
+
+/// Whether this thread is too close to the end of its stack to go deeper. `false` where
+/// the remaining stack cannot be known.
+#[inline]
+pub(crate) fn stack_low() -> bool {
+    stacker::remaining_stack().is_some_and(|left| left < RED_ZONE)
+}
+
+/// The largest index `<= at` that is a char boundary of `s`.
+pub(crate) fn floor_boundary(s: &str, at: usize) -> usize {
+    if at >= s.len() {
+        return s.len();
+    }
+    let mut i = at;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A `fmt::Write` into `out` that takes at most `cap` bytes of it in all: past that it
+/// keeps the part that fits, remembers how much it refused, and fails, which makes
+/// `Debug`/`Display` impls stop (they propagate the error). It also fails when the stack
+/// runs low, which stops a deeply nested `Debug` before it overflows the stack.
+pub(crate) struct Bounded<'a> {
+    pub out: &'a mut String,
+    pub cap: usize,
+    /// Bytes refused in the write that hit the bound (a lower bound of what was left).
+    pub refused: usize,
+    /// Hit the bound.
+    pub over: bool,
+    /// Stopped because the stack ran low.
+    pub deep: bool,
+}
+
+impl<'a> Bounded<'a> {
+    pub(crate) fn new(out: &'a mut String, cap: usize) -> Self {
+        Bounded {
+            out,
+            cap,
+            refused: 0,
+            over: false,
+            deep: false,
+        }
+    }
+
+    /// Whether the writer itself failed the write (rather than the value's impl).
+    pub(crate) fn stopped(&self) -> bool {
+        self.over || self.deep
+    }
+}
+
+impl fmt::Write for Bounded<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.over || self.deep {
+            return Err(fmt::Error);
+        }
+        if stack_low() {
+            self.deep = true;
+            return Err(fmt::Error);
+        }
+        let room = self.cap.saturating_sub(self.out.len());
+        if s.len() <= room {
+            self.out.push_str(s);
+            return Ok(());
+        }
+        let cut = floor_boundary(s, room);
+        self.out.push_str(&s[..cut]);
+        self.refused = s.len() - cut;
+        self.over = true;
+        Err(fmt::Error)
+    }
+}
+
+/// Per byte: 0 when it stands as it is in a JSON string, else the index of its escape in
+/// [`ESCAPES`] plus one.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 32 {
+        t[i] = i as u8 + 1;
+        i += 1;
+    }
+    t[b'"' as usize] = 33;
+    t[b'\\' as usize] = 34;
+    t
+};
+
+/// The escapes: control bytes 0..32, then `"` and `\`.
+static ESCAPES: [&str; 35] = [
+    "", "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007",
+    "\\b", "\\t", "\\n", "\\u000b", "\\f", "\\r", "\\u000e", "\\u000f", "\\u0010", "\\u0011",
+    "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017", "\\u0018", "\\u0019",
+    "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f", "\\\"", "\\\\",
+];
+
+/// The escape of a byte in a JSON string, `None` when it stands as it is.
+#[inline(always)]
+fn escape_of(b: u8) -> Option<&'static str> {
+    match CLASS[b as usize] {
+        0 => None,
+        c => Some(ESCAPES[c as usize]),
+    }
+}
+
+/// Appends `s` to `out` escaped as the inside of a JSON string.
+pub(crate) fn escape_into(out: &mut String, s: &str) {
+    escape_capped(out, s, usize::MAX);
+}
+
+/// Appends as much of `s`, escaped, as keeps `out` within `end` bytes (cut on a char and
+/// escape boundary); returns whether all of it went in.
+pub(crate) fn escape_capped(out: &mut String, s: &str, end: usize) -> bool {
+    let b = s.as_bytes();
+    let mut run = 0;
+    // Runs with nothing to escape are skipped 32 bytes at a time (vector compares).
+    let mut from = 0;
+    while from + 32 <= b.len() {
+        let clean = b[from..from + 32].iter().fold(true, |acc, &c| {
+            acc & (c >= 0x20) & (c != b'"') & (c != b'\\')
+        });
+        if !clean {
+            break;
+        }
+        from += 32;
+    }
+    for (i, &c) in b.iter().enumerate().skip(from) {
+        let Some(esc) = escape_of(c) else { continue };
+        if !push_capped(out, &s[run..i], end) {
+            return false;
+        }
+        if out.len() + esc.len() > end {
+            return false;
+        }
+        out.push_str(esc);
+        run = i + 1;
+    }
+    push_capped(out, &s[run..], end)
+}
+
+/// Appends `s`, or the part of it that keeps `out` within `end` bytes.
+fn push_capped(out: &mut String, s: &str, end: usize) -> bool {
+    let room = end.saturating_sub(out.len());
+    if s.len() <= room {
+        out.push_str(s);
+        true
+    } else {
+        out.push_str(&s[..floor_boundary(s, room)]);
+        false
+    }
+}
+
+/// The length of `s` escaped, or `None` once it passes `limit`.
+pub(crate) fn escaped_len(s: &str, limit: usize) -> Option<usize> {
+    let mut n = 0usize;
+    for &c in s.as_bytes() {
+        n += escape_of(c).map_or(1, str::len);
+        if n > limit {
+            return None;
+        }
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write;
+
+    #[test]
+    fn escaping_matches_serde_json() {
+        let s = "a\"b\\c\nd\u{1}é\u{1f}\u{7f}";
+        let mut out = String::new();
+        escape_into(&mut out, s);
+        let ours = format!("\"{out}\"");
+        assert_eq!(ours, serde_json::to_string(s).expect("json"));
+        assert_eq!(escaped_len(s, 100), Some(out.len()));
+        assert_eq!(escaped_len(s, 3), None);
+        let long = format!("{}\"{}\n", "a".repeat(70), "b".repeat(40));
+        let mut out = String::new();
+        escape_into(&mut out, &long);
+        assert_eq!(
+            format!("\"{out}\""),
+            serde_json::to_string(&long).expect("json")
+        );
+    }
+
+    #[test]
+    fn capped_escaping_cuts_on_boundaries() {
+        let mut out = String::new();
+        assert!(!escape_capped(&mut out, "ab\"cd", 3));
+        assert_eq!(out, "ab"); // the escape `\"` would pass the bound
+        let mut out = String::new();
+        assert!(!escape_capped(&mut out, "éééé", 5));
+        assert_eq!(out, "éé");
+        let mut out = String::new();
+        assert!(escape_capped(&mut out, "ok", 2));
+    }
+
+    #[test]
+    fn the_bounded_writer_refuses_past_its_bound() {
+        let mut s = String::new();
+        let mut w = Bounded::new(&mut s, 5);
+        assert!(w.write_str("abc").is_ok());
+        assert!(w.write_str("déf").is_err());
+        assert!(w.over && w.refused == 3, "{}", w.refused);
+        assert!(write!(w, "x").is_err());
+        assert_eq!(s, "abcd");
+    }
+}
