@@ -19,14 +19,23 @@ const TEXT_TYPES: &[&str] = &["text", "input_text", "output_text"];
 
 type Message = (String, String);
 
-/// Python's `json.dumps(value, ensure_ascii=False)` (", " and ": " separators).
+/// Python's `json.dumps(value, ensure_ascii=False)` (", " and ": " separators), keys in
+/// sorted order whatever serde_json's `preserve_order` feature says (another crate of the
+/// program may turn it on), depth-bounded like every walk over user values.
 fn json_text(v: &Value) -> String {
     let mut out = String::new();
-    write_py(v, &mut out);
+    write_py(v, &mut out, 0);
     out
 }
 
-fn write_py(v: &Value, out: &mut String) {
+/// Deeper than this a value is written as a placeholder (capture bounds depth at 64 too).
+const MAX_DEPTH: usize = 64;
+
+fn write_py(v: &Value, out: &mut String, depth: usize) {
+    if depth > MAX_DEPTH {
+        out.push_str("\"[too deep]\"");
+        return;
+    }
     match v {
         Value::Array(items) => {
             out.push('[');
@@ -34,19 +43,21 @@ fn write_py(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_py(x, out);
+                write_py(x, out, depth + 1);
             }
             out.push(']');
         }
         Value::Object(m) => {
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
             out.push('{');
-            for (i, (k, x)) in m.iter().enumerate() {
+            for (i, (k, x)) in entries.into_iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
                 out.push_str(&Value::String(k.clone()).to_string());
                 out.push_str(": ");
-                write_py(x, out);
+                write_py(x, out, depth + 1);
             }
             out.push('}');
         }
