@@ -77,6 +77,9 @@ pub(crate) struct Config {
     pub install_exit_hook: bool,
     /// `None`: every trace is recorded.
     pub sampling: Option<Sampling>,
+    /// The `guard_checks` option as given (`None`: `STASO_GUARD_ENABLED` decides, read at
+    /// each check as the Python SDK does).
+    pub guard_checks: Option<bool>,
 }
 
 const STRICT_BOOL: &str = "1/0, true/false, yes/no, on/off";
@@ -262,6 +265,7 @@ pub(crate) fn resolve(o: &Options, env: &dyn Env) -> Result<Config, InitError> {
         install_panic_hook: o.install_panic_hook.unwrap_or(true),
         install_exit_hook: o.install_exit_hook.unwrap_or(true),
         sampling: Sampling::new(rate, o.sampler.clone()),
+        guard_checks: o.guard_checks,
     })
 }
 

@@ -172,6 +172,11 @@ pub struct Options {
     /// Decides per trace instead of `sample_rate` (by agent, root name, kind, tags); see
     /// [`SamplingInput::ratio`] to keep a fraction of some traces.
     pub sampler: Option<SamplerFn>,
+    /// The automatic guard checks: the tool calls an LLM reply proposes, and
+    /// `#[staso::tool(guard)]`. Falls back to `STASO_GUARD_ENABLED` (only `false` turns
+    /// them off, as the Python SDK reads it); on by default. An explicit `staso::guard`
+    /// call always runs.
+    pub guard_checks: Option<bool>,
 }
 
 macro_rules! setters {
@@ -255,6 +260,8 @@ setters! {
     install_exit_hook: bool => std::convert::identity;
     /// Sets [`sample_rate`](Options::sample_rate).
     sample_rate: f64 => std::convert::identity;
+    /// Sets [`guard_checks`](Options::guard_checks).
+    guard_checks: bool => std::convert::identity;
     /// Sets [`sampler`](Options::sampler).
     sampler: impl Fn(&SamplingInput<'_>) -> bool + Send + Sync + 'static => |f| Arc::new(f) as SamplerFn;
 }
@@ -389,6 +396,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         OptionType::Fraction,
         Some("STASO_SAMPLE_RATE"),
     ),
+    spec("guard_checks", Flag, Some("STASO_GUARD_ENABLED")),
 ];
 
 #[cfg(test)]
@@ -425,7 +433,8 @@ mod tests {
             .request_timeout(Duration::from_secs(1))
             .install_panic_hook(true)
             .install_exit_hook(true)
-            .sample_rate(0.5);
+            .sample_rate(0.5)
+            .guard_checks(true);
         let set = [
             o.api_key.is_some(),
             o.agent_name.is_some(),
@@ -453,6 +462,7 @@ mod tests {
             o.install_panic_hook.is_some(),
             o.install_exit_hook.is_some(),
             o.sample_rate.is_some(),
+            o.guard_checks.is_some(),
         ];
         assert_eq!(set.len(), OPTIONS.len());
         assert!(set.iter().all(|s| *s));

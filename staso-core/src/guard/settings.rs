@@ -99,9 +99,19 @@ pub(crate) fn max_concurrency(env: &dyn Env) -> usize {
 }
 
 /// Whether the automatic checks (of tool calls an LLM proposes, and of
-/// `#[staso::tool(guard)]`) run: everything but `STASO_GUARD_ENABLED=false`. It never
-/// switches off an explicit `staso::guard` call.
+/// `#[staso::tool(guard)]`) run: the client's `guard_checks` option when it was given,
+/// else everything but `STASO_GUARD_ENABLED=false`. It never switches off an explicit
+/// `staso::guard` call.
 pub(crate) fn automatic_checks_enabled(env: &dyn Env) -> bool {
+    // A test capture's options first (its spans go there), then the client's.
+    let configured = crate::local::context::with_current(|ctx| {
+        ctx.sink.as_ref().map(|s| s.config().guard_checks)
+    })
+    .or_else(|| crate::client::with_config(|c| c.guard_checks))
+    .flatten();
+    if let Some(on) = configured {
+        return on;
+    }
     env.var("STASO_GUARD_ENABLED")
         .map_or(true, |v| !v.trim().eq_ignore_ascii_case("false"))
 }

@@ -326,9 +326,13 @@ impl Call {
             };
             continuation::record(view.calls.iter().map(|c| c.id.as_str()), parent, self.scope);
         }
-        let outcome = hook::after_reply(&mut self.span, &view.calls);
-        if let Outcome::Block { message } = &outcome {
-            hook::mark_blocked(&mut self.span, message);
+        // The checks mark a blocked reply's span themselves (with `exception.type`
+        // `GuardBlocked`, or for a stream the message alone, as the contract's §11 says);
+        // a blocked call that is not a stream keeps its placeholder name (`chat`).
+        let stream = self.acc.is_some();
+        let outcome = hook::after_reply(&mut self.span, &view.calls, self.api, stream);
+        if matches!(outcome, Outcome::Block { .. }) && !stream && !self.named {
+            self.span.set_name(self.api.placeholder_span_name());
         }
         outcome
     }

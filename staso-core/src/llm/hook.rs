@@ -2,39 +2,72 @@
 //! stream) that proposes tool calls, something may look at the calls and the LLM span
 //! before the caller gets the reply — and may turn the reply into an error.
 //!
-//! Today it does nothing. Guard (issue 11) plugs in here: it evaluates each proposed call
-//! (id, name, arguments), adds its keys to the span (`guard_evaluations`, child
-//! `guard:<kind>:<tool>` spans) and, to block, returns [`Outcome::Block`]. Every caller
-//! already handles that outcome: the span is marked failed with `exception.type`
-//! `GuardBlocked`, and the integrations return their client's error instead of the reply
-//! (async-openai: `OpenAIError::InvalidArgument` with the message, so `Err` stays the
+//! Guard plugs in here: it evaluates each proposed call (id, name, arguments) as the
+//! guard contract's §4 says (up to 4 at once under one deadline; `STASO_GUARD_ENABLED=false`
+//! switches it off), adds its keys to the span (`guard_evaluations`, child
+//! `guard:<kind>:<tool>` spans, and on a block the span's error) and, to block, returns
+//! [`Outcome::Block`]. The integrations then return their client's error instead of the
+//! reply (async-openai: `OpenAIError::InvalidArgument` with the message, so `Err` stays the
 //! library's own type; a stream yields that error as its last item).
+//!
+//! The check runs on the caller's thread and waits for the decisions (on guard's own
+//! runtime, so it never needs the caller's): like the Python SDK, a reply reaches the
+//! caller only once its tool calls are allowed.
 
 use super::view::ProposedCall;
+use crate::guard::batch::{self, BatchOptions, ProposedToolCall, ToolArguments};
 use crate::local::span::Span;
+use serde_json::Value;
+use staso_types::{Api, DecisionSource};
 
 /// What the hook decided about a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Hand the reply to the caller.
     Continue,
-    /// Refuse the reply: the caller gets an error with this message. Not produced yet:
-    /// Guard's decisions will be.
-    #[allow(dead_code)]
+    /// Refuse the reply: the caller gets an error with this message (the span already
+    /// says why).
     Block {
         /// e.g. `Guard blocked tool 'refund': over the limit`.
         message: String,
     },
 }
 
-/// Runs after a reply with at least one proposed tool call, on the caller's task, with the
-/// LLM span still open (`span` is where the hook records what it did).
-pub(crate) fn after_reply(span: &mut Span, calls: &[ProposedCall]) -> Outcome {
-    let _ = (span, calls);
-    Outcome::Continue
-}
-
-/// Marks the span of a blocked reply as failed (the Python SDK's `GuardBlocked`).
-pub(crate) fn mark_blocked(span: &mut Span, message: &str) {
-    span.set_exception("GuardBlocked", message);
+/// Runs after a reply of `api` with at least one proposed tool call (`stream`: at the end
+/// of a stream), on the caller's task, with the LLM span still open (`span` is where the
+/// checks record what they did).
+pub(crate) fn after_reply(
+    span: &mut Span,
+    calls: &[ProposedCall],
+    api: Api,
+    stream: bool,
+) -> Outcome {
+    let source = match api {
+        Api::AnthropicMessages => DecisionSource::Anthropic,
+        _ => DecisionSource::Openai,
+    };
+    let proposed: Vec<ProposedToolCall> = calls
+        .iter()
+        .map(|c| ProposedToolCall {
+            id: (!c.id.is_empty()).then(|| c.id.clone()),
+            name: if c.name.is_empty() {
+                "unknown".to_string()
+            } else {
+                c.name.clone()
+            },
+            arguments: match &c.arguments {
+                Value::String(s) => ToolArguments::Json(s.clone()),
+                Value::Null => ToolArguments::Missing,
+                v => ToolArguments::Parsed(v.clone()),
+            },
+        })
+        .collect();
+    let mut options = BatchOptions::new(source);
+    options.stream = stream;
+    match batch::evaluate_tool_calls_blocking(span, &proposed, options) {
+        Ok(_) => Outcome::Continue,
+        Err(blocked) => Outcome::Block {
+            message: blocked.to_string(),
+        },
+    }
 }

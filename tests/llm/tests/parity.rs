@@ -45,6 +45,8 @@ fn run_rust(mode: &str, options: staso::Options) -> Run {
         let fake = FakeLlm::start().await.expect("fake provider starts");
         let client = staso::init(
             options
+                // The fixtures were made with STASO_GUARD_ENABLED=false.
+                .guard_checks(false)
                 .api_key("test-key")
                 .agent_name("llm-contract")
                 .base_url(collector.url())
