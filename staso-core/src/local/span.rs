@@ -436,13 +436,6 @@ impl Span {
         }
     }
 
-    /// Runs `fut` with this span current on every poll; the span ends when the future
-    /// completes (or, with status `error` and a `cancelled` message, when it is dropped
-    /// before completing).
-    pub fn instrument<F: std::future::Future>(self, fut: F) -> super::instrument::Instrumented<F> {
-        super::instrument::Instrumented::new(self, fut)
-    }
-
     /// Whether the span is recorded.
     pub fn is_recording(&self) -> bool {
         self.inner.is_some()
