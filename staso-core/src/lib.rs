@@ -52,6 +52,7 @@ mod sampling;
 pub mod __private;
 pub mod propagation;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing {
     //! The `tracing` bridge (feature `tracing`): `tracing` spans that carry OpenTelemetry
     //! GenAI fields (rig, genai, your own) become staso spans in the same traces as the

@@ -100,6 +100,7 @@ mod noop_async_openai;
 
 /// Integrations with the clients people use, each behind its feature of the same name.
 #[cfg(feature = "async-openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
 pub mod integrations {
     /// LLM spans for async-openai: wrap the client with [`traced`](async_openai::traced);
     /// chat completions, Responses and embeddings calls (streams included) become LLM
