@@ -51,6 +51,9 @@ bash scripts/compile_out_proof.sh
 step "examples build without the default feature"
 cargo build -p staso --examples --no-default-features
 
+step "the LLM example runs (embedded fake provider and collector, loopback only)"
+cargo run --quiet -p staso --example llm --features async-openai
+
 step "feature combinations of staso (none, default, tracing, http, async-openai, all)"
 cargo clippy -p staso --lib --no-default-features -- -D warnings
 cargo clippy -p staso --lib --no-default-features --features tracing,http,async-openai -- -D warnings
