@@ -74,14 +74,14 @@ fn in_call_frame<R>(call: &mut Option<Box<Call>>, next: impl FnOnce() -> R) -> R
 
 /// `new` and `get_ref` of a wrapper whose items its call records.
 macro_rules! recording_wrapper {
-    ($ty:ident, $get_ref_doc:literal) => {
-        impl<S> $ty<S> {
-            pub(crate) fn new(call: Option<Box<Call>>, inner: S) -> Self {
+    ($ty:ident<$inner:ident>, $get_ref_doc:literal) => {
+        impl<$inner> $ty<$inner> {
+            pub(crate) fn new(call: Option<Box<Call>>, inner: $inner) -> Self {
                 $ty { call, inner }
             }
 
             #[doc = $get_ref_doc]
-            pub fn get_ref(&self) -> &S {
+            pub fn get_ref(&self) -> &$inner {
                 &self.inner
             }
         }
@@ -100,7 +100,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-recording_wrapper!(LlmStream, "The wrapped stream.");
+recording_wrapper!(LlmStream<S>, "The wrapped stream.");
 
 impl<S, T, E> Stream for LlmStream<S>
 where
@@ -133,7 +133,7 @@ pub struct LlmIter<I> {
     inner: I,
 }
 
-recording_wrapper!(LlmIter, "The wrapped iterator.");
+recording_wrapper!(LlmIter<I>, "The wrapped iterator.");
 
 impl<I, T, E> Iterator for LlmIter<I>
 where
