@@ -52,6 +52,7 @@ mod sampling;
 pub mod __private;
 pub mod propagation;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing {
     //! The `tracing` bridge (feature `tracing`): `tracing` spans that carry OpenTelemetry
     //! GenAI fields (rig, genai, your own) become staso spans in the same traces as the
@@ -78,3 +79,5 @@ pub use staso_types::{
 
 #[cfg(feature = "test-faults")]
 pub use client::{inject_batcher_panic, step_wall_clock};
+#[cfg(feature = "test-faults")]
+pub use local::clock::is_calibrated as clock_is_calibrated;
