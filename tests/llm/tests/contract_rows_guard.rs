@@ -152,17 +152,23 @@ fn a_blocked_responses_call_is_an_error_for_the_caller_and_on_the_span() {
     assert_eq!(blocked["parent_span_id"], llm["span_id"]);
 }
 
-/// The JSON level has no value to turn into an error (`finish_json` returns nothing, the
-/// SSE wrapper passes the body's bytes through): a block is recorded on the span.
+/// At the JSON level `finish_json` returns the block (the caller must not run the tool
+/// call); the SSE wrapper passes the body's bytes through, so a stream's block is
+/// recorded on its span only.
 #[test]
 fn a_blocked_anthropic_reply_read_through_the_json_level_is_recorded_on_its_span() {
-    let ((), spans, guard) = run(
+    let (non_stream_result, spans, guard) = run(
         GuardRule::block("no-weather", "weather is secret"),
         |p| async move {
-            let _ = p.ant("tool_use", anthropic_request(false)).await;
+            let out = p.ant("tool_use", anthropic_request(false)).await;
             p.ant_stream("tool_use", anthropic_request(true), usize::MAX)
                 .await;
+            out
         },
+    );
+    assert_eq!(
+        non_stream_result.expect_err("finish_json returned the block"),
+        "Guard blocked tool 'get_weather': weather is secret"
     );
     assert_eq!(guard.len(), 2);
     let non_stream = named(&spans, "chat");
