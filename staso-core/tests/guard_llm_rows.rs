@@ -308,3 +308,77 @@ fn without_output_capture_an_integration_decision_span_keeps_only_its_attributes
     );
     let _ = c.shutdown(Duration::from_secs(5));
 }
+
+/// `STASO_GUARD_BATCH_TIMEOUT` and `STASO_GUARD_MAX_CONCURRENCY` are read from the
+/// process environment, which the tests never change (`set_var` races other tests): the
+/// check runs in a child process, this test binary running only
+/// [`batch_variables_in_a_child`], with the variables set.
+#[test]
+fn the_batch_timeout_and_concurrency_variables_apply_end_to_end() {
+    let exe = std::env::current_exe().expect("this test binary");
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "batch_variables_in_a_child",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env("STASO_GUARD_BATCH_TIMEOUT", "2")
+        .env("STASO_GUARD_MAX_CONCURRENCY", "1")
+        .output()
+        .expect("the child runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
+
+#[test]
+#[ignore = "run by the_batch_timeout_and_concurrency_variables_apply_end_to_end, with the variables set"]
+fn batch_variables_in_a_child() {
+    assert_eq!(
+        std::env::var("STASO_GUARD_MAX_CONCURRENCY").as_deref(),
+        Ok("1"),
+        "run through the_batch_timeout_and_concurrency_variables_apply_end_to_end"
+    );
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    // Each answer takes 300 ms; the handler counts the requests in flight.
+    let (active, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (a, m) = (active.clone(), most.clone());
+    let s = Server::start(move |req, _| {
+        if req.path == "/v1/traces/ingest" {
+            return ack(req);
+        }
+        let now = a.fetch_add(1, Ordering::SeqCst) + 1;
+        m.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        a.fetch_sub(1, Ordering::SeqCst);
+        decision(req, "allow", json!({}))
+    });
+    let (_turn, c) = client(&s);
+    let (_, spans) = capture_with(checks_on(), || {
+        openai_call(
+            json!([{"role": "user", "content": "go"}]),
+            &[("a", "{}"), ("b", "{}"), ("c", "{}")],
+        );
+    });
+    let reqs = guard_requests(&s);
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "one at a time (4 by default)"
+    );
+    for r in &reqs {
+        let ms = r.json()["deadline_ms"].as_i64().expect("deadline_ms");
+        assert!(ms <= 1900, "within the 2 s batch (10 s by default): {ms}");
+    }
+    let llm = spans.iter().find(|s| s.kind() == "llm").expect("LLM span");
+    let evals = llm.attribute("guard_evaluations").expect("evaluations");
+    assert_eq!(evals.as_array().map(Vec::len), Some(3));
+    let _ = c.shutdown(Duration::from_secs(5));
+}
