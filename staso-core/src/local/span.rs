@@ -377,6 +377,12 @@ impl Span {
         Span::from_parts(inner)
     }
 
+    /// A span that is not recorded.
+    pub(crate) const OFF: Span = Span {
+        inner: None,
+        capture: false,
+    };
+
     #[inline]
     pub(crate) fn from_parts(inner: Option<(SpanRecord, Ctx)>) -> Span {
         let capture = inner.is_some();
