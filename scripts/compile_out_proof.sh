@@ -96,6 +96,7 @@ if [ $(( diff_bytes * 100 )) -gt "$size_b" ]; then
     fail "the program with attributes is more than 1% larger than its twin"
 fi
 echo "   ok: within 1%"
+"$bin" >/dev/null && echo "   ok: the program runs and its asserts hold (compiled-out guard is an immediate allow, annotate a no-op)" || fail "the compiled-out program failed when run: its asserts did not hold"
 
 echo "== 4. the same program compiles with the enable feature"
 # In the workspace's target dir: the runtime's dependencies are built there already.
