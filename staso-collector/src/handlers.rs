@@ -167,6 +167,30 @@ impl Req {
         self.record.validation_error = check.as_ref().err().map(|(_, e)| e.clone());
     }
 
+    /// Waits `d` before answering. A client that gives up meanwhile (the handler is then
+    /// dropped) still leaves its request recorded, with no answer.
+    async fn wait(&self, shared: &Shared, d: std::time::Duration) {
+        struct Abandoned<'a> {
+            shared: &'a Shared,
+            req: Option<&'a Req>,
+        }
+        impl Drop for Abandoned<'_> {
+            fn drop(&mut self) {
+                if let Some(r) = self.req {
+                    let mut record = r.record.clone();
+                    record.status = None;
+                    self.shared.record(record, r.body.clone());
+                }
+            }
+        }
+        let mut abandoned = Abandoned {
+            shared,
+            req: Some(self),
+        };
+        tokio::time::sleep(d).await;
+        abandoned.req = None;
+    }
+
     /// Records the request with the status answered (`None`: no answer).
     fn finish(mut self, shared: &Shared, status: Option<u16>) {
         self.record.status = status;
@@ -235,14 +259,14 @@ async fn faulted(
     traces: usize,
 ) -> Result<Req, Resp> {
     let (delay, fault) = shared.faults.next(endpoint);
-    if let Some(d) = delay {
-        tokio::time::sleep(d).await;
-    }
     inc.record.fault = fault.clone();
+    if let Some(d) = delay {
+        inc.wait(shared, d).await;
+    }
     match fault {
         None => Ok(inc),
         Some(Fault::Delay(d)) => {
-            tokio::time::sleep(d).await;
+            inc.wait(shared, d).await;
             Ok(inc)
         }
         Some(Fault::Status(s)) => {
@@ -465,7 +489,7 @@ async fn guard_evaluate(shared: &Shared, ctl: &ConnCtl, req: Request<Incoming>) 
     };
     let rule = shared.guard.rule_for(&request.tool_name);
     if let Some(delay) = rule.as_ref().map(|r| r.delay).filter(|d| !d.is_zero()) {
-        tokio::time::sleep(delay).await;
+        inc.wait(shared, delay).await;
     }
     match guard::answer(&request, rule.as_ref()) {
         guard::Answer::Json(status, body) => {

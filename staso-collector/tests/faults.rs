@@ -108,6 +108,28 @@ fn delays_slow_the_answer_but_store() {
 }
 
 #[test]
+fn a_client_that_gives_up_during_a_delay_is_still_recorded() {
+    let c = start();
+    let before = c.counts().requests;
+    // Far longer than the wait below: the record must come from the client leaving, not
+    // from the delay ending.
+    c.faults().delay_next(1, Duration::from_secs(60));
+    let (_, body) = three_span_body();
+    let quick = client_with_timeout(Duration::from_millis(200));
+    let err = post(&quick, &c.url(), &body).expect_err("times out");
+    assert!(err.is_timeout(), "{err}");
+    assert!(
+        c.wait_until(Duration::from_secs(10), |n| n.requests > before),
+        "the abandoned request is recorded"
+    );
+    let reqs = c.requests().ingest();
+    let last = reqs.last().expect("recorded");
+    assert_eq!(last.status, None, "no answer was given");
+    assert_eq!(last.fault, Some(Fault::Delay(Duration::from_secs(60))));
+    assert_eq!(c.counts().spans, 0, "nothing stored");
+}
+
+#[test]
 fn hang_never_answers_and_stores_nothing() {
     let c = start();
     c.faults().hang_next(1);
