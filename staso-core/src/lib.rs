@@ -46,7 +46,7 @@ pub mod propagation;
 pub mod tracing {
     //! The `tracing` bridge (feature `tracing`): `tracing` spans that carry OpenTelemetry
     //! GenAI fields (rig, genai, your own) become staso spans in the same traces as the
-    //! attribute spans. See `docs/readme/tracing.md` for the mapping table.
+    //! attribute spans. See `docs/tracing.md` for the mapping table.
     pub use crate::integrations::tracing_layer::{builder, layer, Builder};
 }
 pub mod testing;

@@ -12,7 +12,7 @@ pub use staso_types::{Kind, Options, Registered};
 use crate::local::capture::{self, RulesHandle};
 use crate::local::context::{self, Frame};
 use crate::local::instrument::Instrumented;
-use crate::local::lifecycle::{announce, open, records};
+use crate::local::lifecycle::{announce, open, open_frame, records};
 use crate::local::record::{SharedStr, SpanRecord};
 use crate::local::span::{Span, SpanGuard};
 use serde_json::{Map, Value};
@@ -47,11 +47,17 @@ impl Opening {
     };
 
     /// A function whose attribute captures nothing does not look at the policy at all.
-    #[inline]
+    #[inline(always)]
     fn new(cs: &'static CallSite, ctx: &context::Ctx) -> Opening {
         if !cs.capture_input && !cs.capture_output {
             return Opening::OFF;
         }
+        Opening::decide(cs, ctx)
+    }
+
+    /// What the policy lets this call capture.
+    #[inline(never)]
+    fn decide(cs: &'static CallSite, ctx: &context::Ctx) -> Opening {
         let policy = match &ctx.sink {
             Some(s) => Some(s.config().capture),
             None => crate::client::with_config(|c| c.capture),
@@ -124,13 +130,11 @@ fn enter_recording(cs: &'static CallSite) -> FnSpan {
         // Decided on the parent (the child has the same sink), before the record exists:
         // the new context must not be lent to a call, or it is built aside and copied.
         let opening = Opening::new(cs, parent);
-        let (record, ctx) = open(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))?;
-        let id = record.span_id;
-        let root = record.parent.is_none();
-        let frame = Frame {
-            ctx,
-            record: Some(record),
-        };
+        let frame = open_frame(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))?;
+        let (id, root) = frame
+            .record
+            .as_ref()
+            .map(|r| (r.span_id, r.parent.is_none()))?;
         Some((frame, (id, root, opening)))
     });
     match opened {

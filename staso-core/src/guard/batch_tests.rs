@@ -6,7 +6,7 @@ use super::batch::*;
 use super::{guard_service, loopback, span as decision_span};
 use crate::local::span::span;
 use crate::local::span::Span;
-use crate::testing::{capture, capture_with, CapturedSpans};
+use crate::testing::{capture_with, CapturedSpans};
 use guard_service::{decision, env, service, MapEnv};
 use loopback::{Reply, Server};
 use serde_json::{json, Value};
@@ -41,6 +41,11 @@ fn llm_span() -> Span {
     llm
 }
 
+/// Capture options under which guard checks run (a capture runs none by default).
+fn checks() -> Options {
+    Options::new().guard_checks(true)
+}
+
 type Outcome = Result<Vec<GuardResult>, GuardBlocked>;
 
 /// Evaluates `calls` on an LLM span inside an agent span, inside a capture.
@@ -54,6 +59,12 @@ fn evaluate(
     let mut e = env(&s.url());
     for (k, v) in extra_env {
         e.insert(k, v.to_string());
+    }
+    // A capture checks nothing unless asked; these tests ask, unless their environment
+    // (`STASO_GUARD_ENABLED`) is what they exercise.
+    let mut capture_opts = capture_opts;
+    if !extra_env.iter().any(|(k, _)| *k == "STASO_GUARD_ENABLED") {
+        capture_opts.guard_checks = capture_opts.guard_checks.or(Some(true));
     }
     let ((out, trace), spans) = capture_with(capture_opts, || {
         crate::conversation("3e675fea-0cdc-4d9b-bd9f-de52ba02d630").run(|| {
@@ -407,7 +418,7 @@ fn with_tool_arguments_off_nothing_of_them_leaves() {
 fn a_replayed_reply_asks_about_the_same_decision() {
     let s = service();
     let calls = vec![call("call_x", "t", "{}")];
-    let ((a, b), _) = capture(|| {
+    let ((a, b), _) = capture_with(checks(), || {
         let _agent = span("agent", Kind::Agent);
         let mut llm = llm_span();
         let e = MapEnv(env(&s.url()));
@@ -438,7 +449,7 @@ fn the_async_form_gives_the_same_results() {
         .expect("runtime");
     let e = MapEnv(env(&s.url()));
     let calls = vec![call("c1", "delete_file", "{}")];
-    let (out, spans) = rt.block_on(crate::testing::capture_future(async {
+    let (out, spans) = rt.block_on(crate::testing::capture_future_with(checks(), async {
         let mut llm = llm_span();
         evaluate_with_env(
             &mut llm,
@@ -467,7 +478,7 @@ fn the_collector_accepts_every_batch_request() {
         call("call_2", "delete_file", r#"{"path": "/"}"#),
         call("call_3", "bad_args", r#"{"path": "#),
     ];
-    let (out, spans) = capture(|| {
+    let (out, spans) = capture_with(checks(), || {
         let _agent = span("agent", Kind::Agent);
         let mut llm = llm_span();
         evaluate_blocking_with_env(

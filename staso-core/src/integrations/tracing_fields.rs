@@ -2,7 +2,7 @@
 //! conventions (`gen_ai.*`), the `otel.*` fields of `tracing-opentelemetry`, errors, and
 //! `staso.kind`. Fields are gathered as they are recorded (at creation and by
 //! `Span::record` later) and turned into the staso span when it closes. The table in
-//! `docs/readme/tracing.md` is this file in prose.
+//! `docs/tracing.md` is this file in prose.
 
 use crate::local::foreign;
 use crate::local::span::Span;

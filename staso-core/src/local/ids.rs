@@ -47,7 +47,12 @@ pub(crate) fn trace_id() -> TraceId {
 /// A new span id.
 #[inline]
 pub(crate) fn span_id() -> SpanId {
-    draw(|| SpanId::from_u64(random_u64()))
+    let x = random_u64();
+    // Zero is not an id: one draw in 2⁶⁴ takes 1 instead, with no branch.
+    match SpanId::from_u64(x | u64::from(x == 0)) {
+        Some(id) => id,
+        None => draw(|| SpanId::from_u64(random_u64())),
+    }
 }
 
 #[cfg(test)]

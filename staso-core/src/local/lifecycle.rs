@@ -4,7 +4,7 @@
 //! everything else waits for the batcher.
 
 use super::clock;
-use super::context::Ctx;
+use super::context::{Ctx, Frame};
 use super::ids;
 use super::record::{CallSite, SharedStr, SpanRecord};
 use staso_types::{Kind, SamplingInput, Status, TraceId};
@@ -30,50 +30,75 @@ pub(crate) fn open(
     kind: Kind,
     callsite: Option<&'static CallSite>,
 ) -> Option<(SpanRecord, Ctx)> {
+    let Frame { ctx, record } = open_frame(parent, name, kind, callsite)?;
+    Some((record?, ctx))
+}
+
+/// [`open`] as the frame that makes the span current: built in one expression, so that
+/// a caller writing it into the frame stack writes it in place (the hot path of the
+/// attributes: a frame is too large to build aside and copy without a `memcpy`).
+#[inline(always)]
+pub(crate) fn open_frame(
+    parent: &Ctx,
+    name: SharedStr,
+    kind: Kind,
+    callsite: Option<&'static CallSite>,
+) -> Option<Frame> {
     if !records(parent) {
         return None;
     }
     let (trace_id, parent_id, offset, sampled) = match parent.link {
         Some((t, s)) => (t, Some(s), parent.offset, true),
-        None => {
-            let t = ids::trace_id();
-            let sampled = sample_root(parent, t, &name, kind, callsite);
-            (t, None, clock::offset(), sampled)
-        }
+        None => root(parent, &name, kind, callsite),
     };
     let span_id = ids::span_id();
-    let agent = if kind == Kind::Agent {
-        Some(name.clone())
-    } else {
-        parent.agent.clone()
-    };
-    let child = Ctx {
-        link: Some((trace_id, span_id)),
-        agent,
-        conversation: parent.conversation.clone(),
-        sink: parent.sink.clone(),
-        recording: sampled,
-        offset,
-    };
-    let record = SpanRecord {
-        trace_id,
-        span_id,
-        parent: parent_id,
-        start: clock::stamp(offset),
-        end: clock::Stamp(0),
-        name,
-        kind,
-        status: Status::Ok,
-        provisional: false,
-        // An unsampled root is opened like a discarded span: it is never sent, and its
-        // children are not recorded.
-        discarded: !sampled,
-        callsite,
-        agent: None,
-        conversation: None,
-        extras: None,
-    };
-    Some((record, child))
+    Some(Frame {
+        ctx: Ctx {
+            link: Some((trace_id, span_id)),
+            agent: if kind == Kind::Agent {
+                Some(name.clone())
+            } else {
+                parent.agent.clone()
+            },
+            conversation: parent.conversation.clone(),
+            sink: parent.sink.clone(),
+            recording: sampled,
+            offset,
+        },
+        record: Some(SpanRecord {
+            trace_id,
+            span_id,
+            parent: parent_id,
+            start: clock::stamp(offset),
+            end: clock::Stamp(0),
+            name,
+            kind,
+            status: Status::Ok,
+            provisional: false,
+            // An unsampled root is opened like a discarded span: it is never sent, and
+            // its children are not recorded.
+            discarded: !sampled,
+            callsite,
+            agent: None,
+            conversation: None,
+            extras: None,
+        }),
+    })
+}
+
+/// A new trace: its id, the clock offset it keeps, and whether it is sampled. Out of
+/// line: one span in many is a root.
+#[cold]
+#[inline(never)]
+fn root(
+    parent: &Ctx,
+    name: &SharedStr,
+    kind: Kind,
+    callsite: Option<&'static CallSite>,
+) -> (TraceId, Option<staso_types::SpanId>, i64, bool) {
+    let t = ids::trace_id();
+    let sampled = sample_root(parent, t, name, kind, callsite);
+    (t, None, clock::offset(), sampled)
 }
 
 /// The sampling decision of a new trace, under the sampling rule of where its spans go.

@@ -115,7 +115,9 @@ fn a_blocked_call_never_runs_its_body() {
     let s = service();
     let client = start(&s.url());
     let before = RAN.load(Ordering::SeqCst);
-    let (out, spans) = capture_with(Options::new(), || delete_file("/etc", "secret-token"));
+    let (out, spans) = capture_with(Options::new().guard_checks(true), || {
+        delete_file("/etc", "secret-token")
+    });
     let err = out.expect_err("blocked");
     assert_eq!(RAN.load(Ordering::SeqCst), before, "the body did not run");
     assert_eq!(
@@ -151,7 +153,7 @@ fn an_allowed_call_runs() {
     let s = service();
     let client = start(&s.url());
     let before = RAN.load(Ordering::SeqCst);
-    let (out, spans) = capture_with(Options::new(), || lookup(42));
+    let (out, spans) = capture_with(Options::new().guard_checks(true), || lookup(42));
     assert_eq!(out.expect("allowed"), 42);
     assert_eq!(RAN.load(Ordering::SeqCst), before + 1);
     assert_eq!(guard_bodies(&s)[0]["tool_input"], json!({"order_id": 42}));
@@ -175,11 +177,14 @@ fn async_functions_and_async_trait_methods_are_checked_first() {
         .build()
         .expect("runtime");
     let before = RAN.load(Ordering::SeqCst);
-    let (out, spans) = rt.block_on(capture_future_with(Options::new(), async {
-        let a = delete_file_async("/etc".into()).await;
-        let b = Files.remove("/etc".into()).await;
-        (a, b)
-    }));
+    let (out, spans) = rt.block_on(capture_future_with(
+        Options::new().guard_checks(true),
+        async {
+            let a = delete_file_async("/etc".into()).await;
+            let b = Files.remove("/etc".into()).await;
+            (a, b)
+        },
+    ));
     let (a, b) = out;
     assert!(matches!(a, Err(ToolError::Blocked(_))));
     assert!(b

@@ -23,5 +23,10 @@
     shutdown_timeout = 1,
     max_field_bytes = 65536,
     redact_secrets = true,
+    request_timeout = 5,
+    install_panic_hook = true,
+    install_exit_hook = true,
+    sample_rate = 0.5,
+    guard_checks = false,
 )]
 fn main() {}
