@@ -35,12 +35,14 @@ cargo test --workspace
 step "one API in both builds (rustdoc of staso with and without enable)"
 bash scripts/api_parity.sh
 STASO_API_FEATURES=async-openai bash scripts/api_parity.sh
+STASO_API_FEATURES=otlp bash scripts/api_parity.sh
 
 step "compile-out proof (standalone crate, default features off)"
 bash scripts/compile_out_proof.sh
 
 step "examples build without the default feature"
 cargo build -p staso --examples --no-default-features
+cargo build -p staso --examples --features otlp
 
 step "crates package for crates.io (cargo package, verified by building each packaged crate)"
 cargo package --quiet --allow-dirty -p staso-types -p staso-macros -p staso-core -p staso

@@ -58,7 +58,9 @@ pub fn annotate_with(trace_id: TraceId, annotation: Annotation) -> Result<(), An
         if !c.config.staso_ingest {
             // Annotations are the Staso service's: with spans sent only over OTLP they
             // have nowhere to go. Refused and counted.
-            c.queue.annotations.reject(staso_types::FailureKind::Disabled);
+            c.queue
+                .annotations
+                .reject(staso_types::FailureKind::Disabled);
             static WARNED: AtomicBool = AtomicBool::new(false);
             if !WARNED.swap(true, Relaxed) {
                 crate::diag::warn(

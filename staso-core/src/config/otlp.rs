@@ -187,9 +187,7 @@ mod tests {
     }
 
     fn url(o: Options, pairs: &[(&'static str, &'static str)]) -> Option<String> {
-        resolve(&o, &env(pairs))
-            .expect("valid")
-            .map(|c| c.endpoint)
+        resolve(&o, &env(pairs)).expect("valid").map(|c| c.endpoint)
     }
 
     #[test]
@@ -239,18 +237,26 @@ mod tests {
         let c = resolve(&Options::new(), &e).expect("valid").expect("otlp");
         assert_eq!(c.protocol, OtlpProtocol::HttpJson);
         assert_eq!(c.headers.0, vec![("b".to_string(), "2".to_string())]);
-        let c = resolve(&Options::new().otlp_protocol(OtlpProtocol::HttpProtobuf), &e)
-            .expect("valid")
-            .expect("otlp");
+        let c = resolve(
+            &Options::new().otlp_protocol(OtlpProtocol::HttpProtobuf),
+            &e,
+        )
+        .expect("valid")
+        .expect("otlp");
         assert_eq!(c.protocol, OtlpProtocol::HttpProtobuf);
     }
 
+    type Vars = &'static [(&'static str, &'static str)];
+
     #[test]
     fn bad_values_are_refused_naming_where_they_came_from() {
-        let cases: [(Options, &[(&'static str, &'static str)], &[&str]); 5] = [
+        let cases: [(Options, Vars, &[&str]); 5] = [
             (
                 Options::new(),
-                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector.internal:4318")],
+                &[(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    "http://collector.internal:4318",
+                )],
                 &["OTEL_EXPORTER_OTLP_ENDPOINT", "https", "otlp_endpoint"],
             ),
             (
@@ -292,6 +298,9 @@ mod tests {
             .otlp_headers([("authorization", "Bearer hunter2")]);
         let c = resolve(&o, &env(&[])).expect("valid").expect("otlp");
         let shown = format!("{c:?}");
-        assert!(shown.contains("authorization") && !shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("authorization") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

@@ -432,7 +432,8 @@ impl Batcher {
             self.next_provisional += 1;
         }
         records.extend(self.unsent.drain(..n));
-        let mut ids: Vec<Vec<u64>> = vec![Vec::with_capacity(records.len()); self.destinations.len()];
+        let mut ids: Vec<Vec<u64>> =
+            vec![Vec::with_capacity(records.len()); self.destinations.len()];
         for (id, record) in records {
             let mut waiting = 0u8;
             for (d, dest) in self.destinations.iter().enumerate() {
@@ -644,7 +645,11 @@ impl Batcher {
         }
         let mut until =
             (self.last_send + self.config.flush_interval).min(self.last_reanchor + REANCHOR_EVERY);
-        for due in self.destinations.iter().filter_map(Destination::next_due_at) {
+        for due in self
+            .destinations
+            .iter()
+            .filter_map(Destination::next_due_at)
+        {
             until = until.min(due);
         }
         for w in &self.waiters {

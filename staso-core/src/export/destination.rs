@@ -79,7 +79,10 @@ pub(crate) fn names(cfg: &Config) -> Vec<&'static str> {
 pub(crate) fn build(cfg: &Config) -> Result<Vec<Destination>, String> {
     let mut out = Vec::new();
     if cfg.staso_ingest {
-        out.push(Destination::new("staso", Sender::Staso(Transport::new(cfg)?)));
+        out.push(Destination::new(
+            "staso",
+            Sender::Staso(Transport::new(cfg)?),
+        ));
     }
     #[cfg(feature = "otlp")]
     if let Some(otlp) = &cfg.otlp {
@@ -118,7 +121,9 @@ impl Destination {
 
     /// Files a delivery by the time it may go.
     pub(crate) fn schedule(&mut self, d: Delivery) {
-        let pos = self.waiting.partition_point(|w| w.not_before <= d.not_before);
+        let pos = self
+            .waiting
+            .partition_point(|w| w.not_before <= d.not_before);
         self.waiting.insert(pos, d);
     }
 

@@ -110,8 +110,7 @@ pub(crate) fn attributes<'a>(
     sent: Sent,
 ) -> Vec<(Cow<'a, str>, Value<'a>)> {
     let mut out: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
-    let mut put = |k: Cow<'a, str>, v: Value<'a>| match out.iter_mut().find(|(key, _)| *key == k)
-    {
+    let mut put = |k: Cow<'a, str>, v: Value<'a>| match out.iter_mut().find(|(key, _)| *key == k) {
         Some(slot) => slot.1 = v,
         None => out.push((k, v)),
     };

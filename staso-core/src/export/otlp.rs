@@ -3,7 +3,7 @@
 //! mapping: hex ids, camelCase names, 64-bit integers as strings). Attribute names follow
 //! the GenAI semantic conventions for what a span holds; the capture policy and redaction
 //! are those of the Staso wire (the span is read through `fields`, which applies them).
-//! The mapping is written down as a table in `docs/readme/otlp.md`.
+//! The mapping is written down as a table in `docs/otlp.md`.
 
 use super::fields::{self, Sent, Value};
 use crate::config::Config;
@@ -181,6 +181,8 @@ fn model_call(attrs: &mut Attributes, r: &SpanRecord) {
     let llm = fields::llm(r);
     if !llm.provider.is_empty() {
         attrs.put("gen_ai.provider.name".into(), text(&llm.provider));
+        // The name before semantic conventions 1.37, which many backends still read.
+        attrs.put("gen_ai.system".into(), text(&llm.provider));
     }
     if !llm.requested_model.is_empty() {
         attrs.put("gen_ai.request.model".into(), text(&llm.requested_model));
@@ -195,14 +197,8 @@ fn model_call(attrs: &mut Attributes, r: &SpanRecord) {
         );
     }
     if llm.usage_available || llm.input_tokens > 0 || llm.output_tokens > 0 {
-        attrs.put(
-            "gen_ai.usage.input_tokens".into(),
-            int(llm.input_tokens),
-        );
-        attrs.put(
-            "gen_ai.usage.output_tokens".into(),
-            int(llm.output_tokens),
-        );
+        attrs.put("gen_ai.usage.input_tokens".into(), int(llm.input_tokens));
+        attrs.put("gen_ai.usage.output_tokens".into(), int(llm.output_tokens));
     }
 }
 
@@ -241,10 +237,13 @@ fn content(attrs: &mut Attributes, kind: Kind, input: Option<&str>, output: Opti
                             }
                         }
                     }
+                    // A request document the policy emptied of its messages (the model
+                    // is sent as `gen_ai.request.model`): nothing to send.
+                    None if doc.trim_start().starts_with('{') => {}
                     None => attrs.put("gen_ai.input.messages".into(), text(doc)),
                 }
             }
-            if let Some(doc) = output {
+            if let Some(doc) = output.filter(|d| has_content(d)) {
                 // One reply message; the convention's value is a list of them.
                 let list = if doc.trim_start().starts_with('{') {
                     format!("[{doc}]")
@@ -271,6 +270,19 @@ fn content(attrs: &mut Attributes, kind: Kind, input: Option<&str>, output: Opti
             }
         }
     }
+}
+
+/// Whether a reply document holds more than roles (the policy strips a reply's content
+/// and keeps its role: a message with nothing in it is not sent).
+fn has_content(doc: &str) -> bool {
+    fn only_roles(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(m) => m.keys().all(|k| k == "role"),
+            serde_json::Value::Array(items) => items.iter().all(only_roles),
+            _ => false,
+        }
+    }
+    serde_json::from_str::<serde_json::Value>(doc).map_or(true, |v| !only_roles(&v))
 }
 
 /// A Staso attribute under its GenAI name where it has one (LLM spans' request

@@ -1,7 +1,9 @@
 //! One OTLP/HTTP attempt: POST an encoded `ExportTraceServiceRequest`, classify the
-//! answer by the OTLP/HTTP rules. 429, 502, 503 and 504 (and connection errors and
-//! timeouts) are retryable, honouring `Retry-After`; every other 4xx and 5xx is not. A 2xx
-//! may carry a partial success: the receiver's count of spans it rejected.
+//! answer. 429 and 5xx (and connection errors and timeouts) are retried, honouring
+//! `Retry-After`, as for the Staso ingest: OTLP/HTTP names 502, 503 and 504, and a 500 of
+//! a collector whose storage hiccuped is as transient (501 and 505 are not). Every other
+//! 4xx is final. A 2xx may carry a partial success: the receiver's count of spans it
+//! rejected.
 
 use super::http::{self, BodyError};
 use super::transport::{classify_error, Failure};
@@ -107,9 +109,7 @@ fn rejected_spans(body: &[u8], protocol: OtlpProtocol) -> u64 {
         return 0;
     }
     let response = match protocol {
-        OtlpProtocol::HttpJson => {
-            serde_json::from_slice::<ExportTraceServiceResponse>(body).ok()
-        }
+        OtlpProtocol::HttpJson => serde_json::from_slice::<ExportTraceServiceResponse>(body).ok(),
         _ => <ExportTraceServiceResponse as prost::Message>::decode(body).ok(),
     };
     let partial = response.and_then(|r| r.partial_success);
@@ -145,15 +145,15 @@ pub(crate) fn failure(status: u16, retry_after: Option<Duration>) -> Failure {
             true,
             "rate limited by the OTLP endpoint",
         ),
-        502..=504 => (
+        501 | 505 => (
             FailureKind::BackendUnavailable,
-            true,
-            "the OTLP endpoint is unavailable",
+            false,
+            "the OTLP endpoint does not implement this request (check `otlp_endpoint`)",
         ),
         s if s >= 500 => (
             FailureKind::BackendUnavailable,
-            false,
-            "the OTLP endpoint failed the request (not retried, as OTLP/HTTP says)",
+            true,
+            "the OTLP endpoint is unavailable",
         ),
         _ => (
             FailureKind::MalformedResponse,
@@ -177,10 +177,10 @@ mod tests {
 
     #[test]
     fn the_otlp_http_retry_rules() {
-        for s in [429, 502, 503, 504] {
+        for s in [429, 500, 502, 503, 504] {
             assert!(failure(s, None).retryable, "{s}");
         }
-        for s in [400, 401, 403, 404, 500, 501] {
+        for s in [400, 401, 403, 404, 501, 505] {
             assert!(!failure(s, None).retryable, "{s}");
         }
         let f = failure(503, Some(Duration::from_secs(2)));

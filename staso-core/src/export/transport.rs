@@ -170,7 +170,10 @@ pub(crate) fn cut_short() -> Failure {
 /// `what` names the endpoint in the detail (`ingest`, `OTLP endpoint`).
 pub(crate) fn classify_error(e: reqwest::Error, what: &str) -> Failure {
     let (kind, detail) = if e.is_timeout() {
-        (FailureKind::Timeout, format!("the {what} request timed out"))
+        (
+            FailureKind::Timeout,
+            format!("the {what} request timed out"),
+        )
     } else {
         let tls = error_chain(&e).to_ascii_lowercase();
         let detail =
