@@ -384,8 +384,10 @@ impl Batcher {
     }
 
     /// During an outage, retries must not starve new spans: when the pool of credits runs
-    /// low, the oldest spans waiting for a retry are dropped (counted as failed) from
-    /// every destination that waits with them, and their credits go back to the pool.
+    /// low, the oldest spans waiting for a *retry* are dropped (counted as failed) at every
+    /// destination that retries them, and their credits go back to the pool once no
+    /// destination holds them. A span a destination has not tried yet is never dropped
+    /// there: one destination's outage never costs another its spans.
     fn enforce_bound(&mut self) {
         let low_water = (self.queue.max() / 16).max(1);
         let mut dropped = 0usize;
@@ -393,24 +395,17 @@ impl Batcher {
             let oldest = self
                 .destinations
                 .iter()
-                .filter_map(|d| d.waiting.front().and_then(|w| w.ids.first()))
+                .flat_map(|d| d.waiting.iter())
+                .filter(|w| w.attempts > 0)
+                .filter_map(|w| w.ids.iter().min())
                 .min()
                 .copied();
             let Some(id) = oldest else { break };
             for d in 0..self.destinations.len() {
-                let dest = &mut self.destinations[d];
-                let Some(front) = dest.waiting.front_mut() else {
-                    continue;
-                };
-                if front.ids.first() != Some(&id) {
-                    continue;
+                if self.destinations[d].drop_retry(id) {
+                    self.queue.note_failure_at(d, FailureKind::QueueFull, true);
+                    self.settle(d, &[id], true);
                 }
-                front.ids.remove(0);
-                if front.ids.is_empty() {
-                    dest.waiting.pop_front();
-                }
-                self.queue.note_failure_at(d, FailureKind::QueueFull, true);
-                self.settle(d, &[id], true);
             }
             dropped += usize::from(id < PROVISIONAL_IDS);
         }

@@ -114,6 +114,20 @@ impl Destination {
         }
     }
 
+    /// Takes span `id` out of the deliveries waiting here for a retry (never out of one
+    /// not tried yet); whether it was in one.
+    pub(crate) fn drop_retry(&mut self, id: u64) -> bool {
+        let mut found = false;
+        for w in self.waiting.iter_mut().filter(|w| w.attempts > 0) {
+            if let Some(pos) = w.ids.iter().position(|i| *i == id) {
+                w.ids.remove(pos);
+                found = true;
+            }
+        }
+        self.waiting.retain(|w| !w.ids.is_empty());
+        found
+    }
+
     /// Whether another request may start.
     pub(crate) fn has_room(&self) -> bool {
         self.in_flight < MAX_IN_FLIGHT

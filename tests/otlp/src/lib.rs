@@ -25,6 +25,8 @@ pub struct Received {
     pub request: Option<ExportTraceServiceRequest>,
     /// The status the receiver answered.
     pub status: u16,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 impl Received {
@@ -225,6 +227,7 @@ fn serve(conn: TcpStream, state: &(Mutex<State>, Condvar)) {
                 headers,
                 request,
                 status: answer.status,
+                at: Instant::now(),
             });
             answer
         };
