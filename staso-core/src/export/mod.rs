@@ -8,6 +8,7 @@ pub(crate) mod destination;
 pub(crate) mod encode;
 #[cfg(feature = "otlp")]
 pub(crate) mod fields;
+mod handle;
 pub(crate) mod http;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
