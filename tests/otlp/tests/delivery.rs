@@ -250,3 +250,30 @@ fn an_outage_stays_within_max_queue_size_dropping_the_oldest_retries() {
     assert!(stored_ids(&c).is_superset(&more));
     client.shutdown(Duration::from_millis(300));
 }
+
+#[test]
+fn annotations_are_refused_and_counted_when_only_otlp_is_on() {
+    let _g = serial();
+    let c = collector();
+    let r = Receiver::start();
+    let client = staso::init(
+        base(r.url())
+            .api_key("test-key")
+            .base_url(c.url())
+            .staso_ingest(false),
+    )
+    .expect("init");
+    let trace = {
+        let s = span("scored", Kind::Agent);
+        s.trace_id().expect("recording")
+    };
+    // Accepted by the API (the call never fails for this), refused by the client: there
+    // is no Staso service to take it.
+    assert!(staso::annotate(trace, "helpfulness", 0.9).is_ok());
+    let report = client.flush(WAIT);
+    assert_eq!(report.annotations.rejected, 1, "{report:?}");
+    assert_eq!(report.annotations.last_failure, Some(FailureKind::Disabled));
+    assert_eq!(report.delivered, 1);
+    client.shutdown(WAIT);
+    assert_eq!(c.requests().annotations().len(), 0);
+}
