@@ -27,6 +27,8 @@ pub struct Received {
     pub status: u16,
     /// When it arrived.
     pub at: Instant,
+    /// The body as sent.
+    pub body: Vec<u8>,
 }
 
 impl Received {
@@ -228,6 +230,7 @@ fn serve(conn: TcpStream, state: &(Mutex<State>, Condvar)) {
                 request,
                 status: answer.status,
                 at: Instant::now(),
+                body,
             });
             answer
         };

@@ -313,6 +313,46 @@ fn the_option_picks_json_too() {
     let o = options(&r).otlp_protocol(OtlpProtocol::HttpJson);
     let (received, made) = scenario(&r, o, &[]);
     check_full_capture(&received, &made, "application/json");
+    // The OTLP JSON encoding itself, as a collector reads it: camelCase names, ids in
+    // lowercase hex, 64-bit integers as decimal strings, enums as numbers.
+    let is_hex = |v: &serde_json::Value, n: usize| {
+        v.as_str().is_some_and(|s| {
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+    };
+    let digits = |v: &serde_json::Value| {
+        v.as_str()
+            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut seen_int = false;
+    for req in &received {
+        let doc: serde_json::Value = serde_json::from_slice(&req.body).expect("JSON");
+        for span in doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .expect("spans")
+        {
+            assert!(is_hex(&span["traceId"], 32), "{span}");
+            assert_eq!(span["traceId"], made.trace.to_w3c());
+            assert!(is_hex(&span["spanId"], 16), "{span}");
+            let parent = &span["parentSpanId"];
+            assert!(
+                parent.is_null() || parent == "" || is_hex(parent, 16),
+                "{span}"
+            );
+            assert!(digits(&span["startTimeUnixNano"]), "{span}");
+            assert!(digits(&span["endTimeUnixNano"]), "{span}");
+            assert!(span["kind"].is_u64(), "{span}");
+            for kv in span["attributes"].as_array().expect("attributes") {
+                if let Some(n) = kv["value"].get("intValue") {
+                    assert!(digits(n), "{kv}");
+                    seen_int = true;
+                }
+            }
+        }
+    }
+    assert!(seen_int, "token counts are integers");
 }
 
 #[test]
