@@ -63,10 +63,12 @@ fn the_generic_variable_gets_v1_traces_and_the_traces_variable_is_used_as_is() {
     );
 }
 
+type Vars<'a> = &'a [(&'a str, &'a str)];
+
 #[test]
 fn init_refuses_what_cannot_work_and_names_the_fix() {
     let _g = serial();
-    let cases: [(&[(&str, &str)], &[&str]); 4] = [
+    let cases: [(Vars, &[&str]); 4] = [
         (
             &[
                 ("STASO_INGEST", "0"),
@@ -101,17 +103,14 @@ fn init_refuses_what_cannot_work_and_names_the_fix() {
         (&[("STASO_INGEST", "0")], &["otlp_endpoint", "staso_ingest"]),
     ];
     for (vars, needles) in cases {
-        let e = staso::testing::init_with_env(options(), &env(vars))
-            .err()
-            .expect("refused");
+        let e = staso::testing::init_with_env(options(), &env(vars)).expect_err("refused");
         let text = e.to_string();
         for n in needles {
             assert!(text.contains(n), "{n:?} not in {text}");
         }
     }
     let e = staso::testing::init_with_env(options(), &env(&[("STASO_INGEST", "0")]))
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(e, InitError::NoDestination);
 }
 
