@@ -5,7 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step prints its name; the time the previous one took is printed when the next
+# starts (and at the end), so a slow step is visible in CI's log.
+STEP_NAME="" STEP_START=$SECONDS SUITE_START=$SECONDS
+step() {
+  if [ -n "$STEP_NAME" ]; then
+    printf '<== %s: %ds\n' "$STEP_NAME" $((SECONDS - STEP_START))
+  fi
+  STEP_NAME="$*" STEP_START=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
 
 step "Python reference SDK (staso==0.5.25) for the compatibility test"
 if [ ! -x .venv/bin/python ]; then
@@ -44,6 +53,16 @@ step "examples build without the default feature"
 cargo build -p staso --examples --no-default-features
 cargo build -p staso --examples --features otlp
 
+step "feature combinations of staso (none, default, tracing, http, async-openai, otlp, all)"
+cargo clippy -p staso --lib --no-default-features -- -D warnings
+cargo clippy -p staso --lib --no-default-features --features tracing,http,async-openai,otlp -- -D warnings
+cargo clippy -p staso --lib -- -D warnings
+cargo clippy -p staso --lib --features tracing -- -D warnings
+cargo clippy -p staso --lib --features http -- -D warnings
+cargo clippy -p staso --lib --features async-openai -- -D warnings
+cargo clippy -p staso --lib --features otlp -- -D warnings
+cargo clippy -p staso --lib --all-features -- -D warnings
+
 step "crates package for crates.io (cargo package, verified by building each packaged crate)"
 cargo package --quiet --allow-dirty -p staso-types -p staso-macros -p staso-core -p staso
 
@@ -56,3 +75,4 @@ if [ -x scripts/soak.sh ]; then
 fi
 
 step "all green"
+printf 'whole suite: %ds\n' $((SECONDS - SUITE_START))

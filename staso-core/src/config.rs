@@ -3,7 +3,7 @@
 //! is refused at `init` with an error that names the option and the fix.
 
 use crate::env::{non_blank, Env};
-use crate::local::sampling::Sampling;
+use crate::sampling::Sampling;
 use staso_types::{
     strip_userinfo, CapturePolicy, Category, GitContext, InitError, MaskFn, Options,
     DEFAULT_BASE_URL,

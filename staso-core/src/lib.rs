@@ -7,14 +7,22 @@
 //!
 //! ```text
 //! src/llm/      LLM calls: span model, provider JSON, streams, continuation
+//! src/guard/    guard checks of tool calls (before they run, and those LLM replies propose)
 //! src/local/    caller's thread: lifecycle (open/end), span handles, context stack,
 //!               conversation, instrumented futures, capture, clock, ids
-//! src/export/   delivery: queue (and its counts), batcher, encode, transport, sanitize
-//! src/          client (init/flush/shutdown), config (+ env, git), diag, exit, panic,
-//!               registry, testing, propagation (W3C trace context), and __private
-//!               (what the macros expand to)
+//! src/export/   delivery: queue (and its counts), batcher, encode, transport, sanitize,
+//!               annotations
+//! src/          client (init/flush/shutdown), config (+ env, git), sampling, annotate,
+//!               diag, exit, panic, registry, testing, propagation (W3C trace context),
+//!               and __private (what the macros expand to)
 //! src/integrations/  each behind its feature: the `tracing` bridge
 //! ```
+//!
+//! Two module pairs depend on each other, on purpose:
+//! - `local` ↔ `client`: the caller's side ends a span into the global client (its one
+//!   destination besides a test sink), and the client's queue holds the caller's records.
+//! - `local` ↔ `annotate`: `Span::annotate` takes the one path an annotation takes, and
+//!   `annotate` reads the current span from the context stack.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -37,12 +45,14 @@ pub mod llm;
 mod local;
 mod panic;
 mod registry;
+mod sampling;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 pub mod propagation;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing {
     //! The `tracing` bridge (feature `tracing`): `tracing` spans that carry OpenTelemetry
     //! GenAI fields (rig, genai, your own) become staso spans in the same traces as the
@@ -69,3 +79,5 @@ pub use staso_types::{
 
 #[cfg(feature = "test-faults")]
 pub use client::{inject_batcher_panic, step_wall_clock};
+#[cfg(feature = "test-faults")]
+pub use local::clock::is_calibrated as clock_is_calibrated;

@@ -109,16 +109,44 @@ impl FnSpan {
     };
 }
 
-/// Opens the span of a sync instrumented function and makes it current. When tracing is
-/// off this is two relaxed loads and a branch, inlined into the caller.
-#[inline]
-pub fn enter(cs: &'static CallSite) -> FnSpan {
-    if enabled() {
-        enter_recording(cs)
-    } else {
-        FnSpan::OFF
-    }
+/// An entry point the macros expand to: when tracing is off it is two relaxed loads and
+/// a branch, inlined into the caller, and returns `$span::OFF`; `$recording` opens the
+/// span when tracing is on.
+macro_rules! entry_point {
+    ($(#[$doc:meta])* $name:ident -> $span:ident, $recording:ident) => {
+        $(#[$doc])*
+        #[inline]
+        pub fn $name(cs: &'static CallSite) -> $span {
+            if enabled() {
+                $recording(cs)
+            } else {
+                $span::OFF
+            }
+        }
+    };
 }
+
+/// What the span's `Opening` decided for the arguments and the result (the same for sync
+/// and async functions).
+macro_rules! opening_wants {
+    () => {
+        /// Whether arguments are captured for this call.
+        #[inline]
+        pub fn wants_input(&self) -> bool {
+            self.opening.want_in
+        }
+        /// Whether the result is captured for this call.
+        #[inline]
+        pub fn wants_output(&self) -> bool {
+            self.opening.want_out
+        }
+    };
+}
+
+entry_point!(
+    /// Opens the span of a sync instrumented function and makes it current.
+    enter -> FnSpan, enter_recording
+);
 
 /// `enter` with tracing on: the inherited context is read, the record built and its frame
 /// pushed in one visit of the per-thread stack; nothing is cloned but what the child keeps.
@@ -148,16 +176,7 @@ fn enter_recording(cs: &'static CallSite) -> FnSpan {
 }
 
 impl FnSpan {
-    /// Whether arguments are captured for this call.
-    #[inline]
-    pub fn wants_input(&self) -> bool {
-        self.opening.want_in
-    }
-    /// Whether the result is captured for this call.
-    #[inline]
-    pub fn wants_output(&self) -> bool {
-        self.opening.want_out
-    }
+    opening_wants!();
     /// Whether the span is recorded at all.
     #[inline]
     pub fn is_recording(&self) -> bool {
@@ -238,18 +257,10 @@ pub struct AsyncFnSpan {
     opening: Opening,
 }
 
-/// Opens the span of an async instrumented function (not current until instrumented).
-#[inline]
-pub fn start(cs: &'static CallSite) -> AsyncFnSpan {
-    if enabled() {
-        start_recording(cs)
-    } else {
-        AsyncFnSpan {
-            span: Span::from_parts(None),
-            opening: Opening::OFF,
-        }
-    }
-}
+entry_point!(
+    /// Opens the span of an async instrumented function (not current until instrumented).
+    start -> AsyncFnSpan, start_recording
+);
 
 fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
     let started =
@@ -265,21 +276,17 @@ fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
 }
 
 impl AsyncFnSpan {
+    const OFF: AsyncFnSpan = AsyncFnSpan {
+        span: Span::OFF,
+        opening: Opening::OFF,
+    };
+
     /// Whether the span is recorded at all.
     #[inline]
     pub fn is_recording(&self) -> bool {
         self.span.is_recording()
     }
-    /// Whether arguments are captured for this call.
-    #[inline]
-    pub fn wants_input(&self) -> bool {
-        self.opening.want_in
-    }
-    /// Whether the result is captured for this call.
-    #[inline]
-    pub fn wants_output(&self) -> bool {
-        self.opening.want_out
-    }
+    opening_wants!();
     /// Captures the arguments: `f` adds them to the input (called only when input is
     /// captured).
     #[track_caller]

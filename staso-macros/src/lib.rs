@@ -10,13 +10,17 @@
 //! the function exactly as it was written: nothing is added to the program.
 
 mod args;
+mod attribute;
+mod check;
 mod expand;
 mod git;
+mod item;
 mod main_attr;
+mod return_type;
 #[cfg(test)]
 mod snapshots;
 
-use args::Which;
+use args::SpanAttr;
 use proc_macro::TokenStream;
 
 const ENABLED: bool = cfg!(feature = "enable");
@@ -49,7 +53,7 @@ const ENABLED: bool = cfg!(feature = "enable");
 /// ```
 #[proc_macro_attribute]
 pub fn agent(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::fn_attr(Which::Agent, args.into(), item.into(), ENABLED).into()
+    expand::span_attr(SpanAttr::Agent, args.into(), item.into(), ENABLED).into()
 }
 
 /// Makes every call of the function a **tool** span, with the attribute `tool_name`.
@@ -61,6 +65,10 @@ pub fn agent(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Keys, all optional: `name = "stripe.refund"` (the tool's name; the function's name by
 /// default), `tags = [..]`, `metadata(key = value, ..)`, `capture_input = false`,
 /// `capture_output = false`, `skip(arg, ..)`; see [`macro@agent`] for what each does.
+/// And `guard`: the call (the tool's name and the arguments the span captures) is checked
+/// by Staso's guard before the body runs; a blocked call does not run and returns
+/// `Err(staso::GuardBlocked.into())`, so the function must return a `Result` whose error
+/// type can be made from a `GuardBlocked` (not on functions returning `impl Future`).
 ///
 /// ```
 /// #[staso::tool(name = "stripe.refund", skip(api_key))]
@@ -73,13 +81,13 @@ pub fn agent(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::fn_attr(Which::Tool, args.into(), item.into(), ENABLED).into()
+    expand::span_attr(SpanAttr::Tool, args.into(), item.into(), ENABLED).into()
 }
 
 /// Makes every call of the function a span of kind `chain`, or of the kind given.
 ///
-/// Keys, all optional: `kind = ".."` (one of `llm`, `tool`, `chain`, `retriever`,
-/// `agent`, `custom`; `chain` by default), `name = ".."`, `tags = [..]`,
+/// Keys, all optional: `kind = ".."` (a `staso::Kind` by its name, e.g. `"retriever"`
+/// or `"llm"`; `chain` by default), `name = ".."`, `tags = [..]`,
 /// `metadata(key = value, ..)`, `capture_input = false`, `capture_output = false`,
 /// `skip(arg, ..)`; see [`macro@agent`] for what each does.
 ///
@@ -91,21 +99,18 @@ pub fn tool(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn trace(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::fn_attr(Which::Trace, args.into(), item.into(), ENABLED).into()
+    expand::span_attr(SpanAttr::Trace, args.into(), item.into(), ENABLED).into()
 }
 
 /// Initialises Staso before `main`'s body runs and shuts it down (waiting at most
 /// `shutdown_timeout` for delivery) when `main` returns, returns an `Err` or panics.
 ///
-/// Any `staso::Options` field may be given; the ones left out come from their
-/// environment variables (`STASO_API_KEY`, `STASO_AGENT_NAME`, ...):
-/// - strings: `api_key`, `agent_name`, `agent_version`, `base_url`, `environment`,
-///   `workspace_slug`, `ca_cert_path`;
-/// - integers: `batch_size` (1 to 500), `max_queue_size`, `max_field_bytes`;
-/// - seconds, integer or decimal: `flush_interval = 0.5`, `shutdown_timeout = 5`;
-/// - `true`/`false`: `enabled`, `debug`, `capture_messages`, `capture_request`,
-///   `capture_system_prompt`, `capture_tool_schema`, `capture_tool_arguments`,
-///   `capture_output`, `capture_git`, `redact_secrets`.
+/// Any option listed in `staso::OPTIONS` (with its type and environment variable) may be
+/// given, as a literal: a string for text and paths, an integer for counts, seconds as an
+/// integer or a decimal for durations (`flush_interval = 0.5`), `true`/`false` for flags,
+/// a number from 0.0 to 1.0 for fractions. The ones left out come from their environment
+/// variables (`STASO_API_KEY`, `STASO_AGENT_NAME`, ...). An unknown option or a value out
+/// of range is a compile error that lists what is allowed.
 ///
 /// The commit, branch, dirty flag and origin URL of the checkout the binary is built
 /// from are baked in (the crate is rebuilt when HEAD moves), so a deployed binary reports

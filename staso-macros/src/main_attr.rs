@@ -1,53 +1,28 @@
 //! `#[staso::main]`: initialise from the attribute's options (plus the git facts baked in
 //! at compile time) before `main`'s body, and shut down when `main` returns or unwinds.
 
-use crate::args::{self, Body, MainArgs, OptValue};
-use crate::expand::with_error;
+use crate::args::{MainArgs, OptValue};
+use crate::attribute;
+use crate::expand::fake_return;
 use crate::git;
+use crate::item::{Body, FnItem};
 use proc_macro2::{Literal, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::{Error, LitStr};
 
 /// Entry point of `#[staso::main]`.
 pub(crate) fn main_attr(args: TokenStream, item: TokenStream, enabled: bool) -> TokenStream {
-    let (margs, f) = match (
+    attribute::run(
+        "#[staso::main]",
         MainArgs::parse(args),
-        args::parse_fn(item.clone(), "#[staso::main]"),
-    ) {
-        (Ok(a), Ok(f)) => (a, f),
-        (Err(mut e), Err(e2)) => {
-            e.combine(e2);
-            return with_error(e, item);
-        }
-        (Err(e), _) | (_, Err(e)) => return with_error(e, item),
-    };
-    if let Err(e) = check(&f) {
-        return with_error(e, item);
-    }
-    if !enabled {
-        if f.sig.asyncness.is_some() && !has_executor_attr(&f) {
-            // Compiled out there is no runtime to run the body on, and an async `main`
-            // left as it is does not compile: say what to do instead.
-            return with_error(
-                Error::new_spanned(
-                    f.sig.asyncness,
-                    "with staso's `enable` feature off, #[staso::main] cannot run an `async fn main` by itself: add #[tokio::main] below it (that works in both modes)",
-                ),
-                item,
-            );
-        }
-        return item;
-    }
-    let Some((_, tokens)) = &f.body else {
-        return item;
-    };
-    let Ok(body) = syn::parse2::<Body>(tokens.clone()) else {
-        return item;
-    };
-    expand(&margs, f, body)
+        item,
+        enabled,
+        |_, f| check(f, enabled),
+        expand,
+    )
 }
 
-fn check(f: &args::FnItem) -> syn::Result<()> {
+fn check(f: &FnItem, enabled: bool) -> syn::Result<()> {
     let sig = &f.sig;
     if sig.ident != "main" {
         return Err(Error::new_spanned(
@@ -82,12 +57,20 @@ fn check(f: &args::FnItem) -> syn::Result<()> {
             "#[staso::main] needs `main` with a body",
         ));
     }
+    if !enabled && sig.asyncness.is_some() && !has_executor_attr(f) {
+        // Compiled out there is no runtime to run the body on, and an async `main` left
+        // as it is does not compile: say what to do instead.
+        return Err(Error::new_spanned(
+            sig.asyncness,
+            "with staso's `enable` feature off, #[staso::main] cannot run an `async fn main` by itself: add #[tokio::main] below it (that works in both modes)",
+        ));
+    }
     Ok(())
 }
 
 /// An executor's own main attribute (`#[tokio::main]`, `#[async_std::main]`, ...) still
 /// on the function: it will run the async body itself.
-fn has_executor_attr(f: &args::FnItem) -> bool {
+fn has_executor_attr(f: &FnItem) -> bool {
     f.attrs.iter().any(|a| {
         let segs = &a.path().segments;
         segs.len() >= 2
@@ -98,7 +81,7 @@ fn has_executor_attr(f: &args::FnItem) -> bool {
 
 fn field(key: &syn::Ident, v: &OptValue) -> TokenStream {
     let value = match v {
-        OptValue::Str(s) if key == "ca_cert_path" => quote!(::std::path::PathBuf::from(#s)),
+        OptValue::Path(s) => quote!(::std::path::PathBuf::from(#s)),
         OptValue::Str(s) => quote!(::std::string::String::from(#s)),
         OptValue::Usize(n, span) => {
             let mut lit = Literal::usize_unsuffixed(*n);
@@ -130,7 +113,7 @@ fn field(key: &syn::Ident, v: &OptValue) -> TokenStream {
     quote_spanned!(key.span()=> __staso_options.#key = ::core::option::Option::Some(#value);)
 }
 
-fn expand(a: &MainArgs, mut f: args::FnItem, body: Body) -> TokenStream {
+fn expand(a: &MainArgs, mut f: FnItem, body: Body) -> TokenStream {
     let fields = a.fields.iter().map(|(k, v)| field(k, v));
     // `capture_git = false`: nothing is read, nothing baked in.
     let (git, watch) = if a.bool("capture_git") == Some(false) {
@@ -186,42 +169,50 @@ fn expand(a: &MainArgs, mut f: args::FnItem, body: Body) -> TokenStream {
     }
 }
 
-fn fake_return(output: &syn::ReturnType) -> TokenStream {
-    let ty = match output {
-        syn::ReturnType::Default => quote!(()),
-        syn::ReturnType::Type(_, t) => quote!(#t),
-    };
-    quote! {
-        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::let_unit_value, clippy::empty_loop)]
-        if false {
-            let __staso_fake_return: #ty = loop {};
-            return __staso_fake_return;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn run(args: TokenStream, item: TokenStream, enabled: bool) -> String {
+        main_attr(args, item, enabled).to_string()
+    }
+
+    fn plain_main() -> TokenStream {
+        quote!(
+            fn main() {}
+        )
+    }
+
+    fn async_main() -> TokenStream {
+        quote!(
+            async fn main() {}
+        )
+    }
+
+    fn tokio_main() -> TokenStream {
+        quote!(
+            #[tokio::main]
+            async fn main() {}
+        )
+    }
+
     #[test]
     fn options_map_to_fields() {
-        let out = main_attr(
+        let out = run(
             quote!(
                 agent_name = "bot",
                 flush_interval = 0.5,
                 shutdown_timeout = 5,
                 batch_size = 50,
                 debug = true,
+                ca_cert_path = "ca.pem",
                 capture_git = false
             ),
-            quote!(
-                fn main() {}
-            ),
+            plain_main(),
             true,
-        )
-        .to_string();
+        );
         assert!(out.contains("__staso_options . agent_name = :: core :: option :: Option :: Some (:: std :: string :: String :: from (\"bot\"))"), "{out}");
+        assert!(out.contains("__staso_options . ca_cert_path = :: core :: option :: Option :: Some (:: std :: path :: PathBuf :: from (\"ca.pem\"))"), "{out}");
         assert!(out.contains("from_secs_f64 (0.5)"), "{out}");
         assert!(out.contains("from_secs_f64 (5"), "{out}");
         assert!(
@@ -244,38 +235,24 @@ mod tests {
             (quote!(flush_interval = 0), "positive number of seconds"),
             (quote!(debug = 1), "takes `true` or `false`"),
             (quote!(debug = true, debug = false), "duplicate key `debug`"),
+            (quote!(ca_cert_path = 1), "takes a string literal"),
         ] {
-            let out = main_attr(
-                args,
-                quote!(
-                    fn main() {}
-                ),
-                false,
-            )
-            .to_string();
+            let out = run(args, plain_main(), false);
             assert!(out.contains(msg), "{msg}: {out}");
         }
-        let out = main_attr(
+        let out = run(
             quote!(),
             quote!(
                 fn start() {}
             ),
             false,
-        )
-        .to_string();
+        );
         assert!(out.contains("goes on `fn main`"), "{out}");
     }
 
     #[test]
     fn git_facts_are_baked_in_with_rebuild_triggers() {
-        let out = main_attr(
-            quote!(),
-            quote!(
-                fn main() {}
-            ),
-            true,
-        )
-        .to_string();
+        let out = run(quote!(), plain_main(), true);
         let facts = git::facts();
         if facts.context.commit_sha.is_empty() {
             assert!(
@@ -294,44 +271,18 @@ mod tests {
 
     #[test]
     fn compiled_out_async_main_alone_says_to_add_an_executor() {
-        let out = main_attr(
-            quote!(),
-            quote!(
-                async fn main() {}
-            ),
-            false,
-        )
-        .to_string();
+        let out = run(quote!(), async_main(), false);
         assert!(out.contains("add #[tokio::main]"), "{out}");
-        let item = quote!(
-            #[tokio::main]
-            async fn main() {}
-        );
-        let out = main_attr(quote!(), item.clone(), false).to_string();
-        assert_eq!(out, item.to_string());
+        let out = run(quote!(), tokio_main(), false);
+        assert_eq!(out, tokio_main().to_string());
     }
 
     #[test]
     fn async_main_alone_is_run_by_block_on() {
-        let out = main_attr(
-            quote!(),
-            quote!(
-                async fn main() {}
-            ),
-            true,
-        )
-        .to_string();
+        let out = run(quote!(), async_main(), true);
         assert!(out.contains("block_on"), "{out}");
         assert!(!out.contains("async fn main"), "{out}");
-        let out = main_attr(
-            quote!(),
-            quote!(
-                #[tokio::main]
-                async fn main() {}
-            ),
-            true,
-        )
-        .to_string();
+        let out = run(quote!(), tokio_main(), true);
         assert!(!out.contains("block_on"), "{out}");
         assert!(out.contains("async fn main"), "{out}");
     }

@@ -2,7 +2,7 @@
 //! `enable` feature's code paths) and compared with `tests/expand/<name>.expanded.rs`.
 //! `STASO_BLESS=1 cargo test -p staso-macros` rewrites the snapshots; review the diff.
 
-use crate::args::Which;
+use crate::args::SpanAttr;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use std::path::Path;
@@ -37,9 +37,9 @@ fn expand_file(src: &str) -> String {
         };
         let item = f.to_token_stream();
         let expanded = match which.as_str() {
-            "agent" => crate::expand::fn_attr(Which::Agent, args, item, true),
-            "tool" => crate::expand::fn_attr(Which::Tool, args, item, true),
-            "trace" => crate::expand::fn_attr(Which::Trace, args, item, true),
+            "agent" => crate::expand::span_attr(SpanAttr::Agent, args, item, true),
+            "tool" => crate::expand::span_attr(SpanAttr::Tool, args, item, true),
+            "trace" => crate::expand::span_attr(SpanAttr::Trace, args, item, true),
             "main" => crate::main_attr::main_attr(args, item, true),
             other => panic!("unknown attribute staso::{other}"),
         };

@@ -6,6 +6,7 @@
 //! `staso`; this crate depends on nothing but `serde` (for `Serialize` impls, no derive), and
 //! on `http` with the `http` feature (W3C trace context in `http::HeaderMap`).
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod annotation;
 mod capture;

@@ -278,6 +278,7 @@ impl Injector for BTreeMap<String, String> {
 }
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Extractor for http::HeaderMap {
     fn get(&self, name: &str) -> Option<&str> {
         http::HeaderMap::get(self, name).and_then(|v| v.to_str().ok())
@@ -285,6 +286,7 @@ impl Extractor for http::HeaderMap {
 }
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Injector for http::HeaderMap {
     fn set(&mut self, name: &str, value: String) {
         let (Ok(name), Ok(value)) = (

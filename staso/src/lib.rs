@@ -34,6 +34,9 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(feature = "enable"), allow(unused_variables))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Every item exists with and without `enable` (the disabled build has no-op twins), so
+// the docs must not label the enabled re-exports "available on crate feature enable only".
+#![cfg_attr(docsrs, doc(auto_cfg(hide(feature = "enable"))))]
 
 pub use staso_macros::{agent, main, tool, trace};
 
@@ -101,6 +104,7 @@ mod noop_async_openai;
 
 /// Integrations with the clients people use, each behind its feature of the same name.
 #[cfg(feature = "async-openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
 pub mod integrations {
     /// LLM spans for async-openai: wrap the client with [`traced`](async_openai::traced);
     /// chat completions, Responses and embeddings calls (streams included) become LLM

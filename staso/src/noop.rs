@@ -76,6 +76,24 @@ pub fn registry() -> Vec<&'static Registered> {
     Vec::new()
 }
 
+/// `trace_id` and `span_id` of a span that is never recorded (the span types here and
+/// `llm::LlmSpan`).
+macro_rules! no_ids {
+    () => {
+        /// Always `None`.
+        #[inline(always)]
+        pub fn trace_id(&self) -> Option<TraceId> {
+            None
+        }
+        /// Always `None`.
+        #[inline(always)]
+        pub fn span_id(&self) -> Option<SpanId> {
+            None
+        }
+    };
+}
+pub(crate) use no_ids;
+
 macro_rules! noop_setters {
     ($ty:ty) => {
         impl $ty {
@@ -174,16 +192,7 @@ macro_rules! noop_setters {
             pub fn annotate_with(&self, annotation: Annotation) -> Result<(), AnnotationError> {
                 Ok(())
             }
-            /// Always `None`.
-            #[inline(always)]
-            pub fn trace_id(&self) -> Option<TraceId> {
-                None
-            }
-            /// Always `None`.
-            #[inline(always)]
-            pub fn span_id(&self) -> Option<SpanId> {
-                None
-            }
+            no_ids!();
         }
     };
 }

@@ -63,16 +63,7 @@ impl LlmSpan {
     pub fn is_recording(&self) -> bool {
         false
     }
-    /// Always `None`.
-    #[inline(always)]
-    pub fn trace_id(&self) -> Option<TraceId> {
-        None
-    }
-    /// Always `None`.
-    #[inline(always)]
-    pub fn span_id(&self) -> Option<SpanId> {
-        None
-    }
+    crate::noop::no_ids!();
     /// Returns the stream, wrapped in nothing that costs.
     #[inline(always)]
     pub fn stream<S>(self, stream: S) -> LlmStream<S> {
@@ -110,6 +101,17 @@ where
     call.await
 }
 
+/// Builder methods whose arguments are all text: they do nothing in this build.
+macro_rules! inert_text_setters {
+    ($($f:ident($($arg:ident),*)),*) => {$(
+        /// Does nothing.
+        #[inline(always)]
+        pub fn $f(self, $($arg: impl Into<String>),*) -> Self {
+            self
+        }
+    )*};
+}
+
 /// A request description (inert in this build).
 #[must_use = "a call is recorded once started: call .start()"]
 #[derive(Debug)]
@@ -121,46 +123,15 @@ impl LlmCall {
     pub fn new(provider: impl Into<String>, model: impl Into<String>) -> LlmCall {
         LlmCall(())
     }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn reasoning_effort(self, effort: impl Into<String>) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn system(self, text: impl Into<String>) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn developer(self, text: impl Into<String>) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn user(self, text: impl Into<String>) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn assistant(self, text: impl Into<String>) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn tool_call(
-        self,
-        id: impl Into<String>,
-        name: impl Into<String>,
-        arguments: impl Into<String>,
-    ) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn tool_result(self, call_id: impl Into<String>, content: impl Into<String>) -> Self {
-        self
-    }
+    inert_text_setters!(
+        reasoning_effort(effort),
+        system(text),
+        developer(text),
+        user(text),
+        assistant(text),
+        tool_call(id, name, arguments),
+        tool_result(call_id, content)
+    );
     /// Does nothing.
     #[inline(always)]
     pub fn message<T: Serialize + ?Sized>(self, message: &T) -> Self {
@@ -214,41 +185,14 @@ impl Reply {
     pub fn new() -> Reply {
         Reply(())
     }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn model(self, model: impl Into<String>) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn content(self, text: impl Into<String>) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn tool_call(
-        self,
-        id: impl Into<String>,
-        name: impl Into<String>,
-        arguments: impl Into<String>,
-    ) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn finish_reason(self, reason: impl Into<String>) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn response_id(self, id: impl Into<String>) -> Self {
-        self
-    }
-    /// Does nothing.
-    #[inline(always)]
-    pub fn service_tier(self, tier: impl Into<String>) -> Self {
-        self
-    }
+    inert_text_setters!(
+        model(model),
+        content(text),
+        tool_call(id, name, arguments),
+        finish_reason(reason),
+        response_id(id),
+        service_tier(tier)
+    );
     /// Does nothing.
     #[inline(always)]
     pub fn usage(self, usage: Usage) -> Self {

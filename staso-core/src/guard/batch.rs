@@ -131,14 +131,10 @@ pub(crate) async fn evaluate_with_env(
     let Some(batch) = prepare(llm, calls, &options, env) else {
         return Ok(Vec::new());
     };
-    let answers = match job(&batch) {
-        Some(job) => match super::runtime::spawn(job) {
-            Ok(rx) => rx.await.unwrap_or_default(),
-            Err(_) => Vec::new(),
-        },
+    let answers = match job(&batch).and_then(|job| super::runtime::spawn(job).ok()) {
+        Some(rx) => rx.await.unwrap_or_default(),
         None => Vec::new(),
     };
-    let answers = pad(answers, batch.prepared.len());
     conclude(llm, batch, answers, &options)
 }
 
@@ -151,16 +147,13 @@ pub(crate) fn evaluate_blocking_with_env(
     let Some(batch) = prepare(llm, calls, &options, env) else {
         return Ok(Vec::new());
     };
-    let answers = match job(&batch) {
-        Some(job) => match super::runtime::spawn_blocking_reply(job) {
-            Ok(rx) => rx
-                .recv_timeout(batch.deadline + Duration::from_secs(1))
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        },
-        None => Vec::new(),
-    };
-    let answers = pad(answers, batch.prepared.len());
+    let answers = job(&batch)
+        .and_then(|job| super::runtime::spawn_blocking_reply(job).ok())
+        .and_then(|rx| {
+            rx.recv_timeout(batch.deadline + Duration::from_secs(1))
+                .ok()
+        })
+        .unwrap_or_default();
     conclude(llm, batch, answers, &options)
 }
 
@@ -454,14 +447,16 @@ fn batch_deadline() -> Failed {
     }
 }
 
-/// One result per call, the spans written, the LLM span told; `Err` when any call is
+/// One result per call (`answers` as they came, possibly fewer than the calls: none when
+/// nothing could be sent), the spans written, the LLM span told; `Err` when any call is
 /// blocked.
 fn conclude(
     llm: &mut Span,
     batch: Batch,
-    answers: Vec<Option<Answer>>,
+    answers: Vec<Answer>,
     options: &BatchOptions,
 ) -> Result<Vec<GuardResult>, GuardBlocked> {
+    let answers = pad(answers, batch.prepared.len());
     let early = batch.config.as_ref().err();
     let results: Vec<GuardResult> = batch
         .prepared

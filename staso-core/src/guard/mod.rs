@@ -142,14 +142,7 @@ pub fn guard_with<T: Serialize + ?Sized>(
     input: &T,
     options: GuardOptions,
 ) -> impl Future<Output = GuardResult> + Send + 'static {
-    let check = Check::prepare(
-        tool_name,
-        to_value_safely(input),
-        options,
-        DecisionSource::Manual,
-        &ProcessEnv,
-    );
-    check.run()
+    guard_with_env(tool_name, input, options, &ProcessEnv)
 }
 
 /// [`guard`] for synchronous code: blocks the calling thread until the result (at most
@@ -165,14 +158,7 @@ pub fn guard_blocking_with<T: Serialize + ?Sized>(
     input: &T,
     options: GuardOptions,
 ) -> GuardResult {
-    Check::prepare(
-        tool_name,
-        to_value_safely(input),
-        options,
-        DecisionSource::Manual,
-        &ProcessEnv,
-    )
-    .run_blocking()
+    guard_blocking_with_env(tool_name, input, options, &ProcessEnv)
 }
 
 /// A check prepared on the caller's thread.
@@ -232,6 +218,23 @@ fn span_config(ctx: &crate::local::context::Ctx) -> Option<Arc<Config>> {
 }
 
 impl Check {
+    /// A check the user's code asks for (`guard` and its forms), of `input` as sanitized
+    /// JSON.
+    fn manual<T: Serialize + ?Sized>(
+        tool_name: &str,
+        input: &T,
+        options: GuardOptions,
+        env: &dyn Env,
+    ) -> Check {
+        Check::prepare(
+            tool_name,
+            to_value_safely(input),
+            options,
+            DecisionSource::Manual,
+            env,
+        )
+    }
+
     /// Everything that needs the caller's thread: configuration, context, span.
     pub(crate) fn prepare(
         tool_name: &str,
@@ -434,32 +437,10 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// The check `#[staso::tool(guard)]` makes before the body runs: `Err` when the tool must
-/// not run. `STASO_GUARD_ENABLED=false` switches these automatic checks off.
-pub(crate) fn tool_check_blocking(
-    tool_name: &str,
-    input: Value,
-) -> Result<(), staso_types::GuardBlocked> {
-    if !settings::automatic_checks_enabled(&ProcessEnv) {
-        return Ok(());
-    }
-    Check::prepare(
-        tool_name,
-        input,
-        GuardOptions::new(),
-        DecisionSource::Sdk,
-        &ProcessEnv,
-    )
-    .run_blocking()
-    .enforce()
-}
-
-/// The async form of [`tool_check_blocking`].
-pub(crate) fn tool_check(
-    tool_name: &str,
-    input: Value,
-) -> impl Future<Output = Result<(), staso_types::GuardBlocked>> + Send + 'static {
-    let check = settings::automatic_checks_enabled(&ProcessEnv).then(|| {
+/// The check `#[staso::tool(guard)]` makes before the body runs; `None` when
+/// `STASO_GUARD_ENABLED=false` switches these automatic checks off.
+fn automatic_check(tool_name: &str, input: Value) -> Option<Check> {
+    settings::automatic_checks_enabled(&ProcessEnv).then(|| {
         Check::prepare(
             tool_name,
             input,
@@ -467,8 +448,27 @@ pub(crate) fn tool_check(
             DecisionSource::Sdk,
             &ProcessEnv,
         )
-        .run()
-    });
+    })
+}
+
+/// The automatic check of a tool call (see `automatic_check`): `Err` when the tool must
+/// not run.
+pub(crate) fn tool_check_blocking(
+    tool_name: &str,
+    input: Value,
+) -> Result<(), staso_types::GuardBlocked> {
+    match automatic_check(tool_name, input) {
+        Some(check) => check.run_blocking().enforce(),
+        None => Ok(()),
+    }
+}
+
+/// The async form of [`tool_check_blocking`].
+pub(crate) fn tool_check(
+    tool_name: &str,
+    input: Value,
+) -> impl Future<Output = Result<(), staso_types::GuardBlocked>> + Send + 'static {
+    let check = automatic_check(tool_name, input).map(Check::run);
     async move {
         match check {
             Some(c) => c.await.enforce(),
@@ -484,14 +484,7 @@ pub fn guard_with_env<T: Serialize + ?Sized>(
     options: GuardOptions,
     env: &dyn Env,
 ) -> impl Future<Output = GuardResult> + Send + 'static {
-    Check::prepare(
-        tool_name,
-        to_value_safely(input),
-        options,
-        DecisionSource::Manual,
-        env,
-    )
-    .run()
+    Check::manual(tool_name, input, options, env).run()
 }
 
 /// [`guard_blocking_with`] reading fallbacks from `env` instead of the process
@@ -502,12 +495,5 @@ pub fn guard_blocking_with_env<T: Serialize + ?Sized>(
     options: GuardOptions,
     env: &dyn Env,
 ) -> GuardResult {
-    Check::prepare(
-        tool_name,
-        to_value_safely(input),
-        options,
-        DecisionSource::Manual,
-        env,
-    )
-    .run_blocking()
+    Check::manual(tool_name, input, options, env).run_blocking()
 }

@@ -41,6 +41,7 @@ use futures_core::Stream;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -199,6 +200,22 @@ fn reply<T: Serialize>(call: &mut Option<Box<Call>>, r: T) -> Result<T, OpenAIEr
     Ok(r)
 }
 
+/// Awaits the library's call `sent` while `call` records it: `done` takes the success in
+/// (records a reply, or wraps a stream); an error fails the span and is returned unchanged.
+async fn recorded<T, U>(
+    mut call: Option<Box<Call>>,
+    sent: impl Future<Output = Result<T, OpenAIError>>,
+    done: impl FnOnce(&mut Option<Box<Call>>, T) -> Result<U, OpenAIError>,
+) -> Result<U, OpenAIError> {
+    match sent.await {
+        Ok(r) => done(&mut call, r),
+        Err(e) => {
+            fail(&mut call, &e);
+            Err(e)
+        }
+    }
+}
+
 /// Starts the span of a request (nothing when tracing is off: no serialization).
 fn start<T: Serialize>(api: Api, request: &T, stream: bool) -> Option<Box<Call>> {
     if !crate::__private::enabled() {
@@ -224,14 +241,8 @@ impl<C: Config> Chat<'_, C> {
         &self,
         request: CreateChatCompletionRequest,
     ) -> Result<CreateChatCompletionResponse, OpenAIError> {
-        let mut call = start(Api::OpenAiChat, &request, false);
-        match self.inner.create(request).await {
-            Ok(r) => reply(&mut call, r),
-            Err(e) => {
-                fail(&mut call, &e);
-                Err(e)
-            }
-        }
+        let call = start(Api::OpenAiChat, &request, false);
+        recorded(call, self.inner.create(request), reply).await
     }
 
     /// `Chat::create_stream`, traced. Asks for usage in the stream
@@ -245,28 +256,19 @@ impl<C: Config> Chat<'_, C> {
             options.include_usage.get_or_insert(true);
             request.stream_options = Some(options);
         }
-        let mut call = start(Api::OpenAiChat, &request, true);
-        match self.inner.create_stream(request).await {
-            Ok(stream) => Ok(wrap(call, stream)),
-            Err(e) => {
-                fail(&mut call, &e);
-                Err(e)
-            }
-        }
+        let call = start(Api::OpenAiChat, &request, true);
+        recorded(call, self.inner.create_stream(request), |call, stream| {
+            Ok(wrap(call.take(), stream))
+        })
+        .await
     }
 }
 
 impl<C: Config> Responses<'_, C> {
     /// `Responses::create`, traced.
     pub async fn create(&self, request: CreateResponse) -> Result<Response, OpenAIError> {
-        let mut call = start(Api::OpenAiResponses, &request, false);
-        match self.inner.create(request).await {
-            Ok(r) => reply(&mut call, r),
-            Err(e) => {
-                fail(&mut call, &e);
-                Err(e)
-            }
-        }
+        let call = start(Api::OpenAiResponses, &request, false);
+        recorded(call, self.inner.create(request), reply).await
     }
 
     /// `Responses::create_stream`, traced.
@@ -274,14 +276,11 @@ impl<C: Config> Responses<'_, C> {
         &self,
         request: CreateResponse,
     ) -> Result<ResponseStream, OpenAIError> {
-        let mut call = start(Api::OpenAiResponses, &request, true);
-        match self.inner.create_stream(request).await {
-            Ok(stream) => Ok(wrap(call, stream)),
-            Err(e) => {
-                fail(&mut call, &e);
-                Err(e)
-            }
-        }
+        let call = start(Api::OpenAiResponses, &request, true);
+        recorded(call, self.inner.create_stream(request), |call, stream| {
+            Ok(wrap(call.take(), stream))
+        })
+        .await
     }
 }
 
@@ -293,19 +292,14 @@ impl<C: Config> Embeddings<'_, C> {
         &self,
         request: CreateEmbeddingRequest,
     ) -> Result<CreateEmbeddingResponse, OpenAIError> {
-        let mut call = start_embeddings(&request);
-        match self.inner.create(request).await {
-            Ok(r) => {
-                if let Some(c) = &mut call {
-                    let _ = c.reply(embeddings_reply(&r, &c.policy));
-                }
-                Ok(r)
+        let call = start_embeddings(&request);
+        recorded(call, self.inner.create(request), |call, r| {
+            if let Some(c) = call {
+                let _ = c.reply(embeddings_reply(&r, &c.policy));
             }
-            Err(e) => {
-                fail(&mut call, &e);
-                Err(e)
-            }
-        }
+            Ok(r)
+        })
+        .await
     }
 }
 

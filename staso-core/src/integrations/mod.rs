@@ -2,6 +2,7 @@
 //! of `staso`.
 
 #[cfg(feature = "async-openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
 pub mod async_openai;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing_fields;

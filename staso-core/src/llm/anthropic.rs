@@ -2,10 +2,9 @@
 //! accumulation of a raw event stream.
 
 use super::filter;
-use super::openai_chat::model_arg;
 use super::view::{
-    copy_params, count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall, ReplyView,
-    RequestView,
+    count, count_at, nonempty_array, nonempty_at, present, str_at, tool_list, ProposedCall,
+    ReplyView, RequestParts, RequestView,
 };
 use serde_json::{json, Map, Value};
 use staso_types::CapturePolicy;
@@ -16,61 +15,31 @@ const TERMINAL: [&str; 3] = ["end_turn", "stop_sequence", "max_tokens"];
 
 /// Reads a request body.
 pub(crate) fn request(req: &Value, p: &CapturePolicy) -> RequestView {
-    let model = model_arg(req);
-    let mut input = Map::new();
-    input.insert("model".into(), Value::String(model.clone()));
-    if p.system_prompt {
-        if let Some(system) = present(req, "system") {
-            input.insert("system".into(), system.clone());
-        }
-    }
-    if p.tool_schema {
-        if let Some(tools) = req
-            .get("tools")
-            .and_then(Value::as_array)
-            .filter(|t| !t.is_empty())
-        {
-            input.insert("tools".into(), Value::Array(tools.clone()));
-        }
-    }
     let messages = req
         .get("messages")
         .and_then(Value::as_array)
         .map(|m| filter::anthropic_messages(m, p))
         .unwrap_or_default();
-    if !messages.is_empty() {
-        input.insert("messages".into(), Value::Array(messages));
-    }
-    let mut params = Vec::new();
-    if p.request {
-        copy_params(
-            req,
-            &[
-                ("temperature", "temperature"),
-                ("max_tokens", "max_tokens"),
-                ("top_p", "top_p"),
-                ("top_k", "top_k"),
-                ("stop_sequences", "stop_sequences"),
-                ("thinking", "thinking"),
-            ],
-            &mut params,
-        );
-    }
-    if p.tool_schema {
-        copy_params(req, &[("tool_choice", "tool_choice")], &mut params);
-    }
-    RequestView {
-        model,
+    let parts = RequestParts {
+        system: present(req, "system").filter(|_| p.system_prompt),
+        tools: req.get("tools").filter(|t| nonempty_array(t)),
+        messages,
+        sampling: &[
+            ("temperature", "temperature"),
+            ("max_tokens", "max_tokens"),
+            ("top_p", "top_p"),
+            ("top_k", "top_k"),
+            ("stop_sequences", "stop_sequences"),
+            ("thinking", "thinking"),
+        ],
+        tool_use: &[("tool_choice", "tool_choice")],
         reasoning_effort: req
             .pointer("/output_config/effort")
             .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        input,
-        params,
+            .unwrap_or_default(),
         results: tool_results(req),
-        stream: req.get("stream").and_then(Value::as_bool) == Some(true),
-    }
+    };
+    RequestView::read(req, p, parts)
 }
 
 /// The `tool_result` ids of the last message, when it is the user's.

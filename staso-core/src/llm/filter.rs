@@ -38,18 +38,31 @@ pub(crate) fn output_call(call: &Value, p: &CapturePolicy) -> Value {
     c
 }
 
+/// The messages of a list kept for the input, copied: one that is not an object counts as
+/// the user's (kept with `request`); `object` decides each other one (`None` drops it).
+fn kept_messages(
+    messages: &[Value],
+    p: &CapturePolicy,
+    object: impl FnMut(&Value) -> Option<Value>,
+) -> Vec<Value> {
+    let mut object = object;
+    messages
+        .iter()
+        .filter_map(|m| {
+            if m.is_object() {
+                object(m)
+            } else {
+                p.request.then(|| m.clone())
+            }
+        })
+        .collect()
+}
+
 /// Chat and Responses messages (items) kept for the input, copied.
 pub(crate) fn chat_messages(messages: &[Value], p: &CapturePolicy) -> Vec<Value> {
-    let mut out = Vec::new();
-    for m in messages {
-        if !m.is_object() {
-            if p.request {
-                out.push(m.clone());
-            }
-            continue;
-        }
+    kept_messages(messages, p, |m| {
         if !role_allowed(m.get("role").and_then(Value::as_str), p) {
-            continue;
+            return None;
         }
         let mut c = m.clone();
         if !p.tool_arguments {
@@ -57,9 +70,8 @@ pub(crate) fn chat_messages(messages: &[Value], p: &CapturePolicy) -> Vec<Value>
                 calls.iter_mut().for_each(strip_arguments);
             }
         }
-        out.push(c);
-    }
-    out
+        Some(c)
+    })
 }
 
 /// An Anthropic `tool_use` block as recorded: its `input` only when both `output` and
@@ -78,61 +90,48 @@ pub(crate) fn tool_use_block(block: &Value, p: &CapturePolicy) -> Value {
 /// the model's (`output`); in a block list, assistant blocks and `tool_result` blocks are
 /// output, other user blocks are request. A message whose blocks all go is dropped.
 pub(crate) fn anthropic_messages(messages: &[Value], p: &CapturePolicy) -> Vec<Value> {
-    let mut out = Vec::new();
-    for m in messages {
-        if !m.is_object() {
-            if p.request {
-                out.push(m.clone());
-            }
-            continue;
-        }
+    kept_messages(messages, p, |m| {
         let role = m.get("role").and_then(Value::as_str);
         let owner_allowed = if role == Some("user") {
             p.request
         } else {
             p.output
         };
-        match m.get("content") {
-            Some(Value::Array(blocks)) => {
-                let mut kept = Vec::new();
-                for b in blocks {
-                    let ty = b.get("type").and_then(Value::as_str);
-                    if !b.is_object() {
-                        if owner_allowed {
-                            kept.push(b.clone());
-                        }
-                        continue;
-                    }
-                    let allowed = if role == Some("assistant") || ty == Some("tool_result") {
-                        p.output
-                    } else {
-                        p.request
-                    };
-                    if !allowed {
-                        continue;
-                    }
-                    kept.push(if ty == Some("tool_use") {
-                        tool_use_block(b, p)
-                    } else {
-                        b.clone()
-                    });
-                }
-                if !kept.is_empty() {
-                    let mut c = m.clone();
-                    if let Some(o) = c.as_object_mut() {
-                        o.insert("content".into(), Value::Array(kept));
-                    }
-                    out.push(c);
-                }
-            }
-            _ => {
+        let Some(Value::Array(blocks)) = m.get("content") else {
+            return owner_allowed.then(|| m.clone());
+        };
+        let mut kept = Vec::new();
+        for b in blocks {
+            let ty = b.get("type").and_then(Value::as_str);
+            if !b.is_object() {
                 if owner_allowed {
-                    out.push(m.clone());
+                    kept.push(b.clone());
                 }
+                continue;
             }
+            let allowed = if role == Some("assistant") || ty == Some("tool_result") {
+                p.output
+            } else {
+                p.request
+            };
+            if !allowed {
+                continue;
+            }
+            kept.push(if ty == Some("tool_use") {
+                tool_use_block(b, p)
+            } else {
+                b.clone()
+            });
         }
-    }
-    out
+        if kept.is_empty() {
+            return None;
+        }
+        let mut c = m.clone();
+        if let Some(o) = c.as_object_mut() {
+            o.insert("content".into(), Value::Array(kept));
+        }
+        Some(c)
+    })
 }
 
 #[cfg(test)]

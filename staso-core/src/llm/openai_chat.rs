@@ -3,8 +3,8 @@
 
 use super::filter;
 use super::view::{
-    copy_params, count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall, ReplyView,
-    RequestView,
+    count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall, ReplyView,
+    RequestParts, RequestView,
 };
 use serde_json::{json, Map, Value};
 use staso_types::CapturePolicy;
@@ -15,69 +15,34 @@ const TERMINAL: [&str; 4] = ["stop", "length", "content_filter", "function_call"
 
 /// Reads a request body.
 pub(crate) fn request(req: &Value, p: &CapturePolicy) -> RequestView {
-    let mut input = Map::new();
-    let model = model_arg(req);
-    input.insert("model".into(), Value::String(model.clone()));
-    if p.tool_schema {
-        if let Some(tools) = req.get("tools").filter(|t| is_nonempty(t)) {
-            input.insert("tools".into(), tools.clone());
-        }
-    }
     let messages = req
         .get("messages")
         .and_then(Value::as_array)
         .map(|m| filter::chat_messages(m, p))
         .unwrap_or_default();
-    if !messages.is_empty() {
-        input.insert("messages".into(), Value::Array(messages));
-    }
-    let mut params = Vec::new();
-    if p.request {
-        copy_params(
-            req,
-            &[
-                ("temperature", "temperature"),
-                ("max_tokens", "max_tokens"),
-                ("max_completion_tokens", "max_tokens"),
-                ("top_p", "top_p"),
-                ("frequency_penalty", "frequency_penalty"),
-                ("presence_penalty", "presence_penalty"),
-                ("seed", "seed"),
-                ("stop", "stop_sequences"),
-                ("service_tier", "service_tier"),
-            ],
-            &mut params,
-        );
-    }
-    if p.tool_schema {
-        copy_params(
-            req,
-            &[
-                ("tool_choice", "tool_choice"),
-                ("response_format", "response_format"),
-            ],
-            &mut params,
-        );
-    }
-    RequestView {
-        model,
-        reasoning_effort: nonempty_at(req, "reasoning_effort")
-            .unwrap_or_default()
-            .to_string(),
-        input,
-        params,
+    let parts = RequestParts {
+        system: None,
+        tools: req.get("tools").filter(|t| is_nonempty(t)),
+        messages,
+        sampling: &[
+            ("temperature", "temperature"),
+            ("max_tokens", "max_tokens"),
+            ("max_completion_tokens", "max_tokens"),
+            ("top_p", "top_p"),
+            ("frequency_penalty", "frequency_penalty"),
+            ("presence_penalty", "presence_penalty"),
+            ("seed", "seed"),
+            ("stop", "stop_sequences"),
+            ("service_tier", "service_tier"),
+        ],
+        tool_use: &[
+            ("tool_choice", "tool_choice"),
+            ("response_format", "response_format"),
+        ],
+        reasoning_effort: nonempty_at(req, "reasoning_effort").unwrap_or_default(),
         results: tool_results(req),
-        stream: req.get("stream").and_then(Value::as_bool) == Some(true),
-    }
-}
-
-/// The `model` argument as a string (whatever JSON it is).
-pub(crate) fn model_arg(req: &Value) -> String {
-    match req.get("model") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
+    };
+    RequestView::read(req, p, parts)
 }
 
 fn is_nonempty(v: &Value) -> bool {
@@ -106,13 +71,7 @@ fn tool_results(req: &Value) -> Vec<String> {
 
 /// Reads a (non-streaming) reply body.
 pub(crate) fn reply(resp: &Value, p: &CapturePolicy) -> ReplyView {
-    let mut view = ReplyView {
-        model: nonempty_at(resp, "model").map(str::to_string),
-        ..Default::default()
-    };
-    if let Some(tier) = nonempty_at(resp, "service_tier") {
-        view.attrs.push(("service_tier", tier.into()));
-    }
+    let mut view = ReplyView::openai(resp);
     let choice = resp
         .get("choices")
         .and_then(Value::as_array)

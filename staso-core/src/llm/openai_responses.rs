@@ -2,10 +2,9 @@
 //! the reply (its `output` items), and the accumulation of a streamed reply's events.
 
 use super::filter;
-use super::openai_chat::model_arg;
 use super::view::{
-    copy_params, count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall, ReplyView,
-    RequestView,
+    count, count_at, nonempty_array, nonempty_at, present, str_at, tool_list, ProposedCall,
+    ReplyView, RequestParts, RequestView,
 };
 use serde_json::{json, Map, Value};
 use staso_types::CapturePolicy;
@@ -13,48 +12,6 @@ use std::collections::BTreeMap;
 
 /// Reads a request body.
 pub(crate) fn request(req: &Value, p: &CapturePolicy) -> RequestView {
-    let model = model_arg(req);
-    let mut input = Map::new();
-    input.insert("model".into(), Value::String(model.clone()));
-    if p.tool_schema {
-        if let Some(tools) = req
-            .get("tools")
-            .and_then(Value::as_array)
-            .filter(|t| !t.is_empty())
-        {
-            input.insert("tools".into(), Value::Array(tools.clone()));
-        }
-    }
-    let messages = filter::chat_messages(&as_messages(req), p);
-    if !messages.is_empty() {
-        input.insert("messages".into(), Value::Array(messages));
-    }
-    let mut params = Vec::new();
-    if p.request {
-        copy_params(
-            req,
-            &[
-                ("temperature", "temperature"),
-                ("max_output_tokens", "max_tokens"),
-                ("top_p", "top_p"),
-                ("service_tier", "service_tier"),
-            ],
-            &mut params,
-        );
-    }
-    if p.tool_schema {
-        copy_params(
-            req,
-            &[("tool_choice", "tool_choice"), ("text", "response_format")],
-            &mut params,
-        );
-    }
-    let effort = req
-        .pointer("/reasoning/effort")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .or_else(|| nonempty_at(req, "reasoning_effort"))
-        .unwrap_or_default();
     let results = req
         .get("input")
         .and_then(Value::as_array)
@@ -63,14 +20,26 @@ pub(crate) fn request(req: &Value, p: &CapturePolicy) -> RequestView {
         .filter(|i| str_at(i, "type") == Some("function_call_output"))
         .filter_map(|i| nonempty_at(i, "call_id").map(str::to_string))
         .collect();
-    RequestView {
-        model,
-        reasoning_effort: effort.to_string(),
-        input,
-        params,
+    let parts = RequestParts {
+        system: None,
+        tools: req.get("tools").filter(|t| nonempty_array(t)),
+        messages: filter::chat_messages(&as_messages(req), p),
+        sampling: &[
+            ("temperature", "temperature"),
+            ("max_output_tokens", "max_tokens"),
+            ("top_p", "top_p"),
+            ("service_tier", "service_tier"),
+        ],
+        tool_use: &[("tool_choice", "tool_choice"), ("text", "response_format")],
+        reasoning_effort: req
+            .pointer("/reasoning/effort")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .or_else(|| nonempty_at(req, "reasoning_effort"))
+            .unwrap_or_default(),
         results,
-        stream: req.get("stream").and_then(Value::as_bool) == Some(true),
-    }
+    };
+    RequestView::read(req, p, parts)
 }
 
 /// `instructions` and `input` as a chat-style message list (display only).
@@ -121,13 +90,7 @@ fn items(resp: &Value) -> impl Iterator<Item = &Value> {
 
 /// Reads a Response object (a reply body, or the one a stream's terminal event carries).
 pub(crate) fn reply(resp: &Value, p: &CapturePolicy) -> ReplyView {
-    let mut view = ReplyView {
-        model: nonempty_at(resp, "model").map(str::to_string),
-        ..Default::default()
-    };
-    if let Some(tier) = nonempty_at(resp, "service_tier") {
-        view.attrs.push(("service_tier", tier.into()));
-    }
+    let mut view = ReplyView::openai(resp);
     let mut out = Map::new();
     out.insert("role".into(), "assistant".into());
     if p.output {

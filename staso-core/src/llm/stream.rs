@@ -33,13 +33,18 @@ pub(crate) fn short_type_name<E: ?Sized>() -> Cow<'static, str> {
     Cow::Owned(format!("{owner}::Error"))
 }
 
-/// What one polled item does to the call. `None` ends the recording.
-fn observe<T: Serialize, E: Display>(call: &mut Option<Box<Call>>, item: Option<&Result<T, E>>) {
+/// What one polled item does to the call: `record` takes an item in; an error or the end
+/// ends the recording.
+fn observe<T, E: Display>(
+    call: &mut Option<Box<Call>>,
+    item: Option<&Result<T, E>>,
+    record: impl FnOnce(&mut Call, &T),
+) {
     let Some(c) = call.as_mut() else {
         return;
     };
     match item {
-        Some(Ok(chunk)) => c.event(&to_value_safely(chunk)),
+        Some(Ok(chunk)) => record(c, chunk),
         Some(Err(e)) => {
             c.fail(short_type_name::<E>(), e.to_string());
             *call = None;
@@ -51,6 +56,36 @@ fn observe<T: Serialize, E: Display>(call: &mut Option<Box<Call>>, item: Option<
             *call = None;
         }
     }
+}
+
+/// A chunk or event of the provider's JSON, recorded by the call.
+fn record_chunk<T: Serialize>(c: &mut Call, chunk: &T) {
+    c.event(&to_value_safely(chunk));
+}
+
+/// Runs `next` (one poll of the wrapped stream) with the call's span current, so that it
+/// parents the spans started there; plainly once the recording is over.
+fn in_call_frame<R>(call: &mut Option<Box<Call>>, next: impl FnOnce() -> R) -> R {
+    match call {
+        Some(c) => in_frame(&mut c.span.inner, next),
+        None => next(),
+    }
+}
+
+/// `new` and `get_ref` of a wrapper whose items its call records.
+macro_rules! recording_wrapper {
+    ($ty:ident<$inner:ident>, $get_ref_doc:literal) => {
+        impl<$inner> $ty<$inner> {
+            pub(crate) fn new(call: Option<Box<Call>>, inner: $inner) -> Self {
+                $ty { call, inner }
+            }
+
+            #[doc = $get_ref_doc]
+            pub fn get_ref(&self) -> &$inner {
+                &self.inner
+            }
+        }
+    };
 }
 
 pin_project_lite::pin_project! {
@@ -65,16 +100,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<S> LlmStream<S> {
-    pub(crate) fn new(call: Option<Box<Call>>, inner: S) -> Self {
-        LlmStream { call, inner }
-    }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-}
+recording_wrapper!(LlmStream<S>, "The wrapped stream.");
 
 impl<S, T, E> Stream for LlmStream<S>
 where
@@ -86,13 +112,10 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
-        let Some(call) = this.call.as_mut() else {
-            return this.inner.poll_next(cx);
-        };
         let inner = this.inner;
-        let out = in_frame(&mut call.span.inner, || inner.poll_next(cx));
+        let out = in_call_frame(this.call, || inner.poll_next(cx));
         if let Poll::Ready(item) = &out {
-            observe(this.call, item.as_ref());
+            observe(this.call, item.as_ref(), record_chunk);
         }
         out
     }
@@ -110,16 +133,7 @@ pub struct LlmIter<I> {
     inner: I,
 }
 
-impl<I> LlmIter<I> {
-    pub(crate) fn new(call: Option<Box<Call>>, inner: I) -> Self {
-        LlmIter { call, inner }
-    }
-
-    /// The wrapped iterator.
-    pub fn get_ref(&self) -> &I {
-        &self.inner
-    }
-}
+recording_wrapper!(LlmIter<I>, "The wrapped iterator.");
 
 impl<I, T, E> Iterator for LlmIter<I>
 where
@@ -130,12 +144,9 @@ where
     type Item = Result<T, E>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let Some(call) = self.call.as_mut() else {
-            return self.inner.next();
-        };
         let inner = &mut self.inner;
-        let out = in_frame(&mut call.span.inner, || inner.next());
-        observe(&mut self.call, out.as_ref());
+        let out = in_call_frame(&mut self.call, || inner.next());
+        observe(&mut self.call, out.as_ref(), record_chunk);
         out
     }
 
@@ -172,22 +183,12 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
-        let Some(call) = this.call.as_mut() else {
-            return this.inner.poll_next(cx);
-        };
         let inner = this.inner;
-        let out = in_frame(&mut call.span.inner, || inner.poll_next(cx));
-        match &out {
-            Poll::Ready(Some(Ok(bytes))) => call.sse_bytes(bytes.as_ref()),
-            Poll::Ready(Some(Err(e))) => {
-                call.fail(short_type_name::<E>(), e.to_string());
-                *this.call = None;
-            }
-            Poll::Ready(None) => {
-                let _ = call.finish_stream();
-                *this.call = None;
-            }
-            Poll::Pending => {}
+        let out = in_call_frame(this.call, || inner.poll_next(cx));
+        if let Poll::Ready(item) = &out {
+            observe(this.call, item.as_ref(), |c, bytes: &B| {
+                c.sse_bytes(bytes.as_ref())
+            });
         }
         out
     }

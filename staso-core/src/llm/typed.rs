@@ -11,6 +11,11 @@ use serde_json::{json, Map, Value};
 use staso_types::{Api, Usage};
 use std::borrow::Cow;
 
+/// A tool call as the chat format writes it: in the request's history and in a reply.
+fn chat_tool_call(id: String, name: String, arguments: String) -> Value {
+    json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
+}
+
 /// A request being described; [`LlmCall::start`] opens its span. Every method is a no-op
 /// (and builds nothing) when the call is not recorded.
 ///
@@ -126,8 +131,7 @@ impl LlmCall {
         arguments: impl Into<String>,
     ) -> Self {
         self.with(|b| {
-            let call = json!({"id": id.into(), "type": "function",
-                              "function": {"name": name.into(), "arguments": arguments.into()}});
+            let call = chat_tool_call(id.into(), name.into(), arguments.into());
             let last_is_assistant = b
                 .messages
                 .last()
@@ -296,8 +300,8 @@ impl Reply {
         arguments: impl Into<String>,
     ) -> Self {
         self.with(|r| {
-            r.calls.push(json!({"id": id.into(), "type": "function",
-                "function": {"name": name.into(), "arguments": arguments.into()}}))
+            r.calls
+                .push(chat_tool_call(id.into(), name.into(), arguments.into()))
         })
     }
 

@@ -2,6 +2,7 @@
 //! the common shape the three provider formats are mapped to, and small readers of JSON.
 
 use serde_json::{Map, Value};
+use staso_types::CapturePolicy;
 use std::borrow::Cow;
 
 /// A request body, read: what the span records when the call starts.
@@ -18,6 +19,61 @@ pub(crate) struct RequestView {
     pub results: Vec<String>,
     /// `"stream": true`.
     pub stream: bool,
+}
+
+/// What a provider's request reader finds in the body, in the provider's own shape: the
+/// parts `RequestView::read` files the same way for every provider.
+pub(crate) struct RequestParts<'a> {
+    /// A system prompt kept apart from the messages (Anthropic), already allowed by the policy.
+    pub system: Option<&'a Value>,
+    /// The tool schemas, when there are any.
+    pub tools: Option<&'a Value>,
+    /// The messages, already filtered per category.
+    pub messages: Vec<Value>,
+    /// Sampling arguments and their attribute names (captured with `request`).
+    pub sampling: &'a [(&'a str, &'static str)],
+    /// Tool-use arguments and their attribute names (captured with `tool_schema`).
+    pub tool_use: &'a [(&'a str, &'static str)],
+    pub reasoning_effort: &'a str,
+    pub results: Vec<String>,
+}
+
+impl RequestView {
+    /// The view of `req`: the model first in the input, then the system prompt, the tools
+    /// (when tool schemas are captured) and the messages (when any are left), and the
+    /// parameters each category lets through. One order and one set of rules for every
+    /// provider, so their spans read alike.
+    pub(crate) fn read(req: &Value, p: &CapturePolicy, parts: RequestParts<'_>) -> RequestView {
+        let model = model_arg(req);
+        let mut input = Map::new();
+        input.insert("model".into(), Value::String(model.clone()));
+        if let Some(system) = parts.system {
+            input.insert("system".into(), system.clone());
+        }
+        if p.tool_schema {
+            if let Some(tools) = parts.tools {
+                input.insert("tools".into(), tools.clone());
+            }
+        }
+        if !parts.messages.is_empty() {
+            input.insert("messages".into(), Value::Array(parts.messages));
+        }
+        let mut params = Vec::new();
+        if p.request {
+            copy_params(req, parts.sampling, &mut params);
+        }
+        if p.tool_schema {
+            copy_params(req, parts.tool_use, &mut params);
+        }
+        RequestView {
+            model,
+            reasoning_effort: parts.reasoning_effort.to_string(),
+            input,
+            params,
+            results: parts.results,
+            stream: req.get("stream").and_then(Value::as_bool) == Some(true),
+        }
+    }
 }
 
 /// A tool call proposed by a reply: what the continuation map and the post-reply hook see.
@@ -46,6 +102,30 @@ pub(crate) struct ReplyView {
     pub calls: Vec<ProposedCall>,
 }
 
+/// The `model` argument as a string (whatever JSON it is).
+fn model_arg(req: &Value) -> String {
+    match req.get("model") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+impl ReplyView {
+    /// An OpenAI reply's view (chat or Responses) before its content is read: the model
+    /// that answered and the service tier that served it.
+    pub(crate) fn openai(resp: &Value) -> ReplyView {
+        let mut view = ReplyView {
+            model: nonempty_at(resp, "model").map(str::to_string),
+            ..Default::default()
+        };
+        if let Some(tier) = nonempty_at(resp, "service_tier") {
+            view.attrs.push(("service_tier", tier.into()));
+        }
+        view
+    }
+}
+
 /// `v[key]` as a string, when it is one.
 pub(crate) fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
@@ -65,6 +145,11 @@ pub(crate) fn count_at(v: &Value, key: &str) -> u64 {
 pub(crate) fn count(v: &Value) -> Option<u64> {
     v.as_u64()
         .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+}
+
+/// `v` is an array with something in it.
+pub(crate) fn nonempty_array(v: &Value) -> bool {
+    v.as_array().is_some_and(|a| !a.is_empty())
 }
 
 /// `v[key]` when present and not null.

@@ -33,9 +33,10 @@ struct Anchor {
 /// Wall-clock nanoseconds since the Unix epoch minus ticks, as last measured.
 static OFFSET: AtomicI64 = AtomicI64::new(0);
 
+static ANCHOR: OnceLock<Anchor> = OnceLock::new();
+
 #[inline]
 fn anchor() -> &'static Anchor {
-    static ANCHOR: OnceLock<Anchor> = OnceLock::new();
     ANCHOR.get_or_init(|| {
         let clock = quanta::Clock::new();
         let before = clock.raw();
@@ -54,6 +55,13 @@ fn anchor() -> &'static Anchor {
 /// Calibrates the counter and takes the first wall-clock offset (at `init`).
 pub(crate) fn calibrate() {
     let _ = anchor();
+}
+
+/// Whether the counter has been calibrated (tests that `init`, not the first span, pays
+/// for it).
+#[cfg(feature = "test-faults")]
+pub fn is_calibrated() -> bool {
+    ANCHOR.get().is_some()
 }
 
 /// The system clock, in nanoseconds since the Unix epoch (tests can replace it).

@@ -2,7 +2,7 @@
 //! stack has grown), plus what nested spans inherit (trace, agent, conversation, and
 //! where spans go). Futures carry their frame with them and push it on every poll.
 
-use super::record::{SharedStr, SpanRecord};
+use super::record::{Conversation, SharedStr, SpanRecord};
 use crate::config::Config;
 use staso_types::{SpanId, TraceId};
 use std::cell::RefCell;
@@ -17,13 +17,6 @@ pub(crate) trait Sink: Send + Sync + std::fmt::Debug {
     fn config(&self) -> &Config;
     /// Takes an annotation made inside the context (a test capture keeps it).
     fn annotation(&self, _trace_id: TraceId, _annotation: staso_types::Annotation) {}
-}
-
-/// A conversation's identity, shared by every span inside it.
-#[derive(Debug)]
-pub(crate) struct Conversation {
-    pub(crate) session_id: String,
-    pub(crate) user_id: Option<String>,
 }
 
 /// What a new span inherits from where it starts.

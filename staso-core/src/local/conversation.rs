@@ -1,7 +1,8 @@
 //! Conversations: a session id (and optionally a user) that every span inside carries.
 
-use super::context::{self, Conversation, Ctx, ScopeGuard};
+use super::context::{self, Ctx, ScopeGuard};
 use super::instrument::WithContext;
+use super::record::Conversation;
 use std::sync::Arc;
 
 /// Groups every span inside under one conversation (a session on the dashboard) and,

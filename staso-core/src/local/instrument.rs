@@ -11,6 +11,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+// `Span::instrument` lives here, with the future it builds, so `span` does not depend on
+// this module.
+impl Span {
+    /// Runs `fut` with this span current on every poll; the span ends when the future
+    /// completes (or, with status `error` and a `cancelled` message, when it is dropped
+    /// before completing).
+    pub fn instrument<F: Future>(self, fut: F) -> Instrumented<F> {
+        Instrumented::new(self, fut)
+    }
+}
+
 pin_project_lite::pin_project! {
     /// A future whose span is current while it runs; see [`Span::instrument`].
     pub struct Instrumented<F> {

@@ -12,5 +12,4 @@ pub(crate) mod instrument;
 pub(crate) mod lifecycle;
 pub(crate) mod record;
 pub(crate) mod remote;
-pub(crate) mod sampling;
 pub(crate) mod span;

@@ -2,7 +2,6 @@
 //! allocation-free when nothing is captured; optional content lives behind one `Box`.
 
 use super::clock::Stamp;
-use super::context::Conversation;
 use crossbeam_queue::ArrayQueue;
 use smallvec::SmallVec;
 use staso_types::{Kind, SpanId, Status, TraceId};
@@ -10,6 +9,14 @@ use std::borrow::Cow;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::sync::{Arc, OnceLock};
+
+/// A conversation's identity, shared by every span inside it (a record holds it; the
+/// context hands it to the spans opened inside).
+#[derive(Debug)]
+pub(crate) struct Conversation {
+    pub(crate) session_id: String,
+    pub(crate) user_id: Option<String>,
+}
 
 /// A string that is usually `'static` (names from attributes) and cheap to clone when not.
 #[derive(Clone, PartialEq, Eq)]

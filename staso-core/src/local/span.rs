@@ -377,6 +377,12 @@ impl Span {
         Span::from_parts(inner)
     }
 
+    /// A span that is not recorded.
+    pub(crate) const OFF: Span = Span {
+        inner: None,
+        capture: false,
+    };
+
     #[inline]
     pub(crate) fn from_parts(inner: Option<(SpanRecord, Ctx)>) -> Span {
         let capture = inner.is_some();
@@ -434,13 +440,6 @@ impl Span {
                 _not_send: PhantomData,
             },
         }
-    }
-
-    /// Runs `fut` with this span current on every poll; the span ends when the future
-    /// completes (or, with status `error` and a `cancelled` message, when it is dropped
-    /// before completing).
-    pub fn instrument<F: std::future::Future>(self, fut: F) -> super::instrument::Instrumented<F> {
-        super::instrument::Instrumented::new(self, fut)
     }
 
     /// Whether the span is recorded.

@@ -360,9 +360,12 @@ fn main() -> anyhow::Result<()> {
     });
     ::staso::__private::block_on(async move {
         #[allow(
+            unknown_lints,
             unreachable_code,
             clippy::diverging_sub_expression,
             clippy::let_unit_value,
+            clippy::unreachable,
+            clippy::let_with_type_underscore,
             clippy::empty_loop
         )]
         if false {

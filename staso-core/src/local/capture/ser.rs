@@ -28,6 +28,65 @@ fn float<F: Serialize>(w: &mut Writer, v: F, finite: bool) -> R {
     }
 }
 
+/// The serializer methods for every integer type, each handing its value to `$write` (a
+/// function of the serializer and an `itoa::Integer`): one list for values and map keys.
+macro_rules! int_methods {
+    ($write:ident) => {
+        int_methods!($write; serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+            serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
+            serialize_u32: u32, serialize_u64: u64, serialize_u128: u128);
+    };
+    ($write:ident; $($f:ident: $t:ty),*) => {$(
+        fn $f(self, v: $t) -> R {
+            $write(self, v)
+        }
+    )*};
+}
+
+impl Writer {
+    /// `{"variant":` then the container of a tuple (`[`) or struct (`{`) variant's fields.
+    fn begin_variant(&mut self, variant: &'static str, object: bool) -> R {
+        self.begin(true)?;
+        self.variant_key(variant)?;
+        self.begin(object)
+    }
+
+    /// Closes a tuple or struct variant: its fields' container, then the `{"variant":…}`
+    /// around it.
+    fn end_variant(&mut self) -> R {
+        self.end()?;
+        self.end_member();
+        self.end()
+    }
+
+    /// A map key left without a value (a broken `Serialize`) gets `null`, so the object
+    /// stays well formed.
+    fn close_dangling_key(&mut self) -> R {
+        if self.st.key_pending {
+            self.scalar("null")?;
+            self.end_member();
+        }
+        Ok(())
+    }
+}
+
+/// `serialize_tuple_variant` and `serialize_struct_variant`: the same opening, with the
+/// fields in an array (`false`) or an object (`true`).
+macro_rules! variant_openers {
+    ($($f:ident: $object:literal),*) => {$(
+        fn $f(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+            _: usize,
+        ) -> Result<Self, Error> {
+            self.begin_variant(variant, $object)?;
+            Ok(self)
+        }
+    )*};
+}
+
 impl ser::Serializer for &mut Writer {
     type Ok = ();
     type Error = Error;
@@ -39,38 +98,10 @@ impl ser::Serializer for &mut Writer {
     type SerializeStruct = Self;
     type SerializeStructVariant = Self;
 
+    int_methods!(int);
+
     fn serialize_bool(self, v: bool) -> R {
         self.scalar(if v { "true" } else { "false" })
-    }
-    fn serialize_i8(self, v: i8) -> R {
-        int(self, v)
-    }
-    fn serialize_i16(self, v: i16) -> R {
-        int(self, v)
-    }
-    fn serialize_i32(self, v: i32) -> R {
-        int(self, v)
-    }
-    fn serialize_i64(self, v: i64) -> R {
-        int(self, v)
-    }
-    fn serialize_i128(self, v: i128) -> R {
-        int(self, v)
-    }
-    fn serialize_u8(self, v: u8) -> R {
-        int(self, v)
-    }
-    fn serialize_u16(self, v: u16) -> R {
-        int(self, v)
-    }
-    fn serialize_u32(self, v: u32) -> R {
-        int(self, v)
-    }
-    fn serialize_u64(self, v: u64) -> R {
-        int(self, v)
-    }
-    fn serialize_u128(self, v: u128) -> R {
-        int(self, v)
     }
     fn serialize_f32(self, v: f32) -> R {
         float(self, v, v.is_finite())
@@ -131,18 +162,6 @@ impl ser::Serializer for &mut Writer {
     fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Self, Error> {
         self.serialize_seq(Some(len))
     }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        _: usize,
-    ) -> Result<Self, Error> {
-        self.begin(true)?;
-        self.variant_key(variant)?;
-        self.begin(false)?;
-        Ok(self)
-    }
     fn serialize_map(self, _: Option<usize>) -> Result<Self, Error> {
         self.begin(true)?;
         Ok(self)
@@ -150,18 +169,7 @@ impl ser::Serializer for &mut Writer {
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Error> {
         self.serialize_map(None)
     }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-        _: usize,
-    ) -> Result<Self, Error> {
-        self.begin(true)?;
-        self.variant_key(variant)?;
-        self.begin(true)?;
-        Ok(self)
-    }
+    variant_openers!(serialize_tuple_variant: false, serialize_struct_variant: true);
     fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> R {
         match self.leaf_fmt(format_args!("{v}")) {
             Ok(r) => r,
@@ -170,61 +178,58 @@ impl ser::Serializer for &mut Writer {
     }
 }
 
-impl ser::SerializeSeq for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        self.element()?;
-        self.nested(v)
-    }
-    fn end(self) -> R {
-        Writer::end(self)
-    }
+/// The compound serializers whose elements are unnamed: each element is an array element;
+/// `$end` closes the array (and, for a variant, the object around it).
+macro_rules! positional_compounds {
+    ($($trait:ident::$method:ident, $end:ident;)*) => {$(
+        impl ser::$trait for &mut Writer {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+                self.element()?;
+                self.nested(v)
+            }
+            fn end(self) -> R {
+                Writer::$end(self)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> R {
-        Writer::end(self)
-    }
+positional_compounds! {
+    SerializeSeq::serialize_element, end;
+    SerializeTuple::serialize_element, end;
+    SerializeTupleStruct::serialize_field, end;
+    SerializeTupleVariant::serialize_field, end_variant;
 }
 
-impl ser::SerializeTupleStruct for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> R {
-        Writer::end(self)
-    }
+/// The compound serializers whose fields are named in code: each field is an object member;
+/// `$end` as in `positional_compounds`.
+macro_rules! named_compounds {
+    ($($trait:ident, $end:ident;)*) => {$(
+        impl ser::$trait for &mut Writer {
+            type Ok = ();
+            type Error = Error;
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> R {
+                self.member(k, |w| w.nested(v))
+            }
+            fn end(self) -> R {
+                Writer::$end(self)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleVariant for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> R {
-        Writer::end(self)?;
-        self.end_member();
-        Writer::end(self)
-    }
+named_compounds! {
+    SerializeStruct, end;
+    SerializeStructVariant, end_variant;
 }
 
 impl ser::SerializeMap for &mut Writer {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> R {
-        if self.st.key_pending {
-            self.scalar("null")?;
-            self.end_member();
-        }
+        self.close_dangling_key()?;
         k.serialize(KeySer { w: self })
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
@@ -240,34 +245,7 @@ impl ser::SerializeMap for &mut Writer {
         r
     }
     fn end(self) -> R {
-        if self.st.key_pending {
-            self.scalar("null")?;
-            self.end_member();
-        }
-        Writer::end(self)
-    }
-}
-
-impl ser::SerializeStruct for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> R {
-        self.member(k, |w| w.nested(v))
-    }
-    fn end(self) -> R {
-        Writer::end(self)
-    }
-}
-
-impl ser::SerializeStructVariant for &mut Writer {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, k: &'static str, v: &T) -> R {
-        self.member(k, |w| w.nested(v))
-    }
-    fn end(self) -> R {
-        Writer::end(self)?;
-        self.end_member();
+        self.close_dangling_key()?;
         Writer::end(self)
     }
 }
@@ -283,14 +261,25 @@ impl KeySer<'_> {
         self.w.key(k)
     }
     fn refuse(self) -> R {
-        Err(Error::Custom("a map key must be a string".into()))
+        not_a_string()
     }
 }
 
-macro_rules! int_key {
-    ($($f:ident: $t:ty),*) => {$(
-        fn $f(self, v: $t) -> R {
-            self.text(itoa::Buffer::new().format(v))
+/// Why a key that is not text, a number or a boolean is refused.
+fn not_a_string<T>() -> Result<T, Error> {
+    Err(Error::Custom("a map key must be a string".into()))
+}
+
+/// Numbers as keys: their decimal text, quoted.
+fn int_key<I: itoa::Integer>(k: KeySer<'_>, v: I) -> R {
+    k.text(itoa::Buffer::new().format(v))
+}
+
+/// The serializer methods that start a container: a key cannot be one.
+macro_rules! refuse_containers {
+    ($($f:ident($($arg:ty),*) -> $out:ident;)*) => {$(
+        fn $f(self, $(_: $arg),*) -> Result<Self::$out, Error> {
+            not_a_string()
         }
     )*};
 }
@@ -306,9 +295,7 @@ impl<'a> ser::Serializer for KeySer<'a> {
     type SerializeStruct = ser::Impossible<(), Error>;
     type SerializeStructVariant = ser::Impossible<(), Error>;
 
-    int_key!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
-        serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
-        serialize_u64: u64, serialize_u128: u128);
+    int_methods!(int_key);
 
     fn serialize_bool(self, v: bool) -> R {
         self.text(if v { "true" } else { "false" })
@@ -367,42 +354,14 @@ impl<'a> ser::Serializer for KeySer<'a> {
     ) -> R {
         self.refuse()
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(Error::Custom("a map key must be a string".into()))
+    refuse_containers! {
+        serialize_seq(Option<usize>) -> SerializeSeq;
+        serialize_tuple(usize) -> SerializeTuple;
+        serialize_tuple_struct(&'static str, usize) -> SerializeTupleStruct;
+        serialize_tuple_variant(&'static str, u32, &'static str, usize) -> SerializeTupleVariant;
+        serialize_map(Option<usize>) -> SerializeMap;
+        serialize_struct(&'static str, usize) -> SerializeStruct;
+        serialize_struct_variant(&'static str, u32, &'static str, usize) -> SerializeStructVariant;
     }
     fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> R {
         let mut s = String::new();
