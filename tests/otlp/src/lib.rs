@@ -5,7 +5,9 @@
 //! (a status, a `Retry-After`, then 200). Nothing is mocked: the SDK sends real requests
 //! over a real socket, and the receiver decodes them the way a collector does.
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use std::collections::VecDeque;
@@ -58,6 +60,8 @@ pub struct Answer {
     pub status: u16,
     /// A `Retry-After` header, in seconds.
     pub retry_after: Option<u64>,
+    /// A partial success: how many spans of the request the receiver says it rejected.
+    pub rejected: i64,
 }
 
 #[derive(Default)]
@@ -105,8 +109,18 @@ impl Receiver {
             s.plan.push_back(Answer {
                 status,
                 retry_after,
+                rejected: 0,
             });
         }
+    }
+
+    /// Answers the next request with 200 and a partial success rejecting `rejected` spans.
+    pub fn reject_next(&self, rejected: i64) {
+        lock(&self.state.0).plan.push_back(Answer {
+            status: 200,
+            retry_after: None,
+            rejected,
+        });
     }
 
     /// Every request taken so far.
@@ -223,6 +237,7 @@ fn serve(conn: TcpStream, state: &(Mutex<State>, Condvar)) {
             let answer = s.plan.pop_front().unwrap_or(Answer {
                 status: if request.is_some() { 200 } else { 400 },
                 retry_after: None,
+                rejected: 0,
             });
             s.received.push(Received {
                 path,
@@ -235,8 +250,19 @@ fn serve(conn: TcpStream, state: &(Mutex<State>, Condvar)) {
             answer
         };
         cv.notify_all();
-        // An empty ExportTraceServiceResponse: no body in protobuf, `{}` in JSON.
-        let reply: &[u8] = if json { b"{}" } else { b"" };
+        // An ExportTraceServiceResponse, with a partial success when planned.
+        let response = ExportTraceServiceResponse {
+            partial_success: (answer.rejected > 0).then(|| ExportTracePartialSuccess {
+                rejected_spans: answer.rejected,
+                error_message: "rejected by the test".into(),
+            }),
+        };
+        let reply = if json {
+            serde_json::to_vec(&response).expect("JSON")
+        } else {
+            prost::Message::encode_to_vec(&response)
+        };
+        let reply = reply.as_slice();
         let mut head = format!(
             "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\n",
             answer.status,

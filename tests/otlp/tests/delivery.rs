@@ -4,7 +4,7 @@
 //! the same spans), each destination on its own: one that is down or refuses holds
 //! nothing back from the other.
 
-use staso::{span, FailureKind, Kind, Options, SpanId};
+use staso::{span, FailureKind, Kind, Options, OtlpProtocol, SpanId};
 use staso_collector::{Collector, CollectorConfig};
 use staso_otlp_tests::{closed_port_url, serial, Received, Receiver};
 use std::collections::BTreeSet;
@@ -276,4 +276,27 @@ fn annotations_are_refused_and_counted_when_only_otlp_is_on() {
     assert_eq!(report.delivered, 1);
     client.shutdown(WAIT);
     assert_eq!(c.requests().annotations().len(), 0);
+}
+
+#[test]
+fn a_partial_success_counts_the_rejected_spans_failed() {
+    let _g = serial();
+    for protocol in [OtlpProtocol::HttpProtobuf, OtlpProtocol::HttpJson] {
+        let r = Receiver::start();
+        r.reject_next(2);
+        let options = base(r.url())
+            .staso_ingest(false)
+            .batch_size(100)
+            .otlp_protocol(protocol);
+        let client = staso::init(options).expect("init");
+        produce(5);
+        let report = client.flush(WAIT);
+        let otlp = report.destination("otlp").expect("otlp");
+        let counts = (otlp.delivered, otlp.failed, otlp.pending);
+        assert_eq!(counts, (3, 2, 0), "{protocol}: {report:?}");
+        assert_eq!((report.delivered, report.failed), (3, 2));
+        let sent: usize = r.requests().iter().map(|q| q.spans().len()).sum();
+        assert_eq!(sent, 5, "a partial success is not retried");
+        client.shutdown(WAIT);
+    }
 }
