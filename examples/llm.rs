@@ -116,6 +116,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.delivered,
         report.ok()
     );
+    // A failed delivery fails the run (scripts/test.sh runs this example).
+    if !report.ok() {
+        return Err(format!("delivery failed: {report:?}").into());
+    }
     Ok(())
 }
 

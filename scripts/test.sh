@@ -53,6 +53,15 @@ step "examples build without the default feature"
 cargo build -p staso --examples --no-default-features
 cargo build -p staso --examples --features otlp
 
+step "the LLM example runs (embedded fake provider and collector, loopback only)"
+cargo run --quiet -p staso --example llm --features async-openai
+
+step "guard example (offline, against its embedded collector: delete_file is refused)"
+guard_out="$(cargo run --quiet -p staso --example guard)"
+printf '%s\n' "$guard_out"
+grep -qF "delete_file refused: Guard blocked tool 'delete_file'" <<<"$guard_out"
+grep -qxF "delivery ok = true" <<<"$guard_out"
+
 step "feature combinations of staso (none, default, tracing, http, async-openai, otlp, all)"
 cargo clippy -p staso --lib --no-default-features -- -D warnings
 cargo clippy -p staso --lib --no-default-features --features tracing,http,async-openai,otlp -- -D warnings

@@ -96,7 +96,8 @@ fn llm(c: &mut Criterion) {
     g.bench_function("call/chat_json", |bn| {
         bn.iter_custom(|iters| {
             bursts(iters, 1, || {
-                LlmSpan::start_json(Api::OpenAiChat, black_box(&req)).finish_json(black_box(&resp))
+                let _ = LlmSpan::start_json(Api::OpenAiChat, black_box(&req))
+                    .finish_json(black_box(&resp));
             })
         })
     });

@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use staso_types::GuardBlocked;
 pub use staso_types::{Api, Usage};
 
 /// `Send + Sync`, not unwind-safe, like the runtime's types (they hold the span's shared
@@ -34,12 +35,16 @@ impl LlmSpan {
     pub fn set_provider(&mut self, provider: impl Into<String>) -> &mut Self {
         self
     }
-    /// Does nothing.
+    /// Does nothing: `Ok(())`.
     #[inline(always)]
-    pub fn finish_json<T: Serialize + ?Sized>(self, response: &T) {}
-    /// Does nothing.
+    pub fn finish_json<T: Serialize + ?Sized>(self, response: &T) -> Result<(), GuardBlocked> {
+        Ok(())
+    }
+    /// Does nothing: `Ok(())`.
     #[inline(always)]
-    pub fn finish(self, reply: Reply) {}
+    pub fn finish(self, reply: Reply) -> Result<(), GuardBlocked> {
+        Ok(())
+    }
     /// Does nothing.
     #[inline(always)]
     pub fn fail<E: Display + ?Sized>(self, error: &E) {}

@@ -193,8 +193,8 @@ fn fail(call: &mut Option<Box<Call>>, e: &OpenAIError) {
 /// Records a reply; the post-reply hook may turn it into an error.
 fn reply<T: Serialize>(call: &mut Option<Box<Call>>, r: T) -> Result<T, OpenAIError> {
     if let Some(c) = call {
-        if let Outcome::Block { message } = c.reply_json(&to_value_safely(&r)) {
-            return Err(OpenAIError::InvalidArgument(message));
+        if let Outcome::Block(blocked) = c.reply_json(&to_value_safely(&r)) {
+            return Err(OpenAIError::InvalidArgument(blocked.to_string()));
         }
     }
     Ok(r)
@@ -408,8 +408,10 @@ impl<T: Serialize> Stream for TracedStream<T> {
             Poll::Ready(None) => {
                 let outcome = call.finish_stream();
                 this.call = None;
-                if let Outcome::Block { message } = outcome {
-                    return Poll::Ready(Some(Err(OpenAIError::InvalidArgument(message))));
+                if let Outcome::Block(blocked) = outcome {
+                    return Poll::Ready(Some(Err(OpenAIError::InvalidArgument(
+                        blocked.to_string(),
+                    ))));
                 }
             }
             Poll::Pending => {}

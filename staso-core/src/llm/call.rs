@@ -331,7 +331,7 @@ impl Call {
         // a blocked call that is not a stream keeps its placeholder name (`chat`).
         let stream = self.acc.is_some();
         let outcome = hook::after_reply(&mut self.span, &view.calls, self.api, stream);
-        if matches!(outcome, Outcome::Block { .. }) && !stream && !self.named {
+        if matches!(outcome, Outcome::Block(_)) && !stream && !self.named {
             self.span.set_name(self.api.placeholder_span_name());
         }
         outcome

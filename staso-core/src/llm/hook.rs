@@ -18,19 +18,25 @@ use super::view::ProposedCall;
 use crate::guard::batch::{self, BatchOptions, ProposedToolCall, ToolArguments};
 use crate::local::span::Span;
 use serde_json::Value;
-use staso_types::{Api, DecisionSource};
+use staso_types::{Api, DecisionSource, GuardBlocked};
 
 /// What the hook decided about a reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Outcome {
     /// Hand the reply to the caller.
     Continue,
-    /// Refuse the reply: the caller gets an error with this message (the span already
-    /// says why).
-    Block {
-        /// e.g. `Guard blocked tool 'refund': over the limit`.
-        message: String,
-    },
+    /// Refuse the reply: the caller gets this error (the span already says why).
+    Block(GuardBlocked),
+}
+
+impl Outcome {
+    /// The outcome as the caller of the JSON-level and typed API sees it.
+    pub(crate) fn into_result(self) -> Result<(), GuardBlocked> {
+        match self {
+            Outcome::Continue => Ok(()),
+            Outcome::Block(blocked) => Err(blocked),
+        }
+    }
 }
 
 /// Runs after a reply of `api` with at least one proposed tool call (`stream`: at the end
@@ -66,8 +72,6 @@ pub(crate) fn after_reply(
     options.stream = stream;
     match batch::evaluate_tool_calls_blocking(span, &proposed, options) {
         Ok(_) => Outcome::Continue,
-        Err(blocked) => Outcome::Block {
-            message: blocked.to_string(),
-        },
+        Err(blocked) => Outcome::Block(blocked),
     }
 }

@@ -27,6 +27,7 @@ mod stream;
 mod typed;
 pub(crate) mod view;
 
+use staso_types::GuardBlocked;
 pub use staso_types::{Api, Usage};
 pub use stream::{LlmIter, LlmStream, SseStream};
 pub use typed::{LlmCall, Reply};
@@ -45,6 +46,7 @@ use std::future::Future;
 /// stream keeps what it received).
 ///
 /// ```
+/// # fn main() -> Result<(), staso_core::GuardBlocked> {
 /// use staso_core::llm::{Api, LlmSpan};
 /// let request = serde_json::json!({
 ///     "model": "gpt-4o-mini",
@@ -55,7 +57,8 @@ use std::future::Future;
 /// let reply = serde_json::json!({"model": "gpt-4o-mini-2024-07-18",
 ///     "choices": [{"message": {"role": "assistant", "content": "Sunny."}, "finish_reason": "stop"}],
 ///     "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14}});
-/// span.finish_json(&reply); // named `chat:reply`, with tokens and output
+/// span.finish_json(&reply)?; // named `chat:reply`, with tokens and output
+/// # Ok(()) }
 /// ```
 #[must_use = "the call is recorded when its reply is given: finish_json / finish / fail"]
 #[derive(Debug)]
@@ -95,19 +98,35 @@ impl LlmSpan {
     }
 
     /// Records the reply body (in the call's format) and ends the span.
-    pub fn finish_json<T: Serialize + ?Sized>(mut self, response: &T) {
-        if let Some(c) = &mut self.call {
-            let _ = c.reply_json(&to_value_safely(response));
+    ///
+    /// `Err` when the guard blocked a tool call the reply proposes (guard checks on; see
+    /// the Guard guide): do not run the reply's tool calls. The span already records the
+    /// block. Always `Ok` when nothing is recorded or the guard is off.
+    ///
+    /// ```no_run
+    /// # fn f(request: serde_json::Value, reply: serde_json::Value) -> Result<(), staso_core::GuardBlocked> {
+    /// use staso_core::llm::{Api, LlmSpan};
+    /// let span = LlmSpan::start_json(Api::OpenAiChat, &request);
+    /// // ... send `request`, read `reply` ...
+    /// span.finish_json(&reply)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn finish_json<T: Serialize + ?Sized>(mut self, response: &T) -> Result<(), GuardBlocked> {
+        match &mut self.call {
+            Some(c) => c.reply_json(&to_value_safely(response)).into_result(),
+            None => Ok(()),
         }
     }
 
-    /// Records a typed reply and ends the span.
-    pub fn finish(mut self, reply: Reply) {
+    /// Records a typed reply and ends the span; `Err` as for
+    /// [`finish_json`](Self::finish_json).
+    pub fn finish(mut self, reply: Reply) -> Result<(), GuardBlocked> {
         if let Some(c) = &mut self.call {
             if let Some(view) = reply.into_view(&c.policy) {
-                let _ = c.reply(view);
+                return c.reply(view).into_result();
             }
         }
+        Ok(())
     }
 
     /// Records the failure (status `error`, the message, `exception.type` = the error's
@@ -208,6 +227,10 @@ impl LlmSpan {
 /// Records one non-streaming call made by `call` with the request body `request`: the
 /// reply (`Ok`) or the failure (`Err`, returned unchanged). One line around an HTTP call.
 ///
+/// A guard block of a tool call the reply proposes is recorded on the span but cannot be
+/// returned (`E` is the caller's error type): with guard checks on, use
+/// [`LlmSpan::start_json`] and [`LlmSpan::finish_json`], which return it.
+///
 /// ```
 /// # async fn demo() -> Result<(), std::io::Error> {
 /// use staso_core::llm::{trace_json, Api};
@@ -229,7 +252,9 @@ where
     let span = LlmSpan::start_json(api, request);
     match call.await {
         Ok(reply) => {
-            span.finish_json(&reply);
+            // A guard block stays on the span: `E` cannot carry it. Callers that must not
+            // run blocked tool calls use `start_json` + `finish_json`, which return it.
+            let _ = span.finish_json(&reply);
             Ok(reply)
         }
         Err(e) => {

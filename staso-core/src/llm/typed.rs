@@ -32,7 +32,7 @@ fn chat_tool_call(id: String, name: String, arguments: String) -> Value {
 ///         .content("Sunny, 21 °C.")
 ///         .finish_reason("stop")
 ///         .usage(Usage::new(57, 17)),
-/// );
+/// ).expect("the guard blocks nothing here");
 /// ```
 #[must_use = "a call is recorded once started: call .start()"]
 #[derive(Debug)]

@@ -115,7 +115,10 @@ impl Providers {
             span.fail_as(kind, &message);
             return Err(message);
         }
-        span.finish_json(&value);
+        // A guard block of a proposed tool call is the caller's error, as for any user of
+        // the JSON level.
+        span.finish_json(&value)
+            .map_err(|blocked| blocked.to_string())?;
         Ok(value)
     }
 

@@ -171,11 +171,11 @@ fn main() {
                 .response_id("r")
                 .service_tier("default")
                 .usage(Usage::new(1, 2).total(3).cache_read(0).cache_write(0).reasoning(0)),
-        );
+        ).expect("the guard blocks nothing here");
         let mut json = LlmSpan::start_json(Api::OpenAiChat, &("model", "m"));
         json.set_provider("ollama").event_json(&"chunk");
         json.sse_bytes(b"data: {}\n\n");
-        json.finish_json(&"reply");
+        json.finish_json(&"reply").expect("the guard blocks nothing here");
         LlmSpan::start_json(Api::AnthropicMessages, &1).fail(&"refused");
         LlmSpan::start_json(Api::OpenAiResponses, &1).fail_as("RateLimitError", "429");
         LlmSpan::start_json(Api::OpenAiChat, &1).end();
