@@ -32,13 +32,17 @@ fn answer(question: &str) -> String {
         .user(question)
         .start();
     // ... call the model here; this example answers itself ...
-    call.finish(
+    // A tool call the guard blocked is returned (guard checks are off without the Staso
+    // ingest unless `guard_checks` asks for them).
+    if let Err(blocked) = call.finish(
         Reply::new()
             .model("gpt-4o-mini-2024-07-18")
             .tool_call("call_1", "lookup_order", r#"{"order_id":42}"#)
             .finish_reason("tool_calls")
             .usage(Usage::new(120, 18)),
-    );
+    ) {
+        return format!("not run: {blocked}");
+    }
     lookup_order(42)
 }
 

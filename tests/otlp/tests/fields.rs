@@ -51,7 +51,8 @@ fn run() -> Made {
             .finish_reason("stop")
             .response_id("resp_1")
             .usage(Usage::new(57, 17)),
-    );
+    )
+    .expect("no guard check without the Staso ingest");
     lookup_order("7");
     let failed = {
         let mut s = span("refund", Kind::Custom);
