@@ -44,12 +44,14 @@ cargo test --workspace
 step "one API in both builds (rustdoc of staso with and without enable)"
 bash scripts/api_parity.sh
 STASO_API_FEATURES=async-openai bash scripts/api_parity.sh
+STASO_API_FEATURES=otlp bash scripts/api_parity.sh
 
 step "compile-out proof (standalone crate, default features off)"
 bash scripts/compile_out_proof.sh
 
 step "examples build without the default feature"
 cargo build -p staso --examples --no-default-features
+cargo build -p staso --examples --features otlp
 
 step "the LLM example runs (embedded fake provider and collector, loopback only)"
 cargo run --quiet -p staso --example llm --features async-openai
@@ -60,13 +62,14 @@ printf '%s\n' "$guard_out"
 grep -qF "delete_file refused: Guard blocked tool 'delete_file'" <<<"$guard_out"
 grep -qxF "delivery ok = true" <<<"$guard_out"
 
-step "feature combinations of staso (none, default, tracing, http, async-openai, all)"
+step "feature combinations of staso (none, default, tracing, http, async-openai, otlp, all)"
 cargo clippy -p staso --lib --no-default-features -- -D warnings
-cargo clippy -p staso --lib --no-default-features --features tracing,http,async-openai -- -D warnings
+cargo clippy -p staso --lib --no-default-features --features tracing,http,async-openai,otlp -- -D warnings
 cargo clippy -p staso --lib -- -D warnings
 cargo clippy -p staso --lib --features tracing -- -D warnings
 cargo clippy -p staso --lib --features http -- -D warnings
 cargo clippy -p staso --lib --features async-openai -- -D warnings
+cargo clippy -p staso --lib --features otlp -- -D warnings
 cargo clippy -p staso --lib --all-features -- -D warnings
 
 step "crates package for crates.io (cargo package, verified by building each packaged crate)"

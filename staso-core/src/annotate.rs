@@ -52,10 +52,26 @@ pub fn annotate_with(trace_id: TraceId, annotation: Annotation) -> Result<(), An
         return Ok(());
     }
     let queued = crate::client::with_client(|c| {
-        if c.config.enabled
-            && c.queue
+        if !c.config.enabled {
+            return;
+        }
+        if !c.config.staso_ingest {
+            // Annotations are the Staso service's: with spans sent only over OTLP they
+            // have nowhere to go. Refused and counted.
+            c.queue
                 .annotations
-                .push(annotations::encode(trace_id, &annotation))
+                .reject(staso_types::FailureKind::Disabled);
+            static WARNED: AtomicBool = AtomicBool::new(false);
+            if !WARNED.swap(true, Relaxed) {
+                crate::diag::warn(
+                    "staso: annotate() with `staso_ingest = false`: annotations go only to the Staso service; this one is refused",
+                );
+            }
+            return;
+        }
+        if c.queue
+            .annotations
+            .push(annotations::encode(trace_id, &annotation))
         {
             c.queue.wake();
         }

@@ -248,7 +248,16 @@ pub fn init_with_env(options: Options, env: &dyn Env) -> Result<Client, InitErro
         crate::exit::register(shutdown_at_exit);
     }
     crate::registry::warn_duplicate_agents();
-    let queue = Arc::new(Queue::new(config.max_queue_size, config.batch_size));
+    let destinations = if config.enabled {
+        crate::export::destination::names(&config)
+    } else {
+        Vec::new()
+    };
+    let queue = Arc::new(Queue::new(
+        config.max_queue_size,
+        config.batch_size,
+        &destinations,
+    ));
     let batcher = if config.enabled {
         Some(batcher::spawn(queue.clone(), config.clone()).map_err(InitError::Runtime)?)
     } else {
@@ -260,10 +269,17 @@ pub fn init_with_env(options: Options, env: &dyn Env) -> Result<Client, InitErro
         batcher,
         final_report: Mutex::new(None),
     });
+    let mut to = Vec::new();
+    if inner.config.staso_ingest {
+        to.push(inner.config.base_url.clone());
+    }
+    if let Some(o) = &inner.config.otlp {
+        to.push(format!("{} (OTLP, {})", o.endpoint, o.protocol));
+    }
     crate::diag::debug(&format!(
         "staso: initialised for agent {:?} sending to {} (tracing {})",
         inner.config.agent_name,
-        inner.config.base_url,
+        to.join(" and "),
         if inner.config.enabled { "on" } else { "off" }
     ));
     let previous =

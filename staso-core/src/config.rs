@@ -11,6 +11,9 @@ use staso_types::{
 use std::fmt;
 use std::time::Duration;
 
+mod otlp;
+pub(crate) use otlp::OtlpConfig;
+
 const PLACEHOLDER_KEYS: [&str; 6] = [
     "change-me",
     "changeme",
@@ -80,6 +83,10 @@ pub(crate) struct Config {
     /// The `guard_checks` option as given (`None`: `STASO_GUARD_ENABLED` decides, read at
     /// each check as the Python SDK does).
     pub guard_checks: Option<bool>,
+    /// Spans go to the Staso ingest (`staso_ingest`).
+    pub staso_ingest: bool,
+    /// Spans also (or only) go to this OpenTelemetry endpoint.
+    pub otlp: Option<OtlpConfig>,
 }
 
 const STRICT_BOOL: &str = "1/0, true/false, yes/no, on/off";
@@ -175,9 +182,14 @@ fn check_api_key(raw: &str) -> Result<ApiKey, InitError> {
 /// an error (there is nothing to send); a malformed value still is.
 pub(crate) fn resolve(o: &Options, env: &dyn Env) -> Result<Config, InitError> {
     let enabled = flag(o.enabled, env, "STASO_ENABLED")?.unwrap_or(true);
+    let otlp = otlp::resolve(o, env)?;
+    let staso_ingest = flag(o.staso_ingest, env, "STASO_INGEST")?.unwrap_or(true);
+    if enabled && !staso_ingest && otlp.is_none() {
+        return Err(InitError::NoDestination);
+    }
     let api_key = match text(&o.api_key, env, "STASO_API_KEY") {
         Some(k) => check_api_key(&k)?,
-        None if enabled => return Err(InitError::MissingApiKey),
+        None if enabled && staso_ingest => return Err(InitError::MissingApiKey),
         None => ApiKey::default(),
     };
     let agent_name = match text(&o.agent_name, env, "STASO_AGENT_NAME") {
@@ -265,7 +277,11 @@ pub(crate) fn resolve(o: &Options, env: &dyn Env) -> Result<Config, InitError> {
         install_panic_hook: o.install_panic_hook.unwrap_or(true),
         install_exit_hook: o.install_exit_hook.unwrap_or(true),
         sampling: Sampling::new(rate, o.sampler.clone()),
-        guard_checks: o.guard_checks,
+        // Guard decisions come from the Staso service: without it they are off unless
+        // asked for.
+        guard_checks: o.guard_checks.or((!staso_ingest).then_some(false)),
+        staso_ingest,
+        otlp,
     })
 }
 
@@ -295,19 +311,21 @@ fn check_base_url(raw: &str) -> Result<String, InitError> {
     if url.fragment().is_some() {
         return Err(invalid("it must not contain a fragment"));
     }
-    if url.scheme() == "http" {
-        let loopback = match host {
-            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-            url::Host::Ipv4(ip) => ip.is_loopback(),
-            url::Host::Ipv6(ip) => ip.is_loopback(),
-        };
-        if !loopback {
-            return Err(InitError::InsecureBaseUrl { url: shown });
-        }
+    if url.scheme() == "http" && !is_loopback(&host) {
+        return Err(InitError::InsecureBaseUrl { url: shown });
     }
     let s = url.as_str().trim_end_matches('/');
     let s = s.strip_suffix(INGEST_PATH).unwrap_or(s);
     Ok(s.trim_end_matches('/').to_string())
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1: where plain http is allowed.
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
 }
 
 #[cfg(test)]
@@ -402,5 +420,65 @@ mod tests {
             assert!(e.contains(why) && e.contains("STASO_API_KEY"), "{e}");
             assert!(!e.contains("ak_1"), "the key is never repeated: {e}");
         }
+    }
+
+    #[test]
+    fn otlp_instead_of_staso_needs_no_key_but_needs_a_destination() {
+        let e = resolve(
+            &Options::new().agent_name("a").staso_ingest(false),
+            &env(&[]),
+        )
+        .expect_err("no destination");
+        assert_eq!(e, InitError::NoDestination);
+        assert!(e.to_string().contains("otlp_endpoint"), "{e}");
+        let e = resolve(
+            &Options::new().agent_name("a"),
+            &env(&[("STASO_INGEST", "maybe")]),
+        )
+        .expect_err("strict");
+        assert!(e.to_string().contains("STASO_INGEST"), "{e}");
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn otlp_only_runs_without_an_api_key_and_without_guard_checks() {
+        let c = resolve(
+            &Options::new().agent_name("a"),
+            &env(&[
+                ("STASO_INGEST", "0"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318"),
+            ]),
+        )
+        .expect("valid");
+        assert!(!c.staso_ingest);
+        assert_eq!(c.guard_checks, Some(false));
+        assert_eq!(
+            c.otlp.map(|o| o.endpoint).as_deref(),
+            Some("http://localhost:4318/v1/traces")
+        );
+    }
+
+    #[cfg(not(feature = "otlp"))]
+    #[test]
+    fn without_the_feature_asking_for_otlp_names_the_feature() {
+        let o = Options::new()
+            .api_key("ak_1")
+            .agent_name("a")
+            .otlp_endpoint("http://localhost:4318");
+        let e = resolve(&o, &env(&[])).expect_err("feature off");
+        assert_eq!(
+            e,
+            InitError::OtlpFeatureOff {
+                option: "otlp_endpoint"
+            }
+        );
+        assert!(e.to_string().contains("features = [\"otlp\"]"), "{e}");
+        // The variables are OpenTelemetry's, shared with other exporters: ignored here.
+        let c = resolve(
+            &Options::new().api_key("ak_1").agent_name("a"),
+            &env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")]),
+        )
+        .expect("ignored");
+        assert!(c.otlp.is_none() && c.staso_ingest);
     }
 }

@@ -99,6 +99,16 @@ fn field(key: &syn::Ident, v: &OptValue) -> TokenStream {
             quote!(#lit)
         }
         OptValue::Bool(b) => quote!(#b),
+        // Checked against the allowed strings already: parsing cannot fail.
+        OptValue::Choice(s) => {
+            quote!(::core::result::Result::unwrap_or_default(::core::str::FromStr::from_str(#s)))
+        }
+        OptValue::Pairs(pairs, span) => {
+            let pairs = pairs.iter().map(|(k, v)| {
+                quote_spanned!(*span=> (::std::string::String::from(#k), ::std::string::String::from(#v)))
+            });
+            quote!(::std::vec![#(#pairs),*])
+        }
     };
     quote_spanned!(key.span()=> __staso_options.#key = ::core::option::Option::Some(#value);)
 }

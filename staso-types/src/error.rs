@@ -67,6 +67,44 @@ pub enum InitError {
     },
     /// The background delivery thread could not be started.
     Runtime(String),
+    /// An OTLP option was given to a build without the `otlp` feature of `staso`.
+    OtlpFeatureOff {
+        /// The option that asks for OTLP.
+        option: &'static str,
+    },
+    /// The OTLP endpoint is not an absolute http(s) URL with a host, or carries
+    /// credentials, a query or a fragment.
+    InvalidOtlpEndpoint {
+        /// Where it came from: `otlp_endpoint` or the environment variable's name.
+        from: &'static str,
+        /// The URL as given, with any credentials removed.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Plain `http` to an OTLP endpoint that is not loopback.
+    InsecureOtlpEndpoint {
+        /// Where it came from: `otlp_endpoint` or the environment variable's name.
+        from: &'static str,
+        /// The URL as given, with any credentials removed.
+        url: String,
+    },
+    /// The OTLP protocol is not `http/protobuf` or `http/json`.
+    InvalidOtlpProtocol {
+        /// Where it came from: the environment variable's name.
+        from: &'static str,
+        /// Why (names the value and what to use).
+        reason: String,
+    },
+    /// An OTLP header cannot be sent (the message never holds a header value).
+    InvalidOtlpHeaders {
+        /// Where it came from: `otlp_headers` or the environment variable's name.
+        from: &'static str,
+        /// What is wrong, without the value.
+        reason: String,
+    },
+    /// `staso_ingest` is off and no OTLP endpoint is set: spans would go nowhere.
+    NoDestination,
 }
 
 impl fmt::Display for InitError {
@@ -127,6 +165,30 @@ impl fmt::Display for InitError {
             InitError::Runtime(reason) => write!(
                 f,
                 "staso: cannot start the delivery thread: {reason}"
+            ),
+            InitError::OtlpFeatureOff { option } => write!(
+                f,
+                "staso: `{option}` asks for OTLP export, which this build does not include: turn on the `otlp` feature of staso (staso = {{ version = \"0.1\", features = [\"otlp\"] }}), or remove `{option}`"
+            ),
+            InitError::InvalidOtlpEndpoint { from, url, reason } => write!(
+                f,
+                "staso: invalid OTLP endpoint {url:?} (from {from}, option `otlp_endpoint`): {reason}; use the URL of an OTLP/HTTP receiver such as http://localhost:4318 or https://otlp.example.com/v1/traces"
+            ),
+            InitError::InsecureOtlpEndpoint { from, url } => write!(
+                f,
+                "staso: the OTLP endpoint {url:?} (from {from}, option `otlp_endpoint`) uses plain http to a non-loopback host: use https (plain http is allowed only for localhost, 127.0.0.0/8 and ::1)"
+            ),
+            InitError::InvalidOtlpProtocol { from, reason } => write!(
+                f,
+                "staso: invalid OTLP protocol in {from} (option `otlp_protocol`): {reason}"
+            ),
+            InitError::InvalidOtlpHeaders { from, reason } => write!(
+                f,
+                "staso: invalid OTLP headers in {from} (option `otlp_headers`): {reason}"
+            ),
+            InitError::NoDestination => write!(
+                f,
+                "staso: `staso_ingest` (STASO_INGEST) is off and no OTLP endpoint is set, so spans would go nowhere: set `otlp_endpoint` (or OTEL_EXPORTER_OTLP_ENDPOINT), turn `staso_ingest` back on, or disable tracing with `enabled = false` / STASO_ENABLED=0"
             ),
         }
     }

@@ -18,6 +18,7 @@ mod ids;
 mod kind;
 mod llm;
 mod options;
+mod otlp;
 mod registry;
 mod report;
 mod trace_context;
@@ -37,8 +38,9 @@ pub use llm::{Api, Usage};
 pub use options::{
     ratio_keeps, MaskFn, OptionSpec, OptionType, Options, SamplerFn, SamplingInput, OPTIONS,
 };
+pub use otlp::{parse_otlp_headers, OtlpProtocol, ParseOtlpProtocolError};
 pub use registry::Registered;
-pub use report::{AnnotationReport, DeliveryReport, FailureKind};
+pub use report::{AnnotationReport, DeliveryReport, DestinationReport, FailureKind};
 pub use trace_context::{
     Extractor, Injector, TraceContext, TraceparentError, TRACEPARENT, TRACESTATE,
 };

@@ -4,6 +4,7 @@
 use crate::git::GitContext;
 use crate::ids::TraceId;
 use crate::kind::Kind;
+use crate::otlp::OtlpProtocol;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -177,6 +178,24 @@ pub struct Options {
     /// them off, as the Python SDK reads it); on by default. An explicit `staso::guard`
     /// call always runs.
     pub guard_checks: Option<bool>,
+    /// Also send every span to an OpenTelemetry endpoint over OTLP/HTTP: the traces URL
+    /// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT` +
+    /// `/v1/traces`). A URL without a path gets `/v1/traces` (`http://localhost:4318` is
+    /// Jaeger's or a collector's). Needs the `otlp` feature of `staso`; without it an
+    /// endpoint given here is refused at init (the environment variables are then
+    /// ignored: other OpenTelemetry exporters of the process read them too).
+    pub otlp_endpoint: Option<String>,
+    /// The OTLP encoding (`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`): `http/protobuf` by default, or `http/json`.
+    pub otlp_protocol: Option<OtlpProtocol>,
+    /// Headers sent with every OTLP request, e.g. an `authorization` token
+    /// (`OTEL_EXPORTER_OTLP_TRACES_HEADERS`, else `OTEL_EXPORTER_OTLP_HEADERS`, written
+    /// `key=value,key2=value2`). Their values never appear in `Debug` or logs.
+    pub otlp_headers: Option<Vec<(String, String)>>,
+    /// Send spans to the Staso ingest (`STASO_INGEST`); `true` by default. `false` with an
+    /// `otlp_endpoint` sends to the OpenTelemetry endpoint *instead*: no API key is needed,
+    /// annotations are refused, and the automatic guard checks are off unless asked for.
+    pub staso_ingest: Option<bool>,
 }
 
 macro_rules! setters {
@@ -264,6 +283,35 @@ setters! {
     guard_checks: bool => std::convert::identity;
     /// Sets [`sampler`](Options::sampler).
     sampler: impl Fn(&SamplingInput<'_>) -> bool + Send + Sync + 'static => |f| Arc::new(f) as SamplerFn;
+    /// Sets [`otlp_endpoint`](Options::otlp_endpoint).
+    otlp_endpoint: impl Into<String> => Into::into;
+    /// Sets [`otlp_protocol`](Options::otlp_protocol).
+    otlp_protocol: OtlpProtocol => std::convert::identity;
+    /// Sets [`staso_ingest`](Options::staso_ingest).
+    staso_ingest: bool => std::convert::identity;
+}
+
+impl Options {
+    /// Sets [`otlp_headers`](Options::otlp_headers), replacing any set before.
+    ///
+    /// ```
+    /// let o = staso_types::Options::new()
+    ///     .otlp_endpoint("https://otlp.example.com")
+    ///     .otlp_headers([("authorization", "Bearer t0k")]);
+    /// assert!(!format!("{o:?}").contains("t0k"));
+    /// ```
+    pub fn otlp_headers<K: Into<String>, V: Into<String>>(
+        mut self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.otlp_headers = Some(
+            headers
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        self
+    }
 }
 
 impl fmt::Debug for Options {
@@ -285,6 +333,17 @@ impl fmt::Debug for Options {
             .field("mask", &self.mask.as_ref().map(|_| "<fn>"))
             .field("sample_rate", &self.sample_rate)
             .field("sampler", &self.sampler.as_ref().map(|_| "<fn>"))
+            .field("otlp_endpoint", &self.otlp_endpoint)
+            .field("otlp_protocol", &self.otlp_protocol)
+            .field(
+                "otlp_headers",
+                &self.otlp_headers.as_ref().map(|h| {
+                    h.iter()
+                        .map(|(k, _)| (k.as_str(), "[redacted]"))
+                        .collect::<Vec<_>>()
+                }),
+            )
+            .field("staso_ingest", &self.staso_ingest)
             .finish_non_exhaustive()
     }
 }
@@ -310,6 +369,11 @@ pub enum OptionType {
     Seconds,
     /// A number in 0.0..=1.0.
     Fraction,
+    /// One of these strings (parsed into the field's type with `FromStr`).
+    Choice(&'static [&'static str]),
+    /// `key=value` pairs separated by commas, as a string literal (see
+    /// [`parse_otlp_headers`](crate::parse_otlp_headers)).
+    Pairs,
 }
 
 /// One option: its name (the field of [`Options`] and the key of `#[staso::main]`), its
@@ -397,6 +461,22 @@ pub const OPTIONS: &[OptionSpec] = &[
         Some("STASO_SAMPLE_RATE"),
     ),
     spec("guard_checks", Flag, Some("STASO_GUARD_ENABLED")),
+    spec(
+        "otlp_endpoint",
+        Text,
+        Some("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+    ),
+    spec(
+        "otlp_protocol",
+        OptionType::Choice(&["http/protobuf", "http/json"]),
+        Some("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+    ),
+    spec(
+        "otlp_headers",
+        OptionType::Pairs,
+        Some("OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+    ),
+    spec("staso_ingest", Flag, Some("STASO_INGEST")),
 ];
 
 #[cfg(test)]
@@ -434,7 +514,11 @@ mod tests {
             .install_panic_hook(true)
             .install_exit_hook(true)
             .sample_rate(0.5)
-            .guard_checks(true);
+            .guard_checks(true)
+            .otlp_endpoint("http://localhost:4318")
+            .otlp_protocol(OtlpProtocol::HttpJson)
+            .otlp_headers([("a", "b")])
+            .staso_ingest(false);
         let set = [
             o.api_key.is_some(),
             o.agent_name.is_some(),
@@ -463,6 +547,10 @@ mod tests {
             o.install_exit_hook.is_some(),
             o.sample_rate.is_some(),
             o.guard_checks.is_some(),
+            o.otlp_endpoint.is_some(),
+            o.otlp_protocol.is_some(),
+            o.otlp_headers.is_some(),
+            o.staso_ingest.is_some(),
         ];
         assert_eq!(set.len(), OPTIONS.len());
         assert!(set.iter().all(|s| *s));

@@ -92,6 +92,73 @@ pub struct DeliveryReport {
     /// The annotations sent through the same delivery, counted apart so the span counts
     /// stay exact.
     pub annotations: AnnotationReport,
+    /// Per destination (the Staso ingest, an OTLP endpoint), in that order: what each one
+    /// acknowledged or gave up on. The span counts above are across all of them: a span is
+    /// `delivered` once every destination acknowledged it, `failed` once every destination
+    /// settled it and at least one gave up. Empty when nothing is sent.
+    pub destinations: Vec<DestinationReport>,
+}
+
+/// What one destination did with the spans: every span accepted goes to every
+/// destination, so for each one `accepted = delivered + failed + pending`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestinationReport {
+    /// `staso` (the ingest service) or `otlp` (the OpenTelemetry endpoint).
+    pub name: &'static str,
+    /// Spans this destination acknowledged.
+    pub delivered: u64,
+    /// Spans this destination gave up on.
+    pub failed: u64,
+    /// Spans accepted that this destination has not settled yet.
+    pub pending: u64,
+    /// The most recent failure kind of this destination, if any.
+    pub last_failure: Option<FailureKind>,
+    /// Whether that failure is of a kind that a retry may cure.
+    pub retryable: bool,
+}
+
+impl DestinationReport {
+    /// A destination's counts.
+    pub fn new(name: &'static str, delivered: u64, failed: u64, pending: u64) -> Self {
+        DestinationReport {
+            name,
+            delivered,
+            failed,
+            pending,
+            ..Default::default()
+        }
+    }
+
+    /// True when this destination has nothing failed or pending.
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.pending == 0
+    }
+}
+
+impl serde::Serialize for DestinationReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("DestinationReport", 6)?;
+        st.serialize_field("name", self.name)?;
+        st.serialize_field("delivered", &self.delivered)?;
+        st.serialize_field("failed", &self.failed)?;
+        st.serialize_field("pending", &self.pending)?;
+        st.serialize_field("last_failure", &self.last_failure)?;
+        st.serialize_field("retryable", &self.retryable)?;
+        st.end()
+    }
+}
+
+impl DeliveryReport {
+    /// The report of destination `name` (`"staso"` or `"otlp"`), if it is one.
+    ///
+    /// ```
+    /// # use staso_types::DeliveryReport;
+    /// assert!(DeliveryReport::default().destination("otlp").is_none());
+    /// ```
+    pub fn destination(&self, name: &str) -> Option<&DestinationReport> {
+        self.destinations.iter().find(|d| d.name == name)
+    }
 }
 
 /// What happened to the annotations (`staso::annotate`): the same accounting as spans.
@@ -162,7 +229,7 @@ impl DeliveryReport {
 
 impl serde::Serialize for DeliveryReport {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("DeliveryReport", 11)?;
+        let mut st = s.serialize_struct("DeliveryReport", 12)?;
         st.serialize_field("accepted", &self.accepted)?;
         st.serialize_field("delivered", &self.delivered)?;
         st.serialize_field("failed", &self.failed)?;
@@ -173,6 +240,7 @@ impl serde::Serialize for DeliveryReport {
         st.serialize_field("last_failure", &self.last_failure)?;
         st.serialize_field("retryable", &self.retryable)?;
         st.serialize_field("annotations", &self.annotations)?;
+        st.serialize_field("destinations", &self.destinations)?;
         st.serialize_field("ok", &self.ok())?;
         st.end()
     }
@@ -216,6 +284,7 @@ mod tests {
                 "last_failure": "rate_limited", "retryable": false,
                 "annotations": {"accepted": 0, "delivered": 0, "failed": 0, "pending": 0,
                     "rejected": 0, "last_failure": null},
+                "destinations": [],
                 "ok": false})
         );
     }

@@ -44,11 +44,12 @@ pub use staso_macros::{agent, main, tool, trace};
 #[doc(inline)]
 pub use staso_types::{
     agent_id, Annotation, AnnotationError, AnnotationReport, AnnotationValue, BlockedTool,
-    CapturePolicy, Category, DecisionId, DecisionSource, DeliveryReport, EvaluationStatus,
-    FailureKind, GitContext, GuardAction, GuardBlocked, GuardFailureKind, GuardFailureMode,
-    GuardResult, GuardRuleResult, InitError, Kind, MaskFn, OptionSpec, OptionType, Options,
-    ParseDecisionIdError, ParseIdError, ParseKindError, Registered, RuleAction, SamplerFn,
-    SamplingInput, SpanId, Status, TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
+    CapturePolicy, Category, DecisionId, DecisionSource, DeliveryReport, DestinationReport,
+    EvaluationStatus, FailureKind, GitContext, GuardAction, GuardBlocked, GuardFailureKind,
+    GuardFailureMode, GuardResult, GuardRuleResult, InitError, Kind, MaskFn, OptionSpec,
+    OptionType, Options, OtlpProtocol, ParseDecisionIdError, ParseIdError, ParseKindError,
+    ParseOtlpProtocolError, Registered, RuleAction, SamplerFn, SamplingInput, SpanId, Status,
+    TraceId, DEFAULT_BASE_URL, OPTIONS, REDACTED, VERSION,
 };
 
 #[cfg(feature = "enable")]

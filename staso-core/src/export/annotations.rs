@@ -104,7 +104,8 @@ impl AnnotationQueue {
         true
     }
 
-    fn reject(&self, kind: FailureKind) {
+    /// Counts an annotation refused at the door.
+    pub(crate) fn reject(&self, kind: FailureKind) {
         self.rejected.fetch_add(1, Relaxed);
         self.last_failure.store(kind.code(), Relaxed);
     }

@@ -3,105 +3,37 @@
 //! failed retryable batches (within `max_queue_size`, oldest dropped first) and retries
 //! them with backoff for as long as it takes. It owns a small current-thread tokio
 //! runtime, so it works the same under a user's runtime or none. Up to `MAX_IN_FLIGHT`
-//! requests run at once and complete independently: a stalled one holds nothing else.
+//! requests per destination run at once and complete independently: a stalled one holds
+//! nothing else.
+//!
+//! Every batch goes to every destination (the Staso ingest, an OTLP endpoint), each with
+//! its own retry state (`destination`). A span holds its credit until all of them have
+//! settled it: it is delivered when every one acknowledged it, failed when one gave up.
 
 use super::annotations::AnnotationSender;
+use super::destination::{self, Delivery, Destination, Outcome, MAX_IN_FLIGHT};
 use super::queue::{LaneEnd, Queue};
-use super::transport::{Failure, Transport};
+use super::transport::Failure;
 use crate::config::Config;
 use crate::local::record::SpanRecord;
 use staso_types::{DeliveryReport, FailureKind};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
-/// Extra time a caller waits for the batcher's own answer past its timeout.
-const REPLY_MARGIN: Duration = Duration::from_millis(50);
-
-/// What callers ask of the batcher.
-enum Command {
-    Flush {
-        deadline: Instant,
-        reply: mpsc::Sender<DeliveryReport>,
-    },
-    Shutdown {
-        deadline: Instant,
-        reply: mpsc::Sender<DeliveryReport>,
-    },
-}
-
-/// The callers' end of a running batcher: flush and shutdown requests, and its thread.
-pub(crate) struct Handle {
-    queue: Arc<Queue>,
-    commands: Arc<Mutex<Vec<Command>>>,
-    join: Mutex<Option<JoinHandle<()>>>,
-    #[cfg(feature = "test-faults")]
-    inject_panic: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Handle {
-    fn command(
-        &self,
-        make: impl FnOnce(mpsc::Sender<DeliveryReport>) -> Command,
-        timeout: Duration,
-    ) -> DeliveryReport {
-        let (tx, rx) = mpsc::channel();
-        if let Ok(mut c) = self.commands.lock() {
-            c.push(make(tx));
-        }
-        self.queue.wake();
-        match rx.recv_timeout(timeout + REPLY_MARGIN) {
-            Ok(r) => r,
-            Err(_) => self.queue.report(true),
-        }
-    }
-
-    /// Waits up to `timeout` for the spans accepted before the call to be settled.
-    pub(crate) fn flush(&self, timeout: Duration) -> DeliveryReport {
-        let deadline = Instant::now() + timeout;
-        self.command(|reply| Command::Flush { deadline, reply }, timeout)
-    }
-
-    /// Delivers what is queued within `timeout`, then stops the thread (joined unless the
-    /// time ran out or this is the batcher's own thread).
-    pub(crate) fn shutdown(&self, timeout: Duration) -> DeliveryReport {
-        let deadline = Instant::now() + timeout;
-        let report = self.command(|reply| Command::Shutdown { deadline, reply }, timeout);
-        if !report.timed_out {
-            let handle = self.join.lock().ok().and_then(|mut j| j.take());
-            if let Some(h) = handle {
-                if h.thread().id() != std::thread::current().id() {
-                    let _ = h.join();
-                }
-            }
-        }
-        report
-    }
-
-    /// Whether the thread has been joined (a shutdown completed).
-    pub(crate) fn is_finished(&self) -> bool {
-        self.join.lock().map(|j| j.is_none()).unwrap_or(true)
-    }
-
-    #[cfg(feature = "test-faults")]
-    pub(crate) fn inject_panic(&self) {
-        self.inject_panic
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.queue.wake();
-    }
-}
+use super::handle::Command;
+pub(crate) use super::handle::Handle;
 
 /// Backoff between retries: 0.5 s doubling, with jitter, capped here.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// How often the wall-clock offset is measured again (see `clock`).
 const REANCHOR_EVERY: Duration = Duration::from_secs(60);
-/// Requests in flight at once: enough to keep up with a fast producer over one
-/// keep-alive pool, few enough not to hammer a struggling service.
-const MAX_IN_FLIGHT: usize = 4;
+/// Ids of held provisional copies start here: below are the sequence numbers of spans,
+/// so the smallest id held is the oldest span not yet settled.
+const PROVISIONAL_IDS: u64 = 1 << 63;
 
 /// The wait before retry `attempts + 1`: `Retry-After` when the service gave one, else
 /// 0.5 s doubling up to 30 s, with jitter. Shared by spans and annotations.
@@ -113,34 +45,14 @@ pub(super) fn backoff(attempts: u32, retry_after: Option<Duration>) -> Duration 
     })
 }
 
-struct Batch {
-    key: String,
-    records: Vec<(u64, SpanRecord)>,
-    attempts: u32,
-    not_before: Instant,
-}
-
-impl Batch {
-    fn new(records: Vec<(u64, SpanRecord)>) -> Self {
-        Batch {
-            key: uuid::Uuid::new_v4().to_string(),
-            records,
-            attempts: 0,
-            not_before: Instant::now(),
-        }
-    }
-
-    fn finals(&self) -> u64 {
-        self.records.iter().filter(|(_, r)| !r.provisional).count() as u64
-    }
-
-    fn min_seq(&self) -> u64 {
-        self.records
-            .iter()
-            .map(|(s, _)| *s)
-            .min()
-            .unwrap_or(u64::MAX)
-    }
+/// A span in a batch, until every destination that takes it has settled it. It holds
+/// its credit until then.
+struct Held {
+    record: SpanRecord,
+    /// Destinations that have not settled it yet.
+    waiting: u8,
+    /// Some destination gave up on it.
+    gave_up: bool,
 }
 
 struct Waiter {
@@ -152,9 +64,7 @@ struct Waiter {
     shutdown: bool,
 }
 
-/// A finished request: the batch and its outcome.
-type Done = (Batch, Result<(), Failure>);
-type Joined = Result<(tokio::task::Id, Result<(), Failure>), tokio::task::JoinError>;
+type Joined = Result<(tokio::task::Id, Outcome), tokio::task::JoinError>;
 
 struct Batcher {
     queue: Arc<Queue>,
@@ -164,19 +74,22 @@ struct Batcher {
     commands: Arc<Mutex<Vec<Command>>>,
     #[cfg(feature = "test-faults")]
     inject_panic: Arc<std::sync::atomic::AtomicBool>,
-    transport: Transport,
+    destinations: Vec<Destination>,
     rt: tokio::runtime::Runtime,
     /// Taken from the queue, not yet in a batch; with a sequence number each.
     unsent: VecDeque<(u64, SpanRecord)>,
-    /// Provisional root copies waiting to ride along with the next batch. They carry no
-    /// sequence number (`u64::MAX`): no flush waits for them and they are outside the bound.
+    /// Provisional root copies waiting to ride along with the next batch. No flush waits
+    /// for them and they are outside the bound.
     provisional: Vec<SpanRecord>,
-    /// Batches that failed with a retryable kind, by the time they may be retried.
-    retry: VecDeque<Batch>,
-    in_flight: JoinSet<Result<(), Failure>>,
-    /// The batches being sent, by their request's task (kept here, not in the task, so a
-    /// request that panics or is cancelled still gives its batch back).
-    flying: std::collections::HashMap<tokio::task::Id, Batch>,
+    /// The spans of the batches in delivery, by sequence number (provisional copies from
+    /// `PROVISIONAL_IDS` on).
+    held: BTreeMap<u64, Held>,
+    next_provisional: u64,
+    in_flight: JoinSet<Outcome>,
+    /// The deliveries being sent, with their destination, by their request's task (kept
+    /// here, not in the task, so a request that panics or is cancelled still gives its
+    /// delivery back).
+    flying: HashMap<tokio::task::Id, (usize, Delivery)>,
     next_seq: u64,
     last_send: Instant,
     last_reanchor: Instant,
@@ -184,13 +97,13 @@ struct Batcher {
     /// The shutdown request has been answered: the thread ends.
     shutdown_answered: bool,
     buf: Vec<u8>,
-    warned: std::collections::HashSet<FailureKind>,
     annotations: AnnotationSender,
 }
 
-/// Starts the batcher thread that delivers what `queue` takes in.
+/// Starts the batcher thread that delivers what `queue` takes in (to the destinations of
+/// `config`, in the order the queue counts them: see `destination::names`).
 pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, String> {
-    let transport = Transport::new(&config)?;
+    let destinations = destination::build(&config)?;
     let annotations = AnnotationSender::new(&config, queue.wake_signal())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -206,20 +119,20 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
         commands: commands.clone(),
         #[cfg(feature = "test-faults")]
         inject_panic: inject_panic.clone(),
-        transport,
+        destinations,
         rt,
         unsent: VecDeque::new(),
         provisional: Vec::new(),
-        retry: VecDeque::new(),
+        held: BTreeMap::new(),
+        next_provisional: PROVISIONAL_IDS,
         in_flight: JoinSet::new(),
-        flying: std::collections::HashMap::new(),
+        flying: HashMap::new(),
         next_seq: 1,
         last_send: Instant::now(),
         last_reanchor: Instant::now(),
         waiters: Vec::new(),
         shutdown_answered: false,
         buf: Vec::with_capacity(64 * 1024),
-        warned: Default::default(),
         annotations,
     };
     let join = std::thread::Builder::new()
@@ -295,26 +208,19 @@ impl Batcher {
         if urgent || interval_passed || wanted {
             self.drain();
         }
-        // Oldest first: retries that fell due, then new batches.
-        let now = Instant::now();
-        while self.in_flight.len() < MAX_IN_FLIGHT
-            && self.retry.front().is_some_and(|b| b.not_before <= now)
-        {
-            if let Some(b) = self.retry.pop_front() {
-                self.launch(b);
-            }
-        }
-        while self.in_flight.len() < MAX_IN_FLIGHT
+        // Oldest first: deliveries that fell due (retries), then new batches, each while
+        // some destination may start a request (a batch waits at a busy one).
+        self.launch_due();
+        let mut batches = 0;
+        while batches < MAX_IN_FLIGHT * self.destinations.len()
+            && self.destinations.iter().any(Destination::has_room)
             && (self.unsent.len() >= batch_size
                 || ((!self.unsent.is_empty() || !self.provisional.is_empty())
                     && (urgent || interval_passed)))
         {
-            let p = self.provisional.len().min(batch_size);
-            let mut records: Vec<(u64, SpanRecord)> =
-                self.provisional.drain(..p).map(|r| (u64::MAX, r)).collect();
-            let n = self.unsent.len().min(batch_size - p);
-            records.extend(self.unsent.drain(..n));
-            self.launch(Batch::new(records));
+            self.form_batch(batch_size);
+            self.launch_due();
+            batches += 1;
             // Encoding a batch takes a while: empty the lanes before they fill up.
             self.drain();
         }
@@ -404,126 +310,222 @@ impl Batcher {
     }
 
     /// During an outage, retries must not starve new spans: when the pool of credits runs
-    /// low, the oldest spans waiting for a retry are dropped (counted as failed) and their
-    /// credits go back to the pool.
+    /// low, the oldest spans waiting for a *retry* are dropped (counted as failed) at every
+    /// destination that retries them, and their credits go back to the pool once no
+    /// destination holds them. A span a destination has not tried yet is never dropped
+    /// there: one destination's outage never costs another its spans.
     fn enforce_bound(&mut self) {
         let low_water = (self.queue.max() / 16).max(1);
         let mut dropped = 0usize;
-        while self.queue.available() + dropped < low_water {
-            let Some(oldest) = self.retry.front_mut() else {
-                break;
-            };
-            if !oldest.records.is_empty() && !oldest.records.remove(0).1.provisional {
-                dropped += 1;
+        while self.queue.available() < low_water {
+            let oldest = self
+                .destinations
+                .iter()
+                .flat_map(|d| d.waiting.iter())
+                .filter(|w| w.attempts > 0)
+                .filter_map(|w| w.ids.iter().min())
+                .min()
+                .copied();
+            let Some(id) = oldest else { break };
+            for d in 0..self.destinations.len() {
+                if self.destinations[d].drop_retry(id) {
+                    self.queue.note_failure_at(d, FailureKind::QueueFull, true);
+                    self.settle(d, &[id], true);
+                }
             }
-            if oldest.records.is_empty() {
-                self.retry.pop_front();
-            }
+            dropped += usize::from(id < PROVISIONAL_IDS);
         }
         if dropped > 0 {
-            self.queue
-                .failed(dropped as u64, FailureKind::QueueFull, true);
-            self.queue.release(dropped);
             crate::diag::warn(&format!(
                 "staso: dropped the {dropped} oldest span(s) waiting for a retry to stay within max_queue_size"
             ));
         }
     }
 
-    /// Serializes a batch and starts sending it.
-    fn launch(&mut self, mut batch: Batch) {
-        if batch.records.is_empty() {
-            return;
+    /// Makes a batch of the provisional copies and the oldest spans waiting, holds its
+    /// spans, and hands it to every destination that takes them.
+    fn form_batch(&mut self, batch_size: usize) {
+        let p = self.provisional.len().min(batch_size);
+        let n = self.unsent.len().min(batch_size - p);
+        let mut records: Vec<(u64, SpanRecord)> = Vec::with_capacity(p + n);
+        for r in self.provisional.drain(..p) {
+            records.push((self.next_provisional, r));
+            self.next_provisional += 1;
         }
-        let traces = super::encode::encode_batch(
-            batch.records.iter().map(|(_, r)| r),
-            &self.config,
-            &mut self.buf,
-        );
-        batch.attempts += 1;
-        let body = self.buf.clone();
-        let t = self.transport.clone();
-        let key = batch.key.clone();
-        let _guard = self.rt.enter();
-        let handle = self
-            .in_flight
-            .spawn(async move { t.send(body, &key, traces).await });
-        self.flying.insert(handle.id(), batch);
+        records.extend(self.unsent.drain(..n));
+        let mut ids: Vec<Vec<u64>> =
+            vec![Vec::with_capacity(records.len()); self.destinations.len()];
+        for (id, record) in records {
+            let mut waiting = 0u8;
+            for (d, dest) in self.destinations.iter().enumerate() {
+                if dest.accepts(&record) {
+                    ids[d].push(id);
+                    waiting += 1;
+                }
+            }
+            // A provisional copy no destination takes is dropped here; every destination
+            // takes a final span.
+            if waiting > 0 {
+                let held = Held {
+                    record,
+                    waiting,
+                    gave_up: false,
+                };
+                self.held.insert(id, held);
+            }
+        }
+        for (dest, ids) in self.destinations.iter_mut().zip(ids) {
+            if !ids.is_empty() {
+                dest.schedule(Delivery::new(ids));
+            }
+        }
     }
 
-    /// Takes back the batch of a finished request and files its outcome.
+    /// Starts every delivery that is due, at each destination with room for it.
+    fn launch_due(&mut self) {
+        let now = Instant::now();
+        for d in 0..self.destinations.len() {
+            while let Some(delivery) = self.destinations[d].next_due(now) {
+                self.launch(d, delivery);
+            }
+        }
+    }
+
+    /// Encodes a delivery and starts sending it to destination `d`.
+    fn launch(&mut self, d: usize, mut delivery: Delivery) {
+        let held = &self.held;
+        let records: Vec<&SpanRecord> = delivery
+            .ids
+            .iter()
+            .filter_map(|id| held.get(id).map(|h| &h.record))
+            .collect();
+        if records.is_empty() {
+            return;
+        }
+        delivery.attempts += 1;
+        let dest = &mut self.destinations[d];
+        let request = dest.request(&records, &delivery.key, &self.config, &mut self.buf);
+        dest.in_flight += 1;
+        let _guard = self.rt.enter();
+        let handle = self.in_flight.spawn(request);
+        self.flying.insert(handle.id(), (d, delivery));
+    }
+
+    /// Takes back the delivery of a finished request and files its outcome.
     fn joined(&mut self, joined: Joined) {
         let (id, result) = match joined {
             Ok((id, r)) => (id, r),
             Err(e) => (e.id(), Err(super::transport::cut_short())),
         };
-        if let Some(batch) = self.flying.remove(&id) {
-            self.finished((batch, result));
+        if let Some((d, delivery)) = self.flying.remove(&id) {
+            self.destinations[d].in_flight -= 1;
+            self.finished(d, delivery, result);
         }
     }
 
-    /// Files the outcome of one request.
-    fn finished(&mut self, (batch, result): Done) {
-        match result {
-            Ok(()) => {
-                self.queue.delivered(batch.finals());
-                self.queue.release(batch.finals() as usize);
-                crate::diag::debug(&format!(
-                    "staso: delivered {} span(s) (attempt {})",
-                    batch.records.len(),
-                    batch.attempts
-                ));
-            }
-            Err(f) => self.failed(batch, f),
+    /// Files the outcome of one request to destination `d`.
+    fn finished(&mut self, d: usize, delivery: Delivery, result: Outcome) {
+        let refused = match result {
+            Ok(refused) => refused,
+            Err(f) => return self.failed(d, delivery, f),
+        };
+        crate::diag::debug(&format!(
+            "staso: delivered {} span(s) to {} (attempt {})",
+            delivery.ids.len(),
+            self.destinations[d].name,
+            delivery.attempts
+        ));
+        if refused == 0 {
+            return self.settle(d, &delivery.ids, false);
         }
+        // A partial success: the receiver took the request but refused some spans (it
+        // does not say which: the count is what the report can be exact about).
+        let finals: Vec<u64> = delivery
+            .ids
+            .iter()
+            .copied()
+            .filter(|id| *id < PROVISIONAL_IDS)
+            .collect();
+        let cut = finals.len().saturating_sub(refused as usize);
+        let f = Failure {
+            kind: FailureKind::MalformedResponse,
+            status: None,
+            retryable: false,
+            retry_after: None,
+            too_large: false,
+            detail: format!("the receiver refused {refused} span(s) of the batch"),
+        };
+        self.destinations[d].log_failure(&f);
+        self.queue.note_failure_at(d, f.kind, false);
+        self.settle(d, &finals[..cut], false);
+        self.settle(d, &finals[cut..], true);
+        let provisional: Vec<u64> = delivery
+            .ids
+            .iter()
+            .copied()
+            .filter(|id| *id >= PROVISIONAL_IDS)
+            .collect();
+        self.settle(d, &provisional, false);
     }
 
-    fn failed(&mut self, mut batch: Batch, f: Failure) {
-        self.log_failure(&f);
-        self.queue.note_failure(f.kind, f.retryable);
-        if f.too_large && batch.records.len() > 1 {
+    fn failed(&mut self, d: usize, mut delivery: Delivery, f: Failure) {
+        self.destinations[d].log_failure(&f);
+        self.queue.note_failure_at(d, f.kind, f.retryable);
+        let dest = &mut self.destinations[d];
+        if f.too_large && delivery.ids.len() > 1 {
             // Split and retry the halves at once: one oversized span must not hold the
             // others back.
-            let second = batch.records.split_off(batch.records.len() / 2);
-            self.retry.push_front(Batch::new(second));
-            self.retry.push_front(Batch::new(batch.records));
+            let second = delivery.ids.split_off(delivery.ids.len() / 2);
+            dest.waiting.push_front(Delivery::new(second));
+            dest.waiting.push_front(Delivery::new(delivery.ids));
             return;
         }
         if !f.retryable {
-            self.queue.failed(batch.finals(), f.kind, false);
-            self.queue.release(batch.finals() as usize);
-            return;
+            return self.settle(d, &delivery.ids, true);
         }
-        batch.not_before = Instant::now() + backoff(batch.attempts, f.retry_after);
-        let pos = self
-            .retry
-            .partition_point(|b| b.not_before <= batch.not_before);
-        self.retry.insert(pos, batch);
+        delivery.not_before = Instant::now() + backoff(delivery.attempts, f.retry_after);
+        dest.schedule(delivery);
         self.enforce_bound();
     }
 
-    /// One warning per failure kind (then debug), naming the kind and status only.
-    fn log_failure(&mut self, f: &Failure) {
-        let status = f.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-        let msg = format!(
-            "staso: trace delivery failed{status}: {}: {}",
-            f.kind, f.detail
-        );
-        if self.warned.insert(f.kind) {
-            crate::diag::warn(&msg);
-        } else {
-            crate::diag::debug(&msg);
+    /// Destination `d` is done with the spans `ids` (acknowledged, or `gave_up`). A span
+    /// every destination is done with leaves: counted (delivered only if none gave up)
+    /// and its credit returned.
+    fn settle(&mut self, d: usize, ids: &[u64], gave_up: bool) {
+        let (mut here, mut delivered, mut failed) = (0u64, 0u64, 0u64);
+        for id in ids {
+            let Some(h) = self.held.get_mut(id) else {
+                continue;
+            };
+            let span = *id < PROVISIONAL_IDS;
+            here += u64::from(span);
+            h.gave_up |= gave_up;
+            h.waiting = h.waiting.saturating_sub(1);
+            if h.waiting == 0 {
+                let failed_somewhere = h.gave_up;
+                self.held.remove(id);
+                if span && failed_somewhere {
+                    failed += 1;
+                } else if span {
+                    delivered += 1;
+                }
+            }
         }
+        let (ok, lost) = if gave_up { (0, here) } else { (here, 0) };
+        self.queue.settled_at(d, ok, lost);
+        self.queue.delivered(delivered);
+        self.queue.gave_up(failed);
+        self.queue.release((delivered + failed) as usize);
     }
 
     /// The smallest sequence number not yet delivered or failed.
     fn oldest_outstanding(&self) -> u64 {
         let unsent = self.unsent.front().map(|(s, _)| *s);
-        let retry = self.retry.iter().map(Batch::min_seq).min();
-        let flying = self.flying.values().map(Batch::min_seq).min();
-        [unsent, retry, flying]
+        let held = self.held.keys().next().copied();
+        [unsent, held]
             .into_iter()
             .flatten()
+            .filter(|id| *id < PROVISIONAL_IDS)
             .min()
             .unwrap_or(u64::MAX)
     }
@@ -553,7 +555,7 @@ impl Batcher {
     /// Until the next thing to do: a retry falling due, the flush interval, a deadline.
     fn sleep_for(&self) -> Duration {
         let now = Instant::now();
-        let room = self.in_flight.len() < MAX_IN_FLIGHT;
+        let room = self.destinations.iter().any(Destination::has_room);
         if room
             && !self.waiters.is_empty()
             && (!self.unsent.is_empty()
@@ -564,10 +566,12 @@ impl Batcher {
         }
         let mut until =
             (self.last_send + self.config.flush_interval).min(self.last_reanchor + REANCHOR_EVERY);
-        if let Some(b) = self.retry.front() {
-            if room {
-                until = until.min(b.not_before);
-            }
+        for due in self
+            .destinations
+            .iter()
+            .filter_map(Destination::next_due_at)
+        {
+            until = until.min(due);
         }
         for w in &self.waiters {
             until = until.min(w.deadline);

@@ -1,10 +1,19 @@
 //! Delivery, off the caller's thread: the bounded queue and its counts, the batcher
-//! thread, the encoding of the contract's request body, and the HTTP transport.
+//! thread and its destinations, the encoding of the contract's request body (and, with
+//! the `otlp` feature, of OTLP's), and the HTTP transports.
 
 pub(crate) mod annotations;
 pub(crate) mod batcher;
+pub(crate) mod destination;
 pub(crate) mod encode;
+#[cfg(feature = "otlp")]
+pub(crate) mod fields;
+mod handle;
 pub(crate) mod http;
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp_http;
 pub(crate) mod queue;
 pub(crate) mod sanitize;
 pub(crate) mod transport;

@@ -18,7 +18,7 @@
 
 use crate::local::record::SpanRecord;
 use crossbeam_queue::ArrayQueue;
-use staso_types::{DeliveryReport, FailureKind};
+use staso_types::{DeliveryReport, DestinationReport, FailureKind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
@@ -29,6 +29,15 @@ struct Counts {
     failed: AtomicU64,
     rejected: AtomicU64,
     sampled_out: AtomicU64,
+    last_failure: AtomicU8,
+    retryable: AtomicBool,
+}
+
+/// What one destination settled (every span goes to every destination).
+struct DestinationCounts {
+    name: &'static str,
+    delivered: AtomicU64,
+    failed: AtomicU64,
     last_failure: AtomicU8,
     retryable: AtomicBool,
 }
@@ -71,6 +80,8 @@ pub(crate) struct Queue {
     /// final copy carries everything).
     provisional: ArrayQueue<SpanRecord>,
     counts: Counts,
+    /// Per destination, in the batcher's order of destinations.
+    destinations: Vec<DestinationCounts>,
     closed: AtomicBool,
     /// A lane filled a batch (or spilled) since the batcher last drained.
     wanted: AtomicBool,
@@ -94,7 +105,9 @@ pub(crate) struct Lane {
 }
 
 impl Queue {
-    pub(crate) fn new(max: usize, batch_size: usize) -> Queue {
+    /// A queue of `max` credits whose spans go to `destinations` (their names, in the
+    /// batcher's order; none when nothing is sent).
+    pub(crate) fn new(max: usize, batch_size: usize, destinations: &[&'static str]) -> Queue {
         // Room for what a thread ends while the batcher encodes and sends a few batches
         // (a lane that fills spills into the shared overflow, which costs the caller a
         // contended push): 128 bytes a slot, so 1 250 slots (160 KiB) per thread that ends
@@ -114,6 +127,16 @@ impl Queue {
             overflow: ArrayQueue::new(max),
             provisional: ArrayQueue::new((max / 10).clamp(16, 1024)),
             counts: Counts::default(),
+            destinations: destinations
+                .iter()
+                .map(|name| DestinationCounts {
+                    name,
+                    delivered: AtomicU64::new(0),
+                    failed: AtomicU64::new(0),
+                    last_failure: AtomicU8::new(0),
+                    retryable: AtomicBool::new(false),
+                })
+                .collect(),
             closed: AtomicBool::new(false),
             wanted: AtomicBool::new(false),
             wake_signal: Arc::new(tokio::sync::Notify::new()),
@@ -324,9 +347,28 @@ impl Queue {
         self.counts.delivered.fetch_add(n, Release);
     }
 
-    /// `n` spans were given up on.
-    pub(crate) fn failed(&self, n: u64, kind: FailureKind, retryable: bool) {
-        self.counts.failed.fetch_add(n, Release);
+    /// `n` spans were given up on by some destination, whose failure was noted when it
+    /// happened.
+    pub(crate) fn gave_up(&self, n: u64) {
+        if n > 0 {
+            self.counts.failed.fetch_add(n, Release);
+        }
+    }
+
+    /// Destination `d` acknowledged `delivered` spans and gave up on `failed`.
+    pub(crate) fn settled_at(&self, d: usize, delivered: u64, failed: u64) {
+        if let Some(c) = self.destinations.get(d) {
+            c.delivered.fetch_add(delivered, Release);
+            c.failed.fetch_add(failed, Release);
+        }
+    }
+
+    /// Destination `d` failed an attempt (also noted as the report's last failure).
+    pub(crate) fn note_failure_at(&self, d: usize, kind: FailureKind, retryable: bool) {
+        if let Some(c) = self.destinations.get(d) {
+            c.last_failure.store(kind.code(), Relaxed);
+            c.retryable.store(retryable, Relaxed);
+        }
         self.note_failure(kind, retryable);
     }
 
@@ -343,6 +385,11 @@ impl Queue {
         let c = &self.counts;
         let delivered = c.delivered.load(Acquire);
         let failed = c.failed.load(Acquire);
+        let per_destination: Vec<(u64, u64)> = self
+            .destinations
+            .iter()
+            .map(|d| (d.delivered.load(Acquire), d.failed.load(Acquire)))
+            .collect();
         let accepted = {
             let ledger = lock(&self.ledger);
             ledger.retired
@@ -363,6 +410,22 @@ impl Queue {
         r.last_failure = FailureKind::from_code(c.last_failure.load(Acquire));
         r.retryable = c.retryable.load(Acquire);
         r.annotations = self.annotations.report();
+        r.destinations = self
+            .destinations
+            .iter()
+            .zip(per_destination)
+            .map(|(d, (delivered, failed))| {
+                let mut dr = DestinationReport::new(
+                    d.name,
+                    delivered,
+                    failed,
+                    accepted.saturating_sub(delivered + failed),
+                );
+                dr.last_failure = FailureKind::from_code(d.last_failure.load(Acquire));
+                dr.retryable = d.retryable.load(Acquire);
+                dr
+            })
+            .collect();
         r
     }
 }

@@ -55,7 +55,7 @@ impl Transport {
             .body(body)
             .send()
             .await
-            .map_err(classify_error)?;
+            .map_err(|e| classify_error(e, "ingest"))?;
         let status = resp.status().as_u16();
         if (300..400).contains(&status) {
             return Err(redirected(status, &http::redirect_target(&resp)));
@@ -85,7 +85,7 @@ impl Transport {
                     "the acknowledgement is larger than any the service sends (64 KiB)",
                 ))
             }
-            Err(BodyError::Http(e)) => return Err(classify_error(e)),
+            Err(BodyError::Http(e)) => return Err(classify_error(e, "ingest")),
         };
         if ack_is_complete(&bytes, traces, key) {
             Ok(())
@@ -166,11 +166,13 @@ pub(crate) fn cut_short() -> Failure {
     }
 }
 
-fn classify_error(e: reqwest::Error) -> Failure {
+/// A request that got no answer: a timeout or a connection error, both retryable.
+/// `what` names the endpoint in the detail (`ingest`, `OTLP endpoint`).
+pub(crate) fn classify_error(e: reqwest::Error, what: &str) -> Failure {
     let (kind, detail) = if e.is_timeout() {
         (
             FailureKind::Timeout,
-            "the ingest request timed out".to_string(),
+            format!("the {what} request timed out"),
         )
     } else {
         let tls = error_chain(&e).to_ascii_lowercase();
@@ -178,7 +180,7 @@ fn classify_error(e: reqwest::Error) -> Failure {
             if tls.contains("certificate") || tls.contains("tls") || tls.contains("handshake") {
                 format!("TLS error: {}", error_chain(&e))
             } else {
-                "the ingest network is unavailable".to_string()
+                format!("the {what} network is unavailable")
             };
         (FailureKind::NetworkUnavailable, detail)
     };

@@ -14,6 +14,10 @@ pub(crate) enum OptValue {
     Secs(f64, Span),
     Fraction(f64, Span),
     Bool(bool),
+    /// One of an option's allowed strings, parsed into its field's type with `FromStr`.
+    Choice(LitStr),
+    /// `key=value` pairs, already checked.
+    Pairs(Vec<(String, String)>, Span),
 }
 
 /// The arguments of `#[staso::main]`: `Options` fields, in the order given.
@@ -100,6 +104,20 @@ fn opt_value(key: &str, ty: OptionType, v: &Expr, example: &str) -> Result<OptVa
         (OptionType::Fraction, Some(Lit::Int(i))) => fraction(key, i.base10_parse()?, i.span())?,
         (OptionType::Fraction, _) => return Err(wrong("a number between 0.0 and 1.0")),
         (OptionType::Path, Some(Lit::Str(s))) => OptValue::Path(s.clone()),
+        (OptionType::Choice(allowed), Some(Lit::Str(s))) => {
+            if !allowed.contains(&s.value().as_str()) {
+                return Err(Error::new_spanned(
+                    s,
+                    format!("`{key}` takes one of {}", allowed.join(", ")),
+                ));
+            }
+            OptValue::Choice(s.clone())
+        }
+        (OptionType::Pairs, Some(Lit::Str(s))) => match staso_types::parse_otlp_headers(&s.value())
+        {
+            Ok(pairs) => OptValue::Pairs(pairs, s.span()),
+            Err(why) => return Err(Error::new_spanned(s, format!("`{key}`: {why}"))),
+        },
         (_, Some(Lit::Str(s))) => OptValue::Str(s.clone()),
         (_, _) => return Err(wrong("a string literal")),
     })

@@ -294,6 +294,16 @@ fn plain_types() {
         .install_panic_hook(false)
         .install_exit_hook(false);
     println!("{:?}", options.sample_rate);
+    let otlp = staso::Options::new()
+        .otlp_endpoint("http://localhost:4318")
+        .otlp_protocol(staso::OtlpProtocol::HttpJson)
+        .otlp_headers([("authorization", "Bearer t")])
+        .staso_ingest(false);
+    let protocol: Result<staso::OtlpProtocol, staso::ParseOtlpProtocolError> = "grpc".parse();
+    println!("{:?} {:?}", otlp.otlp_protocol, protocol.map_err(|e| e.to_string()));
+    let flushed = staso::flush(Duration::ZERO);
+    let per: Option<&staso::DestinationReport> = flushed.destination("otlp");
+    println!("{:?}", per.map(|d| (d.name, d.delivered, d.ok())));
     match staso::init(staso::Options::new().enabled(false)) {
         Err(staso::InitError::MissingApiKey) => println!("no key"),
         Err(e) => println!("{e}"),

@@ -28,5 +28,6 @@
     install_exit_hook = true,
     sample_rate = 0.5,
     guard_checks = false,
+    staso_ingest = true,
 )]
 fn main() {}
