@@ -5,7 +5,7 @@
 //! with their own counts in the delivery report.
 
 use super::http::{self, BodyError};
-use super::transport::{http_failure, Failure};
+use super::transport::{backoff, classify_error, http_failure, send_once, Failure};
 use crate::config::Config;
 use crossbeam_queue::ArrayQueue;
 use serde_json::{Map, Value};
@@ -285,7 +285,7 @@ impl AnnotationSender {
             return;
         }
         q.last_failure.store(f.kind.code(), Relaxed);
-        p.not_before = Instant::now() + super::batcher::backoff(p.attempts, f.retry_after);
+        p.not_before = Instant::now() + backoff(p.attempts, f.retry_after);
         let pos = self
             .outbox
             .partition_point(|o| o.not_before <= p.not_before);
@@ -301,36 +301,14 @@ async fn send(
     idempotency_key: &str,
     body: Vec<u8>,
 ) -> Result<(), Failure> {
-    let resp = client
-        .post(url)
-        .header("X-API-Key", api_key)
-        .header("Content-Type", "application/json")
-        .header("Idempotency-Key", idempotency_key)
-        .body(body)
-        .send()
-        .await
-        .map_err(network)?;
-    let status = resp.status().as_u16();
-    if (300..400).contains(&status) {
-        return Err(Failure {
-            kind: FailureKind::Redirected,
-            status: Some(status),
-            retryable: false,
-            retry_after: None,
-            too_large: false,
-            detail: format!(
-                "the annotations endpoint redirects to {}; redirects are never followed: set `base_url` to the final address",
-                http::redirect_target(&resp)
-            ),
-        });
-    }
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64);
+    let (resp, status) = send_once(
+        http::post_json(client, url, api_key, idempotency_key, body),
+        "annotations endpoint",
+        "base_url",
+        |e| classify_error(e, "annotation"),
+    )
+    .await?;
+    let retry_after = http::retry_after(&resp);
     let body = match http::read_bounded(resp, http::MAX_ANSWER_BYTES).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => Vec::new(),
@@ -339,7 +317,7 @@ async fn send(
             let _ = e;
             Vec::new()
         }
-        Err(BodyError::Http(e)) => return Err(network(e)),
+        Err(BodyError::Http(e)) => return Err(classify_error(e, "annotation")),
     };
     if (200..300).contains(&status) {
         return Ok(());
@@ -359,25 +337,6 @@ async fn send(
         _ => f.detail,
     };
     Err(f)
-}
-
-fn network(e: reqwest::Error) -> Failure {
-    let (kind, detail) = if e.is_timeout() {
-        (FailureKind::Timeout, "the annotation request timed out")
-    } else {
-        (
-            FailureKind::NetworkUnavailable,
-            "the annotation service is unreachable",
-        )
-    };
-    Failure {
-        kind,
-        status: None,
-        retryable: true,
-        retry_after: None,
-        too_large: false,
-        detail: detail.into(),
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 use super::annotations::AnnotationSender;
 use super::destination::{self, Delivery, Destination, Outcome, MAX_IN_FLIGHT};
 use super::queue::{LaneEnd, Queue};
-use super::transport::Failure;
+use super::transport::{backoff, Failure};
 use crate::config::Config;
 use crate::local::record::SpanRecord;
 use staso_types::{DeliveryReport, FailureKind};
@@ -26,24 +26,11 @@ use tokio::task::JoinSet;
 use super::handle::Command;
 pub(crate) use super::handle::Handle;
 
-/// Backoff between retries: 0.5 s doubling, with jitter, capped here.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// How often the wall-clock offset is measured again (see `clock`).
 const REANCHOR_EVERY: Duration = Duration::from_secs(60);
 /// Ids of held provisional copies start here: below are the sequence numbers of spans,
 /// so the smallest id held is the oldest span not yet settled.
 const PROVISIONAL_IDS: u64 = 1 << 63;
-
-/// The wait before retry `attempts + 1`: `Retry-After` when the service gave one, else
-/// 0.5 s doubling up to 30 s, with jitter. Shared by spans and annotations.
-pub(super) fn backoff(attempts: u32, retry_after: Option<Duration>) -> Duration {
-    retry_after.unwrap_or_else(|| {
-        let exp = FIRST_BACKOFF.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
-        // Jitter in [50%, 100%] so many clients do not retry in step.
-        exp.min(MAX_BACKOFF).mul_f64(0.5 + fastrand::f64() * 0.5)
-    })
-}
 
 /// A span in a batch, until every destination that takes it has settled it. It holds
 /// its credit until then.

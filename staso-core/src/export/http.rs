@@ -64,6 +64,34 @@ pub(crate) async fn read_bounded(
     Ok(body)
 }
 
+/// A POST of a JSON `body` to the Staso service (ingest or annotations), with the API
+/// key and the idempotency key that makes its retries safe.
+pub(crate) fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    api_key: &str,
+    idempotency_key: &str,
+    body: Vec<u8>,
+) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("X-API-Key", api_key)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", idempotency_key)
+        .body(body)
+}
+
+/// The answer's `Retry-After` in seconds (a date is not read: the caller's backoff
+/// applies).
+pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
 /// Where a redirect pointed, for a message: scheme, host, port and path only (a query
 /// could hold a token, userinfo a password).
 pub(crate) fn redirect_target(resp: &reqwest::Response) -> String {

@@ -6,7 +6,7 @@
 //! rejected.
 
 use super::http::{self, BodyError};
-use super::transport::{classify_error, Failure};
+use super::transport::{classify_error, send_once, Failure};
 use crate::config::{Config, OtlpConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
@@ -58,36 +58,17 @@ impl OtlpTransport {
 
     /// One attempt.
     pub(crate) async fn send(&self, body: Vec<u8>) -> Result<Accepted, Failure> {
-        let resp = self
+        let request = self
             .client
             .post(&self.url)
             .headers(self.headers.clone())
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| classify_error(e, "OTLP endpoint"))?;
-        let status = resp.status().as_u16();
-        if (300..400).contains(&status) {
-            return Err(Failure {
-                kind: FailureKind::Redirected,
-                status: Some(status),
-                retryable: false,
-                retry_after: None,
-                too_large: false,
-                detail: format!(
-                    "the OTLP endpoint redirects to {}; redirects are never followed: set `otlp_endpoint` to the final address",
-                    http::redirect_target(&resp)
-                ),
-            });
-        }
+            .body(body);
+        let (resp, status) = send_once(request, "OTLP endpoint", "otlp_endpoint", |e| {
+            classify_error(e, "OTLP endpoint")
+        })
+        .await?;
         if !(200..300).contains(&status) {
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(|s| Duration::from_secs_f64(s).min(MAX_RETRY_AFTER));
+            let retry_after = http::retry_after(&resp).map(|d| d.min(MAX_RETRY_AFTER));
             return Err(failure(status, retry_after));
         }
         // The answer is only read for a partial success; one that cannot be read is

@@ -46,29 +46,15 @@ impl Transport {
         key: &str,
         traces: usize,
     ) -> Result<(), Failure> {
-        let resp = self
-            .client
-            .post(&self.url)
-            .header("X-API-Key", &*self.api_key)
-            .header("Content-Type", "application/json")
-            .header("Idempotency-Key", key)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| classify_error(e, "ingest"))?;
-        let status = resp.status().as_u16();
-        if (300..400).contains(&status) {
-            return Err(redirected(status, &http::redirect_target(&resp)));
-        }
+        let (resp, status) = send_once(
+            http::post_json(&self.client, &self.url, &self.api_key, key, body),
+            "ingest endpoint",
+            "base_url",
+            |e| classify_error(e, "ingest"),
+        )
+        .await?;
         if !(200..300).contains(&status) {
-            let retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64);
-            return Err(http_failure(status, retry_after));
+            return Err(http_failure(status, http::retry_after(&resp)));
         }
         let malformed = |detail: &str| Failure {
             kind: FailureKind::MalformedResponse,
@@ -141,7 +127,40 @@ pub(crate) fn http_failure(status: u16, retry_after: Option<Duration>) -> Failur
 }
 
 /// A 3xx: never followed, never retried (the same request would be redirected again).
-fn redirected(status: u16, target: &str) -> Failure {
+/// Backoff between retries: 0.5 s doubling, with jitter, capped here.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The wait before retry `attempts + 1`: `Retry-After` when the service gave one, else
+/// 0.5 s doubling up to 30 s, with jitter. Shared by spans and annotations.
+pub(crate) fn backoff(attempts: u32, retry_after: Option<Duration>) -> Duration {
+    retry_after.unwrap_or_else(|| {
+        let exp = FIRST_BACKOFF.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
+        // Jitter in [50%, 100%] so many clients do not retry in step.
+        exp.min(MAX_BACKOFF).mul_f64(0.5 + fastrand::f64() * 0.5)
+    })
+}
+
+/// Sends `request` once: its answer and status, or the failure of the exchange (`on_error`
+/// classifies a transport error); a 3xx from `endpoint` (set by `option`) is never
+/// followed and fails.
+pub(crate) async fn send_once(
+    request: reqwest::RequestBuilder,
+    endpoint: &str,
+    option: &str,
+    on_error: impl FnOnce(reqwest::Error) -> Failure,
+) -> Result<(reqwest::Response, u16), Failure> {
+    let resp = request.send().await.map_err(on_error)?;
+    let status = resp.status().as_u16();
+    if (300..400).contains(&status) {
+        let target = http::redirect_target(&resp);
+        return Err(redirected(status, endpoint, option, &target));
+    }
+    Ok((resp, status))
+}
+
+/// A 3xx from `endpoint` (set by `option`): never followed, final.
+fn redirected(status: u16, endpoint: &str, option: &str, target: &str) -> Failure {
     Failure {
         kind: FailureKind::Redirected,
         status: Some(status),
@@ -149,7 +168,7 @@ fn redirected(status: u16, target: &str) -> Failure {
         retry_after: None,
         too_large: false,
         detail: format!(
-            "the ingest endpoint redirects to {target}; redirects are never followed (they would send the API key elsewhere): set `base_url` to the final address"
+            "the {endpoint} redirects to {target}; redirects are never followed (they would send the API key and the data elsewhere): set `{option}` to the final address"
         ),
     }
 }
