@@ -13,14 +13,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// A client: its configuration, its queue, and its batcher (none when disabled).
-pub(crate) struct Inner {
+pub(crate) struct ClientState {
     pub config: Arc<Config>,
     pub queue: Arc<Queue>,
     batcher: Option<batcher::Handle>,
     final_report: Mutex<Option<DeliveryReport>>,
 }
 
-impl std::fmt::Debug for Inner {
+impl std::fmt::Debug for ClientState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("config", &self.config)
@@ -28,7 +28,7 @@ impl std::fmt::Debug for Inner {
     }
 }
 
-impl Inner {
+impl ClientState {
     fn flush(&self, timeout: Duration) -> DeliveryReport {
         match &self.batcher {
             Some(b) if b.is_finished() => self.shutdown(timeout),
@@ -82,7 +82,7 @@ impl Inner {
 #[must_use = "dropping the client shuts it down; keep it alive while the program runs"]
 #[derive(Debug)]
 pub struct Client {
-    inner: Arc<Inner>,
+    inner: Arc<ClientState>,
     previous: Option<DeliveryReport>,
 }
 
@@ -114,7 +114,7 @@ impl Drop for Client {
     }
 }
 
-static GLOBAL: RwLock<Option<Arc<Inner>>> = RwLock::new(None);
+static GLOBAL: RwLock<Option<Arc<ClientState>>> = RwLock::new(None);
 /// Bumped whenever the global client changes; threads compare it with their cached copy.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 /// A client exists and is enabled: the one load the disabled path pays.
@@ -124,7 +124,7 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 struct Cached {
     /// The `GENERATION` the client was read at.
     generation: u64,
-    client: Option<Arc<Inner>>,
+    client: Option<Arc<ClientState>>,
     /// This thread's lane into the client's queue, made at its first span.
     lane: Option<Lane>,
 }
@@ -148,13 +148,13 @@ pub(crate) fn active() -> bool {
 /// Runs `f` with the current client, from a per-thread cache: no lock unless the global
 /// client changed since this thread last looked.
 #[inline]
-pub(crate) fn with_client<R>(f: impl FnOnce(&Inner) -> R) -> Option<R> {
+pub(crate) fn with_client<R>(f: impl FnOnce(&ClientState) -> R) -> Option<R> {
     with_cached(|c, _| f(c))
 }
 
 /// [`with_client`], also handing out this thread's lane (if it has one yet).
 #[inline]
-fn with_cached<R>(f: impl FnOnce(&Inner, &mut Option<Lane>) -> R) -> Option<R> {
+fn with_cached<R>(f: impl FnOnce(&ClientState, &mut Option<Lane>) -> R) -> Option<R> {
     CACHED
         .try_with(|c| {
             let gen = GENERATION.load(Acquire);
@@ -196,7 +196,7 @@ pub(crate) fn send_from(slot: &mut Option<SpanRecord>) {
     });
 }
 
-fn set_global(inner: Option<Arc<Inner>>) -> Option<Arc<Inner>> {
+fn set_global(inner: Option<Arc<ClientState>>) -> Option<Arc<ClientState>> {
     let mut g = match GLOBAL.write() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -207,7 +207,7 @@ fn set_global(inner: Option<Arc<Inner>>) -> Option<Arc<Inner>> {
     old
 }
 
-fn unset_global(inner: &Arc<Inner>) {
+fn unset_global(inner: &Arc<ClientState>) {
     let mut g = match GLOBAL.write() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -263,7 +263,7 @@ pub fn init_with_env(options: Options, env: &dyn Env) -> Result<Client, InitErro
     } else {
         None
     };
-    let inner = Arc::new(Inner {
+    let inner = Arc::new(ClientState {
         config,
         queue,
         batcher,
@@ -287,7 +287,7 @@ pub fn init_with_env(options: Options, env: &dyn Env) -> Result<Client, InitErro
     Ok(Client { inner, previous })
 }
 
-fn global() -> Option<Arc<Inner>> {
+fn global() -> Option<Arc<ClientState>> {
     GLOBAL.read().ok().and_then(|g| g.clone())
 }
 

@@ -32,15 +32,15 @@ pub fn enabled() -> bool {
 
 /// Fields common to the sync and async forms, set while the span is being opened: whether
 /// arguments and result are captured (decided once per call, before any value is built).
-struct Opening {
+struct Wants {
     want_in: bool,
     want_out: bool,
     /// The input is yet to be stored (an agent's holds its name even without arguments).
     input_pending: bool,
 }
 
-impl Opening {
-    const OFF: Opening = Opening {
+impl Wants {
+    const OFF: Wants = Wants {
         want_in: false,
         want_out: false,
         input_pending: false,
@@ -48,25 +48,25 @@ impl Opening {
 
     /// A function whose attribute captures nothing does not look at the policy at all.
     #[inline(always)]
-    fn new(cs: &'static CallSite, ctx: &context::Ctx) -> Opening {
+    fn new(cs: &'static CallSite, ctx: &context::Ctx) -> Wants {
         if !cs.capture_input && !cs.capture_output {
-            return Opening::OFF;
+            return Wants::OFF;
         }
-        Opening::decide(cs, ctx)
+        Wants::decide(cs, ctx)
     }
 
     /// What the policy lets this call capture.
     #[inline(never)]
-    fn decide(cs: &'static CallSite, ctx: &context::Ctx) -> Opening {
+    fn decide(cs: &'static CallSite, ctx: &context::Ctx) -> Wants {
         let policy = match &ctx.sink {
             Some(s) => Some(s.config().capture),
             None => crate::client::with_config(|c| c.capture),
         };
         let Some(p) = policy else {
-            return Opening::OFF;
+            return Wants::OFF;
         };
         let want_in = cs.capture_input && p.allows_input(cs.kind);
-        Opening {
+        Wants {
             want_in,
             want_out: cs.capture_output && p.allows_output(),
             input_pending: want_in && cs.kind == Kind::Agent,
@@ -96,7 +96,7 @@ impl Opening {
 /// A sync function's span: current on this thread from `enter` until dropped.
 pub struct FnSpan {
     guard: SpanGuard,
-    opening: Opening,
+    wants: Wants,
     /// A root span: `opened` sends its provisional copy.
     root: bool,
 }
@@ -104,7 +104,7 @@ pub struct FnSpan {
 impl FnSpan {
     const OFF: FnSpan = FnSpan {
         guard: SpanGuard::OFF,
-        opening: Opening::OFF,
+        wants: Wants::OFF,
         root: false,
     };
 }
@@ -126,19 +126,19 @@ macro_rules! entry_point {
     };
 }
 
-/// What the span's `Opening` decided for the arguments and the result (the same for sync
+/// What the span's `Wants` decided for the arguments and the result (the same for sync
 /// and async functions).
 macro_rules! opening_wants {
     () => {
         /// Whether arguments are captured for this call.
         #[inline]
         pub fn wants_input(&self) -> bool {
-            self.opening.want_in
+            self.wants.want_in
         }
         /// Whether the result is captured for this call.
         #[inline]
         pub fn wants_output(&self) -> bool {
-            self.opening.want_out
+            self.wants.want_out
         }
     };
 }
@@ -157,18 +157,18 @@ fn enter_recording(cs: &'static CallSite) -> FnSpan {
         }
         // Decided on the parent (the child has the same sink), before the record exists:
         // the new context must not be lent to a call, or it is built aside and copied.
-        let opening = Opening::new(cs, parent);
+        let wants = Wants::new(cs, parent);
         let frame = open_frame(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))?;
         let (id, root) = frame
             .record
             .as_ref()
             .map(|r| (r.span_id, r.parent.is_none()))?;
-        Some((frame, (id, root, opening)))
+        Some((frame, (id, root, wants)))
     });
     match opened {
-        Some((depth, (id, root, opening))) => FnSpan {
+        Some((depth, (id, root, wants))) => FnSpan {
             guard: SpanGuard::on_stack(depth, id),
-            opening,
+            wants,
             root,
         },
         None => FnSpan::OFF,
@@ -190,7 +190,7 @@ impl FnSpan {
     }
 
     fn args_at(&mut self, site: &'static Location<'static>, f: impl FnOnce(&mut Input<'_>)) {
-        let Some(id) = self.guard.id().filter(|_| self.opening.want_in) else {
+        let Some(id) = self.guard.id().filter(|_| self.wants.want_in) else {
             return;
         };
         let Some((sink, cs)) = context::with_frame(id, |fr| {
@@ -201,7 +201,7 @@ impl FnSpan {
         }) else {
             return;
         };
-        if let Some(c) = self.opening.input(cs, sink.as_ref(), site, f) {
+        if let Some(c) = self.wants.input(cs, sink.as_ref(), site, f) {
             current_frame(id, |r, _| r.extras().set_input(c.text(), c.truncated));
         }
     }
@@ -225,14 +225,14 @@ impl FnSpan {
     #[inline]
     #[track_caller]
     pub fn opened(&mut self) {
-        if self.opening.input_pending || self.root {
+        if self.wants.input_pending || self.root {
             self.store_opening(Location::caller());
         }
     }
 
     #[inline(never)]
     fn store_opening(&mut self, site: &'static Location<'static>) {
-        if self.opening.input_pending {
+        if self.wants.input_pending {
             self.args_at(site, |_| {});
         }
         if self.root {
@@ -254,7 +254,7 @@ fn current_frame(id: staso_types::SpanId, f: impl FnOnce(&mut SpanRecord, &conte
 /// An async function's span: built at the first poll, then carried by the future.
 pub struct AsyncFnSpan {
     span: Span,
-    opening: Opening,
+    wants: Wants,
 }
 
 entry_point!(
@@ -265,20 +265,20 @@ entry_point!(
 fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
     let started =
         context::with_current(|parent| open(parent, SharedStr::Static(cs.name), cs.kind, Some(cs)));
-    let opening = match &started {
-        Some((_, ctx)) => Opening::new(cs, ctx),
-        None => Opening::OFF,
+    let wants = match &started {
+        Some((_, ctx)) => Wants::new(cs, ctx),
+        None => Wants::OFF,
     };
     AsyncFnSpan {
         span: Span::from_parts(started),
-        opening,
+        wants,
     }
 }
 
 impl AsyncFnSpan {
     const OFF: AsyncFnSpan = AsyncFnSpan {
         span: Span::OFF,
-        opening: Opening::OFF,
+        wants: Wants::OFF,
     };
 
     /// Whether the span is recorded at all.
@@ -296,7 +296,7 @@ impl AsyncFnSpan {
             return;
         };
         if let Some(c) = self
-            .opening
+            .wants
             .input(record.callsite, ctx.sink.as_ref(), site, f)
         {
             record.extras().set_input(c.text(), c.truncated);
@@ -318,7 +318,7 @@ impl AsyncFnSpan {
     /// wraps the body.
     #[track_caller]
     pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
-        if self.opening.input_pending {
+        if self.wants.input_pending {
             self.args(|_| {});
         }
         if let Some((record, ctx)) = &self.span.inner {

@@ -157,7 +157,7 @@ pub(crate) struct AnnotationSender {
     in_flight: JoinSet<Result<(), Failure>>,
     /// The annotations being sent, by their request's task (kept here, so a request that
     /// panics or is cancelled still gives its annotation back).
-    flying: HashMap<tokio::task::Id, Pending>,
+    sent_by_task: HashMap<tokio::task::Id, Pending>,
     /// Where a finished request wakes the batcher.
     wake: Arc<tokio::sync::Notify>,
     warned: HashSet<FailureKind>,
@@ -171,14 +171,14 @@ impl AnnotationSender {
             api_key: cfg.api_key.expose().into(),
             outbox: VecDeque::new(),
             in_flight: JoinSet::new(),
-            flying: HashMap::new(),
+            sent_by_task: HashMap::new(),
             wake,
             warned: HashSet::new(),
         })
     }
 
     fn held(&self) -> usize {
-        self.outbox.len() + self.flying.len()
+        self.outbox.len() + self.sent_by_task.len()
     }
 
     /// Takes what is queued, as far as the bound allows, numbering it.
@@ -205,7 +205,7 @@ impl AnnotationSender {
         let oldest = self
             .outbox
             .iter()
-            .chain(self.flying.values())
+            .chain(self.sent_by_task.values())
             .map(|p| p.seq)
             .min();
         q.taken.load(Acquire) >= barrier && oldest.map_or(true, |s| s > barrier)
@@ -213,7 +213,7 @@ impl AnnotationSender {
 
     /// Nothing queued, held or in flight.
     pub(crate) fn idle(&self, q: &AnnotationQueue) -> bool {
-        q.items.is_empty() && self.outbox.is_empty() && self.flying.is_empty()
+        q.items.is_empty() && self.outbox.is_empty() && self.sent_by_task.is_empty()
     }
 
     /// One turn of the batcher: file what finished, take what is queued, send what is due.
@@ -223,7 +223,7 @@ impl AnnotationSender {
                 Ok((id, r)) => (id, r),
                 Err(e) => (e.id(), Err(super::transport::cut_short())),
             };
-            if let Some(p) = self.flying.remove(&id) {
+            if let Some(p) = self.sent_by_task.remove(&id) {
                 self.finished(q, p, result);
             }
         }
@@ -259,7 +259,7 @@ impl AnnotationSender {
             wake.notify_one();
             result
         });
-        self.flying.insert(handle.id(), p);
+        self.sent_by_task.insert(handle.id(), p);
     }
 
     fn finished(&mut self, q: &AnnotationQueue, mut p: Pending, result: Result<(), Failure>) {

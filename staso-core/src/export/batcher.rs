@@ -76,7 +76,7 @@ struct Batcher {
     /// The deliveries being sent, with their destination, by their request's task (kept
     /// here, not in the task, so a request that panics or is cancelled still gives its
     /// delivery back).
-    flying: HashMap<tokio::task::Id, (usize, Delivery)>,
+    sent_by_task: HashMap<tokio::task::Id, (usize, Delivery)>,
     next_seq: u64,
     last_send: Instant,
     last_reanchor: Instant,
@@ -113,7 +113,7 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
         held: BTreeMap::new(),
         next_provisional: PROVISIONAL_IDS,
         in_flight: JoinSet::new(),
-        flying: HashMap::new(),
+        sent_by_task: HashMap::new(),
         next_seq: 1,
         last_send: Instant::now(),
         last_reanchor: Instant::now(),
@@ -395,7 +395,7 @@ impl Batcher {
         dest.in_flight += 1;
         let _guard = self.rt.enter();
         let handle = self.in_flight.spawn(request);
-        self.flying.insert(handle.id(), (d, delivery));
+        self.sent_by_task.insert(handle.id(), (d, delivery));
     }
 
     /// Takes back the delivery of a finished request and files its outcome.
@@ -404,7 +404,7 @@ impl Batcher {
             Ok((id, r)) => (id, r),
             Err(e) => (e.id(), Err(super::transport::cut_short())),
         };
-        if let Some((d, delivery)) = self.flying.remove(&id) {
+        if let Some((d, delivery)) = self.sent_by_task.remove(&id) {
             self.destinations[d].in_flight -= 1;
             self.finished(d, delivery, result);
         }
