@@ -197,10 +197,27 @@ fn staso_disabled(c: &mut Criterion, url: &str) {
     drop(client);
 }
 
+/// A span inside a trace that sampling left out (`sample_rate` 0): the root decided, its
+/// children cost a branch and record nothing (issue 12.4: no more than runtime-disabled).
+fn staso_unsampled(c: &mut Criterion, url: &str) {
+    let client = b::init(b::options(url, true, QUEUE).sample_rate(0.0));
+    b::pin_threads();
+    let mut g = quick(c);
+    let agent = b::agent_span();
+    g.bench_function("staso/unsampled_trace_nothing_captured", |bn| {
+        bn.iter(|| b::tool_nothing_captured(black_box(1), black_box(2)))
+    });
+    drop(agent);
+    g.finish();
+    let r = client.shutdown(Duration::from_secs(5));
+    assert_eq!(r.delivered, 0, "an unsampled trace sends nothing: {r:?}");
+}
+
 fn staso(c: &mut Criterion) {
     let collector = b::CollectorProcess::start();
     staso_enabled(c, collector.url());
     staso_disabled(c, collector.url());
+    staso_unsampled(c, collector.url());
     let (spans, duplicates) = collector.finish();
     assert_eq!(
         duplicates, 0,
