@@ -1,7 +1,7 @@
 //! A quick loop for profiling the caller's side of a span (`perf record` friendly):
 //! `cargo run --release -p staso-benches --example hot -- nothing 2000000`.
 //! Modes: `nothing` (target 1), `capture` (target 2), `disabled` (target 3), `conversation`
-//! (target 1 inside a conversation). Bursts of 1 000 spans under an agent span; every
+//! (target 1 inside a conversation), `unsampled` (spans of a trace sampling left out). Bursts of 1 000 spans under an agent span; every
 //! 5 000 spans it waits (untimed) for delivery, as the criterion bench does.
 #![allow(missing_docs, clippy::print_stdout)]
 
@@ -19,7 +19,12 @@ fn main() {
     // the caller's side only (the batcher delivers in the background).
     let profile = std::env::var("PROFILE").is_ok();
     let queue = if profile { n as usize + 1_000 } else { 10_000 };
-    let client = b::init(b::options(collector.url(), mode != "disabled", queue));
+    let mut options = b::options(collector.url(), mode != "disabled", queue);
+    if mode == "unsampled" {
+        // Every trace left out by sampling: the spans inside cost the unsampled path.
+        options = options.sample_rate(0.0);
+    }
+    let client = b::init(options);
     if std::env::var_os("NOPIN").is_none() {
         b::pin_threads();
     }
