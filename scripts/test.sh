@@ -53,6 +53,11 @@ step "examples build without the default feature"
 cargo build -p staso --examples --no-default-features
 cargo build -p staso --examples --features otlp
 
+step "the quickstart runs (the README's first command; embedded collector, loopback only)"
+quick_out="$(cargo run --quiet -p staso --example quickstart -- --exit)"
+printf '%s\n' "$quick_out"
+grep -qF "(ok = true)" <<<"$quick_out"
+
 step "the LLM example runs (embedded fake provider and collector, loopback only)"
 cargo run --quiet -p staso --example llm --features async-openai
 
