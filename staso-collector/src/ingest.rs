@@ -461,11 +461,7 @@ impl<'a> Parser<'a> {
             let f = if expected.is_some_and(|q| self.r.eat_key(first, q)) {
                 next
             } else {
-                let key = if first {
-                    self.r.first_key()?
-                } else {
-                    self.r.next_key()?
-                };
+                let key = self.r.key_at(first)?;
                 let Some(k) = key else { break };
                 let Some(f) = span_field(k, next) else {
                     if k.is("trace_id") {
@@ -652,11 +648,7 @@ impl<'a> Parser<'a> {
             let i = if QUOTED.get(next).is_some_and(|q| self.r.eat_key(first, q)) {
                 next
             } else {
-                let key = if first {
-                    self.r.first_key()?
-                } else {
-                    self.r.next_key()?
-                };
+                let key = self.r.key_at(first)?;
                 let Some(k) = key else { break };
                 let Some(i) = CAPTURE_CATEGORIES.iter().position(|c| k.is(c)) else {
                     return refuse(field(&key_name(&k.text())), "unknown field");

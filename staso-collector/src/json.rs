@@ -158,6 +158,15 @@ impl<'a> Reader<'a> {
         self.expect(b'}').map(|()| None)
     }
 
+    /// The object's first key (`first`) or its next one: `None` at its end.
+    pub(crate) fn key_at(&mut self, first: bool) -> Result<Option<RawStr<'a>>, Syntax> {
+        if first {
+            self.first_key()
+        } else {
+            self.next_key()
+        }
+    }
+
     /// The fast path of [`Reader::first_key`] (`first`) or [`Reader::next_key`]: when the
     /// next key is exactly `quoted` (the key with its quotes, as bytes), eats it and its
     /// `:` and says so; else consumes nothing.
