@@ -25,10 +25,7 @@ const BURST: u64 = 1_000;
 const QUEUE: usize = 10_000;
 
 fn budget_ms() -> u64 {
-    std::env::var("STASO_BENCH_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500)
+    b::bench_ms(500)
 }
 
 /// A GenAI span as rig and genai make them: fields at creation, usage recorded later.

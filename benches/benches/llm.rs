@@ -82,10 +82,7 @@ fn llm(c: &mut Criterion) {
     let collector = b::CollectorProcess::start();
     let client = b::init(b::options(collector.url(), true, QUEUE));
     b::pin_threads();
-    let ms = std::env::var("STASO_BENCH_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000u64);
+    let ms = b::bench_ms(1000);
     let mut g = c.benchmark_group("llm");
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(ms / 2))

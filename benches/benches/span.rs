@@ -31,10 +31,7 @@ const QUEUE: usize = 10_000;
 /// Measurement time per figure, in ms (`STASO_BENCH_MS`, default 500); staso's enabled
 /// figures get four times as long (see `staso_enabled`).
 fn budget_ms() -> u64 {
-    std::env::var("STASO_BENCH_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500)
+    b::bench_ms(500)
 }
 
 fn group(

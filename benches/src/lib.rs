@@ -178,6 +178,15 @@ pub fn options(url: &str, enabled: bool, max_queue_size: usize) -> staso::Option
         .shutdown_timeout(Duration::from_secs(30))
 }
 
+/// Measurement time per figure in ms: `STASO_BENCH_MS`, else `default` (every bench
+/// reads the same variable).
+pub fn bench_ms(default: u64) -> u64 {
+    std::env::var("STASO_BENCH_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Starts the client; panics with the reason when it cannot.
 pub fn init(options: staso::Options) -> staso::Client {
     match staso::init(options) {
