@@ -12,7 +12,7 @@ pub use staso_types::{Kind, Options, Registered};
 use crate::local::capture::{self, RulesHandle};
 use crate::local::context::{self, Frame};
 use crate::local::instrument::Instrumented;
-use crate::local::lifecycle::{announce, open, open_frame, records};
+use crate::local::lifecycle::{announce, open, open_into, records};
 use crate::local::record::{SharedStr, SpanRecord};
 use crate::local::span::{Span, SpanGuard};
 use serde_json::{Map, Value};
@@ -110,14 +110,15 @@ impl FnSpan {
 }
 
 /// An entry point the macros expand to: when tracing is off it is two relaxed loads and
-/// a branch, inlined into the caller, and returns `$span::OFF`; `$recording` opens the
-/// span when tracing is on.
+/// a branch, inlined into the caller, and returns `$span::OFF`; inside a trace that is not
+/// recorded (not sampled, or below a discarded span) it is one thread-local load more;
+/// `$recording` opens the span otherwise.
 macro_rules! entry_point {
     ($(#[$doc:meta])* $name:ident -> $span:ident, $recording:ident) => {
         $(#[$doc])*
         #[inline]
         pub fn $name(cs: &'static CallSite) -> $span {
-            if enabled() {
+            if enabled() && !context::quiet() {
                 $recording(cs)
             } else {
                 $span::OFF
@@ -151,19 +152,14 @@ entry_point!(
 /// `enter` with tracing on: the inherited context is read, the record built and its frame
 /// pushed in one visit of the per-thread stack; nothing is cloned but what the child keeps.
 fn enter_recording(cs: &'static CallSite) -> FnSpan {
-    let opened = context::push_child(|parent| {
+    let opened = context::push_child(|parent, slot| {
         if !records(parent) {
             return None;
         }
-        // Decided on the parent (the child has the same sink), before the record exists:
-        // the new context must not be lent to a call, or it is built aside and copied.
+        // Decided on the parent (the child has the same sink).
         let wants = Wants::new(cs, parent);
-        let frame = open_frame(parent, SharedStr::Static(cs.name), cs.kind, Some(cs))?;
-        let (id, root) = frame
-            .record
-            .as_ref()
-            .map(|r| (r.span_id, r.parent.is_none()))?;
-        Some((frame, (id, root, wants)))
+        let (id, root) = open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
+        Some((id, root, wants))
     });
     match opened {
         Some((depth, (id, root, wants))) => FnSpan {

@@ -5,7 +5,8 @@
 use super::record::{Conversation, SharedStr, SpanRecord};
 use crate::config::Config;
 use staso_types::{SpanId, TraceId};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 /// Where the spans of a context go instead of the global client (a test capture, see
@@ -61,6 +62,24 @@ pub(crate) struct Frame {
 
 thread_local! {
     static STACK: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+    /// Whether the innermost frame records nothing (a trace not sampled, or below a
+    /// discarded span), kept beside the stack so the entry points can skip a span there
+    /// for the price of a disabled one: one load from a thread-local that has no
+    /// destructor, so no registration check and no borrow.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a span started now on this thread would not be recorded because the innermost
+/// frame says so (see `QUIET`). `false` says nothing: the full check still runs.
+#[inline(always)]
+pub(crate) fn quiet() -> bool {
+    QUIET.with(Cell::get)
+}
+
+/// Brings `QUIET` in line with the innermost frame after the stack changed.
+#[inline(always)]
+fn settle(stack: &[Frame]) {
+    QUIET.with(|q| q.set(stack.last().is_some_and(|f| !f.ctx.recording)));
 }
 
 /// The context a span started now would inherit.
@@ -95,35 +114,36 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
 }
 
 /// Opens a span and makes it current in one visit of the stack: `f` sees the inherited
-/// context (borrowed, nothing cloned) and returns the new frame, which is pushed. Returns
-/// the new frame's depth (for [`pop`]) and what `f` returned besides the frame; `None` when
-/// `f` returns `None` (nothing records the span) or the stack is gone. `f` has one call
-/// site, so it is inlined and the frame is written straight into the stack's memory.
+/// context (borrowed, nothing cloned) and writes the new frame into the stack's next
+/// entry, which is then counted in. Returns the new frame's depth (for [`pop`]) and what
+/// `f` returned; `None` when `f` returns `None` (nothing records the span; it must then
+/// leave the entry unwritten) or the stack is gone.
 #[inline]
-pub(crate) fn push_child<R>(f: impl FnOnce(&Ctx) -> Option<(Frame, R)>) -> Option<(usize, R)> {
+pub(crate) fn push_child<R>(
+    f: impl FnOnce(&Ctx, &mut MaybeUninit<Frame>) -> Option<R>,
+) -> Option<(usize, R)> {
     STACK
         .try_with(|s| {
             let mut s = s.try_borrow_mut().ok()?;
-            // Room first: nothing may run between building the frame and storing it (a
-            // call in between, like `push`'s growth, makes the compiler build the 200-byte
-            // frame aside and copy it in).
             s.reserve(1);
             let len = s.len();
             let base = s.as_mut_ptr();
             let parent = match len {
                 0 => &NO_CONTEXT,
-                // SAFETY: `len - 1 < len`: an initialised frame, borrowed only until the
-                // new frame is built (the stack is not touched meanwhile: `f` builds a
-                // value from `parent` and the clock, and does not reach the stack).
+                // SAFETY: `len - 1 < len`: an initialised frame. It is borrowed only while
+                // `f` runs, which writes the entry at `len` (a different one) and does not
+                // reach the stack otherwise.
                 _ => unsafe { &(*base.add(len - 1)).ctx },
             };
-            let (frame, r) = f(parent)?;
-            // SAFETY: `reserve(1)` made room for index `len`, which is uninitialised; it
-            // is written once and only then counted in the length.
-            unsafe {
-                base.add(len).write(frame);
-                s.set_len(len + 1);
-            }
+            // SAFETY: `reserve(1)` made room for index `len`: allocated, aligned, and
+            // past the length, so nothing else refers to it; `MaybeUninit` says it may
+            // hold anything.
+            let slot = unsafe { &mut *base.add(len).cast::<MaybeUninit<Frame>>() };
+            let r = f(parent, slot)?;
+            // SAFETY: `f` returned `Some`, so it initialised the entry at `len`, which is
+            // within the capacity.
+            unsafe { s.set_len(len + 1) };
+            settle(&s);
             Some((len + 1, r))
         })
         .ok()
@@ -136,6 +156,7 @@ pub(crate) fn push(frame: Frame) -> usize {
         .try_with(|s| {
             let mut s = s.borrow_mut();
             s.push(frame);
+            settle(&s);
             s.len()
         })
         .unwrap_or(0)
@@ -152,11 +173,14 @@ pub(crate) fn pop(depth: usize, span: Option<SpanId>) -> Option<Frame> {
                 return None;
             }
             let same = |f: &Frame| f.record.as_ref().map(|r| r.span_id) == span;
-            if s.len() == depth && s.last().is_some_and(same) {
-                return s.pop();
-            }
-            let pos = s.iter().rposition(same)?;
-            Some(s.remove(pos))
+            let frame = if s.len() == depth && s.last().is_some_and(same) {
+                s.pop()
+            } else {
+                let pos = s.iter().rposition(same)?;
+                Some(s.remove(pos))
+            };
+            settle(&s);
+            frame
         })
         .ok()
         .flatten()
@@ -192,6 +216,7 @@ pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame))
         } else {
             s.remove(pos);
         }
+        settle(&s);
     });
 }
 
@@ -209,6 +234,23 @@ pub(crate) fn with_frame<R>(span: SpanId, f: impl FnOnce(&mut Frame) -> R) -> Op
         })
         .ok()
         .flatten()
+}
+
+/// Stops recording below span `span` (it was discarded): its children are not recorded.
+pub(crate) fn stop_recording(span: SpanId) {
+    let _ = STACK.try_with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return;
+        };
+        if let Some(frame) = s
+            .iter_mut()
+            .rev()
+            .find(|fr| fr.record.as_ref().is_some_and(|r| r.span_id == span))
+        {
+            frame.ctx.recording = false;
+        }
+        settle(&s);
+    });
 }
 
 /// Runs `f` on the innermost span being built on this thread.
@@ -275,7 +317,9 @@ pub(crate) fn pop_linked(span: SpanId, own: Option<SpanId>) -> Option<Frame> {
                 f.ctx.link.is_some_and(|(_, id)| id == span)
                     && f.record.as_ref().map_or(true, |r| Some(r.span_id) == own)
             })?;
-            Some(s.remove(pos))
+            let frame = s.remove(pos);
+            settle(&s);
+            Some(frame)
         })
         .ok()
         .flatten()

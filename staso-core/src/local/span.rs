@@ -287,7 +287,7 @@ impl SpanGuard {
     }
     fn on_discard(&mut self) {
         if let Some(id) = self.span {
-            context::with_frame(id, |fr| fr.ctx.recording = false);
+            context::stop_recording(id);
         }
     }
 

@@ -8,6 +8,7 @@ mod methods;
 mod nesting;
 mod registry;
 mod sync_fns;
+mod unrecorded;
 
 use serde_json::Value;
 
