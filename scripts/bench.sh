@@ -4,12 +4,14 @@
 #      anchors (fastrace, tracing, tracing-opentelemetry) and floors, in the same binary
 #      run; RUNS runs (default 3), the median of each figure across them;
 #   2. sustained load and flush latency (benches/benches/sustained.rs): targets 5 and 6;
+#      the first spans after init, one process each (benches/examples/first_span.rs);
 #   3. the Python SDK's @st.tool per call, when .venv/bin/python has staso installed;
 #   4. compile-out proof (scripts/compile_out_proof.sh): target 4;
 #   5. build cost of a generated crate with 50 instrumented functions, enabled vs
 #      disabled: target 7.
 # Environment: RUNS, STASO_BENCH_MS (criterion measurement per figure), STASO_SUSTAINED_SECS,
-# STASO_SUSTAINED_RATE, SKIP (space-separated of: span sustained llm python proof build).
+# STASO_SUSTAINED_RATE, SKIP (space-separated of: span sustained first llm python proof
+# build).
 # Takes about 10 minutes on 2 cores. Builds in target-bench (CARGO_TARGET_DIR overrides).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,6 +54,14 @@ fi
 if ! skip sustained; then
     echo "== sustained load and flush latency"
     cargo bench -p staso-benches --bench sustained 2>&1 | tee "$out/sustained.log" | grep -E "^(  |sustained|flush)"
+fi
+
+if ! skip first; then
+    echo "== the first spans after init (5 processes)"
+    cargo build -q --profile bench -p staso-benches --example first_span
+    for _ in 1 2 3 4 5; do
+        "$CARGO_TARGET_DIR"/release/examples/first_span | sed 's/^/   /'
+    done
 fi
 
 if ! skip llm; then

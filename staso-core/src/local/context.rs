@@ -150,6 +150,15 @@ pub(crate) fn push_child<R>(
         .flatten()
 }
 
+/// Makes room for a few frames on this thread's stack now rather than at its first span.
+pub(crate) fn reserve() {
+    let _ = STACK.try_with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            s.reserve(8);
+        }
+    });
+}
+
 /// Pushes a frame; returns its depth, which `pop` checks.
 pub(crate) fn push(frame: Frame) -> usize {
     STACK

@@ -28,6 +28,11 @@ fn random_u64() -> u64 {
     .unwrap_or_else(|_| fastrand::u64(..))
 }
 
+/// Seeds this thread's generator now rather than at its first id.
+pub(crate) fn seed() {
+    let _ = random_u64();
+}
+
 /// Draws until `draw` gives an id (only zero is refused, one draw in 2⁶⁴).
 #[inline]
 fn draw<T>(mut draw: impl FnMut() -> Option<T>) -> T {
