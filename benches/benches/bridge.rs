@@ -12,7 +12,10 @@
 //!   delivered to the loopback collector as a staso LLM span;
 //! - `bridge/registry_only_plain_span` and `bridge/staso_layer_plain_span`: a span without
 //!   GenAI fields, which the bridge does not take (its cost beside the registry's; the
-//!   registry still records it for the layer that does nothing).
+//!   registry still records it for the layer that does nothing);
+//! - `bridge/filtered_noop_layer_plain_span`: the same plain span beside a layer that
+//!   does nothing behind a per-layer filter that takes nothing: the anchor for the plain
+//!   span through the bridge (what the per-layer filter mechanism costs by itself).
 #![allow(missing_docs)]
 
 use criterion::{Criterion, Throughput};
@@ -118,6 +121,19 @@ fn bridge(c: &mut Criterion) {
             bn.iter_custom(|n| bursts(n, true, genai_span))
         });
         g.bench_function("bridge/staso_layer_plain_span", |bn| {
+            bn.iter_custom(|n| bursts(n, false, plain_span))
+        });
+    }
+    {
+        // The anchor for the plain span: a layer that does nothing behind a per-layer
+        // filter that takes nothing, beside the same `Noop`. What any per-layer-filtered
+        // layer costs a span it does not take: `tracing-subscriber`'s bookkeeping.
+        use tracing_subscriber::Layer as _;
+        let sub = tracing_subscriber::registry()
+            .with(Noop)
+            .with(Noop.with_filter(tracing_subscriber::filter::filter_fn(|_| false)));
+        let _d = tracing::subscriber::set_default(sub);
+        g.bench_function("bridge/filtered_noop_layer_plain_span", |bn| {
             bn.iter_custom(|n| bursts(n, false, plain_span))
         });
     }

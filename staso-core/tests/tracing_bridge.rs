@@ -192,6 +192,37 @@ fn all_spans_takes_everything_but_the_sdks_own() {
     );
 }
 
+/// The same two callsites, each run several times: the selection is remembered per
+/// callsite and per layer, so a second layer with another selection decides on its own.
+#[test]
+fn each_layer_decides_each_callsite_the_same_way_every_time() {
+    fn two_spans() {
+        let _h = info_span!("handler", route = "/chat").entered();
+        let _c = info_span!("chat", gen_ai.operation.name = "chat").entered();
+    }
+    /// Another layer wants every callsite, so the bridge's filter is asked per span.
+    struct Everything;
+    impl<S: tracing::Subscriber> Layer<S> for Everything {}
+    let run = |all: bool, times: usize| {
+        let layer = staso_core::tracing::builder().all_spans(all).build();
+        let sub = tracing_subscriber::registry().with(Everything).with(layer);
+        let (_, spans) = capture(|| {
+            tracing::subscriber::with_default(sub, || (0..times).for_each(|_| two_spans()))
+        });
+        let mut names: Vec<&str> = spans.iter().map(|s| s.name()).collect();
+        names.sort_unstable();
+        names.into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    for _ in 0..2 {
+        assert_eq!(run(false, 3), ["chat", "chat", "chat"]);
+        assert_eq!(
+            run(true, 2),
+            ["chat", "chat", "handler", "handler"],
+            "a layer taking every span is not told what the other one decided"
+        );
+    }
+}
+
 #[test]
 fn errors_come_from_fields_and_error_events() {
     let (_, spans) = bridged(|| {

@@ -17,6 +17,7 @@ use super::tracing_fields::{is_exception_field, is_marker, EventFailure, Fields}
 use crate::local::context::{self, Ctx};
 use crate::local::foreign::Foreign;
 use crate::local::record::SharedStr;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::subscriber::Interest;
@@ -83,6 +84,7 @@ impl Builder {
         Bridge.with_filter(Select {
             targets: Arc::from(self.targets),
             all_spans: self.all_spans,
+            decided: Arc::new(Decided::default()),
         })
     }
 }
@@ -105,6 +107,26 @@ fn under(target: &str, t: &str) -> bool {
 struct Select {
     targets: Arc<[String]>,
     all_spans: bool,
+    decided: Arc<Decided>,
+}
+
+/// Span callsites already decided, by the address of their metadata, so that a span not
+/// taken costs a load and a compare here. `Filter::enabled` runs for every new span of a
+/// callsite another layer wants (the interest cached per callsite is shared by all
+/// layers), and `takes` compares the target and every field name.
+///
+/// Direct-mapped: a slot holds the address with the decision in its low bit (metadata is
+/// at least 8-byte aligned); a collision only means deciding again. Span metadata is
+/// always `'static` (`Span::new` and `Attributes::new` take `&'static Metadata`), so an
+/// address names one callsite for the life of the process. Events are not cached: a
+/// bridge from `log` builds their metadata on the stack.
+#[derive(Debug)]
+struct Decided([AtomicUsize; 64]);
+
+impl Default for Decided {
+    fn default() -> Self {
+        Decided(std::array::from_fn(|_| AtomicUsize::new(0)))
+    }
 }
 
 impl Select {
@@ -125,7 +147,20 @@ impl Select {
 
 impl<S> Filter<S> for Select {
     fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        self.takes(meta)
+        if !meta.is_span() {
+            return self.takes(meta);
+        }
+        let key = std::ptr::from_ref(meta) as usize;
+        let slot = &self.decided.0[(key >> 3) % self.decided.0.len()];
+        let seen = slot.load(Relaxed);
+        if seen & !1 == key {
+            return seen & 1 == 1;
+        }
+        let takes = self.takes(meta);
+        if key & 1 == 0 {
+            slot.store(key | usize::from(takes), Relaxed);
+        }
+        takes
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
