@@ -145,7 +145,10 @@ fn what_is_held_never_exceeds_max_queue_size() {
         "held {peak} spans with max_queue_size = 1000"
     );
     assert!(peak >= 900, "the bound was reached: peak {peak}");
-    assert!(mid.rejected >= 9_000 - 100, "{mid:?}");
+    // What was not held was refused: at the caller (no credit), or by the batcher when a
+    // retry would have held more than the bound (failed, `QueueFull`); how the ~9 000
+    // split between the two depends on scheduling.
+    assert!(mid.rejected + mid.failed >= 9_000 - 100, "{mid:?}");
     adds_up(produced, &mid);
 }
 
