@@ -223,6 +223,42 @@ fn each_layer_decides_each_callsite_the_same_way_every_time() {
     }
 }
 
+/// A callsite the bridge takes must not skip the filter: `tracing-subscriber` carries a
+/// per-layer filter's decision to `on_new_span` in a thread-local, and a callsite cached
+/// as `always` would be judged by what the thread's previous `enabled` call left there
+/// (tokio-rs/tracing#2519). Here that call is a query for a span nobody creates, which
+/// leaves "not taken" behind; before the fix the next GenAI span was dropped. In real use
+/// the same happens when two threads first reach callsites at once (seen with rig).
+#[test]
+fn a_span_is_not_judged_by_the_previous_filter_query_on_its_thread() {
+    fn chat() {
+        let _c = info_span!("chat", gen_ai.operation.name = "chat").entered();
+    }
+    let sub = tracing_subscriber::registry().with(staso_core::tracing::layer());
+    let (_, spans) = capture(|| {
+        tracing::subscriber::with_default(sub, || {
+            chat();
+            let plain = tracing::callsite! {
+                name: "plain",
+                kind: tracing::metadata::Kind::SPAN,
+                level: tracing::Level::INFO,
+                fields: []
+            };
+            // Asked, not created (as `log_enabled!` through tracing-log does).
+            tracing::dispatcher::get_default(|d| {
+                d.enabled(tracing::callsite::Callsite::metadata(plain))
+            });
+            chat();
+        })
+    });
+    assert_eq!(
+        spans.len(),
+        2,
+        "{:?}",
+        spans.iter().map(|s| s.name()).collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn errors_come_from_fields_and_error_events() {
     let (_, spans) = bridged(|| {

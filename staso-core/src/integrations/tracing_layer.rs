@@ -163,9 +163,15 @@ impl<S> Filter<S> for Select {
         takes
     }
 
+    /// `sometimes`, not `always`, for a callsite the bridge takes: `tracing-subscriber`
+    /// carries a per-layer filter's decision from `enabled` to `on_new_span` in a
+    /// thread-local, and a callsite cached as `always` skips `enabled`, so the span would be
+    /// judged by whatever the thread's previous `enabled` call left there and could be
+    /// dropped (tokio-rs/tracing#2519, fix proposed in #3572). Asking every time costs a
+    /// lookup in [`Decided`].
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
         if self.takes(meta) {
-            Interest::always()
+            Interest::sometimes()
         } else {
             Interest::never()
         }
