@@ -47,17 +47,6 @@ fn genai_span(i: u64) {
     span.record("gen_ai.usage.output_tokens", 24u64);
 }
 
-/// An ordinary span (no GenAI field): not taken by the bridge.
-#[inline(never)]
-fn plain_span(i: u64) {
-    let span = tracing::info_span!("db_query", rows = black_box(i));
-    let _e = span.enter();
-}
-
-/// A layer that does nothing: the cost is `tracing`'s and the registry's.
-struct Noop;
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Noop {}
-
 /// Times `iters` calls of `one` in bursts under a root span (a staso agent span); waits
 /// (untimed) for delivery once half the queue may be in use (`staso`: every timed span is
 /// a staso span too).
@@ -102,39 +91,40 @@ fn bridge(c: &mut Criterion) {
         .measurement_time(Duration::from_millis(ms * 4))
         .throughput(Throughput::Elements(1));
     {
-        let _d = tracing::subscriber::set_default(tracing_subscriber::registry().with(Noop));
+        let _d =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(b::NoopLayer));
         g.bench_function("bridge/registry_only_genai_span", |bn| {
             bn.iter_custom(|n| bursts(n, false, genai_span))
         });
         g.bench_function("bridge/registry_only_plain_span", |bn| {
-            bn.iter_custom(|n| bursts(n, false, plain_span))
+            bn.iter_custom(|n| bursts(n, false, b::tracing_plain_span))
         });
     }
     {
         // Beside a layer that takes every span (as fmt would), so that spans the bridge
         // does not take are still recorded by the registry, as in an application.
         let sub = tracing_subscriber::registry()
-            .with(Noop)
+            .with(b::NoopLayer)
             .with(staso::tracing::layer());
         let _d = tracing::subscriber::set_default(sub);
         g.bench_function("bridge/staso_layer_genai_span", |bn| {
             bn.iter_custom(|n| bursts(n, true, genai_span))
         });
         g.bench_function("bridge/staso_layer_plain_span", |bn| {
-            bn.iter_custom(|n| bursts(n, false, plain_span))
+            bn.iter_custom(|n| bursts(n, false, b::tracing_plain_span))
         });
     }
     {
         // The anchor for the plain span: a layer that does nothing behind a per-layer
-        // filter that takes nothing, beside the same `Noop`. What any per-layer-filtered
+        // filter that takes nothing, beside the same `NoopLayer`. What any per-layer-filtered
         // layer costs a span it does not take: `tracing-subscriber`'s bookkeeping.
         use tracing_subscriber::Layer as _;
         let sub = tracing_subscriber::registry()
-            .with(Noop)
-            .with(Noop.with_filter(tracing_subscriber::filter::filter_fn(|_| false)));
+            .with(b::NoopLayer)
+            .with(b::NoopLayer.with_filter(tracing_subscriber::filter::filter_fn(|_| false)));
         let _d = tracing::subscriber::set_default(sub);
         g.bench_function("bridge/filtered_noop_layer_plain_span", |bn| {
-            bn.iter_custom(|n| bursts(n, false, plain_span))
+            bn.iter_custom(|n| bursts(n, false, b::tracing_plain_span))
         });
     }
     g.finish();

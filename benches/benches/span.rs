@@ -273,10 +273,6 @@ fn fastrace(c: &mut Criterion) {
 // ---------------------------------------------------------------------------- tracing
 
 mod tracing_anchor {
-    /// A layer that does nothing: the cost is `tracing` and the registry's.
-    pub struct Noop;
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Noop {}
-
     #[tracing::instrument]
     #[inline(never)]
     pub fn instrumented(a: u64, b: u64) -> u64 {
@@ -318,7 +314,7 @@ fn tracing(c: &mut Criterion) {
     use tracing_subscriber::layer::SubscriberExt;
     let mut g = quick(c);
     {
-        let subscriber = tracing_subscriber::registry().with(tracing_anchor::Noop);
+        let subscriber = tracing_subscriber::registry().with(b::NoopLayer);
         let _d = tracing::subscriber::set_default(subscriber);
         g.bench_function("tracing/instrument_registry_noop_layer", |bn| {
             bn.iter_custom(tracing_bursts)
@@ -422,7 +418,7 @@ fn caller_cpu(c: &mut Criterion, url: &str) {
         })
     });
     {
-        let subscriber = tracing_subscriber::registry().with(tracing_anchor::Noop);
+        let subscriber = tracing_subscriber::registry().with(b::NoopLayer);
         let _d = tracing::subscriber::set_default(subscriber);
         g.bench_function("tracing_instrument_registry", |bn| {
             bn.iter_custom(|iters| {

@@ -3,7 +3,7 @@
 //! Modes: `nothing` (target 1), `capture` (target 2), `disabled` (target 3), `conversation`
 //! (target 1 inside a conversation), `unsampled` (spans of a trace sampling left out),
 //! and for the tracing bridge a plain `tracing` span (no GenAI field) under
-//! `registry().with(Noop)` plus: nothing (`tracing-registry`), the staso layer
+//! `registry().with(b::NoopLayer)` plus: nothing (`tracing-registry`), the staso layer
 //! (`tracing-staso`), or a no-op layer behind a per-layer filter that takes nothing
 //! (`tracing-filtered`). Bursts of 1 000 spans under an agent span; every 5 000 spans it
 //! waits (untimed) for delivery, as the criterion bench does.
@@ -13,27 +13,16 @@ use staso_benches as b;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// A span without GenAI fields: the bridge does not take it.
-#[inline(never)]
-fn plain_span(i: u64) {
-    let span = tracing::info_span!("db_query", rows = black_box(i));
-    let _e = span.enter();
-}
-
-/// A layer that does nothing.
-struct Noop;
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Noop {}
-
 /// The subscriber of a `tracing-*` mode, set as this thread's default.
 fn bridge_subscriber(mode: &str) -> Option<tracing::subscriber::DefaultGuard> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::Layer as _;
-    let base = tracing_subscriber::registry().with(Noop);
+    let base = tracing_subscriber::registry().with(b::NoopLayer);
     let d = match mode {
         "tracing-registry" => tracing::subscriber::set_default(base),
         "tracing-staso" => tracing::subscriber::set_default(base.with(staso::tracing::layer())),
         "tracing-filtered" => tracing::subscriber::set_default(
-            base.with(Noop.with_filter(tracing_subscriber::filter::filter_fn(|_| false))),
+            base.with(b::NoopLayer.with_filter(tracing_subscriber::filter::filter_fn(|_| false))),
         ),
         _ => return None,
     };
@@ -76,7 +65,7 @@ fn main() {
     let body = |i: u64| match mode.as_str() {
         "capture" => black_box(b::tool_default_capture(black_box("refund policy"), i)),
         m if m.starts_with("tracing-") => {
-            plain_span(i);
+            b::tracing_plain_span(i);
             i
         }
         _ => black_box(b::tool_nothing_captured(black_box(i), 1)),

@@ -42,6 +42,19 @@ pub fn plain(a: u64, b: u64) -> u64 {
     std::hint::black_box(a.wrapping_add(b))
 }
 
+/// A layer that does nothing: with it, a `tracing` span costs what `tracing` and its
+/// registry cost (it also stands for another layer, fmt or OpenTelemetry, that wants every
+/// span).
+pub struct NoopLayer;
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for NoopLayer {}
+
+/// An ordinary `tracing` span (no GenAI field): the bridge does not take it.
+#[inline(never)]
+pub fn tracing_plain_span(i: u64) {
+    let span = tracing::info_span!("db_query", rows = std::hint::black_box(i));
+    let _e = span.enter();
+}
+
 /// An agent span: the spans of a burst are nested in it, as in an agent run.
 pub fn agent_span() -> staso::SpanGuard {
     staso::span("bench-agent", staso::Kind::Agent)

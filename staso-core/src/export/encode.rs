@@ -97,7 +97,7 @@ pub(crate) fn encode_batch<'a>(
 }
 
 /// Writes spans of one configuration: the `capture` object (the same for every span) is
-/// written once, and the attribute list and text are reused from span to span.
+/// written once, and the buffer of the `attributes` text is reused from span to span.
 struct SpanWriter<'c> {
     cfg: &'c Config,
     capture: String,

@@ -210,11 +210,10 @@ pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame))
         if depth == 0 || len == 0 {
             return;
         }
-        let ours = |f: &Frame| f.record.as_ref().is_some_and(|r| r.span_id == span);
-        let pos = if len == depth && ours(&s[len - 1]) {
+        let pos = if len == depth && holds(&s[len - 1], span) {
             len - 1
         } else {
-            match s.iter().rposition(ours) {
+            match s.iter().rposition(|f| holds(f, span)) {
                 Some(pos) => pos,
                 None => return,
             }
@@ -229,17 +228,24 @@ pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame))
     });
 }
 
-/// Runs `f` on the frame of span `span` on this thread (searched from the top: stacks
-/// are shallow and the span is almost always the top frame).
+/// Whether `frame` holds the record of span `span`.
+#[inline(always)]
+fn holds(frame: &Frame, span: SpanId) -> bool {
+    frame.record.as_ref().is_some_and(|r| r.span_id == span)
+}
+
+/// The frame of span `span` in `stack`, searched from the top: stacks are shallow and the
+/// span is almost always the top frame.
+fn span_frame(stack: &mut [Frame], span: SpanId) -> Option<&mut Frame> {
+    stack.iter_mut().rev().find(|f| holds(f, span))
+}
+
+/// Runs `f` on the frame of span `span` on this thread.
 pub(crate) fn with_frame<R>(span: SpanId, f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
     STACK
         .try_with(|s| {
             let mut s = s.try_borrow_mut().ok()?;
-            let frame = s
-                .iter_mut()
-                .rev()
-                .find(|fr| fr.record.as_ref().is_some_and(|r| r.span_id == span))?;
-            Some(f(frame))
+            span_frame(&mut s, span).map(f)
         })
         .ok()
         .flatten()
@@ -251,11 +257,7 @@ pub(crate) fn stop_recording(span: SpanId) {
         let Ok(mut s) = s.try_borrow_mut() else {
             return;
         };
-        if let Some(frame) = s
-            .iter_mut()
-            .rev()
-            .find(|fr| fr.record.as_ref().is_some_and(|r| r.span_id == span))
-        {
+        if let Some(frame) = span_frame(&mut s, span) {
             frame.ctx.recording = false;
         }
         settle(&s);
