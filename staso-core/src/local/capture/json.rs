@@ -13,7 +13,9 @@
 //! - writes non-finite floats as `null`.
 
 use super::redact::{is_secret_key, scrub};
-use super::text::{escape_capped, escape_into, escaped_len, floor_boundary, stack_low, Bounded};
+use super::text::{
+    escape_capped, escape_into, escaped_len, floor_boundary, needs_escape, stack_low, Bounded,
+};
 use super::{Site, Writer};
 use serde::ser::{self, Serialize};
 use std::borrow::Cow;
@@ -254,18 +256,23 @@ impl Writer {
         if k.len() + 3 > self.st.room(at) {
             return Err(self.overflow(at, k.len() + 3));
         }
-        self.b.buf.push('"');
-        escape_into(&mut self.b.buf, k);
-        self.b.buf.push_str("\":");
-        let need = self.b.buf.len() - at;
+        let facts = fixed.map(name_facts);
+        let buf = &mut self.b.buf;
+        buf.push('"');
+        match facts {
+            Some(f) if f.plain => buf.push_str(k),
+            _ => escape_into(buf, k),
+        }
+        buf.push_str("\":");
+        let need = buf.len() - at;
         if need > self.st.room(at) {
             self.b.buf.truncate(at);
             return Err(self.overflow(at, need));
         }
         self.st.key_pending = true;
         self.st.redact_next = self.redact
-            && match fixed {
-                Some(k) => is_secret_name(k),
+            && match facts {
+                Some(f) => f.secret,
                 None => is_secret_key(k),
             };
         if self.has_mask {
@@ -512,25 +519,73 @@ pub(crate) fn finish(buf: &mut String, st: &mut State) -> Option<usize> {
     Some(st.size)
 }
 
-/// [`is_secret_key`] for a name from code, remembered per thread by its address (a
-/// `'static` string never changes): the names of a function's arguments and of a struct's
-/// fields are checked once per thread, not once per value.
-fn is_secret_name(k: &'static str) -> bool {
+/// The cache slot of the name at `ptr` (`len` bytes) among `slots` (a power of two), by
+/// Fibonacci hashing of the address. Names from code sit side by side in read-only data
+/// (a function's argument names a few bytes apart); a slot taken from the low bits of the
+/// address put such neighbours in one slot, where they evicted each other on every call
+/// (two argument names cost ~700 instructions a span).
+fn name_slot(ptr: usize, len: usize, slots: usize) -> usize {
+    let h = (ptr ^ len.rotate_right(16)).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
+    (h >> (usize::BITS - slots.trailing_zeros())) % slots
+}
+
+/// What a name from code is, for writing it as a key: whether it is secret
+/// ([`is_secret_key`]) and whether it goes into JSON as it is (no byte to escape, which
+/// is every Rust identifier; a serde `rename` may hold anything).
+#[derive(Clone, Copy, Default)]
+struct NameFacts {
+    secret: bool,
+    plain: bool,
+}
+
+impl NameFacts {
+    fn of(k: &str) -> NameFacts {
+        NameFacts {
+            secret: is_secret_key(k),
+            plain: !needs_escape(k),
+        }
+    }
+}
+
+/// [`NameFacts`] of a name from code, remembered per thread by its address (a `'static`
+/// string never changes): the names of a function's arguments and of a struct's fields
+/// are checked once per thread, not once per value.
+fn name_facts(k: &'static str) -> NameFacts {
     const SLOTS: usize = 64;
-    type Slot = std::cell::Cell<(usize, usize, bool)>;
+    type Slot = std::cell::Cell<(usize, usize, NameFacts)>;
     thread_local! {
-        static SEEN: [Slot; SLOTS] = const { [const { Slot::new((0, 0, false)) }; SLOTS] };
+        static SEEN: [Slot; SLOTS] =
+            const { [const { Slot::new((0, 0, NameFacts { secret: false, plain: false })) }; SLOTS] };
     }
     let (ptr, len) = (k.as_ptr() as usize, k.len());
-    let slot = ((ptr >> 3) ^ len) % SLOTS;
+    let slot = name_slot(ptr, len, SLOTS);
     SEEN.try_with(|seen| {
-        let (p, l, secret) = seen[slot].get();
+        let (p, l, facts) = seen[slot].get();
         if p == ptr && l == len {
-            return secret;
+            return facts;
         }
-        let secret = is_secret_key(k);
-        seen[slot].set((ptr, len, secret));
-        secret
+        let facts = NameFacts::of(k);
+        seen[slot].set((ptr, len, facts));
+        facts
     })
-    .unwrap_or_else(|_| is_secret_key(k))
+    .unwrap_or_else(|_| NameFacts::of(k))
+}
+
+#[cfg(test)]
+mod name_slot_tests {
+    use super::name_slot;
+
+    /// Names a few bytes apart (a function's argument names) never share a slot, so they
+    /// do not evict each other.
+    #[test]
+    fn neighbouring_names_take_different_slots() {
+        for base in (0x5_0000..0x5_0400).step_by(8) {
+            for len in 1..16 {
+                let a = name_slot(base, len, 64);
+                for d in 1..=24 {
+                    assert_ne!(a, name_slot(base + d, len, 64), "{base:#x}+{d}, len {len}");
+                }
+            }
+        }
+    }
 }

@@ -144,6 +144,25 @@ fn values_under_secret_keys_are_redacted_without_being_serialized() {
     );
 }
 
+#[derive(Serialize)]
+struct OddNames {
+    plain: u8,
+    #[serde(rename = "say \"hi\"\\now\n")]
+    quoted: u8,
+}
+
+/// Field names are written as they are when nothing in them needs escaping (every Rust
+/// identifier), and escaped when a `rename` put a quote, a backslash or a control byte in
+/// one: the same name, again and again, comes out the same, as serde_json writes it.
+#[test]
+fn field_names_are_escaped_when_they_need_it_every_time() {
+    let v = OddNames { plain: 1, quoted: 2 };
+    let expected = serde_json::to_string(&v).expect("serde_json");
+    for _ in 0..3 {
+        assert_eq!(capture(&v), expected);
+    }
+}
+
 #[test]
 fn every_string_is_scrubbed() {
     let v = json!({

@@ -115,6 +115,11 @@ fn escape_of(b: u8) -> Option<&'static str> {
     }
 }
 
+/// Whether some byte of `s` must be escaped inside a JSON string.
+pub(crate) fn needs_escape(s: &str) -> bool {
+    s.bytes().any(|c| CLASS[c as usize] != 0)
+}
+
 /// Appends `s` to `out` escaped as the inside of a JSON string. No bound to check, so
 /// each run of bytes that stand as they are goes in with one copy: the batcher escapes
 /// every captured document and the attributes again (the contract sends them as JSON
