@@ -8,7 +8,7 @@ use crate::export::queue::{Lane, Queue};
 use crate::local::record::SpanRecord;
 use staso_types::{DeliveryReport, InitError, Options};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -117,8 +117,13 @@ impl Drop for Client {
 static GLOBAL: RwLock<Option<Arc<ClientState>>> = RwLock::new(None);
 /// Bumped whenever the global client changes; threads compare it with their cached copy.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
-/// A client exists and is enabled: the one load the disabled path pays.
-static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Whether spans are started at all, in one word so the disabled path pays one load: bit
+/// 0 says a client exists and is enabled; the rest counts test captures running (each
+/// adds [`CAPTURE`]), during which spans start even without a client.
+static ON: AtomicUsize = AtomicUsize::new(0);
+
+/// What a running test capture adds to [`ON`].
+const CAPTURE: usize = 2;
 
 /// This thread's view of the global client.
 struct Cached {
@@ -142,7 +147,32 @@ thread_local! {
 /// Whether spans are recorded at all (a client is initialised and enabled).
 #[inline]
 pub(crate) fn active() -> bool {
-    ACTIVE.load(Relaxed)
+    ON.load(Relaxed) & 1 != 0
+}
+
+/// Whether a span started now may be recorded: a client is active or a test capture runs
+/// (see [`ON`]).
+#[inline(always)]
+pub(crate) fn started() -> bool {
+    ON.load(Relaxed) != 0
+}
+
+/// Counts a test capture that starts (`true`) or ends.
+pub(crate) fn count_capture(starts: bool) {
+    if starts {
+        ON.fetch_add(CAPTURE, Relaxed);
+    } else {
+        ON.fetch_sub(CAPTURE, Relaxed);
+    }
+}
+
+/// Records in [`ON`] whether a client is active.
+fn set_active(on: bool) {
+    if on {
+        ON.fetch_or(1, Release);
+    } else {
+        ON.fetch_and(!1, Release);
+    }
 }
 
 /// Runs `f` with the current client, from a per-thread cache: no lock unless the global
@@ -201,7 +231,7 @@ fn set_global(inner: Option<Arc<ClientState>>) -> Option<Arc<ClientState>> {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     };
-    ACTIVE.store(inner.as_ref().is_some_and(|i| i.config.enabled), Release);
+    set_active(inner.as_ref().is_some_and(|i| i.config.enabled));
     let old = std::mem::replace(&mut *g, inner);
     GENERATION.fetch_add(1, AcqRel);
     old
@@ -214,7 +244,7 @@ fn unset_global(inner: &Arc<ClientState>) {
     };
     if g.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, inner)) {
         *g = None;
-        ACTIVE.store(false, Release);
+        set_active(false);
         GENERATION.fetch_add(1, AcqRel);
     }
 }

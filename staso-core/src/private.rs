@@ -24,10 +24,10 @@ use std::panic::Location;
 /// it captured lives behind a pointer). For the benchmarks' memory bound.
 pub const SPAN_RECORD_BYTES: usize = std::mem::size_of::<SpanRecord>();
 
-/// The one check the disabled path pays: a relaxed load or two, no TLS.
+/// The one check the disabled path pays: one relaxed load, no TLS.
 #[inline(always)]
 pub fn enabled() -> bool {
-    crate::client::active() || crate::testing::capturing()
+    crate::client::started()
 }
 
 /// Fields common to the sync and async forms, set while the span is being opened: whether
@@ -109,8 +109,8 @@ impl FnSpan {
     };
 }
 
-/// An entry point the macros expand to: when tracing is off it is two relaxed loads and
-/// a branch, inlined into the caller, and returns `$span::OFF`; inside a trace that is not
+/// An entry point the macros expand to: when tracing is off it is one relaxed load and a
+/// branch, inlined into the caller, and returns `$span::OFF`; inside a trace that is not
 /// recorded (not sampled, or below a discarded span) it is one thread-local load more;
 /// `$recording` opens the span otherwise.
 macro_rules! entry_point {

@@ -18,7 +18,6 @@ use serde_json::{Map, Value};
 use staso_types::{Annotation, Options, TraceId};
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 /// Where the spans of one capture go.
@@ -29,29 +28,19 @@ struct Sink {
     config: Config,
 }
 
-/// Captures running now, anywhere in the process: while non-zero, spans are started
-/// even without a client (they only go somewhere when a sink is in their context).
-static CAPTURES: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether any capture is running.
-#[inline(always)]
-pub(crate) fn capturing() -> bool {
-    CAPTURES.load(Relaxed) != 0
-}
-
 /// Counts a running capture for as long as it lives.
 struct Running;
 
 impl Running {
     fn start() -> Running {
-        CAPTURES.fetch_add(1, Relaxed);
+        crate::client::count_capture(true);
         Running
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        CAPTURES.fetch_sub(1, Relaxed);
+        crate::client::count_capture(false);
     }
 }
 

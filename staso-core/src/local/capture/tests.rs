@@ -156,7 +156,10 @@ struct OddNames {
 /// one: the same name, again and again, comes out the same, as serde_json writes it.
 #[test]
 fn field_names_are_escaped_when_they_need_it_every_time() {
-    let v = OddNames { plain: 1, quoted: 2 };
+    let v = OddNames {
+        plain: 1,
+        quoted: 2,
+    };
     let expected = serde_json::to_string(&v).expect("serde_json");
     for _ in 0..3 {
         assert_eq!(capture(&v), expected);
