@@ -7,8 +7,8 @@
 //! is what the policy allows even for values set before a field was suppressed.
 //!
 //! The body is written field by field, straight into the buffer: ids, timestamps and
-//! numbers without `fmt`, the `capture` object once per batch, the `attributes` in a
-//! buffer reused across the batch. Serializing a struct of owned `String`s and a
+//! numbers without `fmt`, the `capture` object once per batch, the `attributes` text
+//! escaped as it is written (it travels as a string). Serializing a struct of owned `String`s and a
 //! `serde_json` map per span cost the batcher about half its time in allocation, `fmt`
 //! and map building (issue 13, target 2).
 
@@ -16,18 +16,21 @@ use crate::config::Config;
 use crate::local::capture;
 use crate::local::clock;
 use crate::local::record::{Field, SpanRecord};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 use staso_types::{CapturePolicy, Kind};
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// Keeps one copy per (trace, span): the newest, except that a provisional copy never
 /// replaces a final one. Order is that of first appearance.
 pub(crate) fn coalesce<'a>(
     records: impl IntoIterator<Item = &'a SpanRecord>,
 ) -> Vec<&'a SpanRecord> {
-    let mut out: Vec<&SpanRecord> = Vec::new();
-    let mut pos: HashMap<(u128, u64), usize> = HashMap::new();
+    let records = records.into_iter();
+    let n = records.size_hint().0;
+    let mut out: Vec<&SpanRecord> = Vec::with_capacity(n);
+    let mut pos: FxHashMap<(u128, u64), usize> =
+        FxHashMap::with_capacity_and_hasher(n, Default::default());
     for r in records {
         let key = (r.trace_id.to_u128(), r.span_id.to_u64());
         match pos.get(&key) {
@@ -53,7 +56,7 @@ pub(crate) fn encode_batch<'a>(
 ) -> usize {
     let spans = coalesce(records);
     let mut order: Vec<u128> = Vec::new();
-    let mut groups: HashMap<u128, Vec<&SpanRecord>> = HashMap::new();
+    let mut groups: FxHashMap<u128, Vec<&SpanRecord>> = FxHashMap::default();
     for r in spans {
         groups
             .entry(r.trace_id.to_u128())
@@ -97,11 +100,10 @@ pub(crate) fn encode_batch<'a>(
 }
 
 /// Writes spans of one configuration: the `capture` object (the same for every span) is
-/// written once, and the buffer of the `attributes` text is reused from span to span.
+/// written once.
 struct SpanWriter<'c> {
     cfg: &'c Config,
     capture: String,
-    attributes: String,
 }
 
 impl<'c> SpanWriter<'c> {
@@ -116,11 +118,7 @@ impl<'c> SpanWriter<'c> {
             push_str_json(&mut capture, v);
         }
         capture.push('}');
-        SpanWriter {
-            cfg,
-            capture,
-            attributes: String::new(),
-        }
+        SpanWriter { cfg, capture }
     }
 
     /// One span in the contract's form (without `trace_id`), appended to `out`.
@@ -130,7 +128,11 @@ impl<'c> SpanWriter<'c> {
         static NO_LLM: crate::local::record::Llm = crate::local::record::Llm::EMPTY;
         let extras = r.extras.as_deref();
         let llm = extras.map_or(&NO_LLM, |e| &e.llm);
-        let mut attrs = Attrs::default();
+        // Room for what a span usually has (its code location, a tool name, a few more):
+        // one allocation, not one per doubling.
+        let mut attrs = Attrs {
+            entries: Vec::with_capacity(8),
+        };
 
         // Sent only when allowed and not "nothing" (the reference client sends `""` for
         // those).
@@ -283,8 +285,7 @@ impl<'c> SpanWriter<'c> {
         out.push_str(",\"output\":");
         push_str_json(out, output.unwrap_or(""));
         out.push_str(",\"attributes\":");
-        attrs.write_json(&mut self.attributes, policy);
-        push_str_json(out, &self.attributes);
+        attrs.write_as_string(out, policy);
         out.push_str(",\"error_message\":");
         match &error_message {
             Some(m) => push_str_json(out, m),
@@ -364,40 +365,61 @@ impl<'a> Attrs<'a> {
         }
     }
 
-    /// The object's JSON text, written into `out` (cleared first).
-    fn write_json(mut self, out: &mut String, policy: &CapturePolicy) {
+    /// The object as the contract sends it: its JSON text as a JSON string, written
+    /// escaped straight into `out`. Building the text and then escaping it copied the
+    /// text twice, in a dozen small pieces around its quotes.
+    fn write_as_string(mut self, out: &mut String, policy: &CapturePolicy) {
         self.entries.retain(|(k, _)| policy.allows_attribute(k));
         self.entries.sort_by(|a, b| a.0.cmp(&b.0));
-        out.clear();
-        out.push('{');
+        out.push_str("\"{");
         for (i, (k, v)) in self.entries.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            push_str_json(out, k);
+            push_inner_str(out, k);
             out.push(':');
             match v {
-                Attr::Str(s) => push_str_json(out, s),
+                Attr::Str(s) => push_inner_str(out, s),
                 Attr::Num(n) => out.push_str(itoa::Buffer::new().format(*n)),
                 Attr::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                Attr::Raw(j) => out.push_str(j),
+                // JSON text already: escaped once, as the inside of the outer string.
+                Attr::Raw(j) => capture::escape_into(out, j),
                 Attr::Tags(ts) => {
                     out.push('[');
                     for (i, t) in ts.iter().enumerate() {
                         if i > 0 {
                             out.push(',');
                         }
-                        push_str_json(out, t);
+                        push_inner_str(out, t);
                     }
                     out.push(']');
                 }
             }
         }
-        out.push('}');
+        out.push_str("}\"");
     }
 }
 
+/// A string inside JSON text that is itself inside a JSON string: escaped for the inner
+/// text, then again for the outer string. Most (keys, file paths, names) need neither.
+fn push_inner_str(out: &mut String, s: &str) {
+    out.push_str("\\\"");
+    if capture::needs_escape(s) {
+        let mut inner = String::with_capacity(s.len() + 8);
+        capture::escape_into(&mut inner, s);
+        capture::escape_into(out, &inner);
+    } else {
+        out.push_str(s);
+    }
+    out.push_str("\\\"");
+}
+
 fn push_str_json(out: &mut String, s: &str) {
+    // Most of a span's LLM fields are empty.
+    if s.is_empty() {
+        out.push_str("\"\"");
+        return;
+    }
     out.push('"');
     capture::escape_into(out, s);
     out.push('"');
@@ -420,4 +442,45 @@ pub(crate) fn span_json(r: &SpanRecord, cfg: &Config) -> Value {
         m.insert("workspace_slug".into(), cfg.workspace_slug.clone().into());
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The `attributes` string, escaped as it is written, reads back (outer string, then
+    /// inner JSON text) as the object it stands for, whatever its texts hold.
+    #[test]
+    fn attributes_escaped_in_one_pass_read_back_as_the_object() {
+        let odd = "a\"b\\c\nd\u{1}é😀";
+        // Room for what a span usually has (its code location, a tool name, a few more):
+        // one allocation, not one per doubling.
+        let mut attrs = Attrs {
+            entries: Vec::with_capacity(8),
+        };
+        attrs.insert("code.filepath", Attr::Str(odd));
+        attrs.insert("code.lineno", Attr::Num(42));
+        attrs.insert("plain", Attr::Str("src/lib.rs"));
+        attrs.insert("vcs.is_dirty", Attr::Bool(true));
+        attrs.insert("meta", Attr::Raw(r#"{"q":"say \"hi\"\\n","n":[1,2]}"#));
+        attrs.insert("tags", Attr::Tags(vec!["t\"1", "plain"]));
+        attrs.insert(odd.to_string(), Attr::Num(1));
+        let mut out = String::from("x");
+        attrs.write_as_string(&mut out, &CapturePolicy::default());
+        let text: String = serde_json::from_str(&out[1..]).expect("a JSON string");
+        let v: Value = serde_json::from_str(&text).expect("JSON text inside");
+        assert_eq!(
+            v,
+            json!({
+                "code.filepath": odd,
+                "code.lineno": 42,
+                "plain": "src/lib.rs",
+                "vcs.is_dirty": true,
+                "meta": {"q": "say \"hi\"\\n", "n": [1, 2]},
+                "tags": ["t\"1", "plain"],
+                odd: 1,
+            })
+        );
+    }
 }

@@ -17,6 +17,7 @@
 //! (which can step backwards) where the TSC is unusable; quanta calibrates lazily and falls
 //! back to the monotonic clock.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -148,35 +149,65 @@ pub(crate) fn now() -> Tick {
 }
 
 /// Appends `2026-11-26T06:10:47.123456+00:00`, the contract's timestamp form. Written
-/// from the date's fields into a template, without chrono's `format` (which parses its
-/// format string on every call) or `fmt` (the batcher writes one or two per span).
+/// into a template: the date from the day's number (chrono's calendar, asked once per
+/// day: see [`date_of`]), the time of day and the microseconds by division. Without
+/// chrono's `format` (which parses its format string on every call) or `fmt`; the batcher
+/// writes one or two per span.
 pub(crate) fn write_iso8601(out: &mut String, t: Stamp) {
-    use chrono::{Datelike, Timelike};
-    let nanos = i128::from(t.0);
-    let secs = (nanos / 1_000_000_000) as i64;
-    let sub = (nanos % 1_000_000_000) as u32;
-    match chrono::DateTime::from_timestamp(secs, sub) {
-        Some(dt) if (0..=9999).contains(&dt.year()) => {
-            let mut b = *b"0000-00-00T00:00:00.000000+00:00";
-            let mut digits = |at: usize, width: usize, mut v: u32| {
-                for i in (0..width).rev() {
-                    b[at + i] = b'0' + (v % 10) as u8;
-                    v /= 10;
-                }
-            };
-            digits(0, 4, dt.year() as u32);
-            digits(5, 2, dt.month());
-            digits(8, 2, dt.day());
-            digits(11, 2, dt.hour());
-            digits(14, 2, dt.minute());
-            digits(17, 2, dt.second());
-            digits(20, 6, dt.nanosecond() / 1_000);
-            // Only ASCII digits were written into an ASCII template.
-            out.push_str(std::str::from_utf8(&b).unwrap_or("1970-01-01T00:00:00.000000+00:00"));
+    let secs = t.0 / 1_000_000_000;
+    let micros = (t.0 % 1_000_000_000) as u32 / 1_000;
+    let time_of_day = (secs % 86_400) as u32;
+    let mut b = *b"0000-00-00T00:00:00.000000+00:00";
+    b[..10].copy_from_slice(&date_of(secs / 86_400));
+    let mut digits = |at: usize, width: usize, mut v: u32| {
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
         }
-        Some(dt) => out.push_str(&dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()),
-        None => out.push_str("1970-01-01T00:00:00.000000+00:00"),
+    };
+    digits(11, 2, time_of_day / 3_600);
+    digits(14, 2, time_of_day / 60 % 60);
+    digits(17, 2, time_of_day % 60);
+    digits(20, 6, micros);
+    // Only ASCII digits were written into an ASCII template.
+    out.push_str(std::str::from_utf8(&b).unwrap_or("1970-01-01T00:00:00.000000+00:00"));
+}
+
+/// `YYYY-MM-DD` of day `days` after 1970-01-01. The day asked for last is kept per
+/// thread: the spans of a batch almost always share their day, and the calendar was most
+/// of what a timestamp cost the batcher.
+fn date_of(days: u64) -> [u8; 10] {
+    thread_local! {
+        static LAST: Cell<(u64, [u8; 10])> = const { Cell::new((u64::MAX, [0; 10])) };
     }
+    let cached = LAST.try_with(Cell::get).ok().filter(|(d, _)| *d == days);
+    if let Some((_, text)) = cached {
+        return text;
+    }
+    let text = calendar_date(days);
+    let _ = LAST.try_with(|l| l.set((days, text)));
+    text
+}
+
+/// [`date_of`] without the cache. A `u64` of nanoseconds ends in 2554, so every day fits.
+fn calendar_date(days: u64) -> [u8; 10] {
+    use chrono::Datelike;
+    // Day 1 of the common era is 0001-01-01; 1970-01-01 is its day 719 163.
+    let date = i32::try_from(days + 719_163)
+        .ok()
+        .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
+        .unwrap_or_default();
+    let mut b = *b"0000-00-00";
+    let mut digits = |at: usize, width: usize, mut v: u32| {
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    digits(0, 4, date.year().clamp(0, 9999) as u32);
+    digits(5, 2, date.month());
+    digits(8, 2, date.day());
+    b
 }
 
 /// Milliseconds between two stamps of one trace, rounded to 2 decimals.
@@ -217,6 +248,27 @@ mod tests {
             .expect("in range");
             let want = dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
             assert_eq!(iso8601(Stamp(t)), want, "{t}");
+        }
+    }
+
+    /// Consecutive stamps around day, month, year and leap-day boundaries, so the per-day
+    /// cache is hit, missed and refilled in every order.
+    #[test]
+    fn iso8601_follows_chrono_across_day_boundaries() {
+        let mut t = 1_709_164_799_000_000_000u64; // 2024-02-28T23:59:59
+        let mut back = 4_102_444_799_999_999_999u64; // 2099-12-31T23:59:59.999999999
+        for _ in 0..2_000 {
+            for s in [t, back, 0, t + 86_400_000_000_000] {
+                let dt = chrono::DateTime::from_timestamp(
+                    (s / 1_000_000_000) as i64,
+                    (s % 1_000_000_000) as u32,
+                )
+                .expect("in range");
+                let want = dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
+                assert_eq!(iso8601(Stamp(s)), want, "{s}");
+            }
+            t += 1_999_999_937;
+            back += 700_000_000_123;
         }
     }
 

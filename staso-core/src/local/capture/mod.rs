@@ -24,7 +24,7 @@ mod text;
 
 pub(crate) use json::TRUNCATED;
 pub(crate) use redact::{is_secret_key, scrub};
-pub(crate) use text::escape_into;
+pub(crate) use text::{escape_into, needs_escape};
 
 use crate::config::Config;
 use crate::local::context::{self, Sink};
