@@ -12,12 +12,13 @@
 
 use super::annotations::AnnotationSender;
 use super::destination::{self, Delivery, Destination, Outcome, MAX_IN_FLIGHT};
+use super::held::{Held, PROVISIONAL_IDS};
 use super::queue::{LaneEnd, Queue};
 use super::transport::{backoff, Failure};
 use crate::config::Config;
 use crate::local::record::SpanRecord;
 use staso_types::{DeliveryReport, FailureKind};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,13 +29,10 @@ pub(crate) use super::handle::Handle;
 
 /// How often the wall-clock offset is measured again (see `clock`).
 const REANCHOR_EVERY: Duration = Duration::from_secs(60);
-/// Ids of held provisional copies start here: below are the sequence numbers of spans,
-/// so the smallest id held is the oldest span not yet settled.
-const PROVISIONAL_IDS: u64 = 1 << 63;
 
 /// A span in a batch, until every destination that takes it has settled it. It holds
 /// its credit until then.
-struct Held {
+struct Holding {
     record: SpanRecord,
     /// Destinations that have not settled it yet.
     waiting: u8,
@@ -70,7 +68,7 @@ struct Batcher {
     provisional: Vec<SpanRecord>,
     /// The spans of the batches in delivery, by sequence number (provisional copies from
     /// `PROVISIONAL_IDS` on).
-    held: BTreeMap<u64, Held>,
+    held: Held<Holding>,
     next_provisional: u64,
     in_flight: JoinSet<Outcome>,
     /// The deliveries being sent, with their destination, by their request's task (kept
@@ -110,7 +108,7 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
         rt,
         unsent: VecDeque::new(),
         provisional: Vec::new(),
-        held: BTreeMap::new(),
+        held: Held::default(),
         next_provisional: PROVISIONAL_IDS,
         in_flight: JoinSet::new(),
         sent_by_task: HashMap::new(),
@@ -353,7 +351,7 @@ impl Batcher {
             // A provisional copy no destination takes is dropped here; every destination
             // takes a final span.
             if waiting > 0 {
-                let held = Held {
+                let held = Holding {
                     record,
                     waiting,
                     gave_up: false,
@@ -384,7 +382,7 @@ impl Batcher {
         let records: Vec<&SpanRecord> = delivery
             .ids
             .iter()
-            .filter_map(|id| held.get(id).map(|h| &h.record))
+            .filter_map(|id| held.get(*id).map(|h| &h.record))
             .collect();
         if records.is_empty() {
             return;
@@ -481,7 +479,7 @@ impl Batcher {
     fn settle(&mut self, d: usize, ids: &[u64], gave_up: bool) {
         let (mut here, mut delivered, mut failed) = (0u64, 0u64, 0u64);
         for id in ids {
-            let Some(h) = self.held.get_mut(id) else {
+            let Some(h) = self.held.get_mut(*id) else {
                 continue;
             };
             let span = *id < PROVISIONAL_IDS;
@@ -490,7 +488,7 @@ impl Batcher {
             h.waiting = h.waiting.saturating_sub(1);
             if h.waiting == 0 {
                 let failed_somewhere = h.gave_up;
-                self.held.remove(id);
+                self.held.remove(*id);
                 if span && failed_somewhere {
                     failed += 1;
                 } else if span {
@@ -508,7 +506,7 @@ impl Batcher {
     /// The smallest sequence number not yet delivered or failed.
     fn oldest_outstanding(&self) -> u64 {
         let unsent = self.unsent.front().map(|(s, _)| *s);
-        let held = self.held.keys().next().copied();
+        let held = self.held.oldest_span();
         [unsent, held]
             .into_iter()
             .flatten()

@@ -158,7 +158,9 @@ impl Destination {
             .map(|d| d.not_before)
     }
 
-    /// Encodes `records` into `buf` and returns the attempt that sends them.
+    /// Encodes `records` into `buf` and returns the attempt that sends them. The body
+    /// leaves with the request (no copy of it: a batch is hundreds of kilobytes), and
+    /// `buf` gets a new buffer as large, so the next batch is written without growing.
     pub(crate) fn request(
         &self,
         records: &[&SpanRecord],
@@ -166,16 +168,20 @@ impl Destination {
         cfg: &Config,
         buf: &mut Vec<u8>,
     ) -> Request {
+        let body = |buf: &mut Vec<u8>| {
+            let next = Vec::with_capacity(buf.capacity());
+            std::mem::replace(buf, next)
+        };
         match &self.sender {
             Sender::Staso(t) => {
                 let traces = super::encode::encode_batch(records.iter().copied(), cfg, buf);
-                let (t, body, key) = (t.clone(), buf.clone(), key.to_string());
+                let (t, body, key) = (t.clone(), body(buf), key.to_string());
                 Box::pin(async move { t.send(body, &key, traces).await.map(|()| 0) })
             }
             #[cfg(feature = "otlp")]
             Sender::Otlp(t) => {
                 super::otlp::encode(records, cfg, t.protocol, buf);
-                let (t, body) = (t.clone(), buf.clone());
+                let (t, body) = (t.clone(), body(buf));
                 Box::pin(async move { t.send(body).await.map(|a| a.rejected) })
             }
         }

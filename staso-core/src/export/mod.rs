@@ -9,6 +9,7 @@ pub(crate) mod encode;
 #[cfg(feature = "otlp")]
 pub(crate) mod fields;
 mod handle;
+mod held;
 pub(crate) mod http;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
