@@ -159,16 +159,10 @@ pub(crate) fn write_iso8601(out: &mut String, t: Stamp) {
     let time_of_day = (secs % 86_400) as u32;
     let mut b = *b"0000-00-00T00:00:00.000000+00:00";
     b[..10].copy_from_slice(&date_of(secs / 86_400));
-    let mut digits = |at: usize, width: usize, mut v: u32| {
-        for i in (0..width).rev() {
-            b[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    digits(11, 2, time_of_day / 3_600);
-    digits(14, 2, time_of_day / 60 % 60);
-    digits(17, 2, time_of_day % 60);
-    digits(20, 6, micros);
+    put_digits(&mut b[11..13], time_of_day / 3_600);
+    put_digits(&mut b[14..16], time_of_day / 60 % 60);
+    put_digits(&mut b[17..19], time_of_day % 60);
+    put_digits(&mut b[20..26], micros);
     // Only ASCII digits were written into an ASCII template.
     out.push_str(std::str::from_utf8(&b).unwrap_or("1970-01-01T00:00:00.000000+00:00"));
 }
@@ -198,16 +192,18 @@ fn calendar_date(days: u64) -> [u8; 10] {
         .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
         .unwrap_or_default();
     let mut b = *b"0000-00-00";
-    let mut digits = |at: usize, width: usize, mut v: u32| {
-        for i in (0..width).rev() {
-            b[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    digits(0, 4, date.year().clamp(0, 9999) as u32);
-    digits(5, 2, date.month());
-    digits(8, 2, date.day());
+    put_digits(&mut b[0..4], date.year().clamp(0, 9999) as u32);
+    put_digits(&mut b[5..7], date.month());
+    put_digits(&mut b[8..10], date.day());
     b
+}
+
+/// Writes the last `to.len()` decimal digits of `v` into `to`, zero-padded.
+fn put_digits(to: &mut [u8], mut v: u32) {
+    for d in to.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
 }
 
 /// Milliseconds between two stamps of one trace, rounded to 2 decimals.
@@ -226,6 +222,16 @@ mod tests {
         s
     }
 
+    /// Nanoseconds since the epoch as chrono writes them in RFC 3339 with microseconds.
+    fn chronos(t: u64) -> String {
+        let dt = chrono::DateTime::from_timestamp(
+            (t / 1_000_000_000) as i64,
+            (t % 1_000_000_000) as u32,
+        )
+        .expect("in range");
+        dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    }
+
     #[test]
     fn iso8601_is_chronos_rfc3339_with_microseconds() {
         let stamps = [
@@ -241,13 +247,7 @@ mod tests {
             u64::MAX,
         ];
         for t in stamps {
-            let dt = chrono::DateTime::from_timestamp(
-                (t / 1_000_000_000) as i64,
-                (t % 1_000_000_000) as u32,
-            )
-            .expect("in range");
-            let want = dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
-            assert_eq!(iso8601(Stamp(t)), want, "{t}");
+            assert_eq!(iso8601(Stamp(t)), chronos(t), "{t}");
         }
     }
 
@@ -259,13 +259,7 @@ mod tests {
         let mut back = 4_102_444_799_999_999_999u64; // 2099-12-31T23:59:59.999999999
         for _ in 0..2_000 {
             for s in [t, back, 0, t + 86_400_000_000_000] {
-                let dt = chrono::DateTime::from_timestamp(
-                    (s / 1_000_000_000) as i64,
-                    (s % 1_000_000_000) as u32,
-                )
-                .expect("in range");
-                let want = dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
-                assert_eq!(iso8601(Stamp(s)), want, "{s}");
+                assert_eq!(iso8601(Stamp(s)), chronos(s), "{s}");
             }
             t += 1_999_999_937;
             back += 700_000_000_123;
