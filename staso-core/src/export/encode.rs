@@ -15,7 +15,7 @@
 use crate::config::Config;
 use crate::local::capture;
 use crate::local::clock;
-use crate::local::record::{Field, SpanRecord};
+use crate::local::record::{CallSite, Field, SpanRecord};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 use staso_types::{CapturePolicy, Kind};
@@ -100,10 +100,13 @@ pub(crate) fn encode_batch<'a>(
 }
 
 /// Writes spans of one configuration: the `capture` object (the same for every span) is
-/// written once.
+/// written once, and so are the `attributes` of each call site's plain spans.
 struct SpanWriter<'c> {
     cfg: &'c Config,
     capture: String,
+    /// The `attributes` string (escaped, quoted) of a span that has only what its call
+    /// site gives it, by the call site's address (0 for none): most spans of a batch.
+    by_callsite: FxHashMap<usize, String>,
 }
 
 impl<'c> SpanWriter<'c> {
@@ -118,7 +121,24 @@ impl<'c> SpanWriter<'c> {
             push_str_json(&mut capture, v);
         }
         capture.push('}');
-        SpanWriter { cfg, capture }
+        SpanWriter {
+            cfg,
+            capture,
+            by_callsite: FxHashMap::default(),
+        }
+    }
+
+    /// The `attributes` of a span whose attributes all come from its call site (see
+    /// [`callsite_attrs`]), written once per call site and batch.
+    fn callsite_attributes(&mut self, cs: Option<&'static CallSite>) -> &str {
+        let policy = &self.cfg.capture;
+        self.by_callsite
+            .entry(cs.map_or(0, |c| std::ptr::from_ref(c) as usize))
+            .or_insert_with(|| {
+                let mut text = String::new();
+                callsite_attrs(cs).write_as_string(&mut text, policy);
+                text
+            })
     }
 
     /// One span in the contract's form (without `trace_id`), appended to `out`.
@@ -128,10 +148,12 @@ impl<'c> SpanWriter<'c> {
         static NO_LLM: crate::local::record::Llm = crate::local::record::Llm::EMPTY;
         let extras = r.extras.as_deref();
         let llm = extras.map_or(&NO_LLM, |e| &e.llm);
-        // Room for what a span usually has (its code location, a tool name, a few more):
-        // one allocation, not one per doubling.
-        let mut attrs = Attrs {
-            entries: Vec::with_capacity(8),
+        // A span with nothing captured, not a root and not a provisional copy has only the
+        // attributes of its call site.
+        let plain = extras.is_none() && r.parent.is_some() && !r.provisional;
+        let mut attrs = match plain {
+            true => Attrs::default(),
+            false => callsite_attrs(r.callsite),
         };
 
         // Sent only when allowed and not "nothing" (the reference client sends `""` for
@@ -164,17 +186,9 @@ impl<'c> SpanWriter<'c> {
             }
         }
 
-        if let Some(cs) = r.callsite {
-            attrs.insert("code.filepath", Attr::Str(cs.file));
-            attrs.insert("code.lineno", Attr::Num(u64::from(cs.line)));
-            attrs.insert("code.function", Attr::Str(cs.function));
-            if cs.kind == Kind::Tool {
-                attrs.insert("tool_name", Attr::Str(cs.name));
-            }
-        }
-        let mut tags: Vec<&str> = r.callsite.map(|c| c.tags.to_vec()).unwrap_or_default();
-        tags.extend(extras.iter().flat_map(|e| e.tags()));
-        if !tags.is_empty() {
+        if let Some(e) = extras.filter(|e| e.tags().next().is_some()) {
+            let mut tags: Vec<&str> = r.callsite.map(|c| c.tags.to_vec()).unwrap_or_default();
+            tags.extend(e.tags());
             attrs.insert("tags", Attr::Tags(tags));
         }
         if let Some(e) = extras {
@@ -285,7 +299,11 @@ impl<'c> SpanWriter<'c> {
         out.push_str(",\"output\":");
         push_str_json(out, output.unwrap_or(""));
         out.push_str(",\"attributes\":");
-        attrs.write_as_string(out, policy);
+        if plain {
+            out.push_str(self.callsite_attributes(r.callsite));
+        } else {
+            attrs.write_as_string(out, policy);
+        }
         out.push_str(",\"error_message\":");
         match &error_message {
             Some(m) => push_str_json(out, m),
@@ -315,6 +333,26 @@ impl<'c> SpanWriter<'c> {
         push_str_json(out, conv.and_then(|c| c.user_id.as_deref()).unwrap_or(""));
         out.push('}');
     }
+}
+
+/// The attributes a span has from its call site: code location, tool name, tags.
+fn callsite_attrs(cs: Option<&'static CallSite>) -> Attrs<'static> {
+    // Room for what a span usually has: one allocation, not one per doubling.
+    let mut attrs = Attrs {
+        entries: Vec::with_capacity(8),
+    };
+    if let Some(cs) = cs {
+        attrs.insert("code.filepath", Attr::Str(cs.file));
+        attrs.insert("code.lineno", Attr::Num(u64::from(cs.line)));
+        attrs.insert("code.function", Attr::Str(cs.function));
+        if cs.kind == Kind::Tool {
+            attrs.insert("tool_name", Attr::Str(cs.name));
+        }
+        if !cs.tags.is_empty() {
+            attrs.insert("tags", Attr::Tags(cs.tags.to_vec()));
+        }
+    }
+    attrs
 }
 
 /// 128 bits as a quoted `8-4-4-4-12` lowercase hex string (the contract's id form).
@@ -447,7 +485,78 @@ pub(crate) fn span_json(r: &SpanRecord, cfg: &Config) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::local::clock::Stamp;
+    use crate::local::record::SharedStr;
     use serde_json::json;
+    use staso_types::{Options, SpanId, Status, TraceId};
+
+    static TOOL: CallSite = CallSite {
+        name: "lookup \"orders\"",
+        kind: Kind::Tool,
+        function: "lookup",
+        module_path: "app::tools",
+        file: "src/tools.rs",
+        line: 12,
+        tags: &["billing", "read\"only"],
+        capture_input: true,
+        capture_output: true,
+    };
+
+    fn record(parent: Option<u64>, callsite: Option<&'static CallSite>) -> SpanRecord {
+        SpanRecord {
+            trace_id: TraceId::from_u128(7).expect("non-zero"),
+            span_id: SpanId::from_u64(9).expect("non-zero"),
+            parent: parent.and_then(SpanId::from_u64),
+            start: Stamp(1_764_000_000_000_000_000),
+            end: Stamp(1_764_000_000_001_000_000),
+            name: SharedStr::Static("lookup"),
+            kind: Kind::Tool,
+            status: Status::Ok,
+            provisional: false,
+            discarded: false,
+            callsite,
+            agent: None,
+            conversation: None,
+            extras: None,
+        }
+    }
+
+    /// A plain span's `attributes` come from its call site's cached text; the same span
+    /// with (empty) extras takes the general path. Both, first and second time, write the
+    /// same bytes, for spans with and without a call site.
+    #[test]
+    fn a_call_sites_cached_attributes_are_what_the_general_path_writes() {
+        let env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let cfg = crate::config::resolve(
+            &Options::new()
+                .api_key("unit-test-key")
+                .agent_name("t")
+                .capture_git(false),
+            &env,
+        )
+        .expect("config");
+        for cs in [Some(&TOOL), None] {
+            let plain = record(Some(3), cs);
+            let mut general = record(Some(3), cs);
+            general.extras();
+            let mut w = SpanWriter::new(&cfg);
+            let (mut a, mut b, mut c) = (String::new(), String::new(), String::new());
+            w.write(&mut a, &plain);
+            w.write(&mut b, &plain);
+            w.write(&mut c, &general);
+            assert_eq!(a, c, "{cs:?}");
+            assert_eq!(b, c, "{cs:?}");
+            let v: Value = serde_json::from_str(&a).expect("JSON");
+            let attrs: Value =
+                serde_json::from_str(v["attributes"].as_str().expect("a string")).expect("JSON");
+            if cs.is_some() {
+                assert_eq!(attrs["tags"], json!(["billing", "read\"only"]), "{attrs}");
+                assert_eq!(attrs["tool_name"], json!("lookup \"orders\""), "{attrs}");
+            } else {
+                assert_eq!(attrs, json!({}));
+            }
+        }
+    }
 
     /// The `attributes` string, escaped as it is written, reads back (outer string, then
     /// inner JSON text) as the object it stands for, whatever its texts hold.
