@@ -99,11 +99,12 @@ pub(crate) fn encode_batch<'a>(
     order.len()
 }
 
-/// Writes spans of one configuration: the `capture` object (the same for every span) is
-/// written once, and so are the `attributes` of each call site's plain spans.
+/// Writes spans of one configuration: what is the same for every span (the `capture`
+/// object, the configuration's ids) is written once, and so are the `attributes` of each
+/// call site's plain spans.
 struct SpanWriter<'c> {
     cfg: &'c Config,
-    capture: String,
+    fixed: Fixed,
     /// The `attributes` string (escaped, quoted) of a span that has only what its call
     /// site gives it, by the call site's address (0 for none): most spans of a batch.
     by_callsite: FxHashMap<usize, String>,
@@ -111,19 +112,9 @@ struct SpanWriter<'c> {
 
 impl<'c> SpanWriter<'c> {
     fn new(cfg: &'c Config) -> Self {
-        let mut capture = String::from("{");
-        for (i, (k, v)) in cfg.capture.wire().iter().enumerate() {
-            if i > 0 {
-                capture.push(',');
-            }
-            push_str_json(&mut capture, k);
-            capture.push(':');
-            push_str_json(&mut capture, v);
-        }
-        capture.push('}');
         SpanWriter {
             cfg,
-            capture,
+            fixed: Fixed::new(cfg),
             by_callsite: FxHashMap::default(),
         }
     }
@@ -309,14 +300,11 @@ impl<'c> SpanWriter<'c> {
             Some(m) => push_str_json(out, m),
             None => out.push_str("null"),
         }
-        out.push_str(",\"capture\":");
-        out.push_str(&self.capture);
-        out.push_str(",\"session_id\":");
-        push_str_json(
-            out,
-            conv.map(|c| c.session_id.as_str())
-                .unwrap_or(&cfg.session_id),
-        );
+        out.push_str(&self.fixed.capture_then_session);
+        match conv {
+            Some(c) => push_str_json(out, &c.session_id),
+            None => out.push_str(&self.fixed.session),
+        }
         out.push_str(",\"agent_name\":");
         push_str_json(
             out,
@@ -325,13 +313,47 @@ impl<'c> SpanWriter<'c> {
                 .map(|a| a.as_str())
                 .unwrap_or(&cfg.agent_name),
         );
-        out.push_str(",\"agent_id\":");
-        push_str_json(out, &cfg.agent_id);
-        out.push_str(",\"agent_version\":");
-        push_str_json(out, &cfg.agent_version);
-        out.push_str(",\"user_id\":");
+        out.push_str(&self.fixed.ids_then_user);
         push_str_json(out, conv.and_then(|c| c.user_id.as_deref()).unwrap_or(""));
         out.push('}');
+    }
+}
+
+/// The parts of a span's JSON that only the configuration decides, written (escaped) once
+/// per batch.
+struct Fixed {
+    /// `,"capture":{…},"session_id":`
+    capture_then_session: String,
+    /// The session of spans outside a conversation, as a JSON string.
+    session: String,
+    /// `,"agent_id":"…","agent_version":"…","user_id":`
+    ids_then_user: String,
+}
+
+impl Fixed {
+    fn new(cfg: &Config) -> Fixed {
+        let mut capture_then_session = String::from(",\"capture\":{");
+        for (i, (k, v)) in cfg.capture.wire().iter().enumerate() {
+            if i > 0 {
+                capture_then_session.push(',');
+            }
+            push_str_json(&mut capture_then_session, k);
+            capture_then_session.push(':');
+            push_str_json(&mut capture_then_session, v);
+        }
+        capture_then_session.push_str("},\"session_id\":");
+        let mut session = String::new();
+        push_str_json(&mut session, &cfg.session_id);
+        let mut ids_then_user = String::from(",\"agent_id\":");
+        push_str_json(&mut ids_then_user, &cfg.agent_id);
+        ids_then_user.push_str(",\"agent_version\":");
+        push_str_json(&mut ids_then_user, &cfg.agent_version);
+        ids_then_user.push_str(",\"user_id\":");
+        Fixed {
+            capture_then_session,
+            session,
+            ids_then_user,
+        }
     }
 }
 
