@@ -7,8 +7,9 @@
 //! is what the policy allows even for values set before a field was suppressed.
 //!
 //! The body is written field by field, straight into the buffer: ids, timestamps and
-//! numbers without `fmt`, the `capture` object once per batch, the `attributes` text
-//! escaped as it is written (it travels as a string). Serializing a struct of owned `String`s and a
+//! numbers without `fmt`, what the configuration decides once per batch, the `attributes`
+//! text escaped as it is written (it travels as a string) and once per call site for the
+//! spans that only have their call site's. Serializing a struct of owned `String`s and a
 //! `serde_json` map per span cost the batcher about half its time in allocation, `fmt`
 //! and map building (issue 13, target 2).
 
@@ -142,9 +143,10 @@ impl<'c> SpanWriter<'c> {
         // A span with nothing captured, not a root and not a provisional copy has only the
         // attributes of its call site.
         let plain = extras.is_none() && r.parent.is_some() && !r.provisional;
-        let mut attrs = match plain {
-            true => Attrs::default(),
-            false => callsite_attrs(r.callsite),
+        let mut attrs = if plain {
+            Attrs::default()
+        } else {
+            callsite_attrs(r.callsite)
         };
 
         // Sent only when allowed and not "nothing" (the reference client sends `""` for

@@ -532,13 +532,19 @@ fn name_slot(ptr: usize, len: usize, slots: usize) -> usize {
 /// What a name from code is, for writing it as a key: whether it is secret
 /// ([`is_secret_key`]) and whether it goes into JSON as it is (no byte to escape, which
 /// is every Rust identifier; a serde `rename` may hold anything).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct NameFacts {
     secret: bool,
     plain: bool,
 }
 
 impl NameFacts {
+    /// What an empty cache slot holds (its address, 0, never matches a name).
+    const UNSEEN: NameFacts = NameFacts {
+        secret: false,
+        plain: false,
+    };
+
     fn of(k: &str) -> NameFacts {
         NameFacts {
             secret: is_secret_key(k),
@@ -554,8 +560,7 @@ fn name_facts(k: &'static str) -> NameFacts {
     const SLOTS: usize = 64;
     type Slot = std::cell::Cell<(usize, usize, NameFacts)>;
     thread_local! {
-        static SEEN: [Slot; SLOTS] =
-            const { [const { Slot::new((0, 0, NameFacts { secret: false, plain: false })) }; SLOTS] };
+        static SEEN: [Slot; SLOTS] = const { [const { Slot::new((0, 0, NameFacts::UNSEEN)) }; SLOTS] };
     }
     let (ptr, len) = (k.as_ptr() as usize, k.len());
     let slot = name_slot(ptr, len, SLOTS);

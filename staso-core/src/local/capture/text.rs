@@ -152,52 +152,34 @@ fn next_escape(b: &[u8], mut from: usize) -> usize {
         .map_or(b.len(), |p| from + p)
 }
 
-/// Appends `s` to `out` escaped as the inside of a JSON string. No bound to check, so
-/// each run of bytes that stand as they are goes in with one copy, found eight bytes at a
-/// time: the batcher escapes every text of every span (and the `attributes` object, JSON
-/// text inside a string), and a byte-by-byte scan was half of its encoding time.
+/// Appends `s` to `out` escaped as the inside of a JSON string: the batcher escapes every
+/// text of every span (and the `attributes` object, JSON text inside a string).
 pub(crate) fn escape_into(out: &mut String, s: &str) {
+    out.reserve(s.len());
+    escape_capped(out, s, usize::MAX);
+}
+
+/// Appends as much of `s`, escaped, as keeps `out` within `end` bytes (cut on a char and
+/// escape boundary); returns whether all of it went in. Each run of bytes that stand as
+/// they are goes in with one copy, found eight bytes at a time ([`next_escape`]): a
+/// byte-by-byte scan was half of the batcher's encoding time.
+pub(crate) fn escape_capped(out: &mut String, s: &str, end: usize) -> bool {
     let b = s.as_bytes();
-    out.reserve(b.len());
     let mut run = 0;
     loop {
         let i = next_escape(b, run);
         // Only ASCII bytes are escaped, so `run..i` starts and ends on char boundaries.
-        out.push_str(&s[run..i]);
-        let Some(&c) = b.get(i) else { return };
-        out.push_str(ESCAPES[CLASS[c as usize] as usize]);
-        run = i + 1;
-    }
-}
-
-/// Appends as much of `s`, escaped, as keeps `out` within `end` bytes (cut on a char and
-/// escape boundary); returns whether all of it went in.
-pub(crate) fn escape_capped(out: &mut String, s: &str, end: usize) -> bool {
-    let b = s.as_bytes();
-    let mut run = 0;
-    // Runs with nothing to escape are skipped 32 bytes at a time (vector compares).
-    let mut from = 0;
-    while from + 32 <= b.len() {
-        let clean = b[from..from + 32].iter().fold(true, |acc, &c| {
-            acc & (c >= 0x20) & (c != b'"') & (c != b'\\')
-        });
-        if !clean {
-            break;
-        }
-        from += 32;
-    }
-    for (i, &c) in b.iter().enumerate().skip(from) {
-        let Some(esc) = escape_of(c) else { continue };
         if !push_capped(out, &s[run..i], end) {
             return false;
         }
+        let Some(&c) = b.get(i) else { return true };
+        let esc = ESCAPES[CLASS[c as usize] as usize];
         if out.len() + esc.len() > end {
             return false;
         }
         out.push_str(esc);
         run = i + 1;
     }
-    push_capped(out, &s[run..], end)
 }
 
 /// Appends `s`, or the part of it that keeps `out` within `end` bytes.
