@@ -132,7 +132,15 @@ struct Cached {
     client: Option<Arc<ClientState>>,
     /// This thread's lane into the client's queue, made at its first span.
     lane: Option<Lane>,
+    /// This thread's counted handle on the client's configuration, made at its first
+    /// capture: taking it for a capture is then a non-atomic count on this thread's own
+    /// memory, not an atomic one on the `Arc` every thread shares.
+    config: Option<ThreadConfig>,
 }
+
+/// A thread's handle on a client's configuration (see [`Cached::config`]).
+#[allow(clippy::redundant_allocation)]
+pub(crate) type ThreadConfig = std::rc::Rc<Arc<Config>>;
 
 thread_local! {
     static CACHED: RefCell<Cached> = const {
@@ -140,6 +148,7 @@ thread_local! {
             generation: 0,
             client: None,
             lane: None,
+            config: None,
         })
     };
 }
@@ -183,7 +192,7 @@ pub(crate) fn with_client<R>(f: impl FnOnce(&ClientState) -> R) -> Option<R> {
 }
 
 /// [`with_client`], also handing out this thread's lane (if it has one yet).
-#[inline]
+#[inline(always)]
 fn with_cached<R>(f: impl FnOnce(&ClientState, &mut Option<Lane>) -> R) -> Option<R> {
     CACHED
         .try_with(|c| {
@@ -213,6 +222,7 @@ fn refresh(c: &mut Cached, generation: u64) {
     };
     if !same {
         c.lane = None;
+        c.config = None;
         c.client = current;
     }
 }
@@ -247,6 +257,29 @@ fn unset_global(inner: &Arc<ClientState>) {
         set_active(false);
         GENERATION.fetch_add(1, AcqRel);
     }
+}
+
+/// This thread's handle on the current client's configuration (made at the thread's first
+/// capture under this client); `None` without a client. One visit of the thread's cache.
+#[inline]
+pub(crate) fn thread_config() -> Option<ThreadConfig> {
+    CACHED
+        .try_with(|c| {
+            let gen = GENERATION.load(Acquire);
+            let mut c = c.try_borrow_mut().ok()?;
+            if c.generation != gen {
+                refresh(&mut c, gen);
+            }
+            let Cached { client, config, .. } = &mut *c;
+            let client = client.as_deref()?;
+            Some(
+                config
+                    .get_or_insert_with(|| std::rc::Rc::new(client.config.clone()))
+                    .clone(),
+            )
+        })
+        .ok()
+        .flatten()
 }
 
 /// The current client's configuration (for the capture decisions of the macros).

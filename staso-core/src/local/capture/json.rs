@@ -476,6 +476,7 @@ impl State {
 /// cut there (`"…[truncated]"` as the last element, or as the last key with `null`). Returns
 /// at least the size the whole document would have had, when it was cut. Needs no rules,
 /// so a document can always be closed.
+#[inline]
 pub(crate) fn finish(buf: &mut String, st: &mut State) -> Option<usize> {
     let close = |buf: &mut String, st: &mut State| {
         while st.open > 0 {
@@ -556,6 +557,7 @@ impl NameFacts {
 /// [`NameFacts`] of a name from code, remembered per thread by its address (a `'static`
 /// string never changes): the names of a function's arguments and of a struct's fields
 /// are checked once per thread, not once per value.
+#[inline]
 fn name_facts(k: &'static str) -> NameFacts {
     const SLOTS: usize = 64;
     type Slot = std::cell::Cell<(usize, usize, NameFacts)>;

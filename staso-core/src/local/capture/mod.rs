@@ -42,25 +42,13 @@ pub(crate) type Site = Option<&'static Location<'static>>;
 
 // -------------------------------------------------------------------------- rules
 
-/// The client's configuration as this thread holds it: an `Rc` so that taking it for a
-/// capture is a non-atomic count on this thread's own cache line, not an atomic one on the
-/// `Arc` every thread shares (one extra allocation per thread and client).
-#[allow(clippy::redundant_allocation)]
-type ThreadConfig = Rc<Arc<Config>>;
-
 /// The configuration a capture follows: the test capture's, or the running client's.
 #[derive(Clone)]
 pub(crate) enum RulesHandle {
     /// The client's configuration, through this thread's cache.
-    Client(ThreadConfig),
+    Client(crate::client::ThreadConfig),
     /// A test capture's.
     Sink(Arc<dyn Sink>),
-}
-
-thread_local! {
-    /// The last client configuration this thread captured under. Holding it keeps the
-    /// pointer comparison honest (the allocation cannot be reused while held).
-    static CLIENT: RefCell<Option<ThreadConfig>> = const { RefCell::new(None) };
 }
 
 impl RulesHandle {
@@ -87,31 +75,10 @@ impl RulesHandle {
     }
 }
 
+/// The running client's rules, through this thread's cache: no shared cache line touched.
+#[inline]
 fn client_rules() -> Option<RulesHandle> {
-    // Usually the client this thread captured under last time: a pointer comparison and a
-    // non-atomic count, no shared cache line touched.
-    let cached = crate::client::with_config(|cfg| {
-        CLIENT
-            .try_with(|slot| {
-                let slot = slot.try_borrow().ok()?;
-                slot.as_ref()
-                    .filter(|rc| std::ptr::eq(Arc::as_ptr(rc), cfg))
-                    .cloned()
-            })
-            .ok()
-            .flatten()
-    })?;
-    if let Some(rc) = cached {
-        return Some(RulesHandle::Client(rc));
-    }
-    let config = crate::client::with_client(|c| c.config.clone())?;
-    let rc = Rc::new(config);
-    let _ = CLIENT.try_with(|slot| {
-        if let Ok(mut slot) = slot.try_borrow_mut() {
-            *slot = Some(rc.clone());
-        }
-    });
-    Some(RulesHandle::Client(rc))
+    crate::client::thread_config().map(RulesHandle::Client)
 }
 
 // -------------------------------------------------------------------------- writers
