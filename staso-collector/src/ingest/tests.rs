@@ -1,0 +1,204 @@
+//! The validator's unit tests: valid bodies read borrowed, every field required, typed
+//! and known, syntax errors refused as `body`, and byte-level mutations checked against
+//! serde_json.
+
+use super::*;
+use serde_json::{json, Value};
+
+const T: &str = "6f1c2f0e-0000-4000-8000-000000000001";
+const A: &str = "00000000-0000-0000-0000-00000000000a";
+const B: &str = "00000000-0000-0000-0000-00000000000b";
+
+fn span(id: &str, parent: Option<&str>, kind: &str, second: u32) -> Value {
+    json!({
+        "span_id": id, "parent_span_id": parent, "name": "step", "kind": kind,
+        "timestamp": format!("2026-11-26T06:10:{second:02}.123456+00:00"),
+        "duration_ms": 12.5, "status": "ok", "model": "m", "provider": "p",
+        "requested_model": "m", "usage_available": null, "reasoning_effort": "",
+        "input_tokens": 1, "output_tokens": 2, "total_tokens": 3,
+        "input": "{\"q\": [1, \"two\", {\"x\": null}]}", "output": "",
+        "attributes": "{\"code.function\": \"f\"}", "error_message": null,
+        "capture": {"request": "captured", "system_prompt": "suppressed",
+            "tool_schema": "captured", "tool_arguments": "captured", "output": "captured"},
+        "session_id": "", "agent_name": "a",
+        "agent_id": "b7fa038a-6d14-5fc4-8ebc-66e1998cdff6",
+        "agent_version": "", "user_id": ""
+    })
+}
+
+fn body() -> Value {
+    let mut root = span(A, None, "agent", 1);
+    root["attributes"] = json!("{\"staso.provisional_root\": true, \"n\": 1}");
+    json!({"traces": [{
+        "trace_id": T, "timestamp": "2026-11-26T06:10:01.123456+00:00",
+        "environment": "default", "workspace_slug": "default",
+        "spans": [root, span(B, Some(A), "llm", 2)]
+    }]})
+}
+
+fn check(v: &Value) -> Result<(), ValidationError> {
+    let bytes = serde_json::to_vec(v).expect("json");
+    let lean = parse(&bytes, false).map(drop);
+    let kept = parse(&bytes, true).map(drop);
+    assert_eq!(lean, kept, "keeping the raw text changes nothing: {v}");
+    lean
+}
+
+#[test]
+fn a_valid_body_is_read_borrowed() {
+    let bytes = serde_json::to_vec(&body()).expect("json");
+    let traces = parse(&bytes, true).expect("valid");
+    let t = &traces[0];
+    assert_eq!((t.trace_id.as_ref(), t.spans.len()), (T, 2));
+    let (root, child) = (&t.spans[0], &t.spans[1]);
+    assert!(root.provisional && !child.provisional);
+    assert_eq!(child.parent_span_id.as_deref(), Some(A));
+    assert_eq!(
+        (child.kind, child.status, child.duration_ms),
+        ("llm", "ok", 12.5)
+    );
+    assert_eq!(root.nanos, t.nanos);
+    assert!(matches!(root.span_id, Cow::Borrowed(_)));
+    let raw: Value = serde_json::from_str(&child.raw).expect("raw is the span's JSON");
+    assert_eq!(raw, body()["traces"][0]["spans"][1]);
+    let lean = parse(&bytes, false).expect("valid");
+    assert_eq!(lean[0].spans[0].raw, "");
+}
+
+#[test]
+fn every_field_is_required_typed_and_known() {
+    let span_keys: Vec<String> = body()["traces"][0]["spans"][1]
+        .as_object()
+        .expect("span")
+        .keys()
+        .cloned()
+        .collect();
+    for k in &span_keys {
+        let mut b = body();
+        b["traces"][0]["spans"][1]
+            .as_object_mut()
+            .expect("span")
+            .remove(k);
+        let e = check(&b).expect_err("missing");
+        assert_eq!(
+            (e.field, e.error.as_str()),
+            (format!("traces[0].spans[1].{k}"), "missing field")
+        );
+        // Whatever the field, an array is the wrong type.
+        let mut b = body();
+        b["traces"][0]["spans"][1][k] = json!([]);
+        let e = check(&b).expect_err("wrong type");
+        assert!(
+            e.field.starts_with(&format!("traces[0].spans[1].{k}")),
+            "{e}"
+        );
+    }
+    let mut b = body();
+    b["traces"][0]["spans"][0]["extra"] = json!(1);
+    assert_eq!(
+        check(&b).expect_err("unknown").field,
+        "traces[0].spans[0].extra"
+    );
+    let mut b = body();
+    b["traces"][0]["spans"][0] = json!([1]);
+    assert_eq!(check(&b).expect_err("array").field, "traces[0].spans[0]");
+    assert_eq!(check(&body()), Ok(()));
+}
+
+#[test]
+fn objects_must_be_objects_and_keys_come_once() {
+    let text = serde_json::to_string(&body()).expect("json");
+    // A struct read by serde would also take the array form of an object.
+    let s = &body()["traces"][0]["spans"][1];
+    let as_array: Vec<Value> = s.as_object().expect("span").values().cloned().collect();
+    let arr = text.replacen(
+        &serde_json::to_string(s).expect("json"),
+        &serde_json::to_string(&as_array).expect("json"),
+        1,
+    );
+    let e = parse(arr.as_bytes(), false).expect_err("array");
+    assert_eq!(
+        (e.field.as_str(), e.error.as_str()),
+        ("traces[0].spans[1]", "expected an object")
+    );
+    let dup = text.replacen("\"name\":\"step\"", "\"name\":\"x\",\"name\":\"step\"", 1);
+    let e = parse(dup.as_bytes(), true).expect_err("repeated");
+    assert_eq!(
+        (e.field.as_str(), e.error.as_str()),
+        ("traces[0].spans[0].name", "repeated field")
+    );
+}
+
+#[test]
+fn a_syntax_error_wins_over_an_earlier_refusal() {
+    let text = serde_json::to_string(&body()).expect("json");
+    let bad_kind = text.replacen("\"agent\"", "\"banana\"", 1);
+    let e = parse(bad_kind.as_bytes(), false).expect_err("kind");
+    assert_eq!(e.field, "traces[0].spans[0].kind");
+    let cut = &bad_kind[..bad_kind.len() - 3];
+    let e = parse(cut.as_bytes(), false).expect_err("not JSON");
+    assert_eq!(e.field, "body");
+    let e = parse(&[0xff, b'{'], false).expect_err("not UTF-8");
+    assert_eq!(e.field, "body");
+}
+
+#[test]
+fn python_nan_tokens_in_embedded_json_are_accepted() {
+    let mut b = body();
+    b["traces"][0]["spans"][0]["attributes"] =
+        json!("{\"x\": NaN, \"staso.provisional_root\": true}");
+    b["traces"][0]["spans"][1]["output"] = json!("{\"r\": -Infinity}");
+    let bytes = serde_json::to_vec(&b).expect("json");
+    let traces = parse(&bytes, false).expect("valid");
+    assert!(traces[0].spans[0].provisional);
+    let mut b = body();
+    b["traces"][0]["spans"][1]["output"] = json!("{\"r\": nope}");
+    assert_eq!(
+        check(&b).expect_err("bad").field,
+        "traces[0].spans[1].output"
+    );
+}
+
+/// Byte-level mutations of a valid body (a deterministic stand-in for the fuzz
+/// target): what is accepted is JSON, and what is not JSON is refused as `body`.
+#[test]
+fn mutated_bodies_agree_with_serde_json_on_syntax() {
+    let text = serde_json::to_vec(&body()).expect("json");
+    let specials = b"{}[]\",:\\ 0-.eEtfnu\x01";
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut accepted = 0;
+    for round in 0..4000 {
+        let mut b = text.clone();
+        for _ in 0..=round % 3 {
+            let at = (next() as usize) % b.len();
+            let c = specials[(next() as usize) % specials.len()];
+            match next() % 3 {
+                0 => b[at] = c,
+                1 => b.insert(at, c),
+                _ => drop(b.remove(at)),
+            }
+        }
+        let serde_ok = serde_json::from_slice::<Value>(&b).is_ok();
+        for keep_raw in [false, true] {
+            match parse(&b, keep_raw) {
+                Ok(_) => {
+                    assert!(
+                        serde_ok,
+                        "accepted what is not JSON: {}",
+                        String::from_utf8_lossy(&b)
+                    );
+                    accepted += 1;
+                }
+                Err(e) if !serde_ok => assert_eq!(e.field, "body", "{e}"),
+                Err(e) => assert!(!e.field.is_empty() && !e.error.is_empty(), "{e}"),
+            }
+        }
+    }
+    assert!(accepted > 0, "some mutations keep the body valid");
+}
