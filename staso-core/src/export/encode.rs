@@ -383,15 +383,14 @@ fn callsite_attrs(cs: Option<&'static CallSite>) -> Attrs<'static> {
 fn push_uuid_json(out: &mut String, v: u128) {
     let mut b = *b"\"00000000-0000-0000-0000-000000000000\"";
     write_uuid(&mut b[1..37], v);
-    // Only ASCII was written into an ASCII template.
-    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+    out.push_str(crate::local::capture::ascii_str(&b));
 }
 
 /// 128 bits as `8-4-4-4-12` lowercase hex.
 fn push_uuid(out: &mut String, v: u128) {
     let mut b = *b"00000000-0000-0000-0000-000000000000";
     write_uuid(&mut b, v);
-    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+    out.push_str(crate::local::capture::ascii_str(&b));
 }
 
 /// Writes the hex digits of `v` into a `8-4-4-4-12` template (36 bytes, hyphens in

@@ -177,7 +177,7 @@ pub(crate) fn write_iso8601(out: &mut String, t: Stamp) {
     put_digits(&mut b[17..19], time_of_day % 60);
     put_digits(&mut b[20..26], micros);
     // Only ASCII digits were written into an ASCII template.
-    out.push_str(std::str::from_utf8(&b).unwrap_or("1970-01-01T00:00:00.000000+00:00"));
+    out.push_str(crate::local::capture::ascii_str(&b));
 }
 
 /// `YYYY-MM-DD` of day `days` after 1970-01-01. The day asked for last is kept per

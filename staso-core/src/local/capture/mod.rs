@@ -27,7 +27,7 @@ pub(crate) use json::TRUNCATED;
 pub use plain::TextOut;
 pub(crate) use plain::{apply_mask, clean_sdk_text, text};
 pub(crate) use redact::{is_secret_key, scrub};
-pub(crate) use text::{escape_into, needs_escape};
+pub(crate) use text::{ascii_str, escape_into, needs_escape};
 
 use crate::config::Config;
 use crate::local::context::{self, Sink};
