@@ -39,6 +39,7 @@ mod guard;
 mod handlers;
 mod ingest;
 mod json;
+mod probe;
 mod record;
 mod server;
 mod spans;
@@ -55,6 +56,8 @@ pub use faults::{
 };
 pub use guard::{GuardAnswer, GuardPlan, GuardRule, GuardRules};
 pub use ingest::validate_ingest_body;
+#[doc(hidden)]
+pub use probe::IngestProbe;
 pub use record::{Endpoint, RecordedRequest, Requests};
 pub use spans::{Counts, Spans};
 pub use store::{SpanCopies, StoredAnnotation, StoredSpan, StoredTrace};
