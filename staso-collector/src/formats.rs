@@ -57,34 +57,14 @@ pub(crate) fn check_duration(n: f64) -> Result<(), &'static str> {
 /// A lowercase hyphenated UUID shape (8-4-4-4-12 hex digits), any version.
 #[inline]
 pub(crate) fn is_lower_uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(c),
-        })
+    lower_uuid_u128(s).is_some()
 }
 
 /// The 32 hex digits of a lowercase hyphenated UUID shape read as one number; `None`
 /// when `s` is not that shape.
 #[inline]
 pub(crate) fn lower_uuid_u128(s: &str) -> Option<u128> {
-    let b = s.as_bytes();
-    if b.len() != 36 {
-        return None;
-    }
-    let mut n = 0u128;
-    for (i, &c) in b.iter().enumerate() {
-        let d = match (i, c) {
-            (8 | 13 | 18 | 23, b'-') => continue,
-            (8 | 13 | 18 | 23, _) => return None,
-            (_, b'0'..=b'9') => c - b'0',
-            (_, b'a'..=b'f') => c - b'a' + 10,
-            _ => return None,
-        };
-        n = n << 4 | u128::from(d);
-    }
-    Some(n)
+    crate::scan::uuid_u128(s.as_bytes())
 }
 
 /// Hashes ids (random bits) for the per-span sets and maps: folding and mixing them is
@@ -123,20 +103,66 @@ pub(crate) fn is_uuid_v4(s: &str) -> bool {
 /// The offset is required and must be UTC written as `+00:00` — what the Python SDK
 /// sends (`datetime.isoformat()` on an aware UTC datetime; note it drops the fraction
 /// entirely when the microseconds are 0, which is accepted).
+#[inline]
 pub(crate) fn parse_timestamp(s: &str) -> Result<i128, String> {
+    match timestamp_fast(s.as_bytes()) {
+        Some(nanos) => Ok(nanos),
+        None => timestamp_slow(s),
+    }
+}
+
+/// The shape the SDKs send, `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`, read without
+/// branching per digit; `None` for anything else (then [`timestamp_slow`] decides).
+#[inline]
+pub(crate) fn timestamp_fast(b: &[u8]) -> Option<i128> {
+    if b.len() != 32
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[26..] != *b"+00:00"
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    let (hour, minute, second) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    let micros = digits(&b[20..26])?;
+    civil_nanos([year, month, day, hour, minute, second], micros * 1000)
+}
+
+/// Nanoseconds since the epoch of a UTC date and time of day, `None` when a field is
+/// out of range (or before 1970).
+#[inline]
+fn civil_nanos([year, month, day, hour, minute, second]: [i64; 6], nanos: i64) -> Option<i128> {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if year < 1970 || day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
+    Some(i128::from(secs) * 1_000_000_000 + i128::from(nanos))
+}
+
+fn timestamp_slow(s: &str) -> Result<i128, String> {
     let b = s.as_bytes();
     let bad = || format!("expected ISO 8601 UTC like 2026-11-26T06:10:47.123456+00:00, got {s:?}");
     if b.len() < 25 {
         return Err(bad());
     }
-    let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
-        let part = &b[r];
-        if part.iter().all(u8::is_ascii_digit) {
-            Ok(part.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')))
-        } else {
-            Err(bad())
-        }
-    };
+    let num = |r: std::ops::Range<usize>| digits(&b[r]).ok_or_else(bad);
     if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return Err(bad());
     }
@@ -150,11 +176,11 @@ pub(crate) fn parse_timestamp(s: &str) -> Result<i128, String> {
         while end < b.len() && b[end].is_ascii_digit() {
             end += 1;
         }
-        let digits = end - start;
-        if digits == 0 || digits > 9 {
+        let count = end - start;
+        if count == 0 || count > 9 {
             return Err(bad());
         }
-        nanos = num(start..end)? * 10i64.pow(9 - digits as u32);
+        nanos = num(start..end)? * 10i64.pow(9 - count as u32);
         i = end;
     }
     let offset = &s[i..];
@@ -165,20 +191,20 @@ pub(crate) fn parse_timestamp(s: &str) -> Result<i128, String> {
             bad()
         });
     }
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return Err(bad()),
-    };
-    if year < 1970 || day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
-        return Err(bad());
+    civil_nanos([year, month, day, hour, minute, second], nanos).ok_or_else(bad)
+}
+
+/// The number written by ASCII digits (at most 18), or `None` if one is not a digit.
+#[inline(always)]
+fn digits(part: &[u8]) -> Option<i64> {
+    let mut n = 0i64;
+    let mut bad = 0u8;
+    for &d in part {
+        let v = d.wrapping_sub(b'0');
+        bad |= u8::from(v > 9);
+        n = n * 10 + i64::from(v);
     }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
-    Ok(i128::from(secs) * 1_000_000_000 + i128::from(nanos))
+    (bad == 0).then_some(n)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -210,6 +236,44 @@ mod tests {
         assert!(parse_timestamp("2026-11-26T06:10:47.1+01:00").is_err());
         assert!(parse_timestamp("2026-02-30T06:10:47+00:00").is_err());
         assert!(parse_timestamp("2026-11-26 06:10:47+00:00").is_err());
+    }
+
+    /// The fast path reads what the slow one reads, on the SDK's shape broken at every
+    /// offset.
+    #[test]
+    fn timestamps_fast_path_agrees() {
+        let good = "2024-02-29T23:59:59.999999+00:00";
+        assert!(timestamp_fast(good.as_bytes()).is_some());
+        for base in [
+            good,
+            "2026-11-30T01:02:03.456789+00:00",
+            "1970-01-01T00:00:00.000000+00:00",
+        ] {
+            assert_eq!(
+                timestamp_fast(base.as_bytes()).map(Ok),
+                Some(timestamp_slow(base))
+            );
+            for at in 0..base.len() {
+                for c in (b' '..=b'~').chain([0u8, 0xff]) {
+                    let mut b = base.as_bytes().to_vec();
+                    b[at] = c;
+                    let Ok(s) = std::str::from_utf8(&b) else {
+                        continue;
+                    };
+                    if let Some(n) = timestamp_fast(&b) {
+                        assert_eq!(Ok(n), timestamp_slow(s), "{s}");
+                    }
+                    assert_eq!(parse_timestamp(s), timestamp_slow(s), "{s}");
+                }
+            }
+        }
+        for s in [
+            "2026-11-30T24:00:00.000000+00:00",
+            "2025-02-29T00:00:00.000000+00:00",
+            "1969-12-31T23:59:59.000000+00:00",
+        ] {
+            assert!(timestamp_fast(s.as_bytes()).is_none() && parse_timestamp(s).is_err());
+        }
     }
 
     #[test]

@@ -41,6 +41,7 @@ mod ingest;
 mod json;
 mod probe;
 mod record;
+mod scan;
 mod server;
 mod spans;
 mod store;

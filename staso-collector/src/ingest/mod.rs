@@ -11,6 +11,7 @@
 //! syntax error from a refused field, a syntax error winning). Where the contract and the official Python SDK (`staso==0.5.25`, the reference
 //! client) disagree, what the client actually sends is accepted ("Python SDK note"s).
 
+mod embedded;
 mod span;
 #[cfg(test)]
 mod tests;

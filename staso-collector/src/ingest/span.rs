@@ -3,18 +3,21 @@
 //! and the checks of the JSON documents embedded in `input`, `output` and `attributes`.
 //! Apart from the envelope ([`super`]) because it is most of the contract and of the work.
 
+use super::embedded::{self, Doc};
 use super::{refuse, Parser, SpanIn, Stop};
 use crate::contract::{join, key_name, CAPTURE_CATEGORIES, KINDS, STATUSES};
 use crate::formats::{
     check_duration, is_lower_uuid, lower_uuid_u128, parse_embedded_json, parse_timestamp,
+    timestamp_fast,
 };
 use crate::json::{Num, RawStr, Reader, Syntax};
+use crate::scan::{member_keys, uuid_u128, Pattern};
 use serde_json::Value;
 use std::borrow::Cow;
 
 /// The span fields the contract requires, in wire order: a missing one is named in
 /// this order.
-const SPAN_FIELDS: [&str; 25] = [
+pub(super) const SPAN_FIELDS: [&str; 25] = [
     "span_id",
     "parent_span_id",
     "name",
@@ -69,6 +72,8 @@ const QUOTED_SPAN_FIELDS: [&[u8]; 25] = [
     b"\"agent_version\"",
     b"\"user_id\"",
 ];
+/// [`SPAN_FIELDS`] as they follow another member in compact JSON, for the fastest path.
+const SPAN_KEYS: [Pattern; 25] = member_keys(SPAN_FIELDS);
 const ALL_SPAN_FIELDS: u32 = (1 << SPAN_FIELDS.len()) - 1;
 // Indices in SPAN_FIELDS of the fields read apart.
 const SPAN_ID: usize = 0;
@@ -129,7 +134,8 @@ impl<'a> Parser<'a> {
         loop {
             // Fields usually come in the contract's order: try the expected key first.
             let expected = QUOTED_SPAN_FIELDS.get(next);
-            let f = if expected.is_some_and(|q| self.r.eat_key(first, q)) {
+            let compact = !first && SPAN_KEYS.get(next).is_some_and(|k| self.r.eat_pattern(k));
+            let f = if compact || expected.is_some_and(|q| self.r.eat_key(first, q)) {
                 next
             } else {
                 let key = self.r.key_at(first)?;
@@ -159,6 +165,8 @@ impl<'a> Parser<'a> {
                 };
             }
             match f {
+                // Ids and timestamps as the SDKs write them, read in place.
+                SPAN_ID | TIMESTAMP if self.fixed_field(f, &mut out) => {}
                 SPAN_ID if self.r.peek() == Some(b'"') => {
                     let v = match self.r.eat_plain_string(36) {
                         Some(v) => Cow::Borrowed(v),
@@ -192,7 +200,9 @@ impl<'a> Parser<'a> {
                     }
                 }
                 PARENT_SPAN_ID => {
-                    if !self.null()? {
+                    if let Some((p, _)) = self.r.eat_fixed(36, uuid_u128) {
+                        out.parent_span_id = Some(Cow::Borrowed(p));
+                    } else if !self.null()? {
                         match self.string()?.map(RawStr::text) {
                             Some(p) if is_lower_uuid(&p) => out.parent_span_id = Some(p),
                             _ => refuse!("expected null or a lowercase hyphenated UUID shape"),
@@ -233,6 +243,8 @@ impl<'a> Parser<'a> {
                         refuse!("expected a non-negative integer");
                     }
                 }
+                // The fast path takes any document the SDK writes (any JSON value).
+                INPUT | OUTPUT if self.embedded(false).is_some() => {}
                 INPUT | OUTPUT => {
                     let Some(v) = self.string()? else {
                         refuse!("expected a string");
@@ -243,15 +255,20 @@ impl<'a> Parser<'a> {
                     }
                 }
                 ATTRIBUTES => {
-                    let Some(v) = self.string()? else {
-                        refuse!("expected a string");
-                    };
-                    match provisional(self.document(v)) {
-                        Some(flag) => provisional_flag = flag,
-                        None => {
-                            refuse!("expected a string holding a JSON object (\"{}\" when empty)")
+                    provisional_flag = match self.embedded(true) {
+                        Some(Doc::Object { provisional }) => provisional,
+                        _ => {
+                            let Some(v) = self.string()? else {
+                                refuse!("expected a string");
+                            };
+                            match provisional(self.document(v)) {
+                                Some(flag) => flag,
+                                None => refuse!(
+                                    "expected a string holding a JSON object (\"{}\" when empty)"
+                                ),
+                            }
                         }
-                    }
+                    };
                 }
                 ERROR_MESSAGE => {
                     if !self.null()? {
@@ -266,6 +283,7 @@ impl<'a> Parser<'a> {
                 CAPTURE => self.capture(&|sub| field(&join("capture", sub)))?,
                 // Python SDK note: agent_id is always a UUID v5 from `staso.init`; its
                 // CLI-hook sender defaults it to "", which is accepted too.
+                AGENT_ID if self.r.eat_fixed(36, uuid_v5).is_some() => {}
                 AGENT_ID => {
                     let Some(id) = self.string()?.map(RawStr::text) else {
                         refuse!("expected a string");
@@ -276,6 +294,7 @@ impl<'a> Parser<'a> {
                 }
                 // model, provider, requested_model, reasoning_effort, session_id,
                 // agent_name, agent_version, user_id: any string.
+                _ if self.r.eat_empty_string() => {}
                 _ => {
                     if self.string()?.is_none() {
                         refuse!("expected a string");
@@ -299,6 +318,36 @@ impl<'a> Parser<'a> {
         Ok(out)
     }
 
+    /// The fast path of `span_id` (a UUID shape) and `timestamp` (the SDKs' shape): when
+    /// the value is that, it is read into `out` and consumed; else nothing is.
+    #[inline]
+    fn fixed_field(&mut self, f: usize, out: &mut SpanIn<'a>) -> bool {
+        if f == SPAN_ID {
+            if let Some((v, id)) = self.r.eat_fixed(36, uuid_u128) {
+                out.id = id;
+                out.span_id = Cow::Borrowed(v);
+                return true;
+            }
+        } else if let Some((v, nanos)) = self.r.eat_fixed(32, timestamp_fast) {
+            out.nanos = nanos;
+            out.timestamp = Cow::Borrowed(v);
+            return true;
+        }
+        false
+    }
+
+    /// The fast path of a string holding an embedded document ([`embedded::check`]):
+    /// what it holds when the fast path took it (then it is consumed), else nothing is.
+    #[inline]
+    fn embedded(&mut self, object_only: bool) -> Option<Doc> {
+        if self.r.peek() != Some(b'"') {
+            return None;
+        }
+        let (doc, end) = embedded::check(self.r.text(), self.r.pos(), object_only)?;
+        self.r.set_pos(end);
+        Some(doc)
+    }
+
     /// The `capture` map: exactly the five categories, each `"captured"` or
     /// `"suppressed"`. `field` names a category's path (`""`: the map's).
     fn capture(&mut self, field: &dyn Fn(&str) -> String) -> Result<(), Stop> {
@@ -316,7 +365,11 @@ impl<'a> Parser<'a> {
         let mut next = 0;
         let mut first = true;
         loop {
-            let i = if QUOTED.get(next).is_some_and(|q| self.r.eat_key(first, q)) {
+            let compact = !first
+                && CAPTURE_KEYS
+                    .get(next)
+                    .is_some_and(|k| self.r.eat_pattern(k));
+            let i = if compact || QUOTED.get(next).is_some_and(|q| self.r.eat_key(first, q)) {
                 next
             } else {
                 let key = self.r.key_at(first)?;
@@ -333,12 +386,14 @@ impl<'a> Parser<'a> {
                 return refuse(field(name), "repeated field");
             }
             seen |= 1 << i;
-            let ok = match self.r.eat_plain_string(8) {
-                Some(v) => v == "captured",
-                None => self
-                    .string()?
-                    .is_some_and(|v| v.is("captured") || v.is("suppressed")),
-            };
+            let ok = self.r.eat_pattern(&CAPTURED)
+                || self.r.eat_pattern(&SUPPRESSED)
+                || match self.r.eat_plain_string(8) {
+                    Some(v) => v == "captured",
+                    None => self
+                        .string()?
+                        .is_some_and(|v| v.is("captured") || v.is("suppressed")),
+                };
             if !ok {
                 return refuse(field(name), "expected \"captured\" or \"suppressed\"");
             }
@@ -350,15 +405,31 @@ impl<'a> Parser<'a> {
     }
 }
 
+const CAPTURE_KEYS: [Pattern; 5] = member_keys([
+    "request",
+    "system_prompt",
+    "tool_schema",
+    "tool_arguments",
+    "output",
+]);
+const CAPTURED: Pattern = Pattern::new(&[b"\"captured\""]);
+const SUPPRESSED: Pattern = Pattern::new(&[b"\"suppressed\""]);
+
+/// A lowercase UUID v5 as one number.
+#[inline]
+fn uuid_v5(b: &[u8]) -> Option<u128> {
+    uuid_u128(b).filter(|_| b[14] == b'5')
+}
+
 /// Whether `s` holds one JSON document (Python's `NaN`/`Infinity` tokens allowed).
-fn is_json(s: &str) -> bool {
+pub(super) fn is_json(s: &str) -> bool {
     let mut r = Reader::new(s);
     (r.skip().is_ok() && r.at_end()) || parse_embedded_json(s).is_some()
 }
 
 /// `Some(flag)` when `s` holds a JSON object (Python's `NaN`/`Infinity` tokens allowed);
 /// the flag is its `staso.provisional_root` being `true` (the last one, if repeated).
-fn provisional(s: &str) -> Option<bool> {
+pub(super) fn provisional(s: &str) -> Option<bool> {
     if let Ok(flag) = provisional_flag(s) {
         return Some(flag);
     }

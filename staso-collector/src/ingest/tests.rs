@@ -202,3 +202,117 @@ fn mutated_bodies_agree_with_serde_json_on_syntax() {
     }
     assert!(accepted > 0, "some mutations keep the body valid");
 }
+
+/// `v` as JSON text with object keys in wire order (the span fields', the trace's, the
+/// capture categories'; others after them), compact or with white space everywhere it
+/// may go: the fast paths take the first, the slow paths the second.
+fn wire(v: &Value, spaced: bool) -> String {
+    const TRACE: [&str; 5] = [
+        "trace_id",
+        "timestamp",
+        "environment",
+        "workspace_slug",
+        "spans",
+    ];
+    let (comma, colon) = if spaced {
+        (" ,\n ", " :\t")
+    } else {
+        (",", ":")
+    };
+    match v {
+        Value::Object(m) => {
+            let rank = |k: &str| {
+                (span::SPAN_FIELDS
+                    .iter()
+                    .chain(&TRACE)
+                    .chain(crate::contract::CAPTURE_CATEGORIES))
+                .position(|f| *f == k)
+                .unwrap_or(usize::MAX)
+            };
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by_key(|k| rank(k));
+            let members: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}{colon}{}", Value::from(k.as_str()), wire(&m[*k], spaced)))
+                .collect();
+            format!("{{{}}}", members.join(comma))
+        }
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(|x| wire(x, spaced)).collect();
+            format!("[{}]", items.join(comma))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The fast paths (compact bodies in wire order) and the slow ones (white space, keys
+/// in another order) read the same values and refuse with the same field and message,
+/// for every span field set to each of many good and bad values.
+#[test]
+fn fast_and_slow_paths_read_and_refuse_the_same() {
+    let values = [
+        json!(null),
+        json!(""),
+        json!("x"),
+        json!(0),
+        json!(7),
+        json!(0.25),
+        json!(1.234),
+        json!(-1),
+        json!(true),
+        json!(false),
+        json!({}),
+        json!([]),
+        json!("{}"),
+        json!("[1, 2]"),
+        json!("{\"a\": \"b\\\"c\", \"n\": [1.5, null]}"),
+        json!("{\"a\":\n1}"),
+        json!("{\"staso.provisional_root\": true}"),
+        json!("{\"staso.provisional_root\": false}"),
+        json!("{bad"),
+        json!("2026-11-26T06:10:02.123456+00:00"),
+        json!("2026-11-26T06:10:00.123456+00:00"),
+        json!("2026-11-26T06:10:02+00:00"),
+        json!("2026-11-26T06:10:02.123456Z"),
+        json!("2026-13-26T06:10:02.123456+00:00"),
+        json!(A),
+        json!(B),
+        json!(A.to_uppercase()),
+        json!("b7fa038a-6d14-5fc4-8ebc-66e1998cdff6"),
+        json!("b7fa038a-6d14-4fc4-8ebc-66e1998cdff6"),
+        json!("00000000-0000-0000-0000-00000000000g"),
+        json!("agent"),
+        json!("tool"),
+        json!("error"),
+        json!("captured"),
+        json!("suppressed"),
+        json!({"request": "captured", "system_prompt": "captured", "tool_schema": "captured",
+            "tool_arguments": "captured", "output": "maybe"}),
+        json!({"request": "captured", "system_prompt": "captured", "tool_schema": "captured",
+            "tool_arguments": "captured"}),
+    ];
+    let read = |text: &str| format!("{:?}", parse(text.as_bytes(), false));
+    let mut bodies = vec![body()];
+    for s in 0..2 {
+        for k in span::SPAN_FIELDS {
+            for v in &values {
+                let mut b = body();
+                b["traces"][0]["spans"][s][k] = v.clone();
+                bodies.push(b);
+            }
+        }
+    }
+    let mut accepted = 0;
+    for b in &bodies {
+        let compact = read(&wire(b, false));
+        assert_eq!(compact, read(&wire(b, true)), "{b}");
+        assert_eq!(
+            compact,
+            read(&serde_json::to_string(b).expect("json")),
+            "{b}"
+        );
+        accepted += usize::from(compact.starts_with("Ok"));
+    }
+    assert!(accepted > 100, "only {accepted} bodies were valid");
+    assert!(read(&wire(&body(), false)).starts_with("Ok"));
+}
