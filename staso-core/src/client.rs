@@ -194,6 +194,16 @@ pub(crate) fn with_client<R>(f: impl FnOnce(&ClientState) -> R) -> Option<R> {
 /// [`with_client`], also handing out this thread's lane (if it has one yet).
 #[inline(always)]
 fn with_cached<R>(f: impl FnOnce(&ClientState, &mut Option<Lane>) -> R) -> Option<R> {
+    with_fresh(|c| {
+        let Cached { client, lane, .. } = c;
+        client.as_deref().map(|client| f(client, lane))
+    })
+}
+
+/// Runs `f` on this thread's cache, brought up to date first if the global client
+/// changed since this thread last looked.
+#[inline(always)]
+fn with_fresh<R>(f: impl FnOnce(&mut Cached) -> Option<R>) -> Option<R> {
     CACHED
         .try_with(|c| {
             let gen = GENERATION.load(Acquire);
@@ -201,8 +211,7 @@ fn with_cached<R>(f: impl FnOnce(&ClientState, &mut Option<Lane>) -> R) -> Optio
             if c.generation != gen {
                 refresh(&mut c, gen);
             }
-            let Cached { client, lane, .. } = &mut *c;
-            client.as_deref().map(|client| f(client, lane))
+            f(&mut c)
         })
         .ok()
         .flatten()
@@ -263,23 +272,15 @@ fn unset_global(inner: &Arc<ClientState>) {
 /// capture under this client); `None` without a client. One visit of the thread's cache.
 #[inline]
 pub(crate) fn thread_config() -> Option<ThreadConfig> {
-    CACHED
-        .try_with(|c| {
-            let gen = GENERATION.load(Acquire);
-            let mut c = c.try_borrow_mut().ok()?;
-            if c.generation != gen {
-                refresh(&mut c, gen);
-            }
-            let Cached { client, config, .. } = &mut *c;
-            let client = client.as_deref()?;
-            Some(
-                config
-                    .get_or_insert_with(|| std::rc::Rc::new(client.config.clone()))
-                    .clone(),
-            )
-        })
-        .ok()
-        .flatten()
+    with_fresh(|c| {
+        let Cached { client, config, .. } = c;
+        let client = client.as_deref()?;
+        Some(
+            config
+                .get_or_insert_with(|| std::rc::Rc::new(client.config.clone()))
+                .clone(),
+        )
+    })
 }
 
 /// The current client's configuration (for the capture decisions of the macros).
