@@ -169,15 +169,32 @@ fn scale_q32(ticks: u64, factor: u64) -> u64 {
 pub(crate) fn write_iso8601(out: &mut String, t: Stamp) {
     let secs = t.0 / 1_000_000_000;
     let micros = (t.0 % 1_000_000_000) as u32 / 1_000;
-    let time_of_day = (secs % 86_400) as u32;
     let mut b = *b"0000-00-00T00:00:00.000000+00:00";
+    b[..19].copy_from_slice(&second_of(secs));
+    put_digits(&mut b[20..26], micros);
+    // Only ASCII digits were written into an ASCII template.
+    out.push_str(crate::local::capture::ascii_str(&b));
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of second `secs` after the epoch. The second asked for last is
+/// kept per thread: the spans of a batch mostly start within the same second, so a
+/// timestamp is then a copy and six digits.
+fn second_of(secs: u64) -> [u8; 19] {
+    thread_local! {
+        static LAST: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+    }
+    let cached = LAST.try_with(Cell::get).ok().filter(|(s, _)| *s == secs);
+    if let Some((_, text)) = cached {
+        return text;
+    }
+    let time_of_day = (secs % 86_400) as u32;
+    let mut b = *b"0000-00-00T00:00:00";
     b[..10].copy_from_slice(&date_of(secs / 86_400));
     put_digits(&mut b[11..13], time_of_day / 3_600);
     put_digits(&mut b[14..16], time_of_day / 60 % 60);
     put_digits(&mut b[17..19], time_of_day % 60);
-    put_digits(&mut b[20..26], micros);
-    // Only ASCII digits were written into an ASCII template.
-    out.push_str(crate::local::capture::ascii_str(&b));
+    let _ = LAST.try_with(|l| l.set((secs, b)));
+    b
 }
 
 /// `YYYY-MM-DD` of day `days` after 1970-01-01. The day asked for last is kept per
@@ -267,6 +284,29 @@ mod tests {
         )
         .expect("in range");
         dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    }
+
+    /// The second kept per thread never leaks into a timestamp of another second, and
+    /// the microseconds are always the stamp's own.
+    #[test]
+    fn iso8601_within_and_across_seconds() {
+        let base = 1_764_464_400_000_000_000u64; // 2025-11-30T01:00:00Z
+        let steps = [
+            0u64,
+            1_000,
+            999_999_000,
+            1_000_000_000,
+            1_000_001_000,
+            5,
+            86_400_000_000_000,
+        ];
+        for (i, a) in steps.iter().enumerate() {
+            for b in &steps[i..] {
+                for t in [base + a, base + b, base + a] {
+                    assert_eq!(iso8601(Stamp(t)), chronos(t), "{t}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -208,15 +208,24 @@ pub(crate) fn escaped_len(s: &str, limit: usize) -> Option<usize> {
 
 /// An ASCII buffer as a `str`: for the templates the encoder fills with digits (ids,
 /// timestamps), two to four a span, where `str::from_utf8` (~80 instructions for 38 bytes)
-/// was a twelfth of the batcher's time. The ASCII check is a word at a time; a buffer
-/// that is not ASCII (which no caller writes) gives `""`.
+/// was a twelfth of the batcher's time. The check ORs the bytes eight at a time (for the
+/// templates' fixed sizes the loop unrolls to a few loads); a buffer that is not ASCII
+/// (which no caller writes) gives `""`.
 #[inline]
 pub(crate) fn ascii_str(b: &[u8]) -> &str {
-    if !b.is_ascii() {
+    let mut any = 0u64;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        any |= u64::from_le_bytes(w.try_into().unwrap_or([0x80; 8]));
+    }
+    for &x in words.remainder() {
+        any |= u64::from(x);
+    }
+    if any & 0x8080_8080_8080_8080 != 0 {
         return "";
     }
-    // SAFETY: every byte is below 0x80 (checked just above), and a sequence of ASCII
-    // bytes is valid UTF-8.
+    // SAFETY: no byte has its high bit set (checked just above), so every byte is ASCII,
+    // and a sequence of ASCII bytes is valid UTF-8.
     unsafe { std::str::from_utf8_unchecked(b) }
 }
 
@@ -234,6 +243,19 @@ mod tests {
         assert_eq!(ascii_str("caf\u{e9}".as_bytes()), "");
         assert_eq!(ascii_str(&[0x7f, b'a']), "\u{7f}a");
         assert_eq!(ascii_str(&[0x80]), "");
+        // A high byte anywhere (in the words and in the tail) is caught.
+        let template = *b"\"00000000-0000-0000-0000-000000000000\"";
+        for at in 0..template.len() {
+            for high in [0x80u8, 0xc3, 0xff] {
+                let mut b = template;
+                b[at] = high;
+                assert_eq!(ascii_str(&b), "", "{high:#x} at {at}");
+            }
+        }
+        assert_eq!(
+            ascii_str(&template),
+            std::str::from_utf8(&template).unwrap_or("?")
+        );
     }
     use std::fmt::Write;
 
