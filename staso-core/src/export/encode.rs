@@ -260,37 +260,21 @@ impl<'c> SpanWriter<'c> {
         );
         out.push_str(",\"status\":\"");
         out.push_str(r.status.as_str());
-        out.push_str("\",\"model\":");
-        push_str_json(out, &llm.model);
-        out.push_str(",\"provider\":");
-        push_str_json(out, &llm.provider);
-        out.push_str(",\"requested_model\":");
-        push_str_json(out, &llm.requested_model);
-        out.push_str(",\"usage_available\":");
-        out.push_str(if r.provisional {
-            "false"
-        } else if r.kind == Kind::Llm {
-            if llm.usage_available {
-                "true"
-            } else {
-                "false"
-            }
+        out.push('"');
+        if !r.provisional && r.kind != Kind::Llm && llm.is_empty() {
+            out.push_str(NOT_LLM);
         } else {
-            "null"
-        });
-        out.push_str(",\"reasoning_effort\":");
-        push_str_json(out, &llm.reasoning_effort);
-        let mut n = itoa::Buffer::new();
-        out.push_str(",\"input_tokens\":");
-        out.push_str(n.format(llm.input_tokens));
-        out.push_str(",\"output_tokens\":");
-        out.push_str(n.format(llm.output_tokens));
-        out.push_str(",\"total_tokens\":");
-        out.push_str(n.format(llm.total_tokens));
-        out.push_str(",\"input\":");
-        push_str_json(out, input.unwrap_or(""));
-        out.push_str(",\"output\":");
-        push_str_json(out, output.unwrap_or(""));
+            write_llm_fields(out, r, llm);
+        }
+        match (input, output) {
+            (None, None) => out.push_str(NOTHING_CAPTURED),
+            _ => {
+                out.push_str(",\"input\":");
+                push_str_json(out, input.unwrap_or(""));
+                out.push_str(",\"output\":");
+                push_str_json(out, output.unwrap_or(""));
+            }
+        }
         out.push_str(",\"attributes\":");
         if plain {
             out.push_str(self.callsite_attributes(r.callsite));
@@ -377,6 +361,44 @@ fn callsite_attrs(cs: Option<&'static CallSite>) -> Attrs<'static> {
         }
     }
     attrs
+}
+
+/// The LLM fields of a span that is not an LLM call and has none (most spans), as
+/// [`write_llm_fields`] writes them: one copy instead of a dozen writes.
+const NOT_LLM: &str = ",\"model\":\"\",\"provider\":\"\",\"requested_model\":\"\",\"usage_available\":null,\"reasoning_effort\":\"\",\"input_tokens\":0,\"output_tokens\":0,\"total_tokens\":0";
+
+/// `input` and `output` of a span that captured neither.
+const NOTHING_CAPTURED: &str = ",\"input\":\"\",\"output\":\"\"";
+
+/// From `,"model":` to the value of `total_tokens`.
+fn write_llm_fields(out: &mut String, r: &SpanRecord, llm: &crate::local::record::Llm) {
+    out.push_str(",\"model\":");
+    push_str_json(out, &llm.model);
+    out.push_str(",\"provider\":");
+    push_str_json(out, &llm.provider);
+    out.push_str(",\"requested_model\":");
+    push_str_json(out, &llm.requested_model);
+    out.push_str(",\"usage_available\":");
+    out.push_str(if r.provisional {
+        "false"
+    } else if r.kind == Kind::Llm {
+        if llm.usage_available {
+            "true"
+        } else {
+            "false"
+        }
+    } else {
+        "null"
+    });
+    out.push_str(",\"reasoning_effort\":");
+    push_str_json(out, &llm.reasoning_effort);
+    let mut n = itoa::Buffer::new();
+    out.push_str(",\"input_tokens\":");
+    out.push_str(n.format(llm.input_tokens));
+    out.push_str(",\"output_tokens\":");
+    out.push_str(n.format(llm.output_tokens));
+    out.push_str(",\"total_tokens\":");
+    out.push_str(n.format(llm.total_tokens));
 }
 
 /// 128 bits as a quoted `8-4-4-4-12` lowercase hex string (the contract's id form).
@@ -588,6 +610,54 @@ mod tests {
             assert_eq!(plain, format!("x{want}"));
             assert_eq!(quoted, format!("\"{want}\""));
         }
+    }
+
+    /// The constant LLM fields of a span that is not an LLM call, and the empty `input`
+    /// and `output`, are what the general writers write; an LLM span, a provisional copy
+    /// and a span with any LLM field take the general path and say so.
+    #[test]
+    fn the_constant_parts_are_what_the_general_writers_write() {
+        let empty = crate::local::record::Llm::EMPTY;
+        assert!(empty.is_empty());
+        let mut slow = String::new();
+        write_llm_fields(&mut slow, &record(Some(3), None), &empty);
+        assert_eq!(NOT_LLM, slow);
+        let mut slow = String::from(",\"input\":");
+        push_str_json(&mut slow, "");
+        slow.push_str(",\"output\":");
+        push_str_json(&mut slow, "");
+        assert_eq!(NOTHING_CAPTURED, slow);
+
+        let env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let cfg = crate::config::resolve(
+            &Options::new()
+                .api_key("unit-test-key")
+                .agent_name("t")
+                .capture_git(false),
+            &env,
+        )
+        .expect("config");
+        let fields = |r: &SpanRecord| -> Value {
+            let mut out = String::new();
+            SpanWriter::new(&cfg).write(&mut out, r);
+            serde_json::from_str(&out).expect("JSON")
+        };
+        let mut llm = record(Some(3), None);
+        llm.kind = Kind::Llm;
+        assert_eq!(fields(&llm)["usage_available"], json!(false));
+        let mut provisional = record(None, None);
+        provisional.provisional = true;
+        assert_eq!(fields(&provisional)["usage_available"], json!(false));
+        let mut tokens = record(Some(3), None);
+        tokens.extras().llm.input_tokens = 5;
+        assert!(!tokens.extras().llm.is_empty());
+        assert_eq!(fields(&tokens)["input_tokens"], json!(5));
+        let plain = fields(&record(Some(3), None));
+        assert_eq!(plain["usage_available"], json!(null));
+        assert_eq!(
+            (plain["input"].clone(), plain["output"].clone()),
+            (json!(""), json!(""))
+        );
     }
 
     /// A plain span's `attributes` come from its call site's cached text; the same span

@@ -116,6 +116,16 @@ impl Llm {
         total_tokens: 0,
         prefiltered: false,
     };
+
+    /// No LLM field is set (what a span that is not an LLM call has).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.model.is_empty()
+            && self.provider.is_empty()
+            && self.requested_model.is_empty()
+            && self.reasoning_effort.is_empty()
+            && !self.usage_available
+            && (self.input_tokens, self.output_tokens, self.total_tokens) == (0, 0, 0)
+    }
 }
 
 /// Where a field's text lies in [`Extras`]' buffer (a span's captured text stays far below
