@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Instructions per span: callgrind's total `Ir` / (N * 500). Without valgrind it
-//! prints the wall time per span.
+//! prints the wall time per span. With a second argument `nodocs`, the spans carry no
+//! input and output documents (`""`, what the SDK writes when nothing is captured, as
+//! in the throughput benchmark's spans).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -24,7 +26,7 @@ const SPANS_PER_TRACE: usize = 100;
 const HOLE: &str = "QQQQQQQQQQQQ";
 
 /// The body, and where its id holes are.
-fn body() -> (Vec<u8>, Vec<usize>) {
+fn body(docs: bool) -> (Vec<u8>, Vec<usize>) {
     let mut out = String::from("{\"traces\":[");
     for t in 0..SPANS / SPANS_PER_TRACE {
         if t > 0 {
@@ -64,6 +66,7 @@ fn body() -> (Vec<u8>, Vec<usize>) {
                     r#"{\"code.filepath\": \"src/lib.rs\", \"code.lineno\": 17, \"code.function\": \"tool_nothing_captured\", \"tool_name\": \"tool_nothing_captured\"}"#,
                 )
             };
+            let (input, output) = if docs { (input, output) } else { ("", "") };
             out.push_str(&format!(
                 "{{\"span_id\":\"{id}\",\"parent_span_id\":{parent},\"name\":\"{name}\",\
                  \"kind\":\"{kind}\",\"timestamp\":\"2026-11-30T01:02:03.{:06}+00:00\",\
@@ -92,7 +95,12 @@ fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
         .map_or(20, |n| n.parse().expect("rounds: a number"));
-    let (mut body, holes) = body();
+    let docs = match std::env::args().nth(2).as_deref() {
+        None => true,
+        Some("nodocs") => false,
+        Some(other) => panic!("second argument: `nodocs` or nothing, not {other:?}"),
+    };
+    let (mut body, holes) = body(docs);
     let probe = IngestProbe::count_only();
     let start = Instant::now();
     for round in 0..rounds {
