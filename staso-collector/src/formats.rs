@@ -67,8 +67,8 @@ pub(crate) fn lower_uuid_u128(s: &str) -> Option<u128> {
     crate::scan::uuid_u128(s.as_bytes())
 }
 
-/// Hashes ids (random bits) for the per-span sets and maps: folding and mixing them is
-/// hash enough, and much cheaper than SipHash on the per-span path.
+/// Hashes ids for the per-span sets and maps: folding and mixing them is hash enough,
+/// and much cheaper than SipHash on the per-span path.
 #[derive(Default)]
 pub(crate) struct IdHasher(u64);
 
@@ -81,10 +81,16 @@ impl std::hash::Hasher for IdHasher {
             self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
     }
+    /// A folded multiply (the 128-bit product's halves xored): every input bit reaches
+    /// the low bits (the table's position) as well as the high ones. A plain multiply
+    /// leaves the low bits of the hash depending only on the low bits of the id, so ids
+    /// that differ only in their high digits (counters written high, as in the
+    /// `ingest_hot` example) all landed in one probe chain.
     #[inline]
     fn write_u128(&mut self, n: u128) {
         let folded = (n as u64) ^ ((n >> 64) as u64);
-        self.0 = (self.0.rotate_left(5) ^ folded).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let m = u128::from(self.0.rotate_left(5) ^ folded) * u128::from(0x9e37_79b9_7f4a_7c15_u64);
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
     }
 }
 
@@ -221,6 +227,28 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ids that differ only in a few digits, wherever those digits are, spread over the
+    /// low bits of the hash (the table's position) and over its top seven bits (the
+    /// tag hashbrown compares first).
+    #[test]
+    fn id_hash_spreads_every_digit() {
+        use std::hash::BuildHasher;
+        let hash = |t: u128, s: u128| IdHash::default().hash_one((t, s));
+        for shift in (0..=112).step_by(4) {
+            let ids = (0..1024u128).map(|k| k << shift);
+            let mut low = std::collections::HashSet::new();
+            let mut top = std::collections::HashSet::new();
+            for id in ids {
+                for h in [hash(7, id), hash(id, 7)] {
+                    low.insert(h & 1023);
+                    top.insert(h >> 57);
+                }
+            }
+            assert!(low.len() > 600, "shift {shift}: {} positions", low.len());
+            assert_eq!(top.len(), 128, "shift {shift}");
+        }
+    }
 
     #[test]
     fn timestamps() {

@@ -80,6 +80,7 @@ pub(crate) fn parse(body: &[u8], keep_raw: bool) -> Result<Vec<TraceIn<'_>>, Val
         keep_raw,
         scratch: String::new(),
         span_ids: IdSet::default(),
+        last_spans: 0,
     };
     match p.body() {
         Ok(traces) => Ok(traces),
@@ -122,6 +123,8 @@ struct Parser<'a> {
     scratch: String,
     /// The span ids seen in the current trace, reused from trace to trace.
     span_ids: IdSet,
+    /// How many spans the last trace had.
+    last_spans: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -321,7 +324,9 @@ impl<'a> Parser<'a> {
             return refuse(format!("traces[{trace}].spans"), "expected an array");
         }
         self.span_ids.clear();
-        let mut out = Vec::with_capacity(16);
+        // Traces of one body are usually alike: room for as many spans as the last one
+        // had, so that the vector is not grown (and copied) span by span.
+        let mut out = Vec::with_capacity(self.last_spans.clamp(16, 4096));
         let mut more = self.r.first_element()?;
         while more {
             let index = out.len();
@@ -341,6 +346,7 @@ impl<'a> Parser<'a> {
                 "expected at least one span",
             );
         }
+        self.last_spans = out.len();
         Ok(out)
     }
 }
