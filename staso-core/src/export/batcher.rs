@@ -332,17 +332,24 @@ impl Batcher {
     fn form_batch(&mut self, batch_size: usize) {
         let p = self.provisional.len().min(batch_size);
         let n = self.unsent.len().min(batch_size - p);
-        let mut records: Vec<(u64, SpanRecord)> = Vec::with_capacity(p + n);
-        for r in self.provisional.drain(..p) {
-            records.push((self.next_provisional, r));
-            self.next_provisional += 1;
-        }
-        records.extend(self.unsent.drain(..n));
-        let mut ids: Vec<Vec<u64>> =
-            vec![Vec::with_capacity(records.len()); self.destinations.len()];
-        for (id, record) in records {
+        let mut ids: Vec<Vec<u64>> = vec![Vec::with_capacity(p + n); self.destinations.len()];
+        // Straight from where they wait into `held`: a record is moved once here.
+        let Batcher {
+            provisional,
+            unsent,
+            held,
+            destinations,
+            next_provisional,
+            ..
+        } = self;
+        let copies = provisional.drain(..p).map(|r| {
+            let id = *next_provisional;
+            *next_provisional += 1;
+            (id, r)
+        });
+        for (id, record) in copies.chain(unsent.drain(..n)) {
             let mut waiting = 0u8;
-            for (d, dest) in self.destinations.iter().enumerate() {
+            for (d, dest) in destinations.iter().enumerate() {
                 if dest.accepts(&record) {
                     ids[d].push(id);
                     waiting += 1;
@@ -351,12 +358,12 @@ impl Batcher {
             // A provisional copy no destination takes is dropped here; every destination
             // takes a final span.
             if waiting > 0 {
-                let held = Holding {
+                let h = Holding {
                     record,
                     waiting,
                     gave_up: false,
                 };
-                self.held.insert(id, held);
+                held.insert(id, h);
             }
         }
         for (dest, ids) in self.destinations.iter_mut().zip(ids) {
