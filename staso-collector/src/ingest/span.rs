@@ -83,6 +83,7 @@ const KIND: usize = 3;
 const TIMESTAMP: usize = 4;
 const DURATION_MS: usize = 5;
 const STATUS: usize = 6;
+const MODEL: usize = 7;
 const USAGE_AVAILABLE: usize = 10;
 const INPUT_TOKENS: usize = 12;
 const TOTAL_TOKENS: usize = 14;
@@ -92,6 +93,65 @@ const ATTRIBUTES: usize = 17;
 const ERROR_MESSAGE: usize = 18;
 const CAPTURE: usize = 19;
 const AGENT_ID: usize = 22;
+const AGENT_VERSION: usize = 23;
+const USER_ID: usize = 24;
+
+/// A run of span fields as the SDKs write them alike on most spans (not an LLM call,
+/// nothing captured, no error, the default capture policy, no user), in wire order and
+/// compact: when the text goes on with `text` right after a field's value, the fields
+/// `from..to` are all there, once, each with a valid value that sets nothing in the
+/// span (`error_message` null leaves it `None`), so the first `eat` bytes are eaten at
+/// once. Each run ends where a token ends (a closing quote or brace), or with a comma
+/// that is checked but not eaten.
+struct Run {
+    from: usize,
+    to: usize,
+    fields: u32,
+    text: &'static [u8],
+    eat: usize,
+}
+
+impl Run {
+    const fn new(from: usize, to: usize, text: &'static [u8], comma_after: bool) -> Self {
+        Self {
+            from,
+            to,
+            fields: ((1 << to) - 1) & !((1 << from) - 1),
+            text,
+            eat: text.len() - comma_after as usize,
+        }
+    }
+}
+
+/// From `model` to `output`, with `input` and `output` empty.
+const NO_DOCS: &[u8] = b",\"model\":\"\",\"provider\":\"\",\"requested_model\":\"\",\"usage_available\":null,\"reasoning_effort\":\"\",\"input_tokens\":0,\"output_tokens\":0,\"total_tokens\":0,\"input\":\"\",\"output\":\"\"";
+/// From `model` to `total_tokens`, and the comma after it.
+const NUMBERS_COMMA: &[u8] = b",\"model\":\"\",\"provider\":\"\",\"requested_model\":\"\",\"usage_available\":null,\"reasoning_effort\":\"\",\"input_tokens\":0,\"output_tokens\":0,\"total_tokens\":0,";
+const RUNS: [Run; 5] = [
+    Run::new(MODEL, OUTPUT + 1, NO_DOCS, false),
+    Run::new(MODEL, INPUT, NUMBERS_COMMA, true),
+    Run::new(ERROR_MESSAGE, CAPTURE + 1, b",\"error_message\":null,\"capture\":{\"request\":\"captured\",\"system_prompt\":\"captured\",\"tool_schema\":\"captured\",\"tool_arguments\":\"captured\",\"output\":\"captured\"}", false),
+    Run::new(ERROR_MESSAGE, CAPTURE, b",\"error_message\":null,", true),
+    Run::new(AGENT_VERSION, USER_ID + 1, b",\"agent_version\":\"\",\"user_id\":\"\"", false),
+];
+/// The fields where a run may start.
+const RUN_STARTS: u32 = (1 << MODEL) | (1 << ERROR_MESSAGE) | (1 << AGENT_VERSION);
+
+#[cfg(test)]
+thread_local! {
+    /// Tests turn the runs off to compare with the field-by-field path.
+    pub(super) static RUNS_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The runs eaten so far (tests).
+    pub(super) static RUNS_EATEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+#[inline(always)]
+fn runs_enabled() -> bool {
+    #[cfg(test)]
+    return !RUNS_OFF.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    true
+}
 
 /// The index in [`SPAN_FIELDS`] of a key; `guess` first (fields usually come in order).
 fn span_field(key: RawStr<'_>, guess: usize) -> Option<usize> {
@@ -132,6 +192,18 @@ impl<'a> Parser<'a> {
         let mut next = 0;
         let mut first = true;
         loop {
+            // A run of fields the SDKs write alike on most spans, eaten at once.
+            if RUN_STARTS & (1 << next) != 0 && !first && runs_enabled() {
+                if let Some(run) = RUNS.iter().find(|r| {
+                    r.from == next && seen & r.fields == 0 && self.r.eat_run(r.text, r.eat)
+                }) {
+                    #[cfg(test)]
+                    RUNS_EATEN.with(|n| n.set(n.get() + 1));
+                    seen |= run.fields;
+                    next = run.to;
+                    continue;
+                }
+            }
             // Fields usually come in the contract's order: try the expected key first.
             let expected = QUOTED_SPAN_FIELDS.get(next);
             let compact = !first && SPAN_KEYS.get(next).is_some_and(|k| self.r.eat_pattern(k));

@@ -245,12 +245,137 @@ fn wire(v: &Value, spaced: bool) -> String {
     }
 }
 
-/// The fast paths (compact bodies in wire order) and the slow ones (white space, keys
-/// in another order) read the same values and refuse with the same field and message,
-/// for every span field set to each of many good and bad values.
+/// The body with spans as the Rust SDK writes a span that is not an LLM call, with
+/// no error and the default capture policy (what the runs of `span` take), with or
+/// without `input` and `output` documents.
+fn sdk_body(docs: bool) -> Value {
+    let mut b = body();
+    for s in 0..2 {
+        let sp = &mut b["traces"][0]["spans"][s];
+        for k in [
+            "model",
+            "provider",
+            "requested_model",
+            "reasoning_effort",
+            "agent_version",
+            "user_id",
+        ] {
+            sp[k] = json!("");
+        }
+        for k in ["input_tokens", "output_tokens", "total_tokens"] {
+            sp[k] = json!(0);
+        }
+        sp["usage_available"] = Value::Null;
+        sp["error_message"] = Value::Null;
+        sp["capture"] = json!({"request": "captured", "system_prompt": "captured",
+            "tool_schema": "captured", "tool_arguments": "captured", "output": "captured"});
+        if !docs {
+            sp["input"] = json!("");
+            sp["output"] = json!("");
+        }
+    }
+    b["traces"][0]["spans"][1]["kind"] = json!("tool");
+    b
+}
+
+/// What `parse` makes of `text` with the runs of `span` and without them (must be the
+/// same), and how many runs were eaten.
+fn with_and_without_runs(text: &[u8]) -> (String, usize) {
+    let read = |off: bool| {
+        span::RUNS_OFF.with(|r| r.set(off));
+        span::RUNS_EATEN.with(|n| n.set(0));
+        let out = format!("{:?}", parse(text, false));
+        (out, span::RUNS_EATEN.with(std::cell::Cell::get))
+    };
+    let (fast, eaten) = read(false);
+    let (slow, none) = read(true);
+    span::RUNS_OFF.with(|r| r.set(false));
+    assert_eq!(none, 0);
+    assert_eq!(fast, slow, "{}", String::from_utf8_lossy(text));
+    (fast, eaten)
+}
+
+/// The runs are taken on the SDK's spans, and read what the fields one by one read.
 #[test]
-fn fast_and_slow_paths_read_and_refuse_the_same() {
-    let values = [
+fn runs_are_taken_on_what_the_sdk_writes() {
+    for docs in [true, false] {
+        let text = wire(&sdk_body(docs), false);
+        let (read, eaten) = with_and_without_runs(text.as_bytes());
+        assert!(read.starts_with("Ok"), "{read}");
+        assert_eq!(eaten, 2 * 3, "three runs in each span: {text}");
+        let spaced = wire(&sdk_body(docs), true);
+        assert_eq!(with_and_without_runs(spaced.as_bytes()), (read, 0));
+    }
+}
+
+/// Every one-byte change, insertion and deletion in and around the runs of an SDK body
+/// reads and refuses the same with the runs and without them.
+#[test]
+fn runs_agree_with_the_fields_on_every_mutation() {
+    let specials = b"{}[]\",:\\ 0-1.eEtfnlux\x01\xff";
+    for docs in [true, false] {
+        let text = wire(&sdk_body(docs), false).into_bytes();
+        let starts = [",\"model\"", ",\"error_message\"", ",\"agent_version\""];
+        let mut positions = std::collections::BTreeSet::new();
+        for s in starts {
+            for (at, _) in String::from_utf8_lossy(&text).match_indices(s) {
+                let end = text[at..]
+                    .windows(8)
+                    .position(|w| {
+                        w == b",\"input\":"
+                            || w == b",\"attrib"
+                            || w == b",\"sessio"
+                            || w == b"\"user_id"
+                    })
+                    .map_or(text.len(), |e| (at + e + 20).min(text.len()));
+                positions.extend(at.saturating_sub(2)..end);
+            }
+        }
+        assert!(positions.len() > 200, "{}", positions.len());
+        let mut accepted = 0;
+        for &at in &positions {
+            let mut variants = vec![];
+            for &c in specials {
+                let mut b = text.clone();
+                b[at] = c;
+                variants.push(b);
+                let mut b = text.clone();
+                b.insert(at, c);
+                variants.push(b);
+            }
+            let mut b = text.clone();
+            b.remove(at);
+            variants.push(b);
+            for b in variants {
+                accepted += usize::from(with_and_without_runs(&b).0.starts_with("Ok"));
+            }
+        }
+        assert!(accepted > 10, "{accepted}");
+    }
+}
+
+/// Every span field of an SDK body set to each of many good and bad values reads and
+/// refuses the same with the runs and without them.
+#[test]
+fn runs_agree_with_the_fields_on_every_value() {
+    let mut eaten = 0;
+    for docs in [true, false] {
+        for s in 0..2 {
+            for k in span::SPAN_FIELDS {
+                for v in field_values() {
+                    let mut b = sdk_body(docs);
+                    b["traces"][0]["spans"][s][k] = v;
+                    eaten += with_and_without_runs(wire(&b, false).as_bytes()).1;
+                }
+            }
+        }
+    }
+    assert!(eaten > 1000, "{eaten}");
+}
+
+/// Good and bad values for every span field.
+fn field_values() -> Vec<Value> {
+    vec![
         json!(null),
         json!(""),
         json!("x"),
@@ -290,7 +415,15 @@ fn fast_and_slow_paths_read_and_refuse_the_same() {
             "tool_arguments": "captured", "output": "maybe"}),
         json!({"request": "captured", "system_prompt": "captured", "tool_schema": "captured",
             "tool_arguments": "captured"}),
-    ];
+    ]
+}
+
+/// The fast paths (compact bodies in wire order) and the slow ones (white space, keys
+/// in another order) read the same values and refuse with the same field and message,
+/// for every span field set to each of many good and bad values.
+#[test]
+fn fast_and_slow_paths_read_and_refuse_the_same() {
+    let values = field_values();
     let read = |text: &str| format!("{:?}", parse(text.as_bytes(), false));
     let mut bodies = vec![body()];
     for s in 0..2 {

@@ -238,6 +238,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// When the text goes on with `text` exactly, eats its first `eat` bytes (a run of
+    /// members written alike, see `ingest::span`).
+    #[inline(always)]
+    pub(crate) fn eat_run(&mut self, text: &[u8], eat: usize) -> bool {
+        if self.b.get(self.pos..self.pos + text.len()) == Some(text) {
+            self.pos += eat;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Eats `""` when it comes next with no white space first (many fields are empty).
     #[inline(always)]
     pub(crate) fn eat_empty_string(&mut self) -> bool {
