@@ -152,6 +152,31 @@ fn what_is_held_never_exceeds_max_queue_size() {
     adds_up(produced, &mid);
 }
 
+/// Spans refused at a full queue are counted by their own thread's lane (no shared counter
+/// for threads refused together to contend on); a thread that exits takes its count into
+/// the report's total as the batcher retires its lane, and the total never goes down.
+#[test]
+fn rejections_of_threads_that_exit_stay_counted() {
+    let _s = serial();
+    let c = collector();
+    c.faults().go_down();
+    let client = client(&c, 100);
+    let produced = produce(3, 2_000);
+    let first = client.flush(Duration::ZERO);
+    adds_up(produced, &first);
+    assert!(first.rejected >= 5_000, "{first:?}");
+    assert_eq!(
+        first.last_failure,
+        Some(FailureKind::QueueFull),
+        "{first:?}"
+    );
+    // A flush that waits lets the batcher drain, which retires the lanes of the threads
+    // that exited; their counts move with them.
+    let later = client.flush(Duration::from_millis(300));
+    adds_up(produced, &later);
+    assert!(later.rejected >= first.rejected, "{first:?} then {later:?}");
+}
+
 #[test]
 fn a_thread_that_exits_hands_its_spans_over() {
     let _s = serial();

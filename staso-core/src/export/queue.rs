@@ -42,11 +42,14 @@ struct DestinationCounts {
     retryable: AtomicBool,
 }
 
-/// What a lane's thread publishes: how many spans it has pushed (its own count, written by
-/// it alone).
+/// What a lane's thread publishes: how many spans it has pushed and how many it had to
+/// reject (its own counts, written by it alone: a thread whose spans are refused while the
+/// queue is full, for as long as an outage lasts, does not contend with the others on a
+/// shared counter).
 #[derive(Default)]
 struct LaneCount {
     pushed: AtomicU64,
+    rejected: AtomicU64,
 }
 
 /// The lanes the report adds up: those alive, and the total of those retired.
@@ -54,6 +57,7 @@ struct LaneCount {
 struct Ledger {
     live: Vec<Arc<LaneCount>>,
     retired: u64,
+    retired_rejected: u64,
 }
 
 /// The batcher's end of a lane.
@@ -100,6 +104,7 @@ pub(crate) struct Lane {
     ring: rtrb::Producer<SpanRecord>,
     count: Arc<LaneCount>,
     pushed: u64,
+    rejected: u64,
     credits: usize,
     since_wake: usize,
 }
@@ -160,6 +165,7 @@ impl Queue {
             ring: producer,
             count,
             pushed: 0,
+            rejected: 0,
             credits: 0,
             since_wake: 0,
         }
@@ -219,11 +225,23 @@ impl Queue {
         self.max
     }
 
+    /// A span rejected outside a lane (the overflow could not take it).
     #[cold]
     fn reject(&self, kind: FailureKind) {
         self.counts.rejected.fetch_add(1, Relaxed);
-        self.note_failure(kind, kind == FailureKind::QueueFull);
-        if kind == FailureKind::QueueFull {
+        self.rejected_as(kind);
+    }
+
+    /// What a rejection notes besides its count: the failure (stored only when it changes,
+    /// so that threads refused together do not write the same line over and over) and the
+    /// warning.
+    fn rejected_as(&self, kind: FailureKind) {
+        let retryable = kind == FailureKind::QueueFull;
+        let c = &self.counts;
+        if c.last_failure.load(Relaxed) != kind.code() || c.retryable.load(Relaxed) != retryable {
+            self.note_failure(kind, retryable);
+        }
+        if retryable {
             self.warn_full();
         }
     }
@@ -335,6 +353,7 @@ impl Queue {
                 let done = l.ring.is_abandoned() && l.ring.is_empty();
                 if done {
                     ledger.retired += l.count.pushed.load(Acquire);
+                    ledger.retired_rejected += l.count.rejected.load(Acquire);
                     ledger.live.retain(|c| !Arc::ptr_eq(c, &l.count));
                 }
                 !done
@@ -390,21 +409,22 @@ impl Queue {
             .iter()
             .map(|d| (d.delivered.load(Acquire), d.failed.load(Acquire)))
             .collect();
-        let accepted = {
+        let (accepted, lanes_rejected) = {
             let ledger = lock(&self.ledger);
-            ledger.retired
-                + ledger
-                    .live
-                    .iter()
-                    .map(|l| l.pushed.load(Acquire))
-                    .sum::<u64>()
+            let sum = |f: fn(&LaneCount) -> &AtomicU64| {
+                ledger.live.iter().map(|l| f(l).load(Acquire)).sum::<u64>()
+            };
+            (
+                ledger.retired + sum(|l| &l.pushed),
+                ledger.retired_rejected + sum(|l| &l.rejected),
+            )
         };
         let mut r = DeliveryReport::default();
         r.accepted = accepted;
         r.delivered = delivered;
         r.failed = failed;
         r.pending = accepted.saturating_sub(delivered + failed);
-        r.rejected = c.rejected.load(Acquire);
+        r.rejected = c.rejected.load(Acquire) + lanes_rejected;
         r.sampled_out = c.sampled_out.load(Acquire);
         r.timed_out = timed_out;
         r.last_failure = FailureKind::from_code(c.last_failure.load(Acquire));
@@ -439,7 +459,7 @@ impl Lane {
         let q = &*self.queue;
         if q.closed.load(Relaxed) {
             if slot.take().is_some_and(|r| !r.provisional) {
-                q.reject(FailureKind::Shutdown);
+                self.reject(FailureKind::Shutdown);
             }
             return;
         }
@@ -454,7 +474,7 @@ impl Lane {
         }
         if self.credits == 0 {
             slot.take();
-            q.reject(FailureKind::QueueFull);
+            self.reject(FailureKind::QueueFull);
             return;
         }
         let Some(r) = slot.take() else { return };
@@ -471,6 +491,16 @@ impl Lane {
             self.since_wake = 0;
             q.want_drain();
         }
+    }
+}
+
+impl Lane {
+    /// A span of this thread rejected: counted in the lane's own count.
+    #[cold]
+    fn reject(&mut self, kind: FailureKind) {
+        self.rejected += 1;
+        self.count.rejected.store(self.rejected, Release);
+        self.queue.rejected_as(kind);
     }
 }
 
