@@ -19,6 +19,7 @@ mod tests;
 use crate::contract::{key_name, ValidationError};
 use crate::formats::{lower_uuid_u128, parse_timestamp, IdHash};
 use crate::json::{unescape_into, Num, RawStr, Reader, Syntax};
+use embedded::Doc;
 use serde::de::IgnoredAny;
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -81,6 +82,7 @@ pub(crate) fn parse(body: &[u8], keep_raw: bool) -> Result<Vec<TraceIn<'_>>, Val
         scratch: String::new(),
         span_ids: IdSet::default(),
         last_spans: 0,
+        last_attributes: None,
     };
     match p.body() {
         Ok(traces) => Ok(traces),
@@ -125,6 +127,9 @@ struct Parser<'a> {
     span_ids: IdSet,
     /// How many spans the last trace had.
     last_spans: usize,
+    /// The last `attributes` string token the fast path took (quotes included), and
+    /// what it holds.
+    last_attributes: Option<(&'a [u8], Doc)>,
 }
 
 impl<'a> Parser<'a> {

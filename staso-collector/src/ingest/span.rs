@@ -139,9 +139,10 @@ const RUN_STARTS: u32 = (1 << MODEL) | (1 << ERROR_MESSAGE) | (1 << AGENT_VERSIO
 
 #[cfg(test)]
 thread_local! {
-    /// Tests turn the runs off to compare with the field-by-field path.
+    /// Tests turn the runs and the reuse of checks from span to span off, to compare
+    /// with the field-by-field path.
     pub(super) static RUNS_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// The runs eaten so far (tests).
+    /// The runs eaten and checks reused so far (tests).
     pub(super) static RUNS_EATEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
@@ -327,7 +328,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 ATTRIBUTES => {
-                    provisional_flag = match self.embedded(true) {
+                    provisional_flag = match self.attributes() {
                         Some(Doc::Object { provisional }) => provisional,
                         _ => {
                             let Some(v) = self.string()? else {
@@ -417,6 +418,26 @@ impl<'a> Parser<'a> {
         }
         let (doc, end) = embedded::check(self.r.text(), self.r.pos(), object_only)?;
         self.r.set_pos(end);
+        Some(doc)
+    }
+
+    /// The fast path of `attributes`: [`Self::embedded`] of an object, remembering the
+    /// string token it took. A span from the same call site as the last one checked has
+    /// the same bytes (the SDK writes one string per call site): that is the same check
+    /// of the same bytes, whose result depends on nothing else (the token ends at its
+    /// closing quote), so it is taken again at the cost of a comparison.
+    #[inline]
+    fn attributes(&mut self) -> Option<Doc> {
+        if let Some((token, doc)) = self.last_attributes {
+            if runs_enabled() && self.r.eat_run(token, token.len()) {
+                #[cfg(test)]
+                RUNS_EATEN.with(|n| n.set(n.get() + 1));
+                return Some(doc);
+            }
+        }
+        let start = self.r.pos();
+        let doc = self.embedded(true)?;
+        self.last_attributes = Some((self.r.slice(start, self.r.pos()).as_bytes(), doc));
         Some(doc)
     }
 
