@@ -83,6 +83,7 @@ pub(crate) fn parse(body: &[u8], keep_raw: bool) -> Result<Vec<TraceIn<'_>>, Val
         span_ids: IdSet::default(),
         last_spans: 0,
         last_attributes: None,
+        last_tail: None,
     };
     match p.body() {
         Ok(traces) => Ok(traces),
@@ -130,6 +131,9 @@ struct Parser<'a> {
     /// The last `attributes` string token the fast path took (quotes included), and
     /// what it holds.
     last_attributes: Option<(&'a [u8], Doc)>,
+    /// The last span tail read (see `span::TAIL`), from the comma before
+    /// `error_message` to the end of the last value.
+    last_tail: Option<&'a [u8]>,
 }
 
 impl<'a> Parser<'a> {
