@@ -17,7 +17,7 @@ mod span;
 mod tests;
 
 use crate::contract::{key_name, ValidationError};
-use crate::formats::{lower_uuid_u128, parse_timestamp, IdHash};
+use crate::formats::{lower_uuid_u128, parse_timestamp, IdHash, LastSecond};
 use crate::json::{unescape_into, Num, RawStr, Reader, Syntax};
 use embedded::Doc;
 use serde::de::IgnoredAny;
@@ -84,6 +84,7 @@ pub(crate) fn parse(body: &[u8], keep_raw: bool) -> Result<Vec<TraceIn<'_>>, Val
         last_spans: 0,
         last_attributes: None,
         last_tail: None,
+        last_second: LastSecond::default(),
     };
     match p.body() {
         Ok(traces) => Ok(traces),
@@ -134,6 +135,8 @@ struct Parser<'a> {
     /// The last span tail read (see `span::TAIL`), from the comma before
     /// `error_message` to the end of the last value.
     last_tail: Option<&'a [u8]>,
+    /// The second of the last span timestamp read.
+    last_second: LastSecond,
 }
 
 impl<'a> Parser<'a> {

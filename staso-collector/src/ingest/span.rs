@@ -8,7 +8,6 @@ use super::{refuse, Parser, SpanIn, Stop};
 use crate::contract::{join, key_name, CAPTURE_CATEGORIES, KINDS, STATUSES};
 use crate::formats::{
     check_duration, is_lower_uuid, lower_uuid_u128, parse_embedded_json, parse_timestamp,
-    timestamp_fast,
 };
 use crate::json::{Num, RawStr, Reader, Syntax};
 use crate::scan::{member_keys, uuid_u128, Pattern};
@@ -429,7 +428,10 @@ impl<'a> Parser<'a> {
                 out.span_id = Cow::Borrowed(v);
                 return true;
             }
-        } else if let Some((v, nanos)) = self.r.eat_fixed(32, timestamp_fast) {
+        } else if let Some((v, nanos)) = {
+            let last = &mut self.last_second;
+            self.r.eat_fixed(32, |b| last.timestamp(b))
+        } {
             out.nanos = nanos;
             out.timestamp = Cow::Borrowed(v);
             return true;
