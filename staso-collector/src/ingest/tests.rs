@@ -380,6 +380,22 @@ fn runs_agree_with_the_fields_on_every_value() {
     assert!(eaten > 1000, "{eaten}");
 }
 
+/// The fast path's `kind` and `status` values are the contract's.
+#[test]
+fn known_values_are_the_contracts() {
+    use crate::contract::{KINDS, STATUSES};
+    for (patterns, names) in [
+        (&span::KIND_VALUES[..], KINDS),
+        (&span::STATUS_VALUES[..], STATUSES),
+    ] {
+        assert_eq!(patterns.len(), names.len());
+        for (p, n) in patterns.iter().zip(names) {
+            let token = format!("\"{n}\"");
+            assert!(p.at(token.as_bytes(), 0) && p.len() == token.len(), "{n}");
+        }
+    }
+}
+
 /// Good and bad values for every span field.
 fn field_values() -> Vec<Value> {
     vec![

@@ -14,6 +14,11 @@ use crate::scan::{member_keys, uuid_u128, Pattern};
 use serde_json::Value;
 use std::borrow::Cow;
 
+mod runs;
+use runs::{runs_enabled, RUNS, RUN_STARTS, TAIL};
+#[cfg(test)]
+pub(super) use runs::{RUNS_EATEN, RUNS_OFF};
+
 /// The span fields the contract requires, in wire order: a missing one is named in
 /// this order.
 pub(super) const SPAN_FIELDS: [&str; 25] = [
@@ -94,72 +99,6 @@ const CAPTURE: usize = 19;
 const AGENT_ID: usize = 22;
 const AGENT_VERSION: usize = 23;
 const USER_ID: usize = 24;
-
-/// A run of span fields as the SDKs write them alike on most spans (not an LLM call,
-/// nothing captured, no error, the default capture policy, no user), in wire order and
-/// compact: when the text goes on with `text` right after a field's value, the fields
-/// `from..to` are all there, once, each with a valid value that sets nothing in the
-/// span (`error_message` null leaves it `None`), so the first `eat` bytes are eaten at
-/// once. Each run ends where a token ends (a closing quote or brace), or with a comma
-/// that is checked but not eaten.
-struct Run {
-    from: usize,
-    to: usize,
-    fields: u32,
-    text: &'static [u8],
-    eat: usize,
-}
-
-impl Run {
-    const fn new(from: usize, to: usize, text: &'static [u8], comma_after: bool) -> Self {
-        Self {
-            from,
-            to,
-            fields: ((1 << to) - 1) & !((1 << from) - 1),
-            text,
-            eat: text.len() - comma_after as usize,
-        }
-    }
-}
-
-/// From `model` to `output`, with `input` and `output` empty.
-const NO_DOCS: &[u8] = b",\"model\":\"\",\"provider\":\"\",\"requested_model\":\"\",\"usage_available\":null,\"reasoning_effort\":\"\",\"input_tokens\":0,\"output_tokens\":0,\"total_tokens\":0,\"input\":\"\",\"output\":\"\"";
-/// From `model` to `total_tokens`, and the comma after it.
-const NUMBERS_COMMA: &[u8] = b",\"model\":\"\",\"provider\":\"\",\"requested_model\":\"\",\"usage_available\":null,\"reasoning_effort\":\"\",\"input_tokens\":0,\"output_tokens\":0,\"total_tokens\":0,";
-const RUNS: [Run; 5] = [
-    Run::new(MODEL, OUTPUT + 1, NO_DOCS, false),
-    Run::new(MODEL, INPUT, NUMBERS_COMMA, true),
-    Run::new(ERROR_MESSAGE, CAPTURE + 1, b",\"error_message\":null,\"capture\":{\"request\":\"captured\",\"system_prompt\":\"captured\",\"tool_schema\":\"captured\",\"tool_arguments\":\"captured\",\"output\":\"captured\"}", false),
-    Run::new(ERROR_MESSAGE, CAPTURE, b",\"error_message\":null,", true),
-    Run::new(AGENT_VERSION, USER_ID + 1, b",\"agent_version\":\"\",\"user_id\":\"\"", false),
-];
-/// The span's tail, from `error_message` to `user_id`: when it is null and the others
-/// are what they were in the span before (the SDK writes them once per configuration:
-/// capture policy, session, agent), the tail is the same bytes, read the same way (each
-/// value a string, an object or null, so the bytes end where the last value ends, and
-/// none but `error_message`, null, sets anything in the span). A span whose fields
-/// before the tail are all read, and only those, reuses the last such tail read when its
-/// text goes on with the same bytes.
-const TAIL: u32 = ((1 << (USER_ID + 1)) - 1) & !((1 << ERROR_MESSAGE) - 1);
-/// The fields where a run may start.
-const RUN_STARTS: u32 = (1 << MODEL) | (1 << ERROR_MESSAGE) | (1 << AGENT_VERSION);
-
-#[cfg(test)]
-thread_local! {
-    /// Tests turn the runs and the reuse of checks from span to span off, to compare
-    /// with the field-by-field path.
-    pub(super) static RUNS_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// The runs eaten and checks reused so far (tests).
-    pub(super) static RUNS_EATEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-#[inline(always)]
-fn runs_enabled() -> bool {
-    #[cfg(test)]
-    return !RUNS_OFF.with(std::cell::Cell::get);
-    #[cfg(not(test))]
-    true
-}
 
 /// The index in [`SPAN_FIELDS`] of a key; `guess` first (fields usually come in order).
 fn span_field(key: RawStr<'_>, guess: usize) -> Option<usize> {
@@ -306,6 +245,7 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
+                KIND | STATUS if runs_enabled() && self.known_value(f, &mut out) => {}
                 KIND | STATUS => {
                     let allowed = if f == KIND { KINDS } else { STATUSES };
                     let Some(v) = self.string()? else {
@@ -439,6 +379,22 @@ impl<'a> Parser<'a> {
         false
     }
 
+    /// The fast path of `kind` and `status`: one of their values, compact, is eaten
+    /// and set in `out`; else nothing is consumed.
+    #[inline]
+    fn known_value(&mut self, f: usize, out: &mut SpanIn<'a>) -> bool {
+        if f == KIND {
+            if let Some(i) = KIND_VALUES.iter().position(|p| self.r.eat_pattern(p)) {
+                out.kind = KINDS[i];
+                return true;
+            }
+        } else if let Some(i) = STATUS_VALUES.iter().position(|p| self.r.eat_pattern(p)) {
+            out.status = STATUSES[i];
+            return true;
+        }
+        false
+    }
+
     /// The fast path of a string holding an embedded document ([`embedded::check`]):
     /// what it holds when the fast path took it (then it is consumed), else nothing is.
     #[inline]
@@ -535,6 +491,21 @@ const CAPTURE_KEYS: [Pattern; 5] = member_keys([
     "tool_arguments",
     "output",
 ]);
+/// [`KINDS`] and [`STATUSES`] as string tokens (a test checks they are the same).
+pub(super) const KIND_VALUES: [Pattern; 6] =
+    quoted(["llm", "tool", "chain", "retriever", "agent", "custom"]);
+pub(super) const STATUS_VALUES: [Pattern; 3] = quoted(["ok", "error", "timeout"]);
+
+const fn quoted<const N: usize>(names: [&str; N]) -> [Pattern; N] {
+    let mut out = [Pattern::new(&[]); N];
+    let mut i = 0;
+    while i < N {
+        out[i] = Pattern::new(&[b"\"", names[i].as_bytes(), b"\""]);
+        i += 1;
+    }
+    out
+}
+
 const CAPTURED: Pattern = Pattern::new(&[b"\"captured\""]);
 const SUPPRESSED: Pattern = Pattern::new(&[b"\"suppressed\""]);
 
