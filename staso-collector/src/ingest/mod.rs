@@ -84,6 +84,7 @@ pub(crate) fn parse(body: &[u8], keep_raw: bool) -> Result<Vec<TraceIn<'_>>, Val
         last_spans: 0,
         last_attributes: None,
         last_tail: None,
+        last_parent: None,
         last_second: LastSecond::default(),
     };
     match p.body() {
@@ -135,6 +136,8 @@ struct Parser<'a> {
     /// The last span tail read (see `span::TAIL`), from the comma before
     /// `error_message` to the end of the last value.
     last_tail: Option<&'a [u8]>,
+    /// The last `parent_span_id` token read by its fast path (quotes included).
+    last_parent: Option<&'a [u8]>,
     /// The second of the last span timestamp read.
     last_second: LastSecond,
 }

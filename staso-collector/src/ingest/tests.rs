@@ -315,8 +315,9 @@ fn runs_are_taken_on_what_the_sdk_writes() {
         let text = wire(&sdk_body(docs), false);
         let (read, eaten) = with_and_without_runs(text.as_bytes());
         assert!(read.starts_with("Ok"), "{read}");
-        // The first span: three runs; the others: one run, then the first one's tail.
-        assert_eq!(eaten, 3 + 3 * 2 + 2, "runs, tails, attributes: {text}");
+        // The first span: three runs; the others: one run, then the first one's tail;
+        // two reused `attributes`; the fourth span's parent is the third's.
+        assert_eq!(eaten, 3 + 3 * 2 + 2 + 1, "runs, tails, attributes: {text}");
         let spaced = wire(&sdk_body(docs), true);
         // Spaced, no run is taken; the tails and `attributes` strings are the same.
         assert_eq!(with_and_without_runs(spaced.as_bytes()), (read, 3 + 2));
@@ -327,7 +328,7 @@ fn runs_are_taken_on_what_the_sdk_writes() {
         }
         let (read, eaten) = with_and_without_runs(wire(&b, false).as_bytes());
         assert_eq!(read.matches("error_message: Some(\"boom\")").count(), 4);
-        assert_eq!(eaten, 4 * 2 + 2, "two runs a span, attributes: {read}");
+        assert_eq!(eaten, 4 * 2 + 2 + 1, "two runs a span, attributes: {read}");
     }
 }
 
