@@ -3,6 +3,7 @@
 //! the `otlp` feature, of OTLP's), and the HTTP transports.
 
 pub(crate) mod annotations;
+mod attributes;
 pub(crate) mod batcher;
 pub(crate) mod destination;
 pub(crate) mod encode;
