@@ -8,7 +8,9 @@
 //! refused), unknown fields are refused, the JSON documents embedded in `input`,
 //! `output` and `attributes` are checked without being kept, and a span's text is a
 //! slice of the body. Only a refused body is parsed again (by serde_json, to tell a
-//! syntax error from a refused field, a syntax error winning). Where the contract and the official Python SDK (`staso==0.5.25`, the reference
+//! syntax error from a refused field, a syntax error winning).
+//!
+//! Where the contract and the official Python SDK (`staso==0.5.25`, the reference
 //! client) disagree, what the client actually sends is accepted ("Python SDK note"s).
 
 mod embedded;
