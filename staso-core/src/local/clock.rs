@@ -183,18 +183,15 @@ fn second_of(secs: u64) -> [u8; 19] {
     thread_local! {
         static LAST: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
     }
-    let cached = LAST.try_with(Cell::get).ok().filter(|(s, _)| *s == secs);
-    if let Some((_, text)) = cached {
-        return text;
-    }
-    let time_of_day = (secs % 86_400) as u32;
-    let mut b = *b"0000-00-00T00:00:00";
-    b[..10].copy_from_slice(&date_of(secs / 86_400));
-    put_digits(&mut b[11..13], time_of_day / 3_600);
-    put_digits(&mut b[14..16], time_of_day / 60 % 60);
-    put_digits(&mut b[17..19], time_of_day % 60);
-    let _ = LAST.try_with(|l| l.set((secs, b)));
-    b
+    remembered(&LAST, secs, |secs| {
+        let time_of_day = (secs % 86_400) as u32;
+        let mut b = *b"0000-00-00T00:00:00";
+        b[..10].copy_from_slice(&date_of(secs / 86_400));
+        put_digits(&mut b[11..13], time_of_day / 3_600);
+        put_digits(&mut b[14..16], time_of_day / 60 % 60);
+        put_digits(&mut b[17..19], time_of_day % 60);
+        b
+    })
 }
 
 /// `YYYY-MM-DD` of day `days` after 1970-01-01. The day asked for last is kept per
@@ -204,12 +201,21 @@ fn date_of(days: u64) -> [u8; 10] {
     thread_local! {
         static LAST: Cell<(u64, [u8; 10])> = const { Cell::new((u64::MAX, [0; 10])) };
     }
-    let cached = LAST.try_with(Cell::get).ok().filter(|(d, _)| *d == days);
-    if let Some((_, text)) = cached {
+    remembered(&LAST, days, calendar_date)
+}
+
+/// The text of `key`: the one kept in `last` when it is `key`'s, else made by `make` and
+/// kept (one per thread; `u64::MAX` is never a key here).
+fn remembered<const N: usize>(
+    last: &'static std::thread::LocalKey<Cell<(u64, [u8; N])>>,
+    key: u64,
+    make: impl FnOnce(u64) -> [u8; N],
+) -> [u8; N] {
+    if let Some((_, text)) = last.try_with(Cell::get).ok().filter(|(k, _)| *k == key) {
         return text;
     }
-    let text = calendar_date(days);
-    let _ = LAST.try_with(|l| l.set((days, text)));
+    let text = make(key);
+    let _ = last.try_with(|l| l.set((key, text)));
     text
 }
 
