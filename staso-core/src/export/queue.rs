@@ -232,15 +232,10 @@ impl Queue {
         self.rejected_as(kind);
     }
 
-    /// What a rejection notes besides its count: the failure (stored only when it changes,
-    /// so that threads refused together do not write the same line over and over) and the
-    /// warning.
+    /// What a rejection notes besides its count: the failure and the warning.
     fn rejected_as(&self, kind: FailureKind) {
         let retryable = kind == FailureKind::QueueFull;
-        let c = &self.counts;
-        if c.last_failure.load(Relaxed) != kind.code() || c.retryable.load(Relaxed) != retryable {
-            self.note_failure(kind, retryable);
-        }
+        self.note_failure(kind, retryable);
         if retryable {
             self.warn_full();
         }
@@ -391,10 +386,17 @@ impl Queue {
         self.note_failure(kind, retryable);
     }
 
-    /// Remembers the most recent failure for the report.
+    /// Remembers the most recent failure for the report. Stored only when it changes, so
+    /// that threads refused together (every span, during an outage) do not write the same
+    /// line over and over.
     pub(crate) fn note_failure(&self, kind: FailureKind, retryable: bool) {
-        self.counts.last_failure.store(kind.code(), Relaxed);
-        self.counts.retryable.store(retryable, Relaxed);
+        let c = &self.counts;
+        if c.last_failure.load(Relaxed) != kind.code() {
+            c.last_failure.store(kind.code(), Relaxed);
+        }
+        if c.retryable.load(Relaxed) != retryable {
+            c.retryable.store(retryable, Relaxed);
+        }
     }
 
     /// The report from the counts. Every span pushed is accepted; those neither delivered
