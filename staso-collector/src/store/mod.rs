@@ -127,14 +127,18 @@ impl Store {
                 .iter()
                 .flat_map(|t| t.spans.iter().map(move |s| (t.id, s.id, s.provisional)))
         };
+        // A trace at a time: its spans are counted in its own table.
+        let count = |index: &mut Index| {
+            for t in traces {
+                index.apply(t.id, t.spans.iter().map(|s| (s.id, s.provisional)));
+            }
+        };
         if !self.spans_in_db {
             let mut index = lock(&self.index);
             if !index.batches.insert(key) {
                 return Ok(IngestOutcome { replay: true });
             }
-            for (t, s, provisional) in spans() {
-                index.apply(t, s, provisional);
-            }
+            count(&mut index);
             drop(index);
             self.changed();
             return Ok(IngestOutcome { replay: false });
@@ -155,9 +159,7 @@ impl Store {
         db.write(key_text, traces, &actions)?;
         let mut index = lock(&self.index);
         index.batches.insert(key);
-        for (t, s, provisional) in spans() {
-            index.apply(t, s, provisional);
-        }
+        count(&mut index);
         drop(index);
         drop(db);
         self.changed();
@@ -171,7 +173,7 @@ impl Store {
         if final_only {
             index.final_spans
         } else {
-            index.spans.len()
+            index.span_count()
         }
     }
 
@@ -183,9 +185,8 @@ impl Store {
     /// Every stored span's copy counts (no particular order).
     pub(crate) fn copies(&self) -> Vec<SpanCopies> {
         lock(&self.index)
-            .spans
             .iter()
-            .map(|(&(trace_id, span_id), c)| SpanCopies {
+            .map(|(trace_id, span_id, c)| SpanCopies {
                 trace_id,
                 span_id,
                 copies: c.copies,
