@@ -486,21 +486,23 @@ impl Batcher {
     fn settle(&mut self, d: usize, ids: &[u64], gave_up: bool) {
         let (mut here, mut delivered, mut failed) = (0u64, 0u64, 0u64);
         for id in ids {
-            let Some(h) = self.held.get_mut(*id) else {
+            let mut failed_somewhere = false;
+            // One lookup; a span done with is dropped where it is held.
+            let done = self.held.update(*id, |h| {
+                h.gave_up |= gave_up;
+                h.waiting = h.waiting.saturating_sub(1);
+                failed_somewhere = h.gave_up;
+                h.waiting == 0
+            });
+            let Some(done) = done else {
                 continue;
             };
             let span = *id < PROVISIONAL_IDS;
             here += u64::from(span);
-            h.gave_up |= gave_up;
-            h.waiting = h.waiting.saturating_sub(1);
-            if h.waiting == 0 {
-                let failed_somewhere = h.gave_up;
-                self.held.remove(*id);
-                if span && failed_somewhere {
-                    failed += 1;
-                } else if span {
-                    delivered += 1;
-                }
+            if done && span && failed_somewhere {
+                failed += 1;
+            } else if done && span {
+                delivered += 1;
             }
         }
         let (ok, lost) = if gave_up { (0, here) } else { (here, 0) };

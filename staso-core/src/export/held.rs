@@ -1,15 +1,17 @@
 //! The spans of the batches in flight, by id, until every destination has settled them.
 //!
-//! A hash map of the entries, plus the span ids in the order they were held (sequence
-//! numbers, so increasing) for the oldest one. The order is trimmed at the front as
-//! spans are let go, and compacted when the ids of spans already let go behind an older
-//! one still held (a batch being retried) outnumber the spans held, so what it keeps is
-//! bounded by what is held, like everything else. (A `BTreeMap` of the ~150-byte entries
-//! moved them within its nodes on every insert and removal: an eighth of the batcher's
+//! Span ids are sequence numbers, held in increasing order and let go mostly in order: a
+//! ring of slots indexed by id from its front (the oldest span held, as the front is
+//! trimmed of slots let go) finds, holds and lets go of a span without hashing or moving
+//! the others. A span held long while the ones after it come and go (a batch being
+//! retried) would keep the ring from being trimmed: once the ring's slots outnumber twice
+//! the spans it holds, its oldest spans move to an ordered map, so what the ring keeps is
+//! bounded by what is held, like everything else. Provisional copies (rare) go to that
+//! map too. (A hash map of the ~150-byte entries, with a queue of the ids for the oldest,
+//! was a ninth of the batcher's instructions; a `BTreeMap` before it, an eighth of its
 //! time.)
 
-use rustc_hash::FxHashMap;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Ids of held provisional copies start here: below are the sequence numbers of spans,
 /// so the smallest id held is the oldest span not yet settled.
@@ -17,71 +19,170 @@ pub(crate) const PROVISIONAL_IDS: u64 = 1 << 63;
 
 /// What is held, by id.
 pub(crate) struct Held<T> {
-    entries: FxHashMap<u64, T>,
-    /// Span ids in the order they were held; some may have been let go since.
-    order: VecDeque<u64>,
+    /// Slot `i` is span `base + i`; `None` once let go. The front is always held.
+    ring: VecDeque<Option<T>>,
+    /// The id of the ring's front slot.
+    base: u64,
+    /// How many of the ring's slots hold something.
+    in_ring: usize,
+    /// Spans moved out of the ring, and provisional copies.
+    others: BTreeMap<u64, T>,
 }
 
 impl<T> Default for Held<T> {
     fn default() -> Self {
         Held {
-            entries: FxHashMap::default(),
-            order: VecDeque::new(),
+            ring: VecDeque::new(),
+            base: 0,
+            in_ring: 0,
+            others: BTreeMap::new(),
         }
     }
 }
 
 impl<T> Held<T> {
+    /// The ring's slot of `id`, if it has one.
+    fn slot(&self, id: u64) -> Option<usize> {
+        let i = usize::try_from(id.checked_sub(self.base)?).ok()?;
+        (i < self.ring.len()).then_some(i)
+    }
+
     /// Holds `value` under `id` (span ids in increasing order).
     pub(crate) fn insert(&mut self, id: u64, value: T) {
-        if self.entries.insert(id, value).is_none() && id < PROVISIONAL_IDS {
-            self.order.push_back(id);
+        if id >= PROVISIONAL_IDS {
+            self.others.insert(id, value);
+            return;
         }
+        if let Some(i) = self.slot(id) {
+            self.in_ring += usize::from(self.ring[i].is_none());
+            self.ring[i] = Some(value);
+            return;
+        }
+        let end = self.base + self.ring.len() as u64;
+        if id < end {
+            // Older than the ring's front (not the order spans are held in).
+            self.others.insert(id, value);
+            return;
+        }
+        // Ids come without gaps; one that would leave the ring too sparse starts it again.
+        let slots = (self.ring.len() + 1) as u64 + (id - end);
+        if slots > (2 * (self.in_ring + 1) + 64) as u64 {
+            self.spill(self.ring.len());
+        }
+        if self.ring.is_empty() {
+            self.base = id;
+        }
+        let end = self.base + self.ring.len() as u64;
+        for _ in end..id {
+            self.ring.push_back(None);
+        }
+        self.ring.push_back(Some(value));
+        self.in_ring += 1;
     }
 
     /// What is held under `id`.
     pub(crate) fn get(&self, id: u64) -> Option<&T> {
-        self.entries.get(&id)
+        match self.slot(id) {
+            Some(i) => self.ring[i].as_ref(),
+            None => self.others.get(&id),
+        }
     }
 
     /// What is held under `id`, to change.
+    #[cfg(test)]
     pub(crate) fn get_mut(&mut self, id: u64) -> Option<&mut T> {
-        self.entries.get_mut(&id)
+        match self.slot(id) {
+            Some(i) => self.ring[i].as_mut(),
+            None => self.others.get_mut(&id),
+        }
     }
 
-    /// Lets go of `id`, returning what was held.
+    /// Changes what is held under `id` with `f`, and lets go of it (dropped where it is,
+    /// not moved out) when `f` says so; `None` when nothing is held under `id`.
+    pub(crate) fn update(&mut self, id: u64, f: impl FnOnce(&mut T) -> bool) -> Option<bool> {
+        let Some(i) = self.slot(id) else {
+            let done = f(self.others.get_mut(&id)?);
+            if done {
+                self.others.remove(&id);
+            }
+            return Some(done);
+        };
+        let slot = &mut self.ring[i];
+        let done = f(slot.as_mut()?);
+        if done {
+            *slot = None;
+            self.let_go();
+        }
+        Some(done)
+    }
+
+    /// Lets go of `id`, returning what was held (the batcher lets go through `update`).
+    #[cfg(test)]
     pub(crate) fn remove(&mut self, id: u64) -> Option<T> {
-        let value = self.entries.remove(&id)?;
-        while self
-            .order
-            .front()
-            .is_some_and(|id| !self.entries.contains_key(id))
-        {
-            self.order.pop_front();
-        }
-        if self.order.len() > 2 * self.entries.len() + 64 {
-            let entries = &self.entries;
-            self.order.retain(|id| entries.contains_key(id));
-        }
+        let Some(i) = self.slot(id) else {
+            return self.others.remove(&id);
+        };
+        let value = self.ring[i].take()?;
+        self.let_go();
         Some(value)
+    }
+
+    /// After a slot of the ring was emptied: trims the front and keeps the ring dense.
+    fn let_go(&mut self) {
+        self.in_ring -= 1;
+        self.trim();
+        // Move the oldest out until the ring is dense enough again.
+        while self.ring.len() > 2 * self.in_ring + 64 {
+            self.spill(1);
+        }
+    }
+
+    /// Moves the ring's first `n` slots' spans to `others`, then trims the front.
+    fn spill(&mut self, n: usize) {
+        for _ in 0..n {
+            let Some(slot) = self.ring.pop_front() else {
+                break;
+            };
+            if let Some(v) = slot {
+                self.others.insert(self.base, v);
+                self.in_ring -= 1;
+            }
+            self.base += 1;
+        }
+        self.trim();
+    }
+
+    /// Drops the slots let go at the front, so that the front is held.
+    fn trim(&mut self) {
+        while let Some(None) = self.ring.front() {
+            self.ring.pop_front();
+            self.base += 1;
+        }
     }
 
     /// The smallest span id held (provisional copies are not spans).
     pub(crate) fn oldest_span(&self) -> Option<u64> {
-        // The front is trimmed of ids let go, so it is held when there is one.
-        self.order.front().copied()
+        let other = self
+            .others
+            .keys()
+            .next()
+            .copied()
+            .filter(|id| *id < PROVISIONAL_IDS);
+        // The ring's front is held when there is one.
+        let ring = (!self.ring.is_empty()).then_some(self.base);
+        other.into_iter().chain(ring).min()
     }
 
-    /// How many ids the order keeps (held or not).
+    /// How many slots the ring keeps (held or not).
     #[cfg(test)]
     fn order_len(&self) -> usize {
-        self.order.len()
+        self.ring.len()
     }
 
     /// How many are held.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.entries.len()
+        self.in_ring + self.others.len()
     }
 }
 
@@ -133,6 +234,69 @@ mod tests {
             );
             assert_eq!(held.len(), model.len());
         }
+    }
+
+    /// Against a `BTreeMap` again, in the batcher's usual pattern (ids held in order and
+    /// let go mostly in order) with what moves spans out of the ring: spans held long
+    /// (every 97th), ids older than the ring's front held again, and gaps too large to
+    /// fill.
+    #[test]
+    fn answers_like_an_ordered_map_when_spans_leave_the_ring() {
+        let mut held: Held<u64> = Held::default();
+        let mut model: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut next = 1u64;
+        for step in 0..50_000u64 {
+            match rng.u16(..1000) {
+                0 => next += rng.u64(1..400),
+                1..=4 => {
+                    let id = next.saturating_sub(rng.u64(1..3_000)).max(1);
+                    held.insert(id, step);
+                    model.insert(id, step);
+                }
+                5..=500 => {
+                    held.insert(next, step);
+                    model.insert(next, step);
+                    next += 1;
+                }
+                _ => {
+                    let first = model.keys().copied().find(|id| id % 97 != 0);
+                    if let Some(id) = first {
+                        if rng.bool() {
+                            assert_eq!(held.remove(id), model.remove(&id), "remove {id}");
+                        } else {
+                            // Counted up, and let go on the second visit.
+                            let go = |v: &mut u64| {
+                                *v += 1_000_000;
+                                *v >= 2_000_000
+                            };
+                            let want = model.get_mut(&id).map(go);
+                            assert_eq!(held.update(id, go), want, "update {id}");
+                            if want == Some(true) {
+                                model.remove(&id);
+                            }
+                        }
+                    }
+                }
+            }
+            if step % 1_000 == 999 {
+                // The long-held ones go too, from time to time.
+                let long: Vec<u64> = model.keys().copied().filter(|id| id % 97 == 0).collect();
+                for id in long.into_iter().take(3) {
+                    assert_eq!(held.remove(id), model.remove(&id), "remove {id}");
+                }
+            }
+            let probe = next.saturating_sub(rng.u64(..3_000));
+            assert_eq!(held.get(probe), model.get(&probe), "get {probe}");
+            assert_eq!(
+                held.oldest_span(),
+                model.keys().next().copied(),
+                "step {step}"
+            );
+            assert_eq!(held.len(), model.len());
+            assert!(held.order_len() <= 2 * held.len() + 65, "step {step}");
+        }
+        assert!(!held.others.is_empty(), "some spans left the ring");
     }
 
     /// One span held for ever (a batch retried) while thousands after it come and go:
