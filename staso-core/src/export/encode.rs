@@ -17,10 +17,10 @@ use super::attributes::{callsite_attrs, Attr, Attrs};
 use crate::config::Config;
 use crate::local::capture;
 use crate::local::clock;
-use crate::local::record::{CallSite, Field, SpanRecord};
+use crate::local::record::{CallSite, Field, Llm, SpanRecord};
 use rustc_hash::FxHashMap;
 use serde_json::Value;
-use staso_types::Kind;
+use staso_types::{CapturePolicy, Kind, Status};
 use std::borrow::Cow;
 
 /// Keeps one copy per (trace, span): the newest, except that a provisional copy never
@@ -57,24 +57,29 @@ pub(crate) fn encode_batch<'a>(
     buf: &mut Vec<u8>,
 ) -> usize {
     let spans = coalesce(records);
-    let mut order: Vec<u128> = Vec::new();
-    let mut groups: FxHashMap<u128, Vec<&SpanRecord>> = FxHashMap::default();
+    // By trace, in the order of their first span. A batch's spans mostly come a trace at
+    // a time: one like the last goes to its group without a lookup.
+    let mut groups: Vec<(u128, Vec<&SpanRecord>)> = Vec::new();
+    let mut group_of: FxHashMap<u128, usize> = FxHashMap::default();
+    let mut last: Option<(u128, usize)> = None;
     for r in spans {
-        groups
-            .entry(r.trace_id.to_u128())
-            .or_insert_with(|| {
-                order.push(r.trace_id.to_u128());
-                Vec::new()
-            })
-            .push(r);
+        let t = r.trace_id.to_u128();
+        let g = match last {
+            Some((lt, g)) if lt == t => g,
+            _ => *group_of.entry(t).or_insert_with(|| {
+                groups.push((t, Vec::new()));
+                groups.len() - 1
+            }),
+        };
+        last = Some((t, g));
+        groups[g].1.push(r);
     }
     buf.clear();
     // Written as text: an empty `Vec` is valid UTF-8 at no cost, and its capacity is kept.
     let mut out = String::from_utf8(std::mem::take(buf)).unwrap_or_default();
     let mut w = SpanWriter::new(cfg);
     out.push_str("{\"traces\":[");
-    for (i, t) in order.iter().enumerate() {
-        let group = &groups[t];
+    for (i, (t, group)) in groups.iter().enumerate() {
         let earliest = group.iter().map(|r| r.start).min().unwrap_or_default();
         if i > 0 {
             out.push(',');
@@ -98,7 +103,7 @@ pub(crate) fn encode_batch<'a>(
     }
     out.push_str("]}");
     *buf = out.into_bytes();
-    order.len()
+    groups.len()
 }
 
 /// Writes spans of one configuration: what is the same for every span (the `capture`
@@ -110,6 +115,29 @@ struct SpanWriter<'c> {
     /// The `attributes` string (escaped, quoted) of a span that has only what its call
     /// site gives it, by the call site's address (0 for none): most spans of a batch.
     by_callsite: FxHashMap<usize, String>,
+    /// The text of the last plain span outside a conversation around its ids, timestamp
+    /// and duration (see [`Plain`]).
+    plain: Option<Plain>,
+    /// Whether plain spans take [`Plain`] (off in tests, to compare with the general path).
+    fast: bool,
+}
+
+/// A plain span (only its call site's attributes, not a root, not provisional) outside a
+/// conversation is, but for its ids, timestamp and duration, text that its call site,
+/// kind, status, name and agent decide: written once and copied while the spans that
+/// follow share them (a batch's spans mostly come from a few call sites in runs).
+/// Escaping the name and the agent and a dozen separate writes were a third of a plain
+/// span's encoding.
+struct Plain {
+    callsite: usize,
+    kind: Kind,
+    status: Status,
+    name: String,
+    agent: String,
+    /// From `,"name":` to the opening quote of `timestamp`'s value.
+    head: String,
+    /// From `,"status":` to the span's closing brace.
+    tail: String,
 }
 
 impl<'c> SpanWriter<'c> {
@@ -118,7 +146,52 @@ impl<'c> SpanWriter<'c> {
             cfg,
             fixed: Fixed::new(cfg),
             by_callsite: FxHashMap::default(),
+            plain: None,
+            fast: true,
         }
+    }
+
+    /// A plain span outside a conversation (see [`Plain`]), appended to `out`.
+    fn write_plain(&mut self, out: &mut String, r: &SpanRecord) {
+        let callsite = r.callsite.map_or(0, |c| std::ptr::from_ref(c) as usize);
+        let agent = r
+            .agent
+            .as_ref()
+            .map_or(self.cfg.agent_name.as_str(), |a| a.as_str());
+        let same = self.plain.as_ref().is_some_and(|p| {
+            p.callsite == callsite
+                && p.kind == r.kind
+                && p.status == r.status
+                && p.name == r.name.as_str()
+                && p.agent == agent
+        });
+        if !same {
+            let (mut head, mut tail) = (String::new(), String::new());
+            write_head(&mut head, r, &self.cfg.capture);
+            self.write_tail(&mut tail, r, &Llm::EMPTY, (None, None), None, None);
+            self.plain = Some(Plain {
+                callsite,
+                kind: r.kind,
+                status: r.status,
+                name: r.name.as_str().to_owned(),
+                agent: agent.to_owned(),
+                head,
+                tail,
+            });
+        }
+        let Some(p) = &self.plain else { return };
+        out.push_str("{\"span_id\":");
+        push_uuid_json(out, u128::from(r.span_id.to_u64()));
+        out.push_str(",\"parent_span_id\":");
+        match r.parent {
+            Some(p) => push_uuid_json(out, u128::from(p.to_u64())),
+            None => out.push_str("null"),
+        }
+        out.push_str(&p.head);
+        clock::write_iso8601(out, r.start);
+        out.push_str("\",\"duration_ms\":");
+        push_f64(out, clock::duration_ms(r.start, r.end));
+        out.push_str(&p.tail);
     }
 
     /// The `attributes` of a span whose attributes all come from its call site (see
@@ -138,12 +211,15 @@ impl<'c> SpanWriter<'c> {
     fn write(&mut self, out: &mut String, r: &SpanRecord) {
         let cfg = self.cfg;
         let policy = &cfg.capture;
-        static NO_LLM: crate::local::record::Llm = crate::local::record::Llm::EMPTY;
+        static NO_LLM: Llm = Llm::EMPTY;
         let extras = r.extras.as_deref();
         let llm = extras.map_or(&NO_LLM, |e| &e.llm);
         // A span with nothing captured, not a root and not a provisional copy has only the
         // attributes of its call site.
         let plain = extras.is_none() && r.parent.is_some() && !r.provisional;
+        if plain && r.conversation.is_none() && self.fast {
+            return self.write_plain(out, r);
+        }
         let mut attrs = if plain {
             Attrs::default()
         } else {
@@ -226,8 +302,6 @@ impl<'c> SpanWriter<'c> {
             attrs.insert(Field::ErrorMessage.attribute(), Attr::Num(n as u64));
         }
 
-        let kind = r.kind.as_str();
-        let conv = r.conversation.as_deref();
         out.push_str("{\"span_id\":");
         match extras.and_then(|e| e.wire_span_id.as_ref()) {
             Some(id) => push_str_json(out, id),
@@ -238,17 +312,7 @@ impl<'c> SpanWriter<'c> {
             Some(p) => push_uuid_json(out, u128::from(p.to_u64())),
             None => out.push_str("null"),
         }
-        out.push_str(",\"name\":");
-        if policy.allows_name(r.kind) {
-            push_str_json(out, r.name.as_str());
-        } else {
-            out.push('"');
-            out.push_str(kind);
-            out.push_str(" span\"");
-        }
-        out.push_str(",\"kind\":\"");
-        out.push_str(kind);
-        out.push_str("\",\"timestamp\":\"");
+        write_head(out, r, policy);
         clock::write_iso8601(out, r.start);
         out.push_str("\",\"duration_ms\":");
         push_f64(
@@ -259,6 +323,30 @@ impl<'c> SpanWriter<'c> {
                 clock::duration_ms(r.start, r.end)
             },
         );
+        let attrs = (!plain).then_some(attrs);
+        self.write_tail(
+            out,
+            r,
+            llm,
+            (input, output),
+            attrs,
+            error_message.as_deref(),
+        );
+    }
+
+    /// A span's JSON from `,"status":` to its closing brace: `attrs` `None` for a plain
+    /// span's (its call site's).
+    fn write_tail(
+        &mut self,
+        out: &mut String,
+        r: &SpanRecord,
+        llm: &Llm,
+        (input, output): (Option<&str>, Option<&str>),
+        attrs: Option<Attrs<'_>>,
+        error_message: Option<&str>,
+    ) {
+        let cfg = self.cfg;
+        let conv = r.conversation.as_deref();
         out.push_str(",\"status\":\"");
         out.push_str(r.status.as_str());
         out.push('"');
@@ -277,13 +365,12 @@ impl<'c> SpanWriter<'c> {
             }
         }
         out.push_str(",\"attributes\":");
-        if plain {
-            out.push_str(self.callsite_attributes(r.callsite));
-        } else {
-            attrs.write_as_string(out, policy);
+        match attrs {
+            None => out.push_str(self.callsite_attributes(r.callsite)),
+            Some(attrs) => attrs.write_as_string(out, &cfg.capture),
         }
         out.push_str(",\"error_message\":");
-        match &error_message {
+        match error_message {
             Some(m) => push_str_json(out, m),
             None => out.push_str("null"),
         }
@@ -304,6 +391,22 @@ impl<'c> SpanWriter<'c> {
         push_str_json(out, conv.and_then(|c| c.user_id.as_deref()).unwrap_or(""));
         out.push('}');
     }
+}
+
+/// A span's JSON from `,"name":` to the opening quote of its `timestamp`'s value.
+fn write_head(out: &mut String, r: &SpanRecord, policy: &CapturePolicy) {
+    let kind = r.kind.as_str();
+    out.push_str(",\"name\":");
+    if policy.allows_name(r.kind) {
+        push_str_json(out, r.name.as_str());
+    } else {
+        out.push('"');
+        out.push_str(kind);
+        out.push_str(" span\"");
+    }
+    out.push_str(",\"kind\":\"");
+    out.push_str(kind);
+    out.push_str("\",\"timestamp\":\"");
 }
 
 /// The parts of a span's JSON that only the configuration decides, written (escaped) once
@@ -570,6 +673,81 @@ mod tests {
             (plain["input"].clone(), plain["output"].clone()),
             (json!(""), json!(""))
         );
+    }
+
+    /// A plain span written from [`Plain`] is what the general path writes, byte for
+    /// byte: spans of several call sites, kinds, statuses, names (escaped) and agents, in
+    /// runs and interleaved (the text kept, then replaced), with names captured or not;
+    /// roots, provisional copies and spans in a conversation take the general path.
+    #[test]
+    fn a_plain_span_from_its_kept_text_is_what_the_general_path_writes() {
+        static OTHER: CallSite = CallSite {
+            name: "other",
+            kind: Kind::Chain,
+            function: "other",
+            module_path: "app",
+            file: "src/app.rs",
+            line: 3,
+            tags: &[],
+            capture_input: false,
+            capture_output: false,
+        };
+        let env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let no_names = crate::config::resolve(
+            &Options::new()
+                .api_key("unit-test-key")
+                .agent_name("t \"quoted\"")
+                .capture_git(false)
+                .capture_request(false),
+            &env,
+        )
+        .expect("config");
+        let mut rng = fastrand::Rng::with_seed(9);
+        for cfg in [config(), no_names] {
+            let (mut fast, mut general) = (SpanWriter::new(&cfg), SpanWriter::new(&cfg));
+            general.fast = false;
+            for i in 0..2_000u64 {
+                let cs = [Some(&TOOL), Some(&OTHER), None][rng.usize(..3)];
+                let mut r = record(Some(3 + i), cs);
+                r.span_id = SpanId::from_u64(rng.u64(1..)).expect("non-zero");
+                r.start = Stamp(1_764_000_000_000_000_000 + i * 7_654_321);
+                r.end = Stamp(r.start.0 + rng.u64(..5_000_000_000));
+                r.kind = [Kind::Tool, Kind::Llm, Kind::Chain, Kind::Agent][rng.usize(..4)];
+                r.status = [Status::Ok, Status::Error, Status::Timeout][rng.usize(..3)];
+                r.name = [
+                    SharedStr::Static("lookup"),
+                    SharedStr::Static("say \"hi\"\n"),
+                    SharedStr::Shared("lookup".into()),
+                ][rng.usize(..3)]
+                .clone();
+                r.agent = [
+                    None,
+                    Some(SharedStr::Static("agent \\ x")),
+                    Some(SharedStr::Shared("a".into())),
+                ][rng.usize(..3)]
+                .clone();
+                match rng.u8(..20) {
+                    0 => r.parent = None,
+                    1 => r.provisional = true,
+                    2 => {
+                        r.conversation =
+                            Some(std::sync::Arc::new(crate::local::record::Conversation {
+                                session_id: "s\"1".into(),
+                                user_id: Some("u".into()),
+                            }))
+                    }
+                    _ => {}
+                }
+                // Runs of the same span's text, then a change.
+                for _ in 0..rng.usize(1..4) {
+                    let (mut a, mut b) = (String::new(), String::new());
+                    fast.write(&mut a, &r);
+                    general.write(&mut b, &r);
+                    assert_eq!(a, b, "span {i}");
+                }
+            }
+            assert!(fast.plain.is_some(), "the fast path was taken");
+        }
     }
 
     /// A plain span's `attributes` come from its call site's cached text; the same span
