@@ -89,6 +89,23 @@ impl Trace {
         }
     }
 
+    /// Makes room for `n` more spans at once (a batch's, in one growth of the table
+    /// rather than one per doubling).
+    fn reserve(&mut self, n: usize) {
+        match self {
+            Trace::Many(m) => m.reserve(n),
+            Trace::One(s, c) if n > 0 => {
+                let mut m = HashMap::with_capacity_and_hasher(n + 1, IdHash::default());
+                m.insert(*s, *c);
+                *self = Trace::Many(m);
+            }
+            Trace::Empty if n > 1 => {
+                *self = Trace::Many(HashMap::with_capacity_and_hasher(n, IdHash::default()));
+            }
+            _ => {}
+        }
+    }
+
     fn iter(&self) -> impl Iterator<Item = (u128, &Copies)> {
         let (one, many) = match self {
             Trace::Empty => (None, None),
@@ -130,6 +147,7 @@ impl Index {
             return;
         }
         let t = self.traces.entry(trace).or_insert(Trace::Empty);
+        t.reserve(spans.size_hint().0);
         for (span, provisional) in spans {
             let (c, new) = t.entry(span, Copies::first(provisional));
             if new {
