@@ -41,6 +41,7 @@
 //! text (`"my code is 1234"`) is not found. Keep secrets out of captured values with
 //! `skip(..)`, `capture_input = false`, or the `mask` hook.
 
+use super::text::swar;
 use staso_types::REDACTED;
 use std::borrow::Cow;
 
@@ -129,45 +130,59 @@ pub(crate) fn is_secret_key(key: &str) -> bool {
 /// which is the common case. `patterns` is `redact_secrets`; `api_key` is the client's key.
 /// Linear in the text.
 pub(crate) fn scrub<'a>(text: &'a str, patterns: bool, api_key: &str) -> Cow<'a, str> {
-    let b = text.as_bytes();
     let ak = api_key.as_bytes();
-    let use_key = ak.len() >= 8;
-    if !patterns && !use_key {
+    let key0 = ak.first().copied().filter(|_| ak.len() >= 8);
+    if !patterns && key0.is_none() {
         return Cow::Borrowed(text);
     }
+    // Only a few bytes can start something to redact, and most text has none: found out
+    // here, before a rewrite is set up.
+    match next_trigger(text.as_bytes(), patterns, key0) {
+        None => Cow::Borrowed(text),
+        Some(first) => rewrite(text, first, patterns, ak),
+    }
+}
+
+/// [`scrub`] from `text[first..]`, where something may start.
+#[inline(never)]
+fn rewrite<'a>(text: &'a str, first: usize, patterns: bool, ak: &[u8]) -> Cow<'a, str> {
+    let b = text.as_bytes();
+    let key0 = ak.first().copied().filter(|_| ak.len() >= 8);
     let mut edit = Edit {
         src: text,
         out: String::new(),
         from: 0,
     };
-    // Only a few bytes can start something to redact: skip to them (most text has none).
-    let key0 = if use_key { ak[0] } else { 0 };
-    let trigger = |c: u8| (patterns && TRIGGERS[c as usize]) || (use_key && c == key0);
-    let mut i = 0;
-    while let Some(skip) = next_trigger(&b[i..], patterns, use_key.then_some(key0), trigger) {
-        i += skip;
+    let mut i = first;
+    loop {
         let c = b[i];
-        if use_key && c == key0 && b[i..].starts_with(ak) {
+        if key0 == Some(c) && b[i..].starts_with(ak) {
             edit.replace(i, i + ak.len());
             i += ak.len();
-            continue;
-        }
-        if patterns {
+        } else {
             let found = match c {
+                _ if !patterns => None,
                 b'=' | b':' => kv_value(b, i),
                 b'b' | b'B' => bearer_token(b, i),
                 b's' => sk_token(b, i),
                 _ => None,
             };
-            if let Some((s, e)) = found {
-                edit.replace(s, e);
-                i = e;
-                continue;
+            match found {
+                Some((s, e)) => {
+                    edit.replace(s, e);
+                    i = e;
+                }
+                None => i += 1,
             }
         }
-        i += 1;
+        match b
+            .get(i..)
+            .and_then(|rest| next_trigger(rest, patterns, key0))
+        {
+            Some(skip) => i += skip,
+            None => return edit.finish(),
+        }
     }
-    edit.finish()
 }
 
 /// Bytes where a pattern of rule 2 may start.
@@ -182,13 +197,11 @@ static TRIGGERS: [bool; 256] = {
 };
 
 /// The index of the first byte of `b` where something may start (`trigger`), skipping
-/// 32 bytes at a time where none is (a test the compiler turns into vector compares).
-fn next_trigger(
-    b: &[u8],
-    patterns: bool,
-    key0: Option<u8>,
-    trigger: impl Fn(u8) -> bool,
-) -> Option<usize> {
+/// 32 bytes at a time where none is (a test the compiler turns into vector compares), then
+/// 8.
+#[inline]
+fn next_trigger(b: &[u8], patterns: bool, key0: Option<u8>) -> Option<usize> {
+    let trigger = |c: u8| (patterns && TRIGGERS[c as usize]) || key0 == Some(c);
     const CHUNK: usize = 32;
     let k = key0.unwrap_or(b'=');
     let mut at = 0;
@@ -202,7 +215,24 @@ fn next_trigger(
         }
         at += CHUNK;
     }
-    b[at..].iter().position(|&c| trigger(c)).map(|p| at + p)
+    // Then 8 bytes at a time (in a text shorter than a word, the rest is zero, which
+    // triggers nothing): most captured strings are shorter than a chunk.
+    while at < b.len() {
+        let x = swar::word(b, at).unwrap_or_else(|| swar::tail(b, at, 0));
+        let mut hit = swar::eq(x, k);
+        if patterns {
+            // `| 0x20` maps `B` to `b` and no other byte to either.
+            hit |= swar::eq(x, b'=')
+                | swar::eq(x, b':')
+                | swar::eq(x, b's')
+                | swar::eq(x | 0x2020_2020_2020_2020, b'b');
+        }
+        if swar::any(hit) {
+            return b[at..].iter().position(|&c| trigger(c)).map(|p| at + p);
+        }
+        at += 8;
+    }
+    None
 }
 
 /// The text being rewritten: `src[from..]` is not copied yet; `out` is empty until the
@@ -551,6 +581,33 @@ mod tests {
             ),
             format!("{pad}[REDACTED]")
         );
+    }
+
+    /// Each secret at every offset from 0 to 40: found whether it starts in a 32-byte
+    /// chunk, an 8-byte word or the tail, and whatever the bytes around it (`B` and `b`
+    /// for the bearer's trigger, a multibyte pad).
+    #[test]
+    fn secrets_at_every_offset() {
+        let key = "ak_live_123456789";
+        for pad in ["a", "é", "-"] {
+            for n in 0..40 {
+                let p = pad.repeat(n);
+                for (secret, redacted) in [
+                    ("password=x", "password=[REDACTED]"),
+                    ("token: abc", "token: [REDACTED]"),
+                    ("Bearer eyJhbGciOiJIUzI1NiJ9.x.y", "Bearer [REDACTED]"),
+                    ("bearer eyJhbGciOiJIUzI1NiJ9.x.y", "bearer [REDACTED]"),
+                    ("sk-proj-abcdefghijklmnop1234", "[REDACTED]"),
+                ] {
+                    let t = format!("{p} {secret}");
+                    assert_eq!(s(&t), format!("{p} {redacted}"), "{t:?}");
+                }
+                let t = format!("{p}{key}");
+                assert_eq!(scrub(&t, false, key), format!("{p}[REDACTED]"), "{t:?}");
+                assert_eq!(scrub(&t, true, key), format!("{p}[REDACTED]"), "{t:?}");
+                assert!(matches!(scrub(&p, true, key), Cow::Borrowed(_)), "{p:?}");
+            }
+        }
     }
 
     #[test]

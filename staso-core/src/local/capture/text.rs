@@ -120,36 +120,76 @@ pub(crate) fn needs_escape(s: &str) -> bool {
     next_escape(s.as_bytes(), 0) < s.len()
 }
 
-/// Whether some byte of the 8 in `x` must be escaped (below 0x20, `"` or `\\`): the
-/// classic SWAR tests (a byte below `n`, a byte equal to `c`), exact for "is there any".
-#[inline(always)]
-fn word_needs_escape(x: u64) -> bool {
+/// Eight bytes at a time: the classic SWAR tests, exact for "is some byte of the eight
+/// ...": each returns a word whose high bit is set in some byte when one is.
+pub(super) mod swar {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below_space = x.wrapping_sub(ONES * 0x20) & !x;
-    let q = x ^ (ONES * u64::from(b'"'));
-    let quote = q.wrapping_sub(ONES) & !q;
-    let b = x ^ (ONES * u64::from(b'\\'));
-    let backslash = b.wrapping_sub(ONES) & !b;
-    (below_space | quote | backslash) & HIGH != 0
+
+    /// The eight bytes of `b` from `at` as one word, when there are eight.
+    #[inline(always)]
+    pub(in crate::local::capture) fn word(b: &[u8], at: usize) -> Option<u64> {
+        let w: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(w))
+    }
+
+    /// The word that holds `b[at..]` when fewer than eight bytes are left: the last eight
+    /// bytes of `b` (those before `at` were tested already, or say "maybe" and are then
+    /// looked at one by one), or, in a shorter `b`, its bytes with the rest `fill`.
+    #[inline(always)]
+    pub(in crate::local::capture) fn tail(b: &[u8], at: usize, fill: u8) -> u64 {
+        if let Some(x) = b.len().checked_sub(8).and_then(|from| word(b, from)) {
+            return x;
+        }
+        let mut w = [fill; 8];
+        for (i, &c) in b.iter().enumerate().skip(at).take(8) {
+            w[i] = c;
+        }
+        u64::from_le_bytes(w)
+    }
+
+    /// Some byte equals `c`.
+    #[inline(always)]
+    pub(in crate::local::capture) fn eq(x: u64, c: u8) -> u64 {
+        let v = x ^ (ONES * u64::from(c));
+        v.wrapping_sub(ONES) & !v
+    }
+
+    /// Some byte is below `n` (`n` at most 0x80).
+    #[inline(always)]
+    pub(in crate::local::capture) fn below(x: u64, n: u8) -> u64 {
+        x.wrapping_sub(ONES * u64::from(n)) & !x
+    }
+
+    /// Whether a mask from the tests above says "some byte".
+    #[inline(always)]
+    pub(in crate::local::capture) fn any(mask: u64) -> bool {
+        mask & HIGH != 0
+    }
+}
+
+/// Whether some byte of the 8 in `x` must be escaped (below 0x20, `"` or `\\`).
+#[inline(always)]
+fn word_needs_escape(x: u64) -> bool {
+    swar::any(swar::below(x, 0x20) | swar::eq(x, b'"') | swar::eq(x, b'\\'))
 }
 
 /// The index of the first byte of `b` at or after `from` that must be escaped, or
-/// `b.len()`. Eight bytes at a time where none is.
+/// `b.len()`. Eight bytes at a time.
 #[inline]
 fn next_escape(b: &[u8], mut from: usize) -> usize {
-    while let Some(word) = b.get(from..from + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        if word_needs_escape(u64::from_le_bytes(w)) {
-            break;
+    // In a text shorter than a word, the rest is `A`, which needs no escape.
+    while from < b.len() {
+        let x = swar::word(b, from).unwrap_or_else(|| swar::tail(b, from, b'A'));
+        if word_needs_escape(x) {
+            return b[from..]
+                .iter()
+                .position(|&c| CLASS[c as usize] != 0)
+                .map_or(b.len(), |p| from + p);
         }
         from += 8;
     }
-    b[from..]
-        .iter()
-        .position(|&c| CLASS[c as usize] != 0)
-        .map_or(b.len(), |p| from + p)
+    b.len()
 }
 
 /// Appends `s` to `out` escaped as the inside of a JSON string: the batcher escapes every
