@@ -125,8 +125,9 @@ static ON: AtomicUsize = AtomicUsize::new(0);
 /// What a running test capture adds to [`ON`].
 const CAPTURE: usize = 2;
 
-/// This thread's view of the global client.
-struct Cached {
+/// This thread's view of the global client. Kept beside the thread's frame stack (see
+/// `context::Local`), so that ending a span visits one thread-local.
+pub(crate) struct Cached {
     /// The `GENERATION` the client was read at.
     generation: u64,
     client: Option<Arc<ClientState>>,
@@ -138,20 +139,19 @@ struct Cached {
     config: Option<ThreadConfig>,
 }
 
+impl Cached {
+    /// A thread that has not looked at the client yet.
+    pub(crate) const EMPTY: Cached = Cached {
+        generation: 0,
+        client: None,
+        lane: None,
+        config: None,
+    };
+}
+
 /// A thread's handle on a client's configuration (see [`Cached::config`]).
 #[allow(clippy::redundant_allocation)]
 pub(crate) type ThreadConfig = std::rc::Rc<Arc<Config>>;
-
-thread_local! {
-    static CACHED: RefCell<Cached> = const {
-        RefCell::new(Cached {
-            generation: 0,
-            client: None,
-            lane: None,
-            config: None,
-        })
-    };
-}
 
 /// Whether spans are recorded at all (a client is initialised and enabled).
 #[inline]
@@ -204,17 +204,18 @@ fn with_cached<R>(f: impl FnOnce(&ClientState, &mut Option<Lane>) -> R) -> Optio
 /// changed since this thread last looked.
 #[inline(always)]
 fn with_fresh<R>(f: impl FnOnce(&mut Cached) -> Option<R>) -> Option<R> {
-    CACHED
-        .try_with(|c| {
-            let gen = GENERATION.load(Acquire);
-            let mut c = c.try_borrow_mut().ok()?;
-            if c.generation != gen {
-                refresh(&mut c, gen);
-            }
-            f(&mut c)
-        })
-        .ok()
-        .flatten()
+    crate::local::context::with_client_cache(|c| fresh_in(c, f))
+}
+
+/// [`with_fresh`] on a cache the caller already holds (the thread-local visited once).
+#[inline(always)]
+fn fresh_in<R>(cache: &RefCell<Cached>, f: impl FnOnce(&mut Cached) -> Option<R>) -> Option<R> {
+    let gen = GENERATION.load(Acquire);
+    let mut c = cache.try_borrow_mut().ok()?;
+    if c.generation != gen {
+        refresh(&mut c, gen);
+    }
+    f(&mut c)
 }
 
 /// Takes the current global client. When there is none any more because this thread's
@@ -240,9 +241,37 @@ fn refresh(c: &mut Cached, generation: u64) {
 /// is moved once). Without a client it stays where it is.
 #[inline]
 pub(crate) fn send_from(slot: &mut Option<SpanRecord>) {
-    with_cached(|c, lane| {
-        lane.get_or_insert_with(|| c.queue.lane()).push_from(slot);
+    crate::local::context::with_client_cache(|cache| {
+        send_in(cache, slot);
+        Some(())
     });
+}
+
+/// [`send_from`] through this thread's cache, which the caller holds.
+#[inline(always)]
+pub(crate) fn send_in(cache: &RefCell<Cached>, slot: &mut Option<SpanRecord>) {
+    let gen = GENERATION.load(Acquire);
+    let Ok(mut c) = cache.try_borrow_mut() else {
+        return;
+    };
+    if c.generation != gen {
+        refresh(&mut c, gen);
+    }
+    let Cached { client, lane, .. } = &mut *c;
+    let Some(client) = client.as_deref() else {
+        return;
+    };
+    match lane {
+        Some(lane) => lane.push_from(slot),
+        None => first_push(lane, client, slot),
+    }
+}
+
+/// This thread's first span for this client: its lane is made, then the span pushed.
+#[cold]
+#[inline(never)]
+fn first_push(lane: &mut Option<Lane>, client: &ClientState, slot: &mut Option<SpanRecord>) {
+    lane.insert(client.queue.lane()).push_from(slot);
 }
 
 fn set_global(inner: Option<Arc<ClientState>>) -> Option<Arc<ClientState>> {

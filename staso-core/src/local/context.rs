@@ -3,6 +3,7 @@
 //! where spans go). Futures carry their frame with them and push it on every poll.
 
 use super::record::{Conversation, SharedStr, SpanRecord};
+use crate::client::Cached;
 use crate::config::Config;
 use staso_types::{SpanId, TraceId};
 use std::cell::{Cell, RefCell};
@@ -60,13 +61,37 @@ pub(crate) struct Frame {
     pub record: Option<SpanRecord>,
 }
 
+/// What a thread keeps: its frames, and its view of the client (whose lane ends its spans),
+/// in one thread-local so that ending a span visits one.
+struct Local {
+    stack: RefCell<Vec<Frame>>,
+    client: RefCell<Cached>,
+}
+
 thread_local! {
-    static STACK: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+    static LOCAL: Local = const {
+        Local {
+            stack: RefCell::new(Vec::new()),
+            client: RefCell::new(Cached::EMPTY),
+        }
+    };
     /// Whether the innermost frame records nothing (a trace not sampled, or below a
     /// discarded span), kept beside the stack so the entry points can skip a span there
     /// for the price of a disabled one: one load from a thread-local that has no
     /// destructor, so no registration check and no borrow.
     static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` on this thread's frame stack (an error once the thread's locals are gone).
+#[inline(always)]
+fn stack<R>(f: impl FnOnce(&RefCell<Vec<Frame>>) -> R) -> Result<R, std::thread::AccessError> {
+    LOCAL.try_with(|l| f(&l.stack))
+}
+
+/// Runs `f` on this thread's view of the client (`None` once the thread's locals are gone).
+#[inline(always)]
+pub(crate) fn with_client_cache<R>(f: impl FnOnce(&RefCell<Cached>) -> Option<R>) -> Option<R> {
+    LOCAL.try_with(|l| f(&l.client)).ok().flatten()
 }
 
 /// Whether a span started now on this thread would not be recorded because the innermost
@@ -84,9 +109,7 @@ fn settle(stack: &[Frame]) {
 
 /// The context a span started now would inherit.
 pub(crate) fn current() -> Ctx {
-    STACK
-        .try_with(|s| s.borrow().last().map(|f| f.ctx.clone()).unwrap_or_default())
-        .unwrap_or_default()
+    stack(|s| s.borrow().last().map(|f| f.ctx.clone()).unwrap_or_default()).unwrap_or_default()
 }
 
 /// The context of a thread with no span, to lend by reference.
@@ -97,7 +120,7 @@ static NO_CONTEXT: Ctx = Ctx::ROOT;
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
     let mut f = Some(f);
-    let r = STACK.try_with(|s| {
+    let r = stack(|s| {
         let s = s.try_borrow().ok();
         let parent = s
             .as_ref()
@@ -122,37 +145,36 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
 pub(crate) fn push_child<R>(
     f: impl FnOnce(&Ctx, &mut MaybeUninit<Frame>) -> Option<R>,
 ) -> Option<(usize, R)> {
-    STACK
-        .try_with(|s| {
-            let mut s = s.try_borrow_mut().ok()?;
-            s.reserve(1);
-            let len = s.len();
-            let base = s.as_mut_ptr();
-            let parent = match len {
-                0 => &NO_CONTEXT,
-                // SAFETY: `len - 1 < len`: an initialised frame. It is borrowed only while
-                // `f` runs, which writes the entry at `len` (a different one) and does not
-                // reach the stack otherwise.
-                _ => unsafe { &(*base.add(len - 1)).ctx },
-            };
-            // SAFETY: `reserve(1)` made room for index `len`: allocated, aligned, and
-            // past the length, so nothing else refers to it; `MaybeUninit` says it may
-            // hold anything.
-            let slot = unsafe { &mut *base.add(len).cast::<MaybeUninit<Frame>>() };
-            let r = f(parent, slot)?;
-            // SAFETY: `f` returned `Some`, so it initialised the entry at `len`, which is
-            // within the capacity.
-            unsafe { s.set_len(len + 1) };
-            settle(&s);
-            Some((len + 1, r))
-        })
-        .ok()
-        .flatten()
+    stack(|s| {
+        let mut s = s.try_borrow_mut().ok()?;
+        s.reserve(1);
+        let len = s.len();
+        let base = s.as_mut_ptr();
+        let parent = match len {
+            0 => &NO_CONTEXT,
+            // SAFETY: `len - 1 < len`: an initialised frame. It is borrowed only while
+            // `f` runs, which writes the entry at `len` (a different one) and does not
+            // reach the stack otherwise.
+            _ => unsafe { &(*base.add(len - 1)).ctx },
+        };
+        // SAFETY: `reserve(1)` made room for index `len`: allocated, aligned, and
+        // past the length, so nothing else refers to it; `MaybeUninit` says it may
+        // hold anything.
+        let slot = unsafe { &mut *base.add(len).cast::<MaybeUninit<Frame>>() };
+        let r = f(parent, slot)?;
+        // SAFETY: `f` returned `Some`, so it initialised the entry at `len`, which is
+        // within the capacity.
+        unsafe { s.set_len(len + 1) };
+        settle(&s);
+        Some((len + 1, r))
+    })
+    .ok()
+    .flatten()
 }
 
 /// Makes room for a few frames on this thread's stack now rather than at its first span.
 pub(crate) fn reserve() {
-    let _ = STACK.try_with(|s| {
+    let _ = stack(|s| {
         if let Ok(mut s) = s.try_borrow_mut() {
             s.reserve(8);
         }
@@ -161,38 +183,36 @@ pub(crate) fn reserve() {
 
 /// Pushes a frame; returns its depth, which `pop` checks.
 pub(crate) fn push(frame: Frame) -> usize {
-    STACK
-        .try_with(|s| {
-            let mut s = s.borrow_mut();
-            s.push(frame);
-            settle(&s);
-            s.len()
-        })
-        .unwrap_or(0)
+    stack(|s| {
+        let mut s = s.borrow_mut();
+        s.push(frame);
+        settle(&s);
+        s.len()
+    })
+    .unwrap_or(0)
 }
 
 /// Removes the frame pushed at `depth`. Frames are normally popped in order; a guard
 /// dropped out of order removes its own frame and leaves the others as they were.
 #[inline]
 pub(crate) fn pop(depth: usize, span: Option<SpanId>) -> Option<Frame> {
-    STACK
-        .try_with(|s| {
-            let mut s = s.borrow_mut();
-            if depth == 0 {
-                return None;
-            }
-            let same = |f: &Frame| f.record.as_ref().map(|r| r.span_id) == span;
-            let frame = if s.len() == depth && s.last().is_some_and(same) {
-                s.pop()
-            } else {
-                let pos = s.iter().rposition(same)?;
-                Some(s.remove(pos))
-            };
-            settle(&s);
-            frame
-        })
-        .ok()
-        .flatten()
+    stack(|s| {
+        let mut s = s.borrow_mut();
+        if depth == 0 {
+            return None;
+        }
+        let same = |f: &Frame| f.record.as_ref().map(|r| r.span_id) == span;
+        let frame = if s.len() == depth && s.last().is_some_and(same) {
+            s.pop()
+        } else {
+            let pos = s.iter().rposition(same)?;
+            Some(s.remove(pos))
+        };
+        settle(&s);
+        frame
+    })
+    .ok()
+    .flatten()
 }
 
 /// Ends span `span`'s frame (pushed at `depth`): `end` gets the frame in place, takes the
@@ -201,8 +221,9 @@ pub(crate) fn pop(depth: usize, span: Option<SpanId>) -> Option<Frame> {
 /// from the stack towards the queue, and the frame itself never (a frame is too large to
 /// move without a call to `memcpy`). `end` must not visit the stack.
 #[inline]
-pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame)) {
-    let _ = STACK.try_with(|s| {
+pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame, &RefCell<Cached>)) {
+    let _ = LOCAL.try_with(|l| {
+        let s = &l.stack;
         let Ok(mut s) = s.try_borrow_mut() else {
             return;
         };
@@ -218,7 +239,7 @@ pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame))
                 None => return,
             }
         };
-        end(&mut s[pos]);
+        end(&mut s[pos], &l.client);
         if pos == len - 1 {
             if s[pos].owns_nothing() {
                 // SAFETY: `pos < len`, so the new length is within the initialised frames;
@@ -272,18 +293,17 @@ fn span_frame(stack: &mut [Frame], span: SpanId) -> Option<&mut Frame> {
 
 /// Runs `f` on the frame of span `span` on this thread.
 pub(crate) fn with_frame<R>(span: SpanId, f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
-    STACK
-        .try_with(|s| {
-            let mut s = s.try_borrow_mut().ok()?;
-            span_frame(&mut s, span).map(f)
-        })
-        .ok()
-        .flatten()
+    stack(|s| {
+        let mut s = s.try_borrow_mut().ok()?;
+        span_frame(&mut s, span).map(f)
+    })
+    .ok()
+    .flatten()
 }
 
 /// Stops recording below span `span` (it was discarded): its children are not recorded.
 pub(crate) fn stop_recording(span: SpanId) {
-    let _ = STACK.try_with(|s| {
+    let _ = stack(|s| {
         let Ok(mut s) = s.try_borrow_mut() else {
             return;
         };
@@ -296,14 +316,13 @@ pub(crate) fn stop_recording(span: SpanId) {
 
 /// Runs `f` on the innermost span being built on this thread.
 pub(crate) fn with_innermost_record<R>(f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
-    STACK
-        .try_with(|s| {
-            let mut s = s.try_borrow_mut().ok()?;
-            let frame = s.iter_mut().rev().find(|fr| fr.record.is_some())?;
-            frame.record.as_mut().map(f)
-        })
-        .ok()
-        .flatten()
+    stack(|s| {
+        let mut s = s.try_borrow_mut().ok()?;
+        let frame = s.iter_mut().rev().find(|fr| fr.record.is_some())?;
+        frame.record.as_mut().map(f)
+    })
+    .ok()
+    .flatten()
 }
 
 /// Keeps a context frame (no span of its own) on this thread's stack until dropped.
@@ -332,16 +351,15 @@ impl Drop for ScopeGuard {
 /// tracing bridge uses it to tell whether the innermost context lies inside a span.
 #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
 pub(crate) fn linked(span: SpanId) -> bool {
-    STACK
-        .try_with(|s| {
-            s.try_borrow()
-                .map(|s| {
-                    s.iter()
-                        .any(|f| f.ctx.link.is_some_and(|(_, id)| id == span))
-                })
-                .unwrap_or(false)
-        })
-        .unwrap_or(false)
+    stack(|s| {
+        s.try_borrow()
+            .map(|s| {
+                s.iter()
+                    .any(|f| f.ctx.link.is_some_and(|(_, id)| id == span))
+            })
+            .unwrap_or(false)
+    })
+    .unwrap_or(false)
 }
 
 /// Removes the topmost frame for span `span`'s context (one whose `ctx.link` names it)
@@ -351,19 +369,18 @@ pub(crate) fn linked(span: SpanId) -> bool {
 /// holding another span's record is never taken.
 #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
 pub(crate) fn pop_linked(span: SpanId, own: Option<SpanId>) -> Option<Frame> {
-    STACK
-        .try_with(|s| {
-            let mut s = s.try_borrow_mut().ok()?;
-            let pos = s.iter().rposition(|f| {
-                f.ctx.link.is_some_and(|(_, id)| id == span)
-                    && f.record.as_ref().map_or(true, |r| Some(r.span_id) == own)
-            })?;
-            let frame = s.remove(pos);
-            settle(&s);
-            Some(frame)
-        })
-        .ok()
-        .flatten()
+    stack(|s| {
+        let mut s = s.try_borrow_mut().ok()?;
+        let pos = s.iter().rposition(|f| {
+            f.ctx.link.is_some_and(|(_, id)| id == span)
+                && f.record.as_ref().map_or(true, |r| Some(r.span_id) == own)
+        })?;
+        let frame = s.remove(pos);
+        settle(&s);
+        Some(frame)
+    })
+    .ok()
+    .flatten()
 }
 
 /// A parent link and its trace's clock offset, as a context holds them.
@@ -376,24 +393,23 @@ pub(crate) type Link = (Option<(TraceId, SpanId)>, i64);
 /// is not a span's (a scope's context is re-pushed from a copy on every poll, so a change
 /// there would not last).
 pub(crate) fn adopt_link(link: (TraceId, SpanId), offset: i64) -> Option<Link> {
-    STACK
-        .try_with(|s| {
-            let mut s = s.try_borrow_mut().ok()?;
-            let top = s.last_mut()?;
-            top.record.as_ref()?;
-            let previous = (top.ctx.link.replace(link), top.ctx.offset);
-            top.ctx.offset = offset;
-            Some(previous)
-        })
-        .ok()
-        .flatten()
+    stack(|s| {
+        let mut s = s.try_borrow_mut().ok()?;
+        let top = s.last_mut()?;
+        top.record.as_ref()?;
+        let previous = (top.ctx.link.replace(link), top.ctx.offset);
+        top.ctx.offset = offset;
+        Some(previous)
+    })
+    .ok()
+    .flatten()
 }
 
 /// Gives back what [`adopt_link`] replaced, in the innermost frame on this thread that
 /// still carries `link`. Nothing when none does (the stream ended on another thread than
 /// the one its caller runs on: spans there keep nesting under the ended span).
 pub(crate) fn release_link(link: (TraceId, SpanId), previous: Link) {
-    let _ = STACK.try_with(|s| {
+    let _ = stack(|s| {
         let Ok(mut s) = s.try_borrow_mut() else {
             return;
         };

@@ -178,6 +178,17 @@ pub(crate) fn announce(record: &SpanRecord, ctx: &Ctx) {
 /// A discarded span (or an empty slot) is left as it is.
 #[inline]
 pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &mut Ctx) {
+    end_with(slot, ctx, crate::client::send_from);
+}
+
+/// [`end`], sending through `send` when the span goes to the client (the frame stack's
+/// end path hands over the client cache it already holds).
+#[inline(always)]
+pub(crate) fn end_with(
+    slot: &mut Option<SpanRecord>,
+    ctx: &mut Ctx,
+    send: impl FnOnce(&mut Option<SpanRecord>),
+) {
     let Some(r) = slot.as_mut().filter(|r| !r.discarded) else {
         return;
     };
@@ -197,7 +208,7 @@ pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &mut Ctx) {
                 sink.accept(r);
             }
         }
-        None => crate::client::send_from(slot),
+        None => send(slot),
     }
 }
 

@@ -320,9 +320,9 @@ impl Drop for SpanGuard {
 /// check and a call, which the disabled path (no span) then skips entirely.
 #[inline(never)]
 fn close(depth: usize, id: SpanId) {
-    context::pop_span(depth, id, |frame| {
+    context::pop_span(depth, id, |frame, client| {
         let Frame { ctx, record } = frame;
-        lifecycle::end(record, ctx);
+        lifecycle::end_with(record, ctx, |slot| crate::client::send_in(client, slot));
     });
 }
 
