@@ -211,22 +211,42 @@ pub(crate) struct Extras {
 }
 
 impl Extras {
-    /// Whether it owns memory besides itself.
+    /// Whether it owns memory besides itself. Every field is named: a field added to
+    /// `Extras` must be added here (a pooled box is reused without dropping its old value).
     fn holds_heap(&self) -> bool {
-        let llm = &self.llm;
-        self.text.spilled()
-            || self.metadata.capacity() > 0
-            || self.tags.capacity() > 0
-            || self.error_message.is_some()
-            || matches!(self.exception_type, Some(Cow::Owned(_)))
-            || [
-                &llm.model,
-                &llm.provider,
-                &llm.requested_model,
-                &llm.reasoning_effort,
-            ]
-            .iter()
-            .any(|s| s.capacity() > 0)
+        let Extras {
+            text,
+            input: _,
+            output: _,
+            error: _,
+            metadata,
+            tags,
+            truncated: _,
+            error_message,
+            exception_type,
+            llm,
+            wire_span_id,
+        } = self;
+        let Llm {
+            model,
+            provider,
+            requested_model,
+            reasoning_effort,
+            usage_available: _,
+            input_tokens: _,
+            output_tokens: _,
+            total_tokens: _,
+            prefiltered: _,
+        } = llm;
+        text.spilled()
+            || metadata.capacity() > 0
+            || tags.capacity() > 0
+            || error_message.is_some()
+            || wire_span_id.is_some()
+            || matches!(exception_type, Some(Cow::Owned(_)))
+            || [model, provider, requested_model, reasoning_effort]
+                .iter()
+                .any(|s| s.capacity() > 0)
     }
 
     fn push(&mut self, s: &str) -> Piece {
@@ -405,7 +425,9 @@ impl ExtrasBox {
     fn take() -> ExtrasBox {
         let b = match pool().pop() {
             Some(mut b) => {
-                *b = Extras::default();
+                // A pooled box holds no heap (see `Drop`): its old value is forgotten, not
+                // dropped, which leaks nothing and skips the drop glue.
+                std::mem::forget(std::mem::take(&mut *b));
                 b
             }
             None => Box::default(),

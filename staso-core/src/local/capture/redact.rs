@@ -205,15 +205,17 @@ fn next_trigger(b: &[u8], patterns: bool, key0: Option<u8>) -> Option<usize> {
     const CHUNK: usize = 32;
     let k = key0.unwrap_or(b'=');
     let mut at = 0;
-    for chunk in b.chunks_exact(CHUNK) {
-        let hit = chunk.iter().fold(false, |acc, &c| {
-            let pattern = c == b'=' || c == b':' || (c | 0x20) == b'b' || c == b's';
-            acc | (patterns & pattern) | (c == k)
-        });
-        if hit {
-            break;
+    if b.len() >= CHUNK {
+        for chunk in b.chunks_exact(CHUNK) {
+            let hit = chunk.iter().fold(false, |acc, &c| {
+                let pattern = c == b'=' || c == b':' || (c | 0x20) == b'b' || c == b's';
+                acc | (patterns & pattern) | (c == k)
+            });
+            if hit {
+                break;
+            }
+            at += CHUNK;
         }
-        at += CHUNK;
     }
     // Then 8 bytes at a time (in a text shorter than a word, the rest is zero, which
     // triggers nothing): most captured strings are shorter than a chunk.
