@@ -37,6 +37,9 @@ struct Wants {
     want_out: bool,
     /// The input is yet to be stored (an agent's holds its name even without arguments).
     input_pending: bool,
+    /// The span goes to a test capture (else to the client, whose rules are in this
+    /// thread's cache). Meaningful when something is wanted.
+    to_sink: bool,
 }
 
 impl Wants {
@@ -44,6 +47,7 @@ impl Wants {
         want_in: false,
         want_out: false,
         input_pending: false,
+        to_sink: false,
     };
 
     /// A function whose attribute captures nothing does not look at the policy at all.
@@ -70,6 +74,7 @@ impl Wants {
             want_in,
             want_out: cs.capture_output && p.allows_output(),
             input_pending: want_in && cs.kind == Kind::Agent,
+            to_sink: ctx.sink.is_some(),
         }
     }
 
@@ -189,13 +194,19 @@ impl FnSpan {
         let Some(id) = self.guard.id().filter(|_| self.wants.want_in) else {
             return;
         };
-        let Some((sink, cs)) = context::with_frame(id, |fr| {
-            (
-                fr.ctx.sink.clone(),
-                fr.record.as_ref().and_then(|r| r.callsite),
-            )
-        }) else {
-            return;
+        // The frame is visited for a test capture's sink or an agent's call site (its name
+        // is its input); a tool's input under the client needs neither.
+        let (sink, cs) = if self.wants.to_sink || self.wants.input_pending {
+            let found = context::with_frame(id, |fr| {
+                (
+                    fr.ctx.sink.clone(),
+                    fr.record.as_ref().and_then(|r| r.callsite),
+                )
+            });
+            let Some(found) = found else { return };
+            found
+        } else {
+            (None, None)
         };
         if let Some(c) = self.wants.input(cs, sink.as_ref(), site, f) {
             current_frame(id, |r, _| r.extras().set_input(c.text(), c.truncated));
@@ -215,6 +226,35 @@ impl FnSpan {
                 }
             }
         }
+    }
+    /// Records the returned value, written by `f`, as this span's output
+    /// (`{"result": value}`), when the output is captured.
+    #[track_caller]
+    pub fn output<F: FnOnce(&mut Out<'_>)>(&self, f: F) {
+        let site = Location::caller();
+        let Some(id) = self.guard.id().filter(|_| self.wants.want_out) else {
+            return;
+        };
+        let rules = if self.wants.to_sink {
+            let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten();
+            RulesHandle::of(sink.as_ref())
+        } else {
+            RulesHandle::of(None)
+        };
+        let Some(rules) = rules else { return };
+        let c = capture::result_document(rules, Some(site), f);
+        current_frame(id, |r, _| r.extras().set_output(c.text(), c.truncated));
+    }
+    /// Records an `Err` on this span: status `error`, its message (written by `f`; the
+    /// encoder sends it when the policy allows), and its type name as `exception.type`.
+    #[track_caller]
+    pub fn error<E: ?Sized, F: FnOnce(&mut TextOut<'_>)>(&self, _err: &E, f: F) {
+        let site = Location::caller();
+        let Some(id) = self.guard.id() else { return };
+        let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten();
+        let msg = RulesHandle::of(sink.as_ref())
+            .map(|rules| capture::text(rules, Some(site), "error_message", f));
+        current_frame(id, |r, _| set_error(r, std::any::type_name::<E>(), msg));
     }
     /// Ends the opening: an agent's input is stored when no argument was, and a root's
     /// provisional copy is sent. A nested span with nothing pending has nothing to do here.
@@ -351,17 +391,20 @@ pub fn record_output<F: FnOnce(&mut Out<'_>)>(f: F) {
 #[track_caller]
 pub fn record_error<E: ?Sized, F: FnOnce(&mut TextOut<'_>)>(_err: &E, f: F) {
     let site = Location::caller();
-    let ty = short_type_name(std::any::type_name::<E>());
+    let ty = std::any::type_name::<E>();
     let msg =
         RulesHandle::current().map(|rules| capture::text(rules, Some(site), "error_message", f));
-    context::with_innermost_record(|r| {
-        r.status = staso_types::Status::Error;
-        let e = r.extras();
-        if let Some(m) = &msg {
-            e.set_error_text(m.text(), m.truncated);
-        }
-        e.exception_type = Some(Cow::Owned(ty));
-    });
+    context::with_innermost_record(|r| set_error(r, ty, msg));
+}
+
+/// Marks `r` as failed with the error's message (when captured) and type name.
+fn set_error(r: &mut SpanRecord, type_name: &str, msg: Option<capture::Captured>) {
+    r.status = staso_types::Status::Error;
+    let e = r.extras();
+    if let Some(m) = &msg {
+        e.set_error_text(m.text(), m.truncated);
+    }
+    e.exception_type = Some(Cow::Owned(short_type_name(type_name)));
 }
 
 /// `std::io::error::Error` → `io::Error`-like short names are ambiguous; keep the full

@@ -54,6 +54,23 @@ impl Probe {
         }
     }
 
+    /// What records the returned value: the entered span's own method, or (in a future,
+    /// where the span is current) the innermost span's.
+    fn output(self) -> TokenStream {
+        match self {
+            Probe::Entered => quote!(__staso_span.output),
+            Probe::Started => quote!(::staso::__private::record_output),
+        }
+    }
+
+    /// What records an `Err`, like [`Probe::output`].
+    fn error(self) -> TokenStream {
+        match self {
+            Probe::Entered => quote!(__staso_span.error),
+            Probe::Started => quote!(::staso::__private::record_error),
+        }
+    }
+
     fn wants_output(self) -> TokenStream {
         match self {
             Probe::Entered => quote!(__staso_span.wants_output()),
@@ -186,6 +203,7 @@ pub(super) fn record_returned(
 /// What to do with the returned value `__staso_ret`.
 fn outcome(output: Option<&Type>, probe: Probe) -> TokenStream {
     let (wants_output, recording) = (probe.wants_output(), probe.recording());
+    let (record_output, record_error) = (probe.output(), probe.error());
     let traits = capture_traits();
     if output.is_some_and(is_result) {
         let capture = capture(quote!(__staso_ok));
@@ -197,13 +215,13 @@ fn outcome(output: Option<&Type>, probe: Probe) -> TokenStream {
                 match &__staso_ret {
                     ::core::result::Result::Ok(__staso_ok) => {
                         if #wants_output {
-                            ::staso::__private::record_output(|__staso_out| {
+                            #record_output(|__staso_out| {
                                 #capture
                             });
                         }
                     }
                     ::core::result::Result::Err(__staso_err) => {
-                        ::staso::__private::record_error(__staso_err, |__staso_out| {
+                        #record_error(__staso_err, |__staso_out| {
                             (&&&::staso::__private::ErrorText(__staso_err))
                                 .__staso_error_text(__staso_out)
                         });
@@ -216,7 +234,7 @@ fn outcome(output: Option<&Type>, probe: Probe) -> TokenStream {
         quote! {
             if #wants_output {
                 #traits
-                ::staso::__private::record_output(|__staso_out| {
+                #record_output(|__staso_out| {
                     #capture
                 });
             }

@@ -117,20 +117,22 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
         match &__staso_ret {
             ::core::result::Result::Ok(__staso_ok) => {
                 if __staso_span.wants_output() {
-                    ::staso::__private::record_output(|__staso_out| {
-                        (&&&::staso::__private::Capture(__staso_ok))
-                            .__staso_capture(__staso_out)
-                    });
+                    __staso_span
+                        .output(|__staso_out| {
+                            (&&&::staso::__private::Capture(__staso_ok))
+                                .__staso_capture(__staso_out)
+                        });
                 }
             }
             ::core::result::Result::Err(__staso_err) => {
-                ::staso::__private::record_error(
-                    __staso_err,
-                    |__staso_out| {
-                        (&&&::staso::__private::ErrorText(__staso_err))
-                            .__staso_error_text(__staso_out)
-                    },
-                );
+                __staso_span
+                    .error(
+                        __staso_err,
+                        |__staso_out| {
+                            (&&&::staso::__private::ErrorText(__staso_err))
+                                .__staso_error_text(__staso_out)
+                        },
+                    );
             }
         }
     }
@@ -455,9 +457,11 @@ fn nothing() {
         use ::staso::__private::{
             CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
         };
-        ::staso::__private::record_output(|__staso_out| {
-            (&&&::staso::__private::Capture(&__staso_ret)).__staso_capture(__staso_out)
-        });
+        __staso_span
+            .output(|__staso_out| {
+                (&&&::staso::__private::Capture(&__staso_ret))
+                    .__staso_capture(__staso_out)
+            });
     }
     __staso_ret
 }

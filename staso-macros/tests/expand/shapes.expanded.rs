@@ -94,20 +94,22 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
         match &__staso_ret {
             ::core::result::Result::Ok(__staso_ok) => {
                 if __staso_span.wants_output() {
-                    ::staso::__private::record_output(|__staso_out| {
-                        (&&&::staso::__private::Capture(__staso_ok))
-                            .__staso_capture(__staso_out)
-                    });
+                    __staso_span
+                        .output(|__staso_out| {
+                            (&&&::staso::__private::Capture(__staso_ok))
+                                .__staso_capture(__staso_out)
+                        });
                 }
             }
             ::core::result::Result::Err(__staso_err) => {
-                ::staso::__private::record_error(
-                    __staso_err,
-                    |__staso_out| {
-                        (&&&::staso::__private::ErrorText(__staso_err))
-                            .__staso_error_text(__staso_out)
-                    },
-                );
+                __staso_span
+                    .error(
+                        __staso_err,
+                        |__staso_out| {
+                            (&&&::staso::__private::ErrorText(__staso_err))
+                                .__staso_error_text(__staso_out)
+                        },
+                    );
             }
         }
     }
@@ -178,9 +180,11 @@ fn total(items: &[u64]) -> u64 {
         use ::staso::__private::{
             CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
         };
-        ::staso::__private::record_output(|__staso_out| {
-            (&&&::staso::__private::Capture(&__staso_ret)).__staso_capture(__staso_out)
-        });
+        __staso_span
+            .output(|__staso_out| {
+                (&&&::staso::__private::Capture(&__staso_ret))
+                    .__staso_capture(__staso_out)
+            });
     }
     __staso_ret
 }
