@@ -12,6 +12,8 @@
 //! this process (the collector's memory is in the child) against the bound that
 //! `max_queue_size` sets.
 //!
+//! `STASO_SUSTAINED_MIX=1`: the bursts alternate between two call sites instead of one.
+//!
 //! Target 6: with the collector idle, one span, then `flush()`: how long flush takes to
 //! return, over `FLUSHES` tries.
 #![allow(missing_docs, clippy::print_stdout)]
@@ -67,6 +69,8 @@ struct ProducerResult {
 }
 
 fn producer(stop: Arc<AtomicBool>, rate_per_thread: f64) -> ProducerResult {
+    // Alternate two call sites (an agent's spans come from several), not one.
+    let mix = env_or("STASO_SUSTAINED_MIX", 0) != 0;
     let mut bursts = Vec::new();
     let mut spans = 0;
     let mut cpu = Duration::ZERO;
@@ -76,7 +80,11 @@ fn producer(stop: Arc<AtomicBool>, rate_per_thread: f64) -> ProducerResult {
         let c = b::thread_cpu_time();
         let t = Instant::now();
         for i in 0..BURST {
-            black_box(b::tool_nothing_captured(black_box(i), 1));
+            if mix && i % 2 == 1 {
+                black_box(b::other_tool_nothing_captured(black_box(i), 1));
+            } else {
+                black_box(b::tool_nothing_captured(black_box(i), 1));
+            }
         }
         bursts.push(t.elapsed());
         cpu += b::thread_cpu_time() - c;

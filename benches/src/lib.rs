@@ -20,6 +20,14 @@ pub fn tool_nothing_captured(a: u64, b: u64) -> u64 {
     std::hint::black_box(a.wrapping_add(b))
 }
 
+/// A second call site like [`tool_nothing_captured`] (another name), for runs whose spans
+/// alternate between call sites, as an agent's do (`STASO_SUSTAINED_MIX=1`).
+#[staso::tool(capture_input = false, capture_output = false)]
+#[inline(never)]
+pub fn other_tool_nothing_captured(a: u64, b: u64) -> u64 {
+    std::hint::black_box(a.wrapping_mul(b))
+}
+
 /// A tool span with the default capture (target 2): two small arguments and the result
 /// become JSON values on the caller's thread.
 #[staso::tool]
