@@ -115,21 +115,20 @@ struct SpanWriter<'c> {
     /// The `attributes` string (escaped, quoted) of a span that has only what its call
     /// site gives it, by the call site's address (0 for none): most spans of a batch.
     by_callsite: FxHashMap<usize, String>,
-    /// The text of the last plain span outside a conversation around its ids, timestamp
-    /// and duration (see [`Plain`]).
-    plain: Option<Plain>,
+    /// The text of plain spans outside a conversation around their ids, timestamp and
+    /// duration, by call site (see [`Plain`]): an agent's spans alternate between call
+    /// sites, and one kept text for the last span only was rebuilt at every change.
+    plain: FxHashMap<usize, Plain>,
     /// Whether plain spans take [`Plain`] (off in tests, to compare with the general path).
     fast: bool,
 }
 
 /// A plain span (only its call site's attributes, not a root, not provisional) outside a
 /// conversation is, but for its ids, timestamp and duration, text that its call site,
-/// kind, status, name and agent decide: written once and copied while the spans that
-/// follow share them (a batch's spans mostly come from a few call sites in runs).
-/// Escaping the name and the agent and a dozen separate writes were a third of a plain
-/// span's encoding.
+/// kind, status, name and agent decide: written once per call site and batch, and copied
+/// while its spans share them (a batch's spans come from a few call sites). Escaping the
+/// name and the agent and a dozen separate writes were a third of a plain span's encoding.
 struct Plain {
-    callsite: usize,
     kind: Kind,
     status: Status,
     name: String,
@@ -140,13 +139,31 @@ struct Plain {
     tail: String,
 }
 
+impl Plain {
+    /// Span `r` of this call site, appended to `out`.
+    fn write(&self, out: &mut String, r: &SpanRecord) {
+        out.push_str("{\"span_id\":");
+        push_uuid_json(out, u128::from(r.span_id.to_u64()));
+        out.push_str(",\"parent_span_id\":");
+        match r.parent {
+            Some(p) => push_uuid_json(out, u128::from(p.to_u64())),
+            None => out.push_str("null"),
+        }
+        out.push_str(&self.head);
+        clock::write_iso8601(out, r.start);
+        out.push_str("\",\"duration_ms\":");
+        push_f64(out, clock::duration_ms(r.start, r.end));
+        out.push_str(&self.tail);
+    }
+}
+
 impl<'c> SpanWriter<'c> {
     fn new(cfg: &'c Config) -> Self {
         SpanWriter {
             cfg,
             fixed: Fixed::new(cfg),
             by_callsite: FxHashMap::default(),
-            plain: None,
+            plain: FxHashMap::default(),
             fast: true,
         }
     }
@@ -158,40 +175,35 @@ impl<'c> SpanWriter<'c> {
             .agent
             .as_ref()
             .map_or(self.cfg.agent_name.as_str(), |a| a.as_str());
-        let same = self.plain.as_ref().is_some_and(|p| {
-            p.callsite == callsite
-                && p.kind == r.kind
+        let kept = self.plain.get(&callsite).filter(|p| {
+            p.kind == r.kind
                 && p.status == r.status
                 && p.name == r.name.as_str()
                 && p.agent == agent
         });
-        if !same {
-            let (mut head, mut tail) = (String::new(), String::new());
-            write_head(&mut head, r, &self.cfg.capture);
-            self.write_tail(&mut tail, r, &Llm::EMPTY, (None, None), None, None);
-            self.plain = Some(Plain {
-                callsite,
-                kind: r.kind,
-                status: r.status,
-                name: r.name.as_str().to_owned(),
-                agent: agent.to_owned(),
-                head,
-                tail,
-            });
+        if let Some(p) = kept {
+            return p.write(out, r);
         }
-        let Some(p) = &self.plain else { return };
-        out.push_str("{\"span_id\":");
-        push_uuid_json(out, u128::from(r.span_id.to_u64()));
-        out.push_str(",\"parent_span_id\":");
-        match r.parent {
-            Some(p) => push_uuid_json(out, u128::from(p.to_u64())),
-            None => out.push_str("null"),
+        // Written again in the call site's strings (a renamed span, a changed status).
+        let mut p = self.plain.remove(&callsite).unwrap_or_else(|| Plain {
+            kind: r.kind,
+            status: r.status,
+            name: String::new(),
+            agent: String::new(),
+            head: String::new(),
+            tail: String::new(),
+        });
+        (p.kind, p.status) = (r.kind, r.status);
+        for (s, text) in [(&mut p.name, r.name.as_str()), (&mut p.agent, agent)] {
+            s.clear();
+            s.push_str(text);
         }
-        out.push_str(&p.head);
-        clock::write_iso8601(out, r.start);
-        out.push_str("\",\"duration_ms\":");
-        push_f64(out, clock::duration_ms(r.start, r.end));
-        out.push_str(&p.tail);
+        p.head.clear();
+        write_head(&mut p.head, r, &self.cfg.capture);
+        p.tail.clear();
+        self.write_tail(&mut p.tail, r, &Llm::EMPTY, (None, None), None, None);
+        p.write(out, r);
+        self.plain.insert(callsite, p);
     }
 
     /// The `attributes` of a span whose attributes all come from its call site (see
