@@ -165,9 +165,13 @@ fn rejections_of_threads_that_exit_stay_counted() {
     let first = client.flush(Duration::ZERO);
     adds_up(produced, &first);
     assert!(first.rejected >= 5_000, "{first:?}");
-    assert_eq!(
-        first.last_failure,
-        Some(FailureKind::QueueFull),
+    // The last failure is the refusals' or, when the batcher's attempt at the server that
+    // is down came after them, the network's: both happen in this run.
+    assert!(
+        matches!(
+            first.last_failure,
+            Some(FailureKind::QueueFull | FailureKind::NetworkUnavailable)
+        ),
         "{first:?}"
     );
     // A flush that waits lets the batcher drain, which retires the lanes of the threads
