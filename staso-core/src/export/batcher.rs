@@ -287,7 +287,11 @@ impl Batcher {
     fn drain(&mut self) {
         self.queue.take_provisional(&mut self.provisional);
         let (unsent, next_seq) = (&mut self.unsent, &mut self.next_seq);
+        let max = self.queue.max();
         self.queue.drain(&mut self.lanes, |r| {
+            if unsent.len() == unsent.capacity() {
+                grow_within(unsent, max);
+            }
             unsent.push_back((*next_seq, r));
             *next_seq += 1;
         });
@@ -576,5 +580,34 @@ impl Batcher {
         until
             .saturating_duration_since(now)
             .max(Duration::from_micros(100))
+    }
+}
+
+/// Makes room in a full `unsent`: twice its capacity, but never past `max` (credits keep
+/// it from holding more), so that a queue at its bound holds `max` slots, not the next
+/// power of two (16 384 slots of 144 bytes for the default 10 000).
+#[cold]
+fn grow_within<T>(unsent: &mut VecDeque<T>, max: usize) {
+    let want = (unsent.capacity() * 2).max(64).min(max.max(1));
+    let more = want.saturating_sub(unsent.len()).max(1);
+    unsent.reserve_exact(more);
+}
+
+#[cfg(test)]
+mod grow_tests {
+    /// Filled one span at a time up to the bound, `unsent` ends with exactly the bound's
+    /// slots, not the next power of two.
+    #[test]
+    fn unsent_grows_to_the_bound_and_no_further() {
+        for max in [1, 100, 10_000] {
+            let mut unsent = std::collections::VecDeque::new();
+            for i in 0..max {
+                if unsent.len() == unsent.capacity() {
+                    super::grow_within(&mut unsent, max);
+                }
+                unsent.push_back(i);
+            }
+            assert_eq!(unsent.capacity(), max, "{max}");
+        }
     }
 }
