@@ -453,10 +453,11 @@ impl Queue {
 }
 
 impl Lane {
-    /// The caller's side of a finished span, moved out of `slot` right at the push (one
-    /// move, stack to ring): a credit, a slot write and a store, never a wait. Without a
-    /// credit, or after shutdown, the span is rejected and counted.
-    #[inline]
+    /// The caller's side of a finished span, taken out of `slot` right at the push: a
+    /// credit, a slot write and a store, never a wait. Without a credit, or after
+    /// shutdown, the span is rejected and counted. Inlined into the end of a span (a call
+    /// less on every span).
+    #[inline(always)]
     pub(crate) fn push_from(&mut self, slot: &mut Option<SpanRecord>) {
         let q = &*self.queue;
         if q.closed.load(Relaxed) {
