@@ -17,25 +17,28 @@ pub(super) fn callsite_attrs(cs: Option<&'static CallSite>) -> Attrs<'static> {
     };
     if let Some(cs) = cs {
         attrs.insert("code.filepath", Attr::Str(cs.file));
-        attrs.insert("code.lineno", Attr::Num(u64::from(cs.line)));
+        attrs.insert("code.lineno", Attr::Int(u64::from(cs.line)));
         attrs.insert("code.function", Attr::Str(cs.function));
         if cs.kind == Kind::Tool {
             attrs.insert("tool_name", Attr::Str(cs.name));
         }
         if !cs.tags.is_empty() {
-            attrs.insert("tags", Attr::Tags(cs.tags.to_vec()));
+            attrs.insert("tags", Attr::Strs(cs.tags.to_vec()));
         }
     }
     attrs
 }
 
-/// An attribute's value. Metadata values are JSON text already (`Raw`).
-pub(super) enum Attr<'a> {
+/// An attribute's value, in the contract's `attributes` and in OTLP's (`fields::Value`).
+/// Metadata values are JSON text already (`Json`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Attr<'a> {
     Str(&'a str),
-    Num(u64),
+    Int(u64),
     Bool(bool),
-    Raw(&'a str),
-    Tags(Vec<&'a str>),
+    /// A JSON document (metadata values).
+    Json(&'a str),
+    Strs(Vec<&'a str>),
 }
 
 /// The `attributes` object: a later value for a key replaces an earlier one; written with
@@ -69,11 +72,11 @@ impl<'a> Attrs<'a> {
             out.push(':');
             match v {
                 Attr::Str(s) => push_inner_str(out, s),
-                Attr::Num(n) => out.push_str(itoa::Buffer::new().format(*n)),
+                Attr::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
                 Attr::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
                 // JSON text already: escaped once, as the inside of the outer string.
-                Attr::Raw(j) => capture::escape_into(out, j),
-                Attr::Tags(ts) => {
+                Attr::Json(j) => capture::escape_into(out, j),
+                Attr::Strs(ts) => {
                     out.push('[');
                     for (i, t) in ts.iter().enumerate() {
                         if i > 0 {
@@ -117,12 +120,12 @@ mod tests {
         // one allocation, not one per doubling.
         let mut attrs = Attrs::default();
         attrs.insert("code.filepath", Attr::Str(odd));
-        attrs.insert("code.lineno", Attr::Num(42));
+        attrs.insert("code.lineno", Attr::Int(42));
         attrs.insert("plain", Attr::Str("src/lib.rs"));
         attrs.insert("vcs.is_dirty", Attr::Bool(true));
-        attrs.insert("meta", Attr::Raw(r#"{"q":"say \"hi\"\\n","n":[1,2]}"#));
-        attrs.insert("tags", Attr::Tags(vec!["t\"1", "plain"]));
-        attrs.insert(odd.to_string(), Attr::Num(1));
+        attrs.insert("meta", Attr::Json(r#"{"q":"say \"hi\"\\n","n":[1,2]}"#));
+        attrs.insert("tags", Attr::Strs(vec!["t\"1", "plain"]));
+        attrs.insert(odd.to_string(), Attr::Int(1));
         let mut out = String::from("x");
         attrs.write_as_string(&mut out, &staso_types::CapturePolicy::default());
         let text: String = serde_json::from_str(&out[1..]).expect("a JSON string");

@@ -271,13 +271,13 @@ impl<'c> SpanWriter<'c> {
         if let Some(e) = extras.filter(|e| e.tags().next().is_some()) {
             let mut tags: Vec<&str> = r.callsite.map(|c| c.tags.to_vec()).unwrap_or_default();
             tags.extend(e.tags());
-            attrs.insert("tags", Attr::Tags(tags));
+            attrs.insert("tags", Attr::Strs(tags));
         }
         if let Some(e) = extras {
             for (k, v, cut) in e.metadata() {
-                attrs.insert(k, Attr::Raw(v));
+                attrs.insert(k, Attr::Json(v));
                 if let Some(n) = cut {
-                    attrs.insert(format!("staso.truncated.metadata.{k}"), Attr::Num(n as u64));
+                    attrs.insert(format!("staso.truncated.metadata.{k}"), Attr::Int(n as u64));
                 }
             }
             if let Some(t) = &e.exception_type {
@@ -307,11 +307,11 @@ impl<'c> SpanWriter<'c> {
         for (f, n) in extras.into_iter().flat_map(|e| e.truncated()) {
             // A captured message replaced by the SDK's own is not sent, nor is its size.
             if sent(f) && !(f == Field::ErrorMessage && sdk_error) {
-                attrs.insert(f.attribute(), Attr::Num(n as u64));
+                attrs.insert(f.attribute(), Attr::Int(n as u64));
             }
         }
         if let Some(n) = sdk_error_cut {
-            attrs.insert(Field::ErrorMessage.attribute(), Attr::Num(n as u64));
+            attrs.insert(Field::ErrorMessage.attribute(), Attr::Int(n as u64));
         }
 
         out.push_str("{\"span_id\":");

@@ -12,16 +12,8 @@ use crate::local::record::{Field, Llm, SpanRecord};
 use staso_types::Kind;
 use std::borrow::Cow;
 
-/// An attribute's value as the record holds it.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value<'a> {
-    Str(&'a str),
-    Int(u64),
-    Bool(bool),
-    /// A JSON document (metadata values).
-    Json(&'a str),
-    Strs(Vec<&'a str>),
-}
+/// An attribute's value as the record holds it: the one the contract's encoder writes.
+pub(crate) use super::attributes::Attr as Value;
 
 /// The LLM fields of a span (empty ones for other spans).
 pub(crate) fn llm(r: &SpanRecord) -> &Llm {
