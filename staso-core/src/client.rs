@@ -250,21 +250,20 @@ pub(crate) fn send_from(slot: &mut Option<SpanRecord>) {
 /// [`send_from`] through this thread's cache, which the caller holds.
 #[inline(always)]
 pub(crate) fn send_in(cache: &RefCell<Cached>, slot: &mut Option<SpanRecord>) {
-    let gen = GENERATION.load(Acquire);
-    let Ok(mut c) = cache.try_borrow_mut() else {
-        return;
-    };
-    if c.generation != gen {
-        refresh(&mut c, gen);
-    }
-    let Cached { client, lane, .. } = &mut *c;
-    let Some(client) = client.as_deref() else {
-        return;
-    };
-    match lane {
-        Some(lane) => lane.push_from(slot),
-        None => first_push(lane, client, slot),
-    }
+    // Inlined as a whole: on every span's end.
+    fresh_in(
+        cache,
+        #[inline(always)]
+        |c| {
+            let Cached { client, lane, .. } = c;
+            let client = client.as_deref()?;
+            match lane {
+                Some(lane) => lane.push_from(slot),
+                None => first_push(lane, client, slot),
+            }
+            Some(())
+        },
+    );
 }
 
 /// This thread's first span for this client: its lane is made, then the span pushed.
