@@ -218,8 +218,7 @@ impl FnSpan {
         if self.is_recording() {
             let site = Location::caller();
             if let Some(id) = self.guard.id() {
-                let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten();
-                if let Some(c) = metadata(RulesHandle::of(sink.as_ref()), site, key, f) {
+                if let Some(c) = metadata(frame_rules(id), site, key, f) {
                     current_frame(id, |r, _| {
                         r.extras().set_metadata(key, c.text(), c.truncated)
                     });
@@ -236,8 +235,7 @@ impl FnSpan {
             return;
         };
         let rules = if self.wants.to_sink {
-            let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten();
-            RulesHandle::of(sink.as_ref())
+            frame_rules(id)
         } else {
             RulesHandle::of(None)
         };
@@ -251,9 +249,7 @@ impl FnSpan {
     pub fn error<E: ?Sized, F: FnOnce(&mut TextOut<'_>)>(&self, _err: &E, f: F) {
         let site = Location::caller();
         let Some(id) = self.guard.id() else { return };
-        let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten();
-        let msg = RulesHandle::of(sink.as_ref())
-            .map(|rules| capture::text(rules, Some(site), "error_message", f));
+        let msg = frame_rules(id).map(|rules| capture::text(rules, Some(site), "error_message", f));
         current_frame(id, |r, _| set_error(r, std::any::type_name::<E>(), msg));
     }
     /// Ends the opening: an agent's input is stored when no argument was, and a root's
@@ -277,6 +273,13 @@ impl FnSpan {
             }
         }
     }
+}
+
+/// The capture rules of span `id`'s frame on this thread: its test capture's, else the
+/// client's.
+fn frame_rules(id: staso_types::SpanId) -> Option<RulesHandle> {
+    let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten();
+    RulesHandle::of(sink.as_ref())
 }
 
 fn current_frame(id: staso_types::SpanId, f: impl FnOnce(&mut SpanRecord, &context::Ctx)) {
