@@ -139,15 +139,21 @@ pub(crate) fn scrub<'a>(text: &'a str, patterns: bool, api_key: &str) -> Cow<'a,
     // here, before a rewrite is set up.
     match next_trigger(text.as_bytes(), patterns, key0) {
         None => Cow::Borrowed(text),
-        Some(first) => rewrite(text, first, patterns, ak),
+        Some(first) => rewrite(text, first, patterns, ak, key0),
     }
 }
 
-/// [`scrub`] from `text[first..]`, where something may start.
+/// [`scrub`] from `text[first..]`, where something may start (`key0`: the API key's first
+/// byte, when the key is looked for).
 #[inline(never)]
-fn rewrite<'a>(text: &'a str, first: usize, patterns: bool, ak: &[u8]) -> Cow<'a, str> {
+fn rewrite<'a>(
+    text: &'a str,
+    first: usize,
+    patterns: bool,
+    ak: &[u8],
+    key0: Option<u8>,
+) -> Cow<'a, str> {
     let b = text.as_bytes();
-    let key0 = ak.first().copied().filter(|_| ak.len() >= 8);
     let mut edit = Edit {
         src: text,
         out: String::new(),
