@@ -170,7 +170,7 @@ impl<'c> SpanWriter<'c> {
 
     /// A plain span outside a conversation (see [`Plain`]), appended to `out`.
     fn write_plain(&mut self, out: &mut String, r: &SpanRecord) {
-        let callsite = r.callsite.map_or(0, |c| std::ptr::from_ref(c) as usize);
+        let callsite = callsite_key(r.callsite);
         let agent = r
             .agent
             .as_ref()
@@ -210,13 +210,11 @@ impl<'c> SpanWriter<'c> {
     /// [`callsite_attrs`]), written once per call site and batch.
     fn callsite_attributes(&mut self, cs: Option<&'static CallSite>) -> &str {
         let policy = &self.cfg.capture;
-        self.by_callsite
-            .entry(cs.map_or(0, |c| std::ptr::from_ref(c) as usize))
-            .or_insert_with(|| {
-                let mut text = String::new();
-                callsite_attrs(cs).write_as_string(&mut text, policy);
-                text
-            })
+        self.by_callsite.entry(callsite_key(cs)).or_insert_with(|| {
+            let mut text = String::new();
+            callsite_attrs(cs).write_as_string(&mut text, policy);
+            text
+        })
     }
 
     /// One span in the contract's form (without `trace_id`), appended to `out`.
@@ -403,6 +401,11 @@ impl<'c> SpanWriter<'c> {
         push_str_json(out, conv.and_then(|c| c.user_id.as_deref()).unwrap_or(""));
         out.push('}');
     }
+}
+
+/// What the per-batch caches key a call site by: its address (0 for none).
+fn callsite_key(cs: Option<&'static CallSite>) -> usize {
+    cs.map_or(0, |c| std::ptr::from_ref(c) as usize)
 }
 
 /// A span's JSON from `,"name":` to the opening quote of its `timestamp`'s value.
