@@ -40,6 +40,12 @@ impl<T> Default for Held<T> {
     }
 }
 
+/// The most slots the ring keeps for `held` spans: what it keeps stays bounded by what is
+/// held.
+fn most_slots(held: usize) -> usize {
+    2 * held + 64
+}
+
 impl<T> Held<T> {
     /// The ring's slot of `id`, if it has one.
     fn slot(&self, id: u64) -> Option<usize> {
@@ -66,7 +72,7 @@ impl<T> Held<T> {
         }
         // Ids come without gaps; one that would leave the ring too sparse starts it again.
         let slots = (self.ring.len() + 1) as u64 + (id - end);
-        if slots > (2 * (self.in_ring + 1) + 64) as u64 {
+        if slots > most_slots(self.in_ring + 1) as u64 {
             self.spill(self.ring.len());
         }
         if self.ring.is_empty() {
@@ -132,7 +138,7 @@ impl<T> Held<T> {
         self.in_ring -= 1;
         self.trim();
         // Move the oldest out until the ring is dense enough again.
-        while self.ring.len() > 2 * self.in_ring + 64 {
+        while self.ring.len() > most_slots(self.in_ring) {
             self.spill(1);
         }
     }
