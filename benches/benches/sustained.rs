@@ -28,6 +28,9 @@ const PRODUCERS: usize = 2;
 const BURST: u64 = 1_000;
 const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
+/// Bytes of one of this bench's spans in a request body, rounded up: 874 measured (a
+/// body's length over its spans, printed from the encoder; BENCHMARKS.md, target 5).
+const SPAN_JSON_BYTES: usize = 880;
 const FLUSHES: usize = 200;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -154,12 +157,12 @@ fn sustained() {
     let delivered = report.delivered - warm.delivered;
     let rejected = report.rejected - warm.rejected;
     let record = staso::__private::SPAN_RECORD_BYTES;
-    // What the bound holds in spans, in bytes: max_queue_size records and the JSON bodies
-    // of the requests in flight. Not a bound on RSS: each structure that holds spans (the
-    // lanes, the batcher's queue, the spans in flight) keeps the capacity it grew to, the
-    // body being written is a fifth, and the allocator keeps what it freed (BENCHMARKS.md,
-    // target 5, has heaptrack's breakdown at saturation).
-    let records_kib = (QUEUE * (record + 8) + 4 * BATCH * 1_100) / 1024;
+    // What the SDK keeps for spans at the bound, in bytes, from the sizes of its
+    // structures: the lanes of the threads that ended spans (the producers and this one),
+    // the overflow, the batcher's store of `QUEUE` spans, and the request bodies. The
+    // peak RSS growth is compared with it (BENCHMARKS.md, target 5).
+    let bound_kib =
+        staso::__private::bytes_at_bound(QUEUE, BATCH, PRODUCERS + 1, SPAN_JSON_BYTES) / 1024;
     println!("sustained: {PRODUCERS} producers, {secs} s, offered {rate:.0} spans/s, batch_size {BATCH}, max_queue_size {QUEUE}");
     println!(
         "  caller cost per span: {cpu_per_span:.1} ns of the caller thread's CPU time; wall clock mean {mean:.1} ns (with the time the thread waited for a CPU), median burst {:.1} ns, p99 burst {:.1} ns ({} bursts of {BURST})",
@@ -184,11 +187,12 @@ fn sustained() {
         batcher_cpu.as_nanos() as f64 / delivered.max(1) as f64
     );
     println!(
-        "  RSS: {rss_before} KiB before, peak {rss_peak} KiB (+{} KiB); spans at the bound, in bytes: {QUEUE} x ({record} B record + 8 B sequence) + 4 in-flight bodies of {BATCH} spans = {records_kib} KiB (not a bound on RSS, see BENCHMARKS.md)",
-        rss_peak.saturating_sub(rss_before)
+        "  RSS: {rss_before} KiB before, peak {rss_peak} KiB (+{} KiB); the SDK's bound at max_queue_size {QUEUE} with {} threads ending spans ({record} B a record, bodies of {BATCH} spans of {SPAN_JSON_BYTES} B): {bound_kib} KiB",
+        rss_peak.saturating_sub(rss_before),
+        PRODUCERS + 1
     );
     println!(
-        "RESULT sustained caller_cpu_ns={cpu_per_span:.1} caller_wall_mean_ns={mean:.1} caller_median_ns={:.1} delivered_per_s={:.0} refused={rejected} batcher_ns_per_span={:.0} rss_peak_kib={rss_peak} rss_growth_kib={} records_at_bound_kib={records_kib} record_bytes={record}",
+        "RESULT sustained caller_cpu_ns={cpu_per_span:.1} caller_wall_mean_ns={mean:.1} caller_median_ns={:.1} delivered_per_s={:.0} refused={rejected} batcher_ns_per_span={:.0} rss_peak_kib={rss_peak} rss_growth_kib={} bound_kib={bound_kib} record_bytes={record}",
         percentile(&bursts, 0.5),
         delivered as f64 / elapsed.as_secs_f64(),
         batcher_cpu.as_nanos() as f64 / delivered.max(1) as f64,

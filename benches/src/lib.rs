@@ -222,6 +222,9 @@ pub struct CountingAlloc;
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated and not yet freed, and the most there were since the last reset.
+static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
+static PEAK_LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for CountingAlloc {
@@ -237,10 +240,12 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count(new_size);
+        freed(layout.size());
         // SAFETY: as above.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        freed(layout.size());
         // SAFETY: as above.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -255,6 +260,8 @@ thread_local! {
 fn count(bytes: usize) {
     ALLOCS.fetch_add(1, Relaxed);
     ALLOC_BYTES.fetch_add(bytes as u64, Relaxed);
+    let live = LIVE_BYTES.fetch_add(bytes as u64, Relaxed) + bytes as u64;
+    PEAK_LIVE_BYTES.fetch_max(live, Relaxed);
     let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
 }
 
@@ -273,6 +280,26 @@ pub fn allocations() -> u64 {
 /// Bytes requested from the heap so far (with [`CountingAlloc`]).
 pub fn allocated_bytes() -> u64 {
     ALLOC_BYTES.load(Relaxed)
+}
+
+#[inline]
+fn freed(bytes: usize) {
+    LIVE_BYTES.fetch_sub(bytes as u64, Relaxed);
+}
+
+/// Heap bytes of the whole process allocated and not yet freed (with [`CountingAlloc`]).
+pub fn live_bytes() -> u64 {
+    LIVE_BYTES.load(Relaxed)
+}
+
+/// The most [`live_bytes`] there were since the last [`reset_peak_live_bytes`].
+pub fn peak_live_bytes() -> u64 {
+    PEAK_LIVE_BYTES.load(Relaxed)
+}
+
+/// Starts a new peak of [`live_bytes`] from what is live now.
+pub fn reset_peak_live_bytes() {
+    PEAK_LIVE_BYTES.store(LIVE_BYTES.load(Relaxed), Relaxed);
 }
 
 /// A line of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`); 0 where there is none.

@@ -24,6 +24,26 @@ use std::panic::Location;
 /// it captured lives behind a pointer). For the benchmarks' memory bound.
 pub const SPAN_RECORD_BYTES: usize = std::mem::size_of::<SpanRecord>();
 
+/// Bytes the SDK keeps for spans at the bound: `threads` threads ending spans, a queue
+/// of `max_queue_size` full, batches of `batch_size` spans of `span_json_bytes` each on
+/// the wire to one destination (what spans captured, behind pointers, not included).
+/// Includes [`bytes_at_init`]. For the benchmarks' memory bound.
+pub fn bytes_at_bound(
+    max_queue_size: usize,
+    batch_size: usize,
+    threads: usize,
+    span_json_bytes: usize,
+) -> usize {
+    crate::export::queue::bytes_at_bound(max_queue_size, batch_size, threads)
+        + crate::export::destination::body_bytes(batch_size, span_json_bytes)
+}
+
+/// The part of [`bytes_at_bound`] that `init` allocates (so a measurement that starts
+/// after `init` leaves it out).
+pub fn bytes_at_init(max_queue_size: usize) -> usize {
+    crate::export::queue::bytes_at_init(max_queue_size)
+}
+
 /// The one check the disabled path pays: one relaxed load, no TLS.
 #[inline(always)]
 pub fn enabled() -> bool {

@@ -18,7 +18,7 @@ use super::transport::{backoff, Failure};
 use crate::config::Config;
 use crate::local::record::SpanRecord;
 use staso_types::{DeliveryReport, FailureKind};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,11 +30,15 @@ pub(crate) use super::handle::Handle;
 /// How often the wall-clock offset is measured again (see `clock`).
 const REANCHOR_EVERY: Duration = Duration::from_secs(60);
 
-/// A span in a batch, until every destination that takes it has settled it. It holds
-/// its credit until then.
+/// Bytes of one slot of the batcher's store of spans.
+pub(crate) const HELD_SLOT_BYTES: usize = std::mem::size_of::<Option<Holding>>();
+
+/// A span taken from the queue, until every destination that takes it has settled it.
+/// It holds its credit until then.
 struct Holding {
     record: SpanRecord,
-    /// Destinations that have not settled it yet.
+    /// Destinations that have not settled it yet; 0 while it is in no batch yet (a span
+    /// every destination is done with is let go at once).
     waiting: u8,
     /// Some destination gave up on it.
     gave_up: bool,
@@ -61,14 +65,17 @@ struct Batcher {
     inject_panic: Arc<std::sync::atomic::AtomicBool>,
     destinations: Vec<Destination>,
     rt: tokio::runtime::Runtime,
-    /// Taken from the queue, not yet in a batch; with a sequence number each.
-    unsent: VecDeque<(u64, SpanRecord)>,
     /// Provisional root copies waiting to ride along with the next batch. No flush waits
     /// for them and they are outside the bound.
     provisional: Vec<SpanRecord>,
-    /// The spans of the batches in delivery, by sequence number (provisional copies from
-    /// `PROVISIONAL_IDS` on).
+    /// Every span taken from the queue, by sequence number, until every destination has
+    /// settled it: those in no batch yet (`first_unsent..next_seq`, the newest) and those
+    /// of the batches in delivery; provisional copies from `PROVISIONAL_IDS` on. One store,
+    /// so a span is moved once on its way (lane to here) and what the batcher keeps is
+    /// one ring within the bound.
     held: Held<Holding>,
+    /// The sequence number of the oldest span in no batch yet (`next_seq` when none).
+    first_unsent: u64,
     next_provisional: u64,
     in_flight: JoinSet<Outcome>,
     /// The deliveries being sent, with their destination, by their request's task (kept
@@ -106,9 +113,9 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
         inject_panic: inject_panic.clone(),
         destinations,
         rt,
-        unsent: VecDeque::new(),
         provisional: Vec::new(),
-        held: Held::default(),
+        held: Held::within(queue.max()),
+        first_unsent: 1,
         next_provisional: PROVISIONAL_IDS,
         in_flight: JoinSet::new(),
         sent_by_task: HashMap::new(),
@@ -117,7 +124,7 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
         last_reanchor: Instant::now(),
         waiters: Vec::new(),
         shutdown_answered: false,
-        buf: Vec::with_capacity(64 * 1024),
+        buf: Vec::with_capacity(destination::BODY_BYTES),
         annotations,
     };
     let join = std::thread::Builder::new()
@@ -199,8 +206,8 @@ impl Batcher {
         let mut batches = 0;
         while batches < MAX_IN_FLIGHT * self.destinations.len()
             && self.destinations.iter().any(Destination::has_room)
-            && (self.unsent.len() >= batch_size
-                || ((!self.unsent.is_empty() || !self.provisional.is_empty())
+            && (self.unsent() >= batch_size
+                || ((self.unsent() > 0 || !self.provisional.is_empty())
                     && (urgent || interval_passed)))
         {
             self.form_batch(batch_size);
@@ -282,20 +289,27 @@ impl Batcher {
         }
     }
 
-    /// Moves every span waiting in the lanes into `unsent`, numbering it. The bound needs
-    /// no check here: every span held anywhere holds a credit (see `queue`).
+    /// Moves every span waiting in the lanes into `held`, numbering it (in no batch yet).
+    /// The bound needs no check here: every span held anywhere holds a credit (see
+    /// `queue`).
     fn drain(&mut self) {
         self.queue.take_provisional(&mut self.provisional);
-        let (unsent, next_seq) = (&mut self.unsent, &mut self.next_seq);
-        let max = self.queue.max();
-        self.queue.drain(&mut self.lanes, |r| {
-            if unsent.len() == unsent.capacity() {
-                grow_within(unsent, max);
-            }
-            unsent.push_back((*next_seq, r));
+        let (held, next_seq) = (&mut self.held, &mut self.next_seq);
+        self.queue.drain(&mut self.lanes, |record| {
+            let h = Holding {
+                record,
+                waiting: 0,
+                gave_up: false,
+            };
+            held.insert(*next_seq, h);
             *next_seq += 1;
         });
         self.enforce_bound();
+    }
+
+    /// How many spans are in no batch yet.
+    fn unsent(&self) -> usize {
+        (self.next_seq - self.first_unsent) as usize
     }
 
     /// During an outage, retries must not starve new spans: when the pool of credits runs
@@ -335,41 +349,48 @@ impl Batcher {
     /// spans, and hands it to every destination that takes them.
     fn form_batch(&mut self, batch_size: usize) {
         let p = self.provisional.len().min(batch_size);
-        let n = self.unsent.len().min(batch_size - p);
+        let n = self.unsent().min(batch_size - p);
         let mut ids: Vec<Vec<u64>> = vec![Vec::with_capacity(p + n); self.destinations.len()];
-        // Straight from where they wait into `held`: a record is moved once here.
         let Batcher {
             provisional,
-            unsent,
             held,
             destinations,
             next_provisional,
+            first_unsent,
             ..
         } = self;
-        let copies = provisional.drain(..p).map(|r| {
-            let id = *next_provisional;
-            *next_provisional += 1;
-            (id, r)
-        });
-        for (id, record) in copies.chain(unsent.drain(..n)) {
-            let mut waiting = 0u8;
+        // Every destination that takes it waits for it.
+        let mut take = |id: u64, h: &mut Holding| {
             for (d, dest) in destinations.iter().enumerate() {
-                if dest.accepts(&record) {
+                if dest.accepts(&h.record) {
                     ids[d].push(id);
-                    waiting += 1;
+                    h.waiting += 1;
                 }
             }
-            // A provisional copy no destination takes is dropped here; every destination
-            // takes a final span.
-            if waiting > 0 {
-                let h = Holding {
-                    record,
-                    waiting,
-                    gave_up: false,
-                };
+        };
+        for record in provisional.drain(..p) {
+            let id = *next_provisional;
+            *next_provisional += 1;
+            let mut h = Holding {
+                record,
+                waiting: 0,
+                gave_up: false,
+            };
+            take(id, &mut h);
+            // A provisional copy no destination takes is dropped here.
+            if h.waiting > 0 {
                 held.insert(id, h);
             }
         }
+        // The spans stay where they are held; only their count of destinations changes.
+        for id in *first_unsent..*first_unsent + n as u64 {
+            held.update(id, |h| {
+                take(id, h);
+                // Every destination takes a final span, so none is let go here.
+                h.waiting == 0
+            });
+        }
+        *first_unsent += n as u64;
         for (dest, ids) in self.destinations.iter_mut().zip(ids) {
             if !ids.is_empty() {
                 dest.schedule(Delivery::new(ids));
@@ -518,14 +539,8 @@ impl Batcher {
 
     /// The smallest sequence number not yet delivered or failed.
     fn oldest_outstanding(&self) -> u64 {
-        let unsent = self.unsent.front().map(|(s, _)| *s);
-        let held = self.held.oldest_span();
-        [unsent, held]
-            .into_iter()
-            .flatten()
-            .filter(|id| *id < PROVISIONAL_IDS)
-            .min()
-            .unwrap_or(u64::MAX)
+        // Spans in no batch yet are held too.
+        self.held.oldest_span().unwrap_or(u64::MAX)
     }
 
     fn answer_waiters(&mut self) {
@@ -556,7 +571,7 @@ impl Batcher {
         let room = self.destinations.iter().any(Destination::has_room);
         if room
             && !self.waiters.is_empty()
-            && (!self.unsent.is_empty()
+            && (self.unsent() > 0
                 || !self.provisional.is_empty()
                 || !self.queue.is_empty(&self.lanes))
         {
@@ -582,16 +597,3 @@ impl Batcher {
             .max(Duration::from_micros(100))
     }
 }
-
-/// Makes room in a full `unsent`: twice its capacity, but never past `max` (credits keep
-/// it from holding more), so that a queue at its bound holds `max` slots, not the next
-/// power of two (16 384 slots of 144 bytes for the default 10 000).
-#[cold]
-fn grow_within<T>(unsent: &mut VecDeque<T>, max: usize) {
-    let want = (unsent.capacity() * 2).max(64).min(max.max(1));
-    let more = want.saturating_sub(unsent.len()).max(1);
-    unsent.reserve_exact(more);
-}
-
-#[cfg(test)]
-mod grow_tests;

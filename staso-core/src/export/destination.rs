@@ -17,6 +17,20 @@ use std::time::Instant;
 /// over one keep-alive pool, few enough not to hammer a struggling service.
 pub(crate) const MAX_IN_FLIGHT: usize = 4;
 
+/// What the first request body is written into.
+pub(crate) const BODY_BYTES: usize = 64 * 1024;
+
+/// The most bytes the request bodies keep, for batches of `batch_size` spans of
+/// `span_json_bytes` each: one body per request in flight and the one being written,
+/// each with the capacity of the largest so far (see `request`: a buffer of `BODY_BYTES`
+/// doubled as needed).
+pub(crate) fn body_bytes(batch_size: usize, span_json_bytes: usize) -> usize {
+    let body = (batch_size * span_json_bytes)
+        .next_power_of_two()
+        .max(BODY_BYTES);
+    (MAX_IN_FLIGHT + 1) * body
+}
+
 /// What an attempt came to: the number of spans the receiver refused although it took the
 /// request (an OTLP partial success; always 0 from the Staso ingest), or the failure.
 pub(crate) type Outcome = Result<u64, Failure>;

@@ -27,26 +27,37 @@ pub(crate) struct Held<T> {
     in_ring: usize,
     /// Spans moved out of the ring, and provisional copies.
     others: BTreeMap<u64, T>,
+    /// The most slots the ring keeps: what the bound lets be held, so a ring at the bound
+    /// keeps that many slots, not the next power of two (and not twice as many when
+    /// spans among them were let go: the oldest move to `others` instead).
+    grow_to: usize,
 }
 
 impl<T> Default for Held<T> {
     fn default() -> Self {
-        Held {
-            ring: VecDeque::new(),
-            base: 0,
-            in_ring: 0,
-            others: BTreeMap::new(),
-        }
+        Held::within(usize::MAX)
     }
 }
 
 /// The most slots the ring keeps for `held` spans: what it keeps stays bounded by what is
 /// held.
 fn most_slots(held: usize) -> usize {
-    2 * held + 64
+    held.saturating_mul(2).saturating_add(64)
 }
 
 impl<T> Held<T> {
+    /// An empty store whose ring keeps at most `max` slots (the most spans the bound lets
+    /// be held at once).
+    pub(crate) fn within(max: usize) -> Held<T> {
+        Held {
+            ring: VecDeque::new(),
+            base: 0,
+            in_ring: 0,
+            others: BTreeMap::new(),
+            grow_to: max.max(1),
+        }
+    }
+
     /// The ring's slot of `id`, if it has one.
     fn slot(&self, id: u64) -> Option<usize> {
         let i = usize::try_from(id.checked_sub(self.base)?).ok()?;
@@ -74,16 +85,30 @@ impl<T> Held<T> {
         let slots = (self.ring.len() + 1) as u64 + (id - end);
         if slots > most_slots(self.in_ring + 1) as u64 {
             self.spill(self.ring.len());
+        } else if slots > self.grow_to as u64 {
+            // No more slots than the bound lets be held: with spans let go among them,
+            // the oldest (a batch still in delivery) move out instead.
+            self.spill((slots - self.grow_to as u64) as usize);
         }
         if self.ring.is_empty() {
             self.base = id;
         }
         let end = self.base + self.ring.len() as u64;
+        let more = (id - end) as usize + 1;
+        if self.ring.capacity() - self.ring.len() < more {
+            grow_within(&mut self.ring, more, self.grow_to);
+        }
         for _ in end..id {
             self.ring.push_back(None);
         }
         self.ring.push_back(Some(value));
         self.in_ring += 1;
+    }
+
+    /// How many slots the ring has room for without growing.
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        self.ring.capacity()
     }
 
     /// What is held under `id`.
@@ -192,10 +217,40 @@ impl<T> Held<T> {
     }
 }
 
+/// Makes room for `more` slots in `ring` (at most `max` in all), doubling its capacity
+/// (amortised) but to no more than `max`, so that a ring filled one span at a time up to
+/// the bound ends with the bound's slots (10 000 of ~140 bytes by default), not the next
+/// power of two (16 384).
+#[cold]
+fn grow_within<T>(ring: &mut VecDeque<T>, more: usize, max: usize) {
+    let need = ring.len() + more;
+    let want = (ring.capacity() * 2).max(64).min(max).max(need);
+    ring.reserve_exact(want - ring.len());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    /// Filled one span at a time up to the bound, the ring ends with exactly the bound's
+    /// slots, not the next power of two, and keeps no more.
+    #[test]
+    fn the_ring_grows_to_the_bound_and_no_further() {
+        for max in [1, 100, 10_000] {
+            let mut held = Held::within(max);
+            for id in 1..=max as u64 {
+                held.insert(id, id);
+            }
+            assert_eq!(held.capacity(), max, "{max}");
+            // One more (its span's credit came back out of order): the oldest moves out.
+            held.insert(max as u64 + 1, 0);
+            assert_eq!(held.capacity(), max, "{max}");
+            assert_eq!(held.get(1), Some(&1));
+            assert_eq!(held.get(max as u64 + 1), Some(&0));
+            assert_eq!(held.oldest_span(), Some(1));
+        }
+    }
 
     /// Against a `BTreeMap`, the structure it replaced: the same answers to every query
     /// after every step of a long run of holds and lets-go in the batcher's pattern (ids
@@ -248,7 +303,17 @@ mod tests {
     /// fill.
     #[test]
     fn answers_like_an_ordered_map_when_spans_leave_the_ring() {
-        let mut held: Held<u64> = Held::default();
+        leave_the_ring(Held::default(), usize::MAX);
+    }
+
+    /// The same, with a ring kept to 400 slots (the bound's): spans also leave it when it
+    /// is full.
+    #[test]
+    fn answers_like_an_ordered_map_when_the_ring_is_at_the_bound() {
+        leave_the_ring(Held::within(400), 400);
+    }
+
+    fn leave_the_ring(mut held: Held<u64>, most: usize) {
         let mut model: BTreeMap<u64, u64> = BTreeMap::new();
         let mut rng = fastrand::Rng::with_seed(5);
         let mut next = 1u64;
@@ -301,6 +366,7 @@ mod tests {
             );
             assert_eq!(held.len(), model.len());
             assert!(held.order_len() <= 2 * held.len() + 65, "step {step}");
+            assert!(held.capacity() <= most, "step {step}");
         }
         assert!(!held.others.is_empty(), "some spans left the ring");
     }

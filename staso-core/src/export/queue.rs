@@ -109,18 +109,50 @@ pub(crate) struct Lane {
     since_wake: usize,
 }
 
+/// The slots of a thread's lane: room for what a thread ends while the batcher encodes
+/// and sends a few batches (a lane that fills spills into the shared overflow, which costs
+/// the caller a contended push): 1 250 slots (160 KiB) per thread that ends spans, by
+/// default.
+fn lane_capacity(max: usize, batch_size: usize) -> usize {
+    (max / 8)
+        .clamp(256, 2048)
+        .max(2 * batch_size)
+        .min(max.max(1))
+}
+
+/// The slots of the queue of provisional root copies (outside the bound, best effort).
+fn provisional_capacity(max: usize) -> usize {
+    (max / 10).clamp(16, 1024)
+}
+
+/// The bytes `init` allocates for a queue of `max` credits: the overflow and the queue of
+/// provisional copies, whole (resident once used; the overflow is as large as the bound
+/// so that a full lane never makes the caller allocate).
+pub(crate) fn bytes_at_init(max: usize) -> usize {
+    // A crossbeam `ArrayQueue` slot is the value and a stamp, padded to the value's
+    // alignment (144 bytes).
+    let stamped = std::mem::size_of::<(usize, SpanRecord)>();
+    (max + provisional_capacity(max)) * stamped
+}
+
+/// The bytes the structures that hold queued spans keep when `threads` threads end spans
+/// and `max` spans are held, excluding what spans captured (behind a pointer) and the
+/// request bodies: what `init` allocates, every lane (allocated whole when its thread
+/// ends its first span), and the batcher's store, `max` slots at most (see `held`; a span
+/// it moved out of its ring, when a batch is retried while later ones were let go, takes
+/// a map entry instead, not counted here).
+pub(crate) fn bytes_at_bound(max: usize, batch_size: usize, threads: usize) -> usize {
+    let record = std::mem::size_of::<SpanRecord>();
+    bytes_at_init(max)
+        + threads * lane_capacity(max, batch_size) * record
+        + max * super::batcher::HELD_SLOT_BYTES
+}
+
 impl Queue {
     /// A queue of `max` credits whose spans go to `destinations` (their names, in the
     /// batcher's order; none when nothing is sent).
     pub(crate) fn new(max: usize, batch_size: usize, destinations: &[&'static str]) -> Queue {
-        // Room for what a thread ends while the batcher encodes and sends a few batches
-        // (a lane that fills spills into the shared overflow, which costs the caller a
-        // contended push): 128 bytes a slot, so 1 250 slots (160 KiB) per thread that ends
-        // spans, by default.
-        let lane_capacity = (max / 8)
-            .clamp(256, 2048)
-            .max(2 * batch_size)
-            .min(max.max(1));
+        let lane_capacity = lane_capacity(max, batch_size);
         Queue {
             max,
             wake_every: batch_size.min(lane_capacity / 2).max(1),
@@ -130,7 +162,7 @@ impl Queue {
             ledger: Mutex::new(Ledger::default()),
             new_lanes: Mutex::new(Vec::new()),
             overflow: ArrayQueue::new(max),
-            provisional: ArrayQueue::new((max / 10).clamp(16, 1024)),
+            provisional: ArrayQueue::new(provisional_capacity(max)),
             counts: Counts::default(),
             destinations: destinations
                 .iter()

@@ -1,0 +1,72 @@
+//! Target 5's "one bound on everything held", in bytes: with the queue at its bound, the
+//! heap the process grows by stays within what `bytes_at_bound` says the SDK keeps for
+//! that bound (its lanes, the overflow, the batcher's store, the request bodies), plus a
+//! small allowance for the HTTP client's own buffers. Counted with a counting global
+//! allocator (live bytes, the peak over the run), so allocator slack and thread stacks,
+//! which RSS would add, are not.
+
+use staso_benches as b;
+use std::time::Duration;
+
+#[global_allocator]
+static ALLOC: b::CountingAlloc = b::CountingAlloc;
+
+const QUEUE: usize = 5_000;
+const BATCH: usize = 200;
+const PRODUCERS: usize = 2;
+/// Bytes of one `tool_nothing_captured` span in a request body, rounded up: 874 measured
+/// (a body's length over its spans, printed from the encoder).
+const SPAN_JSON_BYTES: usize = 880;
+/// What the HTTP client and the runtime allocate for themselves while requests come and
+/// go (connection attempts, futures, the diagnostics' messages): not span storage.
+const ALLOWANCE: u64 = 128 * 1024;
+
+/// A loopback port nothing listens on: every batch fails to connect and waits for its
+/// retry, so the spans pile up to the bound and stay there.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    l.local_addr().expect("its address").port()
+}
+
+#[test]
+fn at_the_bound_the_heap_stays_within_the_reported_bytes() {
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    let client = b::init(b::options(&url, true, QUEUE).batch_size(BATCH));
+    // This thread's lane, the clock and the thread's stack of frames exist before the
+    // count starts, like the producers' would in a warm process.
+    for i in 0..10 {
+        std::hint::black_box(b::tool_nothing_captured(i, 1));
+    }
+    let before = b::live_bytes();
+    b::reset_peak_live_bytes();
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let agent = b::agent_span();
+                for i in 0..100_000 {
+                    std::hint::black_box(b::tool_nothing_captured(i, 1));
+                }
+                drop(agent);
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().expect("a producer panicked");
+    }
+    // Long enough for a retry or two to be encoded and sent (backoff from 0.5 s).
+    let report = client.flush(Duration::from_millis(1_500));
+    // Nothing can be delivered: shutting down reports the rest pending at once.
+    let _ = client.shutdown(Duration::from_millis(100));
+    let grew = b::peak_live_bytes().saturating_sub(before);
+    // Counted from after `init`, which allocated its part of the bound already.
+    let bound = staso::__private::bytes_at_bound(QUEUE, BATCH, PRODUCERS + 1, SPAN_JSON_BYTES)
+        - staso::__private::bytes_at_init(QUEUE);
+    assert!(
+        report.rejected > 0,
+        "the queue never reached its bound: {report:?}"
+    );
+    assert!(
+        grew <= bound as u64 + ALLOWANCE,
+        "the heap grew by {grew} bytes at the bound; the SDK says it keeps at most {bound} (+{ALLOWANCE} for the HTTP client): {report:?}"
+    );
+}
