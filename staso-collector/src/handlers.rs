@@ -2,15 +2,16 @@
 //! with their contract checks and faults, and the control endpoints.
 
 use crate::annotation::{self, Replay};
+use crate::body::{self, Body};
 use crate::contract::{check_common_headers, idempotency_key, ValidationError};
 use crate::faults::{BadAck, Fault, FaultPlan};
 use crate::guard::{self, GuardPlan};
 use crate::ingest::{self, TraceIn};
 use crate::record::{Endpoint, RecordedRequest};
 use crate::server::{ConnCtl, Shared};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
@@ -150,7 +151,7 @@ impl Req {
 
     /// Notes the body read: its length, and a copy of it when bodies are kept (a copy,
     /// so that the kept size is the body's own and not that of a shared read buffer).
-    fn set_body(&mut self, shared: &Shared, bytes: &Bytes) {
+    fn set_body(&mut self, shared: &Shared, bytes: &[u8]) {
         self.record.body_len = bytes.len();
         if bytes.is_empty() {
             return;
@@ -208,34 +209,18 @@ fn unauthorized() -> ValidationError {
     ValidationError::new("headers.X-API-Key", "invalid or missing API key")
 }
 
-/// Reads the body within `limit`; `Err` holds the length to record with the 413.
-async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, usize> {
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if let Some(n) = declared.filter(|n| *n > limit) {
-        return Err(n);
-    }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(_) => Err(limit + 1),
-    }
-}
-
 /// Starts an SDK request: its record and its body, within the endpoint's size limit.
 async fn receive(
     shared: &Shared,
     req: Request<Incoming>,
     endpoint: Endpoint,
-) -> Result<(Req, Bytes), Resp> {
+) -> Result<(Req, Body), Resp> {
     let mut inc = begin(shared, &req, Some(endpoint));
     let limit = shared
         .faults
         .max_body(endpoint)
         .map_or(HARD_BODY_LIMIT, |m| m.min(HARD_BODY_LIMIT));
-    match read_body(req, limit).await {
+    match body::read(req, limit).await {
         Ok(bytes) => {
             inc.set_body(shared, &bytes);
             Ok((inc, bytes))
@@ -506,7 +491,7 @@ async fn guard_evaluate(shared: &Shared, ctl: &ConnCtl, req: Request<Incoming>) 
 /// `POST /_staso/faults` (a [`FaultPlan`]) and `POST /_staso/guard` (a [`GuardPlan`]).
 async fn control(shared: &Shared, ctl: &ConnCtl, req: Request<Incoming>, guard: bool) -> Resp {
     let mut inc = begin(shared, &req, None);
-    let bytes = match read_body(req, CONTROL_BODY_LIMIT).await {
+    let bytes = match body::read(req, CONTROL_BODY_LIMIT).await {
         Ok(b) => b,
         Err(len) => {
             inc.record.body_len = len;

@@ -32,6 +32,7 @@
 //! (still validating, deduping and acking every request).
 
 mod annotation;
+mod body;
 mod contract;
 mod faults;
 mod formats;
