@@ -76,8 +76,12 @@ pub fn validate_ingest_body(body: &[u8]) -> Result<(), ValidationError> {
 /// Validates an ingest body and returns its traces. With `keep_raw`, each span's JSON
 /// text is kept in [`SpanIn::raw`] (a slice of the body: it costs nothing).
 pub(crate) fn parse(body: &[u8], keep_raw: bool) -> Result<Vec<TraceIn<'_>>, ValidationError> {
-    // One UTF-8 check of the whole body, so that strings are not checked one by one.
-    let text = std::str::from_utf8(body).map_err(ValidationError::not_json)?;
+    // One UTF-8 check of the whole body, so that strings are not checked one by one;
+    // std's check again only to name where a body that fails it goes wrong.
+    let text = match simdutf8::basic::from_utf8(body) {
+        Ok(text) => text,
+        Err(_) => std::str::from_utf8(body).map_err(ValidationError::not_json)?,
+    };
     let mut p = Parser {
         r: Reader::new(text),
         keep_raw,

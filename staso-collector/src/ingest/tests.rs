@@ -142,6 +142,19 @@ fn a_syntax_error_wins_over_an_earlier_refusal() {
     assert_eq!(e.field, "body");
     let e = parse(&[0xff, b'{'], false).expect_err("not UTF-8");
     assert_eq!(e.field, "body");
+    // A body that is not UTF-8 deep inside (past the 64-byte blocks of the vectorised
+    // check) is refused, and the message says where.
+    let mut long = text.into_bytes();
+    long[200] = 0xc3;
+    long[201] = b'(';
+    let e = parse(&long, false).expect_err("not UTF-8");
+    assert_eq!(
+        (e.field.as_str(), e.error.as_str()),
+        (
+            "body",
+            "body is not JSON: invalid utf-8 sequence of 1 bytes from index 200"
+        )
+    );
 }
 
 #[test]
