@@ -4,14 +4,17 @@
 #      anchors (fastrace, tracing, tracing-opentelemetry) and floors, in the same binary
 #      run; RUNS runs (default 3), the median of each figure across them;
 #   2. sustained load and flush latency (benches/benches/sustained.rs): targets 5 and 6;
-#      the first spans after init, one process each (benches/examples/first_span.rs);
+#      saturation (2 000 000 spans/s offered, the queue full): 3 runs of the same bench,
+#      delivered spans/s, the batcher's CPU a span and RSS growth against the SDK's bound
+#      (issue 13's targets 2 and 5); the first spans after init, one process each
+#      (benches/examples/first_span.rs);
 #   3. the Python SDK's @st.tool per call, when .venv/bin/python has staso installed;
 #   4. compile-out proof (scripts/compile_out_proof.sh): target 4;
 #   5. build cost of a generated crate with 50 instrumented functions, enabled vs
 #      disabled: target 7.
 # Environment: RUNS, STASO_BENCH_MS (criterion measurement per figure), STASO_SUSTAINED_SECS,
-# STASO_SUSTAINED_RATE, SKIP (space-separated of: span sustained first llm python proof
-# build).
+# STASO_SUSTAINED_RATE, STASO_SATURATION_SECS (default 6), SKIP (space-separated of: span
+# sustained saturation first llm python proof build).
 # Takes about 10 minutes on 2 cores. Builds in target-bench (CARGO_TARGET_DIR overrides).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,6 +57,25 @@ fi
 if ! skip sustained; then
     echo "== sustained load and flush latency"
     cargo bench -p staso-benches --bench sustained 2>&1 | tee "$out/sustained.log" | grep -E "^(  |sustained|flush)"
+fi
+
+if ! skip saturation; then
+    secs="${STASO_SATURATION_SECS:-6}"
+    echo "== saturation: 2 000 000 spans/s offered for $secs s, 3 runs (issue 13, targets 2 and 5)"
+    bin="$(ls -t "$CARGO_TARGET_DIR"/release/deps/sustained-* | grep -v '\.d$' | head -1)"
+    for run in 1 2 3; do
+        STASO_SUSTAINED_RATE=2000000 STASO_SUSTAINED_SECS="$secs" "$bin" sustained 2>&1 |
+            grep '^RESULT sustained' | tee -a "$out/saturation.log" |
+            sed -E 's/.*delivered_per_s=([0-9]+).*batcher_ns_per_span=([0-9]+).*rss_growth_kib=([0-9]+) bound_kib=([0-9]+).*/   run '"$run"': delivered \1 spans\/s, batcher \2 ns a span, RSS +\3 KiB (bound \4 KiB)/'
+    done
+    python3 - "$out/saturation.log" <<'PY'
+import statistics, sys
+rows = [dict(kv.split("=") for kv in l.split()[2:]) for l in open(sys.argv[1])]
+d = sorted(int(r["delivered_per_s"]) for r in rows)
+g = [int(r["rss_growth_kib"]) for r in rows]
+print(f"   delivered spans/s: median {statistics.median(d):.0f} (min {d[0]}, max {d[-1]}); "
+      f"RSS growth at most {max(g)} KiB against the bound's {rows[0]['bound_kib']} KiB")
+PY
 fi
 
 if ! skip first; then

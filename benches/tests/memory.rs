@@ -70,3 +70,17 @@ fn at_the_bound_the_heap_stays_within_the_reported_bytes() {
         "the heap grew by {grew} bytes at the bound; the SDK says it keeps at most {bound} (+{ALLOWANCE} for the HTTP client): {report:?}"
     );
 }
+
+/// The README's figures for the defaults ("One bound on memory": `max_queue_size`
+/// 10 000, `batch_size` 100, one thread) are what the SDK computes from its structures.
+#[test]
+fn the_readmes_figures_for_the_defaults() {
+    use staso::__private::{bytes_at_bound, bytes_at_init};
+    // The overflow, 1.37 MiB, and the queue of root announcements, 141 KiB.
+    assert_eq!(bytes_at_init(10_000), 10_000 * 144 + 1_000 * 144);
+    // The batcher's store, 1.37 MiB; one thread's ring, 156 KiB; 640 KiB of bodies.
+    assert_eq!(
+        bytes_at_bound(10_000, 100, 1, SPAN_JSON_BYTES) - bytes_at_init(10_000),
+        10_000 * 144 + 1_250 * 128 + 5 * 128 * 1024
+    );
+}
