@@ -1,4 +1,5 @@
-//! The spans of the batches in flight, by id, until every destination has settled them.
+//! The spans the batcher took from the queue, by id (those in no batch yet and those of
+//! the batches in flight), until every destination has settled them.
 //!
 //! Span ids are sequence numbers, held in increasing order and let go mostly in order: a
 //! ring of slots indexed by id from its front (the oldest span held, as the front is
@@ -6,8 +7,9 @@
 //! the others. A span held long while the ones after it come and go (a batch being
 //! retried) would keep the ring from being trimmed: once the ring's slots outnumber twice
 //! the spans it holds, its oldest spans move to an ordered map, so what the ring keeps is
-//! bounded by what is held, like everything else. Provisional copies (rare) go to that
-//! map too. (A hash map of the ~150-byte entries, with a queue of the ids for the oldest,
+//! bounded by what is held, like everything else; nor does the ring keep more slots than
+//! the bound lets spans be held (its oldest move to the map when it would). Provisional
+//! copies (rare) go to that map too. (A hash map of the ~150-byte entries, with a queue of the ids for the oldest,
 //! was a ninth of the batcher's instructions; a `BTreeMap` before it, an eighth of its
 //! time.)
 
