@@ -83,6 +83,13 @@ cargo package --quiet --allow-dirty -p staso-types -p staso-macros -p staso-core
 step "benchmarks compile"
 cargo bench --workspace --no-run
 
+# A smoke check, not a timed test: every bench runs once (criterion's test mode), and the
+# sustained bench for a second at a low rate, so that they keep running, not only
+# compiling. The figures come from scripts/bench.sh.
+step "benchmarks run once (criterion --test; the sustained bench for one second)"
+cargo bench -p staso-benches --bench span --bench bridge --bench llm -- --test
+STASO_SUSTAINED_SECS=1 STASO_SUSTAINED_RATE=50000 cargo bench -p staso-benches --bench sustained
+
 if [ -x scripts/soak.sh ]; then
   step "soak (time-limited)"
   bash scripts/soak.sh
