@@ -87,8 +87,10 @@ cargo bench --workspace --no-run
 # sustained bench for a second at a low rate, so that they keep running, not only
 # compiling. The figures come from scripts/bench.sh.
 step "benchmarks run once (criterion --test; the sustained bench for one second)"
-cargo bench -p staso-benches --bench span --bench bridge --bench llm -- --test
-STASO_SUSTAINED_SECS=1 STASO_SUSTAINED_RATE=50000 cargo bench -p staso-benches --bench sustained
+# --workspace, as in the step above, so that features resolve the same way and nothing is
+# built again (with -p the staso crates would be rebuilt for the benches' features alone).
+cargo bench --workspace --bench span --bench bridge --bench llm -- --test
+STASO_SUSTAINED_SECS=1 STASO_SUSTAINED_RATE=50000 cargo bench --workspace --bench sustained
 
 if [ -x scripts/soak.sh ]; then
   step "soak (time-limited)"
