@@ -28,9 +28,6 @@ const PRODUCERS: usize = 2;
 const BURST: u64 = 1_000;
 const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
-/// Bytes of one of this bench's spans in a request body, rounded up: 874 measured (a
-/// body's length over its spans, printed from the encoder; BENCHMARKS.md, target 5).
-const SPAN_JSON_BYTES: usize = 880;
 const FLUSHES: usize = 200;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -162,7 +159,7 @@ fn sustained() {
     // the overflow, the batcher's store of `QUEUE` spans, and the request bodies. The
     // peak RSS growth is compared with it (BENCHMARKS.md, target 5).
     let bound_kib =
-        staso::__private::bytes_at_bound(QUEUE, BATCH, PRODUCERS + 1, SPAN_JSON_BYTES) / 1024;
+        staso::__private::bytes_at_bound(QUEUE, BATCH, PRODUCERS + 1, b::SPAN_JSON_BYTES) / 1024;
     println!("sustained: {PRODUCERS} producers, {secs} s, offered {rate:.0} spans/s, batch_size {BATCH}, max_queue_size {QUEUE}");
     println!(
         "  caller cost per span: {cpu_per_span:.1} ns of the caller thread's CPU time; wall clock mean {mean:.1} ns (with the time the thread waited for a CPU), median burst {:.1} ns, p99 burst {:.1} ns ({} bursts of {BURST})",
@@ -187,9 +184,10 @@ fn sustained() {
         batcher_cpu.as_nanos() as f64 / delivered.max(1) as f64
     );
     println!(
-        "  RSS: {rss_before} KiB before, peak {rss_peak} KiB (+{} KiB); the SDK's bound at max_queue_size {QUEUE} with {} threads ending spans ({record} B a record, bodies of {BATCH} spans of {SPAN_JSON_BYTES} B): {bound_kib} KiB",
+        "  RSS: {rss_before} KiB before, peak {rss_peak} KiB (+{} KiB); the SDK's bound at max_queue_size {QUEUE} with {} threads ending spans ({record} B a record, bodies of {BATCH} spans of {} B): {bound_kib} KiB",
         rss_peak.saturating_sub(rss_before),
-        PRODUCERS + 1
+        PRODUCERS + 1,
+        b::SPAN_JSON_BYTES
     );
     println!(
         "RESULT sustained caller_cpu_ns={cpu_per_span:.1} caller_wall_mean_ns={mean:.1} caller_median_ns={:.1} delivered_per_s={:.0} refused={rejected} batcher_ns_per_span={:.0} rss_peak_kib={rss_peak} rss_growth_kib={} bound_kib={bound_kib} record_bytes={record}",

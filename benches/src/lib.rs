@@ -20,6 +20,11 @@ pub fn tool_nothing_captured(a: u64, b: u64) -> u64 {
     std::hint::black_box(a.wrapping_add(b))
 }
 
+/// Bytes of one [`tool_nothing_captured`] span in a request body, rounded up: 874
+/// measured (a body's length over its spans, printed from the encoder). The sustained
+/// bench and the memory test compute the SDK's byte bound with it (BENCHMARKS.md, target 5).
+pub const SPAN_JSON_BYTES: usize = 880;
+
 /// A second call site like [`tool_nothing_captured`] (another name), for runs whose spans
 /// alternate between call sites, as an agent's do (`STASO_SUSTAINED_MIX=1`).
 #[staso::tool(capture_input = false, capture_output = false)]

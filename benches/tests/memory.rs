@@ -14,9 +14,6 @@ static ALLOC: b::CountingAlloc = b::CountingAlloc;
 const QUEUE: usize = 5_000;
 const BATCH: usize = 200;
 const PRODUCERS: usize = 2;
-/// Bytes of one `tool_nothing_captured` span in a request body, rounded up: 874 measured
-/// (a body's length over its spans, printed from the encoder).
-const SPAN_JSON_BYTES: usize = 880;
 /// What the HTTP client and the runtime allocate for themselves while requests come and
 /// go (connection attempts, futures, the diagnostics' messages): not span storage.
 const ALLOWANCE: u64 = 128 * 1024;
@@ -59,7 +56,7 @@ fn at_the_bound_the_heap_stays_within_the_reported_bytes() {
     let _ = client.shutdown(Duration::from_millis(100));
     let grew = b::peak_live_bytes().saturating_sub(before);
     // Counted from after `init`, which allocated its part of the bound already.
-    let bound = staso::__private::bytes_at_bound(QUEUE, BATCH, PRODUCERS + 1, SPAN_JSON_BYTES)
+    let bound = staso::__private::bytes_at_bound(QUEUE, BATCH, PRODUCERS + 1, b::SPAN_JSON_BYTES)
         - staso::__private::bytes_at_init(QUEUE);
     assert!(
         report.rejected > 0,
@@ -80,7 +77,7 @@ fn the_readmes_figures_for_the_defaults() {
     assert_eq!(bytes_at_init(10_000), 10_000 * 144 + 1_000 * 144);
     // The batcher's store, 1.37 MiB; one thread's ring, 156 KiB; 640 KiB of bodies.
     assert_eq!(
-        bytes_at_bound(10_000, 100, 1, SPAN_JSON_BYTES) - bytes_at_init(10_000),
+        bytes_at_bound(10_000, 100, 1, b::SPAN_JSON_BYTES) - bytes_at_init(10_000),
         10_000 * 144 + 1_250 * 128 + 5 * 128 * 1024
     );
 }
