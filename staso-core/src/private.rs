@@ -57,9 +57,8 @@ struct Wants {
     want_out: bool,
     /// The input is yet to be stored (an agent's holds its name even without arguments).
     input_pending: bool,
-    /// The span goes to a test capture (else to the client, whose rules are in this
-    /// thread's cache). Meaningful when something is wanted.
-    to_sink: bool,
+    /// What recording the arguments and result needs of the rules, copied here once.
+    rules: capture::TapeRules,
 }
 
 impl Wants {
@@ -67,7 +66,10 @@ impl Wants {
         want_in: false,
         want_out: false,
         input_pending: false,
-        to_sink: false,
+        rules: capture::TapeRules {
+            max_field_bytes: 0,
+            redact: true,
+        },
     };
 
     /// A function whose attribute captures nothing does not look at the policy at all.
@@ -83,10 +85,10 @@ impl Wants {
     #[inline(never)]
     fn decide(cs: &'static CallSite, ctx: &context::Ctx) -> Wants {
         let policy = match &ctx.sink {
-            Some(s) => Some(s.config().capture),
-            None => crate::client::with_config(|c| c.capture),
+            Some(s) => Some((s.config().capture, capture::TapeRules::of(s.config()))),
+            None => crate::client::with_config(|c| (c.capture, capture::TapeRules::of(c))),
         };
-        let Some(p) = policy else {
+        let Some((p, rules)) = policy else {
             return Wants::OFF;
         };
         let want_in = cs.capture_input && p.allows_input(cs.kind);
@@ -94,7 +96,7 @@ impl Wants {
             want_in,
             want_out: cs.capture_output && p.allows_output(),
             input_pending: want_in && cs.kind == Kind::Agent,
-            to_sink: ctx.sink.is_some(),
+            rules,
         }
     }
 
@@ -104,17 +106,15 @@ impl Wants {
     fn input(
         &mut self,
         cs: Option<&'static CallSite>,
-        sink: Option<&std::sync::Arc<dyn context::Sink>>,
         site: &'static Location<'static>,
         f: impl FnOnce(&mut Input<'_>),
-    ) -> Option<capture::Captured> {
+    ) -> Option<capture::Taped> {
         if !self.want_in {
             return None;
         }
-        let rules = RulesHandle::of(sink)?;
         self.input_pending = false;
         let agent = cs.filter(|cs| cs.kind == Kind::Agent).map(|cs| cs.name);
-        Some(capture::input(rules, Some(site), agent, f))
+        Some(capture::input_tape(self.rules, Some(site), agent, f))
     }
 }
 
@@ -214,22 +214,19 @@ impl FnSpan {
         let Some(id) = self.guard.id().filter(|_| self.wants.want_in) else {
             return;
         };
-        // The frame is visited for a test capture's sink or an agent's call site (its name
-        // is its input); a tool's input under the client needs neither.
-        let (sink, cs) = if self.wants.to_sink || self.wants.input_pending {
-            let found = context::with_frame(id, |fr| {
-                (
-                    fr.ctx.sink.clone(),
-                    fr.record.as_ref().and_then(|r| r.callsite),
-                )
-            });
-            let Some(found) = found else { return };
-            found
+        // The frame is visited for an agent's call site (its name is its input).
+        let cs = if self.wants.input_pending {
+            let Some(cs) =
+                context::with_frame(id, |fr| fr.record.as_ref().and_then(|r| r.callsite))
+            else {
+                return;
+            };
+            cs
         } else {
-            (None, None)
+            None
         };
-        if let Some(c) = self.wants.input(cs, sink.as_ref(), site, f) {
-            current_frame(id, |r, _| r.extras().set_input(c.text(), c.truncated));
+        if let Some(t) = self.wants.input(cs, site, f) {
+            current_frame(id, |r, _| r.extras().set_input_tape(t.tape(), Some(site)));
         }
     }
     /// Adds a metadata attribute, written by `f`.
@@ -254,14 +251,8 @@ impl FnSpan {
         let Some(id) = self.guard.id().filter(|_| self.wants.want_out) else {
             return;
         };
-        let rules = if self.wants.to_sink {
-            frame_rules(id)
-        } else {
-            RulesHandle::of(None)
-        };
-        let Some(rules) = rules else { return };
-        let c = capture::result_document(rules, Some(site), f);
-        current_frame(id, |r, _| r.extras().set_output(c.text(), c.truncated));
+        let t = capture::result_tape(self.wants.rules, Some(site), f);
+        current_frame(id, |r, _| r.extras().set_output_tape(t.tape(), Some(site)));
     }
     /// Records an `Err` on this span: status `error`, its message (written by `f`; the
     /// encoder sends it when the policy allows), and its type name as `exception.type`.
@@ -351,14 +342,11 @@ impl AsyncFnSpan {
     #[track_caller]
     pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, f: F) {
         let site = Location::caller();
-        let Some((record, ctx)) = &mut self.span.inner else {
+        let Some((record, _)) = &mut self.span.inner else {
             return;
         };
-        if let Some(c) = self
-            .wants
-            .input(record.callsite, ctx.sink.as_ref(), site, f)
-        {
-            record.extras().set_input(c.text(), c.truncated);
+        if let Some(c) = self.wants.input(record.callsite, site, f) {
+            record.extras().set_input_tape(c.tape(), Some(site));
         }
     }
     /// Adds a metadata attribute, written by `f`.
@@ -405,8 +393,8 @@ pub fn record_output<F: FnOnce(&mut Out<'_>)>(f: F) {
     let Some(rules) = RulesHandle::current() else {
         return;
     };
-    let c = capture::result_document(rules, Some(site), f);
-    context::with_innermost_record(|r| r.extras().set_output(c.text(), c.truncated));
+    let t = capture::result_tape(capture::TapeRules::of(rules.config()), Some(site), f);
+    context::with_innermost_record(|r| r.extras().set_output_tape(t.tape(), Some(site)));
 }
 
 /// Records an `Err` on the current span: status `error`, its message (written by `f`; the

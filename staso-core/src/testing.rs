@@ -11,6 +11,7 @@ pub use crate::env::{Env, ProcessEnv};
 pub use crate::guard::{guard_blocking_with_env, guard_with_env};
 
 use crate::config::Config;
+use crate::local::capture::RulesHandle;
 use crate::local::context::{self, ScopeGuard};
 use crate::local::instrument::WithContext;
 use crate::local::record::SpanRecord;
@@ -25,7 +26,7 @@ use std::sync::{Arc, Mutex};
 struct Sink {
     records: Mutex<Vec<SpanRecord>>,
     annotations: Mutex<Vec<CapturedAnnotation>>,
-    config: Config,
+    config: Arc<Config>,
 }
 
 /// Counts a running capture for as long as it lives.
@@ -45,7 +46,9 @@ impl Drop for Running {
 }
 
 impl context::Sink for Sink {
-    fn accept(&self, r: SpanRecord) {
+    fn accept(&self, mut r: SpanRecord) {
+        // As the batcher does when it takes a span.
+        r.resolve_tapes(|| RulesHandle::Shared(self.config.clone()));
         if let Ok(mut v) = self.records.lock() {
             v.push(r);
         }
@@ -83,7 +86,7 @@ impl Sink {
         Arc::new(Sink {
             records: Mutex::new(Vec::new()),
             annotations: Mutex::new(Vec::new()),
-            config,
+            config: Arc::new(config),
         })
     }
 

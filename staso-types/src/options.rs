@@ -13,7 +13,9 @@ use std::time::Duration;
 /// A hook applied to every string that leaves the process inside captured content (input,
 /// output, metadata, error messages, Debug text), after secret redaction: it gets the
 /// nearest JSON key (`""` when there is none) and the text, and returns the text to send
-/// instead, or `None` to keep it. A panicking hook sends a placeholder.
+/// instead, or `None` to keep it. A panicking hook sends a placeholder. It runs on the
+/// thread that writes the text: yours for values set on a span, the SDK's batcher thread
+/// for the arguments and result of an instrumented function.
 ///
 /// ```
 /// use std::sync::Arc;

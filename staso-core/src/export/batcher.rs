@@ -16,6 +16,7 @@ use super::held::{Held, PROVISIONAL_IDS};
 use super::queue::{LaneEnd, Queue};
 use super::transport::{backoff, Failure};
 use crate::config::Config;
+use crate::local::capture::RulesHandle;
 use crate::local::record::SpanRecord;
 use staso_types::{DeliveryReport, FailureKind};
 use std::collections::HashMap;
@@ -293,9 +294,15 @@ impl Batcher {
     /// The bound needs no check here: every span held anywhere holds a credit (see
     /// `queue`).
     fn drain(&mut self) {
+        let before = self.provisional.len();
         self.queue.take_provisional(&mut self.provisional);
+        for r in &mut self.provisional[before..] {
+            r.resolve_tapes(|| RulesHandle::Shared(self.config.clone()));
+        }
         let (held, next_seq) = (&mut self.held, &mut self.next_seq);
-        self.queue.drain(&mut self.lanes, |record| {
+        let config = &self.config;
+        self.queue.drain(&mut self.lanes, |mut record| {
+            record.resolve_tapes(|| RulesHandle::Shared(config.clone()));
             let h = Holding {
                 record,
                 waiting: 0,

@@ -5,6 +5,7 @@ pub(crate) mod capture;
 pub(crate) mod clock;
 pub(crate) mod context;
 pub(crate) mod conversation;
+pub(crate) mod extras;
 #[cfg(feature = "tracing")]
 pub(crate) mod foreign;
 pub(crate) mod ids;

@@ -27,7 +27,7 @@ pub(crate) const REDACTED_JSON: &str = "\"[REDACTED]\"";
 pub(crate) const MAX_DEPTH: u32 = 64;
 /// Open containers past which a value is a placeholder (the bit sets of [`State`] have
 /// 128; a level opens two at most, a struct variant).
-const MAX_OPEN: u32 = 120;
+pub(crate) const MAX_OPEN: u32 = 120;
 /// Ends a string that was cut at the bound.
 pub(crate) const TRUNCATED: &str = "…[truncated]";
 /// Room for the marker element of a container cut between two elements: a document is
@@ -552,6 +552,11 @@ impl NameFacts {
             plain: !needs_escape(k),
         }
     }
+}
+
+/// Whether the writer redacts the value of a member named `k` in code (when it redacts).
+pub(super) fn name_is_secret(k: &'static str) -> bool {
+    name_facts(k).secret
 }
 
 /// [`NameFacts`] of a name from code, remembered per thread by its address (a `'static`

@@ -1,10 +1,10 @@
-//! Capturing user values, on the caller's thread, straight into JSON text.
+//! Capturing user values: JSON text, written on the caller's thread or, for the arguments
+//! and result the attributes capture, by the batcher from a tape recorded on the caller's.
 //!
 //! A value is written once, by a serde `Serializer` of ours ([`json`]) or through a bounded
 //! `fmt::Write` ([`text`]), into a per-thread buffer that is reused from span to span; the
 //! span's record then keeps a copy of that text, and the batcher puts it into the request
-//! body as it is. No intermediate `serde_json::Value` is built, and nothing walks the value
-//! again on any thread. While it writes, the capture
+//! body as it is. No intermediate `serde_json::Value` is built. While it writes, the capture
 //! - stops at `max_field_bytes`: the caller's cost and memory are bounded by the bound, not
 //!   by the value (a 100 MB `String` costs what 256 KiB cost), and the field gets a
 //!   `staso.truncated.<field>` attribute with at least the size it would have had;
@@ -15,18 +15,27 @@
 //!   becomes a placeholder, nothing is printed (see `crate::panic`), and one warning per
 //!   call site is logged.
 //!
+//! A function's arguments and result (the hot part: every call of an instrumented
+//! function) are instead recorded as a compact tape of serde events ([`tape`]), which
+//! keeps every bound that stops the value's own code; the batcher writes the tape as JSON
+//! with the same writer ([`replay`]), so escaping, scrubbing, masking and the size bound
+//! cost the batcher, not the caller. The document is the same either way (tested).
+//!
 //! Which fields are captured at all (the capture policy) is decided before any of this.
 
 mod json;
 mod plain;
 mod redact;
+mod replay;
 mod ser;
+mod tape;
 mod text;
 
 pub(crate) use json::TRUNCATED;
 pub use plain::TextOut;
 pub(crate) use plain::{apply_mask, clean_sdk_text, text};
 pub(crate) use redact::{is_secret_key, scrub};
+pub(crate) use tape::TapeRules;
 pub(crate) use text::{ascii_str, escape_into, needs_escape};
 
 use crate::config::Config;
@@ -51,6 +60,8 @@ pub(crate) enum RulesHandle {
     Client(crate::client::ThreadConfig),
     /// A test capture's.
     Sink(Arc<dyn Sink>),
+    /// A configuration held directly (the batcher's, writing recorded values as JSON).
+    Shared(Arc<Config>),
 }
 
 impl RulesHandle {
@@ -58,6 +69,7 @@ impl RulesHandle {
         match self {
             RulesHandle::Client(c) => c,
             RulesHandle::Sink(s) => s.config(),
+            RulesHandle::Shared(c) => c,
         }
     }
 
@@ -183,6 +195,7 @@ impl Drop for Lease {
                 s.shrink_to(KEEP);
             }
         }
+
         let _ = SPARE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
                 if s.len() < POOL {
@@ -211,13 +224,28 @@ impl Captured {
 /// Where the macros (and the setters) write one captured value. The three capture traits
 /// call it: JSON through `Serialize`, else the `Debug` text, else a placeholder.
 pub struct Out<'a> {
-    w: &'a mut Writer,
+    to: To<'a>,
+}
+
+/// Where an [`Out`] or [`Input`] writes: JSON now, or a tape for the batcher.
+enum To<'a> {
+    Json(&'a mut Writer),
+    Tape(&'a mut tape::Recorder),
+}
+
+impl<'a> Out<'a> {
+    fn json(w: &'a mut Writer) -> Self {
+        Out { to: To::Json(w) }
+    }
 }
 
 impl Out<'_> {
     /// Writes `v` as JSON. A `Serialize` that fails or panics gives a placeholder.
     pub fn serialize<T: Serialize + ?Sized>(&mut self, v: &T) {
-        let w = &mut *self.w;
+        let w = match &mut self.to {
+            To::Json(w) => &mut **w,
+            To::Tape(r) => return r.value(v),
+        };
         if w.st.full {
             return;
         }
@@ -252,13 +280,18 @@ impl Out<'_> {
 
     /// Writes a placeholder naming `T` and why it is one.
     pub fn placeholder<T: ?Sized>(&mut self, why: &str) {
-        let _ = self
-            .w
-            .placeholder(std::any::type_name::<T>(), format_args!("{why}"));
+        let ty = std::any::type_name::<T>();
+        let _ = match &mut self.to {
+            To::Json(w) => w.placeholder(ty, format_args!("{why}")),
+            To::Tape(r) => r.placeholder(ty, format_args!("{why}")),
+        };
     }
 
     fn fmt_value(&mut self, ty: &str, what: &str, args: fmt::Arguments<'_>) {
-        let w = &mut *self.w;
+        let w = match &mut self.to {
+            To::Json(w) => &mut **w,
+            To::Tape(r) => return r.fmt_value(ty, what, args),
+        };
         if w.st.full {
             return;
         }
@@ -319,14 +352,16 @@ pub(crate) fn document(
         if w.has_mask {
             w.b.keys.push_str(key);
         }
-        f(&mut Out { w: &mut w });
+        f(&mut Out::json(&mut w));
     }
     let truncated = w.finish_doc();
     lease.put(w.into_parts().0);
     Captured { lease, truncated }
 }
 
-/// Captures a function's result as `{"result": <value>}`.
+/// Captures a function's result as `{"result": <value>}`, directly: what the replay of
+/// [`result_tape`] must equal (the attributes record a tape).
+#[cfg(test)]
 pub(crate) fn result_document(
     handle: RulesHandle,
     site: Site,
@@ -336,7 +371,7 @@ pub(crate) fn result_document(
     let mut w = Writer::new(lease.bufs(), handle, site);
     if w.begin_object().is_ok() {
         let _ = w.member("result", |w| {
-            f(&mut Out { w });
+            f(&mut Out::json(w));
             Ok(())
         });
     }
@@ -347,25 +382,34 @@ pub(crate) fn result_document(
 
 /// Where the macros write a function's arguments, one [`Input::arg`] each.
 pub struct Input<'a> {
-    w: &'a mut Writer,
+    to: To<'a>,
 }
 
 impl Input<'_> {
     /// Adds argument `name`, written by `f` (not called for a secret-looking name, or once
     /// the input reached its bound).
     pub fn arg<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, f: F) {
-        if self.w.st.full {
-            return;
+        match &mut self.to {
+            To::Json(w) => {
+                if w.st.full {
+                    return;
+                }
+                let _ = w.member(name, |w| {
+                    f(&mut Out::json(w));
+                    Ok(())
+                });
+            }
+            To::Tape(r) => r.arg(name, |r| {
+                f(&mut Out { to: To::Tape(r) });
+            }),
         }
-        let _ = self.w.member(name, |w| {
-            f(&mut Out { w });
-            Ok(())
-        });
     }
 }
 
 /// Captures a function's input object, `{"arg": value, ..}` with `agent_name` first for
-/// agents; `f` adds the arguments.
+/// agents; `f` adds the arguments. Directly: what the replay of [`input_tape`] must equal
+/// (the attributes record a tape).
+#[cfg(test)]
 pub(crate) fn input(
     handle: RulesHandle,
     site: Site,
@@ -378,8 +422,67 @@ pub(crate) fn input(
         if let Some(name) = agent {
             let _ = w.member("agent_name", |w| w.leaf_str(name));
         }
-        f(&mut Input { w: &mut w });
+        f(&mut Input {
+            to: To::Json(&mut w),
+        });
     }
+    let truncated = w.finish_doc();
+    lease.put(w.into_parts().0);
+    Captured { lease, truncated }
+}
+
+/// A function's input object (see [`input`]) recorded as a tape, for the batcher to
+/// write as JSON (see `tape`): what the attributes capture of a function's arguments.
+pub(crate) fn input_tape(
+    rules: TapeRules,
+    site: Site,
+    agent: Option<&str>,
+    f: impl FnOnce(&mut Input<'_>),
+) -> Taped {
+    let mut r = tape::Recorder::new(rules, site);
+    if let Some(name) = agent {
+        r.arg("agent_name", |r| {
+            let _ = r.leaf_str(name);
+        });
+    }
+    f(&mut Input {
+        to: To::Tape(&mut r),
+    });
+    Taped { tape: r.finish() }
+}
+
+/// A function's result, `{"result": <value>}`, recorded as a tape.
+#[inline]
+pub(crate) fn result_tape(rules: TapeRules, site: Site, f: impl FnOnce(&mut Out<'_>)) -> Taped {
+    let mut r = tape::Recorder::new(rules, site);
+    r.arg("result", |r| f(&mut Out { to: To::Tape(r) }));
+    Taped { tape: r.finish() }
+}
+
+/// A recorded document (see [`input_tape`]), in this thread's tape buffer until the
+/// record keeps a copy.
+pub(crate) struct Taped {
+    tape: Vec<u8>,
+}
+
+impl Taped {
+    pub(crate) fn tape(&self) -> &[u8] {
+        &self.tape
+    }
+}
+
+impl Drop for Taped {
+    fn drop(&mut self) {
+        tape::give_back(std::mem::take(&mut self.tape));
+    }
+}
+
+/// Writes a recorded document as JSON under `handle`'s rules: the document the JSON
+/// writer would have written on the caller's thread.
+pub(crate) fn replay(handle: RulesHandle, site: Site, tape: &[u8]) -> Captured {
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, site);
+    replay::document(&mut w, tape);
     let truncated = w.finish_doc();
     lease.put(w.into_parts().0);
     Captured { lease, truncated }
@@ -397,7 +500,7 @@ pub(crate) fn value(f: impl FnOnce(&mut Out<'_>)) -> serde_json::Value {
     let mut w = Writer::new(lease.bufs(), handle, None);
     w.redact = false;
     w.has_mask = false;
-    f(&mut Out { w: &mut w });
+    f(&mut Out::json(&mut w));
     let _ = w.finish_doc();
     let v = serde_json::from_str(&w.b.buf).unwrap_or(serde_json::Value::Null);
     lease.put(w.into_parts().0);
@@ -497,5 +600,7 @@ impl<T: ?Sized> CaptureOpaque for Capture<'_, T> {
     }
 }
 
+#[cfg(test)]
+mod tape_tests;
 #[cfg(test)]
 mod tests;

@@ -7,11 +7,11 @@ use super::Writer;
 use serde::ser::{self, Serialize};
 use std::fmt;
 
-fn int<I: itoa::Integer>(w: &mut Writer, v: I) -> R {
+pub(super) fn int<I: itoa::Integer>(w: &mut Writer, v: I) -> R {
     w.scalar(itoa::Buffer::new().format(v))
 }
 
-fn float<F: Serialize>(w: &mut Writer, v: F, finite: bool) -> R {
+pub(super) fn float<F: Serialize>(w: &mut Writer, v: F, finite: bool) -> R {
     if !finite {
         return w.scalar("null");
     }
@@ -45,7 +45,7 @@ macro_rules! int_methods {
 
 impl Writer {
     /// `{"variant":` then the container of a tuple (`[`) or struct (`{`) variant's fields.
-    fn begin_variant(&mut self, variant: &'static str, object: bool) -> R {
+    pub(super) fn begin_variant(&mut self, variant: &'static str, object: bool) -> R {
         self.begin(true)?;
         self.variant_key(variant)?;
         self.begin(object)
@@ -53,7 +53,7 @@ impl Writer {
 
     /// Closes a tuple or struct variant: its fields' container, then the `{"variant":…}`
     /// around it.
-    fn end_variant(&mut self) -> R {
+    pub(super) fn end_variant(&mut self) -> R {
         self.end()?;
         self.end_member();
         self.end()
@@ -61,7 +61,7 @@ impl Writer {
 
     /// A map key left without a value (a broken `Serialize`) gets `null`, so the object
     /// stays well formed.
-    fn close_dangling_key(&mut self) -> R {
+    pub(super) fn close_dangling_key(&mut self) -> R {
         if self.st.key_pending {
             self.scalar("null")?;
             self.end_member();
@@ -266,7 +266,7 @@ impl KeySer<'_> {
 }
 
 /// Why a key that is not text, a number or a boolean is refused.
-fn not_a_string<T>() -> Result<T, Error> {
+pub(super) fn not_a_string<T>() -> Result<T, Error> {
     Err(Error::Custom("a map key must be a string".into()))
 }
 

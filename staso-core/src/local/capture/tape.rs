@@ -1,0 +1,489 @@
+//! Arguments and results recorded on the caller's thread as a tape of serde events, to be
+//! written as JSON later by the batcher (see `replay`).
+//!
+//! A span's arguments and result are the hot part of capture: the JSON writer escapes,
+//! scrubs, masks and checks its bound on every byte, ~3 000 instructions for two small
+//! arguments and a result. The recorder keeps only what the value's `Serialize` said —
+//! numbers as they are, strings as bytes, names from code as pointers — so the caller's
+//! thread does the part that needs the borrowed value and nothing else. Replaying the
+//! tape through the JSON writer then gives the document the writer would have written
+//! (the tests check it): the recorder mirrors every decision that stops the value's own
+//! code early, so that the caller's cost stays bounded as before:
+//! - depth and open containers, counted as the writer counts them (a deeper value is
+//!   recorded as its placeholder without calling its `Serialize`);
+//! - secret-looking field names and map keys (their values are never serialized);
+//! - failing and panicking `Serialize`, `Debug` and `Display` (a placeholder, one warning);
+//! - the size bound, in bytes of tape: [`TAPE_FACTOR`] × `max_field_bytes`, past which
+//!   the value's `Serialize` is stopped. The writer's own bound applies at replay; a tape
+//!   holds more than the bound allows, so the document is cut where the writer cuts it,
+//!   unless the JSON is much smaller than the tape (masks or redaction shrinking most of
+//!   it): then it is cut earlier, still valid and marked.
+
+use super::json::{Error, LOOKAHEAD, MAX_DEPTH, MAX_OPEN, R};
+use super::text::{floor_boundary, stack_low, Bounded};
+use super::{RulesHandle, Site};
+use serde::ser::Serialize;
+use std::cell::Cell;
+use std::fmt;
+
+mod serialize;
+
+/// A tape may take this many times `max_field_bytes` (plus the look-ahead of a string):
+/// a tape is larger than its JSON for small numbers and short field names (a name from
+/// code costs 10 bytes, `"a":` 4), so the factor leaves the writer's bound to cut first.
+pub(crate) const TAPE_FACTOR: usize = 4;
+
+/// Event tags. A value is one event, or an opening event, its parts, and [`END`].
+pub(super) mod op {
+    pub const NULL: u8 = 1;
+    pub const TRUE: u8 = 2;
+    pub const FALSE: u8 = 3;
+    pub const U64: u8 = 4;
+    pub const I64: u8 = 5;
+    pub const U128: u8 = 6;
+    pub const I128: u8 = 7;
+    pub const F32: u8 = 8;
+    pub const F64: u8 = 9;
+    /// A whole string.
+    pub const STR: u8 = 10;
+    /// The beginning of a string, cut at the tape's bound, then its whole length.
+    pub const STR_CUT: u8 = 11;
+    pub const BYTES: u8 = 12;
+    pub const SOME: u8 = 13;
+    pub const UNIT_VARIANT: u8 = 14;
+    pub const NEWTYPE: u8 = 15;
+    pub const NEWTYPE_VARIANT: u8 = 16;
+    pub const SEQ: u8 = 17;
+    pub const TUPLE_VARIANT: u8 = 18;
+    pub const MAP: u8 = 19;
+    pub const STRUCT: u8 = 20;
+    pub const STRUCT_VARIANT: u8 = 21;
+    pub const END: u8 = 22;
+    /// A map key, as the text the writer makes of it.
+    pub const KEY: u8 = 23;
+    /// A map value follows.
+    pub const VALUE: u8 = 24;
+    /// The value of a secret key or name: not recorded (the writer redacts it).
+    pub const SKIPPED: u8 = 25;
+    /// A struct field's name (a value or [`SKIPPED`] follows).
+    pub const FIELD: u8 = 26;
+    /// `Debug`/`Display` text: the text, whether it was cut, its whole length.
+    pub const FMT: u8 = 27;
+    /// A value nested too deep: its type name.
+    pub const DEEP: u8 = 28;
+    /// The tape's bound was reached: the document ends here, cut.
+    pub const STOP: u8 = 29;
+    /// A top-level member (an argument, `agent_name`, `result`): its name, then a value
+    /// or [`SKIPPED`].
+    pub const ARG: u8 = 30;
+}
+
+/// What a recording needs of the capture rules, copied when the span opens (so the hot
+/// path touches no shared configuration): the bound, and whether secrets are redacted.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TapeRules {
+    pub max_field_bytes: usize,
+    pub redact: bool,
+}
+
+impl TapeRules {
+    pub(crate) fn of(cfg: &crate::config::Config) -> TapeRules {
+        TapeRules {
+            max_field_bytes: cfg.max_field_bytes,
+            redact: cfg.redact_secrets,
+        }
+    }
+}
+
+thread_local! {
+    /// This thread's tape buffer and text scratch, lent to one recording at a time (a
+    /// recording inside a value's `Serialize` gets fresh ones).
+    static SPARE_TAPE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    static SPARE_TEXT: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// Capacity a thread keeps of its tape buffer and text scratch: as the JSON buffers keep.
+const KEEP_TAPE: usize = super::KEEP;
+
+/// Writes events into a tape.
+pub(crate) struct Recorder {
+    pub(super) tape: Vec<u8>,
+    /// Takes `Debug`/`Display` text (borrowed from the thread when first needed).
+    scratch: String,
+    /// The tape may not grow past this.
+    limit: usize,
+    /// What the writer reads of one leaf at most (see [`Recorder::room`]).
+    leaf_max: usize,
+    depth: u32,
+    open: u32,
+    pub(super) full: bool,
+    redact: bool,
+    /// The rules for scrubbing a map key, looked up when the first one comes.
+    handle: Option<RulesHandle>,
+    site: Site,
+    /// A map key was recorded and its value not yet: whether the writer redacts it.
+    key_secret: Option<bool>,
+}
+
+/// Where a value started on the tape, to undo it.
+#[derive(Clone, Copy)]
+pub(super) struct TapeMark {
+    len: usize,
+    depth: u32,
+    open: u32,
+    key_secret: Option<bool>,
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if self.scratch.capacity() > 0 {
+            let mut s = std::mem::take(&mut self.scratch);
+            s.clear();
+            s.shrink_to(KEEP_TAPE);
+            let _ = SPARE_TEXT.try_with(|c| c.set(s));
+        }
+    }
+}
+
+impl Recorder {
+    /// A document (an object, like the writer's `begin_object`) in this thread's tape
+    /// buffer.
+    #[inline]
+    pub(super) fn new(rules: TapeRules, site: Site) -> Recorder {
+        let tape = SPARE_TAPE.try_with(Cell::take).unwrap_or_default();
+        let limit = rules
+            .max_field_bytes
+            .saturating_mul(TAPE_FACTOR)
+            .saturating_add(LOOKAHEAD)
+            .min(u32::MAX as usize);
+        Recorder {
+            limit,
+            leaf_max: rules.max_field_bytes.saturating_add(LOOKAHEAD),
+            tape,
+            scratch: String::new(),
+            depth: 0,
+            open: 1,
+            full: false,
+            redact: rules.redact,
+            handle: None,
+            site,
+            key_secret: None,
+        }
+    }
+
+    /// The tape, ended; give it back with [`give_back`].
+    #[inline]
+    pub(super) fn finish(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.tape)
+    }
+
+    pub(super) fn site(&self) -> Site {
+        self.site
+    }
+
+    #[inline]
+    pub(super) fn mark(&self) -> TapeMark {
+        TapeMark {
+            len: self.tape.len(),
+            depth: self.depth,
+            open: self.open,
+            key_secret: self.key_secret,
+        }
+    }
+
+    pub(super) fn restore(&mut self, m: TapeMark) {
+        self.tape.truncate(m.len);
+        self.depth = m.depth;
+        self.open = m.open;
+        self.key_secret = m.key_secret;
+    }
+
+    // ------------------------------------------------------------------ bytes
+
+    /// Bytes one leaf (a string, `Debug` text, a byte string) may still take: the tape's
+    /// room, and never more than the writer reads of one leaf (its bound and the
+    /// look-ahead), so a huge string costs the bound once, not the tape's whole room.
+    #[inline]
+    fn room(&self) -> usize {
+        self.limit
+            .saturating_sub(self.tape.len())
+            .min(self.leaf_max)
+    }
+
+    /// Checks the bound before an event: past it, the document stops here.
+    #[inline(always)]
+    fn check(&mut self) -> R {
+        if self.full || self.tape.len() >= self.limit {
+            return Err(self.stopped());
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn stopped(&mut self) -> Error {
+        self.stop();
+        Error::Full
+    }
+
+    /// Ends the tape, cut (once).
+    pub(super) fn stop(&mut self) {
+        if !self.full {
+            self.full = true;
+            self.tape.push(op::STOP);
+        }
+    }
+
+    /// `tag` then `v` as a varint, in one copy.
+    #[inline(always)]
+    fn tagged_varint(&mut self, tag: u8, mut v: u64) {
+        self.tape.reserve(11);
+        self.tape.push(tag);
+        while v >= 0x80 {
+            self.tape.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.tape.push(v as u8);
+    }
+
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.tape.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.tape.push(v as u8);
+    }
+
+    /// `tag` then a byte string: its length (4 bytes) and its bytes.
+    #[inline(always)]
+    fn tagged_bytes(&mut self, tag: u8, b: &[u8]) {
+        let mut head = [tag, 0, 0, 0, 0];
+        head[1..].copy_from_slice(&(b.len() as u32).to_le_bytes());
+        // Room for what may follow a cut leaf (a flag and a varint) too: a tape that grows
+        // by doubling after a bound-sized leaf would cost the caller twice the bound.
+        self.tape.reserve(5 + b.len() + 11);
+        self.tape.extend_from_slice(&head);
+        self.tape.extend_from_slice(b);
+    }
+
+    #[inline(always)]
+    fn event(&mut self, tag: u8) -> R {
+        self.check()?;
+        self.tape.push(tag);
+        Ok(())
+    }
+
+    /// `tag` then a name from code: its address and length (see `Cursor::name` for
+    /// reading it back), in one copy.
+    #[inline(always)]
+    fn named(&mut self, tag: u8, name: &'static str) -> R {
+        self.check()?;
+        let mut b = [0u8; 13];
+        b[0] = tag;
+        b[1..9].copy_from_slice(&(name.as_ptr() as usize as u64).to_le_bytes());
+        b[9..].copy_from_slice(&(name.len() as u32).to_le_bytes());
+        self.tape.extend_from_slice(&b);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ values
+
+    /// A string value: whole, or its beginning up to the tape's bound (and the writer
+    /// cuts it at replay).
+    #[inline]
+    pub(super) fn leaf_str(&mut self, s: &str) -> R {
+        self.check()?;
+        let room = self.room();
+        if s.len() < room {
+            self.tagged_bytes(op::STR, s.as_bytes());
+            return Ok(());
+        }
+        let take = floor_boundary(s, room);
+        self.tagged_bytes(op::STR_CUT, &s.as_bytes()[..take]);
+        self.varint(s.len() as u64);
+        self.stop();
+        Err(Error::Full)
+    }
+
+    /// `Debug`/`Display` text read through a writer that refuses past the tape's bound;
+    /// `Err(())` when the impl failed on its own.
+    pub(super) fn leaf_fmt(&mut self, args: fmt::Arguments<'_>) -> Result<R, ()> {
+        if let Err(e) = self.check() {
+            return Ok(Err(e));
+        }
+        let cap = self.room();
+        let s = &mut self.scratch;
+        s.clear();
+        if s.capacity() == 0 {
+            *s = SPARE_TEXT.try_with(Cell::take).unwrap_or_default();
+        }
+        let mut w = Bounded::new(s, cap);
+        let failed = fmt::write(&mut w, args).is_err();
+        let (over, deep, refused) = (w.over, w.deep, w.refused);
+        if failed && !over && !deep {
+            return Err(());
+        }
+        if deep {
+            s.push_str("…[too deep]");
+        }
+        let orig = s.len() + refused;
+        let s = std::mem::take(&mut self.scratch);
+        self.tagged_bytes(op::FMT, s.as_bytes());
+        self.scratch = s;
+        self.tape.push(over as u8);
+        self.varint(orig as u64);
+        if over {
+            self.stop();
+            return Ok(Err(Error::Full));
+        }
+        Ok(Ok(()))
+    }
+
+    /// `<type: why>` as a string value (as the writer's placeholder).
+    pub(super) fn placeholder(&mut self, ty: &str, why: fmt::Arguments<'_>) -> R {
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
+        let _ = fmt::write(
+            &mut Bounded::new(&mut s, 1024),
+            format_args!("<{ty}: {why}>"),
+        );
+        let r = self.leaf_str(&s);
+        self.scratch = s;
+        r
+    }
+
+    /// A value one level down, unless the writer would write a placeholder there.
+    fn nested<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
+        self.check()?;
+        if self.depth >= MAX_DEPTH || self.open >= MAX_OPEN || (self.depth >= 4 && stack_low()) {
+            return self.named(op::DEEP, std::any::type_name::<T>());
+        }
+        self.depth += 1;
+        let r = v.serialize(&mut *self);
+        self.depth -= 1;
+        r
+    }
+
+    /// Whether the writer redacts the value of a name from code.
+    #[inline]
+    fn secret_name(&self, k: &'static str) -> bool {
+        self.redact && super::json::name_is_secret(k)
+    }
+
+    /// A member named in code: its name, then its value, or [`op::SKIPPED`] when the
+    /// writer would redact it (the value is then not serialized at all).
+    #[inline]
+    fn member(&mut self, tag: u8, k: &'static str, v: impl FnOnce(&mut Self) -> R) -> R {
+        self.named(tag, k)?;
+        if self.secret_name(k) {
+            self.tape.push(op::SKIPPED);
+            return Ok(());
+        }
+        v(self)
+    }
+
+    /// A top-level member: an argument, `agent_name` or `result`.
+    #[inline]
+    pub(super) fn arg(&mut self, k: &'static str, v: impl FnOnce(&mut Self)) {
+        if self.full {
+            return;
+        }
+        let _ = self.member(op::ARG, k, |r| {
+            v(r);
+            Ok(())
+        });
+    }
+
+    fn open_container(&mut self, tag: u8, levels: u32) -> R {
+        self.event(tag)?;
+        self.open += levels;
+        Ok(())
+    }
+
+    fn open_variant(&mut self, tag: u8, variant: &'static str) -> R {
+        self.named(tag, variant)?;
+        self.open += 2;
+        Ok(())
+    }
+
+    fn close(&mut self, levels: u32) -> R {
+        self.event(op::END)?;
+        self.open -= levels;
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------ what `Out` records
+
+impl Recorder {
+    /// `Out::serialize`: a `Serialize` that fails or panics leaves a placeholder.
+    pub(super) fn value<T: Serialize + ?Sized>(&mut self, v: &T) {
+        if self.full {
+            return;
+        }
+        let mark = self.mark();
+        match crate::panic::contain(|| v.serialize(&mut *self)) {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) if self.full => {}
+            Ok(Err(e)) => {
+                self.restore(mark);
+                let _ = self.placeholder(
+                    std::any::type_name::<T>(),
+                    format_args!("not serializable: {e}"),
+                );
+            }
+            Err(_) => {
+                super::warn_contained(self.site(), "a Serialize impl");
+                if !self.full {
+                    self.restore(mark);
+                    let _ = self.placeholder(
+                        std::any::type_name::<T>(),
+                        format_args!("Serialize panicked"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `Out::debug` (and a `Display` leaf): the text, or a placeholder when the impl
+    /// fails or panics.
+    pub(super) fn fmt_value(&mut self, ty: &str, what: &str, args: fmt::Arguments<'_>) {
+        if self.full {
+            return;
+        }
+        let mark = self.mark();
+        match crate::panic::contain(|| self.leaf_fmt(args)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(())) => {
+                self.restore(mark);
+                let _ = self.placeholder(ty, format_args!("{what} returned an error"));
+            }
+            Err(_) => {
+                super::warn_contained(
+                    self.site(),
+                    if what == "Debug" {
+                        "a Debug impl"
+                    } else {
+                        "a Display impl"
+                    },
+                );
+                if !self.full {
+                    self.restore(mark);
+                    let _ = self.placeholder(ty, format_args!("{what} panicked"));
+                }
+            }
+        }
+    }
+}
+
+/// Gives a tape buffer back to this thread, for the next recording.
+#[inline]
+pub(super) fn give_back(mut tape: Vec<u8>) {
+    if tape.capacity() == 0 {
+        return;
+    }
+    tape.clear();
+    if tape.capacity() > KEEP_TAPE {
+        tape.shrink_to(KEEP_TAPE);
+    }
+    let _ = SPARE_TAPE.try_with(|c| c.set(tape));
+}

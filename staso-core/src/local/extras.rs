@@ -1,0 +1,563 @@
+//! What only some spans have, behind one pooled `Box`: captured text (JSON documents,
+//! or tapes the batcher writes as JSON), the error, LLM fields.
+
+use super::capture::{self, RulesHandle, Site};
+use crossbeam_queue::ArrayQueue;
+use smallvec::SmallVec;
+use std::borrow::Cow;
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::sync::OnceLock;
+
+/// The LLM fields of a span.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Llm {
+    pub model: String,
+    pub provider: String,
+    pub requested_model: String,
+    pub reasoning_effort: String,
+    pub usage_available: bool,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+    /// Input and output were filtered per capture category by an LLM integration
+    /// (`crate::llm`): sent even when some categories are off.
+    pub prefiltered: bool,
+}
+
+impl Llm {
+    pub(crate) const EMPTY: Llm = Llm {
+        model: String::new(),
+        provider: String::new(),
+        requested_model: String::new(),
+        reasoning_effort: String::new(),
+        usage_available: false,
+        input_tokens: 0,
+        output_tokens: 0,
+        total_tokens: 0,
+        prefiltered: false,
+    };
+
+    /// No LLM field is set (what a span that is not an LLM call has).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.model.is_empty()
+            && self.provider.is_empty()
+            && self.requested_model.is_empty()
+            && self.reasoning_effort.is_empty()
+            && !self.usage_available
+            && (self.input_tokens, self.output_tokens, self.total_tokens) == (0, 0, 0)
+    }
+}
+
+/// Where a field's text lies in [`Extras`]' buffer (a span's captured text stays far below
+/// 4 GiB: each field is bounded by `max_field_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    start: u32,
+    end: u32,
+}
+
+/// A metadata attribute: its key (plain text) and value (a JSON document), and when the
+/// value was cut at the bound, at least the size it would have had (else 0).
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    key: Piece,
+    value: Piece,
+    truncated: u32,
+}
+
+/// Bytes of captured text kept inside [`Extras`] itself: a span with small captured
+/// values (a few arguments, a result) costs one allocation, the `Box` of its extras.
+const INLINE: usize = 120;
+
+/// A size for a `staso.truncated.*` attribute: saturated, it is still a lower bound.
+fn size(n: Option<usize>) -> u32 {
+    n.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// The fields that may be cut at the bound, for their `staso.truncated.<field>` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Input = 0,
+    Output = 1,
+    ErrorMessage = 2,
+    Name = 3,
+    Tags = 4,
+}
+
+impl Field {
+    const ALL: [Field; 5] = [
+        Field::Input,
+        Field::Output,
+        Field::ErrorMessage,
+        Field::Name,
+        Field::Tags,
+    ];
+
+    /// The attribute naming the field's original size.
+    pub(crate) fn attribute(self) -> &'static str {
+        match self {
+            Field::Input => "staso.truncated.input",
+            Field::Output => "staso.truncated.output",
+            Field::ErrorMessage => "staso.truncated.error_message",
+            Field::Name => "staso.truncated.name",
+            Field::Tags => "staso.truncated.tags",
+        }
+    }
+}
+
+/// Content that only some spans have. What was captured is encoded already, on the
+/// caller's thread, and kept as text in one buffer: JSON documents for the input, output
+/// and metadata values, plain text for the error message, tags and metadata keys. The
+/// encoder copies it into the request body as it is.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extras {
+    text: SmallVec<[u8; INLINE]>,
+    input: Option<Piece>,
+    output: Option<Piece>,
+    error: Option<Piece>,
+    metadata: Vec<Meta>,
+    tags: Vec<Piece>,
+    /// Per [`Field`]: at least the original size when it was cut at the bound, else 0.
+    truncated: [u32; 5],
+    /// A message the SDK wrote itself (a panic's, a cancellation's): cleaned (cut,
+    /// scrubbed, masked) when encoded. When set, it is newer than a captured one.
+    pub error_message: Option<String>,
+    pub exception_type: Option<Cow<'static, str>>,
+    pub llm: Llm,
+    /// A span id written in place of `span_id` on the wire: the full UUID v5 of a guard
+    /// decision span (the one documented exception to the 64-bit span id rule; see
+    /// `guard::span`). Retried decisions then land on the same span.
+    pub wire_span_id: Option<String>,
+    /// Bits [`TAPED_INPUT`] and [`TAPED_OUTPUT`]: that field holds a tape recorded on the
+    /// caller's thread (the attributes' arguments and result), not JSON yet; the batcher
+    /// (or a test capture) writes it as JSON with [`Extras::resolve`] before anything
+    /// reads it.
+    taped: u8,
+    /// Where the tapes were recorded (for the one warning of a mask hook that panics).
+    tape_site: Option<&'static std::panic::Location<'static>>,
+}
+
+/// See [`Extras::taped`](Extras).
+const TAPED_INPUT: u8 = 1;
+const TAPED_OUTPUT: u8 = 2;
+
+impl Extras {
+    /// Whether it owns memory besides itself. Every field is named: a field added to
+    /// `Extras` must be added here (a pooled box is reused without dropping its old value).
+    fn holds_heap(&self) -> bool {
+        let Extras {
+            text,
+            input: _,
+            output: _,
+            error: _,
+            metadata,
+            tags,
+            truncated: _,
+            error_message,
+            exception_type,
+            llm,
+            wire_span_id,
+            taped: _,
+            tape_site: _,
+        } = self;
+        let Llm {
+            model,
+            provider,
+            requested_model,
+            reasoning_effort,
+            usage_available: _,
+            input_tokens: _,
+            output_tokens: _,
+            total_tokens: _,
+            prefiltered: _,
+        } = llm;
+        text.spilled()
+            || metadata.capacity() > 0
+            || tags.capacity() > 0
+            || error_message.is_some()
+            || wire_span_id.is_some()
+            || matches!(exception_type, Some(Cow::Owned(_)))
+            || [model, provider, requested_model, reasoning_effort]
+                .iter()
+                .any(|s| s.capacity() > 0)
+    }
+
+    fn push(&mut self, s: &str) -> Piece {
+        let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let start = offset(self.text.len());
+        if self.text.len() + s.len() > INLINE {
+            // A big field: exactly what it needs, not the next power of two.
+            self.text.reserve_exact(s.len());
+        }
+        self.text.extend_from_slice(s.as_bytes());
+        Piece {
+            start,
+            end: offset(self.text.len()),
+        }
+    }
+
+    #[inline]
+    fn push_bytes(&mut self, b: &[u8]) -> Piece {
+        let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let len = self.text.len();
+        if len + b.len() > INLINE {
+            self.text.reserve_exact(b.len());
+        }
+        // `extend_from_slice` is SmallVec's general insert (a shift of the tail, then the
+        // copy): ~70 instructions for what is an append.
+        self.text.reserve(b.len());
+        // SAFETY: the `reserve` above leaves room for `b.len()` more bytes after `len`,
+        // so the destination is inside the buffer's allocation (inline or on the heap) and
+        // cannot overlap `b`, which is borrowed separately; after the copy those bytes are
+        // initialised, so the length may include them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(b.as_ptr(), self.text.as_mut_ptr().add(len), b.len());
+            self.text.set_len(len + b.len());
+        }
+        Piece {
+            start: offset(len),
+            end: offset(len + b.len()),
+        }
+    }
+
+    fn bytes(&self, p: Piece) -> &[u8] {
+        self.text
+            .get(p.start as usize..p.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// Stores the input as a tape (see `capture::tape`), for [`Extras::resolve`].
+    pub(crate) fn set_input_tape(&mut self, tape: &[u8], site: Site) {
+        self.input = Some(self.push_bytes(tape));
+        self.taped |= TAPED_INPUT;
+        self.tape_site = site;
+    }
+
+    /// Stores the output as a tape, for [`Extras::resolve`].
+    pub(crate) fn set_output_tape(&mut self, tape: &[u8], site: Site) {
+        self.output = Some(self.push_bytes(tape));
+        self.taped |= TAPED_OUTPUT;
+        self.tape_site = site;
+    }
+
+    /// Whether a field still holds a tape.
+    #[inline]
+    pub(crate) fn has_tapes(&self) -> bool {
+        self.taped != 0
+    }
+
+    /// Writes the tapes as JSON documents under `rules` (the rules they were recorded
+    /// under: the client's, or the test capture's).
+    pub(crate) fn resolve(&mut self, rules: &RulesHandle) {
+        for (bit, field) in [(TAPED_INPUT, Field::Input), (TAPED_OUTPUT, Field::Output)] {
+            if self.taped & bit == 0 {
+                continue;
+            }
+            let piece = match field {
+                Field::Input => self.input,
+                _ => self.output,
+            };
+            let Some(p) = piece else { continue };
+            let doc = capture::replay(rules.clone(), self.tape_site, self.bytes(p));
+            match field {
+                Field::Input => self.set_input(doc.text(), doc.truncated),
+                _ => self.set_output(doc.text(), doc.truncated),
+            }
+        }
+        if self.text.spilled() {
+            // The tapes are dead now: a big one is not kept beside its JSON.
+            self.compact();
+        }
+    }
+
+    /// Keeps only the live pieces of the text, in a buffer of their size.
+    fn compact(&mut self) {
+        let old = std::mem::take(&mut self.text);
+        let mut pieces: Vec<&mut Piece> = Vec::new();
+        let Extras {
+            input,
+            output,
+            error,
+            metadata,
+            tags,
+            ..
+        } = self;
+        pieces.extend(input.as_mut());
+        pieces.extend(output.as_mut());
+        pieces.extend(error.as_mut());
+        for m in metadata.iter_mut() {
+            pieces.push(&mut m.key);
+            pieces.push(&mut m.value);
+        }
+        pieces.extend(tags.iter_mut());
+        let live = pieces.iter().map(|p| (p.end - p.start) as usize).sum();
+        let mut text: SmallVec<[u8; INLINE]> = SmallVec::with_capacity(live);
+        for p in pieces {
+            let start = text.len() as u32;
+            text.extend_from_slice(
+                old.get(p.start as usize..p.end as usize)
+                    .unwrap_or_default(),
+            );
+            *p = Piece {
+                start,
+                end: text.len() as u32,
+            };
+        }
+        self.text = text;
+    }
+
+    fn get(&self, p: Piece) -> &str {
+        // Only whole `str`s are pushed, and pieces are cut where they were pushed.
+        let bytes = self.text.get(p.start as usize..p.end as usize);
+        std::str::from_utf8(bytes.unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn mark(&mut self, field: Field, truncated: Option<usize>) {
+        self.truncated[field as usize] = size(truncated);
+    }
+
+    /// Stores the input (a JSON document).
+    pub(crate) fn set_input(&mut self, doc: &str, truncated: Option<usize>) {
+        self.taped &= !TAPED_INPUT;
+        self.input = Some(self.push(doc));
+        self.mark(Field::Input, truncated);
+    }
+
+    /// Stores the output (a JSON document).
+    pub(crate) fn set_output(&mut self, doc: &str, truncated: Option<usize>) {
+        self.taped &= !TAPED_OUTPUT;
+        self.output = Some(self.push(doc));
+        self.mark(Field::Output, truncated);
+    }
+
+    /// Stores a captured error message (plain text); it replaces one the SDK wrote.
+    pub(crate) fn set_error_text(&mut self, text: &str, truncated: Option<usize>) {
+        self.error = Some(self.push(text));
+        self.error_message = None;
+        self.mark(Field::ErrorMessage, truncated);
+    }
+
+    /// Notes that the span's name was cut at the bound.
+    pub(crate) fn set_name_truncated(&mut self, truncated: Option<usize>) {
+        self.mark(Field::Name, truncated);
+    }
+
+    /// Sets metadata `key` (its value a JSON document), replacing an earlier value.
+    pub(crate) fn set_metadata(&mut self, key: &str, doc: &str, truncated: Option<usize>) {
+        let value = self.push(doc);
+        let truncated = size(truncated);
+        if let Some(i) = self.metadata.iter().position(|m| self.get(m.key) == key) {
+            self.metadata[i].value = value;
+            self.metadata[i].truncated = truncated;
+        } else {
+            let key = self.push(key);
+            self.metadata.push(Meta {
+                key,
+                value,
+                truncated,
+            });
+        }
+    }
+
+    /// Adds a tag (plain text).
+    pub(crate) fn push_tag(&mut self, tag: &str, truncated: Option<usize>) {
+        let p = self.push(tag);
+        self.tags.push(p);
+        let t = &mut self.truncated[Field::Tags as usize];
+        *t = (*t).max(size(truncated));
+    }
+
+    /// The input document, if one was captured.
+    pub(crate) fn input(&self) -> Option<&str> {
+        debug_assert!(self.taped & TAPED_INPUT == 0, "read before `resolve`");
+        self.input
+            .filter(|_| self.taped & TAPED_INPUT == 0)
+            .map(|p| self.get(p))
+    }
+
+    /// The output document, if one was captured.
+    pub(crate) fn output(&self) -> Option<&str> {
+        debug_assert!(self.taped & TAPED_OUTPUT == 0, "read before `resolve`");
+        self.output
+            .filter(|_| self.taped & TAPED_OUTPUT == 0)
+            .map(|p| self.get(p))
+    }
+
+    /// The captured error message (the SDK's own is [`Extras::error_message`]).
+    pub(crate) fn error_text(&self) -> Option<&str> {
+        self.error.map(|p| self.get(p))
+    }
+
+    /// Metadata: key, value document, and the original size when the value was cut.
+    pub(crate) fn metadata(&self) -> impl Iterator<Item = (&str, &str, Option<usize>)> {
+        self.metadata.iter().map(|m| {
+            (
+                self.get(m.key),
+                self.get(m.value),
+                (m.truncated > 0).then_some(m.truncated as usize),
+            )
+        })
+    }
+
+    /// The value document of metadata `key`, if set.
+    pub(crate) fn metadata_value(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|m| self.get(m.key) == key)
+            .map(|m| self.get(m.value))
+    }
+
+    /// Tags added at run time.
+    pub(crate) fn tags(&self) -> impl Iterator<Item = &str> {
+        self.tags.iter().map(|p| self.get(*p))
+    }
+
+    /// The fields cut at the bound, with at least their original size.
+    pub(crate) fn truncated(&self) -> impl Iterator<Item = (Field, usize)> + '_ {
+        Field::ALL
+            .into_iter()
+            .map(|f| (f, self.truncated[f as usize] as usize))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+/// A span's [`Extras`], in a box that goes back to a pool shared by all threads when the
+/// span is dropped (by the batcher, once sent). A span that captures something then costs
+/// its thread a pop from the pool rather than a `malloc` whose memory another thread freed
+/// (glibc's slow path, and most of what capturing small values cost).
+pub(crate) struct ExtrasBox(ManuallyDrop<Box<Extras>>);
+
+/// Boxes kept for reuse (about 400 bytes each): enough for the spans in flight of a busy
+/// process (the default queue holds 10 000), 1.6 MiB at most.
+const POOLED: usize = 4096;
+
+fn pool() -> &'static ArrayQueue<Box<Extras>> {
+    static POOL: OnceLock<ArrayQueue<Box<Extras>>> = OnceLock::new();
+    POOL.get_or_init(|| ArrayQueue::new(POOLED))
+}
+
+impl ExtrasBox {
+    pub(crate) fn take() -> ExtrasBox {
+        let b = match pool().pop() {
+            Some(mut b) => {
+                // A pooled box holds no heap (see `Drop`): its old value is forgotten, not
+                // dropped, which leaks nothing and skips the drop glue.
+                std::mem::forget(std::mem::take(&mut *b));
+                b
+            }
+            None => Box::default(),
+        };
+        ExtrasBox(ManuallyDrop::new(b))
+    }
+}
+
+impl Drop for ExtrasBox {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs once, and nothing uses the box after it is taken here.
+        let b = unsafe { ManuallyDrop::take(&mut self.0) };
+        // What a big span held goes back to the allocator, here, off the caller's thread;
+        // a plain one is pooled as it is (written again only when reused, so that its
+        // memory is not made dirty in this thread's cache).
+        if b.holds_heap() {
+            drop(b);
+        } else {
+            let _ = pool().push(b);
+        }
+    }
+}
+
+impl std::ops::Deref for ExtrasBox {
+    type Target = Extras;
+    fn deref(&self) -> &Extras {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ExtrasBox {
+    fn deref_mut(&mut self) -> &mut Extras {
+        &mut self.0
+    }
+}
+
+impl Clone for ExtrasBox {
+    fn clone(&self) -> Self {
+        let mut b = ExtrasBox::take();
+        Extras::clone_from(&mut b, self);
+        b
+    }
+}
+
+impl fmt::Debug for ExtrasBox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self.0, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn extras_stay_small() {
+        // One allocation per span for what it captured: small captures inline.
+        assert!(
+            std::mem::size_of::<Extras>() <= 512,
+            "{}",
+            std::mem::size_of::<Extras>()
+        );
+    }
+
+    /// Tapes are written as JSON in place; a big tape is not kept beside its JSON, and
+    /// what else the span captured is untouched.
+    #[test]
+    fn resolving_tapes_keeps_only_the_json() {
+        let o = staso_types::Options::new()
+            .api_key("record-test-key")
+            .agent_name("t")
+            .capture_git(false);
+        let env = std::collections::HashMap::<String, String>::new();
+        let cfg = Arc::new(crate::config::resolve(&o, &env).expect("config"));
+        let rules = capture::TapeRules::of(&cfg);
+        let big = "b".repeat(1_000);
+        let input = capture::input_tape(rules, None, None, |i| {
+            i.arg("doc", |o| o.serialize(&big));
+        });
+        let output = capture::result_tape(rules, None, |o| o.serialize(&7));
+        let mut e = Extras::default();
+        e.set_metadata("team", r#""cx""#, None);
+        e.set_input_tape(input.tape(), None);
+        e.push_tag("beta", None);
+        e.set_output_tape(output.tape(), None);
+        assert!(e.has_tapes());
+        e.resolve(&RulesHandle::Shared(cfg));
+        assert!(!e.has_tapes());
+        let want = format!(r#"{{"doc":"{big}"}}"#);
+        assert_eq!(e.input(), Some(want.as_str()));
+        assert_eq!(e.output(), Some(r#"{"result":7}"#));
+        assert_eq!(
+            e.metadata().collect::<Vec<_>>(),
+            vec![("team", r#""cx""#, None)]
+        );
+        assert_eq!(e.tags().collect::<Vec<_>>(), vec!["beta"]);
+        let live = want.len() + r#"{"result":7}"#.len() + "team".len() + 4 + "beta".len();
+        assert_eq!(e.text.len(), live, "only the live text is kept");
+    }
+
+    #[test]
+    fn captured_text_lives_in_one_buffer() {
+        let mut e = Extras::default();
+        e.set_input(r#"{"q":"a"}"#, None);
+        e.set_metadata("team", r#""cx""#, None);
+        e.set_metadata("team", r#""search""#, Some(900));
+        e.push_tag("beta", None);
+        e.set_output(r#"{"result":1}"#, Some(12));
+        assert_eq!(e.input(), Some(r#"{"q":"a"}"#));
+        assert_eq!(e.output(), Some(r#"{"result":1}"#));
+        let meta: Vec<_> = e.metadata().collect();
+        assert_eq!(meta, vec![("team", r#""search""#, Some(900))]);
+        assert_eq!(e.tags().collect::<Vec<_>>(), vec!["beta"]);
+        assert_eq!(e.truncated().collect::<Vec<_>>(), vec![(Field::Output, 12)]);
+        assert!(!e.text.spilled(), "small captures stay inline");
+    }
+}
