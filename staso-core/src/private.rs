@@ -1,7 +1,7 @@
 //! What the attribute macros expand to. Not a stable API: only the macros call it.
 
 pub use crate::local::capture::{
-    Capture, CaptureDebug, CaptureOpaque, CaptureSerialize, Input, Out, TextOut,
+    Capture, CaptureDebug, CaptureOpaque, CaptureScalar, CaptureSerialize, Input, Out, TextOut,
 };
 pub use crate::local::record::CallSite;
 pub use crate::registry::Entry;

@@ -1,8 +1,9 @@
 //! The capture code every shape shares: the arguments written into the span's input, the
 //! metadata, and the returned value (or its error) recorded as the span's output.
 //!
-//! A value is captured with `(&&&Capture(value)).__staso_capture(out)`: method lookup
-//! through the references picks `Serialize`, then `Debug`, then a placeholder.
+//! A value is captured with `(&&&&Capture(value)).__staso_capture(out)`: method lookup
+//! through the references picks a plain scalar, then `Serialize`, then `Debug`, then a
+//! placeholder.
 
 use crate::args::SpanArgs;
 use crate::item::bindings;
@@ -111,7 +112,7 @@ pub(super) fn is_skipped(a: &SpanArgs, id: &Ident) -> bool {
 /// The capture of `value` into `__staso_out`.
 fn capture(value: TokenStream) -> TokenStream {
     quote! {
-        (&&&::staso::__private::Capture(#value)).__staso_capture(__staso_out)
+        (&&&&::staso::__private::Capture(#value)).__staso_capture(__staso_out)
     }
 }
 
@@ -119,7 +120,9 @@ fn capture(value: TokenStream) -> TokenStream {
 pub(super) fn capture_traits() -> TokenStream {
     quote! {
         #[allow(unused_imports)]
-        use ::staso::__private::{CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _};
+        use ::staso::__private::{
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _, CaptureSerialize as _,
+        };
     }
 }
 

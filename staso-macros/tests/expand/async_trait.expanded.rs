@@ -36,7 +36,8 @@ where
         {
             #[allow(unused_imports)]
             use ::staso::__private::{
-                CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+                CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+                CaptureSerialize as _,
             };
             if __staso_span.wants_input() {
                 __staso_span
@@ -45,7 +46,7 @@ where
                             .arg(
                                 "key",
                                 |__staso_out| {
-                                    (&&&::staso::__private::Capture(&key))
+                                    (&&&&::staso::__private::Capture(&key))
                                         .__staso_capture(__staso_out)
                                 },
                             );
@@ -53,7 +54,7 @@ where
                             .arg(
                                 "a",
                                 |__staso_out| {
-                                    (&&&::staso::__private::Capture({
+                                    (&&&&::staso::__private::Capture({
                                         #[allow(unused_variables, clippy::toplevel_ref_arg)]
                                         let (a, b) = &__arg2;
                                         a
@@ -65,7 +66,7 @@ where
                             .arg(
                                 "b",
                                 |__staso_out| {
-                                    (&&&::staso::__private::Capture({
+                                    (&&&&::staso::__private::Capture({
                                         #[allow(unused_variables, clippy::toplevel_ref_arg)]
                                         let (a, b) = &__arg2;
                                         b
@@ -115,7 +116,8 @@ where
                 if ::staso::__private::enabled() {
                     #[allow(unused_imports)]
                     use ::staso::__private::{
-                        CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+                        CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+                        CaptureSerialize as _,
                     };
                     #[allow(unused_imports)]
                     use ::staso::__private::{
@@ -125,7 +127,7 @@ where
                         ::core::result::Result::Ok(__staso_ok) => {
                             if __staso_wants_output {
                                 ::staso::__private::record_output(|__staso_out| {
-                                    (&&&::staso::__private::Capture(__staso_ok))
+                                    (&&&&::staso::__private::Capture(__staso_ok))
                                         .__staso_capture(__staso_out)
                                 });
                             }

@@ -20,7 +20,8 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
     {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         if __staso_span.wants_input() {
             __staso_span
@@ -29,7 +30,7 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
                         .arg(
                             "path",
                             |__staso_out| {
-                                (&&&::staso::__private::Capture(&path))
+                                (&&&&::staso::__private::Capture(&path))
                                     .__staso_capture(__staso_out)
                             },
                         );
@@ -42,7 +43,7 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
                     .metadata(
                         "team",
                         |__staso_out| {
-                            (&&&::staso::__private::Capture(__staso_value))
+                            (&&&&::staso::__private::Capture(__staso_value))
                                 .__staso_capture(__staso_out)
                         },
                     );
@@ -53,7 +54,7 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
                     .metadata(
                         "tier",
                         |__staso_out| {
-                            (&&&::staso::__private::Capture(__staso_value))
+                            (&&&&::staso::__private::Capture(__staso_value))
                                 .__staso_capture(__staso_out)
                         },
                     );
@@ -66,13 +67,14 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
     if __staso_guard.wants_args() {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         __staso_guard
             .arg(
                 "path",
                 |__staso_out| {
-                    (&&&::staso::__private::Capture(&path)).__staso_capture(__staso_out)
+                    (&&&&::staso::__private::Capture(&path)).__staso_capture(__staso_out)
                 },
             );
     }
@@ -110,7 +112,8 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
     if __staso_span.is_recording() {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         #[allow(unused_imports)]
         use ::staso::__private::{ErrorDebug as _, ErrorDisplay as _, ErrorOpaque as _};
@@ -119,7 +122,7 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
                 if __staso_span.wants_output() {
                     __staso_span
                         .output(|__staso_out| {
-                            (&&&::staso::__private::Capture(__staso_ok))
+                            (&&&&::staso::__private::Capture(__staso_ok))
                                 .__staso_capture(__staso_out)
                         });
                 }
@@ -160,7 +163,8 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
     {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         if __staso_span.wants_input() {
             __staso_span
@@ -169,7 +173,7 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
                         .arg(
                             "to",
                             |__staso_out| {
-                                (&&&::staso::__private::Capture(&to))
+                                (&&&&::staso::__private::Capture(&to))
                                     .__staso_capture(__staso_out)
                             },
                         );
@@ -177,7 +181,7 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
                         .arg(
                             "subject",
                             |__staso_out| {
-                                (&&&::staso::__private::Capture(&subject))
+                                (&&&&::staso::__private::Capture(&subject))
                                     .__staso_capture(__staso_out)
                             },
                         );
@@ -189,20 +193,21 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
     if __staso_guard.wants_args() {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         __staso_guard
             .arg(
                 "to",
                 |__staso_out| {
-                    (&&&::staso::__private::Capture(&to)).__staso_capture(__staso_out)
+                    (&&&&::staso::__private::Capture(&to)).__staso_capture(__staso_out)
                 },
             );
         __staso_guard
             .arg(
                 "subject",
                 |__staso_out| {
-                    (&&&::staso::__private::Capture(&subject))
+                    (&&&&::staso::__private::Capture(&subject))
                         .__staso_capture(__staso_out)
                 },
             );
@@ -241,7 +246,8 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
             if ::staso::__private::enabled() {
                 #[allow(unused_imports)]
                 use ::staso::__private::{
-                    CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+                    CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+                    CaptureSerialize as _,
                 };
                 #[allow(unused_imports)]
                 use ::staso::__private::{
@@ -251,7 +257,7 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
                     ::core::result::Result::Ok(__staso_ok) => {
                         if __staso_wants_output {
                             ::staso::__private::record_output(|__staso_out| {
-                                (&&&::staso::__private::Capture(__staso_ok))
+                                (&&&&::staso::__private::Capture(__staso_ok))
                                     .__staso_capture(__staso_out)
                             });
                         }
@@ -294,7 +300,8 @@ fn located(r#type: u8) -> &'static std::panic::Location<'static> {
     {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         if __staso_span.wants_input() {
             __staso_span
@@ -303,7 +310,7 @@ fn located(r#type: u8) -> &'static std::panic::Location<'static> {
                         .arg(
                             "type",
                             |__staso_out| {
-                                (&&&::staso::__private::Capture(&r#type))
+                                (&&&&::staso::__private::Capture(&r#type))
                                     .__staso_capture(__staso_out)
                             },
                         );
@@ -357,7 +364,8 @@ fn unpinned(n: u8) -> impl Future<Output = u8> + Unpin {
     {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         if __staso_span.wants_input() {
             __staso_span
@@ -366,7 +374,7 @@ fn unpinned(n: u8) -> impl Future<Output = u8> + Unpin {
                         .arg(
                             "n",
                             |__staso_out| {
-                                (&&&::staso::__private::Capture(&n))
+                                (&&&&::staso::__private::Capture(&n))
                                     .__staso_capture(__staso_out)
                             },
                         );
@@ -379,7 +387,7 @@ fn unpinned(n: u8) -> impl Future<Output = u8> + Unpin {
                     .metadata(
                         "build id",
                         |__staso_out| {
-                            (&&&::staso::__private::Capture(__staso_value))
+                            (&&&&::staso::__private::Capture(__staso_value))
                                 .__staso_capture(__staso_out)
                         },
                     );
@@ -400,10 +408,11 @@ fn unpinned(n: u8) -> impl Future<Output = u8> + Unpin {
                 if __staso_wants_output {
                     #[allow(unused_imports)]
                     use ::staso::__private::{
-                        CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+                        CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+                        CaptureSerialize as _,
                     };
                     ::staso::__private::record_output(|__staso_out| {
-                        (&&&::staso::__private::Capture(&__staso_ret))
+                        (&&&&::staso::__private::Capture(&__staso_ret))
                             .__staso_capture(__staso_out)
                     });
                 }
@@ -455,11 +464,12 @@ fn nothing() {
     if __staso_span.wants_output() {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         __staso_span
             .output(|__staso_out| {
-                (&&&::staso::__private::Capture(&__staso_ret))
+                (&&&&::staso::__private::Capture(&__staso_ret))
                     .__staso_capture(__staso_out)
             });
     }
@@ -502,7 +512,8 @@ where
         {
             #[allow(unused_imports)]
             use ::staso::__private::{
-                CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+                CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+                CaptureSerialize as _,
             };
             if __staso_span.wants_input() {
                 __staso_span
@@ -511,7 +522,7 @@ where
                             .arg(
                                 "key",
                                 |__staso_out| {
-                                    (&&&::staso::__private::Capture({
+                                    (&&&&::staso::__private::Capture({
                                         #[allow(unused_variables, clippy::toplevel_ref_arg)]
                                         let Pair { key, secret } = &__arg1;
                                         key
@@ -523,7 +534,7 @@ where
                             .arg(
                                 "secret",
                                 |__staso_out| {
-                                    (&&&::staso::__private::Capture({
+                                    (&&&&::staso::__private::Capture({
                                         #[allow(unused_variables, clippy::toplevel_ref_arg)]
                                         let Pair { key, secret } = &__arg1;
                                         secret
@@ -539,13 +550,14 @@ where
         if __staso_guard.wants_args() {
             #[allow(unused_imports)]
             use ::staso::__private::{
-                CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+                CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+                CaptureSerialize as _,
             };
             __staso_guard
                 .arg(
                     "key",
                     |__staso_out| {
-                        (&&&::staso::__private::Capture({
+                        (&&&&::staso::__private::Capture({
                             #[allow(unused_variables, clippy::toplevel_ref_arg)]
                             let Pair { key, secret } = &__arg1;
                             key
@@ -557,7 +569,7 @@ where
                 .arg(
                     "secret",
                     |__staso_out| {
-                        (&&&::staso::__private::Capture({
+                        (&&&&::staso::__private::Capture({
                             #[allow(unused_variables, clippy::toplevel_ref_arg)]
                             let Pair { key, secret } = &__arg1;
                             secret
@@ -609,7 +621,8 @@ where
                 if ::staso::__private::enabled() {
                     #[allow(unused_imports)]
                     use ::staso::__private::{
-                        CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+                        CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+                        CaptureSerialize as _,
                     };
                     #[allow(unused_imports)]
                     use ::staso::__private::{
@@ -619,7 +632,7 @@ where
                         ::core::result::Result::Ok(__staso_ok) => {
                             if __staso_wants_output {
                                 ::staso::__private::record_output(|__staso_out| {
-                                    (&&&::staso::__private::Capture(__staso_ok))
+                                    (&&&&::staso::__private::Capture(__staso_ok))
                                         .__staso_capture(__staso_out)
                                 });
                             }
@@ -668,10 +681,11 @@ fn opaque(&self) -> Pin<Box<dyn Stream>> {
                 if __staso_wants_output {
                     #[allow(unused_imports)]
                     use ::staso::__private::{
-                        CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+                        CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+                        CaptureSerialize as _,
                     };
                     ::staso::__private::record_output(|__staso_out| {
-                        (&&&::staso::__private::Capture(&__staso_ret))
+                        (&&&&::staso::__private::Capture(&__staso_ret))
                             .__staso_capture(__staso_out)
                     });
                 }

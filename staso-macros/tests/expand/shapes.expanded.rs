@@ -20,7 +20,8 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
     {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         if __staso_span.wants_input() {
             __staso_span
@@ -29,7 +30,7 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
                         .arg(
                             "charge",
                             |__staso_out| {
-                                (&&&::staso::__private::Capture(&charge))
+                                (&&&&::staso::__private::Capture(&charge))
                                     .__staso_capture(__staso_out)
                             },
                         );
@@ -37,7 +38,7 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
                         .arg(
                             "cents",
                             |__staso_out| {
-                                (&&&::staso::__private::Capture(&cents))
+                                (&&&&::staso::__private::Capture(&cents))
                                     .__staso_capture(__staso_out)
                             },
                         );
@@ -50,7 +51,7 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
                     .metadata(
                         "team",
                         |__staso_out| {
-                            (&&&::staso::__private::Capture(__staso_value))
+                            (&&&&::staso::__private::Capture(__staso_value))
                                 .__staso_capture(__staso_out)
                         },
                     );
@@ -87,7 +88,8 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
     if __staso_span.is_recording() {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         #[allow(unused_imports)]
         use ::staso::__private::{ErrorDebug as _, ErrorDisplay as _, ErrorOpaque as _};
@@ -96,7 +98,7 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
                 if __staso_span.wants_output() {
                     __staso_span
                         .output(|__staso_out| {
-                            (&&&::staso::__private::Capture(__staso_ok))
+                            (&&&&::staso::__private::Capture(__staso_ok))
                                 .__staso_capture(__staso_out)
                         });
                 }
@@ -137,7 +139,8 @@ fn total(items: &[u64]) -> u64 {
     {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         if __staso_span.wants_input() {
             __staso_span
@@ -146,7 +149,7 @@ fn total(items: &[u64]) -> u64 {
                         .arg(
                             "items",
                             |__staso_out| {
-                                (&&&::staso::__private::Capture(&items))
+                                (&&&&::staso::__private::Capture(&items))
                                     .__staso_capture(__staso_out)
                             },
                         );
@@ -178,11 +181,12 @@ fn total(items: &[u64]) -> u64 {
     if __staso_span.wants_output() {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         __staso_span
             .output(|__staso_out| {
-                (&&&::staso::__private::Capture(&__staso_ret))
+                (&&&&::staso::__private::Capture(&__staso_ret))
                     .__staso_capture(__staso_out)
             });
     }
@@ -210,7 +214,8 @@ async fn handle(ticket: Ticket) -> Result<String, Error> {
     {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         if __staso_span.wants_input() {
             __staso_span
@@ -219,7 +224,7 @@ async fn handle(ticket: Ticket) -> Result<String, Error> {
                         .arg(
                             "ticket",
                             |__staso_out| {
-                                (&&&::staso::__private::Capture(&ticket))
+                                (&&&&::staso::__private::Capture(&ticket))
                                     .__staso_capture(__staso_out)
                             },
                         );
@@ -253,7 +258,8 @@ async fn handle(ticket: Ticket) -> Result<String, Error> {
             if ::staso::__private::enabled() {
                 #[allow(unused_imports)]
                 use ::staso::__private::{
-                    CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+                    CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+                    CaptureSerialize as _,
                 };
                 #[allow(unused_imports)]
                 use ::staso::__private::{
@@ -263,7 +269,7 @@ async fn handle(ticket: Ticket) -> Result<String, Error> {
                     ::core::result::Result::Ok(__staso_ok) => {
                         if __staso_wants_output {
                             ::staso::__private::record_output(|__staso_out| {
-                                (&&&::staso::__private::Capture(__staso_ok))
+                                (&&&&::staso::__private::Capture(__staso_ok))
                                     .__staso_capture(__staso_out)
                             });
                         }
@@ -305,7 +311,8 @@ fn search(query: String) -> impl Future<Output = Vec<Doc>> + Send {
     {
         #[allow(unused_imports)]
         use ::staso::__private::{
-            CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
         };
         if __staso_span.wants_input() {
             __staso_span
@@ -314,7 +321,7 @@ fn search(query: String) -> impl Future<Output = Vec<Doc>> + Send {
                         .arg(
                             "query",
                             |__staso_out| {
-                                (&&&::staso::__private::Capture(&query))
+                                (&&&&::staso::__private::Capture(&query))
                                     .__staso_capture(__staso_out)
                             },
                         );
@@ -336,10 +343,11 @@ fn search(query: String) -> impl Future<Output = Vec<Doc>> + Send {
             if __staso_wants_output {
                 #[allow(unused_imports)]
                 use ::staso::__private::{
-                    CaptureDebug as _, CaptureOpaque as _, CaptureSerialize as _,
+                    CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+                    CaptureSerialize as _,
                 };
                 ::staso::__private::record_output(|__staso_out| {
-                    (&&&::staso::__private::Capture(&__staso_ret))
+                    (&&&&::staso::__private::Capture(&__staso_ret))
                         .__staso_capture(__staso_out)
                 });
             }

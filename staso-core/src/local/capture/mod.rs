@@ -23,6 +23,7 @@
 //!
 //! Which fields are captured at all (the capture policy) is decided before any of this.
 
+mod autoref;
 mod json;
 mod plain;
 mod redact;
@@ -31,11 +32,13 @@ mod ser;
 mod tape;
 mod text;
 
+pub use autoref::{Capture, CaptureDebug, CaptureOpaque, CaptureScalar, CaptureSerialize};
 pub(crate) use json::TRUNCATED;
 pub use plain::TextOut;
 pub(crate) use plain::{apply_mask, clean_sdk_text, text};
 pub(crate) use redact::{is_secret_key, scrub};
 pub(crate) use tape::TapeRules;
+pub(crate) use tape::{input_tape, replay, result_tape, Taped};
 pub(crate) use text::{ascii_str, escape_into, needs_escape};
 
 use crate::config::Config;
@@ -287,6 +290,50 @@ impl Out<'_> {
         };
     }
 
+    /// Writes a string (what its `Serialize` writes, without serde or a panic guard:
+    /// writing it cannot panic).
+    #[inline]
+    pub fn str(&mut self, v: &str) {
+        let _ = match &mut self.to {
+            To::Json(w) if !w.st.full => w.leaf_str(v),
+            To::Tape(r) if !r.full => r.leaf_str(v),
+            _ => Ok(()),
+        };
+    }
+
+    /// Writes an unsigned integer (as [`Out::str`] does a string).
+    #[inline]
+    pub fn uint(&mut self, v: u64) {
+        use serde::Serializer as _;
+        let _ = match &mut self.to {
+            To::Json(w) if !w.st.full => (&mut **w).serialize_u64(v),
+            To::Tape(r) if !r.full => (&mut **r).serialize_u64(v),
+            _ => Ok(()),
+        };
+    }
+
+    /// Writes a signed integer (as [`Out::str`] does a string).
+    #[inline]
+    pub fn int(&mut self, v: i64) {
+        use serde::Serializer as _;
+        let _ = match &mut self.to {
+            To::Json(w) if !w.st.full => (&mut **w).serialize_i64(v),
+            To::Tape(r) if !r.full => (&mut **r).serialize_i64(v),
+            _ => Ok(()),
+        };
+    }
+
+    /// Writes a boolean (as [`Out::str`] does a string).
+    #[inline]
+    pub fn bool(&mut self, v: bool) {
+        use serde::Serializer as _;
+        let _ = match &mut self.to {
+            To::Json(w) if !w.st.full => (&mut **w).serialize_bool(v),
+            To::Tape(r) if !r.full => (&mut **r).serialize_bool(v),
+            _ => Ok(()),
+        };
+    }
+
     fn fmt_value(&mut self, ty: &str, what: &str, args: fmt::Arguments<'_>) {
         let w = match &mut self.to {
             To::Json(w) => &mut **w,
@@ -431,63 +478,6 @@ pub(crate) fn input(
     Captured { lease, truncated }
 }
 
-/// A function's input object (see [`input`]) recorded as a tape, for the batcher to
-/// write as JSON (see `tape`): what the attributes capture of a function's arguments.
-pub(crate) fn input_tape(
-    rules: TapeRules,
-    site: Site,
-    agent: Option<&str>,
-    f: impl FnOnce(&mut Input<'_>),
-) -> Taped {
-    let mut r = tape::Recorder::new(rules, site);
-    if let Some(name) = agent {
-        r.arg("agent_name", |r| {
-            let _ = r.leaf_str(name);
-        });
-    }
-    f(&mut Input {
-        to: To::Tape(&mut r),
-    });
-    Taped { tape: r.finish() }
-}
-
-/// A function's result, `{"result": <value>}`, recorded as a tape.
-#[inline]
-pub(crate) fn result_tape(rules: TapeRules, site: Site, f: impl FnOnce(&mut Out<'_>)) -> Taped {
-    let mut r = tape::Recorder::new(rules, site);
-    r.arg("result", |r| f(&mut Out { to: To::Tape(r) }));
-    Taped { tape: r.finish() }
-}
-
-/// A recorded document (see [`input_tape`]), in this thread's tape buffer until the
-/// record keeps a copy.
-pub(crate) struct Taped {
-    tape: Vec<u8>,
-}
-
-impl Taped {
-    pub(crate) fn tape(&self) -> &[u8] {
-        &self.tape
-    }
-}
-
-impl Drop for Taped {
-    fn drop(&mut self) {
-        tape::give_back(std::mem::take(&mut self.tape));
-    }
-}
-
-/// Writes a recorded document as JSON under `handle`'s rules: the document the JSON
-/// writer would have written on the caller's thread.
-pub(crate) fn replay(handle: RulesHandle, site: Site, tape: &[u8]) -> Captured {
-    let mut lease = Lease::take();
-    let mut w = Writer::new(lease.bufs(), handle, site);
-    replay::document(&mut w, tape);
-    let truncated = w.finish_doc();
-    lease.put(w.into_parts().0);
-    Captured { lease, truncated }
-}
-
 /// A value as a `serde_json::Value`, for the guard (which sends the arguments as JSON and
 /// applies redaction and the mask to what it sends): written by `f` like any captured
 /// value (bounded, depth-bounded, panics contained, the API key removed), then parsed.
@@ -555,49 +545,6 @@ pub(crate) fn warn_contained(site: Site, what: &str) {
         "staso: {what} panicked while a value was captured{place}; the span was sent with a \
          placeholder (reported once per call site)"
     ));
-}
-
-// -------------------------------------------------------------------------- autoref
-
-/// Wraps a reference for capture; see [`CaptureSerialize`], [`CaptureDebug`] and
-/// [`CaptureOpaque`]. The macros write `(&&&Capture(&value)).__staso_capture(out)`, and
-/// method resolution picks the most capable of the three at compile time.
-pub struct Capture<'a, T: ?Sized>(pub &'a T);
-
-/// Chosen when the value is `Serialize`: captured as JSON.
-pub trait CaptureSerialize {
-    /// Writes the value.
-    fn __staso_capture(&self, out: &mut Out<'_>);
-}
-
-/// Chosen when the value is `Debug` but not `Serialize`: captured as its `Debug` text.
-pub trait CaptureDebug {
-    /// Writes the value.
-    fn __staso_capture(&self, out: &mut Out<'_>);
-}
-
-/// Chosen for every other value: a placeholder naming the type.
-pub trait CaptureOpaque {
-    /// Writes the value.
-    fn __staso_capture(&self, out: &mut Out<'_>);
-}
-
-impl<T: Serialize + ?Sized> CaptureSerialize for &&Capture<'_, T> {
-    fn __staso_capture(&self, out: &mut Out<'_>) {
-        out.serialize(self.0);
-    }
-}
-
-impl<T: fmt::Debug + ?Sized> CaptureDebug for &Capture<'_, T> {
-    fn __staso_capture(&self, out: &mut Out<'_>) {
-        out.debug(self.0);
-    }
-}
-
-impl<T: ?Sized> CaptureOpaque for Capture<'_, T> {
-    fn __staso_capture(&self, out: &mut Out<'_>) {
-        out.placeholder::<T>("not Serialize or Debug");
-    }
 }
 
 #[cfg(test)]

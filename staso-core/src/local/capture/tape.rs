@@ -21,7 +21,7 @@
 
 use super::json::{Error, LOOKAHEAD, MAX_DEPTH, MAX_OPEN, R};
 use super::text::{floor_boundary, stack_low, Bounded};
-use super::{RulesHandle, Site};
+use super::{Captured, Input, Lease, Out, RulesHandle, Site, To, Writer};
 use serde::ser::Serialize;
 use std::cell::Cell;
 use std::fmt;
@@ -32,6 +32,9 @@ mod serialize;
 /// a tape is larger than its JSON for small numbers and short field names (a name from
 /// code costs 10 bytes, `"a":` 4), so the factor leaves the writer's bound to cut first.
 pub(crate) const TAPE_FACTOR: usize = 4;
+
+/// The key of a function's output (`{"result": ..}`).
+const RESULT: &str = "result";
 
 /// Event tags. A value is one event, or an opening event, its parts, and [`END`].
 pub(super) mod op {
@@ -82,14 +85,16 @@ pub(super) mod op {
 /// path touches no shared configuration): the bound, and whether secrets are redacted.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct TapeRules {
-    pub max_field_bytes: usize,
+    /// `max_field_bytes`, saturated at `u32::MAX` (kept small: it rides in every handle
+    /// of a function that captures).
+    pub max_field_bytes: u32,
     pub redact: bool,
 }
 
 impl TapeRules {
     pub(crate) fn of(cfg: &crate::config::Config) -> TapeRules {
         TapeRules {
-            max_field_bytes: cfg.max_field_bytes,
+            max_field_bytes: u32::try_from(cfg.max_field_bytes).unwrap_or(u32::MAX),
             redact: cfg.redact_secrets,
         }
     }
@@ -146,19 +151,15 @@ impl Drop for Recorder {
 }
 
 impl Recorder {
-    /// A document (an object, like the writer's `begin_object`) in this thread's tape
-    /// buffer.
+    /// A document recorded after what `tape` holds already (a span's input, before its
+    /// result).
     #[inline]
-    pub(super) fn new(rules: TapeRules, site: Site) -> Recorder {
-        let tape = SPARE_TAPE.try_with(Cell::take).unwrap_or_default();
-        let limit = rules
-            .max_field_bytes
-            .saturating_mul(TAPE_FACTOR)
-            .saturating_add(LOOKAHEAD)
-            .min(u32::MAX as usize);
+    pub(super) fn after(tape: Vec<u8>, rules: TapeRules, site: Site) -> Recorder {
+        let max = rules.max_field_bytes as usize;
+        let budget = max.saturating_mul(TAPE_FACTOR).saturating_add(LOOKAHEAD);
         Recorder {
-            limit,
-            leaf_max: rules.max_field_bytes.saturating_add(LOOKAHEAD),
+            limit: tape.len().saturating_add(budget).min(u32::MAX as usize),
+            leaf_max: max.saturating_add(LOOKAHEAD),
             tape,
             scratch: String::new(),
             depth: 0,
@@ -366,7 +367,8 @@ impl Recorder {
     /// Whether the writer redacts the value of a name from code.
     #[inline]
     fn secret_name(&self, k: &'static str) -> bool {
-        self.redact && super::json::name_is_secret(k)
+        // `result` is the key of every function's output: known not to look secret.
+        self.redact && k != RESULT && super::json::name_is_secret(k)
     }
 
     /// A member named in code: its name, then its value, or [`op::SKIPPED`] when the
@@ -410,6 +412,91 @@ impl Recorder {
         self.open -= levels;
         Ok(())
     }
+}
+
+// ------------------------------------------------------------------ documents
+
+/// A function's input object (see `capture::input`) recorded as a tape, for the batcher to
+/// write as JSON (see `tape`): what the attributes capture of a function's arguments.
+pub(crate) fn input_tape(
+    rules: TapeRules,
+    site: Site,
+    agent: Option<&str>,
+    f: impl FnOnce(&mut Input<'_>),
+) -> Taped {
+    Taped {
+        tape: record_input(spare(), rules, site, agent, f),
+    }
+}
+
+/// A function's result, `{"result": <value>}`, recorded as a tape.
+#[inline]
+pub(crate) fn result_tape(rules: TapeRules, site: Site, f: impl FnOnce(&mut Out<'_>)) -> Taped {
+    Taped {
+        tape: record_result(spare(), rules, site, f),
+    }
+}
+
+/// [`input_tape`] recorded after what `tape` holds; returns the tape.
+fn record_input(
+    tape: Vec<u8>,
+    rules: TapeRules,
+    site: Site,
+    agent: Option<&str>,
+    f: impl FnOnce(&mut Input<'_>),
+) -> Vec<u8> {
+    let mut r = Recorder::after(tape, rules, site);
+    if let Some(name) = agent {
+        r.arg("agent_name", |r| {
+            let _ = r.leaf_str(name);
+        });
+    }
+    f(&mut Input {
+        to: To::Tape(&mut r),
+    });
+    r.finish()
+}
+
+/// [`result_tape`] recorded after what `tape` holds; returns the tape.
+#[inline]
+fn record_result(
+    tape: Vec<u8>,
+    rules: TapeRules,
+    site: Site,
+    f: impl FnOnce(&mut Out<'_>),
+) -> Vec<u8> {
+    let mut r = Recorder::after(tape, rules, site);
+    r.arg(RESULT, |r| f(&mut Out { to: To::Tape(r) }));
+    r.finish()
+}
+
+/// A recorded document (see [`input_tape`]), in this thread's tape buffer until the
+/// record keeps a copy.
+pub(crate) struct Taped {
+    tape: Vec<u8>,
+}
+
+impl Taped {
+    pub(crate) fn tape(&self) -> &[u8] {
+        &self.tape
+    }
+}
+
+impl Drop for Taped {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.tape));
+    }
+}
+
+/// Writes a recorded document as JSON under `handle`'s rules: the document the JSON
+/// writer would have written on the caller's thread.
+pub(crate) fn replay(handle: RulesHandle, site: Site, tape: &[u8]) -> Captured {
+    let mut lease = Lease::take();
+    let mut w = Writer::new(lease.bufs(), handle, site);
+    super::replay::document(&mut w, tape);
+    let truncated = w.finish_doc();
+    lease.put(w.into_parts().0);
+    Captured { lease, truncated }
 }
 
 // ------------------------------------------------------------------ what `Out` records
@@ -475,9 +562,15 @@ impl Recorder {
     }
 }
 
+/// This thread's spare tape buffer (an empty one when it is lent out).
+#[inline]
+fn spare() -> Vec<u8> {
+    SPARE_TAPE.try_with(Cell::take).unwrap_or_default()
+}
+
 /// Gives a tape buffer back to this thread, for the next recording.
 #[inline]
-pub(super) fn give_back(mut tape: Vec<u8>) {
+fn give_back(mut tape: Vec<u8>) {
     if tape.capacity() == 0 {
         return;
     }

@@ -33,6 +33,11 @@ fn both(
     )
 }
 
+/// The input document `f` writes, checked to be the same written directly and replayed.
+pub(super) fn direct_doc(f: impl Fn(&mut Input<'_>)) -> String {
+    agree(Options::new, f)
+}
+
 fn agree(o: impl Fn() -> Options, f: impl Fn(&mut Input<'_>)) -> String {
     agree_in(o, f, true)
 }
@@ -366,4 +371,11 @@ fn a_secret_value_is_never_recorded() {
     assert_eq!(n.load(std::sync::atomic::Ordering::Relaxed), 0);
     let raw = String::from_utf8_lossy(taped.tape()).into_owned();
     assert!(!raw.contains("secret-value"));
+}
+
+/// The recorder skips the secrecy check for `result`, the key of every output: the
+/// writer must agree that it is not secret.
+#[test]
+fn the_result_key_is_not_secret() {
+    assert!(!is_secret_key("result"));
 }
