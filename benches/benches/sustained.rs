@@ -13,6 +13,8 @@
 //! `max_queue_size` lets it hold.
 //!
 //! `STASO_SUSTAINED_MIX=1`: the bursts alternate between two call sites instead of one.
+//! `STASO_SUSTAINED_CAPTURE=1`: every span captures two small arguments and its result
+//! (which the batcher then writes as JSON) instead of nothing.
 //!
 //! Target 6: with the collector idle, one span, then `flush()`: how long flush takes to
 //! return, over `FLUSHES` tries.
@@ -71,6 +73,7 @@ struct ProducerResult {
 fn producer(stop: Arc<AtomicBool>, rate_per_thread: f64) -> ProducerResult {
     // Alternate two call sites (an agent's spans come from several), not one.
     let mix = env_or("STASO_SUSTAINED_MIX", 0) != 0;
+    let capture = env_or("STASO_SUSTAINED_CAPTURE", 0) != 0;
     let mut bursts = Vec::new();
     let mut spans = 0;
     let mut cpu = Duration::ZERO;
@@ -80,7 +83,9 @@ fn producer(stop: Arc<AtomicBool>, rate_per_thread: f64) -> ProducerResult {
         let c = b::thread_cpu_time();
         let t = Instant::now();
         for i in 0..BURST {
-            if mix && i % 2 == 1 {
+            if capture {
+                black_box(b::tool_default_capture(black_box("refund policy"), i));
+            } else if mix && i % 2 == 1 {
                 black_box(b::other_tool_nothing_captured(black_box(i), 1));
             } else {
                 black_box(b::tool_nothing_captured(black_box(i), 1));

@@ -438,15 +438,8 @@ fn pool() -> &'static ArrayQueue<Box<Extras>> {
 
 impl ExtrasBox {
     pub(crate) fn take() -> ExtrasBox {
-        let b = match pool().pop() {
-            Some(mut b) => {
-                // A pooled box holds no heap (see `Drop`): its old value is forgotten, not
-                // dropped, which leaks nothing and skips the drop glue.
-                std::mem::forget(std::mem::take(&mut *b));
-                b
-            }
-            None => Box::default(),
-        };
+        // A pooled box is empty already (see `Drop`).
+        let b = pool().pop().unwrap_or_default();
         ExtrasBox(ManuallyDrop::new(b))
     }
 }
@@ -455,12 +448,15 @@ impl Drop for ExtrasBox {
     fn drop(&mut self) {
         // SAFETY: `drop` runs once, and nothing uses the box after it is taken here.
         let b = unsafe { ManuallyDrop::take(&mut self.0) };
-        // What a big span held goes back to the allocator, here, off the caller's thread;
-        // a plain one is pooled as it is (written again only when reused, so that its
-        // memory is not made dirty in this thread's cache).
+        // What a big span held goes back to the allocator, here, off the caller's thread
+        // (a span is dropped by the batcher once sent). A plain one is emptied here too,
+        // so that a thread taking it from the pool only writes what it captures: its old
+        // value holds no heap, so it is forgotten, not dropped (no drop glue).
         if b.holds_heap() {
             drop(b);
         } else {
+            let mut b = b;
+            std::mem::forget(std::mem::take(&mut *b));
             let _ = pool().push(b);
         }
     }
