@@ -57,8 +57,9 @@ struct Wants {
     want_out: bool,
     /// The input is yet to be stored (an agent's holds its name even without arguments).
     input_pending: bool,
-    /// What recording the arguments and result needs of the rules, copied here once.
-    rules: capture::TapeRules,
+    /// The span goes to a test capture (else to the client, whose rules are in this
+    /// thread's cache). Meaningful when something is wanted.
+    to_sink: bool,
 }
 
 impl Wants {
@@ -66,10 +67,7 @@ impl Wants {
         want_in: false,
         want_out: false,
         input_pending: false,
-        rules: capture::TapeRules {
-            max_field_bytes: 0,
-            redact: true,
-        },
+        to_sink: false,
     };
 
     /// A function whose attribute captures nothing does not look at the policy at all.
@@ -85,10 +83,10 @@ impl Wants {
     #[inline(never)]
     fn decide(cs: &'static CallSite, ctx: &context::Ctx) -> Wants {
         let policy = match &ctx.sink {
-            Some(s) => Some((s.config().capture, capture::TapeRules::of(s.config()))),
-            None => crate::client::with_config(|c| (c.capture, capture::TapeRules::of(c))),
+            Some(s) => Some(s.config().capture),
+            None => crate::client::with_config(|c| c.capture),
         };
-        let Some((p, rules)) = policy else {
+        let Some(p) = policy else {
             return Wants::OFF;
         };
         let want_in = cs.capture_input && p.allows_input(cs.kind);
@@ -96,7 +94,7 @@ impl Wants {
             want_in,
             want_out: cs.capture_output && p.allows_output(),
             input_pending: want_in && cs.kind == Kind::Agent,
-            rules,
+            to_sink: ctx.sink.is_some(),
         }
     }
 
@@ -106,6 +104,7 @@ impl Wants {
     fn input(
         &mut self,
         cs: Option<&'static CallSite>,
+        rules: capture::TapeRules,
         site: &'static Location<'static>,
         f: impl FnOnce(&mut Input<'_>),
     ) -> Option<capture::Taped> {
@@ -114,7 +113,18 @@ impl Wants {
         }
         self.input_pending = false;
         let agent = cs.filter(|cs| cs.kind == Kind::Agent).map(|cs| cs.name);
-        Some(capture::input_tape(self.rules, Some(site), agent, f))
+        Some(capture::input_tape(rules, Some(site), agent, f))
+    }
+
+    /// What recording needs of the rules of span `id`, on this thread: its test
+    /// capture's, else the client's (looked up here rather than kept in every handle,
+    /// which would grow the handle of a span that captures nothing).
+    fn tape_rules(&self, id: staso_types::SpanId) -> Option<capture::TapeRules> {
+        if self.to_sink {
+            frame_rules(id).map(|r| capture::TapeRules::of(r.config()))
+        } else {
+            crate::client::tape_rules()
+        }
     }
 }
 
@@ -225,7 +235,10 @@ impl FnSpan {
         } else {
             None
         };
-        if let Some(t) = self.wants.input(cs, site, f) {
+        let Some(rules) = self.wants.tape_rules(id) else {
+            return;
+        };
+        if let Some(t) = self.wants.input(cs, rules, site, f) {
             current_frame(id, |r, _| r.extras().set_input_tape(t.tape(), Some(site)));
         }
     }
@@ -251,7 +264,10 @@ impl FnSpan {
         let Some(id) = self.guard.id().filter(|_| self.wants.want_out) else {
             return;
         };
-        let t = capture::result_tape(self.wants.rules, Some(site), f);
+        let Some(rules) = self.wants.tape_rules(id) else {
+            return;
+        };
+        let t = capture::result_tape(rules, Some(site), f);
         current_frame(id, |r, _| r.extras().set_output_tape(t.tape(), Some(site)));
     }
     /// Records an `Err` on this span: status `error`, its message (written by `f`; the
@@ -342,10 +358,15 @@ impl AsyncFnSpan {
     #[track_caller]
     pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, f: F) {
         let site = Location::caller();
-        let Some((record, _)) = &mut self.span.inner else {
+        let Some((record, ctx)) = &mut self.span.inner else {
             return;
         };
-        if let Some(c) = self.wants.input(record.callsite, site, f) {
+        let rules = match &ctx.sink {
+            Some(s) => Some(capture::TapeRules::of(s.config())),
+            None => crate::client::tape_rules(),
+        };
+        let Some(rules) = rules else { return };
+        if let Some(c) = self.wants.input(record.callsite, rules, site, f) {
             record.extras().set_input_tape(c.tape(), Some(site));
         }
     }
