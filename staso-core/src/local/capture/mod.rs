@@ -242,6 +242,22 @@ impl<'a> Out<'a> {
     }
 }
 
+/// `Out` methods that write a scalar with the serializer method `$ser`, to either target.
+macro_rules! scalar_writes {
+    ($($(#[$doc:meta])* $name:ident($t:ty) => $ser:ident;)*) => {$(
+        $(#[$doc])*
+        #[inline]
+        pub fn $name(&mut self, v: $t) {
+            use serde::Serializer as _;
+            let _ = match &mut self.to {
+                To::Json(w) if !w.st.full => (&mut **w).$ser(v),
+                To::Tape(r) if !r.full => (&mut **r).$ser(v),
+                _ => Ok(()),
+            };
+        }
+    )*};
+}
+
 impl Out<'_> {
     /// Writes `v` as JSON. A `Serialize` that fails or panics gives a placeholder.
     pub fn serialize<T: Serialize + ?Sized>(&mut self, v: &T) {
@@ -301,37 +317,13 @@ impl Out<'_> {
         };
     }
 
-    /// Writes an unsigned integer (as [`Out::str`] does a string).
-    #[inline]
-    pub fn uint(&mut self, v: u64) {
-        use serde::Serializer as _;
-        let _ = match &mut self.to {
-            To::Json(w) if !w.st.full => (&mut **w).serialize_u64(v),
-            To::Tape(r) if !r.full => (&mut **r).serialize_u64(v),
-            _ => Ok(()),
-        };
-    }
-
-    /// Writes a signed integer (as [`Out::str`] does a string).
-    #[inline]
-    pub fn int(&mut self, v: i64) {
-        use serde::Serializer as _;
-        let _ = match &mut self.to {
-            To::Json(w) if !w.st.full => (&mut **w).serialize_i64(v),
-            To::Tape(r) if !r.full => (&mut **r).serialize_i64(v),
-            _ => Ok(()),
-        };
-    }
-
-    /// Writes a boolean (as [`Out::str`] does a string).
-    #[inline]
-    pub fn bool(&mut self, v: bool) {
-        use serde::Serializer as _;
-        let _ = match &mut self.to {
-            To::Json(w) if !w.st.full => (&mut **w).serialize_bool(v),
-            To::Tape(r) if !r.full => (&mut **r).serialize_bool(v),
-            _ => Ok(()),
-        };
+    scalar_writes! {
+        /// Writes an unsigned integer (as [`Out::str`] does a string).
+        uint(u64) => serialize_u64;
+        /// Writes a signed integer (as [`Out::str`] does a string).
+        int(i64) => serialize_i64;
+        /// Writes a boolean (as [`Out::str`] does a string).
+        bool(bool) => serialize_bool;
     }
 
     fn fmt_value(&mut self, ty: &str, what: &str, args: fmt::Arguments<'_>) {

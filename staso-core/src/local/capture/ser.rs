@@ -230,7 +230,7 @@ impl ser::SerializeMap for &mut Writer {
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> R {
         self.close_dangling_key()?;
-        k.serialize(KeySer { w: self })
+        k.serialize(KeySer(&mut **self))
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> R {
         if !self.st.key_pending {
@@ -250,15 +250,39 @@ impl ser::SerializeMap for &mut Writer {
     }
 }
 
-/// Map keys: strings as they are, numbers and booleans quoted (as serde_json writes them);
-/// anything else is an error, as in serde_json.
-struct KeySer<'a> {
-    w: &'a mut Writer,
+/// Where a map key's text goes: the JSON writer, or a tape (see `tape`). The text is
+/// made once, by [`KeySer`], for both: a key accepted or refused when written directly is
+/// accepted or refused when recorded.
+pub(super) trait KeyOut: Sized {
+    /// Takes the key's text.
+    fn text(self, k: &str) -> R;
+    /// Serializes `v` (the inside of a newtype key) one level down, with [`KeySer`];
+    /// refused past [`MAX_DEPTH`].
+    fn nested<T: Serialize + ?Sized>(self, v: &T) -> R;
 }
 
-impl KeySer<'_> {
+impl KeyOut for &mut Writer {
     fn text(self, k: &str) -> R {
-        self.w.key(k)
+        self.key(k)
+    }
+    fn nested<T: Serialize + ?Sized>(self, v: &T) -> R {
+        if self.st.depth >= MAX_DEPTH {
+            return not_a_string();
+        }
+        self.st.depth += 1;
+        let r = v.serialize(KeySer(&mut *self));
+        self.st.depth -= 1;
+        r
+    }
+}
+
+/// Map keys: strings as they are, numbers and booleans quoted (as serde_json writes them);
+/// anything else is an error, as in serde_json.
+pub(super) struct KeySer<K>(pub K);
+
+impl<K: KeyOut> KeySer<K> {
+    fn text(self, k: &str) -> R {
+        self.0.text(k)
     }
     fn refuse(self) -> R {
         not_a_string()
@@ -271,7 +295,7 @@ pub(super) fn not_a_string<T>() -> Result<T, Error> {
 }
 
 /// Numbers as keys: their decimal text, quoted.
-fn int_key<I: itoa::Integer>(k: KeySer<'_>, v: I) -> R {
+fn int_key<K: KeyOut, I: itoa::Integer>(k: KeySer<K>, v: I) -> R {
     k.text(itoa::Buffer::new().format(v))
 }
 
@@ -284,7 +308,7 @@ macro_rules! refuse_containers {
     )*};
 }
 
-impl<'a> ser::Serializer for KeySer<'a> {
+impl<K: KeyOut> ser::Serializer for KeySer<K> {
     type Ok = ();
     type Error = Error;
     type SerializeSeq = ser::Impossible<(), Error>;
@@ -337,13 +361,7 @@ impl<'a> ser::Serializer for KeySer<'a> {
     fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> R {
         // Transparent, as serde_json; bounded by the key's own depth (a newtype of a newtype
         // of a string is still a string).
-        if self.w.st.depth >= MAX_DEPTH {
-            return self.refuse();
-        }
-        self.w.st.depth += 1;
-        let r = v.serialize(KeySer { w: &mut *self.w });
-        self.w.st.depth -= 1;
-        r
+        self.0.nested(v)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,

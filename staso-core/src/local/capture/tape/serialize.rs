@@ -3,7 +3,7 @@
 
 use super::super::json::{Error, MAX_DEPTH, R};
 use super::super::redact::{is_secret_key, scrub};
-use super::super::text::Bounded;
+use super::super::ser::{not_a_string, KeyOut, KeySer};
 use super::super::RulesHandle;
 use super::{op, Recorder};
 use serde::ser::{self, Serialize};
@@ -23,6 +23,15 @@ fn int(r: &mut Recorder, v: i64) -> R {
     Ok(())
 }
 
+/// Integers up to 64 bits, widened to `i64` or `u64` (their JSON text is the same).
+macro_rules! widened {
+    ($($f:ident: $t:ty => $write:ident),*) => {$(
+        fn $f(self, v: $t) -> R {
+            $write(self, v.into())
+        }
+    )*};
+}
+
 /// The writer's depth rule for a variant's fields (see `ser::begin_variant`): two
 /// containers.
 const VARIANT_LEVELS: u32 = 2;
@@ -38,29 +47,10 @@ impl ser::Serializer for &mut Recorder {
     type SerializeStruct = Self;
     type SerializeStructVariant = Self;
 
-    fn serialize_i8(self, v: i8) -> R {
-        int(self, v.into())
-    }
-    fn serialize_i16(self, v: i16) -> R {
-        int(self, v.into())
-    }
-    fn serialize_i32(self, v: i32) -> R {
-        int(self, v.into())
-    }
-    fn serialize_i64(self, v: i64) -> R {
-        int(self, v)
-    }
-    fn serialize_u8(self, v: u8) -> R {
-        uint(self, v.into())
-    }
-    fn serialize_u16(self, v: u16) -> R {
-        uint(self, v.into())
-    }
-    fn serialize_u32(self, v: u32) -> R {
-        uint(self, v.into())
-    }
-    fn serialize_u64(self, v: u64) -> R {
-        uint(self, v)
+    widened! {
+        serialize_i8: i8 => int, serialize_i16: i16 => int, serialize_i32: i32 => int,
+        serialize_i64: i64 => int, serialize_u8: u8 => uint, serialize_u16: u16 => uint,
+        serialize_u32: u32 => uint, serialize_u64: u64 => uint
     }
     fn serialize_i128(self, v: i128) -> R {
         self.event(op::I128)?;
@@ -234,10 +224,10 @@ impl ser::SerializeMap for &mut Recorder {
         let mark = self.tape.len();
         self.tape.push(op::KEY);
         self.tape.extend_from_slice(&[0; 4]);
-        let r = k.serialize(KeyText {
+        let r = k.serialize(KeySer(KeyText {
             tape: &mut self.tape,
             depth: self.depth,
-        });
+        }));
         if let Err(e) = r {
             self.tape.truncate(mark);
             return Err(e);
@@ -275,117 +265,25 @@ impl ser::SerializeMap for &mut Recorder {
     }
 }
 
-/// Map keys as the writer's key serializer makes them (`ser::KeySer`): strings as they
-/// are, numbers and booleans as their text, anything else refused with the same error.
+/// A map key's text, written into the tape by the writer's own key serializer
+/// ([`KeySer`]).
 struct KeyText<'t> {
     tape: &'t mut Vec<u8>,
     depth: u32,
 }
 
-impl KeyText<'_> {
+impl KeyOut for KeyText<'_> {
     fn text(self, k: &str) -> R {
         self.tape.extend_from_slice(k.as_bytes());
         Ok(())
     }
-}
-
-fn int_key<I: itoa::Integer>(k: KeyText<'_>, v: I) -> R {
-    k.text(itoa::Buffer::new().format(v))
-}
-
-macro_rules! int_keys {
-    ($($f:ident: $t:ty),*) => {$(
-        fn $f(self, v: $t) -> R {
-            int_key(self, v)
-        }
-    )*};
-}
-
-macro_rules! refuse {
-    ($($f:ident($($arg:ty),*) -> $out:ty;)*) => {$(
-        fn $f(self, $(_: $arg),*) -> Result<$out, Error> {
-            super::super::ser::not_a_string()
-        }
-    )*};
-}
-
-type No = ser::Impossible<(), Error>;
-
-impl ser::Serializer for KeyText<'_> {
-    type Ok = ();
-    type Error = Error;
-    type SerializeSeq = No;
-    type SerializeTuple = No;
-    type SerializeTupleStruct = No;
-    type SerializeTupleVariant = No;
-    type SerializeMap = No;
-    type SerializeStruct = No;
-    type SerializeStructVariant = No;
-
-    int_keys!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
-        serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
-        serialize_u64: u64, serialize_u128: u128);
-
-    fn serialize_bool(self, v: bool) -> R {
-        self.text(if v { "true" } else { "false" })
-    }
-    fn serialize_f32(self, v: f32) -> R {
-        self.serialize_f64(v.into())
-    }
-    fn serialize_f64(self, v: f64) -> R {
-        if !v.is_finite() {
-            return super::super::ser::not_a_string();
-        }
-        let s = serde_json::to_string(&v).unwrap_or_default();
-        self.text(&s)
-    }
-    fn serialize_char(self, v: char) -> R {
-        self.text(v.encode_utf8(&mut [0u8; 4]))
-    }
-    fn serialize_str(self, v: &str) -> R {
-        self.text(v)
-    }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> R {
-        self.text(variant)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> R {
+    fn nested<T: Serialize + ?Sized>(self, v: &T) -> R {
         if self.depth >= MAX_DEPTH {
-            return super::super::ser::not_a_string();
+            return not_a_string();
         }
-        v.serialize(KeyText {
+        v.serialize(KeySer(KeyText {
             tape: self.tape,
             depth: self.depth + 1,
-        })
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> R {
-        super::super::ser::not_a_string()
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> R {
-        super::super::ser::not_a_string()
-    }
-    refuse! {
-        serialize_bytes(&[u8]) -> ();
-        serialize_none() -> ();
-        serialize_unit() -> ();
-        serialize_unit_struct(&'static str) -> ();
-        serialize_seq(Option<usize>) -> No;
-        serialize_tuple(usize) -> No;
-        serialize_tuple_struct(&'static str, usize) -> No;
-        serialize_tuple_variant(&'static str, u32, &'static str, usize) -> No;
-        serialize_map(Option<usize>) -> No;
-        serialize_struct(&'static str, usize) -> No;
-        serialize_struct_variant(&'static str, u32, &'static str, usize) -> No;
-    }
-    fn collect_str<T: fmt::Display + ?Sized>(self, v: &T) -> R {
-        let mut s = String::new();
-        let mut b = Bounded::new(&mut s, 4096);
-        let _ = fmt::write(&mut b, format_args!("{v}"));
-        self.text(&s)
+        }))
     }
 }
