@@ -361,3 +361,69 @@ fn issue8_7_contained_panics_are_silent_and_real_ones_still_print() {
     let manual = final_span(&c, "manual");
     assert_eq!(manual.output(), Some(json!("<mask hook panicked>")));
 }
+
+// ------------------------------------------------------- values recorded, JSON written later
+
+#[derive(serde::Serialize)]
+struct Order {
+    id: u32,
+    api_key: &'static str,
+    items: Vec<&'static str>,
+    note: Option<String>,
+}
+
+/// `while_running` runs inside the span (the test reads the root's provisional copy there).
+#[staso::agent(skip(while_running))]
+fn support(question: &str, order: Order, attempt: u8, while_running: &dyn Fn()) -> Vec<String> {
+    while_running();
+    vec![format!("{question} #{}", order.id), attempt.to_string()]
+}
+
+/// An instrumented function's arguments and result are recorded on the caller's thread
+/// and written as JSON by the batcher: over the wire, both the root's provisional copy
+/// (sent while it runs) and its final copy carry the same input, redacted, and the final
+/// copy the result.
+#[test]
+fn recorded_arguments_and_results_arrive_as_json_in_both_copies_of_a_root() {
+    let _s = serial();
+    let c = collector();
+    let client = client(&c, Options::default());
+    let order = Order {
+        id: 7,
+        api_key: "never-sent",
+        items: vec!["mug", "tea \"green\""],
+        note: Some(format!("call back, key {API_KEY}")),
+    };
+    let early = std::cell::RefCell::new(None);
+    let read_early = || {
+        assert!(client.flush(Duration::from_secs(10)).ok());
+        assert!(c.wait_until(Duration::from_secs(10), |n| n.spans >= 1));
+        let copy = c.spans().into_iter().find(|s| s.name == "support");
+        *early.borrow_mut() = copy;
+    };
+    let out = support("where is my parcel?", order, 2, &read_early);
+    assert_eq!(out, vec!["where is my parcel? #7".to_string(), "2".into()]);
+    assert!(client.flush(Duration::from_secs(10)).ok());
+    let provisional = early
+        .into_inner()
+        .expect("the root's copy, sent while it ran");
+    assert!(provisional.provisional);
+    let fin = final_span(&c, "support");
+    let input = fin.input().expect("input");
+    assert_eq!(provisional.input(), Some(input.clone()));
+    assert_eq!(input["question"], json!("where is my parcel?"));
+    assert_eq!(input["attempt"], json!(2));
+    assert_eq!(input["order"]["id"], json!(7));
+    assert_eq!(input["order"]["api_key"], json!("[REDACTED]"));
+    assert_eq!(input["order"]["items"], json!(["mug", "tea \"green\""]));
+    let note = input["order"]["note"].as_str().expect("note");
+    assert!(
+        note.starts_with("call back, key ") && !note.contains(API_KEY),
+        "{note}"
+    );
+    assert_eq!(
+        fin.output(),
+        Some(json!({"result": ["where is my parcel? #7", "2"]}))
+    );
+    assert!(!all_bodies(&c).contains("never-sent"));
+}
