@@ -121,10 +121,19 @@ impl Wants {
     /// which would grow the handle of a span that captures nothing).
     fn tape_rules(&self, id: staso_types::SpanId) -> Option<capture::TapeRules> {
         if self.to_sink {
-            frame_rules(id).map(|r| capture::TapeRules::of(r.config()))
+            let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten();
+            tape_rules_of(sink.as_ref())
         } else {
-            crate::client::tape_rules()
+            tape_rules_of(None)
         }
+    }
+}
+
+/// What recording needs of the rules of spans that go to `sink`, or to the client.
+fn tape_rules_of(sink: Option<&std::sync::Arc<dyn context::Sink>>) -> Option<capture::TapeRules> {
+    match sink {
+        Some(s) => Some(capture::TapeRules::of(s.config())),
+        None => crate::client::tape_rules(),
     }
 }
 
@@ -361,11 +370,9 @@ impl AsyncFnSpan {
         let Some((record, ctx)) = &mut self.span.inner else {
             return;
         };
-        let rules = match &ctx.sink {
-            Some(s) => Some(capture::TapeRules::of(s.config())),
-            None => crate::client::tape_rules(),
+        let Some(rules) = tape_rules_of(ctx.sink.as_ref()) else {
+            return;
         };
-        let Some(rules) = rules else { return };
         if let Some(c) = self.wants.input(record.callsite, rules, site, f) {
             record.extras().set_input_tape(c.tape(), Some(site));
         }

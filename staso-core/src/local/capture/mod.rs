@@ -24,6 +24,7 @@
 //! Which fields are captured at all (the capture policy) is decided before any of this.
 
 mod autoref;
+mod guarded;
 mod json;
 mod plain;
 mod redact;
@@ -33,6 +34,7 @@ mod tape;
 mod text;
 
 pub use autoref::{Capture, CaptureDebug, CaptureOpaque, CaptureScalar, CaptureSerialize};
+use guarded::{fmt_guarded, serialize_guarded};
 pub(crate) use json::TRUNCATED;
 pub use plain::TextOut;
 pub(crate) use plain::{apply_mask, clean_sdk_text, text};
@@ -198,7 +200,6 @@ impl Drop for Lease {
                 s.shrink_to(KEEP);
             }
         }
-
         let _ = SPARE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
                 if s.len() < POOL {
@@ -261,34 +262,9 @@ macro_rules! scalar_writes {
 impl Out<'_> {
     /// Writes `v` as JSON. A `Serialize` that fails or panics gives a placeholder.
     pub fn serialize<T: Serialize + ?Sized>(&mut self, v: &T) {
-        let w = match &mut self.to {
-            To::Json(w) => &mut **w,
-            To::Tape(r) => return r.value(v),
-        };
-        if w.st.full {
-            return;
-        }
-        let mark = w.mark();
-        match crate::panic::contain(|| v.serialize(&mut *w)) {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) if w.st.full => {}
-            Ok(Err(e)) => {
-                w.restore(&mark);
-                let _ = w.placeholder(
-                    std::any::type_name::<T>(),
-                    format_args!("not serializable: {e}"),
-                );
-            }
-            Err(_) => {
-                warn_contained(w.site(), "a Serialize impl");
-                if !w.st.full {
-                    w.restore(&mark);
-                    let _ = w.placeholder(
-                        std::any::type_name::<T>(),
-                        format_args!("Serialize panicked"),
-                    );
-                }
-            }
+        match &mut self.to {
+            To::Json(w) => serialize_guarded(&mut **w, v),
+            To::Tape(r) => serialize_guarded(&mut **r, v),
         }
     }
 
@@ -327,34 +303,9 @@ impl Out<'_> {
     }
 
     fn fmt_value(&mut self, ty: &str, what: &str, args: fmt::Arguments<'_>) {
-        let w = match &mut self.to {
-            To::Json(w) => &mut **w,
-            To::Tape(r) => return r.fmt_value(ty, what, args),
-        };
-        if w.st.full {
-            return;
-        }
-        let mark = w.mark();
-        match crate::panic::contain(|| w.leaf_fmt(args)) {
-            Ok(Ok(_)) => {}
-            Ok(Err(())) => {
-                w.restore(&mark);
-                let _ = w.placeholder(ty, format_args!("{what} returned an error"));
-            }
-            Err(_) => {
-                warn_contained(
-                    w.site(),
-                    if what == "Debug" {
-                        "a Debug impl"
-                    } else {
-                        "a Display impl"
-                    },
-                );
-                if !w.st.full {
-                    w.restore(&mark);
-                    let _ = w.placeholder(ty, format_args!("{what} panicked"));
-                }
-            }
+        match &mut self.to {
+            To::Json(w) => fmt_guarded(&mut **w, ty, what, args),
+            To::Tape(r) => fmt_guarded(&mut **r, ty, what, args),
         }
     }
 }

@@ -154,16 +154,16 @@ impl Drop for Recorder {
 }
 
 impl Recorder {
-    /// A document recorded after what `tape` holds already (a span's input, before its
-    /// result).
+    /// A document (an object, like the writer's `begin_object`), in this thread's spare
+    /// tape buffer.
     #[inline]
-    pub(super) fn after(tape: Vec<u8>, rules: TapeRules, site: Site) -> Recorder {
+    fn new(rules: TapeRules, site: Site) -> Recorder {
         let max = rules.max_field_bytes as usize;
         let budget = max.saturating_mul(TAPE_FACTOR).saturating_add(LOOKAHEAD);
         Recorder {
-            limit: tape.len().saturating_add(budget).min(u32::MAX as usize),
+            limit: budget.min(u32::MAX as usize),
+            tape: spare(),
             leaf_max: max.saturating_add(LOOKAHEAD),
-            tape,
             scratch: String::new(),
             depth: 0,
             open: 1,
@@ -237,18 +237,15 @@ impl Recorder {
         }
     }
 
-    /// `tag` then `v` as a varint, in one copy.
+    /// `tag` then `v` as a varint (room reserved once).
     #[inline(always)]
-    fn tagged_varint(&mut self, tag: u8, mut v: u64) {
+    fn tagged_varint(&mut self, tag: u8, v: u64) {
         self.tape.reserve(11);
         self.tape.push(tag);
-        while v >= 0x80 {
-            self.tape.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        self.tape.push(v as u8);
+        self.varint(v);
     }
 
+    #[inline(always)]
     fn varint(&mut self, mut v: u64) {
         while v >= 0x80 {
             self.tape.push(v as u8 | 0x80);
@@ -427,28 +424,7 @@ pub(crate) fn input_tape(
     agent: Option<&str>,
     f: impl FnOnce(&mut Input<'_>),
 ) -> Taped {
-    Taped {
-        tape: record_input(spare(), rules, site, agent, f),
-    }
-}
-
-/// A function's result, `{"result": <value>}`, recorded as a tape.
-#[inline]
-pub(crate) fn result_tape(rules: TapeRules, site: Site, f: impl FnOnce(&mut Out<'_>)) -> Taped {
-    Taped {
-        tape: record_result(spare(), rules, site, f),
-    }
-}
-
-/// [`input_tape`] recorded after what `tape` holds; returns the tape.
-fn record_input(
-    tape: Vec<u8>,
-    rules: TapeRules,
-    site: Site,
-    agent: Option<&str>,
-    f: impl FnOnce(&mut Input<'_>),
-) -> Vec<u8> {
-    let mut r = Recorder::after(tape, rules, site);
+    let mut r = Recorder::new(rules, site);
     if let Some(name) = agent {
         r.arg("agent_name", |r| {
             let _ = r.leaf_str(name);
@@ -457,20 +433,15 @@ fn record_input(
     f(&mut Input {
         to: To::Tape(&mut r),
     });
-    r.finish()
+    Taped { tape: r.finish() }
 }
 
-/// [`result_tape`] recorded after what `tape` holds; returns the tape.
+/// A function's result, `{"result": <value>}`, recorded as a tape.
 #[inline]
-fn record_result(
-    tape: Vec<u8>,
-    rules: TapeRules,
-    site: Site,
-    f: impl FnOnce(&mut Out<'_>),
-) -> Vec<u8> {
-    let mut r = Recorder::after(tape, rules, site);
+pub(crate) fn result_tape(rules: TapeRules, site: Site, f: impl FnOnce(&mut Out<'_>)) -> Taped {
+    let mut r = Recorder::new(rules, site);
     r.arg(RESULT, |r| f(&mut Out { to: To::Tape(r) }));
-    r.finish()
+    Taped { tape: r.finish() }
 }
 
 /// A recorded document (see [`input_tape`]), in this thread's tape buffer until the
@@ -500,69 +471,6 @@ pub(crate) fn replay(handle: RulesHandle, site: Site, tape: &[u8]) -> Captured {
     let truncated = w.finish_doc();
     lease.put(w.into_parts().0);
     Captured { lease, truncated }
-}
-
-// ------------------------------------------------------------------ what `Out` records
-
-impl Recorder {
-    /// `Out::serialize`: a `Serialize` that fails or panics leaves a placeholder.
-    pub(super) fn value<T: Serialize + ?Sized>(&mut self, v: &T) {
-        if self.full {
-            return;
-        }
-        let mark = self.mark();
-        match crate::panic::contain(|| v.serialize(&mut *self)) {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) if self.full => {}
-            Ok(Err(e)) => {
-                self.restore(mark);
-                let _ = self.placeholder(
-                    std::any::type_name::<T>(),
-                    format_args!("not serializable: {e}"),
-                );
-            }
-            Err(_) => {
-                super::warn_contained(self.site(), "a Serialize impl");
-                if !self.full {
-                    self.restore(mark);
-                    let _ = self.placeholder(
-                        std::any::type_name::<T>(),
-                        format_args!("Serialize panicked"),
-                    );
-                }
-            }
-        }
-    }
-
-    /// `Out::debug` (and a `Display` leaf): the text, or a placeholder when the impl
-    /// fails or panics.
-    pub(super) fn fmt_value(&mut self, ty: &str, what: &str, args: fmt::Arguments<'_>) {
-        if self.full {
-            return;
-        }
-        let mark = self.mark();
-        match crate::panic::contain(|| self.leaf_fmt(args)) {
-            Ok(Ok(_)) => {}
-            Ok(Err(())) => {
-                self.restore(mark);
-                let _ = self.placeholder(ty, format_args!("{what} returned an error"));
-            }
-            Err(_) => {
-                super::warn_contained(
-                    self.site(),
-                    if what == "Debug" {
-                        "a Debug impl"
-                    } else {
-                        "a Display impl"
-                    },
-                );
-                if !self.full {
-                    self.restore(mark);
-                    let _ = self.placeholder(ty, format_args!("{what} panicked"));
-                }
-            }
-        }
-    }
 }
 
 /// This thread's spare tape buffer (an empty one when it is lent out).

@@ -32,6 +32,17 @@ macro_rules! widened {
     )*};
 }
 
+/// Values kept as their little-endian bytes after their tag.
+macro_rules! fixed_width {
+    ($($f:ident: $t:ty => $tag:ident),*) => {$(
+        fn $f(self, v: $t) -> R {
+            self.event(op::$tag)?;
+            self.tape.extend_from_slice(&v.to_le_bytes());
+            Ok(())
+        }
+    )*};
+}
+
 /// The writer's depth rule for a variant's fields (see `ser::begin_variant`): two
 /// containers.
 const VARIANT_LEVELS: u32 = 2;
@@ -52,28 +63,12 @@ impl ser::Serializer for &mut Recorder {
         serialize_i64: i64 => int, serialize_u8: u8 => uint, serialize_u16: u16 => uint,
         serialize_u32: u32 => uint, serialize_u64: u64 => uint
     }
-    fn serialize_i128(self, v: i128) -> R {
-        self.event(op::I128)?;
-        self.tape.extend_from_slice(&v.to_le_bytes());
-        Ok(())
-    }
-    fn serialize_u128(self, v: u128) -> R {
-        self.event(op::U128)?;
-        self.tape.extend_from_slice(&v.to_le_bytes());
-        Ok(())
+    fixed_width! {
+        serialize_i128: i128 => I128, serialize_u128: u128 => U128,
+        serialize_f32: f32 => F32, serialize_f64: f64 => F64
     }
     fn serialize_bool(self, v: bool) -> R {
         self.event(if v { op::TRUE } else { op::FALSE })
-    }
-    fn serialize_f32(self, v: f32) -> R {
-        self.event(op::F32)?;
-        self.tape.extend_from_slice(&v.to_le_bytes());
-        Ok(())
-    }
-    fn serialize_f64(self, v: f64) -> R {
-        self.event(op::F64)?;
-        self.tape.extend_from_slice(&v.to_le_bytes());
-        Ok(())
     }
     fn serialize_char(self, v: char) -> R {
         self.leaf_str(v.encode_utf8(&mut [0u8; 4]))
