@@ -153,6 +153,12 @@ impl Cached {
 #[allow(clippy::redundant_allocation)]
 pub(crate) type ThreadConfig = std::rc::Rc<Arc<Config>>;
 
+/// The client's generation: it changes whenever the global client does.
+#[inline(always)]
+pub(crate) fn generation() -> u64 {
+    GENERATION.load(Acquire)
+}
+
 /// Whether spans are recorded at all (a client is initialised and enabled).
 #[inline]
 pub(crate) fn active() -> bool {

@@ -1,7 +1,8 @@
 //! What the attribute macros expand to. Not a stable API: only the macros call it.
 
 pub use crate::local::capture::{
-    Capture, CaptureDebug, CaptureOpaque, CaptureScalar, CaptureSerialize, Input, Out, TextOut,
+    Capture, CaptureDebug, CaptureOpaque, CaptureScalar, CaptureSerialize, Input, Out,
+    SiteDecision, TextOut,
 };
 pub use crate::local::record::CallSite;
 pub use crate::registry::Entry;
@@ -79,20 +80,21 @@ impl Wants {
         Wants::decide(cs, ctx)
     }
 
-    /// What the policy lets this call capture.
+    /// What the policy lets this call capture: a test capture's, else the client's,
+    /// read from the call site's word (see `SiteDecision`).
     #[inline(never)]
     fn decide(cs: &'static CallSite, ctx: &context::Ctx) -> Wants {
-        let policy = match &ctx.sink {
-            Some(s) => Some(s.config().capture),
-            None => crate::client::with_config(|c| c.capture),
+        let (input, output) = match &ctx.sink {
+            Some(s) => sink_allows(cs, s),
+            None => match cs.decided.get(cs.kind) {
+                d if d.rules.is_some() => (d.input, d.output),
+                _ => return Wants::OFF,
+            },
         };
-        let Some(p) = policy else {
-            return Wants::OFF;
-        };
-        let want_in = cs.capture_input && p.allows_input(cs.kind);
+        let want_in = cs.capture_input && input;
         Wants {
             want_in,
-            want_out: cs.capture_output && p.allows_output(),
+            want_out: cs.capture_output && output,
             input_pending: want_in && cs.kind == Kind::Agent,
             to_sink: ctx.sink.is_some(),
         }
@@ -116,25 +118,65 @@ impl Wants {
         Some(capture::input_tape(rules, Some(site), agent, f))
     }
 
-    /// What recording needs of the rules of span `id`, on this thread: its test
-    /// capture's, else the client's (looked up here rather than kept in every handle,
-    /// which would grow the handle of a span that captures nothing).
-    fn tape_rules(&self, id: staso_types::SpanId) -> Option<capture::TapeRules> {
+    /// What recording needs of the rules of span `id` (of call site `cs`), on this
+    /// thread: its test capture's, else the client's, from the call site's word (looked
+    /// up here rather than kept in every handle, which would grow the handle of a span
+    /// that captures nothing).
+    #[inline(always)]
+    fn tape_rules(
+        &self,
+        cs: &'static CallSite,
+        id: staso_types::SpanId,
+    ) -> Option<capture::TapeRules> {
         if self.to_sink {
-            let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten();
-            tape_rules_of(sink.as_ref())
+            sink_tape_rules(id)
         } else {
-            tape_rules_of(None)
+            cs.decided.get(cs.kind).rules
         }
     }
 }
 
-/// What recording needs of the rules of spans that go to `sink`, or to the client.
-fn tape_rules_of(sink: Option<&std::sync::Arc<dyn context::Sink>>) -> Option<capture::TapeRules> {
-    match sink {
-        Some(s) => Some(capture::TapeRules::of(s.config())),
-        None => crate::client::tape_rules(),
+/// What a test capture's policy lets call site `cs` capture (input, output). Out of line:
+/// the client's case is the one that counts.
+#[cold]
+#[inline(never)]
+fn sink_allows(cs: &'static CallSite, sink: &std::sync::Arc<dyn context::Sink>) -> (bool, bool) {
+    let p = sink.config().capture;
+    (p.allows_input(cs.kind), p.allows_output())
+}
+
+/// The rules of span `id`'s test capture, read from its frame.
+#[cold]
+#[inline(never)]
+fn sink_tape_rules(id: staso_types::SpanId) -> Option<capture::TapeRules> {
+    let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten()?;
+    Some(capture::TapeRules::of(sink.config()))
+}
+
+/// What recording needs of the rules of spans that go to `sink`, or to the client (from
+/// the word of their call site `cs`, when there is one).
+fn tape_rules_of(
+    sink: Option<&std::sync::Arc<dyn context::Sink>>,
+    cs: Option<&'static CallSite>,
+) -> Option<capture::TapeRules> {
+    match (sink, cs) {
+        (Some(s), _) => Some(capture::TapeRules::of(s.config())),
+        (None, Some(cs)) => cs.decided.get(cs.kind).rules,
+        (None, None) => crate::client::tape_rules(),
     }
+}
+
+/// Whether the value of an argument named `name` is redacted (when redaction is on): the
+/// SDK's rule for secret-looking keys, which the attributes evaluate in a constant for
+/// each argument of a function, so that no call asks it again.
+///
+/// ```
+/// const SECRET: bool = staso_core::__private::is_secret_name("api_key");
+/// assert!(SECRET);
+/// assert!(!staso_core::__private::is_secret_name("query"));
+/// ```
+pub const fn is_secret_name(name: &str) -> bool {
+    capture::is_secret_key(name)
 }
 
 /// A sync function's span: current on this thread from `enter` until dropped.
@@ -222,33 +264,29 @@ impl FnSpan {
     pub fn is_recording(&self) -> bool {
         self.guard.is_recording()
     }
-    /// Captures the arguments: `f` adds them to the input (called only when input is
-    /// captured).
+    /// Captures the arguments of call site `cs`: `f` adds them to the input (called only
+    /// when input is captured).
     #[track_caller]
-    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, f: F) {
-        self.args_at(Location::caller(), f);
+    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, cs: &'static CallSite, f: F) {
+        self.args_at(cs, Location::caller(), f);
     }
 
-    fn args_at(&mut self, site: &'static Location<'static>, f: impl FnOnce(&mut Input<'_>)) {
+    fn args_at(
+        &mut self,
+        cs: &'static CallSite,
+        site: &'static Location<'static>,
+        f: impl FnOnce(&mut Input<'_>),
+    ) {
         let Some(id) = self.guard.id().filter(|_| self.wants.want_in) else {
             return;
         };
-        // The frame is visited for an agent's call site (its name is its input).
-        let cs = if self.wants.input_pending {
-            let Some(cs) =
-                context::with_frame(id, |fr| fr.record.as_ref().and_then(|r| r.callsite))
-            else {
-                return;
-            };
-            cs
-        } else {
-            None
-        };
-        let Some(rules) = self.wants.tape_rules(id) else {
+        let Some(rules) = self.wants.tape_rules(cs, id) else {
             return;
         };
-        if let Some(t) = self.wants.input(cs, rules, site, f) {
-            current_frame(id, |r, _| r.extras().set_input_tape(t.tape(), Some(site)));
+        if let Some(t) = self.wants.input(Some(cs), rules, site, f) {
+            current_frame(&self.guard, |r, _| {
+                r.extras().set_input_tape(t.tape(), Some(site))
+            });
         }
     }
     /// Adds a metadata attribute, written by `f`.
@@ -258,26 +296,28 @@ impl FnSpan {
             let site = Location::caller();
             if let Some(id) = self.guard.id() {
                 if let Some(c) = metadata(frame_rules(id), site, key, f) {
-                    current_frame(id, |r, _| {
+                    current_frame(&self.guard, |r, _| {
                         r.extras().set_metadata(key, c.text(), c.truncated)
                     });
                 }
             }
         }
     }
-    /// Records the returned value, written by `f`, as this span's output
-    /// (`{"result": value}`), when the output is captured.
+    /// Records the returned value, written by `f`, as the output (`{"result": value}`)
+    /// of this span of call site `cs`, when the output is captured.
     #[track_caller]
-    pub fn output<F: FnOnce(&mut Out<'_>)>(&self, f: F) {
+    pub fn output<F: FnOnce(&mut Out<'_>)>(&self, cs: &'static CallSite, f: F) {
         let site = Location::caller();
         let Some(id) = self.guard.id().filter(|_| self.wants.want_out) else {
             return;
         };
-        let Some(rules) = self.wants.tape_rules(id) else {
+        let Some(rules) = self.wants.tape_rules(cs, id) else {
             return;
         };
         let t = capture::result_tape(rules, Some(site), f);
-        current_frame(id, |r, _| r.extras().set_output_tape(t.tape(), Some(site)));
+        current_frame(&self.guard, |r, _| {
+            r.extras().set_output_tape(t.tape(), Some(site))
+        });
     }
     /// Records an `Err` on this span: status `error`, its message (written by `f`; the
     /// encoder sends it when the policy allows), and its type name as `exception.type`.
@@ -286,7 +326,9 @@ impl FnSpan {
         let site = Location::caller();
         let Some(id) = self.guard.id() else { return };
         let msg = frame_rules(id).map(|rules| capture::text(rules, Some(site), "error_message", f));
-        current_frame(id, |r, _| set_error(r, std::any::type_name::<E>(), msg));
+        current_frame(&self.guard, |r, _| {
+            set_error(r, std::any::type_name::<E>(), msg)
+        });
     }
     /// Ends the opening: an agent's input is stored when no argument was, and a root's
     /// provisional copy is sent. A nested span with nothing pending has nothing to do here.
@@ -301,12 +343,18 @@ impl FnSpan {
     #[inline(never)]
     fn store_opening(&mut self, site: &'static Location<'static>) {
         if self.wants.input_pending {
-            self.args_at(site, |_| {});
+            // An agent's input (its name) with no argument stored: its call site is in its
+            // record.
+            let cs = self
+                .guard
+                .with_frame(|fr| fr.record.as_ref().and_then(|r| r.callsite))
+                .flatten();
+            if let Some(cs) = cs {
+                self.args_at(cs, site, |_| {});
+            }
         }
         if self.root {
-            if let Some(id) = self.guard.id() {
-                current_frame(id, |record, ctx| announce(record, ctx));
-            }
+            current_frame(&self.guard, |record, ctx| announce(record, ctx));
         }
     }
 }
@@ -318,8 +366,8 @@ fn frame_rules(id: staso_types::SpanId) -> Option<RulesHandle> {
     RulesHandle::of(sink.as_ref())
 }
 
-fn current_frame(id: staso_types::SpanId, f: impl FnOnce(&mut SpanRecord, &context::Ctx)) {
-    context::with_frame(id, |frame: &mut Frame| {
+fn current_frame(guard: &SpanGuard, f: impl FnOnce(&mut SpanRecord, &context::Ctx)) {
+    guard.with_frame(|frame: &mut Frame| {
         if let Some(r) = frame.record.as_mut() {
             f(r, &frame.ctx)
         }
@@ -365,12 +413,17 @@ impl AsyncFnSpan {
     /// Captures the arguments: `f` adds them to the input (called only when input is
     /// captured).
     #[track_caller]
-    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, f: F) {
+    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, _cs: &'static CallSite, f: F) {
+        self.args_at(f);
+    }
+
+    #[track_caller]
+    fn args_at(&mut self, f: impl FnOnce(&mut Input<'_>)) {
         let site = Location::caller();
         let Some((record, ctx)) = &mut self.span.inner else {
             return;
         };
-        let Some(rules) = tape_rules_of(ctx.sink.as_ref()) else {
+        let Some(rules) = tape_rules_of(ctx.sink.as_ref(), record.callsite) else {
             return;
         };
         if let Some(c) = self.wants.input(record.callsite, rules, site, f) {
@@ -394,7 +447,7 @@ impl AsyncFnSpan {
     #[track_caller]
     pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
         if self.wants.input_pending {
-            self.args(|_| {});
+            self.args_at(|_| {});
         }
         if let Some((record, ctx)) = &self.span.inner {
             announce(record, ctx);
@@ -569,6 +622,12 @@ impl GuardInput {
         if let Some(m) = &mut self.input {
             m.insert(name.to_string(), capture::value(f));
         }
+    }
+
+    /// [`GuardInput::arg`], called the way the attributes call `Input::arg_known` (the
+    /// guard's input is checked as a whole, so `_secret` is not needed here).
+    pub fn arg_known<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, _secret: bool, f: F) {
+        self.arg(name, f);
     }
 
     fn input(&mut self) -> Value {

@@ -301,6 +301,29 @@ pub(crate) fn with_frame<R>(span: SpanId, f: impl FnOnce(&mut Frame) -> R) -> Op
     .flatten()
 }
 
+/// [`with_frame`] for a frame pushed at `depth` (see [`push_child`]): looked at there
+/// first, which is where it is unless frames were removed out of order below it.
+#[inline]
+pub(crate) fn with_frame_at<R>(
+    depth: usize,
+    span: SpanId,
+    f: impl FnOnce(&mut Frame) -> R,
+) -> Option<R> {
+    stack(|s| {
+        let mut s = s.try_borrow_mut().ok()?;
+        let at = depth
+            .checked_sub(1)
+            .filter(|&i| s.get(i).is_some_and(|fr| holds(fr, span)));
+        let frame = match at {
+            Some(i) => &mut s[i],
+            None => span_frame(&mut s, span)?,
+        };
+        Some(f(frame))
+    })
+    .ok()
+    .flatten()
+}
+
 /// Stops recording below span `span` (it was discarded): its children are not recorded.
 pub(crate) fn stop_recording(span: SpanId) {
     let _ = stack(|s| {

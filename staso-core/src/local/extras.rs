@@ -5,6 +5,7 @@ use super::capture::{self, RulesHandle, Site};
 use crossbeam_queue::ArrayQueue;
 use smallvec::SmallVec;
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
@@ -201,13 +202,12 @@ impl Extras {
     fn push_bytes(&mut self, b: &[u8]) -> Piece {
         let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let len = self.text.len();
-        if len + b.len() > INLINE {
-            self.text.reserve_exact(b.len());
+        if self.text.capacity() - len < b.len() {
+            self.grow(b.len());
         }
         // `extend_from_slice` is SmallVec's general insert (a shift of the tail, then the
         // copy): ~70 instructions for what is an append.
-        self.text.reserve(b.len());
-        // SAFETY: the `reserve` above leaves room for `b.len()` more bytes after `len`,
+        // SAFETY: the check above (or `grow`) leaves room for `b.len()` more bytes after `len`,
         // so the destination is inside the buffer's allocation (inline or on the heap) and
         // cannot overlap `b`, which is borrowed separately; after the copy those bytes are
         // initialised, so the length may include them.
@@ -219,6 +219,16 @@ impl Extras {
             start: offset(len),
             end: offset(len + b.len()),
         }
+    }
+
+    /// Room for `n` more bytes of text: exactly that past the inline part (a big field
+    /// takes what it needs, not the next power of two).
+    #[cold]
+    fn grow(&mut self, n: usize) {
+        if self.text.len() + n > INLINE {
+            self.text.reserve_exact(n);
+        }
+        self.text.reserve(n);
     }
 
     fn bytes(&self, p: Piece) -> &[u8] {
@@ -423,25 +433,97 @@ impl Extras {
 }
 /// A span's [`Extras`], in a box that goes back to a pool shared by all threads when the
 /// span is dropped (by the batcher, once sent). A span that captures something then costs
-/// its thread a pop from the pool rather than a `malloc` whose memory another thread freed
-/// (glibc's slow path, and most of what capturing small values cost).
+/// its thread a pop from its own stash rather than a `malloc` whose memory another thread
+/// freed (glibc's slow path, and most of what capturing small values cost).
+///
+/// Boxes travel between threads [`STASHED`] at a time: a thread that drops boxes (the
+/// batcher) keeps them until it has a chunk to give the pool, and a thread that takes
+/// them (a caller) takes a whole chunk when its stash is empty. So the shared queue is
+/// touched once per chunk, not once per span.
 pub(crate) struct ExtrasBox(ManuallyDrop<Box<Extras>>);
 
 /// Boxes kept for reuse (about 400 bytes each): enough for the spans in flight of a busy
-/// process (the default queue holds 10 000), 1.6 MiB at most.
+/// process (the default queue holds 10 000), 1.6 MiB at most, plus at most
+/// 2 × [`STASHED`] in each thread's stash.
 const POOLED: usize = 4096;
 
-fn pool() -> &'static ArrayQueue<Box<Extras>> {
-    static POOL: OnceLock<ArrayQueue<Box<Extras>>> = OnceLock::new();
-    POOL.get_or_init(|| ArrayQueue::new(POOLED))
+/// Boxes that move between a thread's stash and the pool at once.
+const STASHED: usize = 16;
+
+/// A thread's boxes, or a chunk of them on its way between threads: boxed, because a box
+/// moves into a span's record as it is.
+#[allow(clippy::vec_box)]
+type Boxes = Vec<Box<Extras>>;
+
+/// Chunks of [`STASHED`] boxes.
+fn pool() -> &'static ArrayQueue<Boxes> {
+    static POOL: OnceLock<ArrayQueue<Boxes>> = OnceLock::new();
+    POOL.get_or_init(|| ArrayQueue::new(POOLED / STASHED))
+}
+
+/// A thread's boxes: taken one at a time, received and given to the pool a chunk at a
+/// time; given to the pool when the thread exits.
+struct Stash(Boxes);
+
+impl Drop for Stash {
+    fn drop(&mut self) {
+        while !self.0.is_empty() {
+            ship(&mut self.0);
+        }
+    }
+}
+
+thread_local! {
+    static STASH: RefCell<Stash> = const { RefCell::new(Stash(Vec::new())) };
 }
 
 impl ExtrasBox {
+    #[inline]
     pub(crate) fn take() -> ExtrasBox {
         // A pooled box is empty already (see `Drop`).
-        let b = pool().pop().unwrap_or_default();
+        let b = STASH
+            .try_with(|s| {
+                let mut s = s.try_borrow_mut().ok()?;
+                s.0.pop().or_else(|| refill(&mut s.0))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         ExtrasBox(ManuallyDrop::new(b))
     }
+}
+
+/// An empty stash takes a chunk from the pool and returns one of its boxes (`None`
+/// when the pool is empty).
+#[cold]
+fn refill(stash: &mut Boxes) -> Option<Box<Extras>> {
+    let chunk = pool().pop()?;
+    *stash = chunk;
+    stash.pop()
+}
+
+/// Gives up to [`STASHED`] boxes of `stash` to the pool (dropped when it is full).
+#[cold]
+fn ship(stash: &mut Boxes) {
+    let chunk = stash.split_off(stash.len().saturating_sub(STASHED));
+    let _ = pool().push(chunk);
+}
+
+/// Keeps an emptied box in this thread's stash, for this thread's next capture or, a
+/// chunk at a time, for the pool.
+fn stash(b: Box<Extras>) {
+    let kept = STASH.try_with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return Some(b);
+        };
+        if s.0.len() >= 2 * STASHED {
+            ship(&mut s.0);
+        }
+        s.0.push(b);
+        None
+    });
+    // A thread whose stash is gone (it is exiting) or in use drops the box.
+    drop(kept);
 }
 
 impl Drop for ExtrasBox {
@@ -457,7 +539,7 @@ impl Drop for ExtrasBox {
         } else {
             let mut b = b;
             std::mem::forget(std::mem::take(&mut *b));
-            let _ = pool().push(b);
+            stash(b);
         }
     }
 }

@@ -85,6 +85,9 @@ pub struct CallSite {
     pub capture_input: bool,
     /// `capture_output = false` turns result capture off for this function.
     pub capture_output: bool,
+    /// What the client's capture policy decided for this call site (the SDK fills it;
+    /// written as [`SiteDecision::NEW`](crate::__private::SiteDecision::NEW)).
+    pub decided: super::capture::SiteDecision,
 }
 
 /// A span as it travels from the caller's thread to the batcher.

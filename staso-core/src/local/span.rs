@@ -302,6 +302,13 @@ impl SpanGuard {
     pub(crate) fn id(&self) -> Option<SpanId> {
         self.span
     }
+
+    /// Runs `f` on this span's frame: found at the depth it was pushed at (the usual
+    /// case), else searched for.
+    #[inline]
+    pub(crate) fn with_frame<R>(&self, f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
+        context::with_frame_at(self.depth, self.span?, f)
+    }
 }
 
 setters!(SpanGuard);

@@ -64,6 +64,15 @@ impl Probe {
         }
     }
 
+    /// The arguments [`Probe::output`] takes before the closure: the entered span is told
+    /// its call site (whose word holds the client's capture rules).
+    fn output_site(self) -> TokenStream {
+        match self {
+            Probe::Entered => quote!(&__STASO_CALLSITE,),
+            Probe::Started => TokenStream::new(),
+        }
+    }
+
     /// What records an `Err`, like [`Probe::output`].
     fn error(self) -> TokenStream {
         match self {
@@ -126,7 +135,8 @@ pub(super) fn capture_traits() -> TokenStream {
     }
 }
 
-/// `<into>.arg(key, ..)` for each argument, under its own cfgs.
+/// `<into>.arg_known(key, secret, ..)` for each argument, under its own cfgs: whether the
+/// key looks secret is a constant, evaluated by the compiler.
 pub(super) fn write_args(into: TokenStream, captures: &[ArgCapture]) -> TokenStream {
     captures
         .iter()
@@ -135,9 +145,16 @@ pub(super) fn write_args(into: TokenStream, captures: &[ArgCapture]) -> TokenStr
             let capture = capture(c.value.clone());
             quote! {
                 #(#cfgs)*
-                #into.arg(#key, |__staso_out| {
-                    #capture
-                });
+                #into.arg_known(
+                    #key,
+                    {
+                        const __STASO_SECRET: bool = ::staso::__private::is_secret_name(#key);
+                        __STASO_SECRET
+                    },
+                    |__staso_out| {
+                        #capture
+                    },
+                );
             }
         })
         .collect()
@@ -155,7 +172,7 @@ pub(super) fn capture_block(a: &SpanArgs, captures: &[ArgCapture], probe: Probe)
         let args = write_args(quote!(__staso_input), captures);
         quote! {
             if __staso_span.wants_input() {
-                __staso_span.args(|__staso_input| { #args });
+                __staso_span.args(&__STASO_CALLSITE, |__staso_input| { #args });
             }
         }
     };
@@ -207,6 +224,7 @@ pub(super) fn record_returned(
 fn outcome(output: Option<&Type>, probe: Probe) -> TokenStream {
     let (wants_output, recording) = (probe.wants_output(), probe.recording());
     let (record_output, record_error) = (probe.output(), probe.error());
+    let site = probe.output_site();
     let traits = capture_traits();
     if output.is_some_and(is_result) {
         let capture = capture(quote!(__staso_ok));
@@ -218,7 +236,7 @@ fn outcome(output: Option<&Type>, probe: Probe) -> TokenStream {
                 match &__staso_ret {
                     ::core::result::Result::Ok(__staso_ok) => {
                         if #wants_output {
-                            #record_output(|__staso_out| {
+                            #record_output(#site |__staso_out| {
                                 #capture
                             });
                         }
@@ -237,7 +255,7 @@ fn outcome(output: Option<&Type>, probe: Probe) -> TokenStream {
         quote! {
             if #wants_output {
                 #traits
-                #record_output(|__staso_out| {
+                #record_output(#site |__staso_out| {
                     #capture
                 });
             }

@@ -109,6 +109,7 @@ fn registration(a: &SpanArgs, ident: &syn::Ident) -> TokenStream {
             tags: &[#(#tags),*],
             capture_input: #ci,
             capture_output: #co,
+            decided: ::staso::__private::SiteDecision::NEW,
         };
     }
 }

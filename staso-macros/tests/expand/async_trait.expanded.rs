@@ -29,6 +29,7 @@ where
         tags: &[],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     Box::pin(async move {
         #[allow(unused_mut)]
@@ -41,40 +42,61 @@ where
             };
             if __staso_span.wants_input() {
                 __staso_span
-                    .args(|__staso_input| {
-                        __staso_input
-                            .arg(
-                                "key",
-                                |__staso_out| {
-                                    (&&&&::staso::__private::Capture(&key))
-                                        .__staso_capture(__staso_out)
-                                },
-                            );
-                        __staso_input
-                            .arg(
-                                "a",
-                                |__staso_out| {
-                                    (&&&&::staso::__private::Capture({
-                                        #[allow(unused_variables, clippy::toplevel_ref_arg)]
-                                        let (a, b) = &__arg2;
-                                        a
-                                    }))
-                                        .__staso_capture(__staso_out)
-                                },
-                            );
-                        __staso_input
-                            .arg(
-                                "b",
-                                |__staso_out| {
-                                    (&&&&::staso::__private::Capture({
-                                        #[allow(unused_variables, clippy::toplevel_ref_arg)]
-                                        let (a, b) = &__arg2;
-                                        b
-                                    }))
-                                        .__staso_capture(__staso_out)
-                                },
-                            );
-                    });
+                    .args(
+                        &__STASO_CALLSITE,
+                        |__staso_input| {
+                            __staso_input
+                                .arg_known(
+                                    "key",
+                                    {
+                                        const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                            "key",
+                                        );
+                                        __STASO_SECRET
+                                    },
+                                    |__staso_out| {
+                                        (&&&&::staso::__private::Capture(&key))
+                                            .__staso_capture(__staso_out)
+                                    },
+                                );
+                            __staso_input
+                                .arg_known(
+                                    "a",
+                                    {
+                                        const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                            "a",
+                                        );
+                                        __STASO_SECRET
+                                    },
+                                    |__staso_out| {
+                                        (&&&&::staso::__private::Capture({
+                                            #[allow(unused_variables, clippy::toplevel_ref_arg)]
+                                            let (a, b) = &__arg2;
+                                            a
+                                        }))
+                                            .__staso_capture(__staso_out)
+                                    },
+                                );
+                            __staso_input
+                                .arg_known(
+                                    "b",
+                                    {
+                                        const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                            "b",
+                                        );
+                                        __STASO_SECRET
+                                    },
+                                    |__staso_out| {
+                                        (&&&&::staso::__private::Capture({
+                                            #[allow(unused_variables, clippy::toplevel_ref_arg)]
+                                            let (a, b) = &__arg2;
+                                            b
+                                        }))
+                                            .__staso_capture(__staso_out)
+                                    },
+                                );
+                        },
+                    );
             }
         }
         let __staso_wants_output = __staso_span.wants_output();

@@ -14,6 +14,7 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
         tags: &[],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
     let mut __staso_span = ::staso::__private::enter(&__STASO_CALLSITE);
@@ -25,16 +26,25 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .args(|__staso_input| {
-                    __staso_input
-                        .arg(
-                            "path",
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(&path))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
-                });
+                .args(
+                    &__STASO_CALLSITE,
+                    |__staso_input| {
+                        __staso_input
+                            .arg_known(
+                                "path",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "path",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&path))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    },
+                );
         }
         if __staso_span.is_recording() {
             {
@@ -71,8 +81,14 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
             CaptureSerialize as _,
         };
         __staso_guard
-            .arg(
+            .arg_known(
                 "path",
+                {
+                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                        "path",
+                    );
+                    __STASO_SECRET
+                },
                 |__staso_out| {
                     (&&&&::staso::__private::Capture(&path)).__staso_capture(__staso_out)
                 },
@@ -121,10 +137,13 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
             ::core::result::Result::Ok(__staso_ok) => {
                 if __staso_span.wants_output() {
                     __staso_span
-                        .output(|__staso_out| {
-                            (&&&&::staso::__private::Capture(__staso_ok))
-                                .__staso_capture(__staso_out)
-                        });
+                        .output(
+                            &__STASO_CALLSITE,
+                            |__staso_out| {
+                                (&&&&::staso::__private::Capture(__staso_ok))
+                                    .__staso_capture(__staso_out)
+                            },
+                        );
                 }
             }
             ::core::result::Result::Err(__staso_err) => {
@@ -157,6 +176,7 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
         tags: &[],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
     let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
@@ -168,24 +188,39 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
         };
         if __staso_span.wants_input() {
             __staso_span
-                .args(|__staso_input| {
-                    __staso_input
-                        .arg(
-                            "to",
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(&to))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
-                    __staso_input
-                        .arg(
-                            "subject",
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(&subject))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
-                });
+                .args(
+                    &__STASO_CALLSITE,
+                    |__staso_input| {
+                        __staso_input
+                            .arg_known(
+                                "to",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "to",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&to))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                        __staso_input
+                            .arg_known(
+                                "subject",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "subject",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&subject))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    },
+                );
         }
     }
     #[allow(unused_mut)]
@@ -197,15 +232,27 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
             CaptureSerialize as _,
         };
         __staso_guard
-            .arg(
+            .arg_known(
                 "to",
+                {
+                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                        "to",
+                    );
+                    __STASO_SECRET
+                },
                 |__staso_out| {
                     (&&&&::staso::__private::Capture(&to)).__staso_capture(__staso_out)
                 },
             );
         __staso_guard
-            .arg(
+            .arg_known(
                 "subject",
+                {
+                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                        "subject",
+                    );
+                    __STASO_SECRET
+                },
                 |__staso_out| {
                     (&&&&::staso::__private::Capture(&subject))
                         .__staso_capture(__staso_out)
@@ -294,6 +341,7 @@ fn located(r#type: u8) -> &'static std::panic::Location<'static> {
         tags: &["hot"],
         capture_input: true,
         capture_output: false,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
     let mut __staso_span = ::staso::__private::enter(&__STASO_CALLSITE);
@@ -305,16 +353,25 @@ fn located(r#type: u8) -> &'static std::panic::Location<'static> {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .args(|__staso_input| {
-                    __staso_input
-                        .arg(
-                            "type",
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(&r#type))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
-                });
+                .args(
+                    &__STASO_CALLSITE,
+                    |__staso_input| {
+                        __staso_input
+                            .arg_known(
+                                "type",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "type",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&r#type))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    },
+                );
         }
     }
     __staso_span.opened();
@@ -336,6 +393,7 @@ fn forever(code: i32) -> ! {
         tags: &[],
         capture_input: false,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
     let mut __staso_span = ::staso::__private::enter(&__STASO_CALLSITE);
@@ -358,6 +416,7 @@ fn unpinned(n: u8) -> impl Future<Output = u8> + Unpin {
         tags: &[],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
     let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
@@ -369,16 +428,25 @@ fn unpinned(n: u8) -> impl Future<Output = u8> + Unpin {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .args(|__staso_input| {
-                    __staso_input
-                        .arg(
-                            "n",
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(&n))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
-                });
+                .args(
+                    &__STASO_CALLSITE,
+                    |__staso_input| {
+                        __staso_input
+                            .arg_known(
+                                "n",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "n",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&n))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    },
+                );
         }
         if ::staso::__private::enabled() {
             {
@@ -436,6 +504,7 @@ fn nothing() {
         tags: &[],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
     let mut __staso_span = ::staso::__private::enter(&__STASO_CALLSITE);
@@ -468,10 +537,13 @@ fn nothing() {
             CaptureSerialize as _,
         };
         __staso_span
-            .output(|__staso_out| {
-                (&&&&::staso::__private::Capture(&__staso_ret))
-                    .__staso_capture(__staso_out)
-            });
+            .output(
+                &__STASO_CALLSITE,
+                |__staso_out| {
+                    (&&&&::staso::__private::Capture(&__staso_ret))
+                        .__staso_capture(__staso_out)
+                },
+            );
     }
     __staso_ret
 }
@@ -505,6 +577,7 @@ where
         tags: &[],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     Box::pin(async move {
         #[allow(unused_mut)]
@@ -517,32 +590,47 @@ where
             };
             if __staso_span.wants_input() {
                 __staso_span
-                    .args(|__staso_input| {
-                        __staso_input
-                            .arg(
-                                "key",
-                                |__staso_out| {
-                                    (&&&&::staso::__private::Capture({
-                                        #[allow(unused_variables, clippy::toplevel_ref_arg)]
-                                        let Pair { key, secret } = &__arg1;
-                                        key
-                                    }))
-                                        .__staso_capture(__staso_out)
-                                },
-                            );
-                        __staso_input
-                            .arg(
-                                "secret",
-                                |__staso_out| {
-                                    (&&&&::staso::__private::Capture({
-                                        #[allow(unused_variables, clippy::toplevel_ref_arg)]
-                                        let Pair { key, secret } = &__arg1;
-                                        secret
-                                    }))
-                                        .__staso_capture(__staso_out)
-                                },
-                            );
-                    });
+                    .args(
+                        &__STASO_CALLSITE,
+                        |__staso_input| {
+                            __staso_input
+                                .arg_known(
+                                    "key",
+                                    {
+                                        const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                            "key",
+                                        );
+                                        __STASO_SECRET
+                                    },
+                                    |__staso_out| {
+                                        (&&&&::staso::__private::Capture({
+                                            #[allow(unused_variables, clippy::toplevel_ref_arg)]
+                                            let Pair { key, secret } = &__arg1;
+                                            key
+                                        }))
+                                            .__staso_capture(__staso_out)
+                                    },
+                                );
+                            __staso_input
+                                .arg_known(
+                                    "secret",
+                                    {
+                                        const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                            "secret",
+                                        );
+                                        __STASO_SECRET
+                                    },
+                                    |__staso_out| {
+                                        (&&&&::staso::__private::Capture({
+                                            #[allow(unused_variables, clippy::toplevel_ref_arg)]
+                                            let Pair { key, secret } = &__arg1;
+                                            secret
+                                        }))
+                                            .__staso_capture(__staso_out)
+                                    },
+                                );
+                        },
+                    );
             }
         }
         #[allow(unused_mut)]
@@ -554,8 +642,14 @@ where
                 CaptureSerialize as _,
             };
             __staso_guard
-                .arg(
+                .arg_known(
                     "key",
+                    {
+                        const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                            "key",
+                        );
+                        __STASO_SECRET
+                    },
                     |__staso_out| {
                         (&&&&::staso::__private::Capture({
                             #[allow(unused_variables, clippy::toplevel_ref_arg)]
@@ -566,8 +660,14 @@ where
                     },
                 );
             __staso_guard
-                .arg(
+                .arg_known(
                     "secret",
+                    {
+                        const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                            "secret",
+                        );
+                        __STASO_SECRET
+                    },
                     |__staso_out| {
                         (&&&&::staso::__private::Capture({
                             #[allow(unused_variables, clippy::toplevel_ref_arg)]
@@ -669,6 +769,7 @@ fn opaque(&self) -> Pin<Box<dyn Stream>> {
         tags: &[],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     Box::pin(async move {
         #[allow(unused_mut)]

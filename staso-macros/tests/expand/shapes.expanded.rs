@@ -14,6 +14,7 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
         tags: &["payments"],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
     let mut __staso_span = ::staso::__private::enter(&__STASO_CALLSITE);
@@ -25,24 +26,39 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .args(|__staso_input| {
-                    __staso_input
-                        .arg(
-                            "charge",
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(&charge))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
-                    __staso_input
-                        .arg(
-                            "cents",
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(&cents))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
-                });
+                .args(
+                    &__STASO_CALLSITE,
+                    |__staso_input| {
+                        __staso_input
+                            .arg_known(
+                                "charge",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "charge",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&charge))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                        __staso_input
+                            .arg_known(
+                                "cents",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "cents",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&cents))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    },
+                );
         }
         if __staso_span.is_recording() {
             {
@@ -97,10 +113,13 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
             ::core::result::Result::Ok(__staso_ok) => {
                 if __staso_span.wants_output() {
                     __staso_span
-                        .output(|__staso_out| {
-                            (&&&&::staso::__private::Capture(__staso_ok))
-                                .__staso_capture(__staso_out)
-                        });
+                        .output(
+                            &__STASO_CALLSITE,
+                            |__staso_out| {
+                                (&&&&::staso::__private::Capture(__staso_ok))
+                                    .__staso_capture(__staso_out)
+                            },
+                        );
                 }
             }
             ::core::result::Result::Err(__staso_err) => {
@@ -133,6 +152,7 @@ fn total(items: &[u64]) -> u64 {
         tags: &[],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
     let mut __staso_span = ::staso::__private::enter(&__STASO_CALLSITE);
@@ -144,16 +164,25 @@ fn total(items: &[u64]) -> u64 {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .args(|__staso_input| {
-                    __staso_input
-                        .arg(
-                            "items",
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(&items))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
-                });
+                .args(
+                    &__STASO_CALLSITE,
+                    |__staso_input| {
+                        __staso_input
+                            .arg_known(
+                                "items",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "items",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&items))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    },
+                );
         }
     }
     __staso_span.opened();
@@ -185,10 +214,13 @@ fn total(items: &[u64]) -> u64 {
             CaptureSerialize as _,
         };
         __staso_span
-            .output(|__staso_out| {
-                (&&&&::staso::__private::Capture(&__staso_ret))
-                    .__staso_capture(__staso_out)
-            });
+            .output(
+                &__STASO_CALLSITE,
+                |__staso_out| {
+                    (&&&&::staso::__private::Capture(&__staso_ret))
+                        .__staso_capture(__staso_out)
+                },
+            );
     }
     __staso_ret
 }
@@ -208,6 +240,7 @@ async fn handle(ticket: Ticket) -> Result<String, Error> {
         tags: &[],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
     let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
@@ -219,16 +252,25 @@ async fn handle(ticket: Ticket) -> Result<String, Error> {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .args(|__staso_input| {
-                    __staso_input
-                        .arg(
-                            "ticket",
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(&ticket))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
-                });
+                .args(
+                    &__STASO_CALLSITE,
+                    |__staso_input| {
+                        __staso_input
+                            .arg_known(
+                                "ticket",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "ticket",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&ticket))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    },
+                );
         }
     }
     let __staso_wants_output = __staso_span.wants_output();
@@ -305,6 +347,7 @@ fn search(query: String) -> impl Future<Output = Vec<Doc>> + Send {
         tags: &[],
         capture_input: true,
         capture_output: true,
+        decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
     let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
@@ -316,16 +359,25 @@ fn search(query: String) -> impl Future<Output = Vec<Doc>> + Send {
         };
         if __staso_span.wants_input() {
             __staso_span
-                .args(|__staso_input| {
-                    __staso_input
-                        .arg(
-                            "query",
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(&query))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
-                });
+                .args(
+                    &__STASO_CALLSITE,
+                    |__staso_input| {
+                        __staso_input
+                            .arg_known(
+                                "query",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "query",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&query))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    },
+                );
         }
     }
     let __staso_wants_output = __staso_span.wants_output();

@@ -427,3 +427,66 @@ fn recorded_arguments_and_results_arrive_as_json_in_both_copies_of_a_root() {
     );
     assert!(!all_bodies(&c).contains("never-sent"));
 }
+
+// ------------------------------------------------- the call site's decision per client
+
+#[staso::tool]
+fn lookup(token: &str, query: &str) -> u32 {
+    let _ = token;
+    query.len() as u32
+}
+
+/// What a call site may capture is kept in the call site, per client: after the client
+/// changes, the same call site follows the new client's capture policy, bound and
+/// redaction switch, not the first client's.
+#[test]
+fn a_call_site_follows_the_capture_rules_of_the_client_that_is_running() {
+    let _s = serial();
+    let long = "q".repeat(300);
+
+    let c = collector();
+    let first = client(&c, Options::default());
+    assert_eq!(lookup("tok-1", &long), 300);
+    assert!(first.shutdown(Duration::from_secs(10)).ok());
+    let span = final_span(&c, "lookup");
+    let input = span.input().expect("input under the first client");
+    assert_eq!(input["token"], json!("[REDACTED]"));
+    assert_eq!(input["query"], json!(long));
+    assert_eq!(span.output(), Some(json!({"result": 300})));
+
+    // A small bound and no redaction.
+    let c = collector();
+    let second = client(
+        &c,
+        Options::default().max_field_bytes(64).redact_secrets(false),
+    );
+    assert_eq!(lookup("tok-2", &long), 300);
+    assert!(second.shutdown(Duration::from_secs(10)).ok());
+    let span = final_span(&c, "lookup");
+    let text = span.str_field("input");
+    assert!(
+        !text.is_empty() && text.len() <= 64,
+        "cut at the second client's bound: {text}"
+    );
+    assert!(text.contains("tok-2"), "not redacted: {text}");
+    assert!(
+        span.attributes().contains_key("staso.truncated.input"),
+        "{:?}",
+        span.attributes()
+    );
+
+    // No tool arguments, no outputs.
+    let c = collector();
+    let third = client(
+        &c,
+        Options::default()
+            .capture_tool_arguments(false)
+            .capture_output(false),
+    );
+    assert_eq!(lookup("tok-3", &long), 300);
+    assert!(third.shutdown(Duration::from_secs(10)).ok());
+    let span = final_span(&c, "lookup");
+    assert_eq!(span.input(), None);
+    assert_eq!(span.output(), None);
+    assert!(!all_bodies(&c).contains("tok-3"));
+}

@@ -16,6 +16,7 @@ static TOOL: CallSite = CallSite {
     tags: &["billing", "read\"only"],
     capture_input: true,
     capture_output: true,
+    decided: crate::__private::SiteDecision::NEW,
 };
 
 /// A configuration from options alone (no environment, no git).
@@ -129,6 +130,7 @@ fn a_plain_span_from_its_kept_text_is_what_the_general_path_writes() {
         tags: &[],
         capture_input: false,
         capture_output: false,
+        decided: crate::__private::SiteDecision::NEW,
     };
     let env: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     let no_names = crate::config::resolve(

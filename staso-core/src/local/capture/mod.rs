@@ -24,6 +24,7 @@
 //! Which fields are captured at all (the capture policy) is decided before any of this.
 
 mod autoref;
+mod decision;
 mod guarded;
 mod json;
 mod plain;
@@ -34,6 +35,7 @@ mod tape;
 mod text;
 
 pub use autoref::{Capture, CaptureDebug, CaptureOpaque, CaptureScalar, CaptureSerialize};
+pub use decision::SiteDecision;
 use guarded::{fmt_guarded, serialize_guarded};
 pub(crate) use json::TRUNCATED;
 pub use plain::TextOut;
@@ -243,16 +245,17 @@ impl<'a> Out<'a> {
     }
 }
 
-/// `Out` methods that write a scalar with the serializer method `$ser`, to either target.
+/// `Out` methods that write a scalar (the scalar tier's writes, see `autoref`): straight to
+/// the recorder's leaf `$leaf`, or with the writer's serializer method `$ser`.
 macro_rules! scalar_writes {
-    ($($(#[$doc:meta])* $name:ident($t:ty) => $ser:ident;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident($t:ty) => $ser:ident, $leaf:ident;)*) => {$(
         $(#[$doc])*
         #[inline]
         pub fn $name(&mut self, v: $t) {
             use serde::Serializer as _;
             let _ = match &mut self.to {
                 To::Json(w) if !w.st.full => (&mut **w).$ser(v),
-                To::Tape(r) if !r.full => (&mut **r).$ser(v),
+                To::Tape(r) if !r.full => r.$leaf(v),
                 _ => Ok(()),
             };
         }
@@ -295,11 +298,11 @@ impl Out<'_> {
 
     scalar_writes! {
         /// Writes an unsigned integer (as [`Out::str`] does a string).
-        uint(u64) => serialize_u64;
+        uint(u64) => serialize_u64, leaf_uint;
         /// Writes a signed integer (as [`Out::str`] does a string).
-        int(i64) => serialize_i64;
+        int(i64) => serialize_i64, leaf_int;
         /// Writes a boolean (as [`Out::str`] does a string).
-        bool(bool) => serialize_bool;
+        bool(bool) => serialize_bool, leaf_bool;
     }
 
     fn fmt_value(&mut self, ty: &str, what: &str, args: fmt::Arguments<'_>) {
@@ -390,6 +393,19 @@ impl Input<'_> {
                 });
             }
             To::Tape(r) => r.arg(name, |r| {
+                f(&mut Out { to: To::Tape(r) });
+            }),
+        }
+    }
+
+    /// [`Input::arg`] for a name whose secrecy was decided when the program was compiled
+    /// (`secret` is `__private::is_secret_name(name)`, which the attributes evaluate in a
+    /// constant): nothing to look up per call.
+    #[inline]
+    pub fn arg_known<F: FnOnce(&mut Out<'_>)>(&mut self, name: &'static str, secret: bool, f: F) {
+        match &mut self.to {
+            To::Json(_) => self.arg(name, f),
+            To::Tape(r) => r.arg_known(name, secret, |r| {
                 f(&mut Out { to: To::Tape(r) });
             }),
         }

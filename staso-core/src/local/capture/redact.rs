@@ -45,9 +45,13 @@ use super::text::swar;
 use staso_types::REDACTED;
 use std::borrow::Cow;
 
+// Rule 1 is written as `const fn`s so that the attributes can decide it at compile time
+// for the names of a function's arguments (see `__private::is_secret_name`): one function,
+// whether it runs in the compiler or on the batcher.
+
 /// Key endings, compared without case and separators (see the module's rule 1). Grouped by
 /// their last byte, so a key is compared with a handful of them at most.
-fn endings(last: u8) -> &'static [&'static [u8]] {
+const fn endings(last: u8) -> &'static [&'static [u8]] {
     match last {
         b'd' => &[b"password", b"passwd", b"pwd"],
         b's' => &[
@@ -77,21 +81,23 @@ fn endings(last: u8) -> &'static [&'static [u8]] {
 }
 
 /// Separators ignored when keys are compared.
-fn is_sep(b: u8) -> bool {
+const fn is_sep(b: u8) -> bool {
     matches!(b, b'_' | b'-' | b'.' | b' ')
 }
 
 /// Whether `key`, without case and separators, ends with `pat` (lower case).
-fn ends_with_norm(key: &[u8], pat: &[u8]) -> bool {
+const fn ends_with_norm(key: &[u8], pat: &[u8]) -> bool {
     let mut i = key.len();
-    for &p in pat.iter().rev() {
+    let mut j = pat.len();
+    while j > 0 {
+        j -= 1;
         loop {
             if i == 0 {
                 return false;
             }
             i -= 1;
             if !is_sep(key[i]) {
-                if key[i].to_ascii_lowercase() != p {
+                if key[i].to_ascii_lowercase() != pat[j] {
                     return false;
                 }
                 break;
@@ -101,29 +107,66 @@ fn ends_with_norm(key: &[u8], pat: &[u8]) -> bool {
     true
 }
 
+/// Whether `a` and `b` are the same bytes.
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Whether a key names a secret (rule 1). No allocation: it runs for every struct field
 /// and map key of every captured value.
-pub(crate) fn is_secret_key(key: &str) -> bool {
+pub(crate) const fn is_secret_key(key: &str) -> bool {
+    let k = key.as_bytes();
     // The contract's operational keys are never secrets (`time_to_first_token` is a
     // duration, `cache_read_input_tokens` a count).
-    if staso_types::OPERATIONAL_KEYS.contains(&key) {
-        return false;
+    let ops = staso_types::OPERATIONAL_KEYS;
+    let mut o = 0;
+    while o < ops.len() {
+        if same(ops[o].as_bytes(), k) {
+            return false;
+        }
+        o += 1;
     }
-    let k = key.as_bytes();
-    let Some(&last) = k.iter().rev().find(|b| !is_sep(**b)) else {
-        return false;
+    // The last byte that is not a separator picks the endings to compare.
+    let mut i = k.len();
+    let last = loop {
+        if i == 0 {
+            return false;
+        }
+        i -= 1;
+        if !is_sep(k[i]) {
+            break k[i];
+        }
     };
-    if endings(last.to_ascii_lowercase())
-        .iter()
-        .any(|p| ends_with_norm(k, p))
-    {
-        return true;
+    let ends = endings(last.to_ascii_lowercase());
+    let mut e = 0;
+    while e < ends.len() {
+        if ends_with_norm(k, ends[e]) {
+            return true;
+        }
+        e += 1;
     }
     // `secret` + separator, capital letter or end.
-    k.len() >= 6
-        && k[..6].eq_ignore_ascii_case(b"secret")
-        && k.get(6)
-            .map_or(true, |&b| is_sep(b) || b.is_ascii_uppercase())
+    if k.len() < 6 {
+        return false;
+    }
+    let mut c = 0;
+    while c < 6 {
+        if k[c].to_ascii_lowercase() != b"secret"[c] {
+            return false;
+        }
+        c += 1;
+    }
+    k.len() == 6 || is_sep(k[6]) || k[6].is_ascii_uppercase()
 }
 
 /// Replaces secrets in free text (rules 2 and 3); borrowed when there is nothing to replace,

@@ -86,7 +86,7 @@ pub(super) mod op {
 
 /// What a recording needs of the capture rules, copied when the span opens (so the hot
 /// path touches no shared configuration): the bound, and whether secrets are redacted.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct TapeRules {
     /// `max_field_bytes`, saturated at `u32::MAX` (kept small: it rides in every handle
     /// of a function that captures).
@@ -144,12 +144,16 @@ pub(super) struct TapeMark {
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        if self.scratch.capacity() > 0 {
-            let mut s = std::mem::take(&mut self.scratch);
-            s.clear();
-            s.shrink_to(KEEP_TAPE);
-            let _ = SPARE_TEXT.try_with(|c| c.set(s));
-        }
+        give_back_text(std::mem::take(&mut self.scratch));
+    }
+}
+
+/// Gives a text scratch back to this thread, for the next recording.
+fn give_back_text(mut s: String) {
+    if s.capacity() > 0 {
+        s.clear();
+        s.shrink_to(KEEP_TAPE);
+        let _ = SPARE_TEXT.try_with(|c| c.set(s));
     }
 }
 
@@ -177,8 +181,24 @@ impl Recorder {
 
     /// The tape, ended; give it back with [`give_back`].
     #[inline]
-    pub(super) fn finish(mut self) -> Vec<u8> {
-        std::mem::take(&mut self.tape)
+    pub(super) fn finish(self) -> Vec<u8> {
+        // Only what a recording may have taken is given back or dropped: the usual
+        // document took no scratch and no rules handle, so this is two tests, where the
+        // drop glue of the whole recorder was a call.
+        let mut r = std::mem::ManuallyDrop::new(self);
+        if r.scratch.capacity() > 0 || r.handle.is_some() {
+            r.release();
+        }
+        // What stays behind in `r` owns no memory: not dropping it leaks nothing.
+        std::mem::take(&mut r.tape)
+    }
+
+    /// Gives back the scratch and drops the rules handle (what `Drop` does, minus the
+    /// tape).
+    #[cold]
+    fn release(&mut self) {
+        give_back_text(std::mem::take(&mut self.scratch));
+        self.handle = None;
     }
 
     pub(super) fn site(&self) -> Site {
@@ -288,6 +308,29 @@ impl Recorder {
 
     // ------------------------------------------------------------------ values
 
+    /// An unsigned integer (any width up to 64 bits: their JSON is the same). Inlined into
+    /// the scalar tier's writes, which then skip the call into the serializer.
+    #[inline(always)]
+    pub(super) fn leaf_uint(&mut self, v: u64) -> R {
+        self.check()?;
+        self.tagged_varint(op::U64, v);
+        Ok(())
+    }
+
+    /// A signed integer, zigzag-encoded (see [`Recorder::leaf_uint`]).
+    #[inline(always)]
+    pub(super) fn leaf_int(&mut self, v: i64) -> R {
+        self.check()?;
+        self.tagged_varint(op::I64, ((v << 1) ^ (v >> 63)) as u64);
+        Ok(())
+    }
+
+    /// A boolean (see [`Recorder::leaf_uint`]).
+    #[inline(always)]
+    pub(super) fn leaf_bool(&mut self, v: bool) -> R {
+        self.event(if v { op::TRUE } else { op::FALSE })
+    }
+
     /// A string value: whole, or its beginning up to the tape's bound (and the writer
     /// cuts it at replay).
     #[inline]
@@ -367,20 +410,46 @@ impl Recorder {
     /// Whether the writer redacts the value of a name from code.
     #[inline]
     fn secret_name(&self, k: &'static str) -> bool {
-        // `result` is the key of every function's output: known not to look secret.
-        self.redact && k != RESULT && super::json::name_is_secret(k)
+        self.redact && super::json::name_is_secret(k)
     }
 
     /// A member named in code: its name, then its value, or [`op::SKIPPED`] when the
     /// writer would redact it (the value is then not serialized at all).
     #[inline]
     fn member(&mut self, tag: u8, k: &'static str, v: impl FnOnce(&mut Self) -> R) -> R {
+        let secret = self.secret_name(k);
+        self.member_known(tag, k, secret, v)
+    }
+
+    /// [`Recorder::member`] whose secrecy (`secret`, before the redaction switch) is known.
+    #[inline(always)]
+    fn member_known(
+        &mut self,
+        tag: u8,
+        k: &'static str,
+        secret: bool,
+        v: impl FnOnce(&mut Self) -> R,
+    ) -> R {
         self.named(tag, k)?;
-        if self.secret_name(k) {
+        if secret {
             self.tape.push(op::SKIPPED);
             return Ok(());
         }
         v(self)
+    }
+
+    /// An argument whose name's secrecy was decided at compile time (see
+    /// `Input::arg_known`).
+    #[inline]
+    pub(super) fn arg_known(&mut self, k: &'static str, secret: bool, v: impl FnOnce(&mut Self)) {
+        if self.full {
+            return;
+        }
+        let secret = secret && self.redact;
+        let _ = self.member_known(op::ARG, k, secret, |r| {
+            v(r);
+            Ok(())
+        });
     }
 
     /// A top-level member: an argument, `agent_name` or `result`.
@@ -440,7 +509,8 @@ pub(crate) fn input_tape(
 #[inline]
 pub(crate) fn result_tape(rules: TapeRules, site: Site, f: impl FnOnce(&mut Out<'_>)) -> Taped {
     let mut r = Recorder::new(rules, site);
-    r.arg(RESULT, |r| f(&mut Out { to: To::Tape(r) }));
+    // `result` is the key of every function's output: known not to look secret.
+    r.arg_known(RESULT, false, |r| f(&mut Out { to: To::Tape(r) }));
     Taped { tape: r.finish() }
 }
 

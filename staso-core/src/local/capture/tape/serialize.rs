@@ -9,18 +9,12 @@ use super::{op, Recorder};
 use serde::ser::{self, Serialize};
 use std::fmt;
 
-#[inline]
 fn uint(r: &mut Recorder, v: u64) -> R {
-    r.check()?;
-    r.tagged_varint(op::U64, v);
-    Ok(())
+    r.leaf_uint(v)
 }
 
-#[inline]
 fn int(r: &mut Recorder, v: i64) -> R {
-    r.check()?;
-    r.tagged_varint(op::I64, ((v << 1) ^ (v >> 63)) as u64);
-    Ok(())
+    r.leaf_int(v)
 }
 
 /// Integers up to 64 bits, widened to `i64` or `u64` (their JSON text is the same).
@@ -68,7 +62,7 @@ impl ser::Serializer for &mut Recorder {
         serialize_f32: f32 => F32, serialize_f64: f64 => F64
     }
     fn serialize_bool(self, v: bool) -> R {
-        self.event(if v { op::TRUE } else { op::FALSE })
+        self.leaf_bool(v)
     }
     fn serialize_char(self, v: char) -> R {
         self.leaf_str(v.encode_utf8(&mut [0u8; 4]))
