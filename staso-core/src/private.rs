@@ -14,7 +14,7 @@ use crate::local::capture::{self, RulesHandle};
 use crate::local::context::{self, Frame};
 use crate::local::instrument::Instrumented;
 use crate::local::lifecycle::{announce, open, open_into, records};
-use crate::local::record::{SharedStr, SpanRecord};
+use crate::local::record::{ExtrasBox, SharedStr, SpanRecord};
 use crate::local::span::{Span, SpanGuard};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -283,11 +283,18 @@ impl FnSpan {
         let Some(rules) = self.wants.tape_rules(cs, id) else {
             return;
         };
-        if let Some(t) = self.wants.input(Some(cs), rules, site, f) {
-            current_frame(&self.guard, |r, _| {
-                r.extras().set_input_tape(t.tape(), Some(site))
-            });
-        }
+        self.wants.input_pending = false;
+        let agent = (cs.kind == Kind::Agent).then_some(cs.name);
+        // Recorded straight into the tape buffer of the box the record will keep, which
+        // then moves into the record whole (the record has none yet, unless something
+        // else was set on the span first: then the tape is copied into its box).
+        let mut b = ExtrasBox::take();
+        let tapes = capture::input_tape_after(b.lend_tapes(), rules, Some(site), agent, f);
+        b.keep_input_tape(tapes, 0, Some(site));
+        current_frame(&self.guard, move |r, _| match &mut r.extras {
+            None => r.extras = Some(b),
+            Some(e) => b.move_input_into(e),
+        });
     }
     /// Adds a metadata attribute, written by `f`.
     #[track_caller]
@@ -314,10 +321,27 @@ impl FnSpan {
         let Some(rules) = self.wants.tape_rules(cs, id) else {
             return;
         };
-        let t = capture::result_tape(rules, Some(site), f);
-        current_frame(&self.guard, |r, _| {
-            r.extras().set_output_tape(t.tape(), Some(site))
-        });
+        // Recorded after the input, in the tape buffer of the record's box (lent for the
+        // recording: the result's own code runs meanwhile), else copied into the record.
+        let lent = self
+            .guard
+            .with_frame(|fr| Some(fr.record.as_mut()?.extras.as_mut()?.lend_tapes()))
+            .flatten();
+        match lent {
+            Some(tapes) => {
+                let start = tapes.len();
+                let tapes = capture::result_tape_after(tapes, rules, Some(site), f);
+                current_frame(&self.guard, move |r, _| {
+                    r.extras().keep_output_tape(tapes, start, Some(site))
+                });
+            }
+            None => {
+                let t = capture::result_tape(rules, Some(site), f);
+                current_frame(&self.guard, |r, _| {
+                    r.extras().set_output_tape(t.tape(), Some(site))
+                });
+            }
+        }
     }
     /// Records an `Err` on this span: status `error`, its message (written by `f`; the
     /// encoder sends it when the policy allows), and its type name as `exception.type`.

@@ -137,6 +137,23 @@ pub(crate) struct Extras {
     taped: u8,
     /// Where the tapes were recorded (for the one warning of a mask hook that panics).
     tape_site: Option<&'static std::panic::Location<'static>>,
+    /// The tapes: `input` and `output` are pieces of this buffer while their bit in
+    /// `taped` is set. Recorded into directly (see [`Extras::lend_tapes`]), so a tape is
+    /// not copied; a pooled box keeps its capacity, up to [`TAPES_KEEP`].
+    tapes: Vec<u8>,
+}
+
+/// Capacity of the tape buffer a pooled box keeps (most spans' arguments and result fit):
+/// 1 MiB over the 4 096 pooled boxes at most.
+const TAPES_KEEP: usize = 256;
+
+/// The piece of a buffer from `start` to `end` (offsets past `u32::MAX` saturate).
+fn piece(start: usize, end: usize) -> Piece {
+    let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Piece {
+        start: offset(start),
+        end: offset(end),
+    }
 }
 
 /// See [`Extras::taped`](Extras).
@@ -161,6 +178,7 @@ impl Extras {
             wire_span_id,
             taped: _,
             tape_site: _,
+            tapes,
         } = self;
         let Llm {
             model,
@@ -174,6 +192,7 @@ impl Extras {
             prefiltered: _,
         } = llm;
         text.spilled()
+            || tapes.capacity() > TAPES_KEEP
             || metadata.capacity() > 0
             || tags.capacity() > 0
             || error_message.is_some()
@@ -198,55 +217,69 @@ impl Extras {
         }
     }
 
-    #[inline]
-    fn push_bytes(&mut self, b: &[u8]) -> Piece {
-        let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let len = self.text.len();
-        if self.text.capacity() - len < b.len() {
-            self.grow(b.len());
-        }
-        // `extend_from_slice` is SmallVec's general insert (a shift of the tail, then the
-        // copy): ~70 instructions for what is an append.
-        // SAFETY: the check above (or `grow`) leaves room for `b.len()` more bytes after `len`,
-        // so the destination is inside the buffer's allocation (inline or on the heap) and
-        // cannot overlap `b`, which is borrowed separately; after the copy those bytes are
-        // initialised, so the length may include them.
-        unsafe {
-            std::ptr::copy_nonoverlapping(b.as_ptr(), self.text.as_mut_ptr().add(len), b.len());
-            self.text.set_len(len + b.len());
-        }
-        Piece {
-            start: offset(len),
-            end: offset(len + b.len()),
-        }
-    }
-
-    /// Room for `n` more bytes of text: exactly that past the inline part (a big field
-    /// takes what it needs, not the next power of two).
-    #[cold]
-    fn grow(&mut self, n: usize) {
-        if self.text.len() + n > INLINE {
-            self.text.reserve_exact(n);
-        }
-        self.text.reserve(n);
-    }
-
-    fn bytes(&self, p: Piece) -> &[u8] {
-        self.text
+    /// A piece of the tape buffer.
+    fn tape(&self, p: Piece) -> &[u8] {
+        self.tapes
             .get(p.start as usize..p.end as usize)
             .unwrap_or_default()
     }
 
+    /// Appends `tape` to the tape buffer.
+    fn push_tape(&mut self, tape: &[u8]) -> Piece {
+        let start = self.tapes.len();
+        self.tapes.extend_from_slice(tape);
+        piece(start, self.tapes.len())
+    }
+
     /// Stores the input as a tape (see `capture::tape`), for [`Extras::resolve`].
     pub(crate) fn set_input_tape(&mut self, tape: &[u8], site: Site) {
-        self.input = Some(self.push_bytes(tape));
+        self.input = Some(self.push_tape(tape));
         self.taped |= TAPED_INPUT;
         self.tape_site = site;
     }
 
     /// Stores the output as a tape, for [`Extras::resolve`].
     pub(crate) fn set_output_tape(&mut self, tape: &[u8], site: Site) {
-        self.output = Some(self.push_bytes(tape));
+        self.output = Some(self.push_tape(tape));
+        self.taped |= TAPED_OUTPUT;
+        self.tape_site = site;
+    }
+
+    /// The tape buffer, to record a document at its end; give it back with
+    /// [`Extras::keep_input_tape`] or [`Extras::keep_output_tape`] (until then the
+    /// pieces already recorded point past an empty buffer: nothing reads them while a
+    /// span's own thread records).
+    #[inline]
+    pub(crate) fn lend_tapes(&mut self) -> Vec<u8> {
+        if self.tapes.capacity() == 0 {
+            // A new box: room for the usual arguments and result at once, rather than
+            // growing from nothing.
+            self.tapes.reserve_exact(TAPES_KEEP / 2);
+        }
+        std::mem::take(&mut self.tapes)
+    }
+
+    /// Copies the input's tape into `into` (a record that already has a box).
+    pub(crate) fn move_input_into(&self, into: &mut Extras) {
+        if let Some(p) = self.input.filter(|_| self.taped & TAPED_INPUT != 0) {
+            into.set_input_tape(self.tape(p), self.tape_site);
+        }
+    }
+
+    /// Takes back the tape buffer, whose bytes from `start` are the input's tape.
+    #[inline]
+    pub(crate) fn keep_input_tape(&mut self, tapes: Vec<u8>, start: usize, site: Site) {
+        self.input = Some(piece(start, tapes.len()));
+        self.tapes = tapes;
+        self.taped |= TAPED_INPUT;
+        self.tape_site = site;
+    }
+
+    /// Takes back the tape buffer, whose bytes from `start` are the output's tape.
+    #[inline]
+    pub(crate) fn keep_output_tape(&mut self, tapes: Vec<u8>, start: usize, site: Site) {
+        self.output = Some(piece(start, tapes.len()));
+        self.tapes = tapes;
         self.taped |= TAPED_OUTPUT;
         self.tape_site = site;
     }
@@ -269,52 +302,18 @@ impl Extras {
                 _ => self.output,
             };
             let Some(p) = piece else { continue };
-            let doc = capture::replay(rules.clone(), self.tape_site, self.bytes(p));
+            let doc = capture::replay(rules.clone(), self.tape_site, self.tape(p));
             match field {
                 Field::Input => self.set_input(doc.text(), doc.truncated),
                 _ => self.set_output(doc.text(), doc.truncated),
             }
         }
-        if self.text.spilled() {
-            // The tapes are dead now: a big one is not kept beside its JSON.
-            self.compact();
+        // The tapes are dead now: a big buffer is not kept beside the JSON.
+        self.tapes.clear();
+        if self.tapes.capacity() > TAPES_KEEP {
+            self.tapes = Vec::new();
         }
-    }
-
-    /// Keeps only the live pieces of the text, in a buffer of their size.
-    fn compact(&mut self) {
-        let old = std::mem::take(&mut self.text);
-        let mut pieces: Vec<&mut Piece> = Vec::new();
-        let Extras {
-            input,
-            output,
-            error,
-            metadata,
-            tags,
-            ..
-        } = self;
-        pieces.extend(input.as_mut());
-        pieces.extend(output.as_mut());
-        pieces.extend(error.as_mut());
-        for m in metadata.iter_mut() {
-            pieces.push(&mut m.key);
-            pieces.push(&mut m.value);
-        }
-        pieces.extend(tags.iter_mut());
-        let live = pieces.iter().map(|p| (p.end - p.start) as usize).sum();
-        let mut text: SmallVec<[u8; INLINE]> = SmallVec::with_capacity(live);
-        for p in pieces {
-            let start = text.len() as u32;
-            text.extend_from_slice(
-                old.get(p.start as usize..p.end as usize)
-                    .unwrap_or_default(),
-            );
-            *p = Piece {
-                start,
-                end: text.len() as u32,
-            };
-        }
-        self.text = text;
+        self.taped = 0;
     }
 
     fn get(&self, p: Piece) -> &str {
@@ -442,9 +441,9 @@ impl Extras {
 /// touched once per chunk, not once per span.
 pub(crate) struct ExtrasBox(ManuallyDrop<Box<Extras>>);
 
-/// Boxes kept for reuse (about 400 bytes each): enough for the spans in flight of a busy
-/// process (the default queue holds 10 000), 1.6 MiB at most, plus at most
-/// 2 × [`STASHED`] in each thread's stash.
+/// Boxes kept for reuse (about 450 bytes each, and a tape buffer of up to [`TAPES_KEEP`]):
+/// enough for the spans in flight of a busy process (the default queue holds 10 000),
+/// 2.8 MiB at most, plus at most 2 × [`STASHED`] in each thread's stash.
 const POOLED: usize = 4096;
 
 /// Boxes that move between a thread's stash and the pool at once.
@@ -534,13 +533,21 @@ impl Drop for ExtrasBox {
         // (a span is dropped by the batcher once sent). A plain one is emptied here too,
         // so that a thread taking it from the pool only writes what it captures: its old
         // value holds no heap, so it is forgotten, not dropped (no drop glue).
-        if b.holds_heap() {
-            drop(b);
-        } else {
-            let mut b = b;
-            std::mem::forget(std::mem::take(&mut *b));
-            stash(b);
+        // The tape buffer, when small, stays with the box for its next span.
+        let mut b = b;
+        let mut tapes = std::mem::take(&mut b.tapes);
+        tapes.clear();
+        if tapes.capacity() > TAPES_KEEP {
+            tapes = Vec::new();
         }
+        if b.holds_heap() {
+            // Dropped here, on the thread that drops the span (the batcher).
+            *b = Extras::default();
+        } else {
+            std::mem::forget(std::mem::take(&mut *b));
+        }
+        b.tapes = tapes;
+        stash(b);
     }
 }
 

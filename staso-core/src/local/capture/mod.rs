@@ -42,7 +42,9 @@ pub use plain::TextOut;
 pub(crate) use plain::{apply_mask, clean_sdk_text, text};
 pub(crate) use redact::{is_secret_key, scrub};
 pub(crate) use tape::TapeRules;
-pub(crate) use tape::{input_tape, replay, result_tape, Taped};
+pub(crate) use tape::{
+    input_tape, input_tape_after, replay, result_tape, result_tape_after, Taped,
+};
 pub(crate) use text::{ascii_str, escape_into, needs_escape};
 
 use crate::config::Config;
@@ -247,17 +249,27 @@ impl<'a> Out<'a> {
 
 /// `Out` methods that write a scalar (the scalar tier's writes, see `autoref`): straight to
 /// the recorder's leaf `$leaf`, or with the writer's serializer method `$ser`.
+/// The tape's branch is inlined into the attributes' code; the writer's is a call.
 macro_rules! scalar_writes {
     ($($(#[$doc:meta])* $name:ident($t:ty) => $ser:ident, $leaf:ident;)*) => {$(
         $(#[$doc])*
-        #[inline]
+        #[inline(always)]
         pub fn $name(&mut self, v: $t) {
-            use serde::Serializer as _;
-            let _ = match &mut self.to {
-                To::Json(w) if !w.st.full => (&mut **w).$ser(v),
-                To::Tape(r) if !r.full => r.$leaf(v),
-                _ => Ok(()),
-            };
+            #[inline(never)]
+            fn json(w: &mut Writer, v: $t) {
+                use serde::Serializer as _;
+                if !w.st.full {
+                    let _ = w.$ser(v);
+                }
+            }
+            match &mut self.to {
+                To::Json(w) => json(w, v),
+                To::Tape(r) => {
+                    if !r.full {
+                        let _ = r.$leaf(v);
+                    }
+                }
+            }
         }
     )*};
 }
@@ -287,13 +299,22 @@ impl Out<'_> {
 
     /// Writes a string (what its `Serialize` writes, without serde or a panic guard:
     /// writing it cannot panic).
-    #[inline]
+    #[inline(always)]
     pub fn str(&mut self, v: &str) {
-        let _ = match &mut self.to {
-            To::Json(w) if !w.st.full => w.leaf_str(v),
-            To::Tape(r) if !r.full => r.leaf_str(v),
-            _ => Ok(()),
-        };
+        #[inline(never)]
+        fn json(w: &mut Writer, v: &str) {
+            if !w.st.full {
+                let _ = w.leaf_str(v);
+            }
+        }
+        match &mut self.to {
+            To::Json(w) => json(w, v),
+            To::Tape(r) => {
+                if !r.full {
+                    let _ = r.leaf_str(v);
+                }
+            }
+        }
     }
 
     scalar_writes! {

@@ -160,13 +160,15 @@ fn give_back_text(mut s: String) {
 impl Recorder {
     /// A document (an object, like the writer's `begin_object`), in this thread's spare
     /// tape buffer.
-    #[inline]
-    fn new(rules: TapeRules, site: Site) -> Recorder {
+    /// A document recorded after what `tape` holds (a span's input, when its result is
+    /// recorded next to it); its bound counts from there.
+    #[inline(always)]
+    fn after(tape: Vec<u8>, rules: TapeRules, site: Site) -> Recorder {
         let max = rules.max_field_bytes as usize;
         let budget = max.saturating_mul(TAPE_FACTOR).saturating_add(LOOKAHEAD);
         Recorder {
-            limit: budget.min(u32::MAX as usize),
-            tape: spare(),
+            limit: budget.min(u32::MAX as usize).saturating_add(tape.len()),
+            tape,
             leaf_max: max.saturating_add(LOOKAHEAD),
             scratch: String::new(),
             depth: 0,
@@ -333,7 +335,7 @@ impl Recorder {
 
     /// A string value: whole, or its beginning up to the tape's bound (and the writer
     /// cuts it at replay).
-    #[inline]
+    #[inline(always)]
     pub(super) fn leaf_str(&mut self, s: &str) -> R {
         self.check()?;
         let room = self.room();
@@ -341,6 +343,14 @@ impl Recorder {
             self.tagged_bytes(op::STR, s.as_bytes());
             return Ok(());
         }
+        self.leaf_str_cut(s, room)
+    }
+
+    /// A string that reaches the bound: its beginning, its whole length, and the end of
+    /// the tape.
+    #[cold]
+    #[inline(never)]
+    fn leaf_str_cut(&mut self, s: &str, room: usize) -> R {
         let take = floor_boundary(s, room);
         self.tagged_bytes(op::STR_CUT, &s.as_bytes()[..take]);
         self.varint(s.len() as u64);
@@ -493,7 +503,22 @@ pub(crate) fn input_tape(
     agent: Option<&str>,
     f: impl FnOnce(&mut Input<'_>),
 ) -> Taped {
-    let mut r = Recorder::new(rules, site);
+    Taped {
+        tape: input_tape_after(spare(), rules, site, agent, f),
+    }
+}
+
+/// [`input_tape`] appended to `tape` (a span's own buffer of tapes, see `Extras`), which
+/// it returns.
+#[inline]
+pub(crate) fn input_tape_after(
+    tape: Vec<u8>,
+    rules: TapeRules,
+    site: Site,
+    agent: Option<&str>,
+    f: impl FnOnce(&mut Input<'_>),
+) -> Vec<u8> {
+    let mut r = Recorder::after(tape, rules, site);
     if let Some(name) = agent {
         r.arg("agent_name", |r| {
             let _ = r.leaf_str(name);
@@ -502,16 +527,29 @@ pub(crate) fn input_tape(
     f(&mut Input {
         to: To::Tape(&mut r),
     });
-    Taped { tape: r.finish() }
+    r.finish()
 }
 
 /// A function's result, `{"result": <value>}`, recorded as a tape.
 #[inline]
 pub(crate) fn result_tape(rules: TapeRules, site: Site, f: impl FnOnce(&mut Out<'_>)) -> Taped {
-    let mut r = Recorder::new(rules, site);
+    Taped {
+        tape: result_tape_after(spare(), rules, site, f),
+    }
+}
+
+/// [`result_tape`] appended to `tape` (see [`input_tape_after`]).
+#[inline]
+pub(crate) fn result_tape_after(
+    tape: Vec<u8>,
+    rules: TapeRules,
+    site: Site,
+    f: impl FnOnce(&mut Out<'_>),
+) -> Vec<u8> {
+    let mut r = Recorder::after(tape, rules, site);
     // `result` is the key of every function's output: known not to look secret.
     r.arg_known(RESULT, false, |r| f(&mut Out { to: To::Tape(r) }));
-    Taped { tape: r.finish() }
+    r.finish()
 }
 
 /// A recorded document (see [`input_tape`]), in this thread's tape buffer until the

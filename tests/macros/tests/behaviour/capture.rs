@@ -92,3 +92,58 @@ fn per_function_capture_switches() {
     assert_eq!(input(spans.named("no_output")), json!({"x": 1}));
     assert_eq!(spans.named("no_output").output(), None);
 }
+
+#[staso::agent(metadata(team = "search"))]
+fn helper_agent() -> u8 {
+    5
+}
+
+#[staso::trace]
+fn calls_agent() -> u8 {
+    helper_agent()
+}
+
+/// An agent without arguments: its name is its input, stored after its metadata (so into
+/// a record that already holds something), beside its result.
+#[test]
+fn an_agents_name_is_its_input_beside_its_metadata_and_result() {
+    let (_, spans) = capture(calls_agent);
+    let a = spans.named("helper_agent");
+    assert_eq!(input(a), json!({"agent_name": "helper_agent"}));
+    assert_eq!(a.attribute("team"), Some(json!("search")));
+    assert_eq!(result(a), json!(5));
+}
+
+/// Serializes as the doubled value, computed by an instrumented function: a span that
+/// opens and captures while the result of another is being recorded.
+struct Doubled(u8);
+
+impl Serialize for Doubled {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(double(self.0))
+    }
+}
+
+#[staso::tool]
+fn double(x: u8) -> u8 {
+    x * 2
+}
+
+#[staso::tool]
+fn doubled(x: u8, label: &str) -> Doubled {
+    let _ = label;
+    Doubled(x)
+}
+
+#[test]
+fn a_span_captured_while_a_result_is_recorded_keeps_its_own_documents() {
+    let (_, spans) = capture(|| {
+        doubled(3, "three");
+    });
+    let outer = spans.named("doubled");
+    assert_eq!(input(outer), json!({"x": 3, "label": "three"}));
+    assert_eq!(result(outer), json!(6));
+    let inner = spans.named("double");
+    assert_eq!(input(inner), json!({"x": 3}));
+    assert_eq!(result(inner), json!(6));
+}
