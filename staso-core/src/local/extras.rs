@@ -5,7 +5,6 @@ use super::capture::{self, RulesHandle, Site};
 use crossbeam_queue::ArrayQueue;
 use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
@@ -432,97 +431,31 @@ impl Extras {
 }
 /// A span's [`Extras`], in a box that goes back to a pool shared by all threads when the
 /// span is dropped (by the batcher, once sent). A span that captures something then costs
-/// its thread a pop from its own stash rather than a `malloc` whose memory another thread
-/// freed (glibc's slow path, and most of what capturing small values cost).
+/// its thread a pop from the pool rather than a `malloc` whose memory another thread freed
+/// (glibc's slow path, and most of what capturing small values cost).
 ///
-/// Boxes travel between threads [`STASHED`] at a time: a thread that drops boxes (the
-/// batcher) keeps them until it has a chunk to give the pool, and a thread that takes
-/// them (a caller) takes a whole chunk when its stash is empty. So the shared queue is
-/// touched once per chunk, not once per span.
+/// The pool is a queue: a box comes back into use thousands of spans after the batcher
+/// emptied it, by which time its memory has left the batcher's own cache. (A per-thread
+/// stash fed a chunk at a time saved 5 instructions a span, but it reused boxes the
+/// batcher had just written, and the caller's CPU time did not go down with it.)
 pub(crate) struct ExtrasBox(ManuallyDrop<Box<Extras>>);
 
 /// Boxes kept for reuse (about 450 bytes each, and a tape buffer of up to [`TAPES_KEEP`]):
 /// enough for the spans in flight of a busy process (the default queue holds 10 000),
-/// 2.8 MiB at most, plus at most 2 × [`STASHED`] in each thread's stash.
+/// 2.8 MiB at most.
 const POOLED: usize = 4096;
 
-/// Boxes that move between a thread's stash and the pool at once.
-const STASHED: usize = 16;
-
-/// A thread's boxes, or a chunk of them on its way between threads: boxed, because a box
-/// moves into a span's record as it is.
-#[allow(clippy::vec_box)]
-type Boxes = Vec<Box<Extras>>;
-
-/// Chunks of [`STASHED`] boxes.
-fn pool() -> &'static ArrayQueue<Boxes> {
-    static POOL: OnceLock<ArrayQueue<Boxes>> = OnceLock::new();
-    POOL.get_or_init(|| ArrayQueue::new(POOLED / STASHED))
-}
-
-/// A thread's boxes: taken one at a time, received and given to the pool a chunk at a
-/// time; given to the pool when the thread exits.
-struct Stash(Boxes);
-
-impl Drop for Stash {
-    fn drop(&mut self) {
-        while !self.0.is_empty() {
-            ship(&mut self.0);
-        }
-    }
-}
-
-thread_local! {
-    static STASH: RefCell<Stash> = const { RefCell::new(Stash(Vec::new())) };
+fn pool() -> &'static ArrayQueue<Box<Extras>> {
+    static POOL: OnceLock<ArrayQueue<Box<Extras>>> = OnceLock::new();
+    POOL.get_or_init(|| ArrayQueue::new(POOLED))
 }
 
 impl ExtrasBox {
-    #[inline]
     pub(crate) fn take() -> ExtrasBox {
         // A pooled box is empty already (see `Drop`).
-        let b = STASH
-            .try_with(|s| {
-                let mut s = s.try_borrow_mut().ok()?;
-                s.0.pop().or_else(|| refill(&mut s.0))
-            })
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let b = pool().pop().unwrap_or_default();
         ExtrasBox(ManuallyDrop::new(b))
     }
-}
-
-/// An empty stash takes a chunk from the pool and returns one of its boxes (`None`
-/// when the pool is empty).
-#[cold]
-fn refill(stash: &mut Boxes) -> Option<Box<Extras>> {
-    let chunk = pool().pop()?;
-    *stash = chunk;
-    stash.pop()
-}
-
-/// Gives up to [`STASHED`] boxes of `stash` to the pool (dropped when it is full).
-#[cold]
-fn ship(stash: &mut Boxes) {
-    let chunk = stash.split_off(stash.len().saturating_sub(STASHED));
-    let _ = pool().push(chunk);
-}
-
-/// Keeps an emptied box in this thread's stash, for this thread's next capture or, a
-/// chunk at a time, for the pool.
-fn stash(b: Box<Extras>) {
-    let kept = STASH.try_with(|s| {
-        let Ok(mut s) = s.try_borrow_mut() else {
-            return Some(b);
-        };
-        if s.0.len() >= 2 * STASHED {
-            ship(&mut s.0);
-        }
-        s.0.push(b);
-        None
-    });
-    // A thread whose stash is gone (it is exiting) or in use drops the box.
-    drop(kept);
 }
 
 impl Drop for ExtrasBox {
@@ -547,7 +480,7 @@ impl Drop for ExtrasBox {
             std::mem::forget(std::mem::take(&mut *b));
         }
         b.tapes = tapes;
-        stash(b);
+        let _ = pool().push(b);
     }
 }
 
