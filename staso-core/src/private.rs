@@ -14,7 +14,7 @@ use crate::local::capture::{self, RulesHandle};
 use crate::local::context::{self, Frame};
 use crate::local::instrument::Instrumented;
 use crate::local::lifecycle::{announce, open, open_into, records};
-use crate::local::record::{ExtrasBox, SharedStr, SpanRecord};
+use crate::local::record::{ExtrasBox, Field, SharedStr, SpanRecord};
 use crate::local::span::{Span, SpanGuard};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -290,7 +290,7 @@ impl FnSpan {
         // else was set on the span first: then the tape is copied into its box).
         let mut b = ExtrasBox::take();
         let tapes = capture::input_tape_after(b.lend_tapes(), rules, Some(site), agent, f);
-        b.keep_input_tape(tapes, 0, Some(site));
+        b.keep_tape(Field::Input, tapes, 0, Some(site));
         current_frame(&self.guard, move |r, _| match &mut r.extras {
             None => r.extras = Some(b),
             Some(e) => b.move_input_into(e),
@@ -332,7 +332,8 @@ impl FnSpan {
                 let start = tapes.len();
                 let tapes = capture::result_tape_after(tapes, rules, Some(site), f);
                 current_frame(&self.guard, move |r, _| {
-                    r.extras().keep_output_tape(tapes, start, Some(site))
+                    r.extras()
+                        .keep_tape(Field::Output, tapes, start, Some(site))
                 });
             }
             None => {

@@ -245,7 +245,7 @@ impl Extras {
     }
 
     /// The tape buffer, to record a document at its end; give it back with
-    /// [`Extras::keep_input_tape`] or [`Extras::keep_output_tape`] (until then the
+    /// [`Extras::keep_tape`] (until then the
     /// pieces already recorded point past an empty buffer: nothing reads them while a
     /// span's own thread records).
     #[inline]
@@ -265,21 +265,22 @@ impl Extras {
         }
     }
 
-    /// Takes back the tape buffer, whose bytes from `start` are the input's tape.
+    /// Takes back the tape buffer, whose bytes from `start` are the tape of `field` (the
+    /// input or the output).
     #[inline]
-    pub(crate) fn keep_input_tape(&mut self, tapes: Vec<u8>, start: usize, site: Site) {
-        self.input = Some(piece(start, tapes.len()));
+    pub(crate) fn keep_tape(&mut self, field: Field, tapes: Vec<u8>, start: usize, site: Site) {
+        let p = Some(piece(start, tapes.len()));
+        match field {
+            Field::Output => {
+                self.output = p;
+                self.taped |= TAPED_OUTPUT;
+            }
+            _ => {
+                self.input = p;
+                self.taped |= TAPED_INPUT;
+            }
+        }
         self.tapes = tapes;
-        self.taped |= TAPED_INPUT;
-        self.tape_site = site;
-    }
-
-    /// Takes back the tape buffer, whose bytes from `start` are the output's tape.
-    #[inline]
-    pub(crate) fn keep_output_tape(&mut self, tapes: Vec<u8>, start: usize, site: Site) {
-        self.output = Some(piece(start, tapes.len()));
-        self.tapes = tapes;
-        self.taped |= TAPED_OUTPUT;
         self.tape_site = site;
     }
 
