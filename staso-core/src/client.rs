@@ -7,7 +7,7 @@ use crate::export::batcher;
 use crate::export::queue::{Lane, Queue};
 use crate::local::record::SpanRecord;
 use staso_types::{DeliveryReport, InitError, Options};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -315,25 +315,6 @@ pub(crate) fn thread_config() -> Option<ThreadConfig> {
                 .clone(),
         )
     })
-}
-
-/// What recording arguments and results needs of the current client's configuration,
-/// remembered per thread for the client's generation: on every captured call, a
-/// thread-local read and one atomic load instead of a visit of the client cache.
-#[inline]
-pub(crate) fn tape_rules() -> Option<crate::local::capture::TapeRules> {
-    use crate::local::capture::TapeRules;
-    thread_local! {
-        static SEEN: Cell<Option<(u64, Option<TapeRules>)>> = const { Cell::new(None) };
-    }
-    let gen = GENERATION.load(Acquire);
-    let seen = SEEN.try_with(Cell::get).ok().flatten();
-    if let Some((_, rules)) = seen.filter(|(g, _)| *g == gen) {
-        return rules;
-    }
-    let rules = with_config(TapeRules::of);
-    let _ = SEEN.try_with(|s| s.set(Some((gen, rules))));
-    rules
 }
 
 /// The current client's configuration (for the capture decisions of the macros).

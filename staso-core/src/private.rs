@@ -105,7 +105,7 @@ impl Wants {
     /// capture nothing.
     fn input(
         &mut self,
-        cs: Option<&'static CallSite>,
+        cs: &'static CallSite,
         rules: capture::TapeRules,
         site: &'static Location<'static>,
         f: impl FnOnce(&mut Input<'_>),
@@ -113,9 +113,16 @@ impl Wants {
         if !self.want_in {
             return None;
         }
-        self.input_pending = false;
-        let agent = cs.filter(|cs| cs.kind == Kind::Agent).map(|cs| cs.name);
+        let agent = self.input_stored(cs);
         Some(capture::input_tape(rules, Some(site), agent, f))
+    }
+
+    /// The input of call site `cs` is being stored: nothing is pending any more, and an
+    /// agent's name goes first in it.
+    #[inline]
+    fn input_stored(&mut self, cs: &'static CallSite) -> Option<&'static str> {
+        self.input_pending = false;
+        (cs.kind == Kind::Agent).then_some(cs.name)
     }
 
     /// What recording needs of the rules of span `id` (of call site `cs`), on this
@@ -149,20 +156,18 @@ fn sink_allows(cs: &'static CallSite, sink: &std::sync::Arc<dyn context::Sink>) 
 #[cold]
 #[inline(never)]
 fn sink_tape_rules(id: staso_types::SpanId) -> Option<capture::TapeRules> {
-    let sink = context::with_frame(id, |fr| fr.ctx.sink.clone()).flatten()?;
-    Some(capture::TapeRules::of(sink.config()))
+    frame_rules(id).map(|r| capture::TapeRules::of(r.config()))
 }
 
-/// What recording needs of the rules of spans that go to `sink`, or to the client (from
-/// the word of their call site `cs`, when there is one).
+/// What recording needs of the rules of spans of call site `cs` that go to `sink`, or
+/// to the client (from the call site's word).
 fn tape_rules_of(
     sink: Option<&std::sync::Arc<dyn context::Sink>>,
-    cs: Option<&'static CallSite>,
+    cs: &'static CallSite,
 ) -> Option<capture::TapeRules> {
-    match (sink, cs) {
-        (Some(s), _) => Some(capture::TapeRules::of(s.config())),
-        (None, Some(cs)) => cs.decided.get(cs.kind).rules,
-        (None, None) => crate::client::tape_rules(),
+    match sink {
+        Some(s) => Some(capture::TapeRules::of(s.config())),
+        None => cs.decided.get(cs.kind).rules,
     }
 }
 
@@ -283,8 +288,7 @@ impl FnSpan {
         let Some(rules) = self.wants.tape_rules(cs, id) else {
             return;
         };
-        self.wants.input_pending = false;
-        let agent = (cs.kind == Kind::Agent).then_some(cs.name);
+        let agent = self.wants.input_stored(cs);
         // Recorded straight into the tape buffer of the box the record will keep, which
         // then moves into the record whole (the record has none yet, unless something
         // else was set on the span first: then the tape is copied into its box).
@@ -438,20 +442,20 @@ impl AsyncFnSpan {
     /// Captures the arguments: `f` adds them to the input (called only when input is
     /// captured).
     #[track_caller]
-    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, _cs: &'static CallSite, f: F) {
-        self.args_at(f);
+    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, cs: &'static CallSite, f: F) {
+        self.args_at(cs, f);
     }
 
     #[track_caller]
-    fn args_at(&mut self, f: impl FnOnce(&mut Input<'_>)) {
+    fn args_at(&mut self, cs: &'static CallSite, f: impl FnOnce(&mut Input<'_>)) {
         let site = Location::caller();
         let Some((record, ctx)) = &mut self.span.inner else {
             return;
         };
-        let Some(rules) = tape_rules_of(ctx.sink.as_ref(), record.callsite) else {
+        let Some(rules) = tape_rules_of(ctx.sink.as_ref(), cs) else {
             return;
         };
-        if let Some(c) = self.wants.input(record.callsite, rules, site, f) {
+        if let Some(c) = self.wants.input(cs, rules, site, f) {
             record.extras().set_input_tape(c.tape(), Some(site));
         }
     }
@@ -471,8 +475,11 @@ impl AsyncFnSpan {
     /// wraps the body.
     #[track_caller]
     pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
-        if self.wants.input_pending {
-            self.args_at(|_| {});
+        // An agent's input (its name) with no argument stored: its call site is in its
+        // record.
+        let cs = self.span.inner.as_ref().and_then(|(r, _)| r.callsite);
+        if let (true, Some(cs)) = (self.wants.input_pending, cs) {
+            self.args_at(cs, |_| {});
         }
         if let Some((record, ctx)) = &self.span.inner {
             announce(record, ctx);

@@ -232,22 +232,35 @@ impl Extras {
 
     /// Stores the input as a tape (see `capture::tape`), for [`Extras::resolve`].
     pub(crate) fn set_input_tape(&mut self, tape: &[u8], site: Site) {
-        self.input = Some(self.push_tape(tape));
-        self.taped |= TAPED_INPUT;
-        self.tape_site = site;
+        let p = self.push_tape(tape);
+        self.mark_tape(Field::Input, p, site);
     }
 
     /// Stores the output as a tape, for [`Extras::resolve`].
     pub(crate) fn set_output_tape(&mut self, tape: &[u8], site: Site) {
-        self.output = Some(self.push_tape(tape));
-        self.taped |= TAPED_OUTPUT;
+        let p = self.push_tape(tape);
+        self.mark_tape(Field::Output, p, site);
+    }
+
+    /// Piece `p` of the tape buffer is the tape of `field` (the input or the output).
+    #[inline]
+    fn mark_tape(&mut self, field: Field, p: Piece, site: Site) {
+        match field {
+            Field::Output => {
+                self.output = Some(p);
+                self.taped |= TAPED_OUTPUT;
+            }
+            _ => {
+                self.input = Some(p);
+                self.taped |= TAPED_INPUT;
+            }
+        }
         self.tape_site = site;
     }
 
     /// The tape buffer, to record a document at its end; give it back with
-    /// [`Extras::keep_tape`] (until then the
-    /// pieces already recorded point past an empty buffer: nothing reads them while a
-    /// span's own thread records).
+    /// [`Extras::keep_tape`] (until then the pieces already recorded point past an empty
+    /// buffer: nothing reads them while a span's own thread records).
     #[inline]
     pub(crate) fn lend_tapes(&mut self) -> Vec<u8> {
         if self.tapes.capacity() == 0 {
@@ -269,19 +282,9 @@ impl Extras {
     /// input or the output).
     #[inline]
     pub(crate) fn keep_tape(&mut self, field: Field, tapes: Vec<u8>, start: usize, site: Site) {
-        let p = Some(piece(start, tapes.len()));
-        match field {
-            Field::Output => {
-                self.output = p;
-                self.taped |= TAPED_OUTPUT;
-            }
-            _ => {
-                self.input = p;
-                self.taped |= TAPED_INPUT;
-            }
-        }
+        let p = piece(start, tapes.len());
         self.tapes = tapes;
-        self.tape_site = site;
+        self.mark_tape(field, p, site);
     }
 
     /// Whether a field still holds a tape.

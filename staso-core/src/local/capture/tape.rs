@@ -158,10 +158,9 @@ fn give_back_text(mut s: String) {
 }
 
 impl Recorder {
-    /// A document (an object, like the writer's `begin_object`), in this thread's spare
-    /// tape buffer.
-    /// A document recorded after what `tape` holds (a span's input, when its result is
-    /// recorded next to it); its bound counts from there.
+    /// A document (an object, like the writer's `begin_object`) recorded after what `tape`
+    /// holds (a span's input, when its result is recorded next to it, or nothing, in this
+    /// thread's spare buffer); its bound counts from there.
     #[inline(always)]
     fn after(tape: Vec<u8>, rules: TapeRules, site: Site) -> Recorder {
         let max = rules.max_field_bytes as usize;
