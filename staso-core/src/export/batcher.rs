@@ -143,6 +143,8 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
 
 impl Batcher {
     fn run(&mut self) {
+        // Spare lane segments, allocated here rather than on a thread whose lane fills.
+        self.queue.make_spares();
         let mut panics = 0u32;
         loop {
             match catch_unwind(AssertUnwindSafe(|| self.step())) {

@@ -12,6 +12,7 @@ pub(crate) mod fields;
 mod handle;
 mod held;
 pub(crate) mod http;
+mod lane;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 #[cfg(feature = "otlp")]

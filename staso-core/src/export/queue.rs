@@ -6,8 +6,9 @@
 //! read-modify-write on a line other threads write (a shared queue's push costs as much as
 //! a whole span here). The batcher sees every lane at every drain, so `flush` and
 //! `shutdown` see every span at once; a thread that exits abandons its lane and the batcher
-//! drains what is left. A lane that is full (its thread outruns the batcher) spills into
-//! one shared overflow queue.
+//! drains what is left. A lane that is full (its thread outruns the batcher) grows into a
+//! larger segment while the queue allows (`lane`), then spills into one shared overflow
+//! queue.
 //!
 //! The bound: `max_queue_size` credits, one per span held anywhere (a lane, the overflow,
 //! the batcher: unsent, waiting for a retry, in flight). A thread takes credits from the
@@ -16,6 +17,7 @@
 //! span is rejected (`queue_full`). So nothing held ever exceeds `max_queue_size`; a thread
 //! keeps at most one chunk of unspent credits for itself until it exits.
 
+pub(crate) use super::lane::Lane;
 use crate::local::record::SpanRecord;
 use crossbeam_queue::ArrayQueue;
 use staso_types::{DeliveryReport, DestinationReport, FailureKind};
@@ -47,9 +49,9 @@ struct DestinationCounts {
 /// queue is full, for as long as an outage lasts, does not contend with the others on a
 /// shared counter).
 #[derive(Default)]
-struct LaneCount {
-    pushed: AtomicU64,
-    rejected: AtomicU64,
+pub(super) struct LaneCount {
+    pub(super) pushed: AtomicU64,
+    pub(super) rejected: AtomicU64,
 }
 
 /// The lanes the report adds up: those alive, and the total of those retired.
@@ -60,10 +62,16 @@ struct Ledger {
     retired_rejected: u64,
 }
 
-/// The batcher's end of a lane.
+/// The batcher's end of a lane (of one segment of it: see `lane`).
 pub(crate) struct LaneEnd {
     ring: rtrb::Consumer<SpanRecord>,
     count: Arc<LaneCount>,
+    /// Set by the lane's thread once it has moved on to a larger segment: this one is
+    /// dropped once empty, and the thread's counts stay with the newer one.
+    superseded: Arc<AtomicBool>,
+    /// Slots of this segment taken from the queue's growth allowance (0 for a lane's
+    /// first segment), given back when it is dropped.
+    grown: usize,
 }
 
 pub(crate) struct Queue {
@@ -71,6 +79,16 @@ pub(crate) struct Queue {
     /// Spans a lane pushes between two wake-ups of the batcher.
     wake_every: usize,
     lane_capacity: usize,
+    /// The size of a grown lane.
+    lane_max: usize,
+    /// Slots the lanes may still grow by, all together (spare and grown segments count
+    /// here until they are dropped): what bounds the memory of grown lanes.
+    growth: AtomicUsize,
+    /// Segments of `lane_max` slots made ready by the batcher, for a lane that fills to
+    /// move into without allocating or locking on its thread (see `lane`).
+    spares: ArrayQueue<Spare>,
+    /// The batcher's ends of segments a lane moved into since the batcher last looked.
+    grown: ArrayQueue<LaneEnd>,
     credit_chunk: usize,
     /// Credits no thread holds.
     available: AtomicUsize,
@@ -96,19 +114,6 @@ pub(crate) struct Queue {
     pub(crate) annotations: super::annotations::AnnotationQueue,
 }
 
-/// A thread's end of its lane, kept in the thread's cache of the client. Dropping it (the
-/// thread exits, or the client changes) returns its unspent credits and abandons the ring
-/// to the batcher, which drains what is left.
-pub(crate) struct Lane {
-    queue: Arc<Queue>,
-    ring: rtrb::Producer<SpanRecord>,
-    count: Arc<LaneCount>,
-    pushed: u64,
-    rejected: u64,
-    credits: usize,
-    since_wake: usize,
-}
-
 /// The slots of a thread's lane: room for what a thread ends while the batcher encodes
 /// and sends a few batches (a lane that fills spills into the shared overflow, which costs
 /// the caller a contended push): 1 250 slots (160 KiB) per thread that ends spans, by
@@ -118,6 +123,23 @@ fn lane_capacity(max: usize, batch_size: usize) -> usize {
         .clamp(256, 2048)
         .max(2 * batch_size)
         .min(max.max(1))
+}
+
+/// The slots of a grown lane: half the bound, at least its first size, at most 16 384
+/// (2 MiB) unless the first size is larger.
+fn lane_max(max: usize, lane_capacity: usize) -> usize {
+    (max / 2).min(16_384).max(lane_capacity)
+}
+
+/// How many spare segments the batcher keeps ready (the growth allowance permitting).
+const SPARES: usize = 2;
+
+/// A segment ready for a lane to grow into: both ends, and the flag its thread sets when
+/// it leaves it.
+pub(super) struct Spare {
+    pub(super) ring: rtrb::Producer<SpanRecord>,
+    pub(super) end: rtrb::Consumer<SpanRecord>,
+    pub(super) superseded: Arc<AtomicBool>,
 }
 
 /// The slots of the queue of provisional root copies (outside the bound, best effort).
@@ -138,13 +160,15 @@ pub(crate) fn bytes_at_init(max: usize) -> usize {
 /// The bytes the structures that hold queued spans keep when `threads` threads end spans
 /// and `max` spans are held, excluding what spans captured (behind a pointer) and the
 /// request bodies: what `init` allocates, every lane (allocated whole when its thread
-/// ends its first span), and the batcher's store, `max` slots at most (see `held`; a span
+/// ends its first span), the segments lanes grew into (`max` slots at most, all lanes
+/// together), and the batcher's store, `max` slots at most (see `held`; a span
 /// it moved out of its ring, when a batch is retried while later ones were let go, takes
 /// a map entry instead, not counted here).
 pub(crate) fn bytes_at_bound(max: usize, batch_size: usize, threads: usize) -> usize {
     let record = std::mem::size_of::<SpanRecord>();
     bytes_at_init(max)
         + threads * lane_capacity(max, batch_size) * record
+        + max * record
         + max * super::batcher::HELD_SLOT_BYTES
 }
 
@@ -157,6 +181,10 @@ impl Queue {
             max,
             wake_every: batch_size.min(lane_capacity / 2).max(1),
             lane_capacity,
+            lane_max: lane_max(max, lane_capacity),
+            growth: AtomicUsize::new(max),
+            spares: ArrayQueue::new(SPARES),
+            grown: ArrayQueue::new(64),
             credit_chunk: (max / 64).clamp(1, 64),
             available: AtomicUsize::new(max),
             ledger: Mutex::new(Ledger::default()),
@@ -185,22 +213,127 @@ impl Queue {
     /// A new lane for the calling thread, registered with the batcher.
     #[cold]
     pub(crate) fn lane(self: &Arc<Self>) -> Lane {
-        let (producer, consumer) = rtrb::RingBuffer::new(self.lane_capacity);
+        Lane::new(self)
+    }
+
+    /// The counts of a new lane, which the report adds up from now on.
+    pub(super) fn new_count(&self) -> Arc<LaneCount> {
         let count = Arc::new(LaneCount::default());
         lock(&self.ledger).live.push(count.clone());
+        count
+    }
+
+    /// A new segment of `slots` for the lane counted in `count`, its batcher's end
+    /// registered (the batcher adopts it at its next drain); `grown`: the slots it took
+    /// from the growth allowance. Returns the thread's end and the flag it sets when it
+    /// leaves the segment.
+    pub(super) fn segment(
+        &self,
+        slots: usize,
+        count: &Arc<LaneCount>,
+        grown: usize,
+    ) -> (rtrb::Producer<SpanRecord>, Arc<AtomicBool>) {
+        let (producer, consumer) = rtrb::RingBuffer::new(slots);
+        let superseded = Arc::new(AtomicBool::new(false));
         lock(&self.new_lanes).push(LaneEnd {
             ring: consumer,
             count: count.clone(),
+            superseded: superseded.clone(),
+            grown,
         });
-        Lane {
-            queue: self.clone(),
-            ring: producer,
-            count,
-            pushed: 0,
-            rejected: 0,
-            credits: 0,
-            since_wake: 0,
+        (producer, superseded)
+    }
+
+    pub(super) fn lane_capacity(&self) -> usize {
+        self.lane_capacity
+    }
+
+    pub(super) fn lane_max(&self) -> usize {
+        self.lane_max
+    }
+
+    pub(super) fn wake_every(&self) -> usize {
+        self.wake_every
+    }
+
+    /// Takes `n` slots of the growth allowance, all or none.
+    fn take_growth(&self, n: usize) -> bool {
+        self.growth
+            .fetch_update(Relaxed, Relaxed, |left| left.checked_sub(n))
+            .is_ok()
+    }
+
+    /// The batcher's side of growth: makes spare segments ready (off the callers'
+    /// threads: the allocation happens here) while the allowance permits.
+    pub(crate) fn make_spares(&self) {
+        // A bound so small that a lane is as large as a grown one: nothing to grow into.
+        if self.lane_max <= self.lane_capacity {
+            return;
         }
+        while self.spares.len() < SPARES && self.take_growth(self.lane_max) {
+            let (ring, end) = rtrb::RingBuffer::new(self.lane_max);
+            let spare = Spare {
+                ring,
+                end,
+                superseded: Arc::new(AtomicBool::new(false)),
+            };
+            // Only the batcher pushes here, and there was room.
+            if self.spares.push(spare).is_err() {
+                self.growth.fetch_add(self.lane_max, Relaxed);
+            }
+        }
+    }
+
+    /// A spare segment for a lane that filled, if one is ready (a lock-free pop).
+    pub(super) fn spare(&self) -> Option<Spare> {
+        self.spares.pop()
+    }
+
+    /// Hands the batcher's end of a segment a lane moved into over to the batcher (a
+    /// lock-free push; the registry of new lanes, with its lock, only if that is full).
+    pub(super) fn grew(&self, end: LaneEnd) {
+        if let Err(end) = self.grown.push(end) {
+            lock(&self.new_lanes).push(end);
+        }
+    }
+
+    /// The batcher's end of a spare segment that lane `count` moved into.
+    pub(super) fn grown_end(
+        &self,
+        end: rtrb::Consumer<SpanRecord>,
+        count: &Arc<LaneCount>,
+        superseded: Arc<AtomicBool>,
+    ) -> LaneEnd {
+        LaneEnd {
+            ring: end,
+            count: count.clone(),
+            superseded,
+            grown: self.lane_max,
+        }
+    }
+
+    /// Spans waiting in the overflow (for tests of the lanes).
+    #[cfg(test)]
+    pub(super) fn overflowed(&self) -> usize {
+        self.overflow.len()
+    }
+
+    /// Spare segments ready (for tests of the lanes).
+    #[cfg(test)]
+    pub(super) fn spares_ready(&self) -> usize {
+        self.spares.len()
+    }
+
+    /// Slots left of the growth allowance (for tests of the lanes).
+    #[cfg(test)]
+    pub(super) fn growth_left(&self) -> usize {
+        self.growth.load(Relaxed)
+    }
+
+    /// Whether the client was shut down, as one relaxed load (the push's check).
+    #[inline(always)]
+    pub(super) fn is_closed_relaxed(&self) -> bool {
+        self.closed.load(Relaxed)
     }
 
     /// Up to `want` credits from the pool; 0 when it is empty.
@@ -223,14 +356,14 @@ impl Queue {
 
     /// A thread's next chunk of credits; 0 when the pool is empty.
     #[cold]
-    fn refill(&self) -> usize {
+    pub(super) fn refill(&self) -> usize {
         self.take_credits(self.credit_chunk)
     }
 
     /// A lane is full: the batcher is behind. The overflow holds as many spans as there
     /// are credits, so it has room; wake the batcher. False if the span was rejected.
     #[cold]
-    fn spill(&self, r: SpanRecord) -> bool {
+    pub(super) fn spill(&self, r: SpanRecord) -> bool {
         self.want_drain();
         if self.overflow.push(r).is_ok() {
             return true;
@@ -265,7 +398,7 @@ impl Queue {
     }
 
     /// What a rejection notes besides its count: the failure and the warning.
-    fn rejected_as(&self, kind: FailureKind) {
+    pub(super) fn rejected_as(&self, kind: FailureKind) {
         let retryable = kind == FailureKind::QueueFull;
         self.note_failure(kind, retryable);
         if retryable {
@@ -320,7 +453,7 @@ impl Queue {
 
     /// Asks the batcher to drain: a lane filled a batch.
     #[cold]
-    fn want_drain(&self) {
+    pub(super) fn want_drain(&self) {
         self.wanted.store(true, Release);
         self.wake();
     }
@@ -340,6 +473,7 @@ impl Queue {
     pub(crate) fn is_empty(&self, lanes: &[LaneEnd]) -> bool {
         self.overflow.is_empty()
             && self.provisional.is_empty()
+            && self.grown.is_empty()
             && lock(&self.new_lanes).iter().all(|l| l.ring.is_empty())
             && lanes.iter().all(|l| l.ring.is_empty())
     }
@@ -357,10 +491,14 @@ impl Queue {
     /// producer keeps the ring's indices bouncing between the two cores).
     pub(crate) fn drain(&self, lanes: &mut Vec<LaneEnd>, mut take: impl FnMut(SpanRecord)) {
         lanes.append(&mut lock(&self.new_lanes));
+        while let Some(end) = self.grown.pop() {
+            lanes.push(end);
+        }
         let mut retire = false;
         for lane in lanes.iter_mut() {
-            // Abandoned first: a lane seen abandoned and then empty is done for good.
-            let gone = lane.ring.is_abandoned();
+            // Abandoned or superseded first: a segment seen so and then empty is done for
+            // good.
+            let gone = lane.superseded.load(Acquire) || lane.ring.is_abandoned();
             let n = lane.ring.slots();
             if let Ok(chunk) = lane.ring.read_chunk(n) {
                 chunk.into_iter().for_each(&mut take);
@@ -377,15 +515,23 @@ impl Queue {
         if retire {
             let mut ledger = lock(&self.ledger);
             lanes.retain(|l| {
-                let done = l.ring.is_abandoned() && l.ring.is_empty();
+                let superseded = l.superseded.load(Acquire);
+                let done = (superseded || l.ring.is_abandoned()) && l.ring.is_empty();
                 if done {
-                    ledger.retired += l.count.pushed.load(Acquire);
-                    ledger.retired_rejected += l.count.rejected.load(Acquire);
-                    ledger.live.retain(|c| !Arc::ptr_eq(c, &l.count));
+                    self.growth.fetch_add(l.grown, Relaxed);
+                    // A superseded segment's thread goes on in a newer one, with the
+                    // same counts: they are added up once, when its last segment goes.
+                    if !superseded {
+                        ledger.retired += l.count.pushed.load(Acquire);
+                        ledger.retired_rejected += l.count.rejected.load(Acquire);
+                        ledger.live.retain(|c| !Arc::ptr_eq(c, &l.count));
+                    }
                 }
                 !done
             });
         }
+        // Segments given back make room for spares again.
+        self.make_spares();
     }
 
     /// `n` spans were acknowledged by the service.
@@ -481,70 +627,6 @@ impl Queue {
             })
             .collect();
         r
-    }
-}
-
-impl Lane {
-    /// The caller's side of a finished span, taken out of `slot` right at the push: a
-    /// credit, a slot write and a store, never a wait. Without a credit, or after
-    /// shutdown, the span is rejected and counted. Inlined into the end of a span (a call
-    /// less on every span).
-    #[inline(always)]
-    pub(crate) fn push_from(&mut self, slot: &mut Option<SpanRecord>) {
-        let q = &*self.queue;
-        if q.closed.load(Relaxed) {
-            if slot.take().is_some_and(|r| !r.provisional) {
-                self.reject(FailureKind::Shutdown);
-            }
-            return;
-        }
-        if slot.as_ref().is_some_and(|r| r.provisional) {
-            if let Some(r) = slot.take() {
-                q.push_provisional(r);
-            }
-            return;
-        }
-        if self.credits == 0 {
-            self.credits = q.refill();
-        }
-        if self.credits == 0 {
-            slot.take();
-            self.reject(FailureKind::QueueFull);
-            return;
-        }
-        let Some(r) = slot.take() else { return };
-        self.credits -= 1;
-        if let Err(rtrb::PushError::Full(r)) = self.ring.push(r) {
-            if !q.spill(r) {
-                return;
-            }
-        }
-        self.pushed += 1;
-        self.count.pushed.store(self.pushed, Release);
-        self.since_wake += 1;
-        if self.since_wake >= q.wake_every {
-            self.since_wake = 0;
-            q.want_drain();
-        }
-    }
-}
-
-impl Lane {
-    /// A span of this thread rejected: counted in the lane's own count.
-    #[cold]
-    fn reject(&mut self, kind: FailureKind) {
-        self.rejected += 1;
-        self.count.rejected.store(self.rejected, Release);
-        self.queue.rejected_as(kind);
-    }
-}
-
-impl Drop for Lane {
-    fn drop(&mut self) {
-        self.queue.release(self.credits);
-        if self.since_wake > 0 {
-            self.queue.wake();
-        }
     }
 }
 

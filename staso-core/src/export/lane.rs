@@ -1,0 +1,316 @@
+//! A thread's lane into the queue: the single-producer ring its finished spans go into
+//! (see `queue` for the batcher's side and the bound).
+//!
+//! A lane that fills (its thread ends spans faster than the batcher takes them, as in a
+//! burst while the batcher encodes a batch) grows before it spills: the thread moves on
+//! to a spare segment of half the bound that the batcher made ready (so the thread
+//! neither allocates nor locks), hands its batcher's end over through a lock-free queue,
+//! and leaves the old segment to be drained and dropped. Only when no spare is ready (the
+//! grown segments of all lanes hold `max_queue_size` slots at most) does a span go into
+//! the shared overflow, whose push costs the caller a contended read-modify-write. A
+//! thread grows its lane once at most, so the caller's cost of a span stays a slot write
+//! and a store.
+
+use super::queue::{LaneCount, Queue, Spare};
+use crate::local::record::SpanRecord;
+use staso_types::FailureKind;
+use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::Arc;
+
+/// A thread's end of its lane, kept in the thread's cache of the client. Dropping it (the
+/// thread exits, or the client changes) returns its unspent credits and abandons the ring
+/// to the batcher, which drains what is left.
+pub(crate) struct Lane {
+    queue: Arc<Queue>,
+    ring: rtrb::Producer<SpanRecord>,
+    /// Shared with the batcher's end of this segment: set once the thread has moved on
+    /// to a larger one.
+    superseded: Arc<AtomicBool>,
+    count: Arc<LaneCount>,
+    pushed: u64,
+    rejected: u64,
+    credits: usize,
+    since_wake: usize,
+}
+
+impl Lane {
+    /// A new lane for the calling thread, registered with the batcher.
+    #[cold]
+    pub(super) fn new(queue: &Arc<Queue>) -> Lane {
+        let count = queue.new_count();
+        let (ring, superseded) = queue.segment(queue.lane_capacity(), &count, 0);
+        Lane {
+            queue: queue.clone(),
+            ring,
+            superseded,
+            count,
+            pushed: 0,
+            rejected: 0,
+            credits: 0,
+            since_wake: 0,
+        }
+    }
+
+    /// The caller's side of a finished span, taken out of `slot` right at the push: a
+    /// credit, a slot write and a store, never a wait. Without a credit, or after
+    /// shutdown, the span is rejected and counted. Inlined into the end of a span (a call
+    /// less on every span).
+    #[inline(always)]
+    pub(crate) fn push_from(&mut self, slot: &mut Option<SpanRecord>) {
+        let q = &*self.queue;
+        if q.is_closed_relaxed() {
+            if slot.take().is_some_and(|r| !r.provisional) {
+                self.reject(FailureKind::Shutdown);
+            }
+            return;
+        }
+        if slot.as_ref().is_some_and(|r| r.provisional) {
+            if let Some(r) = slot.take() {
+                q.push_provisional(r);
+            }
+            return;
+        }
+        if self.credits == 0 {
+            self.credits = q.refill();
+        }
+        if self.credits == 0 {
+            slot.take();
+            self.reject(FailureKind::QueueFull);
+            return;
+        }
+        let Some(r) = slot.take() else { return };
+        self.credits -= 1;
+        if let Err(rtrb::PushError::Full(r)) = self.ring.push(r) {
+            if !self.full(r) {
+                return;
+            }
+        }
+        self.pushed += 1;
+        self.count.pushed.store(self.pushed, Release);
+        self.since_wake += 1;
+        if self.since_wake >= self.queue.wake_every() {
+            self.since_wake = 0;
+            self.queue.want_drain();
+        }
+    }
+
+    /// The lane is full: the batcher is behind. The span goes into a larger segment, else
+    /// into the overflow. False if it was rejected.
+    #[cold]
+    #[inline(never)]
+    fn full(&mut self, r: SpanRecord) -> bool {
+        match self.grow(r) {
+            None => true,
+            Some(r) => self.queue.spill(r),
+        }
+    }
+
+    /// Moves on to a spare segment of the queue's grown size, holding `r`, when one is
+    /// ready (else gives `r` back): a lock-free pop and push, no allocation (the batcher
+    /// made the segment). The full segment is left to the batcher, which drains it and
+    /// drops it; the thread's counts carry on in the new one.
+    fn grow(&mut self, r: SpanRecord) -> Option<SpanRecord> {
+        let q = &*self.queue;
+        if self.ring.buffer().capacity() >= q.lane_max() {
+            return Some(r);
+        }
+        let Some(spare) = q.spare() else {
+            return Some(r);
+        };
+        let Spare {
+            mut ring,
+            end,
+            superseded,
+        } = spare;
+        // An empty ring: the push cannot fail (a spare is never smaller than a lane).
+        let r = match ring.push(r) {
+            Ok(()) => None,
+            Err(rtrb::PushError::Full(r)) => Some(r),
+        };
+        q.grew(q.grown_end(end, &self.count, superseded.clone()));
+        let old = std::mem::replace(&mut self.ring, ring);
+        // After the last push into the old segment: once the batcher sees the flag, it
+        // sees every span in it (the flag is stored with `Release` after them).
+        std::mem::replace(&mut self.superseded, superseded).store(true, Release);
+        drop(old);
+        q.want_drain();
+        r
+    }
+
+    /// A span of this thread rejected: counted in the lane's own count.
+    #[cold]
+    fn reject(&mut self, kind: FailureKind) {
+        self.rejected += 1;
+        self.count.rejected.store(self.rejected, Release);
+        self.queue.rejected_as(kind);
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        self.queue.release(self.credits);
+        if self.since_wake > 0 {
+            self.queue.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::clock::Stamp;
+    use crate::local::record::SharedStr;
+    use staso_types::{Kind, SpanId, Status, TraceId};
+
+    fn record(n: u64) -> Option<SpanRecord> {
+        Some(SpanRecord {
+            trace_id: TraceId::from_u128(7).expect("non-zero"),
+            span_id: SpanId::from_u64(n + 1).expect("non-zero"),
+            parent: None,
+            start: Stamp(1),
+            end: Stamp(2),
+            name: SharedStr::Static("step"),
+            kind: Kind::Tool,
+            status: Status::Ok,
+            provisional: false,
+            discarded: false,
+            callsite: None,
+            agent: None,
+            conversation: None,
+            extras: None,
+        })
+    }
+
+    /// Drains `q` as the batcher does, and returns the span ids in the order they came.
+    fn drain(q: &Queue, lanes: &mut Vec<super::super::queue::LaneEnd>) -> Vec<u64> {
+        let mut ids = Vec::new();
+        q.drain(lanes, |r| ids.push(r.span_id.to_u64() - 1));
+        ids
+    }
+
+    #[test]
+    fn a_lane_that_fills_grows_instead_of_spilling() {
+        // 10 000 credits: lanes of 1 250 slots, growing up to 5 000.
+        let q = Arc::new(Queue::new(10_000, 512, &[]));
+        q.make_spares();
+        let mut lane = q.lane();
+        for n in 0..4_000 {
+            lane.push_from(&mut record(n));
+        }
+        assert_eq!(q.overflowed(), 0, "a burst of 4 000 fits the grown lane");
+        let mut lanes = Vec::new();
+        let ids = drain(&q, &mut lanes);
+        assert_eq!(ids, (0..4_000).collect::<Vec<_>>(), "every span, in order");
+        assert_eq!(lanes.len(), 1, "the full segments are dropped once drained");
+        let r = q.report(false);
+        assert_eq!((r.accepted, r.rejected, r.pending), (4_000, 0, 4_000));
+        // One spare of 5 000 slots in use, the other ready: the allowance is spent.
+        assert_eq!((q.spares_ready(), q.growth_left()), (1, 0));
+    }
+
+    #[test]
+    fn growth_stops_at_the_allowance_and_the_overflow_takes_the_rest() {
+        // 4 096 credits, batches of 64: lanes of 512 slots, growing to 2 048; the
+        // allowance (4 096 slots) makes two spares.
+        let q = Arc::new(Queue::new(4_096, 64, &[]));
+        q.make_spares();
+        let mut lanes: Vec<Lane> = (0..3).map(|_| q.lane()).collect();
+        let mut n = 0;
+        for lane in &mut lanes {
+            for _ in 0..1_000 {
+                lane.push_from(&mut record(n));
+                n += 1;
+            }
+        }
+        // Nothing drained meanwhile: the first two lanes grew, the third found no spare
+        // and spilled what its 512 slots could not hold.
+        assert_eq!(q.spares_ready(), 0);
+        assert_eq!(q.overflowed(), 1_000 - 512);
+        let mut ends = Vec::new();
+        let mut ids = drain(&q, &mut ends);
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            (0..3_000).collect::<Vec<_>>(),
+            "nothing lost, nothing twice"
+        );
+        let r = q.report(false);
+        assert_eq!((r.accepted, r.rejected), (3_000, 0));
+        assert_eq!(q.growth_left(), 0);
+    }
+
+    #[test]
+    fn a_thread_that_grew_its_lane_and_exited_is_counted_once() {
+        let q = Arc::new(Queue::new(10_000, 512, &[]));
+        q.make_spares();
+        let q2 = q.clone();
+        std::thread::spawn(move || {
+            let mut lane = q2.lane();
+            for n in 0..3_000 {
+                lane.push_from(&mut record(n));
+            }
+            // 200 more on a second lane of the same thread's client (a client change).
+            drop(lane);
+            let mut lane = q2.lane();
+            for n in 3_000..3_200 {
+                lane.push_from(&mut record(n));
+            }
+        })
+        .join()
+        .expect("thread");
+        let mut lanes = Vec::new();
+        let ids = drain(&q, &mut lanes);
+        assert_eq!(ids.len(), 3_200);
+        assert!(
+            lanes.is_empty(),
+            "every segment of a gone thread is dropped"
+        );
+        let r = q.report(false);
+        assert_eq!((r.accepted, r.rejected, r.pending), (3_200, 0, 3_200));
+        // The grown segment was given back, and made into a spare again.
+        assert_eq!((q.spares_ready(), q.growth_left()), (2, 0));
+    }
+
+    /// The thread grows its lane while the batcher drains it from another thread: every
+    /// span is drained once, the counts add up, and the allowance comes back whole.
+    #[test]
+    fn growing_while_the_batcher_drains_loses_nothing() {
+        // 2 048 credits, batches of 64: lanes of 256 slots, growing to 1 024.
+        let q = Arc::new(Queue::new(2_048, 64, &[]));
+        q.make_spares();
+        let q2 = q.clone();
+        const SPANS: u64 = 100_000;
+        let producer = std::thread::spawn(move || {
+            let mut lane = q2.lane();
+            for n in 0..SPANS {
+                lane.push_from(&mut record(n));
+            }
+        });
+        let mut lanes = Vec::new();
+        let mut seen = vec![false; SPANS as usize];
+        let mut drained = 0u64;
+        let mut take = |lanes: &mut Vec<_>| {
+            let ids = drain(&q, lanes);
+            for id in &ids {
+                assert!(
+                    !std::mem::replace(&mut seen[*id as usize], true),
+                    "{id} twice"
+                );
+            }
+            // Delivered at once: the credits go back, as the batcher gives them back.
+            q.release(ids.len());
+            drained += ids.len() as u64;
+        };
+        while !producer.is_finished() {
+            take(&mut lanes);
+            std::thread::yield_now();
+        }
+        producer.join().expect("producer");
+        take(&mut lanes);
+        let r = q.report(false);
+        assert_eq!(r.accepted, drained);
+        assert_eq!(r.accepted + r.rejected, SPANS);
+        assert!(lanes.is_empty(), "the thread is gone: its segments too");
+        assert_eq!((q.spares_ready(), q.growth_left()), (2, 0));
+    }
+}
