@@ -19,6 +19,7 @@ use crate::local::span::{Span, SpanGuard};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 
 /// Bytes of one queued span in the queue and the batcher (`size_of` of the record; what
@@ -190,6 +191,12 @@ pub struct FnSpan {
     wants: Wants,
     /// A root span: `opened` sends its provisional copy.
     root: bool,
+    /// What the call captured of its arguments and result, kept here until the span
+    /// ends rather than in its record: neither recording visits the thread's frame
+    /// stack, and the end, which visits it anyway, hands the box to the record. A root's
+    /// input goes into its record at once (its provisional copy shows it). Emptied by
+    /// `drop` (so a span that captures nothing has no drop glue for it).
+    captured: ManuallyDrop<Option<ExtrasBox>>,
 }
 
 impl FnSpan {
@@ -197,7 +204,28 @@ impl FnSpan {
         guard: SpanGuard::OFF,
         wants: Wants::OFF,
         root: false,
+        captured: ManuallyDrop::new(None),
     };
+}
+
+impl Drop for FnSpan {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.captured.is_some() {
+            self.end_captured();
+        }
+    }
+}
+
+impl FnSpan {
+    /// Ends the span with what it captured (out of line: a span that captures nothing
+    /// pays a test).
+    #[inline(never)]
+    fn end_captured(&mut self) {
+        if let Some(b) = self.captured.take() {
+            self.guard.close_with(b);
+        }
+    }
 }
 
 /// An entry point the macros expand to: when tracing is off it is one relaxed load and a
@@ -257,6 +285,7 @@ fn enter_recording(cs: &'static CallSite) -> FnSpan {
             guard: SpanGuard::on_stack(depth, id),
             wants,
             root,
+            captured: ManuallyDrop::new(None),
         },
         None => FnSpan::OFF,
     }
@@ -289,12 +318,17 @@ impl FnSpan {
             return;
         };
         let agent = self.wants.input_stored(cs);
-        // Recorded straight into the tape buffer of the box the record will keep, which
-        // then moves into the record whole (the record has none yet, unless something
-        // else was set on the span first: then the tape is copied into its box).
-        let mut b = ExtrasBox::take();
+        // Recorded straight into the tape buffer of the box the record will keep.
+        let mut b = self.captured.take().unwrap_or_else(ExtrasBox::take);
+        let start = b.tapes_len();
         let tapes = capture::input_tape_after(b.lend_tapes(), rules, Some(site), agent, f);
-        b.keep_tape(Field::Input, tapes, 0, Some(site));
+        b.keep_tape(Field::Input, tapes, start, Some(site));
+        if !self.root {
+            *self.captured = Some(b);
+            return;
+        }
+        // A root's moves into its record now (unless something else was set on the span
+        // first: then the tape is copied into its box).
         current_frame(&self.guard, move |r, _| match &mut r.extras {
             None => r.extras = Some(b),
             Some(e) => b.move_input_into(e),
@@ -317,7 +351,7 @@ impl FnSpan {
     /// Records the returned value, written by `f`, as the output (`{"result": value}`)
     /// of this span of call site `cs`, when the output is captured.
     #[track_caller]
-    pub fn output<F: FnOnce(&mut Out<'_>)>(&self, cs: &'static CallSite, f: F) {
+    pub fn output<F: FnOnce(&mut Out<'_>)>(&mut self, cs: &'static CallSite, f: F) {
         let site = Location::caller();
         let Some(id) = self.guard.id().filter(|_| self.wants.want_out) else {
             return;
@@ -325,7 +359,17 @@ impl FnSpan {
         let Some(rules) = self.wants.tape_rules(cs, id) else {
             return;
         };
-        // Recorded after the input, in the tape buffer of the record's box (lent for the
+        if !self.root {
+            // After the input, in the box the span keeps until it ends.
+            let mut b = self.captured.take().unwrap_or_else(ExtrasBox::take);
+            let tapes = b.lend_tapes();
+            let start = tapes.len();
+            let tapes = capture::result_tape_after(tapes, rules, Some(site), f);
+            b.keep_tape(Field::Output, tapes, start, Some(site));
+            *self.captured = Some(b);
+            return;
+        }
+        // A root's: recorded after the input, in the tape buffer of the record's box (lent for the
         // recording: the result's own code runs meanwhile), else copied into the record.
         let lent = self
             .guard

@@ -271,6 +271,24 @@ impl Extras {
         std::mem::take(&mut self.tapes)
     }
 
+    /// Copies the tapes into `into` (the box of the record they belong to, which had
+    /// one of its own by the time the span ended): the input unless `into` has one (set
+    /// after the arguments were recorded: the later value wins), the result in any case.
+    pub(crate) fn move_tapes_into(&self, into: &mut Extras) {
+        if into.input.is_none() {
+            self.move_input_into(into);
+        }
+        if let Some(p) = self.output.filter(|_| self.taped & TAPED_OUTPUT != 0) {
+            into.set_output_tape(self.tape(p), self.tape_site);
+        }
+    }
+
+    /// Bytes in the tape buffer.
+    #[inline]
+    pub(crate) fn tapes_len(&self) -> usize {
+        self.tapes.len()
+    }
+
     /// Copies the input's tape into `into` (a record that already has a box).
     pub(crate) fn move_input_into(&self, into: &mut Extras) {
         if let Some(p) = self.input.filter(|_| self.taped & TAPED_INPUT != 0) {

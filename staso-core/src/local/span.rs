@@ -5,7 +5,7 @@
 use super::capture::{self, RulesHandle};
 use super::context::{self, Ctx, Frame};
 use super::lifecycle;
-use super::record::{SharedStr, SpanRecord};
+use super::record::{ExtrasBox, SharedStr, SpanRecord};
 use serde::Serialize;
 use staso_types::{Kind, SpanId, Status, TraceId};
 use std::borrow::Cow;
@@ -312,6 +312,26 @@ impl SpanGuard {
 }
 
 setters!(SpanGuard);
+
+impl SpanGuard {
+    /// Ends the span now, its record given `captured` (what an instrumented function
+    /// captured of its arguments and result, kept off the record until now): the whole
+    /// box when the record has none, else its tapes (the input unless one was set since,
+    /// the result in any case: it was recorded last).
+    pub(crate) fn close_with(&mut self, captured: ExtrasBox) {
+        let Some(id) = self.span.take() else { return };
+        context::pop_span(self.depth, id, |frame, client| {
+            let Frame { ctx, record } = frame;
+            if let Some(r) = record.as_mut() {
+                match &mut r.extras {
+                    None => r.extras = Some(captured),
+                    Some(e) => captured.move_tapes_into(e),
+                }
+            }
+            lifecycle::end_with(record, ctx, |slot| crate::client::send_in(client, slot));
+        });
+    }
+}
 
 impl Drop for SpanGuard {
     #[inline]

@@ -147,3 +147,85 @@ fn a_span_captured_while_a_result_is_recorded_keeps_its_own_documents() {
     assert_eq!(input(inner), json!({"x": 3}));
     assert_eq!(result(inner), json!(6));
 }
+
+#[staso::tool(metadata(team = "search"))]
+fn lookup_with_metadata(q: &str, n: u8) -> u8 {
+    n + q.len() as u8
+}
+
+#[staso::tool]
+fn lookup_overriding_input(q: &str) -> usize {
+    staso::current_span().set_input(&json!({ "rewritten": q.to_uppercase() }));
+    q.len()
+}
+
+#[staso::tool]
+fn lookup_overriding_output(q: &str) -> usize {
+    staso::current_span().set_output(&"from the body");
+    q.len()
+}
+
+#[staso::tool]
+fn lookup_failing(q: &str) -> Result<u8, String> {
+    Err(format!("no {q}"))
+}
+
+#[staso::agent]
+fn runs_lookups() {
+    lookup_with_metadata("a", 1);
+    lookup_overriding_input("b");
+    lookup_overriding_output("c");
+    let _ = lookup_failing("d");
+}
+
+/// A call nested in another span keeps what it captured of its arguments and result
+/// until it ends: what the attribute and the body set on the span meanwhile stays beside
+/// them, and the later of two values for the same field wins (the body's input, set
+/// after the arguments; the result, recorded after the body).
+#[test]
+fn a_nested_call_keeps_its_documents_beside_what_its_attribute_and_body_set() {
+    let (_, spans) = capture(runs_lookups);
+    let m = spans.named("lookup_with_metadata");
+    assert_eq!(input(m), json!({ "q": "a", "n": 1 }));
+    assert_eq!(result(m), json!(2));
+    assert_eq!(m.attribute("team"), Some(json!("search")));
+    let i = spans.named("lookup_overriding_input");
+    assert_eq!(input(i), json!({ "rewritten": "B" }));
+    assert_eq!(result(i), json!(1));
+    let o = spans.named("lookup_overriding_output");
+    assert_eq!(input(o), json!({ "q": "c" }));
+    assert_eq!(result(o), json!(1));
+    let f = spans.named("lookup_failing");
+    assert_eq!(input(f), json!({ "q": "d" }));
+    assert_eq!(f.status(), "error");
+    assert_eq!(f.error_message(), Some("no d"));
+}
+
+#[staso::tool]
+fn lookup_panicking(q: &str) -> usize {
+    if !q.is_empty() {
+        panic!("index missing for {q}");
+    }
+    0
+}
+
+#[staso::agent]
+fn runs_a_panicking_lookup() -> bool {
+    std::panic::catch_unwind(|| lookup_panicking("e")).is_err()
+}
+
+/// A call that panics still sends its arguments, with the panic as its error.
+#[test]
+fn a_nested_call_that_panics_keeps_its_arguments() {
+    let (panicked, spans) = capture(runs_a_panicking_lookup);
+    assert!(panicked);
+    let p = spans.named("lookup_panicking");
+    assert_eq!(input(p), json!({ "q": "e" }));
+    assert_eq!(p.status(), "error");
+    assert!(
+        p.error_message()
+            .is_some_and(|m| m.contains("index missing for e")),
+        "{}",
+        p.json()
+    );
+}
