@@ -187,7 +187,8 @@ pub const fn is_secret_name(name: &str) -> bool {
 
 /// A sync function's span: current on this thread from `enter` until dropped.
 pub struct FnSpan {
-    guard: SpanGuard,
+    /// Ended by `drop` (one test when tracing is off).
+    guard: ManuallyDrop<SpanGuard>,
     wants: Wants,
     /// A root span: `opened` sends its provisional copy.
     root: bool,
@@ -201,7 +202,7 @@ pub struct FnSpan {
 
 impl FnSpan {
     const OFF: FnSpan = FnSpan {
-        guard: SpanGuard::OFF,
+        guard: ManuallyDrop::new(SpanGuard::OFF),
         wants: Wants::OFF,
         root: false,
         captured: ManuallyDrop::new(None),
@@ -211,8 +212,13 @@ impl FnSpan {
 impl Drop for FnSpan {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.captured.is_some() {
-            self.end_captured();
+        // The guard's test first: the disabled path tests one field.
+        if self.guard.is_recording() {
+            if self.captured.is_some() {
+                self.end_captured();
+            } else {
+                self.guard.end();
+            }
         }
     }
 }
@@ -282,7 +288,7 @@ fn enter_recording(cs: &'static CallSite) -> FnSpan {
     });
     match opened {
         Some((depth, (id, root, wants))) => FnSpan {
-            guard: SpanGuard::on_stack(depth, id),
+            guard: ManuallyDrop::new(SpanGuard::on_stack(depth, id)),
             wants,
             root,
             captured: ManuallyDrop::new(None),

@@ -235,7 +235,8 @@ macro_rules! setters {
 /// ```
 #[must_use = "the span ends when this guard is dropped"]
 pub struct SpanGuard {
-    depth: usize,
+    /// Where its frame is on the stack (saturated: a frame not found there is searched).
+    depth: u32,
     span: Option<SpanId>,
     capture: bool,
     _not_send: PhantomData<*const ()>,
@@ -259,7 +260,7 @@ impl SpanGuard {
     #[inline]
     pub(crate) fn on_stack(depth: usize, span: SpanId) -> SpanGuard {
         SpanGuard {
-            depth,
+            depth: saturate(depth),
             span: Some(span),
             capture: true,
             _not_send: PhantomData,
@@ -307,7 +308,7 @@ impl SpanGuard {
     /// case), else searched for.
     #[inline]
     pub(crate) fn with_frame<R>(&self, f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
-        context::with_frame_at(self.depth, self.span?, f)
+        context::with_frame_at(self.depth as usize, self.span?, f)
     }
 }
 
@@ -320,7 +321,7 @@ impl SpanGuard {
     /// the result in any case: it was recorded last).
     pub(crate) fn close_with(&mut self, captured: ExtrasBox) {
         let Some(id) = self.span.take() else { return };
-        context::pop_span(self.depth, id, |frame, client| {
+        context::pop_span(self.depth as usize, id, |frame, client| {
             let Frame { ctx, record } = frame;
             if let Some(r) = record.as_mut() {
                 match &mut r.extras {
@@ -333,14 +334,27 @@ impl SpanGuard {
     }
 }
 
+impl SpanGuard {
+    /// Ends the span now (what dropping the guard does).
+    #[inline(always)]
+    pub(crate) fn end(&mut self) {
+        // Not recording (tracing off): nothing on the stack, nothing to do.
+        if let Some(id) = self.span.take() {
+            close(self.depth as usize, id);
+        }
+    }
+}
+
 impl Drop for SpanGuard {
     #[inline]
     fn drop(&mut self) {
-        // Not recording (tracing off): nothing on the stack, nothing to do.
-        if let Some(id) = self.span {
-            close(self.depth, id);
-        }
+        self.end();
     }
+}
+
+/// A frame's depth as a guard keeps it.
+fn saturate(depth: usize) -> u32 {
+    u32::try_from(depth).unwrap_or(u32::MAX)
 }
 
 /// Ends the span of the frame at `depth`. Not inlined: the guard's drop stays a field
@@ -454,7 +468,7 @@ impl Span {
                     record: Some(record),
                 });
                 SpanGuard {
-                    depth,
+                    depth: saturate(depth),
                     span: Some(id),
                     capture,
                     _not_send: PhantomData,
