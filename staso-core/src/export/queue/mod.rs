@@ -20,9 +20,13 @@
 pub(crate) use super::lane::Lane;
 use crate::local::record::SpanRecord;
 use crossbeam_queue::ArrayQueue;
+pub(super) use growth::Spare;
+use growth::{lane_max, SPARES};
 use staso_types::{DeliveryReport, DestinationReport, FailureKind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
+
+mod growth;
 
 /// Counters the report is made of, besides what the lanes count.
 #[derive(Default)]
@@ -125,23 +129,6 @@ fn lane_capacity(max: usize, batch_size: usize) -> usize {
         .min(max.max(1))
 }
 
-/// The slots of a grown lane: half the bound, at least its first size, at most 16 384
-/// (2 MiB) unless the first size is larger.
-fn lane_max(max: usize, lane_capacity: usize) -> usize {
-    (max / 2).min(16_384).max(lane_capacity)
-}
-
-/// How many spare segments the batcher keeps ready (the growth allowance permitting).
-const SPARES: usize = 2;
-
-/// A segment ready for a lane to grow into: both ends, and the flag its thread sets when
-/// it leaves it.
-pub(super) struct Spare {
-    pub(super) ring: rtrb::Producer<SpanRecord>,
-    pub(super) end: rtrb::Consumer<SpanRecord>,
-    pub(super) superseded: Arc<AtomicBool>,
-}
-
 /// The slots of the queue of provisional root copies (outside the bound, best effort).
 fn provisional_capacity(max: usize) -> usize {
     (max / 10).clamp(16, 1024)
@@ -223,111 +210,18 @@ impl Queue {
         count
     }
 
-    /// A new segment of `slots` for the lane counted in `count`, its batcher's end
-    /// registered (the batcher adopts it at its next drain); `grown`: the slots it took
-    /// from the growth allowance. Returns the thread's end and the flag it sets when it
-    /// leaves the segment.
-    pub(super) fn segment(
-        &self,
-        slots: usize,
-        count: &Arc<LaneCount>,
-        grown: usize,
-    ) -> (rtrb::Producer<SpanRecord>, Arc<AtomicBool>) {
-        let (producer, consumer) = rtrb::RingBuffer::new(slots);
-        let superseded = Arc::new(AtomicBool::new(false));
-        lock(&self.new_lanes).push(LaneEnd {
-            ring: consumer,
-            count: count.clone(),
-            superseded: superseded.clone(),
-            grown,
-        });
-        (producer, superseded)
-    }
-
     pub(super) fn lane_capacity(&self) -> usize {
         self.lane_capacity
-    }
-
-    pub(super) fn lane_max(&self) -> usize {
-        self.lane_max
     }
 
     pub(super) fn wake_every(&self) -> usize {
         self.wake_every
     }
 
-    /// Takes `n` slots of the growth allowance, all or none.
-    fn take_growth(&self, n: usize) -> bool {
-        self.growth
-            .fetch_update(Relaxed, Relaxed, |left| left.checked_sub(n))
-            .is_ok()
-    }
-
-    /// The batcher's side of growth: makes spare segments ready (off the callers'
-    /// threads: the allocation happens here) while the allowance permits.
-    pub(crate) fn make_spares(&self) {
-        // A bound so small that a lane is as large as a grown one: nothing to grow into.
-        if self.lane_max <= self.lane_capacity {
-            return;
-        }
-        while self.spares.len() < SPARES && self.take_growth(self.lane_max) {
-            let (ring, end) = rtrb::RingBuffer::new(self.lane_max);
-            let spare = Spare {
-                ring,
-                end,
-                superseded: Arc::new(AtomicBool::new(false)),
-            };
-            // Only the batcher pushes here, and there was room.
-            if self.spares.push(spare).is_err() {
-                self.growth.fetch_add(self.lane_max, Relaxed);
-            }
-        }
-    }
-
-    /// A spare segment for a lane that filled, if one is ready (a lock-free pop).
-    pub(super) fn spare(&self) -> Option<Spare> {
-        self.spares.pop()
-    }
-
-    /// Hands the batcher's end of a segment a lane moved into over to the batcher (a
-    /// lock-free push; the registry of new lanes, with its lock, only if that is full).
-    pub(super) fn grew(&self, end: LaneEnd) {
-        if let Err(end) = self.grown.push(end) {
-            lock(&self.new_lanes).push(end);
-        }
-    }
-
-    /// The batcher's end of a spare segment that lane `count` moved into.
-    pub(super) fn grown_end(
-        &self,
-        end: rtrb::Consumer<SpanRecord>,
-        count: &Arc<LaneCount>,
-        superseded: Arc<AtomicBool>,
-    ) -> LaneEnd {
-        LaneEnd {
-            ring: end,
-            count: count.clone(),
-            superseded,
-            grown: self.lane_max,
-        }
-    }
-
     /// Spans waiting in the overflow (for tests of the lanes).
     #[cfg(test)]
     pub(super) fn overflowed(&self) -> usize {
         self.overflow.len()
-    }
-
-    /// Spare segments ready (for tests of the lanes).
-    #[cfg(test)]
-    pub(super) fn spares_ready(&self) -> usize {
-        self.spares.len()
-    }
-
-    /// Slots left of the growth allowance (for tests of the lanes).
-    #[cfg(test)]
-    pub(super) fn growth_left(&self) -> usize {
-        self.growth.load(Relaxed)
     }
 
     /// Whether the client was shut down, as one relaxed load (the push's check).
