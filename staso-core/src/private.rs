@@ -324,22 +324,39 @@ impl FnSpan {
             return;
         };
         let agent = self.wants.input_stored(cs);
-        // Recorded straight into the tape buffer of the box the record will keep.
-        let mut b = self.captured.take().unwrap_or_else(ExtrasBox::take);
-        let start = b.tapes_len();
-        let tapes = capture::input_tape_after(b.lend_tapes(), rules, Some(site), agent, f);
-        b.keep_tape(Field::Input, tapes, start, Some(site));
+        self.record_kept(Field::Input, site, |tapes| {
+            capture::input_tape_after(tapes, rules, Some(site), agent, f)
+        });
         if !self.root {
-            *self.captured = Some(b);
             return;
         }
-        // A root's moves into its record now (unless something else was set on the span
-        // first: then the tape is copied into its box).
-        current_frame(&self.guard, move |r, _| match &mut r.extras {
-            None => r.extras = Some(b),
-            Some(e) => b.move_input_into(e),
-        });
+        // A root's input moves into its record now (unless something else was set on
+        // the span first: then the tape is copied into its box).
+        if let Some(b) = self.captured.take() {
+            current_frame(&self.guard, move |r, _| match &mut r.extras {
+                None => r.extras = Some(b),
+                Some(e) => b.move_input_into(e),
+            });
+        }
     }
+
+    /// Records the tape of `field` with `record`, after what the box the span keeps
+    /// holds (a box is taken when it keeps none yet).
+    #[inline(always)]
+    fn record_kept(
+        &mut self,
+        field: Field,
+        site: &'static Location<'static>,
+        record: impl FnOnce(Vec<u8>) -> Vec<u8>,
+    ) {
+        let mut b = self.captured.take().unwrap_or_else(ExtrasBox::take);
+        let tapes = b.lend_tapes();
+        let start = tapes.len();
+        let tapes = record(tapes);
+        b.keep_tape(field, tapes, start, Some(site));
+        *self.captured = Some(b);
+    }
+
     /// Adds a metadata attribute, written by `f`.
     #[track_caller]
     pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
@@ -365,38 +382,11 @@ impl FnSpan {
         let Some(rules) = self.wants.tape_rules(cs, id) else {
             return;
         };
-        if !self.root {
-            // After the input, in the box the span keeps until it ends.
-            let mut b = self.captured.take().unwrap_or_else(ExtrasBox::take);
-            let tapes = b.lend_tapes();
-            let start = tapes.len();
-            let tapes = capture::result_tape_after(tapes, rules, Some(site), f);
-            b.keep_tape(Field::Output, tapes, start, Some(site));
-            *self.captured = Some(b);
-            return;
-        }
-        // A root's: recorded after the input, in the tape buffer of the record's box (lent for the
-        // recording: the result's own code runs meanwhile), else copied into the record.
-        let lent = self
-            .guard
-            .with_frame(|fr| Some(fr.record.as_mut()?.extras.as_mut()?.lend_tapes()))
-            .flatten();
-        match lent {
-            Some(tapes) => {
-                let start = tapes.len();
-                let tapes = capture::result_tape_after(tapes, rules, Some(site), f);
-                current_frame(&self.guard, move |r, _| {
-                    r.extras()
-                        .keep_tape(Field::Output, tapes, start, Some(site))
-                });
-            }
-            None => {
-                let t = capture::result_tape(rules, Some(site), f);
-                current_frame(&self.guard, |r, _| {
-                    r.extras().set_output_tape(t.tape(), Some(site))
-                });
-            }
-        }
+        // After the input, in the box the span keeps until it ends (a root's too: its
+        // record takes the result when the span ends).
+        self.record_kept(Field::Output, site, |tapes| {
+            capture::result_tape_after(tapes, rules, Some(site), f)
+        });
     }
     /// Records an `Err` on this span: status `error`, its message (written by `f`; the
     /// encoder sends it when the policy allows), and its type name as `exception.type`.

@@ -38,7 +38,7 @@ impl Lane {
     #[cold]
     pub(super) fn new(queue: &Arc<Queue>) -> Lane {
         let count = queue.new_count();
-        let (ring, superseded) = queue.segment(queue.lane_capacity(), &count, 0);
+        let (ring, superseded) = queue.first_segment(&count);
         Lane {
             queue: queue.clone(),
             ring,
@@ -127,7 +127,7 @@ impl Lane {
             Ok(()) => None,
             Err(rtrb::PushError::Full(r)) => Some(r),
         };
-        q.grew(q.grown_end(end, &self.count, superseded.clone()));
+        q.grew(end, &self.count, superseded.clone());
         let old = std::mem::replace(&mut self.ring, ring);
         // After the last push into the old segment: once the batcher sees the flag, it
         // sees every span in it (the flag is stored with `Release` after them).

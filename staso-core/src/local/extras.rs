@@ -283,12 +283,6 @@ impl Extras {
         }
     }
 
-    /// Bytes in the tape buffer.
-    #[inline]
-    pub(crate) fn tapes_len(&self) -> usize {
-        self.tapes.len()
-    }
-
     /// Copies the input's tape into `into` (a record that already has a box).
     pub(crate) fn move_input_into(&self, into: &mut Extras) {
         if let Some(p) = self.input.filter(|_| self.taped & TAPED_INPUT != 0) {

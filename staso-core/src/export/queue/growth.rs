@@ -24,27 +24,6 @@ pub(in crate::export) struct Spare {
 }
 
 impl Queue {
-    /// A new segment of `slots` for the lane counted in `count`, its batcher's end
-    /// registered (the batcher adopts it at its next drain); `grown`: the slots it took
-    /// from the growth allowance. Returns the thread's end and the flag it sets when it
-    /// leaves the segment.
-    pub(in crate::export) fn segment(
-        &self,
-        slots: usize,
-        count: &Arc<LaneCount>,
-        grown: usize,
-    ) -> (rtrb::Producer<SpanRecord>, Arc<AtomicBool>) {
-        let (producer, consumer) = rtrb::RingBuffer::new(slots);
-        let superseded = Arc::new(AtomicBool::new(false));
-        lock(&self.new_lanes).push(LaneEnd {
-            ring: consumer,
-            count: count.clone(),
-            superseded: superseded.clone(),
-            grown,
-        });
-        (producer, superseded)
-    }
-
     pub(in crate::export) fn lane_max(&self) -> usize {
         self.lane_max
     }
@@ -82,26 +61,23 @@ impl Queue {
         self.spares.pop()
     }
 
-    /// Hands the batcher's end of a segment a lane moved into over to the batcher (a
-    /// lock-free push; the registry of new lanes, with its lock, only if that is full).
-    pub(in crate::export) fn grew(&self, end: LaneEnd) {
-        if let Err(end) = self.grown.push(end) {
-            lock(&self.new_lanes).push(end);
-        }
-    }
-
-    /// The batcher's end of a spare segment that lane `count` moved into.
-    pub(in crate::export) fn grown_end(
+    /// Hands the batcher's end of a spare segment that lane `count` moved into over to
+    /// the batcher (a lock-free push; the registry of new lanes, with its lock, only if
+    /// that is full).
+    pub(in crate::export) fn grew(
         &self,
         end: rtrb::Consumer<SpanRecord>,
         count: &Arc<LaneCount>,
         superseded: Arc<AtomicBool>,
-    ) -> LaneEnd {
-        LaneEnd {
+    ) {
+        let end = LaneEnd {
             ring: end,
             count: count.clone(),
             superseded,
             grown: self.lane_max,
+        };
+        if let Err(end) = self.grown.push(end) {
+            lock(&self.new_lanes).push(end);
         }
     }
 

@@ -210,8 +210,22 @@ impl Queue {
         count
     }
 
-    pub(super) fn lane_capacity(&self) -> usize {
-        self.lane_capacity
+    /// The first segment of the lane counted in `count`, its batcher's end registered
+    /// (the batcher adopts it at its next drain). Returns the thread's end and the flag
+    /// it sets when it leaves the segment for a grown one.
+    pub(super) fn first_segment(
+        &self,
+        count: &Arc<LaneCount>,
+    ) -> (rtrb::Producer<SpanRecord>, Arc<AtomicBool>) {
+        let (producer, consumer) = rtrb::RingBuffer::new(self.lane_capacity);
+        let superseded = Arc::new(AtomicBool::new(false));
+        lock(&self.new_lanes).push(LaneEnd {
+            ring: consumer,
+            count: count.clone(),
+            superseded: superseded.clone(),
+            grown: 0,
+        });
+        (producer, superseded)
     }
 
     pub(super) fn wake_every(&self) -> usize {
