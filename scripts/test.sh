@@ -41,6 +41,12 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests (unit, integration, UI, doc)"
 cargo test --workspace
 
+# Its own crate and target directory: loom needs `--cfg loom`, which would rebuild the
+# workspace if it shared one.
+step "loom: the lanes' ring under every interleaving (tests/loom)"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+  cargo test --manifest-path tests/loom/Cargo.toml --release
+
 step "one API in both builds (rustdoc of staso with and without enable)"
 bash scripts/api_parity.sh
 STASO_API_FEATURES=async-openai bash scripts/api_parity.sh

@@ -48,7 +48,7 @@ mod registry;
 mod sampling;
 
 #[doc(hidden)]
-#[path = "private.rs"]
+#[path = "private/mod.rs"]
 pub mod __private;
 pub mod propagation;
 #[cfg(feature = "tracing")]

@@ -12,6 +12,7 @@
 //! and a store.
 
 use super::queue::{LaneCount, Queue, Spare};
+use super::ring::Producer;
 use crate::local::record::SpanRecord;
 use staso_types::FailureKind;
 use std::sync::atomic::{AtomicBool, Ordering::*};
@@ -22,7 +23,7 @@ use std::sync::Arc;
 /// to the batcher, which drains what is left.
 pub(crate) struct Lane {
     queue: Arc<Queue>,
-    ring: rtrb::Producer<SpanRecord>,
+    ring: Producer<SpanRecord>,
     /// Shared with the batcher's end of this segment: set once the thread has moved on
     /// to a larger one.
     superseded: Arc<AtomicBool>,
@@ -78,9 +79,13 @@ impl Lane {
             self.reject(FailureKind::QueueFull);
             return;
         }
-        let Some(r) = slot.take() else { return };
+        if slot.is_none() {
+            return;
+        }
         self.credits -= 1;
-        if let Err(rtrb::PushError::Full(r)) = self.ring.push(r) {
+        // Straight from the frame into the ring's slot.
+        if !self.ring.push_from(slot) {
+            let Some(r) = slot.take() else { return };
             if !self.full(r) {
                 return;
             }
@@ -111,7 +116,7 @@ impl Lane {
     /// drops it; the thread's counts carry on in the new one.
     fn grow(&mut self, r: SpanRecord) -> Option<SpanRecord> {
         let q = &*self.queue;
-        if self.ring.buffer().capacity() >= q.lane_max() {
+        if self.ring.capacity() >= q.lane_max() {
             return Some(r);
         }
         let Some(spare) = q.spare() else {
@@ -123,10 +128,7 @@ impl Lane {
             superseded,
         } = spare;
         // An empty ring: the push cannot fail (a spare is never smaller than a lane).
-        let r = match ring.push(r) {
-            Ok(()) => None,
-            Err(rtrb::PushError::Full(r)) => Some(r),
-        };
+        let r = ring.push(r).err();
         q.grew(end, &self.count, superseded.clone());
         let old = std::mem::replace(&mut self.ring, ring);
         // After the last push into the old segment: once the batcher sees the flag, it

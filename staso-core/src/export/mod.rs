@@ -18,5 +18,6 @@ pub(crate) mod otlp;
 #[cfg(feature = "otlp")]
 pub(crate) mod otlp_http;
 pub(crate) mod queue;
+mod ring;
 pub(crate) mod sanitize;
 pub(crate) mod transport;

@@ -2,6 +2,7 @@
 //! allowance that bounds them, and the hand-over of a grown segment's batcher's end.
 
 use super::{lock, LaneCount, LaneEnd, Queue};
+use crate::export::ring::{self, Consumer, Producer};
 use crate::local::record::SpanRecord;
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::Arc;
@@ -18,8 +19,8 @@ pub(super) const SPARES: usize = 2;
 /// A segment ready for a lane to grow into: both ends, and the flag its thread sets when
 /// it leaves it.
 pub(in crate::export) struct Spare {
-    pub(in crate::export) ring: rtrb::Producer<SpanRecord>,
-    pub(in crate::export) end: rtrb::Consumer<SpanRecord>,
+    pub(in crate::export) ring: Producer<SpanRecord>,
+    pub(in crate::export) end: Consumer<SpanRecord>,
     pub(in crate::export) superseded: Arc<AtomicBool>,
 }
 
@@ -43,7 +44,7 @@ impl Queue {
             return;
         }
         while self.spares.len() < SPARES && self.take_growth(self.lane_max) {
-            let (ring, end) = rtrb::RingBuffer::new(self.lane_max);
+            let (ring, end) = ring::ring(self.lane_max);
             let spare = Spare {
                 ring,
                 end,
@@ -66,7 +67,7 @@ impl Queue {
     /// that is full).
     pub(in crate::export) fn grew(
         &self,
-        end: rtrb::Consumer<SpanRecord>,
+        end: Consumer<SpanRecord>,
         count: &Arc<LaneCount>,
         superseded: Arc<AtomicBool>,
     ) {

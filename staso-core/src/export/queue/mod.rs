@@ -18,6 +18,7 @@
 //! keeps at most one chunk of unspent credits for itself until it exits.
 
 pub(crate) use super::lane::Lane;
+use super::ring::{ring, Consumer, Producer};
 use crate::local::record::SpanRecord;
 use crossbeam_queue::ArrayQueue;
 pub(super) use growth::Spare;
@@ -68,7 +69,7 @@ struct Ledger {
 
 /// The batcher's end of a lane (of one segment of it: see `lane`).
 pub(crate) struct LaneEnd {
-    ring: rtrb::Consumer<SpanRecord>,
+    ring: Consumer<SpanRecord>,
     count: Arc<LaneCount>,
     /// Set by the lane's thread once it has moved on to a larger segment: this one is
     /// dropped once empty, and the thread's counts stay with the newer one.
@@ -216,8 +217,8 @@ impl Queue {
     pub(super) fn first_segment(
         &self,
         count: &Arc<LaneCount>,
-    ) -> (rtrb::Producer<SpanRecord>, Arc<AtomicBool>) {
-        let (producer, consumer) = rtrb::RingBuffer::new(self.lane_capacity);
+    ) -> (Producer<SpanRecord>, Arc<AtomicBool>) {
+        let (producer, consumer) = ring(self.lane_capacity);
         let superseded = Arc::new(AtomicBool::new(false));
         lock(&self.new_lanes).push(LaneEnd {
             ring: consumer,
@@ -407,10 +408,7 @@ impl Queue {
             // Abandoned or superseded first: a segment seen so and then empty is done for
             // good.
             let gone = lane.superseded.load(Acquire) || lane.ring.is_abandoned();
-            let n = lane.ring.slots();
-            if let Ok(chunk) = lane.ring.read_chunk(n) {
-                chunk.into_iter().for_each(&mut take);
-            }
+            lane.ring.drain(&mut take);
             retire |= gone && lane.ring.is_empty();
         }
         let queued = self.overflow.len();
