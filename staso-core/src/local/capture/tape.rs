@@ -258,12 +258,28 @@ impl Recorder {
         }
     }
 
-    /// `tag` then `v` as a varint (room reserved once).
+    /// `tag` then `v` as a varint, written in place after one reservation (a `push` per
+    /// byte tested the capacity for each).
     #[inline(always)]
-    fn tagged_varint(&mut self, tag: u8, v: u64) {
+    fn tagged_varint(&mut self, tag: u8, mut v: u64) {
         self.tape.reserve(11);
-        self.tape.push(tag);
-        self.varint(v);
+        let len = self.tape.len();
+        // SAFETY: `reserve(11)` left room for 11 bytes past `len`: the tag and a varint of
+        // a `u64` (10 bytes at most: 64 bits, 7 a byte), so every write below lands in
+        // allocated memory of the vector; the length then covers exactly the bytes
+        // written, all initialised.
+        unsafe {
+            let p = self.tape.as_mut_ptr().add(len);
+            p.write(tag);
+            let mut n = 1;
+            while v >= 0x80 {
+                p.add(n).write(v as u8 | 0x80);
+                v >>= 7;
+                n += 1;
+            }
+            p.add(n).write(v as u8);
+            self.tape.set_len(len + n + 1);
+        }
     }
 
     #[inline(always)]
@@ -283,8 +299,17 @@ impl Recorder {
         // Room for what may follow a cut leaf (a flag and a varint) too: a tape that grows
         // by doubling after a bound-sized leaf would cost the caller twice the bound.
         self.tape.reserve(5 + b.len() + 11);
-        self.tape.extend_from_slice(&head);
-        self.tape.extend_from_slice(b);
+        let len = self.tape.len();
+        // SAFETY: the reservation left room for the 5 bytes of `head` and those of `b`
+        // past `len`; `b` is borrowed from elsewhere (a `&[u8]` while the tape is borrowed
+        // mutably), so the copies do not overlap; the new length covers exactly what was
+        // written.
+        unsafe {
+            let p = self.tape.as_mut_ptr().add(len);
+            std::ptr::copy_nonoverlapping(head.as_ptr(), p, 5);
+            std::ptr::copy_nonoverlapping(b.as_ptr(), p.add(5), b.len());
+            self.tape.set_len(len + 5 + b.len());
+        }
     }
 
     #[inline(always)]
