@@ -1,0 +1,361 @@
+//! The spans of instrumented functions, sync and async: the bulk of the expansion's runtime
+//! side, kept together because both forms share their opening and their `Wants`.
+
+use super::enabled;
+use super::outcome::set_error;
+use super::wants::{frame_rules, tape_rules_of, Wants};
+use crate::local::capture::{self, Input, Out, RulesHandle, TextOut};
+use crate::local::context::{self, Frame};
+use crate::local::instrument::Instrumented;
+use crate::local::lifecycle::{announce, open, open_into, records};
+use crate::local::record::{CallSite, ExtrasBox, Field, SharedStr, SpanRecord};
+use crate::local::span::{Span, SpanGuard};
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::Location;
+
+/// A sync function's span: current on this thread from `enter` until dropped.
+pub struct FnSpan {
+    /// Ended by `drop` (one test when tracing is off).
+    guard: ManuallyDrop<SpanGuard>,
+    wants: Wants,
+    /// A root span: `opened` sends its provisional copy.
+    root: bool,
+    /// What the call captured of its arguments and result, kept here until the span
+    /// ends rather than in its record: neither recording visits the thread's frame
+    /// stack, and the end, which visits it anyway, hands the box to the record. A root's
+    /// input goes into its record at once (its provisional copy shows it). Emptied by
+    /// `drop` (so a span that captures nothing has no drop glue for it).
+    captured: ManuallyDrop<Option<ExtrasBox>>,
+}
+
+impl FnSpan {
+    const OFF: FnSpan = FnSpan {
+        guard: ManuallyDrop::new(SpanGuard::OFF),
+        wants: Wants::OFF,
+        root: false,
+        captured: ManuallyDrop::new(None),
+    };
+}
+
+impl Drop for FnSpan {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // The guard's test first: the disabled path tests one field.
+        if self.guard.is_recording() {
+            if self.captured.is_some() {
+                self.end_captured();
+            } else {
+                self.guard.end();
+            }
+        }
+    }
+}
+
+impl FnSpan {
+    /// Ends the span with what it captured (out of line: a span that captures nothing
+    /// pays a test).
+    #[inline(never)]
+    fn end_captured(&mut self) {
+        if let Some(b) = self.captured.take() {
+            self.guard.close_with(b);
+        }
+    }
+}
+
+/// An entry point the macros expand to: when tracing is off it is one relaxed load and a
+/// branch, inlined into the caller, and returns `$span::OFF`; inside a trace that is not
+/// recorded (not sampled, or below a discarded span) it is one thread-local load more;
+/// `$recording` opens the span otherwise.
+macro_rules! entry_point {
+    ($(#[$doc:meta])* $name:ident -> $span:ident, $recording:ident) => {
+        $(#[$doc])*
+        #[inline]
+        pub fn $name(cs: &'static CallSite) -> $span {
+            if enabled() && !context::quiet() {
+                $recording(cs)
+            } else {
+                $span::OFF
+            }
+        }
+    };
+}
+
+/// What the span's `Wants` decided for the arguments and the result (the same for sync
+/// and async functions).
+macro_rules! opening_wants {
+    () => {
+        /// Whether arguments are captured for this call.
+        #[inline]
+        pub fn wants_input(&self) -> bool {
+            self.wants.want_in
+        }
+        /// Whether the result is captured for this call.
+        #[inline]
+        pub fn wants_output(&self) -> bool {
+            self.wants.want_out
+        }
+    };
+}
+
+entry_point!(
+    /// Opens the span of a sync instrumented function and makes it current.
+    enter -> FnSpan, enter_recording
+);
+
+/// `enter` with tracing on: the inherited context is read, the record built and its frame
+/// pushed in one visit of the per-thread stack; nothing is cloned but what the child keeps.
+fn enter_recording(cs: &'static CallSite) -> FnSpan {
+    let opened = context::push_child(|parent, slot| {
+        if !records(parent) {
+            return None;
+        }
+        // Decided on the parent (the child has the same sink).
+        let wants = Wants::new(cs, parent);
+        let (id, root) = open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
+        Some((id, root, wants))
+    });
+    match opened {
+        Some((depth, (id, root, wants))) => FnSpan {
+            guard: ManuallyDrop::new(SpanGuard::on_stack(depth, id)),
+            wants,
+            root,
+            captured: ManuallyDrop::new(None),
+        },
+        None => FnSpan::OFF,
+    }
+}
+
+impl FnSpan {
+    opening_wants!();
+    /// Whether the span is recorded at all.
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.guard.is_recording()
+    }
+    /// Captures the arguments of call site `cs`: `f` adds them to the input (called only
+    /// when input is captured).
+    #[track_caller]
+    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, cs: &'static CallSite, f: F) {
+        self.args_at(cs, Location::caller(), f);
+    }
+
+    fn args_at(
+        &mut self,
+        cs: &'static CallSite,
+        site: &'static Location<'static>,
+        f: impl FnOnce(&mut Input<'_>),
+    ) {
+        let Some(id) = self.guard.id().filter(|_| self.wants.want_in) else {
+            return;
+        };
+        let Some(rules) = self.wants.tape_rules(cs, id) else {
+            return;
+        };
+        let agent = self.wants.input_stored(cs);
+        self.record_kept(Field::Input, site, |tapes| {
+            capture::input_tape_after(tapes, rules, Some(site), agent, f)
+        });
+        if !self.root {
+            return;
+        }
+        // A root's input moves into its record now (unless something else was set on
+        // the span first: then the tape is copied into its box).
+        if let Some(b) = self.captured.take() {
+            current_frame(&self.guard, move |r, _| match &mut r.extras {
+                None => r.extras = Some(b),
+                Some(e) => b.move_input_into(e),
+            });
+        }
+    }
+
+    /// Records the tape of `field` with `record`, after what the box the span keeps
+    /// holds (a box is taken when it keeps none yet).
+    #[inline(always)]
+    fn record_kept(
+        &mut self,
+        field: Field,
+        site: &'static Location<'static>,
+        record: impl FnOnce(Vec<u8>) -> Vec<u8>,
+    ) {
+        let mut b = self.captured.take().unwrap_or_else(ExtrasBox::take);
+        let tapes = b.lend_tapes();
+        let start = tapes.len();
+        let tapes = record(tapes);
+        b.keep_tape(field, tapes, start, Some(site));
+        *self.captured = Some(b);
+    }
+
+    /// Adds a metadata attribute, written by `f`.
+    #[track_caller]
+    pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
+        if self.is_recording() {
+            let site = Location::caller();
+            if let Some(id) = self.guard.id() {
+                if let Some(c) = metadata(frame_rules(id), site, key, f) {
+                    current_frame(&self.guard, |r, _| {
+                        r.extras().set_metadata(key, c.text(), c.truncated)
+                    });
+                }
+            }
+        }
+    }
+    /// Records the returned value, written by `f`, as the output (`{"result": value}`)
+    /// of this span of call site `cs`, when the output is captured.
+    #[track_caller]
+    pub fn output<F: FnOnce(&mut Out<'_>)>(&mut self, cs: &'static CallSite, f: F) {
+        let site = Location::caller();
+        let Some(id) = self.guard.id().filter(|_| self.wants.want_out) else {
+            return;
+        };
+        let Some(rules) = self.wants.tape_rules(cs, id) else {
+            return;
+        };
+        // After the input, in the box the span keeps until it ends (a root's too: its
+        // record takes the result when the span ends).
+        self.record_kept(Field::Output, site, |tapes| {
+            capture::result_tape_after(tapes, rules, Some(site), f)
+        });
+    }
+    /// Records an `Err` on this span: status `error`, its message (written by `f`; the
+    /// encoder sends it when the policy allows), and its type name as `exception.type`.
+    #[track_caller]
+    pub fn error<E: ?Sized, F: FnOnce(&mut TextOut<'_>)>(&self, _err: &E, f: F) {
+        let site = Location::caller();
+        let Some(id) = self.guard.id() else { return };
+        let msg = frame_rules(id).map(|rules| capture::text(rules, Some(site), "error_message", f));
+        current_frame(&self.guard, |r, _| {
+            set_error(r, std::any::type_name::<E>(), msg)
+        });
+    }
+    /// Ends the opening: an agent's input is stored when no argument was, and a root's
+    /// provisional copy is sent. A nested span with nothing pending has nothing to do here.
+    #[inline]
+    #[track_caller]
+    pub fn opened(&mut self) {
+        if self.wants.input_pending || self.root {
+            self.store_opening(Location::caller());
+        }
+    }
+
+    #[inline(never)]
+    fn store_opening(&mut self, site: &'static Location<'static>) {
+        if self.wants.input_pending {
+            // An agent's input (its name) with no argument stored: its call site is in its
+            // record.
+            let cs = self
+                .guard
+                .with_frame(|fr| fr.record.as_ref().and_then(|r| r.callsite))
+                .flatten();
+            if let Some(cs) = cs {
+                self.args_at(cs, site, |_| {});
+            }
+        }
+        if self.root {
+            current_frame(&self.guard, |record, ctx| announce(record, ctx));
+        }
+    }
+}
+
+fn current_frame(guard: &SpanGuard, f: impl FnOnce(&mut SpanRecord, &context::Ctx)) {
+    guard.with_frame(|frame: &mut Frame| {
+        if let Some(r) = frame.record.as_mut() {
+            f(r, &frame.ctx)
+        }
+    });
+}
+
+/// An async function's span: built at the first poll, then carried by the future.
+pub struct AsyncFnSpan {
+    span: Span,
+    wants: Wants,
+}
+
+entry_point!(
+    /// Opens the span of an async instrumented function (not current until instrumented).
+    start -> AsyncFnSpan, start_recording
+);
+
+fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
+    let started =
+        context::with_current(|parent| open(parent, SharedStr::Static(cs.name), cs.kind, Some(cs)));
+    let wants = match &started {
+        Some((_, ctx)) => Wants::new(cs, ctx),
+        None => Wants::OFF,
+    };
+    AsyncFnSpan {
+        span: Span::from_parts(started),
+        wants,
+    }
+}
+
+impl AsyncFnSpan {
+    const OFF: AsyncFnSpan = AsyncFnSpan {
+        span: Span::OFF,
+        wants: Wants::OFF,
+    };
+
+    /// Whether the span is recorded at all.
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.span.is_recording()
+    }
+    opening_wants!();
+    /// Captures the arguments: `f` adds them to the input (called only when input is
+    /// captured).
+    #[track_caller]
+    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, cs: &'static CallSite, f: F) {
+        self.args_at(cs, f);
+    }
+
+    #[track_caller]
+    fn args_at(&mut self, cs: &'static CallSite, f: impl FnOnce(&mut Input<'_>)) {
+        let site = Location::caller();
+        let Some((record, ctx)) = &mut self.span.inner else {
+            return;
+        };
+        let Some(rules) = tape_rules_of(ctx.sink.as_ref(), cs) else {
+            return;
+        };
+        if let Some(c) = self.wants.input(cs, rules, site, f) {
+            record.extras().set_input_tape(c.tape(), Some(site));
+        }
+    }
+    /// Adds a metadata attribute, written by `f`.
+    #[track_caller]
+    pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
+        let site = Location::caller();
+        let Some((_, ctx)) = &self.span.inner else {
+            return;
+        };
+        let c = metadata(RulesHandle::of(ctx.sink.as_ref()), site, key, f);
+        if let (Some(c), Some((record, _))) = (c, &mut self.span.inner) {
+            record.extras().set_metadata(key, c.text(), c.truncated);
+        }
+    }
+    /// Stores an agent's input when no argument was, sends a root's provisional copy, and
+    /// wraps the body.
+    #[track_caller]
+    pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
+        // An agent's input (its name) with no argument stored: its call site is in its
+        // record.
+        let cs = self.span.inner.as_ref().and_then(|(r, _)| r.callsite);
+        if let (true, Some(cs)) = (self.wants.input_pending, cs) {
+            self.args_at(cs, |_| {});
+        }
+        if let Some((record, ctx)) = &self.span.inner {
+            announce(record, ctx);
+        }
+        self.span.instrument(fut)
+    }
+}
+
+/// Captures metadata `key` (the encoder applies the capture policy, as to every attribute).
+fn metadata(
+    rules: Option<RulesHandle>,
+    site: &'static Location<'static>,
+    key: &'static str,
+    f: impl FnOnce(&mut Out<'_>),
+) -> Option<capture::Captured> {
+    Some(capture::document(rules?, Some(site), key, f))
+}
