@@ -18,9 +18,8 @@ use std::panic::Location;
 pub struct FnSpan {
     /// Ended by `drop` (one test when tracing is off).
     guard: ManuallyDrop<SpanGuard>,
+    /// With whether it is a root (`opened` then sends its provisional copy).
     wants: Wants,
-    /// A root span: `opened` sends its provisional copy.
-    root: bool,
     /// What the call captured of its arguments and result, kept here until the span
     /// ends rather than in its record: neither recording visits the thread's frame
     /// stack, and the end, which visits it anyway, hands the box to the record. A root's
@@ -33,7 +32,6 @@ impl FnSpan {
     const OFF: FnSpan = FnSpan {
         guard: ManuallyDrop::new(SpanGuard::OFF),
         wants: Wants::OFF,
-        root: false,
         captured: ManuallyDrop::new(None),
     };
 }
@@ -88,12 +86,12 @@ macro_rules! opening_wants {
         /// Whether arguments are captured for this call.
         #[inline]
         pub fn wants_input(&self) -> bool {
-            self.wants.want_in
+            self.wants.want_in()
         }
         /// Whether the result is captured for this call.
         #[inline]
         pub fn wants_output(&self) -> bool {
-            self.wants.want_out
+            self.wants.want_out()
         }
     };
 }
@@ -113,13 +111,13 @@ fn enter_recording(cs: &'static CallSite) -> FnSpan {
         // Decided on the parent (the child has the same sink).
         let wants = Wants::new(cs, parent);
         let (id, root) = open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
-        Some((id, root, wants))
+        // 16 bytes: returned in registers.
+        Some((id, wants.rooted(root)))
     });
     match opened {
-        Some((depth, (id, root, wants))) => FnSpan {
+        Some((depth, (id, wants))) => FnSpan {
             guard: ManuallyDrop::new(SpanGuard::on_stack(depth, id)),
             wants,
-            root,
             captured: ManuallyDrop::new(None),
         },
         None => FnSpan::OFF,
@@ -146,17 +144,15 @@ impl FnSpan {
         site: &'static Location<'static>,
         f: impl FnOnce(&mut Input<'_>),
     ) {
-        let Some(id) = self.guard.id().filter(|_| self.wants.want_in) else {
+        if self.guard.id().is_none() || !self.wants.want_in() {
             return;
-        };
-        let Some(rules) = self.wants.tape_rules(cs, id) else {
-            return;
-        };
+        }
+        let rules = self.wants.tape_rules();
         let agent = self.wants.input_stored(cs);
         self.record_kept(Field::Input, site, |tapes| {
             capture::input_tape_after(tapes, rules, Some(site), agent, f)
         });
-        if !self.root {
+        if !self.wants.root() {
             return;
         }
         // A root's input moves into its record now (unless something else was set on
@@ -201,16 +197,15 @@ impl FnSpan {
         }
     }
     /// Records the returned value, written by `f`, as the output (`{"result": value}`)
-    /// of this span of call site `cs`, when the output is captured.
+    /// of this span, when the output is captured (under the rules it opened with: the
+    /// call site, which the attributes pass, is not needed again).
     #[track_caller]
-    pub fn output<F: FnOnce(&mut Out<'_>)>(&mut self, cs: &'static CallSite, f: F) {
+    pub fn output<F: FnOnce(&mut Out<'_>)>(&mut self, _cs: &'static CallSite, f: F) {
         let site = Location::caller();
-        let Some(id) = self.guard.id().filter(|_| self.wants.want_out) else {
+        if self.guard.id().is_none() || !self.wants.want_out() {
             return;
-        };
-        let Some(rules) = self.wants.tape_rules(cs, id) else {
-            return;
-        };
+        }
+        let rules = self.wants.tape_rules();
         // After the input, in the box the span keeps until it ends (a root's too: its
         // record takes the result when the span ends).
         self.record_kept(Field::Output, site, |tapes| {
@@ -233,14 +228,14 @@ impl FnSpan {
     #[inline]
     #[track_caller]
     pub fn opened(&mut self) {
-        if self.wants.input_pending || self.root {
+        if self.wants.input_pending() || self.wants.root() {
             self.store_opening(Location::caller());
         }
     }
 
     #[inline(never)]
     fn store_opening(&mut self, site: &'static Location<'static>) {
-        if self.wants.input_pending {
+        if self.wants.input_pending() {
             // An agent's input (its name) with no argument stored: its call site is in its
             // record.
             let cs = self
@@ -251,7 +246,7 @@ impl FnSpan {
                 self.args_at(cs, site, |_| {});
             }
         }
-        if self.root {
+        if self.wants.root() {
             current_frame(&self.guard, |record, ctx| announce(record, ctx));
         }
     }
@@ -340,7 +335,7 @@ impl AsyncFnSpan {
         // An agent's input (its name) with no argument stored: its call site is in its
         // record.
         let cs = self.span.inner.as_ref().and_then(|(r, _)| r.callsite);
-        if let (true, Some(cs)) = (self.wants.input_pending, cs) {
+        if let (true, Some(cs)) = (self.wants.input_pending(), cs) {
             self.args_at(cs, |_| {});
         }
         if let Some((record, ctx)) = &self.span.inner {

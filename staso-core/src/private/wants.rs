@@ -8,24 +8,66 @@ use staso_types::Kind;
 use std::panic::Location;
 
 /// Fields common to the sync and async forms, set while the span is being opened: whether
-/// arguments and result are captured (decided once per call, before any value is built).
+/// arguments and result are captured (decided once per call, before any value is built),
+/// and what recording needs of the rules the span opened under (its test capture's, else
+/// the client's), read once for the arguments and the result alike.
+///
+/// Packed in 8 bytes (flags and the bound): a sync span's handle stays 32 bytes, which
+/// the disabled path writes in two stores.
+#[derive(Clone, Copy)]
 pub(super) struct Wants {
-    pub(super) want_in: bool,
-    pub(super) want_out: bool,
-    /// The input is yet to be stored (an agent's holds its name even without arguments).
-    pub(super) input_pending: bool,
-    /// The span goes to a test capture (else to the client, whose rules are in this
-    /// thread's cache). Meaningful when something is wanted.
-    to_sink: bool,
+    flags: u8,
+    /// `max_field_bytes` of the rules (meaningful when something is wanted).
+    max_field_bytes: u32,
 }
+
+/// Arguments are captured.
+const IN: u8 = 1;
+/// The result is captured.
+const OUT: u8 = 2;
+/// The input is yet to be stored (an agent's holds its name even without arguments).
+const PENDING: u8 = 4;
+/// The rules redact secret-looking names.
+const REDACT: u8 = 8;
+/// The span is a root (its opening sends the provisional copy); set by the sync form.
+const ROOT: u8 = 16;
 
 impl Wants {
     pub(super) const OFF: Wants = Wants {
-        want_in: false,
-        want_out: false,
-        input_pending: false,
-        to_sink: false,
+        flags: 0,
+        max_field_bytes: 0,
     };
+
+    /// Whether arguments are captured.
+    #[inline(always)]
+    pub(super) fn want_in(self) -> bool {
+        self.flags & IN != 0
+    }
+
+    /// Whether the result is captured.
+    #[inline(always)]
+    pub(super) fn want_out(self) -> bool {
+        self.flags & OUT != 0
+    }
+
+    /// Whether the input is yet to be stored.
+    #[inline(always)]
+    pub(super) fn input_pending(self) -> bool {
+        self.flags & PENDING != 0
+    }
+
+    /// Whether the span is a root (see [`Wants::rooted`]).
+    #[inline(always)]
+    pub(super) fn root(self) -> bool {
+        self.flags & ROOT != 0
+    }
+
+    /// These wants, for a span that is a root when `root` says so.
+    #[inline(always)]
+    pub(super) fn rooted(mut self, root: bool) -> Wants {
+        self.flags |= u8::from(root) * ROOT;
+        self
+    }
 
     /// A function whose attribute captures nothing does not look at the policy at all.
     #[inline(always)]
@@ -40,19 +82,24 @@ impl Wants {
     /// read from the call site's word (see `SiteDecision`).
     #[inline(never)]
     fn decide(cs: &'static CallSite, ctx: &context::Ctx) -> Wants {
-        let (input, output) = match &ctx.sink {
+        let (input, output, rules) = match &ctx.sink {
             Some(s) => sink_allows(cs, s),
-            None => match cs.decided.get(cs.kind) {
-                d if d.rules.is_some() => (d.input, d.output),
-                _ => return Wants::OFF,
-            },
+            None => {
+                let d = cs.decided.get(cs.kind);
+                match d.rules {
+                    Some(rules) => (d.input, d.output, rules),
+                    None => return Wants::OFF,
+                }
+            }
         };
         let want_in = cs.capture_input && input;
+        let flag = |on: bool, f: u8| if on { f } else { 0 };
         Wants {
-            want_in,
-            want_out: cs.capture_output && output,
-            input_pending: want_in && cs.kind == Kind::Agent,
-            to_sink: ctx.sink.is_some(),
+            flags: flag(want_in, IN)
+                | flag(cs.capture_output && output, OUT)
+                | flag(want_in && cs.kind == Kind::Agent, PENDING)
+                | flag(rules.redact, REDACT),
+            max_field_bytes: rules.max_field_bytes,
         }
     }
 
@@ -66,7 +113,7 @@ impl Wants {
         site: &'static Location<'static>,
         f: impl FnOnce(&mut Input<'_>),
     ) -> Option<capture::Taped> {
-        if !self.want_in {
+        if !self.want_in() {
             return None;
         }
         let agent = self.input_stored(cs);
@@ -77,42 +124,35 @@ impl Wants {
     /// agent's name goes first in it.
     #[inline]
     pub(super) fn input_stored(&mut self, cs: &'static CallSite) -> Option<&'static str> {
-        self.input_pending = false;
+        self.flags &= !PENDING;
         (cs.kind == Kind::Agent).then_some(cs.name)
     }
 
-    /// What recording needs of the rules of span `id` (of call site `cs`), on this
-    /// thread: its test capture's, else the client's, from the call site's word (looked
-    /// up here rather than kept in every handle, which would grow the handle of a span
-    /// that captures nothing).
+    /// What recording needs of the rules the span opened under.
     #[inline(always)]
-    pub(super) fn tape_rules(
-        &self,
-        cs: &'static CallSite,
-        id: staso_types::SpanId,
-    ) -> Option<capture::TapeRules> {
-        if self.to_sink {
-            sink_tape_rules(id)
-        } else {
-            cs.decided.get(cs.kind).rules
+    pub(super) fn tape_rules(self) -> capture::TapeRules {
+        capture::TapeRules {
+            max_field_bytes: self.max_field_bytes,
+            redact: self.flags & REDACT != 0,
         }
     }
 }
 
-/// What a test capture's policy lets call site `cs` capture (input, output). Out of line:
-/// the client's case is the one that counts.
+/// What a test capture's policy lets call site `cs` capture (input, output) and its
+/// rules. Out of line: the client's case is the one that counts.
 #[cold]
 #[inline(never)]
-fn sink_allows(cs: &'static CallSite, sink: &std::sync::Arc<dyn context::Sink>) -> (bool, bool) {
-    let p = sink.config().capture;
-    (p.allows_input(cs.kind), p.allows_output())
-}
-
-/// The rules of span `id`'s test capture, read from its frame.
-#[cold]
-#[inline(never)]
-fn sink_tape_rules(id: staso_types::SpanId) -> Option<capture::TapeRules> {
-    frame_rules(id).map(|r| capture::TapeRules::of(r.config()))
+fn sink_allows(
+    cs: &'static CallSite,
+    sink: &std::sync::Arc<dyn context::Sink>,
+) -> (bool, bool, capture::TapeRules) {
+    let c = sink.config();
+    let p = c.capture;
+    (
+        p.allows_input(cs.kind),
+        p.allows_output(),
+        capture::TapeRules::of(c),
+    )
 }
 
 /// What recording needs of the rules of spans of call site `cs` that go to `sink`, or
