@@ -142,10 +142,12 @@ pub(super) struct TapeMark {
     key_secret: Option<bool>,
 }
 
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        give_back_text(std::mem::take(&mut self.scratch));
-    }
+/// Gives back what a recording took beyond its tape: the text scratch, to this thread,
+/// and the rules handle, dropped.
+#[cold]
+fn release(scratch: String, handle: Option<RulesHandle>) {
+    give_back_text(scratch);
+    drop(handle);
 }
 
 /// Gives a text scratch back to this thread, for the next recording.
@@ -181,25 +183,24 @@ impl Recorder {
     }
 
     /// The tape, ended; give it back with [`give_back`].
+    ///
+    /// Taken apart field by field (the recorder has no `Drop`, so that it can be): moved
+    /// whole into a `ManuallyDrop`, it was copied on every document. Only what a
+    /// recording may have taken is given back or dropped: the usual document took no
+    /// scratch and no rules handle, so this is two tests. (A recording that unwinds drops
+    /// its scratch instead of giving it back to the thread: the next one takes a new one.)
     #[inline]
     pub(super) fn finish(self) -> Vec<u8> {
-        // Only what a recording may have taken is given back or dropped: the usual
-        // document took no scratch and no rules handle, so this is two tests, where the
-        // drop glue of the whole recorder was a call.
-        let mut r = std::mem::ManuallyDrop::new(self);
-        if r.scratch.capacity() > 0 || r.handle.is_some() {
-            r.release();
+        let Recorder {
+            tape,
+            scratch,
+            handle,
+            ..
+        } = self;
+        if scratch.capacity() > 0 || handle.is_some() {
+            release(scratch, handle);
         }
-        // What stays behind in `r` owns no memory: not dropping it leaks nothing.
-        std::mem::take(&mut r.tape)
-    }
-
-    /// Gives back the scratch and drops the rules handle (what `Drop` does, minus the
-    /// tape).
-    #[cold]
-    fn release(&mut self) {
-        give_back_text(std::mem::take(&mut self.scratch));
-        self.handle = None;
+        tape
     }
 
     pub(super) fn site(&self) -> Site {
