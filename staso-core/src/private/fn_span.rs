@@ -3,7 +3,7 @@
 
 use super::enabled;
 use super::outcome::set_error;
-use super::wants::{frame_rules, tape_rules_of, Wants};
+use super::wants::{frame_rules, Wants};
 use crate::local::capture::{self, Input, Out, RulesHandle, TextOut};
 use crate::local::context::{self, Frame};
 use crate::local::instrument::Instrumented;
@@ -306,12 +306,10 @@ impl AsyncFnSpan {
     #[track_caller]
     fn args_at(&mut self, cs: &'static CallSite, f: impl FnOnce(&mut Input<'_>)) {
         let site = Location::caller();
-        let Some((record, ctx)) = &mut self.span.inner else {
+        let Some((record, _)) = &mut self.span.inner else {
             return;
         };
-        let Some(rules) = tape_rules_of(ctx.sink.as_ref(), cs) else {
-            return;
-        };
+        let rules = self.wants.tape_rules();
         if let Some(c) = self.wants.input(cs, rules, site, f) {
             record.extras().set_input_tape(c.tape(), Some(site));
         }

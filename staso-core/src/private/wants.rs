@@ -82,25 +82,34 @@ impl Wants {
     /// read from the call site's word (see `SiteDecision`).
     #[inline(never)]
     fn decide(cs: &'static CallSite, ctx: &context::Ctx) -> Wants {
-        let (input, output, rules) = match &ctx.sink {
-            Some(s) => sink_allows(cs, s),
-            None => {
-                let d = cs.decided.get(cs.kind);
-                match d.rules {
-                    Some(rules) => (d.input, d.output, rules),
-                    None => return Wants::OFF,
-                }
-            }
+        let (flags, max_field_bytes) = match &ctx.sink {
+            Some(s) => Wants::answer(cs, sink_allows(cs, s)),
+            // The call site's word holds this answer (see `SiteDecision`).
+            None => cs.decided.get(cs.kind, |d| Wants::answer(cs, d)),
         };
-        let want_in = cs.capture_input && input;
-        let flag = |on: bool, f: u8| if on { f } else { 0 };
         Wants {
-            flags: flag(want_in, IN)
-                | flag(cs.capture_output && output, OUT)
-                | flag(want_in && cs.kind == Kind::Agent, PENDING)
-                | flag(rules.redact, REDACT),
-            max_field_bytes: rules.max_field_bytes,
+            flags,
+            max_field_bytes,
         }
+    }
+
+    /// What a call of `cs` captures under decision `d` (no flag at all when nothing is
+    /// captured or there is no client).
+    fn answer(cs: &'static CallSite, d: capture::Decided) -> capture::Packed {
+        let Some(rules) = d.rules else {
+            return (0, 0);
+        };
+        let want_in = cs.capture_input && d.input;
+        let want_out = cs.capture_output && d.output;
+        if !want_in && !want_out {
+            return (0, 0);
+        }
+        let flag = |on: bool, f: u8| if on { f } else { 0 };
+        let flags = flag(want_in, IN)
+            | flag(want_out, OUT)
+            | flag(want_in && cs.kind == Kind::Agent, PENDING)
+            | flag(rules.redact, REDACT);
+        (flags, rules.max_field_bytes)
     }
 
     /// Captures the input of the span of `cs` going to `sink` (or the client); `f` adds
@@ -138,32 +147,19 @@ impl Wants {
     }
 }
 
-/// What a test capture's policy lets call site `cs` capture (input, output) and its
-/// rules. Out of line: the client's case is the one that counts.
+/// What a test capture's policy lets call site `cs` capture, and its rules. Out of line:
+/// the client's case is the one that counts.
 #[cold]
 #[inline(never)]
 fn sink_allows(
     cs: &'static CallSite,
     sink: &std::sync::Arc<dyn context::Sink>,
-) -> (bool, bool, capture::TapeRules) {
+) -> capture::Decided {
     let c = sink.config();
-    let p = c.capture;
-    (
-        p.allows_input(cs.kind),
-        p.allows_output(),
-        capture::TapeRules::of(c),
-    )
-}
-
-/// What recording needs of the rules of spans of call site `cs` that go to `sink`, or
-/// to the client (from the call site's word).
-pub(super) fn tape_rules_of(
-    sink: Option<&std::sync::Arc<dyn context::Sink>>,
-    cs: &'static CallSite,
-) -> Option<capture::TapeRules> {
-    match sink {
-        Some(s) => Some(capture::TapeRules::of(s.config())),
-        None => cs.decided.get(cs.kind).rules,
+    capture::Decided {
+        input: c.capture.allows_input(cs.kind),
+        output: c.capture.allows_output(),
+        rules: Some(capture::TapeRules::of(c)),
     }
 }
 

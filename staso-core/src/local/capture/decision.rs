@@ -41,43 +41,25 @@ impl Decided {
     };
 }
 
-// The word: bits 0..32 `max_field_bytes`, then `redact`, input allowed, output allowed, a
-// client was there, the word is filled; the generation's low bits above. Two generations
-// share a word only 2^27 client changes apart, and a stale word is only ever read by a
-// call racing the change that made it stale.
-const REDACT: u64 = 1 << 32;
-const INPUT: u64 = 1 << 33;
-const OUTPUT: u64 = 1 << 34;
-const CLIENT: u64 = 1 << 35;
-const FILLED: u64 = 1 << 36;
-const GEN_SHIFT: u32 = 37;
+/// What a call at the site does, as the caller keeps it: a byte of flags (its own
+/// encoding; 0 for "nothing to capture") and `max_field_bytes`.
+pub(crate) type Packed = (u8, u32);
 
-fn pack(d: Decided, generation: u64) -> u64 {
-    let mut w = FILLED | (generation << GEN_SHIFT);
-    if d.input {
-        w |= INPUT;
-    }
-    if d.output {
-        w |= OUTPUT;
-    }
-    if let Some(r) = d.rules {
-        w |= CLIENT | u64::from(r.max_field_bytes);
-        if r.redact {
-            w |= REDACT;
-        }
-    }
-    w
+// The word: bits 0..32 `max_field_bytes`, bits 32..40 the caller's flags, then "the word
+// is filled" and the generation's low bits above. The word holds the call site's final
+// answer, not the policy's parts: the attributes' part of it (what the call site captures
+// at all, its kind) is the same on every call, so a call reads its answer in a load, a
+// compare and two shifts. Two generations share a word only 2^23 client changes apart,
+// and a stale word is only ever read by a call racing the change that made it stale.
+const FILLED: u64 = 1 << 40;
+const GEN_SHIFT: u32 = 41;
+
+fn pack((flags, max): Packed, generation: u64) -> u64 {
+    FILLED | (generation << GEN_SHIFT) | (u64::from(flags) << 32) | u64::from(max)
 }
 
-fn unpack(w: u64) -> Decided {
-    Decided {
-        input: w & INPUT != 0,
-        output: w & OUTPUT != 0,
-        rules: (w & CLIENT != 0).then_some(TapeRules {
-            max_field_bytes: w as u32,
-            redact: w & REDACT != 0,
-        }),
-    }
+fn unpack(w: u64) -> Packed {
+    ((w >> 32) as u8, w as u32)
 }
 
 impl SiteDecision {
@@ -89,29 +71,34 @@ impl SiteDecision {
         self.0.load(Relaxed)
     }
 
-    /// The decision of the current client for a call site of `kind`: from the word when
-    /// it was made under the current generation, else made now and kept.
+    /// What a call at a site of `kind` does under the current client: from the word when
+    /// it was made under the current generation, else `answer` applied to the client's
+    /// decision (made now and kept; the same `answer` for every call of the site).
     #[inline]
-    pub(crate) fn get(&self, kind: staso_types::Kind) -> Decided {
+    pub(crate) fn get(
+        &self,
+        kind: staso_types::Kind,
+        answer: impl FnOnce(Decided) -> Packed,
+    ) -> Packed {
         let generation = crate::client::generation();
         let w = self.0.load(Relaxed);
         if w & FILLED != 0 && w >> GEN_SHIFT == generation & (u64::MAX >> GEN_SHIFT) {
             return unpack(w);
         }
-        self.decide(kind, generation)
+        let p = answer(Self::decide(kind));
+        self.0.store(pack(p, generation), Relaxed);
+        p
     }
 
     #[cold]
     #[inline(never)]
-    fn decide(&self, kind: staso_types::Kind, generation: u64) -> Decided {
-        let d = crate::client::with_config(|c| Decided {
+    fn decide(kind: staso_types::Kind) -> Decided {
+        crate::client::with_config(|c| Decided {
             input: c.capture.allows_input(kind),
             output: c.capture.allows_output(),
             rules: Some(TapeRules::of(c)),
         })
-        .unwrap_or(Decided::NONE);
-        self.0.store(pack(d, generation), Relaxed);
-        d
+        .unwrap_or(Decided::NONE)
     }
 }
 
@@ -120,33 +107,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_decision_reads_back_as_it_was_packed() {
-        for input in [false, true] {
-            for output in [false, true] {
-                for rules in [
-                    None,
-                    Some(TapeRules {
-                        max_field_bytes: 0,
-                        redact: true,
-                    }),
-                    Some(TapeRules {
-                        max_field_bytes: u32::MAX,
-                        redact: false,
-                    }),
-                    Some(TapeRules {
-                        max_field_bytes: 65_536,
-                        redact: true,
-                    }),
-                ] {
-                    let d = Decided {
-                        input,
-                        output,
-                        rules,
-                    };
-                    let w = pack(d, u64::MAX);
-                    assert_eq!(unpack(w), d);
-                    assert_eq!(w >> GEN_SHIFT, u64::MAX >> GEN_SHIFT);
-                }
+    fn an_answer_reads_back_as_it_was_packed() {
+        for flags in [0u8, 1, 0x1f, 0xff] {
+            for max in [0u32, 1, 65_536, u32::MAX] {
+                let w = pack((flags, max), u64::MAX);
+                assert_eq!(unpack(w), (flags, max));
+                assert_ne!(w & FILLED, 0);
+                assert_eq!(w >> GEN_SHIFT, u64::MAX >> GEN_SHIFT);
             }
         }
     }

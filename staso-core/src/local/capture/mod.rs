@@ -36,6 +36,7 @@ mod text;
 
 pub use autoref::{Capture, CaptureDebug, CaptureOpaque, CaptureScalar, CaptureSerialize};
 pub use decision::SiteDecision;
+pub(crate) use decision::{Decided, Packed};
 use guarded::{fmt_guarded, serialize_guarded};
 pub(crate) use json::TRUNCATED;
 pub use plain::TextOut;
