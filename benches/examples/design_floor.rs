@@ -10,7 +10,10 @@
 //!   in place; the buffer handed over whole when the thread's outermost span ends.
 //!
 //! `cargo build --profile bench -p staso-benches --example design_floor`, then
-//! `valgrind --tool=callgrind --toggle-collect='*traced*' target/release/examples/design_floor <ring|buffer> 40000`.
+//! `valgrind --tool=callgrind --toggle-collect='*traced*' target/release/examples/design_floor <ring|buffer> 40000`;
+//! run directly (`BURST=4000 target/release/examples/design_floor ring 300000`) it prints the
+//! caller thread's CPU time a span as `fastrace_hot` and `hot` do: root spans included, the
+//! batcher's side between bursts not.
 #![allow(missing_docs, clippy::print_stdout)]
 
 use std::cell::RefCell;
@@ -145,15 +148,22 @@ fn main() {
             spare: Vec::new(),
         })
     });
+    let burst: u64 = std::env::var("BURST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let mut done = 0;
+    let t = staso_benches::thread_cpu_time();
+    let mut untimed = std::time::Duration::ZERO;
     while done < n {
         let root = enter("agent");
-        for i in 0..1000 {
+        for i in 0..burst {
             black_box(traced(i, 1));
         }
         drop(root);
-        done += 1000;
+        done += burst;
         // The batcher's side, between bursts (not counted).
+        let c = staso_benches::thread_cpu_time();
         while let Ok(r) = consumer.pop() {
             black_box(r.end);
         }
@@ -166,6 +176,11 @@ fn main() {
                 }
             });
         }
+        untimed += staso_benches::thread_cpu_time() - c;
     }
-    println!("{mode}: {done} spans");
+    let cpu = staso_benches::thread_cpu_time() - t - untimed;
+    println!(
+        "{mode}: {done} spans; thread cpu ns/span {:.1} (incl. root spans)",
+        cpu.as_nanos() as f64 / done as f64
+    );
 }
