@@ -7,7 +7,7 @@ use super::wants::{frame_rules, Wants};
 use crate::local::capture::{self, Input, Out, RulesHandle, TextOut};
 use crate::local::context::{self, Frame};
 use crate::local::instrument::Instrumented;
-use crate::local::lifecycle::{announce, open, open_into, records};
+use crate::local::lifecycle::{announce, open, open_into};
 use crate::local::record::{CallSite, ExtrasBox, Field, SharedStr, SpanRecord};
 use crate::local::span::{Span, SpanGuard};
 use std::future::Future;
@@ -105,12 +105,10 @@ entry_point!(
 /// pushed in one visit of the per-thread stack; nothing is cloned but what the child keeps.
 fn enter_recording(cs: &'static CallSite) -> FnSpan {
     let opened = context::push_child(|parent, slot| {
-        if !records(parent) {
-            return None;
-        }
-        // Decided on the parent (the child has the same sink).
-        let wants = Wants::new(cs, parent);
+        // `open_into` decides whether the span is recorded; the capture decision only
+        // then, on the parent (the child has the same sink).
         let (id, root) = open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
+        let wants = Wants::new(cs, parent);
         // 16 bytes: returned in registers.
         Some((id, wants.rooted(root)))
     });
