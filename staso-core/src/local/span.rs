@@ -319,19 +319,29 @@ impl SpanGuard {
     /// captured of its arguments and result, kept off the record until now): the whole
     /// box when the record has none, else its tapes (the input unless one was set since,
     /// the result in any case: it was recorded last).
+    #[inline]
     pub(crate) fn close_with(&mut self, captured: ExtrasBox) {
-        let Some(id) = self.span.take() else { return };
-        context::pop_span(self.depth as usize, id, |frame, client| {
-            let Frame { ctx, record } = frame;
-            if let Some(r) = record.as_mut() {
-                match &mut r.extras {
-                    None => r.extras = Some(captured),
-                    Some(e) => captured.move_tapes_into(e),
-                }
-            }
-            lifecycle::end_with(record, ctx, |slot| crate::client::send_in(client, slot));
-        });
+        if let Some(id) = self.span.take() {
+            close_captured(self.depth as usize, id, captured);
+        }
     }
+}
+
+/// [`close`] for a span that kept what it captured: the record is given `captured`
+/// first (see [`SpanGuard::close_with`]). Out of line with its arguments in registers,
+/// as `close` is.
+#[inline(never)]
+fn close_captured(depth: usize, id: SpanId, captured: ExtrasBox) {
+    context::pop_span(depth, id, |frame, client| {
+        let Frame { ctx, record } = frame;
+        if let Some(r) = record.as_mut() {
+            match &mut r.extras {
+                None => r.extras = Some(captured),
+                Some(e) => captured.move_tapes_into(e),
+            }
+        }
+        lifecycle::end_with(record, ctx, |slot| crate::client::send_in(client, slot));
+    });
 }
 
 impl SpanGuard {
