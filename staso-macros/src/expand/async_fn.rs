@@ -35,6 +35,7 @@ pub(super) fn instrumented(
         quote!(async move { #fake #check #inner }.await),
         output.and_then(declared),
         Probe::Started,
+        a.capture_output,
     ));
     quote! {
         #start

@@ -206,12 +206,17 @@ pub(super) fn capture_block(a: &SpanArgs, captures: &[ArgCapture], probe: Probe)
 
 /// `let __staso_ret = <ret>;`, then its output (`{"result": ..}`) or, for an `Err`, its
 /// error recorded, and `__staso_ret` as the value of the block.
+///
+/// `capture_output` is the attribute's: `false` leaves out the result's recording (an
+/// `Err` is still recorded), so a function that never captures its result carries no
+/// code for it (the code for it made the span's frame larger on every call).
 pub(super) fn record_returned(
     ret: TokenStream,
     output: Option<&Type>,
     probe: Probe,
+    capture_output: bool,
 ) -> TokenStream {
-    let done = outcome(output, probe);
+    let done = outcome(output, probe, capture_output);
     quote! {
         #[allow(clippy::let_unit_value)]
         let __staso_ret = #ret;
@@ -221,26 +226,33 @@ pub(super) fn record_returned(
 }
 
 /// What to do with the returned value `__staso_ret`.
-fn outcome(output: Option<&Type>, probe: Probe) -> TokenStream {
+fn outcome(output: Option<&Type>, probe: Probe, capture_output: bool) -> TokenStream {
     let (wants_output, recording) = (probe.wants_output(), probe.recording());
     let (record_output, record_error) = (probe.output(), probe.error());
     let site = probe.output_site();
     let traits = capture_traits();
     if output.is_some_and(is_result) {
         let capture = capture(quote!(__staso_ok));
+        let ok = if capture_output {
+            quote! {
+                ::core::result::Result::Ok(__staso_ok) => {
+                    if #wants_output {
+                        #record_output(#site |__staso_out| {
+                            #capture
+                        });
+                    }
+                }
+            }
+        } else {
+            quote! { ::core::result::Result::Ok(_) => {} }
+        };
         quote! {
             if #recording {
                 #traits
                 #[allow(unused_imports)]
                 use ::staso::__private::{ErrorDebug as _, ErrorDisplay as _, ErrorOpaque as _};
                 match &__staso_ret {
-                    ::core::result::Result::Ok(__staso_ok) => {
-                        if #wants_output {
-                            #record_output(#site |__staso_out| {
-                                #capture
-                            });
-                        }
-                    }
+                    #ok
                     ::core::result::Result::Err(__staso_err) => {
                         #record_error(__staso_err, |__staso_out| {
                             (&&&::staso::__private::ErrorText(__staso_err))
@@ -250,6 +262,8 @@ fn outcome(output: Option<&Type>, probe: Probe) -> TokenStream {
                 }
             }
         }
+    } else if !capture_output {
+        TokenStream::new()
     } else {
         let capture = capture(quote!(&__staso_ret));
         quote! {

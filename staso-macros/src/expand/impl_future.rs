@@ -24,6 +24,7 @@ pub(super) fn body(
         quote!(__staso_fut.await),
         output,
         Probe::Started,
+        a.capture_output,
     ));
     let wrapped = if unpin {
         quote!(::std::boxed::Box::pin(#wrapped))

@@ -44,6 +44,7 @@ pub(super) fn body(
         quote!(__staso_call_once(move || { #fake #check { #(#stmts)* } })),
         declared(&sig.output),
         Probe::Entered,
+        a.capture_output,
     );
     quote! {
         #open

@@ -324,6 +324,174 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
         })
         .await
 }
+fn fallible_no_output(id: u64) -> Result<u64, std::io::Error> {
+    ::staso::__private::inventory::submit! {
+        ::staso::__private::Entry(::staso::__private::Registered { name :
+        "fallible_no_output", kind : ::staso::__private::Kind::Tool, module_path :
+        ::core::module_path!(), file : ::core::file!(), line : ::core::line!(), })
+    }
+    static __STASO_CALLSITE: ::staso::__private::CallSite = ::staso::__private::CallSite {
+        name: "fallible_no_output",
+        kind: ::staso::__private::Kind::Tool,
+        function: "fallible_no_output",
+        module_path: ::core::module_path!(),
+        file: ::core::file!(),
+        line: ::core::line!(),
+        tags: &[],
+        capture_input: true,
+        capture_output: false,
+        decided: ::staso::__private::SiteDecision::NEW,
+    };
+    #[allow(unused_mut)]
+    let mut __staso_span = ::staso::__private::enter(&__STASO_CALLSITE);
+    {
+        #[allow(unused_imports)]
+        use ::staso::__private::{
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
+        };
+        if __staso_span.wants_input() {
+            __staso_span
+                .args(
+                    &__STASO_CALLSITE,
+                    |__staso_input| {
+                        __staso_input
+                            .arg_known(
+                                "id",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "id",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&id))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    },
+                );
+        }
+    }
+    __staso_span.opened();
+    #[inline(always)]
+    fn __staso_call_once<R>(f: impl ::core::ops::FnOnce() -> R) -> R {
+        f()
+    }
+    #[allow(clippy::let_unit_value)]
+    let __staso_ret = __staso_call_once(move || {
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::let_unit_value,
+            clippy::unreachable,
+            clippy::let_with_type_underscore,
+            clippy::empty_loop
+        )]
+        if false {
+            let __staso_fake_return: Result<u64, std::io::Error> = loop {};
+            return __staso_fake_return;
+        }
+        { Ok(id) }
+    });
+    if __staso_span.is_recording() {
+        #[allow(unused_imports)]
+        use ::staso::__private::{
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
+        };
+        #[allow(unused_imports)]
+        use ::staso::__private::{ErrorDebug as _, ErrorDisplay as _, ErrorOpaque as _};
+        match &__staso_ret {
+            ::core::result::Result::Ok(_) => {}
+            ::core::result::Result::Err(__staso_err) => {
+                __staso_span
+                    .error(
+                        __staso_err,
+                        |__staso_out| {
+                            (&&&::staso::__private::ErrorText(__staso_err))
+                                .__staso_error_text(__staso_out)
+                        },
+                    );
+            }
+        }
+    }
+    __staso_ret
+}
+fn no_output(n: u64) -> u64 {
+    ::staso::__private::inventory::submit! {
+        ::staso::__private::Entry(::staso::__private::Registered { name : "no_output",
+        kind : ::staso::__private::Kind::Tool, module_path : ::core::module_path!(), file
+        : ::core::file!(), line : ::core::line!(), })
+    }
+    static __STASO_CALLSITE: ::staso::__private::CallSite = ::staso::__private::CallSite {
+        name: "no_output",
+        kind: ::staso::__private::Kind::Tool,
+        function: "no_output",
+        module_path: ::core::module_path!(),
+        file: ::core::file!(),
+        line: ::core::line!(),
+        tags: &[],
+        capture_input: true,
+        capture_output: false,
+        decided: ::staso::__private::SiteDecision::NEW,
+    };
+    #[allow(unused_mut)]
+    let mut __staso_span = ::staso::__private::enter(&__STASO_CALLSITE);
+    {
+        #[allow(unused_imports)]
+        use ::staso::__private::{
+            CaptureDebug as _, CaptureOpaque as _, CaptureScalar as _,
+            CaptureSerialize as _,
+        };
+        if __staso_span.wants_input() {
+            __staso_span
+                .args(
+                    &__STASO_CALLSITE,
+                    |__staso_input| {
+                        __staso_input
+                            .arg_known(
+                                "n",
+                                {
+                                    const __STASO_SECRET: bool = ::staso::__private::is_secret_name(
+                                        "n",
+                                    );
+                                    __STASO_SECRET
+                                },
+                                |__staso_out| {
+                                    (&&&&::staso::__private::Capture(&n))
+                                        .__staso_capture(__staso_out)
+                                },
+                            );
+                    },
+                );
+        }
+    }
+    __staso_span.opened();
+    #[inline(always)]
+    fn __staso_call_once<R>(f: impl ::core::ops::FnOnce() -> R) -> R {
+        f()
+    }
+    #[allow(clippy::let_unit_value)]
+    let __staso_ret = __staso_call_once(move || {
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::let_unit_value,
+            clippy::unreachable,
+            clippy::let_with_type_underscore,
+            clippy::empty_loop
+        )]
+        if false {
+            let __staso_fake_return: u64 = loop {};
+            return __staso_fake_return;
+        }
+        { n }
+    });
+    __staso_ret
+}
 #[track_caller]
 fn located(r#type: u8) -> &'static std::panic::Location<'static> {
     ::staso::__private::inventory::submit! {

@@ -12,6 +12,16 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
     Ok(mailer().send(&to, &subject).await?)
 }
 
+#[staso::tool(capture_output = false)]
+fn fallible_no_output(id: u64) -> Result<u64, std::io::Error> {
+    Ok(id)
+}
+
+#[staso::tool(capture_output = false)]
+fn no_output(n: u64) -> u64 {
+    n
+}
+
 #[staso::trace(capture_output = false, tags = ["hot"])]
 #[track_caller]
 fn located(r#type: u8) -> &'static std::panic::Location<'static> {

@@ -80,6 +80,50 @@ fn no_output(x: u8) -> u8 {
     x
 }
 
+#[staso::tool(capture_output = false)]
+fn no_output_fallible(x: u8) -> Result<u8, String> {
+    if x == 0 {
+        Err("zero".to_owned())
+    } else {
+        Ok(x)
+    }
+}
+
+#[staso::tool(capture_output = false)]
+async fn no_output_async(x: u8) -> Result<u8, String> {
+    if x == 0 {
+        Err("zero".to_owned())
+    } else {
+        Ok(x)
+    }
+}
+
+#[test]
+fn without_output_capture_an_err_is_still_recorded() {
+    // The attributes emit no code for the result when `capture_output = false`; the
+    // `Err` arm stays.
+    let (_, spans) = capture(|| {
+        let _ = no_output_fallible(1);
+        let _ = no_output_fallible(0);
+    });
+    assert_eq!(spans.len(), 2);
+    let (ok, err) = (&spans[0], &spans[1]);
+    assert_eq!(input(ok), json!({"x": 1}));
+    assert_eq!((ok.status(), ok.output()), ("ok", None));
+    assert_eq!((err.status(), err.output()), ("error", None));
+    assert_eq!(err.error_message(), Some("zero"));
+}
+
+#[tokio::test]
+async fn without_output_capture_an_async_err_is_still_recorded() {
+    let (_, ok) = staso::testing::capture_future(no_output_async(1)).await;
+    let (_, err) = staso::testing::capture_future(no_output_async(0)).await;
+    let (ok, err) = (ok.named("no_output_async"), err.named("no_output_async"));
+    assert_eq!((ok.status(), ok.output()), ("ok", None));
+    assert_eq!((err.status(), err.output()), ("error", None));
+    assert_eq!(err.error_message(), Some("zero"));
+}
+
 #[test]
 fn per_function_capture_switches() {
     let (_, spans) = capture(|| {
