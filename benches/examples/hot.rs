@@ -2,6 +2,8 @@
 //! `cargo run --release -p staso-benches --example hot -- nothing 2000000`.
 //! Modes: `nothing` (target 1), `capture` (target 2), `disabled` (target 3), `conversation`
 //! (target 1 inside a conversation), `unsampled` (spans of a trace sampling left out),
+//! `policy-off` (the `capture` function, its capture switched off by the client's policy
+//! rather than by its attribute: the attribute's code for capture is there, unused),
 //! and for the tracing bridge a plain `tracing` span (no GenAI field) under
 //! `registry().with(b::NoopLayer)` plus: nothing (`tracing-registry`), the staso layer
 //! (`tracing-staso`), or a no-op layer behind a per-layer filter that takes nothing
@@ -44,6 +46,9 @@ fn main() {
         // Every trace left out by sampling: the spans inside cost the unsampled path.
         options = options.sample_rate(0.0);
     }
+    if mode == "policy-off" {
+        options = options.capture_tool_arguments(false).capture_output(false);
+    }
     let client = b::init(options);
     let _subscriber = bridge_subscriber(&mode);
     if std::env::var_os("NOPIN").is_none() {
@@ -63,7 +68,9 @@ fn main() {
     let cpu0 = b::thread_cpu_time();
     let mut untimed_cpu = Duration::ZERO;
     let body = |i: u64| match mode.as_str() {
-        "capture" => black_box(b::tool_default_capture(black_box("refund policy"), i)),
+        "capture" | "policy-off" => {
+            black_box(b::tool_default_capture(black_box("refund policy"), i))
+        }
         m if m.starts_with("tracing-") => {
             b::tracing_plain_span(i);
             i

@@ -136,6 +136,7 @@ impl FnSpan {
         self.args_at(cs, Location::caller(), f);
     }
 
+    #[inline(always)]
     fn args_at(
         &mut self,
         cs: &'static CallSite,
@@ -198,6 +199,7 @@ impl FnSpan {
     /// of this span, when the output is captured (under the rules it opened with: the
     /// call site, which the attributes pass, is not needed again).
     #[track_caller]
+    #[inline(always)]
     pub fn output<F: FnOnce(&mut Out<'_>)>(&mut self, _cs: &'static CallSite, f: F) {
         let site = Location::caller();
         if self.guard.id().is_none() || !self.wants.want_out() {
