@@ -75,7 +75,8 @@ fn floors(c: &mut Criterion) {
             black_box(q.pop())
         })
     });
-    // The per-thread lane of staso's queue: a 128-byte record into an rtrb ring.
+    // A single-producer ring (rtrb, the design of staso's lanes, see export/ring.rs): a
+    // 128-byte record pushed and popped.
     let (mut tx, mut rx) = rtrb::RingBuffer::<[u64; 16]>::new(1024);
     g.bench_function("floor/rtrb_push_pop_1thread", |bn| {
         bn.iter(|| {

@@ -1,7 +1,7 @@
 //! Where finished spans wait for the batcher, and the counts the delivery report is made
 //! of. It owns its state: callers push, the batcher drains and settles.
 //!
-//! Each thread that ends spans gets a lane: a single-producer ring (rtrb) that only it
+//! Each thread that ends spans gets a lane: a single-producer ring (`ring`) that only it
 //! writes and only the batcher reads, so a push is a slot write and a store, never a
 //! read-modify-write on a line other threads write (a shared queue's push costs as much as
 //! a whole span here). The batcher sees every lane at every drain, so `flush` and
