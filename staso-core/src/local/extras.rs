@@ -137,7 +137,7 @@ pub(crate) struct Extras {
     /// Where the tapes were recorded (for the one warning of a mask hook that panics).
     tape_site: Option<&'static std::panic::Location<'static>>,
     /// The tapes: `input` and `output` are pieces of this buffer while their bit in
-    /// `taped` is set. Recorded into directly (see [`Extras::lend_tapes`]), so a tape is
+    /// `taped` is set. Recorded into directly (see [`Extras::tapes_mut`]), so a tape is
     /// not copied; a pooled box keeps its capacity, up to [`TAPES_KEEP`].
     tapes: Vec<u8>,
 }
@@ -258,17 +258,16 @@ impl Extras {
         self.tape_site = site;
     }
 
-    /// The tape buffer, to record a document at its end; give it back with
-    /// [`Extras::keep_tape`] (until then the pieces already recorded point past an empty
-    /// buffer: nothing reads them while a span's own thread records).
+    /// The tape buffer, to record a document at its end; then mark it with
+    /// [`Extras::keep_tape`].
     #[inline]
-    pub(crate) fn lend_tapes(&mut self) -> Vec<u8> {
+    pub(crate) fn tapes_mut(&mut self) -> &mut Vec<u8> {
         if self.tapes.capacity() == 0 {
             // A new box: room for the usual arguments and result at once, rather than
             // growing from nothing.
             self.tapes.reserve_exact(TAPES_KEEP / 2);
         }
-        std::mem::take(&mut self.tapes)
+        &mut self.tapes
     }
 
     /// Copies the tapes into `into` (the box of the record they belong to, which had
@@ -290,12 +289,11 @@ impl Extras {
         }
     }
 
-    /// Takes back the tape buffer, whose bytes from `start` are the tape of `field` (the
-    /// input or the output).
+    /// Marks the bytes of the tape buffer from `start` as the tape of `field` (the input
+    /// or the output).
     #[inline]
-    pub(crate) fn keep_tape(&mut self, field: Field, tapes: Vec<u8>, start: usize, site: Site) {
-        let p = piece(start, tapes.len());
-        self.tapes = tapes;
+    pub(crate) fn keep_tape(&mut self, field: Field, start: usize, site: Site) {
+        let p = piece(start, self.tapes.len());
         self.mark_tape(field, p, site);
     }
 

@@ -171,14 +171,13 @@ impl FnSpan {
         &mut self,
         field: Field,
         site: &'static Location<'static>,
-        record: impl FnOnce(Vec<u8>) -> Vec<u8>,
+        record: impl FnOnce(&mut Vec<u8>),
     ) {
-        let mut b = self.captured.take().unwrap_or_else(ExtrasBox::take);
-        let tapes = b.lend_tapes();
+        let b = self.captured.get_or_insert_with(ExtrasBox::take);
+        let tapes = b.tapes_mut();
         let start = tapes.len();
-        let tapes = record(tapes);
-        b.keep_tape(field, tapes, start, Some(site));
-        *self.captured = Some(b);
+        record(tapes);
+        b.keep_tape(field, start, Some(site));
     }
 
     /// Adds a metadata attribute, written by `f`.

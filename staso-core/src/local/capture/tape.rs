@@ -115,7 +115,7 @@ const KEEP_TAPE: usize = super::KEEP;
 
 /// Writes events into a tape.
 pub(crate) struct Recorder {
-    pub(super) tape: Vec<u8>,
+    pub(super) tape: TapeBuf,
     /// Takes `Debug`/`Display` text (borrowed from the thread when first needed).
     scratch: String,
     /// The tape may not grow past this.
@@ -142,6 +142,51 @@ pub(super) struct TapeMark {
     key_secret: Option<bool>,
 }
 
+/// The buffer a recording appends to: a vector borrowed mutably for that recording only,
+/// held as a pointer so that the recorder needs no lifetime (it travels as `&mut
+/// Recorder` inside `Input` and `Out`, whose lifetime is the API's). Borrowed rather than
+/// owned: a span's box lent its vector to each document's recorder and took it back,
+/// copies on every document.
+///
+/// Sound because a `TapeBuf` is made only by [`record_into`], from a `&mut Vec<u8>` that
+/// outlives the call, for a recorder that lives inside that call (made, lent to the
+/// recording as `&mut`, finished). Nothing in the crate moves a recorder out from behind
+/// its `&mut` (with `mem::swap` between two recordings), which is what could let the
+/// pointer outlive its borrow.
+pub(super) struct TapeBuf(std::ptr::NonNull<Vec<u8>>);
+
+impl std::ops::Deref for TapeBuf {
+    type Target = Vec<u8>;
+
+    #[inline(always)]
+    fn deref(&self) -> &Vec<u8> {
+        // SAFETY: the pointer comes from a `&mut Vec<u8>` borrowed for the whole life of
+        // the recorder that holds this `TapeBuf` (see the type's doc), so it is valid,
+        // aligned and initialised; only that recorder reaches the vector meanwhile, and it
+        // does so through this `&self` or the `&mut self` below, never both at once.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl std::ops::DerefMut for TapeBuf {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        // SAFETY: as in `deref`; `&mut self` is the only access to the vector while it
+        // lives (the borrow it came from is exclusive and lasts longer).
+        unsafe { self.0.as_mut() }
+    }
+}
+
+/// Records a document appended to `tape` with `f` (see [`Recorder::after`]): the only
+/// place a recorder is made, so that its borrowed buffer (see [`TapeBuf`]) lives as long
+/// as the recorder.
+#[inline(always)]
+fn record_into(tape: &mut Vec<u8>, rules: TapeRules, site: Site, f: impl FnOnce(&mut Recorder)) {
+    let mut r = Recorder::after(TapeBuf(std::ptr::NonNull::from(tape)), rules, site);
+    f(&mut r);
+    r.finish();
+}
+
 /// Gives back what a recording took beyond its tape: the text scratch, to this thread,
 /// and the rules handle, dropped.
 #[cold]
@@ -164,7 +209,7 @@ impl Recorder {
     /// holds (a span's input, when its result is recorded next to it, or nothing, in this
     /// thread's spare buffer); its bound counts from there.
     #[inline(always)]
-    fn after(tape: Vec<u8>, rules: TapeRules, site: Site) -> Recorder {
+    fn after(tape: TapeBuf, rules: TapeRules, site: Site) -> Recorder {
         let max = rules.max_field_bytes as usize;
         let budget = max.saturating_mul(TAPE_FACTOR).saturating_add(LOOKAHEAD);
         Recorder {
@@ -182,7 +227,7 @@ impl Recorder {
         }
     }
 
-    /// The tape, ended; give it back with [`give_back`].
+    /// Ends the document (its tape stays where it was written).
     ///
     /// Taken apart field by field (the recorder has no `Drop`, so that it can be): moved
     /// whole into a `ManuallyDrop`, it was copied on every document. Only what a
@@ -190,17 +235,13 @@ impl Recorder {
     /// scratch and no rules handle, so this is two tests. (A recording that unwinds drops
     /// its scratch instead of giving it back to the thread: the next one takes a new one.)
     #[inline]
-    pub(super) fn finish(self) -> Vec<u8> {
+    fn finish(self) {
         let Recorder {
-            tape,
-            scratch,
-            handle,
-            ..
+            scratch, handle, ..
         } = self;
         if scratch.capacity() > 0 || handle.is_some() {
             release(scratch, handle);
         }
-        tape
     }
 
     pub(super) fn site(&self) -> Site {
@@ -528,53 +569,50 @@ pub(crate) fn input_tape(
     agent: Option<&str>,
     f: impl FnOnce(&mut Input<'_>),
 ) -> Taped {
-    Taped {
-        tape: input_tape_after(spare(), rules, site, agent, f),
-    }
+    let mut tape = spare();
+    input_tape_after(&mut tape, rules, site, agent, f);
+    Taped { tape }
 }
 
-/// [`input_tape`] appended to `tape` (a span's own buffer of tapes, see `Extras`), which
-/// it returns.
-#[inline]
+/// [`input_tape`] appended to `tape` (a span's own buffer of tapes, see `Extras`).
+#[inline(always)]
 pub(crate) fn input_tape_after(
-    tape: Vec<u8>,
+    tape: &mut Vec<u8>,
     rules: TapeRules,
     site: Site,
     agent: Option<&str>,
     f: impl FnOnce(&mut Input<'_>),
-) -> Vec<u8> {
-    let mut r = Recorder::after(tape, rules, site);
-    if let Some(name) = agent {
-        r.arg("agent_name", |r| {
-            let _ = r.leaf_str(name);
-        });
-    }
-    f(&mut Input {
-        to: To::Tape(&mut r),
+) {
+    record_into(tape, rules, site, |r| {
+        if let Some(name) = agent {
+            r.arg("agent_name", |r| {
+                let _ = r.leaf_str(name);
+            });
+        }
+        f(&mut Input { to: To::Tape(r) });
     });
-    r.finish()
 }
 
 /// A function's result, `{"result": <value>}`, recorded as a tape.
 #[inline]
 pub(crate) fn result_tape(rules: TapeRules, site: Site, f: impl FnOnce(&mut Out<'_>)) -> Taped {
-    Taped {
-        tape: result_tape_after(spare(), rules, site, f),
-    }
+    let mut tape = spare();
+    result_tape_after(&mut tape, rules, site, f);
+    Taped { tape }
 }
 
 /// [`result_tape`] appended to `tape` (see [`input_tape_after`]).
-#[inline]
+#[inline(always)]
 pub(crate) fn result_tape_after(
-    tape: Vec<u8>,
+    tape: &mut Vec<u8>,
     rules: TapeRules,
     site: Site,
     f: impl FnOnce(&mut Out<'_>),
-) -> Vec<u8> {
-    let mut r = Recorder::after(tape, rules, site);
-    // `result` is the key of every function's output: known not to look secret.
-    r.arg_known(RESULT, false, |r| f(&mut Out { to: To::Tape(r) }));
-    r.finish()
+) {
+    record_into(tape, rules, site, |r| {
+        // `result` is the key of every function's output: known not to look secret.
+        r.arg_known(RESULT, false, |r| f(&mut Out { to: To::Tape(r) }));
+    });
 }
 
 /// A recorded document (see [`input_tape`]), in this thread's tape buffer until the
