@@ -84,11 +84,11 @@ fi
 
 if ! skip caller; then
     echo "== the caller's CPU a span, root spans included, the wait for delivery not; 5 runs (issue 13, targets 1 and 3)"
-    cargo build -q --profile bench -p staso-benches --example hot --example fastrace_hot
+    cargo build -q --profile bench -p staso-benches --example hot --example fastrace_hot --example design_floor
     # Bursts of 1 000: a thread's lane never fills. Bursts of 4 000: the issue's method;
-    # the lane (1 250 slots at the default bound) fills and the rest spills into the
-    # shared overflow. Interleaved, so that a change of the machine's load hits every
-    # figure alike.
+    # the lane (1 250 slots at the default bound) fills and grows into a spare segment.
+    # Interleaved, so that a change of the machine's load hits every figure alike. The
+    # design model's two floors (benches/examples/design_floor.rs) run beside them.
     for burst in 1000 4000; do
         for run in 1 2 3 4 5; do
             BURST=$burst "$CARGO_TARGET_DIR"/release/examples/fastrace_hot 300000 2>&1 |
@@ -96,6 +96,10 @@ if ! skip caller; then
             for mode in nothing capture; do
                 NOPIN=1 BURST=$burst EVERY=1 "$CARGO_TARGET_DIR"/release/examples/hot "$mode" 300000 2>&1 |
                     sed -n "s/.*thread cpu ns\/span \([0-9.]*\).*/$burst $mode \1/p" >>"$out/caller.log"
+            done
+            for design in ring buffer; do
+                NOPIN=1 BURST=$burst "$CARGO_TARGET_DIR"/release/examples/design_floor "$design" 300000 2>&1 |
+                    sed -n "s/.*thread cpu ns\/span \([0-9.]*\).*/$burst floor-$design \1/p" >>"$out/caller.log"
             done
         done
     done
@@ -105,14 +109,15 @@ runs = {}
 for line in open(sys.argv[1]):
     burst, mode, ns = line.split()
     runs.setdefault(burst, {}).setdefault(mode, []).append(float(ns))
-names = {"fastrace": "fastrace #[trace]", "nothing": "staso, nothing captured", "capture": "staso, 2 args + result captured"}
+names = {"fastrace": "fastrace #[trace]", "nothing": "staso, nothing captured", "capture": "staso, 2 args + result captured",
+         "floor-ring": "floor of the ring design (model)", "floor-buffer": "floor of the buffer design (model)"}
 for burst, modes in runs.items():
     print(f"   bursts of {burst}:")
     med = {m: statistics.median(v) for m, v in modes.items()}
     low = {m: min(v) for m, v in modes.items()}
     for m, v in modes.items():
         print(f"     {names[m]}: median {med[m]:.1f} ns (min {low[m]:.1f}, max {max(v):.1f})")
-    if len(med) == 3:
+    if all(m in med for m in ("fastrace", "nothing", "capture")):
         # Another tenant's load only adds time: the minimum is the steadier of the two.
         for what, d in (("medians", med), ("minimums", low)):
             print(f"     of the {what}: nothing captured / fastrace {d['nothing'] / d['fastrace']:.2f} "
