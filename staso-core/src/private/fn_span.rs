@@ -308,8 +308,7 @@ impl AsyncFnSpan {
         let Some((record, _)) = &mut self.span.inner else {
             return;
         };
-        let rules = self.wants.tape_rules();
-        if let Some(c) = self.wants.input(cs, rules, site, f) {
+        if let Some(c) = self.wants.input(cs, site, f) {
             record.extras().set_input_tape(c.tape(), Some(site));
         }
     }

@@ -118,7 +118,6 @@ impl Wants {
     pub(super) fn input(
         &mut self,
         cs: &'static CallSite,
-        rules: capture::TapeRules,
         site: &'static Location<'static>,
         f: impl FnOnce(&mut Input<'_>),
     ) -> Option<capture::Taped> {
@@ -126,7 +125,7 @@ impl Wants {
             return None;
         }
         let agent = self.input_stored(cs);
-        Some(capture::input_tape(rules, Some(site), agent, f))
+        Some(capture::input_tape(self.tape_rules(), Some(site), agent, f))
     }
 
     /// The input of call site `cs` is being stored: nothing is pending any more, and an

@@ -300,20 +300,34 @@ impl Recorder {
         }
     }
 
-    /// `tag` then `v` as a varint, written in place after one reservation (a `push` per
-    /// byte tested the capacity for each).
+    /// `tag` then `v` as a varint (see [`Recorder::put_varint`]).
     #[inline(always)]
-    fn tagged_varint(&mut self, tag: u8, mut v: u64) {
+    fn tagged_varint(&mut self, tag: u8, v: u64) {
+        self.put_varint(Some(tag), v);
+    }
+
+    #[inline(always)]
+    fn varint(&mut self, v: u64) {
+        self.put_varint(None, v);
+    }
+
+    /// `tag` (when given) then `v` as a varint, written in place after one reservation (a
+    /// `push` per byte tested the capacity for each).
+    #[inline(always)]
+    fn put_varint(&mut self, tag: Option<u8>, mut v: u64) {
         self.tape.reserve(11);
         let len = self.tape.len();
-        // SAFETY: `reserve(11)` left room for 11 bytes past `len`: the tag and a varint of
-        // a `u64` (10 bytes at most: 64 bits, 7 a byte), so every write below lands in
+        // SAFETY: `reserve(11)` left room for 11 bytes past `len`: a tag and a varint of a
+        // `u64` (10 bytes at most: 64 bits, 7 a byte), so every write below lands in
         // allocated memory of the vector; the length then covers exactly the bytes
         // written, all initialised.
         unsafe {
             let p = self.tape.as_mut_ptr().add(len);
-            p.write(tag);
-            let mut n = 1;
+            let mut n = 0;
+            if let Some(tag) = tag {
+                p.write(tag);
+                n = 1;
+            }
             while v >= 0x80 {
                 p.add(n).write(v as u8 | 0x80);
                 v >>= 7;
@@ -322,15 +336,6 @@ impl Recorder {
             p.add(n).write(v as u8);
             self.tape.set_len(len + n + 1);
         }
-    }
-
-    #[inline(always)]
-    fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.tape.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        self.tape.push(v as u8);
     }
 
     /// `tag` then a byte string: its length (4 bytes) and its bytes.
