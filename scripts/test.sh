@@ -84,6 +84,13 @@ cargo clippy -p staso --lib --features otlp -- -D warnings
 cargo clippy -p staso --lib --all-features -- -D warnings
 
 step "crates package for crates.io (cargo package, verified by building each packaged crate)"
+# cargo package unpacks each packaged crate into $CARGO_HOME/registry/src/-<hash>/ (the
+# hash taken from the path of the checkout's own package registry) and reuses an unpacked
+# copy of the same name and version as it finds it. A machine that packaged an older commit
+# from the same path would verify that old source instead of this one (it did: CI verified
+# a staso-core that still used rtrb). Our crates' unpacked copies are ours alone: remove
+# them first.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/staso-*
 cargo package --quiet --allow-dirty -p staso-types -p staso-macros -p staso-core -p staso
 
 step "benchmarks compile"
