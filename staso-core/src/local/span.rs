@@ -340,7 +340,13 @@ fn close_captured(depth: usize, id: SpanId, captured: ExtrasBox) {
                 Some(e) => captured.move_tapes_into(e),
             }
         }
-        lifecycle::end_with(record, ctx, |slot| crate::client::send_in(client, slot));
+        // Inlined: out of line, this closure cost a call and a frame of its own.
+        lifecycle::end_with(
+            record,
+            ctx,
+            #[inline(always)]
+            |slot| crate::client::send_in(client, slot),
+        );
     });
 }
 

@@ -75,6 +75,15 @@ impl Wants {
         if !cs.capture_input && !cs.capture_output {
             return Wants::OFF;
         }
+        // The client's answer, when the call site's word holds it, without a call.
+        if ctx.sink.is_none() {
+            if let Some((flags, max_field_bytes)) = cs.decided.cached() {
+                return Wants {
+                    flags,
+                    max_field_bytes,
+                };
+            }
+        }
         Wants::decide(cs, ctx)
     }
 

@@ -354,7 +354,7 @@ impl Recorder {
         unsafe {
             let p = self.tape.as_mut_ptr().add(len);
             std::ptr::copy_nonoverlapping(head.as_ptr(), p, 5);
-            std::ptr::copy_nonoverlapping(b.as_ptr(), p.add(5), b.len());
+            copy_short(b.as_ptr(), p.add(5), b.len());
             self.tape.set_len(len + 5 + b.len());
         }
     }
@@ -666,4 +666,73 @@ fn give_back(mut tape: Vec<u8>) {
         tape.shrink_to(KEEP_TAPE);
     }
     let _ = SPARE_TAPE.try_with(|c| c.set(tape));
+}
+
+/// Copies `n` bytes from `src` to `dst`. Most captured strings are short (a query, a
+/// name, an id): up to 16 bytes they are copied inline, by two overlapping loads and
+/// stores of one width, instead of through a call to `memcpy` (~20 instructions more for a
+/// 13-byte argument).
+///
+/// # Safety
+/// As [`std::ptr::copy_nonoverlapping`]: `src` valid for reads and `dst` for writes of `n`
+/// bytes, the two ranges not overlapping.
+#[inline(always)]
+unsafe fn copy_short(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY (every branch): the caller's contract. Each load and store lies within the
+    // first `n` bytes of its range: the two of a width `w` start at 0 and at `n - w`,
+    // with `w <= n`; unaligned reads and writes need no alignment.
+    unsafe {
+        if n > 16 {
+            std::ptr::copy_nonoverlapping(src, dst, n);
+        } else if n >= 8 {
+            let (a, b) = (
+                src.cast::<u64>().read_unaligned(),
+                src.add(n - 8).cast::<u64>().read_unaligned(),
+            );
+            dst.cast::<u64>().write_unaligned(a);
+            dst.add(n - 8).cast::<u64>().write_unaligned(b);
+        } else if n >= 4 {
+            let (a, b) = (
+                src.cast::<u32>().read_unaligned(),
+                src.add(n - 4).cast::<u32>().read_unaligned(),
+            );
+            dst.cast::<u32>().write_unaligned(a);
+            dst.add(n - 4).cast::<u32>().write_unaligned(b);
+        } else {
+            for i in 0..n {
+                dst.add(i).write(src.add(i).read());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod copy_tests {
+    /// Every length across the widths' edges, at odd offsets: each byte lands once, in
+    /// order, and nothing past the end is written.
+    #[test]
+    fn a_short_copy_writes_exactly_its_bytes() {
+        let src: Vec<u8> = (1..=40).collect();
+        for n in 0..=33 {
+            for off in [0, 1, 3] {
+                let mut dst = vec![0xEEu8; 48];
+                // SAFETY: `src[off..]` holds at least 37 bytes and `dst[off..]` 45; the
+                // two are distinct vectors.
+                unsafe { super::copy_short(src.as_ptr().add(off), dst.as_mut_ptr().add(off), n) };
+                assert_eq!(
+                    &dst[off..off + n],
+                    &src[off..off + n],
+                    "n = {n}, off = {off}"
+                );
+                assert!(
+                    dst[..off].iter().all(|&b| b == 0xEE),
+                    "n = {n}, off = {off}"
+                );
+                assert!(
+                    dst[off + n..].iter().all(|&b| b == 0xEE),
+                    "n = {n}, off = {off}"
+                );
+            }
+        }
+    }
 }
