@@ -195,11 +195,10 @@ impl FnSpan {
         }
     }
     /// Records the returned value, written by `f`, as the output (`{"result": value}`)
-    /// of this span, when the output is captured (under the rules it opened with: the
-    /// call site, which the attributes pass, is not needed again).
+    /// of this span, when the output is captured (under the rules it opened with).
     #[track_caller]
     #[inline(always)]
-    pub fn output<F: FnOnce(&mut Out<'_>)>(&mut self, _cs: &'static CallSite, f: F) {
+    pub fn output<F: FnOnce(&mut Out<'_>)>(&mut self, f: F) {
         let site = Location::caller();
         if self.guard.id().is_none() || !self.wants.want_out() {
             return;

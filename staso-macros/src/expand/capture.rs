@@ -64,15 +64,6 @@ impl Probe {
         }
     }
 
-    /// The arguments [`Probe::output`] takes before the closure: the entered span is told
-    /// its call site (whose word holds the client's capture rules).
-    fn output_site(self) -> TokenStream {
-        match self {
-            Probe::Entered => quote!(&__STASO_CALLSITE,),
-            Probe::Started => TokenStream::new(),
-        }
-    }
-
     /// What records an `Err`, like [`Probe::output`].
     fn error(self) -> TokenStream {
         match self {
@@ -229,7 +220,6 @@ pub(super) fn record_returned(
 fn outcome(output: Option<&Type>, probe: Probe, capture_output: bool) -> TokenStream {
     let (wants_output, recording) = (probe.wants_output(), probe.recording());
     let (record_output, record_error) = (probe.output(), probe.error());
-    let site = probe.output_site();
     let traits = capture_traits();
     if output.is_some_and(is_result) {
         let capture = capture(quote!(__staso_ok));
@@ -237,7 +227,7 @@ fn outcome(output: Option<&Type>, probe: Probe, capture_output: bool) -> TokenSt
             quote! {
                 ::core::result::Result::Ok(__staso_ok) => {
                     if #wants_output {
-                        #record_output(#site |__staso_out| {
+                        #record_output(|__staso_out| {
                             #capture
                         });
                     }
@@ -269,7 +259,7 @@ fn outcome(output: Option<&Type>, probe: Probe, capture_output: bool) -> TokenSt
         quote! {
             if #wants_output {
                 #traits
-                #record_output(#site |__staso_out| {
+                #record_output(|__staso_out| {
                     #capture
                 });
             }

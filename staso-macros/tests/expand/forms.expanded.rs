@@ -137,13 +137,10 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
             ::core::result::Result::Ok(__staso_ok) => {
                 if __staso_span.wants_output() {
                     __staso_span
-                        .output(
-                            &__STASO_CALLSITE,
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(__staso_ok))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
+                        .output(|__staso_out| {
+                            (&&&&::staso::__private::Capture(__staso_ok))
+                                .__staso_capture(__staso_out)
+                        });
                 }
             }
             ::core::result::Result::Err(__staso_err) => {
@@ -705,13 +702,10 @@ fn nothing() {
             CaptureSerialize as _,
         };
         __staso_span
-            .output(
-                &__STASO_CALLSITE,
-                |__staso_out| {
-                    (&&&&::staso::__private::Capture(&__staso_ret))
-                        .__staso_capture(__staso_out)
-                },
-            );
+            .output(|__staso_out| {
+                (&&&&::staso::__private::Capture(&__staso_ret))
+                    .__staso_capture(__staso_out)
+            });
     }
     __staso_ret
 }

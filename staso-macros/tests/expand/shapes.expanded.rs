@@ -113,13 +113,10 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
             ::core::result::Result::Ok(__staso_ok) => {
                 if __staso_span.wants_output() {
                     __staso_span
-                        .output(
-                            &__STASO_CALLSITE,
-                            |__staso_out| {
-                                (&&&&::staso::__private::Capture(__staso_ok))
-                                    .__staso_capture(__staso_out)
-                            },
-                        );
+                        .output(|__staso_out| {
+                            (&&&&::staso::__private::Capture(__staso_ok))
+                                .__staso_capture(__staso_out)
+                        });
                 }
             }
             ::core::result::Result::Err(__staso_err) => {
@@ -214,13 +211,10 @@ fn total(items: &[u64]) -> u64 {
             CaptureSerialize as _,
         };
         __staso_span
-            .output(
-                &__STASO_CALLSITE,
-                |__staso_out| {
-                    (&&&&::staso::__private::Capture(&__staso_ret))
-                        .__staso_capture(__staso_out)
-                },
-            );
+            .output(|__staso_out| {
+                (&&&&::staso::__private::Capture(&__staso_ret))
+                    .__staso_capture(__staso_out)
+            });
     }
     __staso_ret
 }
