@@ -229,6 +229,11 @@ fn fresh_in<R>(cache: &RefCell<Cached>, f: impl FnOnce(&mut Cached) -> Option<R>
 /// and ends after it then reaches the closed client, which counts it as rejected.
 #[cold]
 fn refresh(c: &mut Cached, generation: u64) {
+    // What the cache is about to hold (a client, later its lane) is dropped at the
+    // thread's end only once its cleanup is armed; past that end nothing is stored.
+    if !crate::local::locals::arm() {
+        return;
+    }
     c.generation = generation;
     let current = GLOBAL.read().ok().and_then(|g| g.clone());
     let same = match (&current, &c.client) {

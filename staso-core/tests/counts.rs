@@ -198,6 +198,28 @@ fn a_thread_that_exits_hands_its_spans_over() {
     assert_eq!(c.counts().final_spans, 10);
 }
 
+/// A thread takes credits in chunks and gives back what it did not spend when it exits:
+/// a hundred short-lived threads, each ending 3 spans under a bound of 1 000 (chunks of
+/// 15), would otherwise leak 1 200 credits and see their last spans rejected.
+#[test]
+fn threads_that_exit_give_their_unspent_credits_back() {
+    let _s = serial();
+    let c = collector();
+    let client = client(&c, 1_000);
+    for _ in 0..100 {
+        std::thread::spawn(|| {
+            for _ in 0..3 {
+                drop(span("worker", Kind::Tool));
+            }
+        })
+        .join()
+        .expect("worker");
+    }
+    let r = client.flush(Duration::from_secs(10));
+    assert_eq!((r.delivered, r.rejected, r.pending), (300, 0, 0), "{r:?}");
+    assert_eq!(c.counts().final_spans, 300);
+}
+
 #[test]
 fn a_thread_that_never_ends_its_root_is_still_flushed() {
     let _s = serial();

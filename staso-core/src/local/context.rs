@@ -2,6 +2,7 @@
 //! stack has grown), plus what nested spans inherit (trace, agent, conversation, and
 //! where spans go). Futures carry their frame with them and push it on every poll.
 
+use super::locals::{self, QUIET};
 use super::record::{Conversation, SharedStr, SpanRecord};
 use crate::client::Cached;
 use crate::config::Config;
@@ -61,37 +62,16 @@ pub(crate) struct Frame {
     pub record: Option<SpanRecord>,
 }
 
-/// What a thread keeps: its frames, and its view of the client (whose lane ends its spans),
-/// in one thread-local so that ending a span visits one.
-struct Local {
-    stack: RefCell<Vec<Frame>>,
-    client: RefCell<Cached>,
-}
-
-thread_local! {
-    static LOCAL: Local = const {
-        Local {
-            stack: RefCell::new(Vec::new()),
-            client: RefCell::new(Cached::EMPTY),
-        }
-    };
-    /// Whether the innermost frame records nothing (a trace not sampled, or below a
-    /// discarded span), kept beside the stack so the entry points can skip a span there
-    /// for the price of a disabled one: one load from a thread-local that has no
-    /// destructor, so no registration check and no borrow.
-    static QUIET: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` on this thread's frame stack (an error once the thread's locals are gone).
+/// Runs `f` on this thread's frame stack (see `locals`).
 #[inline(always)]
-fn stack<R>(f: impl FnOnce(&RefCell<Vec<Frame>>) -> R) -> Result<R, std::thread::AccessError> {
-    LOCAL.try_with(|l| f(&l.stack))
+fn stack<R>(f: impl FnOnce(&RefCell<Vec<Frame>>) -> R) -> R {
+    locals::with(|l| f(&l.stack))
 }
 
-/// Runs `f` on this thread's view of the client (`None` once the thread's locals are gone).
+/// Runs `f` on this thread's view of the client.
 #[inline(always)]
 pub(crate) fn with_client_cache<R>(f: impl FnOnce(&RefCell<Cached>) -> Option<R>) -> Option<R> {
-    LOCAL.try_with(|l| f(&l.client)).ok().flatten()
+    locals::with(|l| f(&l.client))
 }
 
 /// Whether a span started now on this thread would not be recorded because the innermost
@@ -99,6 +79,24 @@ pub(crate) fn with_client_cache<R>(f: impl FnOnce(&RefCell<Cached>) -> Option<R>
 #[inline(always)]
 pub(crate) fn quiet() -> bool {
     QUIET.with(Cell::get)
+}
+
+/// Room for one more frame, or false when there can be none: the stack's first
+/// allocation (and every growth) arms the thread's cleanup first, and fails once the
+/// thread's end has emptied its locals.
+#[inline(always)]
+fn room(s: &mut Vec<Frame>) -> bool {
+    s.len() < s.capacity() || grow(s, 1)
+}
+
+#[cold]
+#[inline(never)]
+fn grow(s: &mut Vec<Frame>, n: usize) -> bool {
+    if !locals::arm() {
+        return false;
+    }
+    s.reserve(n.max(4));
+    true
 }
 
 /// Brings `QUIET` in line with the innermost frame after the stack changed.
@@ -109,7 +107,12 @@ fn settle(stack: &[Frame]) {
 
 /// The context a span started now would inherit.
 pub(crate) fn current() -> Ctx {
-    stack(|s| s.borrow().last().map(|f| f.ctx.clone()).unwrap_or_default()).unwrap_or_default()
+    stack(|s| {
+        s.try_borrow()
+            .ok()
+            .and_then(|s| s.last().map(|f| f.ctx.clone()))
+            .unwrap_or_default()
+    })
 }
 
 /// The context of a thread with no span, to lend by reference.
@@ -119,21 +122,15 @@ static NO_CONTEXT: Ctx = Ctx::ROOT;
 /// [`current`], no `Arc` in it is cloned (and dropped again).
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
-    let mut f = Some(f);
-    let r = stack(|s| {
+    stack(|s| {
+        // Borrowed elsewhere, or emptied at the thread's end: a span inherits nothing.
         let s = s.try_borrow().ok();
         let parent = s
             .as_ref()
             .and_then(|s| s.last())
             .map_or(&NO_CONTEXT, |t| &t.ctx);
-        f.take().map(|f| f(parent))
-    });
-    match (r, f) {
-        (Ok(Some(r)), _) => r,
-        // No stack (the thread is ending): a span inherits nothing.
-        (_, Some(f)) => f(&NO_CONTEXT),
-        (_, None) => unreachable!("`f` is taken only when it runs"),
-    }
+        f(parent)
+    })
 }
 
 /// Opens a span and makes it current in one visit of the stack: `f` sees the inherited
@@ -147,7 +144,9 @@ pub(crate) fn push_child<R>(
 ) -> Option<(usize, R)> {
     stack(|s| {
         let mut s = s.try_borrow_mut().ok()?;
-        s.reserve(1);
+        if !room(&mut s) {
+            return None;
+        }
         let len = s.len();
         let base = s.as_mut_ptr();
         let parent = match len {
@@ -157,7 +156,7 @@ pub(crate) fn push_child<R>(
             // reach the stack otherwise.
             _ => unsafe { &(*base.add(len - 1)).ctx },
         };
-        // SAFETY: `reserve(1)` made room for index `len`: allocated, aligned, and
+        // SAFETY: `room` made room for index `len`: allocated, aligned, and
         // past the length, so nothing else refers to it; `MaybeUninit` says it may
         // hold anything.
         let slot = unsafe { &mut *base.add(len).cast::<MaybeUninit<Frame>>() };
@@ -168,15 +167,15 @@ pub(crate) fn push_child<R>(
         settle(&s);
         Some((len + 1, r))
     })
-    .ok()
-    .flatten()
 }
 
 /// Makes room for a few frames on this thread's stack now rather than at its first span.
 pub(crate) fn reserve() {
-    let _ = stack(|s| {
+    stack(|s| {
         if let Ok(mut s) = s.try_borrow_mut() {
-            s.reserve(8);
+            if s.capacity() < 8 {
+                grow(&mut s, 8);
+            }
         }
     });
 }
@@ -184,10 +183,13 @@ pub(crate) fn reserve() {
 /// Pushes a frame; returns its depth, which `pop` checks.
 pub(crate) fn push(frame: Frame) -> usize {
     stack(|s| {
-        let mut s = s.borrow_mut();
+        let mut s = s.try_borrow_mut().ok()?;
+        if !room(&mut s) {
+            return None;
+        }
         s.push(frame);
         settle(&s);
-        s.len()
+        Some(s.len())
     })
     .unwrap_or(0)
 }
@@ -197,7 +199,7 @@ pub(crate) fn push(frame: Frame) -> usize {
 #[inline]
 pub(crate) fn pop(depth: usize, span: Option<SpanId>) -> Option<Frame> {
     stack(|s| {
-        let mut s = s.borrow_mut();
+        let mut s = s.try_borrow_mut().ok()?;
         if depth == 0 {
             return None;
         }
@@ -211,8 +213,6 @@ pub(crate) fn pop(depth: usize, span: Option<SpanId>) -> Option<Frame> {
         settle(&s);
         frame
     })
-    .ok()
-    .flatten()
 }
 
 /// Ends span `span`'s frame (pushed at `depth`): `end` gets the frame in place, takes the
@@ -222,7 +222,7 @@ pub(crate) fn pop(depth: usize, span: Option<SpanId>) -> Option<Frame> {
 /// move without a call to `memcpy`). `end` must not visit the stack.
 #[inline]
 pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame, &RefCell<Cached>)) {
-    let _ = LOCAL.try_with(|l| {
+    locals::with(|l| {
         let s = &l.stack;
         let Ok(mut s) = s.try_borrow_mut() else {
             return;
@@ -297,8 +297,6 @@ pub(crate) fn with_frame<R>(span: SpanId, f: impl FnOnce(&mut Frame) -> R) -> Op
         let mut s = s.try_borrow_mut().ok()?;
         span_frame(&mut s, span).map(f)
     })
-    .ok()
-    .flatten()
 }
 
 /// [`with_frame`] for a frame pushed at `depth` (see [`push_child`]): looked at there
@@ -320,13 +318,11 @@ pub(crate) fn with_frame_at<R>(
         };
         Some(f(frame))
     })
-    .ok()
-    .flatten()
 }
 
 /// Stops recording below span `span` (it was discarded): its children are not recorded.
 pub(crate) fn stop_recording(span: SpanId) {
-    let _ = stack(|s| {
+    stack(|s| {
         let Ok(mut s) = s.try_borrow_mut() else {
             return;
         };
@@ -344,8 +340,6 @@ pub(crate) fn with_innermost_record<R>(f: impl FnOnce(&mut SpanRecord) -> R) -> 
         let frame = s.iter_mut().rev().find(|fr| fr.record.is_some())?;
         frame.record.as_mut().map(f)
     })
-    .ok()
-    .flatten()
 }
 
 /// Keeps a context frame (no span of its own) on this thread's stack until dropped.
@@ -382,7 +376,6 @@ pub(crate) fn linked(span: SpanId) -> bool {
             })
             .unwrap_or(false)
     })
-    .unwrap_or(false)
 }
 
 /// Removes the topmost frame for span `span`'s context (one whose `ctx.link` names it)
@@ -402,8 +395,6 @@ pub(crate) fn pop_linked(span: SpanId, own: Option<SpanId>) -> Option<Frame> {
         settle(&s);
         Some(frame)
     })
-    .ok()
-    .flatten()
 }
 
 /// A parent link and its trace's clock offset, as a context holds them.
@@ -424,15 +415,13 @@ pub(crate) fn adopt_link(link: (TraceId, SpanId), offset: i64) -> Option<Link> {
         top.ctx.offset = offset;
         Some(previous)
     })
-    .ok()
-    .flatten()
 }
 
 /// Gives back what [`adopt_link`] replaced, in the innermost frame on this thread that
 /// still carries `link`. Nothing when none does (the stream ended on another thread than
 /// the one its caller runs on: spans there keep nesting under the ended span).
 pub(crate) fn release_link(link: (TraceId, SpanId), previous: Link) {
-    let _ = stack(|s| {
+    stack(|s| {
         let Ok(mut s) = s.try_borrow_mut() else {
             return;
         };

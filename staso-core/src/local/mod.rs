@@ -11,6 +11,7 @@ pub(crate) mod foreign;
 pub(crate) mod ids;
 pub(crate) mod instrument;
 pub(crate) mod lifecycle;
+pub(crate) mod locals;
 pub(crate) mod record;
 pub(crate) mod remote;
 pub(crate) mod span;
