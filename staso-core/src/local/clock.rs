@@ -18,7 +18,7 @@
 //! back to the monotonic clock.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::*};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -40,6 +40,17 @@ struct Anchor {
 /// Wall-clock nanoseconds since the Unix epoch minus ticks, as last measured.
 static OFFSET: AtomicI64 = AtomicI64::new(0);
 
+/// The anchor's `ns_per_tick_q32` once it is calibrated and the counter is read inline;
+/// zero until then (and for good where it is not). One load tells a read which way to go,
+/// where the anchor's `OnceLock` state and its flag took two.
+static FACTOR: AtomicU64 = AtomicU64::new(0);
+
+/// The anchor's counter, scaled: a tick is the scaled counter minus this, so a read
+/// subtracts after scaling, with wrapping arithmetic, rather than saturating before it.
+/// (A counter read slightly behind the anchor on another core gives a tick just below
+/// zero, which the wrapping addition of the offset turns into the right wall time.)
+static BASE_NS: AtomicU64 = AtomicU64::new(0);
+
 static ANCHOR: OnceLock<Anchor> = OnceLock::new();
 
 #[inline]
@@ -56,6 +67,11 @@ fn anchor() -> &'static Anchor {
             clock,
         };
         OFFSET.store(wall_nanos(), Relaxed);
+        if a.rdtsc {
+            BASE_NS.store(scale_q32(a.raw, a.ns_per_tick_q32), Relaxed);
+            // After `BASE_NS`: a read that sees the factor sees the base.
+            FACTOR.store(a.ns_per_tick_q32, Release);
+        }
         a
     })
 }
@@ -147,9 +163,22 @@ pub struct Tick(pub u64);
 /// Reads the monotonic clock.
 #[inline]
 pub(crate) fn now() -> Tick {
+    let factor = FACTOR.load(Acquire);
+    match tsc() {
+        Some(t) if factor != 0 => Tick(scale_q32(t, factor).wrapping_sub(BASE_NS.load(Relaxed))),
+        _ => now_slow(),
+    }
+}
+
+/// [`now`] before calibration, or where the counter is not read inline.
+#[cold]
+#[inline(never)]
+fn now_slow() -> Tick {
     let a = anchor();
     match tsc() {
-        Some(t) if a.rdtsc => Tick(scale_q32(t.saturating_sub(a.raw), a.ns_per_tick_q32)),
+        Some(t) if a.rdtsc => {
+            Tick(scale_q32(t, a.ns_per_tick_q32).wrapping_sub(BASE_NS.load(Relaxed)))
+        }
         _ => Tick(a.clock.delta_as_nanos(a.raw, a.clock.raw())),
     }
 }
