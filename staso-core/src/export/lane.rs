@@ -31,7 +31,9 @@ pub(crate) struct Lane {
     pushed: u64,
     rejected: u64,
     credits: usize,
-    since_wake: usize,
+    /// The `pushed` count at which the batcher is woken next (every `wake_every` spans):
+    /// one compare with a count the push keeps anyway.
+    next_wake: u64,
 }
 
 impl Lane {
@@ -48,7 +50,7 @@ impl Lane {
             pushed: 0,
             rejected: 0,
             credits: 0,
-            since_wake: 0,
+            next_wake: queue.wake_every() as u64,
         }
     }
 
@@ -92,9 +94,8 @@ impl Lane {
         }
         self.pushed += 1;
         self.count.pushed.store(self.pushed, Release);
-        self.since_wake += 1;
-        if self.since_wake >= self.queue.wake_every() {
-            self.since_wake = 0;
+        if self.pushed >= self.next_wake {
+            self.next_wake = self.pushed + self.queue.wake_every() as u64;
             self.queue.want_drain();
         }
     }
@@ -151,7 +152,8 @@ impl Lane {
 impl Drop for Lane {
     fn drop(&mut self) {
         self.queue.release(self.credits);
-        if self.since_wake > 0 {
+        // Spans pushed since the last wake-up.
+        if self.pushed + self.queue.wake_every() as u64 > self.next_wake {
             self.queue.wake();
         }
     }
