@@ -241,8 +241,7 @@ fn prepare(
         .unwrap_or_default();
     let (ambient, input, stop_reason) = match &llm.inner {
         Some((record, ctx)) => {
-            let ambient =
-                Ambient::of_span(ctx, record.trace_id, record.span_id, span_cfg.as_deref());
+            let ambient = Ambient::of_span(ctx, record, span_cfg.as_deref());
             let extras = record.extras.as_deref();
             let input = extras
                 .and_then(|e| e.input())
@@ -585,7 +584,12 @@ fn span_policy(llm: &Span) -> Option<CapturePolicy> {
 
 /// A new child of the LLM span (kind `tool`), not current anywhere.
 fn child_of(llm: &Span) -> Option<Span> {
-    let (_, ctx) = llm.inner.as_ref()?;
-    let opened = lifecycle::open(ctx, SharedStr::Static("guard"), Kind::Tool, None)?;
+    let (record, ctx) = llm.inner.as_ref()?;
+    let opened = lifecycle::open(
+        crate::local::context::Parent::span(ctx, record),
+        SharedStr::Static("guard"),
+        Kind::Tool,
+        None,
+    )?;
     Some(Span::from_parts(Some(opened)))
 }

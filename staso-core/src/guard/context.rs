@@ -5,6 +5,7 @@
 
 use crate::config::Config;
 use crate::local::context::Ctx;
+use crate::local::record::SpanRecord;
 use serde_json::{json, Map, Value};
 use staso_types::CapturePolicy;
 
@@ -43,15 +44,11 @@ impl Ambient {
         a
     }
 
-    /// The context of an LLM span's tool calls: that span is the current one.
-    pub(crate) fn of_span(
-        ctx: &Ctx,
-        trace: staso_types::TraceId,
-        span: staso_types::SpanId,
-        spans: Option<&Config>,
-    ) -> Ambient {
-        let mut inner = ctx.clone();
-        inner.link = Some((trace, span));
+    /// The context of an LLM span's tool calls: that span (its context and record) is
+    /// the current one.
+    pub(crate) fn of_span(ctx: &Ctx, record: &SpanRecord, spans: Option<&Config>) -> Ambient {
+        let mut inner = crate::local::context::Parent::span(ctx, record).to_ctx();
+        inner.link = Some((record.trace_id, record.span_id));
         Ambient::of(&inner, spans)
     }
 }

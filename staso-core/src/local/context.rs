@@ -23,6 +23,11 @@ pub(crate) trait Sink: Send + Sync + std::fmt::Debug {
 }
 
 /// What a new span inherits from where it starts.
+///
+/// In a span's own context (its frame's, or what `open` returns beside its record),
+/// `agent` and `conversation` are empty: the span's record holds them from its opening,
+/// since it is sent with them, and [`Parent`] reads them there. Every other context (a
+/// scope's, or one made whole by [`current`]) holds them.
 #[derive(Clone, Debug)]
 pub(crate) struct Ctx {
     /// Trace and span id of the parent; `None` at a root.
@@ -52,6 +57,66 @@ impl Ctx {
 impl Default for Ctx {
     fn default() -> Self {
         Ctx::ROOT
+    }
+}
+
+/// What a span opened under a frame inherits, read where it lies (see [`Ctx`]): a span's
+/// agent and conversation from its record, the rest from its context. Nothing is cloned
+/// to make one.
+#[derive(Clone, Copy)]
+pub(crate) struct Parent<'a> {
+    pub(crate) ctx: &'a Ctx,
+    agent: Option<&'a SharedStr>,
+    conversation: Option<&'a Arc<Conversation>>,
+}
+
+impl<'a> Parent<'a> {
+    /// A context that holds all it passes on (a scope's, or one [`current`] made).
+    pub(crate) fn of(ctx: &'a Ctx) -> Self {
+        Parent {
+            ctx,
+            agent: ctx.agent.as_ref(),
+            conversation: ctx.conversation.as_ref(),
+        }
+    }
+
+    /// A span's context and its record.
+    #[inline(always)]
+    pub(crate) fn span(ctx: &'a Ctx, record: &'a SpanRecord) -> Self {
+        Parent {
+            ctx,
+            agent: record.agent.as_ref(),
+            conversation: record.conversation.as_ref(),
+        }
+    }
+
+    #[inline(always)]
+    fn of_frame(frame: &'a Frame) -> Self {
+        match &frame.record {
+            Some(r) => Parent::span(&frame.ctx, r),
+            None => Parent::of(&frame.ctx),
+        }
+    }
+
+    /// The innermost enclosing agent's name.
+    #[inline(always)]
+    pub(crate) fn agent(self) -> Option<&'a SharedStr> {
+        self.agent
+    }
+
+    /// The conversation spans opened here belong to.
+    #[inline(always)]
+    pub(crate) fn conversation(self) -> Option<&'a Arc<Conversation>> {
+        self.conversation
+    }
+
+    /// The whole context, owned (what a future or a scope carries elsewhere).
+    pub(crate) fn to_ctx(self) -> Ctx {
+        Ctx {
+            agent: self.agent.cloned(),
+            conversation: self.conversation.cloned(),
+            ..self.ctx.clone()
+        }
     }
 }
 
@@ -110,7 +175,7 @@ pub(crate) fn current() -> Ctx {
     stack(|s| {
         s.try_borrow()
             .ok()
-            .and_then(|s| s.last().map(|f| f.ctx.clone()))
+            .and_then(|s| s.last().map(|f| Parent::of_frame(f).to_ctx()))
             .unwrap_or_default()
     })
 }
@@ -125,11 +190,12 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
     stack(|s| {
         // Borrowed elsewhere, or emptied at the thread's end: a span inherits nothing.
         let s = s.try_borrow().ok();
-        let parent = s
-            .as_ref()
-            .and_then(|s| s.last())
-            .map_or(&NO_CONTEXT, |t| &t.ctx);
-        f(parent)
+        match s.as_ref().and_then(|s| s.last()) {
+            None => f(&NO_CONTEXT),
+            Some(top) if top.record.is_none() => f(&top.ctx),
+            // A span's frame: its agent and conversation are in its record.
+            Some(top) => f(&Parent::of_frame(top).to_ctx()),
+        }
     })
 }
 
@@ -140,7 +206,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
 /// leave the entry unwritten) or the stack is gone.
 #[inline]
 pub(crate) fn push_child<R>(
-    f: impl FnOnce(&Ctx, &mut MaybeUninit<Frame>) -> Option<R>,
+    f: impl FnOnce(Parent<'_>, &mut MaybeUninit<Frame>) -> Option<R>,
 ) -> Option<(usize, R)> {
     stack(|s| {
         let mut s = s.try_borrow_mut().ok()?;
@@ -150,11 +216,11 @@ pub(crate) fn push_child<R>(
         let len = s.len();
         let base = s.as_mut_ptr();
         let parent = match len {
-            0 => &NO_CONTEXT,
+            0 => Parent::of(&NO_CONTEXT),
             // SAFETY: `len - 1 < len`: an initialised frame. It is borrowed only while
             // `f` runs, which writes the entry at `len` (a different one) and does not
             // reach the stack otherwise.
-            _ => unsafe { &(*base.add(len - 1)).ctx },
+            _ => Parent::of_frame(unsafe { &*base.add(len - 1) }),
         };
         // SAFETY: `room` made room for index `len`: allocated, aligned, and
         // past the length, so nothing else refers to it; `MaybeUninit` says it may
@@ -241,10 +307,11 @@ pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame, 
         };
         end(&mut s[pos], &l.client);
         if pos == len - 1 {
-            if s[pos].owns_nothing() {
-                // SAFETY: `pos < len`, so the new length is within the initialised frames;
-                // the frame left past it owns nothing (no record, no `Arc`), so not running
-                // its drop glue leaks nothing.
+            if s[pos].span_owns_nothing() {
+                // SAFETY: `pos < len`, so the new length is within the initialised frames.
+                // The frame left past it is never read or dropped again (a frame not dropped
+                // would be leaked, which is safe); it owns nothing (no record, no `Arc`), so
+                // nothing leaks.
                 unsafe { s.set_len(pos) };
             } else {
                 s.truncate(pos);
@@ -257,11 +324,13 @@ pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame, 
 }
 
 impl Frame {
-    /// Nothing left to drop: a span's frame after `end` moved its record, agent and
-    /// conversation out (the usual case; dropping it in place would be a call to its drop
-    /// glue, a tenth of what ending a span costs).
+    /// Nothing left to drop: a span's frame after `end` moved its record out (the usual
+    /// case; dropping it in place would be a call to its drop glue, a tenth of what ending
+    /// a span costs). Only for a span's frame, whose context holds no agent and no
+    /// conversation (its record does, see [`Ctx`]): those two are checked in debug builds
+    /// only.
     #[inline(always)]
-    fn owns_nothing(&self) -> bool {
+    fn span_owns_nothing(&self) -> bool {
         // Every field named: a field added to either struct must be added here.
         let Frame {
             ctx:
@@ -275,7 +344,11 @@ impl Frame {
                 },
             record,
         } = self;
-        record.is_none() && agent.is_none() && conversation.is_none() && sink.is_none()
+        debug_assert!(
+            agent.is_none() && conversation.is_none(),
+            "a span's own context holds no agent or conversation"
+        );
+        record.is_none() && sink.is_none()
     }
 }
 

@@ -4,7 +4,7 @@
 //! threads at once — and ended when that system closes them. Opening and ending stay
 //! `lifecycle`'s; this only moves the record between its owner and the frame stacks.
 
-use super::context::{self, Ctx, Frame};
+use super::context::{self, Ctx, Frame, Parent};
 use super::lifecycle;
 use super::record::{SharedStr, SpanRecord};
 use super::span::Span;
@@ -31,11 +31,13 @@ impl Foreign {
     /// that nothing would record is kept as its parent's context, so that what starts
     /// inside it inherits that.
     pub(crate) fn open(parent: Ctx, name: SharedStr, kind: Kind) -> Foreign {
-        match lifecycle::open(&parent, name, kind, None) {
+        match lifecycle::open(Parent::of(&parent), name, kind, None) {
             Some((record, ctx)) => {
                 lifecycle::announce(&record, &ctx);
                 Foreign {
-                    link: ctx.clone(),
+                    // Whole: a thread that enters the span while another holds its
+                    // record has only this to pass on.
+                    link: Parent::span(&ctx, &record).to_ctx(),
                     own: Some(record.span_id),
                     held: Some((record, ctx)),
                 }

@@ -34,7 +34,7 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             // Still holding the span: the future was dropped before it completed.
             let this = this.project();
-            if let Some((mut record, mut ctx)) = this.span.inner.take() {
+            if let Some((mut record, ctx)) = this.span.inner.take() {
                 if !std::thread::panicking() && record.status == Status::Ok {
                     record.status = Status::Error;
                     let e = record.extras();
@@ -42,7 +42,7 @@ pin_project_lite::pin_project! {
                         Some("cancelled: the future was dropped before it completed".into());
                     e.exception_type = Some(Cow::Borrowed("cancelled"));
                 }
-                lifecycle::end(&mut Some(record), &mut ctx);
+                lifecycle::end(&mut Some(record), &ctx);
             }
         }
     }
@@ -114,8 +114,8 @@ impl<F: Future> Future for Instrumented<F> {
         let out = fut.poll(cx);
         drop(reclaim);
         if out.is_ready() {
-            if let Some((record, mut ctx)) = this.span.inner.take() {
-                lifecycle::end(&mut Some(record), &mut ctx);
+            if let Some((record, ctx)) = this.span.inner.take() {
+                lifecycle::end(&mut Some(record), &ctx);
             }
         }
         out

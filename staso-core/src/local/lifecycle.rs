@@ -4,7 +4,7 @@
 //! everything else waits for the batcher.
 
 use super::clock;
-use super::context::{Ctx, Frame};
+use super::context::{Ctx, Frame, Parent};
 use super::ids;
 use super::record::{CallSite, SharedStr, SpanRecord};
 use staso_types::{Kind, SamplingInput, SpanId, Status, TraceId};
@@ -22,12 +22,12 @@ pub(crate) fn records(parent: &Ctx) -> bool {
 /// Opens a span under `parent`: its record and the context its children inherit, or
 /// `None` when nothing would record it.
 ///
-/// The record leaves `agent` and `conversation` empty: they are in the child context, and
-/// [`end`] moves them into the record, so a span costs one reference count on the
-/// conversation rather than three.
+/// The record holds the span's agent and conversation from here on (it is sent with
+/// them); the context leaves them empty, and children read them from the record (see
+/// `context::Parent`). A span costs one reference count on the conversation.
 #[inline]
 pub(crate) fn open(
-    parent: &Ctx,
+    parent: Parent<'_>,
     name: SharedStr,
     kind: Kind,
     callsite: Option<&'static CallSite>,
@@ -48,26 +48,28 @@ pub(crate) fn open(
 /// from build to build (530 or 610 instructions per span for the same source).
 #[inline(always)]
 pub(crate) fn open_into(
-    parent: &Ctx,
+    parent: Parent<'_>,
     name: SharedStr,
     kind: Kind,
     callsite: Option<&'static CallSite>,
     slot: &mut MaybeUninit<Frame>,
 ) -> Option<(SpanId, bool)> {
-    if !records(parent) {
+    let ctx = parent.ctx;
+    if !records(ctx) {
         return None;
     }
-    let (trace_id, parent_id, offset, sampled) = match parent.link {
-        Some((t, s)) => (t, Some(s), parent.offset, true),
-        None => root(parent, &name, kind, callsite),
+    let (trace_id, parent_id, offset, sampled) = match ctx.link {
+        Some((t, s)) => (t, Some(s), ctx.offset, true),
+        None => root(parent, name.as_str(), kind, callsite),
     };
     let span_id = ids::span_id();
+    let start = clock::stamp(offset);
+    // Read from the parent last: fewer values live across the clock and the id.
     let agent = if kind == Kind::Agent {
         Some(name.clone())
     } else {
-        parent.agent.clone()
+        parent.agent().cloned()
     };
-    let start = clock::stamp(offset);
     let p = slot.as_mut_ptr();
     // SAFETY: `p` comes from a `&mut MaybeUninit<Frame>`, so it is valid and aligned for a
     // frame and nothing else aliases it. Each field is written once with `write`, which
@@ -76,9 +78,9 @@ pub(crate) fn open_into(
     unsafe {
         addr_of_mut!((*p).ctx).write(Ctx {
             link: Some((trace_id, span_id)),
-            agent,
-            conversation: parent.conversation.clone(),
-            sink: parent.sink.clone(),
+            agent: None,
+            conversation: None,
+            sink: ctx.sink.clone(),
             recording: sampled,
             offset,
         });
@@ -96,8 +98,8 @@ pub(crate) fn open_into(
             // its children are not recorded.
             discarded: !sampled,
             callsite,
-            agent: None,
-            conversation: None,
+            agent,
+            conversation: parent.conversation().cloned(),
             extras: None,
         }));
     }
@@ -109,8 +111,8 @@ pub(crate) fn open_into(
 #[cold]
 #[inline(never)]
 fn root(
-    parent: &Ctx,
-    name: &SharedStr,
+    parent: Parent<'_>,
+    name: &str,
     kind: Kind,
     callsite: Option<&'static CallSite>,
 ) -> (TraceId, Option<SpanId>, i64, bool) {
@@ -123,9 +125,9 @@ fn root(
 /// Counts a trace left out.
 #[inline]
 fn sample_root(
-    parent: &Ctx,
+    parent: Parent<'_>,
     trace_id: TraceId,
-    name: &SharedStr,
+    name: &str,
     kind: Kind,
     callsite: Option<&'static CallSite>,
 ) -> bool {
@@ -134,19 +136,18 @@ fn sample_root(
             return true;
         };
         let agent = match kind {
-            Kind::Agent => name.as_str(),
+            Kind::Agent => name,
             _ => parent
-                .agent
-                .as_ref()
+                .agent()
                 .map_or(config.agent_name.as_str(), |a| a.as_str()),
         };
-        let mut input = SamplingInput::new(trace_id, name.as_str(), kind, agent);
+        let mut input = SamplingInput::new(trace_id, name, kind, agent);
         if let Some(cs) = callsite {
             input.tags = cs.tags;
         }
         rule.keeps(&input)
     };
-    match &parent.sink {
+    match &parent.ctx.sink {
         Some(sink) => decide(sink.config()),
         None => crate::client::with_client(|c| {
             let keep = decide(&c.config);
@@ -166,18 +167,16 @@ pub(crate) fn announce(record: &SpanRecord, ctx: &Ctx) {
         let mut copy = record.clone();
         copy.provisional = true;
         copy.end = copy.start;
-        copy.agent = ctx.agent.clone();
-        copy.conversation = ctx.conversation.clone();
         send(copy, ctx);
     }
 }
 
-/// Ends the span in `slot`: stamps the end time, takes agent and conversation from its
-/// context, marks a span ended by unwinding as failed, and sends it. The record leaves
+/// Ends the span in `slot`: stamps the end time, marks a span ended by unwinding as
+/// failed, and sends it. The record leaves
 /// `slot` only at the push, so a span on the frame stack is moved once, stack to queue.
 /// A discarded span (or an empty slot) is left as it is.
 #[inline]
-pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &mut Ctx) {
+pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &Ctx) {
     end_with(slot, ctx, crate::client::send_from);
 }
 
@@ -186,19 +185,13 @@ pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &mut Ctx) {
 #[inline(always)]
 pub(crate) fn end_with(
     slot: &mut Option<SpanRecord>,
-    ctx: &mut Ctx,
+    ctx: &Ctx,
     send: impl FnOnce(&mut Option<SpanRecord>),
 ) {
     let Some(r) = slot.as_mut().filter(|r| !r.discarded) else {
         return;
     };
     r.end = clock::stamp(ctx.offset);
-    if r.agent.is_none() {
-        r.agent = ctx.agent.take();
-    }
-    if r.conversation.is_none() {
-        r.conversation = ctx.conversation.take();
-    }
     if std::thread::panicking() {
         panicked(r);
     }

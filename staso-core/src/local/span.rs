@@ -3,7 +3,7 @@
 //! span, from anywhere inside it). Opening and ending belong to `lifecycle`.
 
 use super::capture::{self, RulesHandle};
-use super::context::{self, Ctx, Frame};
+use super::context::{self, Ctx, Frame, Parent};
 use super::lifecycle;
 use super::record::{ExtrasBox, SharedStr, SpanRecord};
 use serde::Serialize;
@@ -405,7 +405,8 @@ impl Span {
     /// A span named `name` whose parent is the span current on this thread now.
     pub fn new(name: impl Into<Cow<'static, str>>, kind: Kind) -> Span {
         let name = name.into().into();
-        let inner = context::with_current(|parent| lifecycle::open(parent, name, kind, None));
+        let inner =
+            context::with_current(|parent| lifecycle::open(Parent::of(parent), name, kind, None));
         let mut span = Span::from_parts(inner);
         span.announce();
         span
@@ -422,13 +423,13 @@ impl Span {
     ) -> Span {
         let name = SharedStr::from(name);
         let inner = context::with_current(|ctx| match parent {
-            None => lifecycle::open(ctx, name, kind, None),
+            None => lifecycle::open(Parent::of(ctx), name, kind, None),
             Some((trace, span, offset)) => {
                 // The parent's trace, and its clock offset, whatever the current trace.
                 let mut ctx = ctx.clone();
                 ctx.link = Some((trace, span));
                 ctx.offset = offset;
-                lifecycle::open(&ctx, name, kind, None)
+                lifecycle::open(Parent::of(&ctx), name, kind, None)
             }
         });
         Span::from_parts(inner)
@@ -509,8 +510,8 @@ setters!(Span);
 
 impl Drop for Span {
     fn drop(&mut self) {
-        if let Some((record, mut ctx)) = self.inner.take() {
-            lifecycle::end(&mut Some(record), &mut ctx);
+        if let Some((record, ctx)) = self.inner.take() {
+            lifecycle::end(&mut Some(record), &ctx);
         }
     }
 }
