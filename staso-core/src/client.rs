@@ -453,6 +453,13 @@ pub fn step_wall_clock(by_ns: i64) {
     crate::local::clock::reanchor();
 }
 
+/// How many times the current client's batcher has parked, having had nothing to do for
+/// a while (tests of its wake-up; 0 without a client).
+#[cfg(feature = "test-faults")]
+pub fn batcher_parks() -> u64 {
+    global().as_ref().map_or(0, |c| c.queue.parks())
+}
+
 #[cfg(feature = "test-faults")]
 /// Makes the batcher thread panic once (tests of its recovery).
 pub fn inject_batcher_panic() {

@@ -78,6 +78,6 @@ pub use staso_types::{
 };
 
 #[cfg(feature = "test-faults")]
-pub use client::{inject_batcher_panic, step_wall_clock};
+pub use client::{batcher_parks, inject_batcher_panic, step_wall_clock};
 #[cfg(feature = "test-faults")]
 pub use local::clock::is_calibrated as clock_is_calibrated;

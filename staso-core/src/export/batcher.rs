@@ -13,7 +13,7 @@
 use super::annotations::AnnotationSender;
 use super::destination::{self, Delivery, Destination, Outcome, MAX_IN_FLIGHT};
 use super::held::{Held, PROVISIONAL_IDS};
-use super::queue::{LaneEnd, Queue};
+use super::queue::{LaneEnd, Queue, IDLE, TICK};
 use super::transport::{backoff, Failure};
 use crate::config::Config;
 use crate::local::capture::RulesHandle;
@@ -86,6 +86,9 @@ struct Batcher {
     next_seq: u64,
     last_send: Instant,
     last_reanchor: Instant,
+    /// When the batcher last had spans to move: until `IDLE` after it, it ticks rather
+    /// than parks (see `queue::wake`).
+    last_busy: Instant,
     waiters: Vec<Waiter>,
     /// The shutdown request has been answered: the thread ends.
     shutdown_answered: bool,
@@ -123,6 +126,7 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
         next_seq: 1,
         last_send: Instant::now(),
         last_reanchor: Instant::now(),
+        last_busy: Instant::now(),
         waiters: Vec::new(),
         shutdown_answered: false,
         buf: Vec::with_capacity(destination::BODY_BYTES),
@@ -200,6 +204,7 @@ impl Batcher {
         let urgent = !self.waiters.is_empty();
         // Spans stay in their lanes until there is a reason to send them (a lane filled a
         // batch, the interval, a flush): the lanes are the buffer.
+        let seen = self.next_seq;
         if urgent || interval_passed || wanted {
             self.drain();
         }
@@ -221,6 +226,9 @@ impl Batcher {
         }
         if interval_passed || urgent {
             self.last_send = Instant::now();
+        }
+        if wanted || self.next_seq != seen || !self.in_flight.is_empty() {
+            self.last_busy = Instant::now();
         }
         self.annotations.turn(&self.rt, &self.queue.annotations);
         self.answer_waiters();
@@ -278,6 +286,16 @@ impl Batcher {
         if sleep.is_zero() {
             return;
         }
+        // Busy lately: tick, and lanes that fill a batch only raise a flag. Idle: park,
+        // and say so first, so that they wake it (see `queue::wake`).
+        let parks = self.last_busy.elapsed() >= IDLE;
+        let sleep = if !parks {
+            sleep.min(TICK)
+        } else if self.queue.may_park() {
+            sleep
+        } else {
+            return;
+        };
         let wake = self.queue.wake_signal();
         let in_flight = &mut self.in_flight;
         let joined = self.rt.block_on(async {
@@ -287,6 +305,9 @@ impl Batcher {
                 _ = tokio::time::sleep(sleep) => None,
             }
         });
+        if parks {
+            self.queue.woke();
+        }
         if let Some(joined) = joined {
             self.joined(joined);
         }

@@ -1,10 +1,61 @@
-//! The ring of `staso-core/src/export/ring.rs`, compiled from that very file, checked
-//! under loom: every interleaving of the lane's thread (the producer) and the batcher
-//! (the consumer), with the batcher's own rules for a segment that is done.
+//! The ring of `staso-core/src/export/ring.rs` and the batcher's wake-up handshake of
+//! `staso-core/src/export/queue/wake.rs`, compiled from those very files, checked under
+//! loom: every interleaving of the lane's thread (the producer) and the batcher (the
+//! consumer), with the batcher's own rules for a segment that is done, and of a lane
+//! filling a batch while the batcher parks.
 
 #[path = "../../../staso-core/src/export/ring.rs"]
 #[allow(dead_code)]
 mod ring;
+
+// Only under loom: without it the file names tokio's `Notify`, which this crate lacks.
+#[cfg(loom)]
+#[path = "../../../staso-core/src/export/queue/wake.rs"]
+#[allow(dead_code)]
+mod wake;
+
+#[cfg(all(test, loom))]
+mod wake_tests {
+    use super::wake::Wake;
+    use loom::thread;
+    use std::sync::Arc;
+
+    /// A lane fills a batch while the batcher decides to park: either the batcher sees
+    /// the request and stays up, or it parks and the lane leaves it a wake-up. Never a
+    /// parked batcher with a request and no wake-up.
+    #[test]
+    fn a_batch_filled_while_the_batcher_parks_is_never_missed() {
+        loom::model(|| {
+            let w = Arc::new(Wake::new());
+            let lane = {
+                let w = w.clone();
+                thread::spawn(move || w.want_drain())
+            };
+            let parked = w.may_park();
+            lane.join().expect("lane");
+            if parked {
+                assert!(w.signal().has_permit(), "a parked batcher is woken");
+            } else {
+                assert!(w.take_wanted(), "it stayed up for the request");
+            }
+        });
+    }
+
+    /// While the batcher ticks, a lane that fills a batch only raises the flag.
+    #[test]
+    fn a_ticking_batcher_gets_the_flag_and_no_wake_up() {
+        loom::model(|| {
+            let w = Arc::new(Wake::new());
+            let lane = {
+                let w = w.clone();
+                thread::spawn(move || w.want_drain())
+            };
+            lane.join().expect("lane");
+            assert!(!w.signal().has_permit());
+            assert!(w.take_wanted());
+        });
+    }
+}
 
 #[cfg(all(test, loom))]
 mod tests {

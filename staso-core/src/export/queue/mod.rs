@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::
 use std::sync::{Arc, Mutex};
 
 mod growth;
+mod wake;
+pub(crate) use wake::{IDLE, TICK};
 
 /// Counters the report is made of, besides what the lanes count.
 #[derive(Default)]
@@ -110,10 +112,8 @@ pub(crate) struct Queue {
     /// Per destination, in the batcher's order of destinations.
     destinations: Vec<DestinationCounts>,
     closed: AtomicBool,
-    /// A lane filled a batch (or spilled) since the batcher last drained.
-    wanted: AtomicBool,
-    /// Wakes the batcher (it waits on this and on its requests at once).
-    wake_signal: Arc<tokio::sync::Notify>,
+    /// How lanes ask the batcher for a drain, and how it is woken (see `wake`).
+    wake: wake::Wake,
     last_full_warning: AtomicU64,
     /// Annotations, delivered by the same batcher with counts of their own.
     pub(crate) annotations: super::annotations::AnnotationQueue,
@@ -191,8 +191,7 @@ impl Queue {
                 })
                 .collect(),
             closed: AtomicBool::new(false),
-            wanted: AtomicBool::new(false),
-            wake_signal: Arc::new(tokio::sync::Notify::new()),
+            wake: wake::Wake::new(),
             last_full_warning: AtomicU64::new(0),
             annotations: Default::default(),
         }
@@ -356,25 +355,42 @@ impl Queue {
         self.closed.load(Acquire)
     }
 
+    /// Wakes the batcher whatever it does (a flush, a shutdown, a thread's last spans).
     pub(crate) fn wake(&self) {
-        self.wake_signal.notify_one();
+        self.wake.wake();
     }
 
-    /// Asks the batcher to drain: a lane filled a batch.
+    /// Asks the batcher to drain (a lane filled a batch): a flag, and a wake-up only when
+    /// the batcher is parked (see `wake`).
     #[cold]
     pub(super) fn want_drain(&self) {
-        self.wanted.store(true, Release);
-        self.wake();
+        self.wake.want_drain();
     }
 
     /// Whether a lane asked for a drain since the last call.
     pub(crate) fn take_wanted(&self) -> bool {
-        self.wanted.swap(false, AcqRel)
+        self.wake.take_wanted()
+    }
+
+    /// The batcher is about to park: false when a lane asked for a drain meanwhile.
+    pub(crate) fn may_park(&self) -> bool {
+        self.wake.may_park()
+    }
+
+    /// How many times the batcher parked (for tests).
+    #[cfg_attr(not(feature = "test-faults"), allow(dead_code))]
+    pub(crate) fn parks(&self) -> u64 {
+        self.wake.parks()
+    }
+
+    /// The batcher is up again (lanes need not wake it).
+    pub(crate) fn woke(&self) {
+        self.wake.woke();
     }
 
     /// The batcher's side of the wake-up.
     pub(crate) fn wake_signal(&self) -> Arc<tokio::sync::Notify> {
-        self.wake_signal.clone()
+        self.wake.signal()
     }
 
     /// Whether nothing waits anywhere (lanes, overflow, provisional copies), as far as the
