@@ -250,15 +250,23 @@ fn refresh(c: &mut Cached, generation: u64) {
 
 /// Sends the record in `slot` to the current client (taken out right at the push, so it
 /// is moved once). Without a client it stays where it is.
+/// A root's provisional copy goes to the queue's best-effort store, not a lane.
 #[inline]
 pub(crate) fn send_from(slot: &mut Option<SpanRecord>) {
+    if slot.as_ref().is_some_and(|r| r.provisional) {
+        if let Some(r) = slot.take() {
+            with_client(|c| c.queue.push_provisional(r));
+        }
+        return;
+    }
     crate::local::context::with_client_cache(|cache| {
         send_in(cache, slot);
         Some(())
     });
 }
 
-/// [`send_from`] through this thread's cache, which the caller holds.
+/// [`send_from`] through this thread's cache, which the caller holds, for a record that
+/// is not a provisional copy (the end of a span).
 #[inline(always)]
 pub(crate) fn send_in(cache: &RefCell<Cached>, slot: &mut Option<SpanRecord>) {
     // Inlined as a whole: on every span's end.

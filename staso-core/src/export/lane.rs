@@ -57,19 +57,15 @@ impl Lane {
     /// The caller's side of a finished span, taken out of `slot` right at the push: a
     /// credit, a slot write and a store, never a wait. Without a credit, or after
     /// shutdown, the span is rejected and counted. Inlined into the end of a span (a call
-    /// less on every span).
+    /// less on every span). Never a root's provisional copy: those go to the queue's
+    /// best-effort store (`client::send_from`).
     #[inline(always)]
     pub(crate) fn push_from(&mut self, slot: &mut Option<SpanRecord>) {
+        debug_assert!(!slot.as_ref().is_some_and(|r| r.provisional));
         let q = &*self.queue;
         if q.is_closed_relaxed() {
-            if slot.take().is_some_and(|r| !r.provisional) {
+            if slot.take().is_some() {
                 self.reject(FailureKind::Shutdown);
-            }
-            return;
-        }
-        if slot.as_ref().is_some_and(|r| r.provisional) {
-            if let Some(r) = slot.take() {
-                q.push_provisional(r);
             }
             return;
         }

@@ -230,7 +230,11 @@ pub(crate) fn push_child<R>(
         // SAFETY: `f` returned `Some`, so it initialised the entry at `len`, which is
         // within the capacity.
         unsafe { s.set_len(len + 1) };
-        settle(&s);
+        // `QUIET` was false: a span opens only under a frame that records (`open_into`),
+        // so it changes only when the new frame does not record (an unsampled root).
+        if !s[len].ctx.recording {
+            QUIET.with(|q| q.set(true));
+        }
         Some((len + 1, r))
     })
 }
