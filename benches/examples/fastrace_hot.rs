@@ -2,7 +2,8 @@
 //! instruction counts (`valgrind --tool=callgrind --toggle-collect='*traced*' target/release/examples/fastrace_hot 40000`)
 //! and the caller thread's CPU time a span, the root span included and the flush after
 //! each burst not (`hot` waits for delivery untimed too). Bursts of `BURST` spans
-//! (default 4 000, below fastrace's local capacity).
+//! (default 4 000, below fastrace's local capacity); `GAP=<ms>` sleeps that long before
+//! each burst, as in `hot`.
 #![allow(missing_docs, clippy::print_stdout)]
 
 use fastrace::prelude::*;
@@ -34,7 +35,14 @@ fn main() {
     let t = staso_benches::thread_cpu_time();
     let mut untimed = std::time::Duration::ZERO;
     let mut done = 0;
+    let gap: u64 = std::env::var("GAP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     while done < n {
+        if gap > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(gap));
+        }
         let root = Span::root("agent", SpanContext::random());
         let guard = root.set_local_parent();
         for i in 0..burst {

@@ -7,8 +7,10 @@
 //! and for the tracing bridge a plain `tracing` span (no GenAI field) under
 //! `registry().with(b::NoopLayer)` plus: nothing (`tracing-registry`), the staso layer
 //! (`tracing-staso`), or a no-op layer behind a per-layer filter that takes nothing
-//! (`tracing-filtered`). Bursts of 1 000 spans under an agent span; every 5 000 spans it
-//! waits (untimed) for delivery, as the criterion bench does.
+//! (`tracing-filtered`). Bursts of `BURST` spans (default 1 000) under an agent span;
+//! every `EVERY` bursts (default 5) it waits (untimed) for delivery, as the criterion bench
+//! does. `GAP=<ms>` sleeps that long before each burst (after 50 ms the batcher has
+//! parked: bursts after a quiet spell, with whatever the caches lost meanwhile).
 #![allow(missing_docs, clippy::print_stdout)]
 
 use staso_benches as b;
@@ -77,7 +79,14 @@ fn main() {
         }
         _ => black_box(b::tool_nothing_captured(black_box(i), 1)),
     };
+    let gap: u64 = std::env::var("GAP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     while done < n {
+        if gap > 0 {
+            std::thread::sleep(Duration::from_millis(gap));
+        }
         let run = || {
             let agent = b::agent_span();
             let t = Instant::now();
