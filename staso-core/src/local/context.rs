@@ -309,9 +309,11 @@ pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame, 
                 None => return,
             }
         };
-        end(&mut s[pos], &l.client);
+        let Some(frame) = s.get_mut(pos) else { return };
+        end(frame, &l.client);
+        let owns_nothing = frame.span_owns_nothing();
         if pos == len - 1 {
-            if s[pos].span_owns_nothing() {
+            if owns_nothing {
                 // SAFETY: `pos < len`, so the new length is within the initialised frames.
                 // The frame left past it is never read or dropped again (a frame not dropped
                 // would be leaked, which is safe); it owns nothing (no record, no `Arc`), so
