@@ -68,7 +68,7 @@ pub(crate) async fn read_bounded(
 /// key and the idempotency key that makes its retries safe.
 pub(crate) fn post_json(
     client: &reqwest::Client,
-    url: &str,
+    url: impl reqwest::IntoUrl,
     api_key: &str,
     idempotency_key: &str,
     body: Vec<u8>,

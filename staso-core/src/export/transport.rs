@@ -26,7 +26,8 @@ pub(crate) struct Failure {
 #[derive(Clone)]
 pub(crate) struct Transport {
     client: reqwest::Client,
-    url: String,
+    /// Parsed once: a `&str` is parsed again by every request (~7 000 instructions).
+    url: reqwest::Url,
     api_key: std::sync::Arc<str>,
 }
 
@@ -34,7 +35,8 @@ impl Transport {
     pub(crate) fn new(cfg: &Config) -> Result<Self, String> {
         Ok(Transport {
             client: http::client(cfg, cfg.request_timeout)?,
-            url: format!("{}{}", cfg.base_url, crate::config::INGEST_PATH),
+            url: reqwest::Url::parse(&format!("{}{}", cfg.base_url, crate::config::INGEST_PATH))
+                .map_err(|e| format!("base_url: {e}"))?,
             api_key: cfg.api_key.expose().into(),
         })
     }
@@ -47,7 +49,7 @@ impl Transport {
         traces: usize,
     ) -> Result<(), Failure> {
         let (resp, status) = send_once(
-            http::post_json(&self.client, &self.url, &self.api_key, key, body),
+            http::post_json(&self.client, self.url.clone(), &self.api_key, key, body),
             "ingest endpoint",
             "base_url",
             |e| classify_error(e, "ingest"),
