@@ -20,7 +20,7 @@
 //! return, over `FLUSHES` tries.
 #![allow(missing_docs, clippy::print_stdout)]
 
-use staso_benches as b;
+use staso_benches::{self as b, env_or};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,13 +31,6 @@ const BURST: u64 = 1_000;
 const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
 const FLUSHES: usize = 200;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// CPU time (user + system) of this process's thread named `name`, from /proc.
 fn thread_cpu(name: &str) -> Duration {

@@ -148,10 +148,7 @@ fn main() {
             spare: Vec::new(),
         })
     });
-    let burst: u64 = std::env::var("BURST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+    let burst: u64 = staso_benches::env_or("BURST", 1000);
     let mut done = 0;
     let t = staso_benches::thread_cpu_time();
     let mut untimed = std::time::Duration::ZERO;

@@ -27,18 +27,12 @@ fn main() {
         .nth(1)
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
-    let burst: u64 = std::env::var("BURST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4_000);
+    let burst: u64 = staso_benches::env_or("BURST", 4_000);
     fastrace::set_reporter(Discard, fastrace::collector::Config::default());
     let t = staso_benches::thread_cpu_time();
     let mut untimed = std::time::Duration::ZERO;
     let mut done = 0;
-    let gap: u64 = std::env::var("GAP")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let gap: u64 = staso_benches::env_or("GAP", 0);
     while done < n {
         if gap > 0 {
             std::thread::sleep(std::time::Duration::from_millis(gap));

@@ -56,14 +56,8 @@ fn main() {
     if std::env::var_os("NOPIN").is_none() {
         b::pin_threads();
     }
-    let burst: u64 = std::env::var("BURST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let every: u64 = std::env::var("EVERY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let burst: u64 = b::env_or("BURST", 1000);
+    let every: u64 = b::env_or("EVERY", 5);
     let mut bursts = Vec::new();
     let (mut post, mut after_flush) = (Vec::new(), false);
     let mut done = 0;
@@ -79,10 +73,7 @@ fn main() {
         }
         _ => black_box(b::tool_nothing_captured(black_box(i), 1)),
     };
-    let gap: u64 = std::env::var("GAP")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let gap: u64 = b::env_or("GAP", 0);
     while done < n {
         if gap > 0 {
             std::thread::sleep(Duration::from_millis(gap));

@@ -204,13 +204,19 @@ pub fn options(url: &str, enabled: bool, max_queue_size: usize) -> staso::Option
         .shutdown_timeout(Duration::from_secs(30))
 }
 
-/// Measurement time per figure in ms: `STASO_BENCH_MS`, else `default` (every bench
-/// reads the same variable).
-pub fn bench_ms(default: u64) -> u64 {
-    std::env::var("STASO_BENCH_MS")
+/// The environment variable `name` parsed, else `default` (unset or not a `T`): the
+/// knobs of the benches and examples (`BURST`, `EVERY`, `GAP`, `STASO_SUSTAINED_*`).
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Measurement time per figure in ms: `STASO_BENCH_MS`, else `default` (every bench
+/// reads the same variable).
+pub fn bench_ms(default: u64) -> u64 {
+    env_or("STASO_BENCH_MS", default)
 }
 
 /// Starts the client; panics with the reason when it cannot.
