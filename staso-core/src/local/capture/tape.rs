@@ -678,31 +678,41 @@ fn give_back(mut tape: Vec<u8>) {
 /// bytes, the two ranges not overlapping.
 #[inline(always)]
 unsafe fn copy_short(src: *const u8, dst: *mut u8, n: usize) {
-    // SAFETY (every branch): the caller's contract. Each load and store lies within the
-    // first `n` bytes of its range: the two of a width `w` start at 0 and at `n - w`,
-    // with `w <= n`; unaligned reads and writes need no alignment.
+    // SAFETY (every branch): the caller's contract; `copy_ends` is called with
+    // `size_of::<T>() <= n`.
     unsafe {
         if n > 16 {
             std::ptr::copy_nonoverlapping(src, dst, n);
         } else if n >= 8 {
-            let (a, b) = (
-                src.cast::<u64>().read_unaligned(),
-                src.add(n - 8).cast::<u64>().read_unaligned(),
-            );
-            dst.cast::<u64>().write_unaligned(a);
-            dst.add(n - 8).cast::<u64>().write_unaligned(b);
+            copy_ends::<u64>(src, dst, n);
         } else if n >= 4 {
-            let (a, b) = (
-                src.cast::<u32>().read_unaligned(),
-                src.add(n - 4).cast::<u32>().read_unaligned(),
-            );
-            dst.cast::<u32>().write_unaligned(a);
-            dst.add(n - 4).cast::<u32>().write_unaligned(b);
+            copy_ends::<u32>(src, dst, n);
         } else {
             for i in 0..n {
                 dst.add(i).write(src.add(i).read());
             }
         }
+    }
+}
+
+/// Copies `n` bytes as two loads and two stores of `T`'s width, one at each end of the
+/// range (overlapping when `n` is under twice the width).
+///
+/// # Safety
+/// As [`copy_short`], and `size_of::<T>() <= n`: each access then lies within the first
+/// `n` bytes of its range (they start at 0 and at `n - size_of::<T>()`); unaligned reads
+/// and writes need no alignment.
+#[inline(always)]
+unsafe fn copy_ends<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
+    let w = std::mem::size_of::<T>();
+    // SAFETY: the contract above.
+    unsafe {
+        let (a, b) = (
+            src.cast::<T>().read_unaligned(),
+            src.add(n - w).cast::<T>().read_unaligned(),
+        );
+        dst.cast::<T>().write_unaligned(a);
+        dst.add(n - w).cast::<T>().write_unaligned(b);
     }
 }
 
