@@ -165,7 +165,7 @@ pub struct Tick(pub u64);
 pub(crate) fn now() -> Tick {
     let factor = FACTOR.load(Acquire);
     match tsc() {
-        Some(t) if factor != 0 => Tick(scale_q32(t, factor).wrapping_sub(BASE_NS.load(Relaxed))),
+        Some(t) if factor != 0 => tick_of(t, factor),
         _ => now_slow(),
     }
 }
@@ -176,11 +176,16 @@ pub(crate) fn now() -> Tick {
 fn now_slow() -> Tick {
     let a = anchor();
     match tsc() {
-        Some(t) if a.rdtsc => {
-            Tick(scale_q32(t, a.ns_per_tick_q32).wrapping_sub(BASE_NS.load(Relaxed)))
-        }
+        Some(t) if a.rdtsc => tick_of(t, a.ns_per_tick_q32),
         _ => Tick(a.clock.delta_as_nanos(a.raw, a.clock.raw())),
     }
+}
+
+/// The tick of counter reading `t`: scaled, then the scaled anchor taken off (see
+/// `BASE_NS`).
+#[inline(always)]
+fn tick_of(t: u64, factor: u64) -> Tick {
+    Tick(scale_q32(t, factor).wrapping_sub(BASE_NS.load(Relaxed)))
 }
 
 /// `ticks` times a 32.32 fixed-point factor: a 64x64-bit multiplication and a constant
