@@ -181,18 +181,23 @@ fn rejections_of_threads_that_exit_stay_counted() {
     assert!(later.rejected >= first.rejected, "{first:?} then {later:?}");
 }
 
-#[test]
-fn a_thread_that_exits_hands_its_spans_over() {
-    let _s = serial();
-    let c = collector();
-    let client = client(&c, 1_000);
-    std::thread::spawn(|| {
-        for _ in 0..10 {
+/// Ends `n` spans on a new thread, which then exits.
+fn on_a_thread_that_exits(n: usize) {
+    std::thread::spawn(move || {
+        for _ in 0..n {
             drop(span("worker", Kind::Tool));
         }
     })
     .join()
     .expect("worker");
+}
+
+#[test]
+fn a_thread_that_exits_hands_its_spans_over() {
+    let _s = serial();
+    let c = collector();
+    let client = client(&c, 1_000);
+    on_a_thread_that_exits(10);
     let r = client.flush(Duration::from_secs(10));
     assert_eq!((r.delivered, r.pending), (10, 0), "{r:?}");
     assert_eq!(c.counts().final_spans, 10);
@@ -207,13 +212,7 @@ fn threads_that_exit_give_their_unspent_credits_back() {
     let c = collector();
     let client = client(&c, 1_000);
     for _ in 0..100 {
-        std::thread::spawn(|| {
-            for _ in 0..3 {
-                drop(span("worker", Kind::Tool));
-            }
-        })
-        .join()
-        .expect("worker");
+        on_a_thread_that_exits(3);
     }
     let r = client.flush(Duration::from_secs(10));
     assert_eq!((r.delivered, r.rejected, r.pending), (300, 0, 0), "{r:?}");
