@@ -12,6 +12,16 @@ pub fn child_options() -> staso_core::Options {
         .shutdown_timeout(Duration::from_secs(5))
 }
 
+/// Options for a client of the test's own local collector at `url`: a test key, agent
+/// `bot`, no git context; each test adds what it varies.
+pub fn local_options(url: impl Into<String>) -> staso_core::Options {
+    staso_core::Options::new()
+        .api_key("test-key")
+        .agent_name("bot")
+        .base_url(url)
+        .capture_git(false)
+}
+
 /// A small agent run: one root with three tools.
 pub fn produce_spans() {
     let _agent = staso_core::span("agent-run", staso_core::Kind::Agent);

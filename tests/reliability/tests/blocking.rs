@@ -3,7 +3,7 @@
 //! answers.
 
 use staso_collector::{Collector, CollectorConfig};
-use staso_core::{init, span, Kind, Options};
+use staso_core::{init, span, Kind};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -22,11 +22,7 @@ fn hung() -> (Collector, staso_core::Client) {
     let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
     c.faults().hang_next(u32::MAX);
     let client = init(
-        Options::new()
-            .api_key("test-key")
-            .agent_name("bot")
-            .base_url(c.url())
-            .capture_git(false)
+        staso_reliability_tests::local_options(c.url())
             .flush_interval(Duration::from_secs(60))
             .shutdown_timeout(TIMEOUT),
     )

@@ -2,7 +2,7 @@
 //! while each trace stays monotonic; a span's timestamp is the system time it started at.
 
 use staso_collector::{Collector, CollectorConfig};
-use staso_core::{init, span, Kind, Options};
+use staso_core::{init, span, Kind};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parses the contract's timestamp (`2026-11-26T06:10:47.123456+00:00`) into microseconds
@@ -25,12 +25,7 @@ fn micros(ts: &str) -> i64 {
 fn a_clock_step_moves_new_traces_and_each_trace_stays_monotonic() {
     let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
     let client = init(
-        Options::new()
-            .api_key("test-key")
-            .agent_name("bot")
-            .base_url(c.url())
-            .capture_git(false)
-            .flush_interval(Duration::from_secs(60)),
+        staso_reliability_tests::local_options(c.url()).flush_interval(Duration::from_secs(60)),
     )
     .expect("init");
     let before = SystemTime::now()

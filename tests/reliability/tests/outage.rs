@@ -3,7 +3,7 @@
 //! exactly once and the report's counts add up.
 
 use staso_collector::{Collector, CollectorConfig};
-use staso_core::{init, span, Kind, Options};
+use staso_core::{init, span, Kind};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -11,11 +11,7 @@ use std::time::{Duration, Instant};
 fn an_outage_loses_nothing() {
     let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
     let client = init(
-        Options::new()
-            .api_key("test-key")
-            .agent_name("bot")
-            .base_url(c.url())
-            .capture_git(false)
+        staso_reliability_tests::local_options(c.url())
             .batch_size(100)
             .flush_interval(Duration::from_millis(200))
             .max_queue_size(10_000)

@@ -3,7 +3,7 @@
 //! and parks when idle, and a full batch leaves in both states.
 
 use staso_collector::{Collector, CollectorConfig};
-use staso_core::{init, span, Kind, Options};
+use staso_core::{init, span, Kind};
 use std::time::Duration;
 
 /// A full batch leaves without a flush whether the batcher ticks (busy lately: the lane
@@ -13,11 +13,7 @@ use std::time::Duration;
 fn a_full_batch_leaves_whether_the_batcher_ticks_or_parked() {
     let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
     let client = init(
-        Options::new()
-            .api_key("test-key")
-            .agent_name("bot")
-            .base_url(c.url())
-            .capture_git(false)
+        staso_reliability_tests::local_options(c.url())
             .batch_size(5)
             .flush_interval(Duration::from_secs(60)),
     )
