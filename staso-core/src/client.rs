@@ -249,8 +249,8 @@ fn refresh(c: &mut Cached, generation: u64) {
 }
 
 /// Sends the record in `slot` to the current client (taken out right at the push, so it
-/// is moved once). Without a client it stays where it is.
-/// A root's provisional copy goes to the queue's best-effort store, not a lane.
+/// is moved once); a root's provisional copy goes to the queue's best-effort store, not a
+/// lane. Without a client it stays where it is.
 #[inline]
 pub(crate) fn send_from(slot: &mut Option<SpanRecord>) {
     if slot.as_ref().is_some_and(|r| r.provisional) {

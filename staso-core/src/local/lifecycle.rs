@@ -172,9 +172,9 @@ pub(crate) fn announce(record: &SpanRecord, ctx: &Ctx) {
 }
 
 /// Ends the span in `slot`: stamps the end time, marks a span ended by unwinding as
-/// failed, and sends it. The record leaves
-/// `slot` only at the push, so a span on the frame stack is moved once, stack to queue.
-/// A discarded span (or an empty slot) is left as it is.
+/// failed, and sends it. The record leaves `slot` only at the push, so a span on the frame
+/// stack is moved once, stack to queue. A discarded span (or an empty slot) is left as it
+/// is.
 #[inline]
 pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &Ctx) {
     end_with(slot, ctx, crate::client::send_from);

@@ -3,8 +3,8 @@
 //!
 //! Waking a parked thread is a system call on the waker's side (tokio's `Notify` unparks
 //! the batcher's runtime through an eventfd write): about 2.4 µs of the caller's CPU here
-//! (`wake_cost` in `benches/examples`), the price of some 60 spans. So the batcher, while it
-//! has been busy lately, does not park: it looks at the lanes every [`TICK`] on its own,
+//! (`wake_cost` in `benches/examples`), the price of some 60 spans. So the batcher, while
+//! it has been busy lately, does not park: it looks at the lanes every [`TICK`] on its own,
 //! and a lane that fills a batch only raises a flag. Only a batcher idle for [`IDLE`]
 //! parks, and says so first; a lane that fills a batch then wakes it, once. A full
 //! batch thus leaves within a tick, and a thread that ends spans while the SDK is busy
@@ -16,8 +16,9 @@
 //! the flag and stays up, or the lane sees it parked and notifies it (`Notify` keeps the
 //! permit if the batcher has not started waiting yet): no wake-up is lost. (Fences rather
 //! than `SeqCst` accesses: loom checks the fences, and treats `SeqCst` accesses as
-//! acquire/release, under which it finds the lost wake-up.) `tests/loom` compiles this file under loom
-//! (`--cfg loom`, with a permit flag for the signal) and checks every interleaving.
+//! acquire/release, under which it finds the lost wake-up.) `tests/loom` compiles this
+//! file under loom (`--cfg loom`, with a permit flag for the signal) and checks every
+//! interleaving.
 
 #[cfg(loom)]
 use loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
