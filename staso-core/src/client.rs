@@ -465,7 +465,7 @@ pub fn step_wall_clock(by_ns: i64) {
 /// a while (tests of its wake-up; 0 without a client).
 #[cfg(feature = "test-faults")]
 pub fn batcher_parks() -> u64 {
-    global().as_ref().map_or(0, |c| c.queue.parks())
+    global().as_ref().map_or(0, |c| c.queue.wake.parks())
 }
 
 #[cfg(feature = "test-faults")]

@@ -102,7 +102,7 @@ struct Batcher {
 /// `config`, in the order the queue counts them: see `destination::names`).
 pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, String> {
     let destinations = destination::build(&config)?;
-    let annotations = AnnotationSender::new(&config, queue.wake_signal())?;
+    let annotations = AnnotationSender::new(&config, queue.wake.signal())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -199,7 +199,7 @@ impl Batcher {
             crate::local::clock::reanchor();
             self.last_reanchor = Instant::now();
         }
-        let wanted = self.queue.take_wanted();
+        let wanted = self.queue.wake.take_wanted();
         self.take_commands();
         let batch_size = self.config.batch_size;
         let interval_passed = self.last_send.elapsed() >= self.config.flush_interval;

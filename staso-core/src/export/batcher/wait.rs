@@ -21,12 +21,12 @@ impl Batcher {
         let parks = self.last_busy.elapsed() >= IDLE;
         let sleep = if !parks {
             sleep.min(TICK)
-        } else if self.queue.may_park() {
+        } else if self.queue.wake.may_park() {
             sleep
         } else {
             return;
         };
-        let wake = self.queue.wake_signal();
+        let wake = self.queue.wake.signal();
         let in_flight = &mut self.in_flight;
         let joined = self.rt.block_on(async {
             tokio::select! {
@@ -36,7 +36,7 @@ impl Batcher {
             }
         });
         if parks {
-            self.queue.woke();
+            self.queue.wake.woke();
         }
         if let Some(joined) = joined {
             self.joined(joined);

@@ -112,8 +112,9 @@ pub(crate) struct Queue {
     /// Per destination, in the batcher's order of destinations.
     destinations: Vec<DestinationCounts>,
     closed: AtomicBool,
-    /// How lanes ask the batcher for a drain, and how it is woken (see `wake`).
-    wake: wake::Wake,
+    /// How lanes ask the batcher for a drain, and how it is woken (see `wake`); the
+    /// batcher's side of the handshake is called on it directly.
+    pub(crate) wake: wake::Wake,
     last_full_warning: AtomicU64,
     /// Annotations, delivered by the same batcher with counts of their own.
     pub(crate) annotations: super::annotations::AnnotationQueue,
@@ -365,32 +366,6 @@ impl Queue {
     #[cold]
     pub(super) fn want_drain(&self) {
         self.wake.want_drain();
-    }
-
-    /// Whether a lane asked for a drain since the last call.
-    pub(crate) fn take_wanted(&self) -> bool {
-        self.wake.take_wanted()
-    }
-
-    /// The batcher is about to park: false when a lane asked for a drain meanwhile.
-    pub(crate) fn may_park(&self) -> bool {
-        self.wake.may_park()
-    }
-
-    /// How many times the batcher parked (for tests).
-    #[cfg_attr(not(feature = "test-faults"), allow(dead_code))]
-    pub(crate) fn parks(&self) -> u64 {
-        self.wake.parks()
-    }
-
-    /// The batcher is up again (lanes need not wake it).
-    pub(crate) fn woke(&self) {
-        self.wake.woke();
-    }
-
-    /// The batcher's side of the wake-up.
-    pub(crate) fn wake_signal(&self) -> Arc<tokio::sync::Notify> {
-        self.wake.signal()
     }
 
     /// Whether nothing waits anywhere (lanes, overflow, provisional copies), as far as the

@@ -108,7 +108,8 @@ impl Wake {
         true
     }
 
-    /// How many times the batcher parked.
+    /// How many times the batcher parked (read by `batcher_parks`, under `test-faults`).
+    #[allow(dead_code)]
     pub(crate) fn parks(&self) -> u64 {
         self.parks.load(Relaxed)
     }
