@@ -30,9 +30,13 @@ pub(crate) struct Lane {
     count: Arc<LaneCount>,
     pushed: u64,
     rejected: u64,
+    /// Credits held beyond `run`'s.
     credits: usize,
-    /// The `pushed` count at which the batcher is woken next (every `wake_every` spans):
-    /// one compare with a count the push keeps anyway.
+    /// Pushes that need no check: each has a credit (taken from `credits`), a free slot
+    /// in the ring with no wrap (`Producer::room`), and comes before the next wake-up. One
+    /// counter instead of three tests on every span; `next_run` sets it again.
+    run: usize,
+    /// The `pushed` count at which the batcher is woken next (every `wake_every` spans).
     next_wake: u64,
 }
 
@@ -50,50 +54,96 @@ impl Lane {
             pushed: 0,
             rejected: 0,
             credits: 0,
+            run: 0,
             next_wake: queue.wake_every() as u64,
         }
     }
 
     /// The caller's side of a finished span, taken out of `slot` right at the push: a
-    /// credit, a slot write and a store, never a wait. Without a credit, or after
+    /// counter, a slot write and a store, never a wait. Without a credit, or after
     /// shutdown, the span is rejected and counted. Inlined into the end of a span (a call
     /// less on every span). Never a root's provisional copy: those go to the queue's
     /// best-effort store (`client::send_from`).
     #[inline(always)]
     pub(crate) fn push_from(&mut self, slot: &mut Option<SpanRecord>) {
         debug_assert!(!slot.as_ref().is_some_and(|r| r.provisional));
-        let q = &*self.queue;
-        if q.is_closed_relaxed() {
+        if self.queue.is_closed_relaxed() {
             if slot.take().is_some() {
                 self.reject(FailureKind::Shutdown);
             }
             return;
         }
+        if slot.is_none() {
+            return;
+        }
+        let run = self.run;
+        if run == 0 {
+            self.push_slow(slot);
+            return;
+        }
+        // SAFETY: `run` counts pushes the last `room` allowed (see `next_run`).
+        unsafe { self.ring.push_unchecked(slot) };
+        self.run = run - 1;
+        self.pushed += 1;
+        self.count.pushed.store(self.pushed, Release);
+        if run == 1 {
+            self.run_out();
+        }
+    }
+
+    /// The run is spent: the batcher is woken when its next wake-up is due (the run
+    /// stopped there).
+    #[cold]
+    #[inline(never)]
+    fn run_out(&mut self) {
+        if self.pushed >= self.next_wake {
+            self.next_wake = self.pushed + self.queue.wake_every() as u64;
+            self.queue.want_drain();
+        }
+    }
+
+    /// A push with no run left: credits taken (or the span rejected), the ring's room read
+    /// again (or the span given to a larger segment or the overflow), and a new run set.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&mut self, slot: &mut Option<SpanRecord>) {
         if self.credits == 0 {
-            self.credits = q.refill();
+            self.credits = self.queue.refill();
         }
         if self.credits == 0 {
             slot.take();
             self.reject(FailureKind::QueueFull);
             return;
         }
-        if slot.is_none() {
-            return;
-        }
-        self.credits -= 1;
-        // Straight from the frame into the ring's slot.
-        if !self.ring.push_from(slot) {
+        let room = self.ring.room();
+        if room == 0 {
+            self.credits -= 1;
             let Some(r) = slot.take() else { return };
             if !self.full(r) {
                 return;
             }
+        } else {
+            // A run of at least one: this push.
+            self.run = self.next_run(room);
+            // SAFETY: `room` allowed `room >= run >= 1` pushes, and none was made since.
+            unsafe { self.ring.push_unchecked(slot) };
+            self.run -= 1;
         }
         self.pushed += 1;
         self.count.pushed.store(self.pushed, Release);
-        if self.pushed >= self.next_wake {
-            self.next_wake = self.pushed + self.queue.wake_every() as u64;
-            self.queue.want_drain();
-        }
+        self.run_out();
+    }
+
+    /// The next run, at most `room` pushes (what the ring allows): as many as the credits
+    /// held cover, stopping at the next wake-up; its credits leave `credits`. At least one
+    /// when `room` and `credits` are not 0.
+    fn next_run(&mut self, room: usize) -> usize {
+        let to_wake = self.next_wake.saturating_sub(self.pushed).max(1);
+        let run = room
+            .min(self.credits)
+            .min(usize::try_from(to_wake).unwrap_or(usize::MAX));
+        self.credits -= run;
+        run
     }
 
     /// The lane is full: the batcher is behind. The span goes into a larger segment, else
@@ -147,7 +197,7 @@ impl Lane {
 
 impl Drop for Lane {
     fn drop(&mut self) {
-        self.queue.release(self.credits);
+        self.queue.release(self.credits + self.run);
         // Spans pushed since the last wake-up.
         if self.pushed + self.queue.wake_every() as u64 > self.next_wake {
             self.queue.wake();

@@ -117,7 +117,8 @@ pub(crate) struct Producer<T> {
     shared: Arc<Shared<T>>,
     /// Values written (what `shared.tail` says once published).
     tail: usize,
-    /// `tail`'s slot.
+    /// `tail`'s slot, or `capacity` after a run that ended at the last slot (`room`
+    /// starts the next run at the first).
     index: usize,
     /// The consumer's position as last read: the ring has at least `capacity - (tail -
     /// head_seen)` free slots.
@@ -128,31 +129,14 @@ pub(crate) struct Producer<T> {
 impl<T> Producer<T> {
     /// Moves the value in `slot` into the ring, leaving `None` there: one copy, from where
     /// the value lies into its slot. False, and `slot` left as it was, when the ring is
-    /// full or `slot` is empty.
-    #[inline(always)]
+    /// full or `slot` is empty. Checks the room on every call: the hot path is
+    /// [`Producer::room`] once for a run of [`Producer::push_unchecked`].
     pub(crate) fn push_from(&mut self, slot: &mut Option<T>) -> bool {
-        if self.tail.wrapping_sub(self.head_seen) == self.capacity && !self.room() {
+        if slot.is_none() || self.room() == 0 {
             return false;
         }
-        let Some(v) = slot.as_ref() else {
-            return false;
-        };
-        let src: *const T = v;
-        // SAFETY: `index < capacity` (kept by `advance`), so the slot exists. It is free:
-        // `tail - head < capacity` (checked above), so the consumer has read whatever was
-        // in it and will not look at it before `tail` is published past it, below.
-        let cell = unsafe { self.shared.slots.get_unchecked(self.index) };
-        cell.with_mut(|dst| {
-            // SAFETY: `src` points to an initialised `T` in `slot`, `dst` to the free
-            // slot; the two do not overlap (one is in the ring's allocation, the other is
-            // borrowed mutably from the caller). The value is moved bitwise: the slot owns
-            // it from here.
-            unsafe { std::ptr::copy_nonoverlapping(src, (*dst).as_mut_ptr(), 1) }
-        });
-        // SAFETY: the value in `slot` was moved out above; writing `None` over it without
-        // dropping it is what completes the move (no double drop, nothing leaked).
-        unsafe { std::ptr::write(slot, None) };
-        self.advance();
+        // SAFETY: `room` just said there is a slot for at least this push.
+        unsafe { self.push_unchecked(slot) };
         true
     }
 
@@ -169,21 +153,52 @@ impl<T> Producer<T> {
         }
     }
 
-    /// Whether the ring has room after reading the consumer's position again.
+    /// How many values the next pushes may write without a check: free slots (as far as
+    /// the consumer's last position seen says, read again when that says none) up to the
+    /// end of the slots, where the next run starts over at the first. 0 when the ring is
+    /// full.
     #[cold]
-    fn room(&mut self) -> bool {
-        self.head_seen = self.shared.head.0.load(Acquire);
-        self.tail.wrapping_sub(self.head_seen) < self.capacity
-    }
-
-    /// Publishes the slot just written.
-    #[inline(always)]
-    fn advance(&mut self) {
-        self.tail = self.tail.wrapping_add(1);
-        self.index += 1;
+    pub(crate) fn room(&mut self) -> usize {
         if self.index == self.capacity {
             self.index = 0;
         }
+        let mut free = self.capacity - self.tail.wrapping_sub(self.head_seen);
+        if free == 0 {
+            self.head_seen = self.shared.head.0.load(Acquire);
+            free = self.capacity - self.tail.wrapping_sub(self.head_seen);
+        }
+        free.min(self.capacity - self.index)
+    }
+
+    /// Moves the value in `slot` (which must hold one: else nothing is written) into the
+    /// next slot and publishes it.
+    ///
+    /// # Safety
+    /// Fewer pushes than the last [`Producer::room`] returned were made since it was
+    /// called: the slot at `index` exists (`index < capacity`) and is free.
+    #[inline(always)]
+    pub(crate) unsafe fn push_unchecked(&mut self, slot: &mut Option<T>) {
+        let Some(v) = slot.as_ref() else {
+            return;
+        };
+        let src: *const T = v;
+        // SAFETY: by the contract, `index < capacity`, so the slot exists, and it is free:
+        // `room` saw the consumer past it, so it has read whatever was in it and will not
+        // look at it before `tail` is published past it, below.
+        let cell = unsafe { self.shared.slots.get_unchecked(self.index) };
+        cell.with_mut(|dst| {
+            // SAFETY: `src` points to an initialised `T` in `slot`, `dst` to the free
+            // slot; the two do not overlap (one is in the ring's allocation, the other is
+            // borrowed mutably from the caller). The value is moved bitwise: the slot owns
+            // it from here.
+            unsafe { std::ptr::copy_nonoverlapping(src, (*dst).as_mut_ptr(), 1) }
+        });
+        // SAFETY: the value in `slot` was moved out above; writing `None` over it without
+        // dropping it is what completes the move (no double drop, nothing leaked).
+        unsafe { std::ptr::write(slot, None) };
+        // Within the run `room` allowed: no wrap here (`room` wraps the index).
+        self.index += 1;
+        self.tail = self.tail.wrapping_add(1);
         self.shared.tail.0.store(self.tail, Release);
     }
 

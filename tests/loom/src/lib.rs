@@ -75,6 +75,25 @@ mod tests {
         }
     }
 
+    /// Pushes `values` in order as a lane does: `room` once, then as many unchecked pushes
+    /// as it allowed (waiting while the ring is full), then drops the producer.
+    fn produce_in_runs<T: Send + 'static>(mut p: super::ring::Producer<T>, values: Vec<T>) {
+        let mut run = 0;
+        for v in values {
+            while run == 0 {
+                run = p.room();
+                if run == 0 {
+                    thread::yield_now();
+                }
+            }
+            let mut slot = Some(v);
+            // SAFETY: fewer pushes than `room` allowed were made since it was called.
+            unsafe { p.push_unchecked(&mut slot) };
+            run -= 1;
+            assert!(slot.is_none(), "the push takes the value");
+        }
+    }
+
     /// The batcher's loop for one segment: drain; the segment is done once its producer
     /// was seen gone *before* a drain and the ring is empty after it.
     fn consume_until_done<T>(c: &mut Consumer<T>) -> Vec<T> {
@@ -94,6 +113,18 @@ mod tests {
         loom::model(|| {
             let (p, mut c) = ring::<u32>(2);
             let producer = thread::spawn(move || produce(p, vec![1, 2, 3]));
+            let got = consume_until_done(&mut c);
+            producer.join().expect("producer");
+            assert_eq!(got, vec![1, 2, 3]);
+        });
+    }
+
+    #[test]
+    fn runs_of_pushes_wrap_and_wait_for_the_reader() {
+        // Two slots, three values: runs end at the last slot and at a full ring.
+        loom::model(|| {
+            let (p, mut c) = ring::<u32>(2);
+            let producer = thread::spawn(move || produce_in_runs(p, vec![1, 2, 3]));
             let got = consume_until_done(&mut c);
             producer.join().expect("producer");
             assert_eq!(got, vec![1, 2, 3]);
