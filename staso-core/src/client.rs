@@ -266,9 +266,11 @@ pub(crate) fn send_from(slot: &mut Option<SpanRecord>) {
 }
 
 /// [`send_from`] through this thread's cache, which the caller holds, for a record that
-/// is not a provisional copy (the end of a span).
+/// is not a provisional copy (the end of a span). True when the record left `slot` (sent,
+/// or rejected and counted); known without a test on the lane's path, so the end of a
+/// span does not test the slot again.
 #[inline(always)]
-pub(crate) fn send_in(cache: &RefCell<Cached>, slot: &mut Option<SpanRecord>) {
+pub(crate) fn send_in(cache: &RefCell<Cached>, slot: &mut Option<SpanRecord>) -> bool {
     // Inlined as a whole: on every span's end.
     fresh_in(
         cache,
@@ -283,6 +285,7 @@ pub(crate) fn send_in(cache: &RefCell<Cached>, slot: &mut Option<SpanRecord>) {
             Some(())
         },
     );
+    slot.is_none()
 }
 
 /// This thread's first span for this client: its lane is made, then the span pushed.

@@ -2,12 +2,12 @@
 //! stack has grown), plus what nested spans inherit (trace, agent, conversation, and
 //! where spans go). Futures carry their frame with them and push it on every poll.
 
-use super::locals::{self, QUIET};
+use super::locals::{self, Local};
 use super::record::{Conversation, SharedStr, SpanRecord};
 use crate::client::Cached;
 use crate::config::Config;
 use staso_types::{SpanId, TraceId};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 
@@ -140,10 +140,10 @@ pub(crate) fn with_client_cache<R>(f: impl FnOnce(&RefCell<Cached>) -> Option<R>
 }
 
 /// Whether a span started now on this thread would not be recorded because the innermost
-/// frame says so (see `QUIET`). `false` says nothing: the full check still runs.
+/// frame says so (see `Local::quiet`). `false` says nothing: the full check still runs.
 #[inline(always)]
 pub(crate) fn quiet() -> bool {
-    QUIET.with(Cell::get)
+    locals::with(|l| l.quiet.get())
 }
 
 /// Room for one more frame, or false when there can be none: the stack's first
@@ -164,10 +164,16 @@ fn grow(s: &mut Vec<Frame>, n: usize) -> bool {
     true
 }
 
-/// Brings `QUIET` in line with the innermost frame after the stack changed.
+/// Brings `quiet` in line with the innermost frame after the stack changed.
 #[inline(always)]
 fn settle(stack: &[Frame]) {
-    QUIET.with(|q| q.set(stack.last().is_some_and(|f| !f.ctx.recording)));
+    locals::with(|l| settle_in(l, stack));
+}
+
+/// [`settle`] with the locals at hand.
+#[inline(always)]
+fn settle_in(l: &Local, stack: &[Frame]) {
+    l.quiet.set(stack.last().is_some_and(|f| !f.ctx.recording));
 }
 
 /// The context a span started now would inherit.
@@ -208,8 +214,8 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
 pub(crate) fn push_child<R>(
     f: impl FnOnce(Parent<'_>, &mut MaybeUninit<Frame>) -> Option<R>,
 ) -> Option<(usize, R)> {
-    stack(|s| {
-        let mut s = s.try_borrow_mut().ok()?;
+    locals::with(|l| {
+        let mut s = l.stack.try_borrow_mut().ok()?;
         if !room(&mut s) {
             return None;
         }
@@ -230,10 +236,10 @@ pub(crate) fn push_child<R>(
         // SAFETY: `f` returned `Some`, so it initialised the entry at `len`, which is
         // within the capacity.
         unsafe { s.set_len(len + 1) };
-        // `QUIET` was false: a span opens only under a frame that records (`open_into`),
+        // `quiet` was false: a span opens only under a frame that records (`open_into`),
         // so it changes only when the new frame does not record (an unsampled root).
         if !s[len].ctx.recording {
-            QUIET.with(|q| q.set(true));
+            l.quiet.set(true);
         }
         Some((len + 1, r))
     })
@@ -286,33 +292,36 @@ pub(crate) fn pop(depth: usize, span: Option<SpanId>) -> Option<Frame> {
 }
 
 /// Ends span `span`'s frame (pushed at `depth`): `end` gets the frame in place, takes the
-/// record out of it and sends it; then the frame is removed. The usual case is the top
+/// record out of it and sends it, and says whether the frame owns nothing after that (see
+/// [`Frame::span_owns_nothing`]); then the frame is removed. The usual case is the top
 /// frame: it is finished where it lies and dropped in place, so the record is moved once,
 /// from the stack towards the queue, and the frame itself never (a frame is too large to
 /// move without a call to `memcpy`). `end` must not visit the stack.
 #[inline]
-pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame, &RefCell<Cached>)) {
+pub(crate) fn pop_span(
+    depth: usize,
+    span: SpanId,
+    end: impl FnOnce(&mut Frame, &RefCell<Cached>) -> bool,
+) {
     locals::with(|l| {
-        let s = &l.stack;
-        let Ok(mut s) = s.try_borrow_mut() else {
+        let Ok(mut s) = l.stack.try_borrow_mut() else {
             return;
         };
         let len = s.len();
-        if depth == 0 || len == 0 {
-            return;
-        }
-        let pos = if len == depth && holds(&s[len - 1], span) {
-            len - 1
-        } else {
-            match s.iter().rposition(|f| holds(f, span)) {
+        let top = len.wrapping_sub(1);
+        let pos = match s.get(top) {
+            Some(f) if len == depth && holds(f, span) => top,
+            _ => match s.iter().rposition(|f| holds(f, span)) {
                 Some(pos) => pos,
                 None => return,
-            }
+            },
         };
-        let Some(frame) = s.get_mut(pos) else { return };
-        end(frame, &l.client);
-        let owns_nothing = frame.span_owns_nothing();
-        if pos == len - 1 {
+        // SAFETY: `pos < len` on both paths: `get` found the frame at `top`, `rposition`
+        // returns an index of the slice.
+        let frame = unsafe { s.get_unchecked_mut(pos) };
+        let owns_nothing = end(frame, &l.client);
+        debug_assert!(!owns_nothing || frame.span_owns_nothing());
+        if pos == top {
             if owns_nothing {
                 // SAFETY: `pos < len`, so the new length is within the initialised frames.
                 // The frame left past it is never read or dropped again (a frame not dropped
@@ -325,7 +334,7 @@ pub(crate) fn pop_span(depth: usize, span: SpanId, end: impl FnOnce(&mut Frame, 
         } else {
             s.remove(pos);
         }
-        settle(&s);
+        settle_in(l, &s);
     });
 }
 
@@ -333,9 +342,8 @@ impl Frame {
     /// Nothing left to drop: a span's frame after `end` moved its record out (the usual
     /// case; dropping it in place would be a call to its drop glue, a tenth of what ending
     /// a span costs). Only for a span's frame, whose context holds no agent and no
-    /// conversation (its record does, see [`Ctx`]): those two are checked in debug builds
-    /// only.
-    #[inline(always)]
+    /// conversation (its record does, see [`Ctx`]). What `pop_span`'s `end` says, checked
+    /// in debug builds.
     fn span_owns_nothing(&self) -> bool {
         // Every field named: a field added to either struct must be added here.
         let Frame {
@@ -350,11 +358,7 @@ impl Frame {
                 },
             record,
         } = self;
-        debug_assert!(
-            agent.is_none() && conversation.is_none(),
-            "a span's own context holds no agent or conversation"
-        );
-        record.is_none() && sink.is_none()
+        record.is_none() && sink.is_none() && agent.is_none() && conversation.is_none()
     }
 }
 

@@ -177,19 +177,24 @@ pub(crate) fn announce(record: &SpanRecord, ctx: &Ctx) {
 /// is.
 #[inline]
 pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &Ctx) {
-    end_with(slot, ctx, crate::client::send_from);
+    end_with(slot, ctx, |slot| {
+        crate::client::send_from(slot);
+        slot.is_none()
+    });
 }
 
 /// [`end`], sending through `send` when the span goes to the client (the frame stack's
-/// end path hands over the client cache it already holds).
+/// end path hands over the client cache it already holds; `send` says whether the record
+/// left `slot`). True when the record was sent and `ctx` has no sink: a span's frame then
+/// owns nothing more (see `context::pop_span`). False says nothing.
 #[inline(always)]
 pub(crate) fn end_with(
     slot: &mut Option<SpanRecord>,
     ctx: &Ctx,
-    send: impl FnOnce(&mut Option<SpanRecord>),
-) {
+    send: impl FnOnce(&mut Option<SpanRecord>) -> bool,
+) -> bool {
     let Some(r) = slot.as_mut().filter(|r| !r.discarded) else {
-        return;
+        return false;
     };
     r.end = clock::stamp(ctx.offset);
     if std::thread::panicking() {
@@ -200,6 +205,7 @@ pub(crate) fn end_with(
             if let Some(r) = slot.take() {
                 sink.accept(r);
             }
+            false
         }
         None => send(slot),
     }

@@ -19,6 +19,11 @@ use std::mem::ManuallyDrop;
 pub(super) struct Local {
     pub(super) stack: RefCell<Vec<Frame>>,
     pub(super) client: RefCell<Cached>,
+    /// Whether the innermost frame records nothing (a trace not sampled, or below a
+    /// discarded span), kept beside the stack so the entry points can skip a span there
+    /// for the price of a disabled one: one load, no borrow. Beside the stack rather than
+    /// in a thread-local of its own, so the end of a span that sets it has its address.
+    pub(super) quiet: Cell<bool>,
 }
 
 thread_local! {
@@ -27,13 +32,9 @@ thread_local! {
         ManuallyDrop::new(Local {
             stack: RefCell::new(Vec::new()),
             client: RefCell::new(Cached::EMPTY),
+            quiet: Cell::new(false),
         })
     };
-    /// Whether the innermost frame records nothing (a trace not sampled, or below a
-    /// discarded span), kept beside the stack so the entry points can skip a span there
-    /// for the price of a disabled one: one load from a thread-local that has no
-    /// destructor, so no registration check and no borrow.
-    pub(super) static QUIET: Cell<bool> = const { Cell::new(false) };
     /// Empties [`LOCAL`] when the thread ends; registered by [`arm`].
     static CLEANUP: Cleanup = const { Cleanup };
 }
@@ -82,8 +83,8 @@ impl Drop for Cleanup {
             // Dropped outside the borrows: a record's drop may reach other thread-locals.
             drop(frames);
             drop(client);
+            l.quiet.set(true);
         });
-        QUIET.with(|q| q.set(true));
     }
 }
 
@@ -100,7 +101,7 @@ mod tests {
         impl Drop for Late {
             fn drop(&mut self) {
                 let usable = with(|l| l.stack.try_borrow_mut().is_ok());
-                let _ = self.0.send((usable, QUIET.with(Cell::get)));
+                let _ = self.0.send((usable, with(|l| l.quiet.get())));
             }
         }
         thread_local! {

@@ -346,7 +346,7 @@ fn close_captured(depth: usize, id: SpanId, captured: ExtrasBox) {
             ctx,
             #[inline(always)]
             |slot| crate::client::send_in(client, slot),
-        );
+        )
     });
 }
 
@@ -379,7 +379,7 @@ fn saturate(depth: usize) -> u32 {
 fn close(depth: usize, id: SpanId) {
     context::pop_span(depth, id, |frame, client| {
         let Frame { ctx, record } = frame;
-        lifecycle::end_with(record, ctx, |slot| crate::client::send_in(client, slot));
+        lifecycle::end_with(record, ctx, |slot| crate::client::send_in(client, slot))
     });
 }
 
