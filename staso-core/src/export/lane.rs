@@ -84,8 +84,7 @@ impl Lane {
         // SAFETY: `run` counts pushes the last `room` allowed (see `next_run`).
         unsafe { self.ring.push_unchecked(slot) };
         self.run = run - 1;
-        self.pushed += 1;
-        self.count.pushed.store(self.pushed, Release);
+        self.counted();
         if run == 1 {
             self.run_out();
         }
@@ -129,9 +128,15 @@ impl Lane {
             unsafe { self.ring.push_unchecked(slot) };
             self.run -= 1;
         }
+        self.counted();
+        self.run_out();
+    }
+
+    /// Counts a span pushed (into the ring or the overflow) in the lane's published count.
+    #[inline(always)]
+    fn counted(&mut self) {
         self.pushed += 1;
         self.count.pushed.store(self.pushed, Release);
-        self.run_out();
     }
 
     /// The next run, at most `room` pushes (what the ring allows): as many as the credits

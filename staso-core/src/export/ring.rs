@@ -2,7 +2,8 @@
 //! go in, the batcher takes them out.
 //!
 //! Ours rather than rtrb's for one operation: the end of a span moves its record from the
-//! thread's frame straight into the ring's slot ([`Producer::push_from`], inlined). rtrb's
+//! thread's frame straight into the ring's slot ([`Producer::push_unchecked`], inlined,
+//! within a run that [`Producer::room`] allowed). rtrb's
 //! push takes the value by argument and is not inlined, so a 128-byte record was copied
 //! three times on every span (out of the frame, into the call, into the slot). The
 //! protocol is the usual one: each side owns its position, publishes it with `Release`
