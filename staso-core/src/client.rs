@@ -367,11 +367,10 @@ pub fn init_with_env(options: Options, env: &dyn Env) -> Result<Client, InitErro
     } else {
         Vec::new()
     };
-    let queue = Arc::new(Queue::new(
-        config.max_queue_size,
-        config.batch_size,
-        &destinations,
-    ));
+    let queue = Arc::new(
+        Queue::new(config.max_queue_size, config.batch_size, &destinations)
+            .with_max_bytes(config.max_queue_bytes),
+    );
     let batcher = if config.enabled {
         Some(batcher::spawn(queue.clone(), config.clone()).map_err(InitError::Runtime)?)
     } else {

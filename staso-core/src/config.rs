@@ -63,6 +63,9 @@ pub(crate) struct Config {
     pub batch_size: usize,
     pub flush_interval: Duration,
     pub max_queue_size: usize,
+    /// Bytes of captured content the queued spans hold at most beyond their allowance
+    /// (see `export::queue::captured`).
+    pub max_queue_bytes: usize,
     pub enabled: bool,
     pub debug: bool,
     pub environment: String,
@@ -88,6 +91,9 @@ pub(crate) struct Config {
     /// Spans also (or only) go to this OpenTelemetry endpoint.
     pub otlp: Option<OtlpConfig>,
 }
+
+/// `max_queue_bytes` by default: 64 MiB.
+pub(crate) const DEFAULT_MAX_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 const STRICT_BOOL: &str = "1/0, true/false, yes/no, on/off";
 
@@ -217,6 +223,13 @@ pub(crate) fn resolve(o: &Options, env: &dyn Env) -> Result<Config, InitError> {
     if max_field_bytes == 0 {
         return Err(InitError::MaxFieldBytes);
     }
+    let max_queue_bytes = o.max_queue_bytes.unwrap_or(DEFAULT_MAX_QUEUE_BYTES);
+    if max_queue_bytes < max_field_bytes {
+        return Err(InitError::MaxQueueBytes {
+            max_queue_bytes,
+            max_field_bytes,
+        });
+    }
     let capture = capture_policy(o, env)?;
     let git = if o.capture_git.unwrap_or(true) {
         crate::git::detect(env, o.git.clone())
@@ -256,6 +269,7 @@ pub(crate) fn resolve(o: &Options, env: &dyn Env) -> Result<Config, InitError> {
         batch_size,
         flush_interval,
         max_queue_size,
+        max_queue_bytes,
         enabled,
         debug: o
             .debug

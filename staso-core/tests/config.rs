@@ -140,6 +140,43 @@ fn numeric_ranges() {
     );
 }
 
+/// A byte bound below one full field could never queue such a span: refused at init,
+/// with both values and the two ways out.
+#[test]
+fn a_byte_bound_below_one_field_is_refused() {
+    let e = err(
+        ok_opts().max_field_bytes(4_096).max_queue_bytes(4_095),
+        &env(&[]),
+    );
+    assert_eq!(
+        e,
+        InitError::MaxQueueBytes {
+            max_queue_bytes: 4_095,
+            max_field_bytes: 4_096
+        }
+    );
+    let msg = e.to_string();
+    for part in [
+        "max_queue_bytes",
+        "4095",
+        "max_field_bytes",
+        "4096",
+        "at least 4096",
+    ] {
+        assert!(msg.contains(part), "{part:?} missing from {msg}");
+    }
+    // The default (64 MiB) is below a field bound above it.
+    assert!(matches!(
+        err(ok_opts().max_field_bytes(65 * 1024 * 1024), &env(&[])),
+        InitError::MaxQueueBytes { .. }
+    ));
+    assert!(init_with_env(
+        ok_opts().max_field_bytes(4_096).max_queue_bytes(4_096),
+        &env(&[])
+    )
+    .is_ok());
+}
+
 #[test]
 fn env_fills_what_options_leave_unset_and_options_win() {
     let e = env(&[

@@ -47,6 +47,14 @@ pub enum InitError {
     MaxQueueSize,
     /// `max_field_bytes` is zero.
     MaxFieldBytes,
+    /// `max_queue_bytes` is below `max_field_bytes`: a span with one full field could
+    /// never be queued.
+    MaxQueueBytes {
+        /// `max_queue_bytes` as given.
+        max_queue_bytes: usize,
+        /// `max_field_bytes` in force.
+        max_field_bytes: usize,
+    },
     /// `sample_rate` is not a number in 0.0..=1.0.
     SampleRate(String),
     /// An environment variable holds a value that cannot be parsed.
@@ -149,6 +157,16 @@ impl fmt::Display for InitError {
             InitError::MaxFieldBytes => write!(
                 f,
                 "staso: `max_field_bytes` is 0: it must be greater than zero"
+            ),
+            InitError::MaxQueueBytes {
+                max_queue_bytes,
+                max_field_bytes,
+            } => write!(
+                f,
+                "staso: `max_queue_bytes` ({max_queue_bytes}) is below `max_field_bytes` \
+                 ({max_field_bytes}): a span with one full captured field could never be \
+                 queued; raise `max_queue_bytes` to at least {max_field_bytes} or lower \
+                 `max_field_bytes`"
             ),
             InitError::SampleRate(v) => write!(
                 f,

@@ -119,6 +119,12 @@ pub struct Options {
     /// Spans held in memory at most, everything counted (waiting to be sent, waiting for
     /// a retry, in flight); 10 000 by default.
     pub max_queue_size: Option<usize>,
+    /// Bytes of captured content (arguments, results, metadata, error messages, LLM
+    /// text) held at most by the spans counted in `max_queue_size`, beyond a small
+    /// allowance per span that most spans stay within; 64 MiB by default. A span whose
+    /// captured content does not fit is dropped and counted, as at a full queue. At least
+    /// `max_field_bytes`.
+    pub max_queue_bytes: Option<usize>,
     /// `false` (or `STASO_ENABLED=0/false/no/off`) turns tracing off at run time: every
     /// span is a load and a branch, nothing is sent, and no key is needed.
     pub enabled: Option<bool>,
@@ -239,6 +245,8 @@ setters! {
     flush_interval: Duration => std::convert::identity;
     /// Sets [`max_queue_size`](Options::max_queue_size).
     max_queue_size: usize => std::convert::identity;
+    /// Sets [`max_queue_bytes`](Options::max_queue_bytes).
+    max_queue_bytes: usize => std::convert::identity;
     /// Sets [`enabled`](Options::enabled).
     enabled: bool => std::convert::identity;
     /// Sets [`debug`](Options::debug).
@@ -326,6 +334,7 @@ impl fmt::Debug for Options {
             .field("batch_size", &self.batch_size)
             .field("flush_interval", &self.flush_interval)
             .field("max_queue_size", &self.max_queue_size)
+            .field("max_queue_bytes", &self.max_queue_bytes)
             .field("enabled", &self.enabled)
             .field("debug", &self.debug)
             .field("environment", &self.environment)
@@ -420,6 +429,14 @@ pub const OPTIONS: &[OptionSpec] = &[
         },
         None,
     ),
+    spec(
+        "max_queue_bytes",
+        OptionType::Count {
+            min: 1,
+            max: usize::MAX,
+        },
+        None,
+    ),
     spec("enabled", Flag, Some("STASO_ENABLED")),
     spec("debug", Flag, Some("STASO_DEBUG")),
     spec("environment", Text, Some("STASO_ENVIRONMENT")),
@@ -497,6 +514,7 @@ mod tests {
             .batch_size(1)
             .flush_interval(Duration::from_secs(1))
             .max_queue_size(1)
+            .max_queue_bytes(1)
             .enabled(true)
             .debug(true)
             .environment("e")
@@ -529,6 +547,7 @@ mod tests {
             o.batch_size.is_some(),
             o.flush_interval.is_some(),
             o.max_queue_size.is_some(),
+            o.max_queue_bytes.is_some(),
             o.enabled.is_some(),
             o.debug.is_some(),
             o.environment.is_some(),

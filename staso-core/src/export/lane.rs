@@ -13,6 +13,7 @@
 
 use super::queue::{LaneCount, Queue, Spare};
 use super::ring::Producer;
+use crate::local::extras::ExtrasBox;
 use crate::local::record::SpanRecord;
 use staso_types::FailureKind;
 use std::sync::atomic::{AtomicBool, Ordering::*};
@@ -73,8 +74,20 @@ impl Lane {
             }
             return;
         }
-        if slot.is_none() {
+        let Some(r) = slot.as_mut() else {
             return;
+        };
+        // Most spans have no box, and most boxes stay within the allowance.
+        if let Some(e) = r.extras.as_mut() {
+            if e.maybe_beyond_allowance() && !self.admit(e) {
+                slot.take();
+                return;
+            }
+        }
+        if slot.is_none() {
+            // SAFETY: `slot` held a record above, and only the branch that returned took
+            // it. (Said so that the push does not test the slot again.)
+            unsafe { std::hint::unreachable_unchecked() }
         }
         let run = self.run;
         if run == 0 {
@@ -194,9 +207,27 @@ impl Lane {
     /// A span of this thread rejected: counted in the lane's own count.
     #[cold]
     fn reject(&mut self, kind: FailureKind) {
+        self.count_rejected();
+        self.queue.rejected_as(kind);
+    }
+
+    #[inline(always)]
+    fn count_rejected(&mut self) {
         self.rejected += 1;
         self.count.rejected.store(self.rejected, Release);
-        self.queue.rejected_as(kind);
+    }
+
+    /// A span whose box may hold more than its allowance: charged against
+    /// `max_queue_bytes`, or rejected and counted (false: the caller drops it).
+    #[cold]
+    #[inline(never)]
+    fn admit(&mut self, e: &mut ExtrasBox) -> bool {
+        let admitted = e.admit(self.queue.captured());
+        if !admitted {
+            self.count_rejected();
+            self.queue.rejected_over_bytes();
+        }
+        admitted
     }
 }
 

@@ -2,12 +2,13 @@
 //! or tapes the batcher writes as JSON), the error, LLM fields.
 
 use super::capture::{self, RulesHandle, Site};
+use crate::export::queue::captured::{Charge, Ledger};
 use crossbeam_queue::ArrayQueue;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::fmt;
 use std::mem::ManuallyDrop;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The LLM fields of a span.
 #[derive(Debug, Clone, Default)]
@@ -140,11 +141,38 @@ pub(crate) struct Extras {
     /// `taped` is set. Recorded into directly (see [`Extras::tapes_mut`]), so a tape is
     /// not copied; a pooled box keeps its capacity, up to [`TAPES_KEEP`].
     tapes: Vec<u8>,
+    /// What was charged against `max_queue_bytes` when the span entered the queue
+    /// holding more than its allowance (see `export::queue::captured`); given back when
+    /// the box is dropped or emptied. Nothing otherwise, and in a copy.
+    charged: Charged,
+}
+
+/// A box's charge: not copied with the box (a copy is charged when it is queued).
+#[derive(Debug, Default)]
+struct Charged(Option<Charge>);
+
+impl Clone for Charged {
+    fn clone(&self) -> Self {
+        Charged(None)
+    }
 }
 
 /// Capacity of the tape buffer a pooled box keeps (most spans' arguments and result fit):
 /// 1 MiB over the 4 096 pooled boxes at most.
 const TAPES_KEEP: usize = 256;
+
+/// The heap a box may own without a charge besides its tape buffer: what the small
+/// fields take when its text is inline (the indexes of up to 60 metadata entries or 120
+/// tags, whose keys and values share the 120 inline bytes, an exception type, a wire
+/// span id, LLM model and provider names).
+const SMALL_FIELDS: usize = 2_560;
+
+/// What a box in the pool holds: itself and a kept tape buffer.
+pub(crate) const POOLED_BOX_BYTES: usize = std::mem::size_of::<Extras>() + TAPES_KEEP;
+
+/// What a queued span's box holds at most without a charge against `max_queue_bytes`:
+/// a pooled box's bytes and [`SMALL_FIELDS`].
+pub(crate) const SMALL_BOX_BYTES: usize = POOLED_BOX_BYTES + SMALL_FIELDS;
 
 /// The piece of a buffer from `start` to `end` (offsets past `u32::MAX` saturate).
 fn piece(start: usize, end: usize) -> Piece {
@@ -178,6 +206,7 @@ impl Extras {
             taped: _,
             tape_site: _,
             tapes,
+            charged: _,
         } = self;
         let Llm {
             model,
@@ -200,6 +229,83 @@ impl Extras {
             || [model, provider, requested_model, reasoning_effort]
                 .iter()
                 .any(|s| s.capacity() > 0)
+    }
+
+    /// Whether the box may own more than a queued span's allowance (see
+    /// `export::queue::captured`): text spilled out of the box, a tape buffer grown past
+    /// what a pooled box keeps, or a message the SDK wrote. Three compares on the end of
+    /// a span that has a box; [`Extras::admit`] then counts.
+    #[inline(always)]
+    pub(crate) fn maybe_beyond_allowance(&self) -> bool {
+        self.text.spilled() || self.tapes.capacity() > TAPES_KEEP || self.error_message.is_some()
+    }
+
+    /// Admits the box into a queue whose spans may hold `max_queue_bytes` of captured
+    /// content beyond their allowance (`ledger`): charges what it owns when that is more
+    /// than [`SMALL_FIELDS`] and a kept tape buffer. False, with nothing charged, when
+    /// that does not fit.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn admit(&mut self, ledger: &Arc<Ledger>) -> bool {
+        if self.charged.0.is_some() {
+            return true;
+        }
+        let heap = self.heap_bytes();
+        if heap <= TAPES_KEEP + SMALL_FIELDS {
+            return true;
+        }
+        self.charged.0 = ledger.charge(heap);
+        self.charged.0.is_some()
+    }
+
+    /// The heap the box's content owns (not the box itself). Every field is named: a
+    /// field added to `Extras` must be counted here.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let Extras {
+            text,
+            input: _,
+            output: _,
+            error: _,
+            metadata,
+            tags,
+            truncated: _,
+            error_message,
+            exception_type,
+            llm,
+            wire_span_id,
+            taped: _,
+            tape_site: _,
+            tapes,
+            charged: _,
+        } = self;
+        let Llm {
+            model,
+            provider,
+            requested_model,
+            reasoning_effort,
+            usage_available: _,
+            input_tokens: _,
+            output_tokens: _,
+            total_tokens: _,
+            prefiltered: _,
+        } = llm;
+        let spilled = if text.spilled() { text.capacity() } else { 0 };
+        let owned = |s: Option<&String>| s.map_or(0, String::capacity);
+        let exception = match exception_type {
+            Some(Cow::Owned(t)) => t.capacity(),
+            _ => 0,
+        };
+        spilled
+            + tapes.capacity()
+            + metadata.capacity() * std::mem::size_of::<Meta>()
+            + tags.capacity() * std::mem::size_of::<Piece>()
+            + owned(error_message.as_ref())
+            + owned(wire_span_id.as_ref())
+            + exception
+            + [model, provider, requested_model, reasoning_effort]
+                .iter()
+                .map(|s| s.capacity())
+                .sum::<usize>()
     }
 
     fn push(&mut self, s: &str) -> Piece {
@@ -457,7 +563,7 @@ pub(crate) struct ExtrasBox(ManuallyDrop<Box<Extras>>);
 /// Boxes kept for reuse (about 450 bytes each, and a tape buffer of up to [`TAPES_KEEP`]):
 /// enough for the spans in flight of a busy process (the default queue holds 10 000),
 /// 2.8 MiB at most.
-const POOLED: usize = 4096;
+pub(crate) const POOLED: usize = 4096;
 
 fn pool() -> &'static ArrayQueue<Box<Extras>> {
     static POOL: OnceLock<ArrayQueue<Box<Extras>>> = OnceLock::new();
@@ -475,13 +581,14 @@ impl ExtrasBox {
 impl Drop for ExtrasBox {
     fn drop(&mut self) {
         // SAFETY: `drop` runs once, and nothing uses the box after it is taken here.
-        let b = unsafe { ManuallyDrop::take(&mut self.0) };
+        let mut b = unsafe { ManuallyDrop::take(&mut self.0) };
+        // The charge goes back with the memory it stood for (a box in the pool owns none).
+        b.charged = Charged(None);
         // What a big span held goes back to the allocator, here, off the caller's thread
         // (a span is dropped by the batcher once sent). A plain one is emptied here too,
         // so that a thread taking it from the pool only writes what it captures: its old
         // value holds no heap, so it is forgotten, not dropped (no drop glue).
         // The tape buffer, when small, stays with the box for its next span.
-        let mut b = b;
         let mut tapes = std::mem::take(&mut b.tapes);
         tapes.clear();
         if tapes.capacity() > TAPES_KEEP {

@@ -42,6 +42,20 @@ pub fn bytes_at_bound(
         + crate::export::destination::body_bytes(batch_size, span_json_bytes)
 }
 
+/// Bytes what spans captured takes at the bound, beside [`bytes_at_bound`]: the
+/// allowance of every span `max_queue_size` counts and of the pooled empty boxes (a box,
+/// 120 bytes of text inline, a 256-byte tape buffer and a few small fields), and
+/// `max_queue_bytes`, which bounds the rest. For the benchmarks' memory bound.
+pub fn captured_bytes_at_bound(max_queue_size: usize, max_queue_bytes: usize) -> usize {
+    crate::export::queue::captured::bytes_at_bound(max_queue_size, max_queue_bytes)
+}
+
+/// Bytes of captured content charged against `max_queue_bytes` now, by the spans the
+/// current client holds (0 without a client).
+pub fn captured_bytes_held() -> usize {
+    crate::client::with_client(|c| c.queue.captured().held()).unwrap_or(0)
+}
+
 /// The part of [`bytes_at_bound`] that `init` allocates (so a measurement that starts
 /// after `init` leaves it out).
 pub fn bytes_at_init(max_queue_size: usize) -> usize {

@@ -5,10 +5,19 @@
 use staso_collector::{Collector, CollectorConfig};
 use staso_core::{init, span, Kind};
 use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// One test at a time: each installs the global client and counts what it sent.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 #[test]
 fn an_outage_loses_nothing() {
+    let _s = serial();
     let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
     let client = init(
         staso_reliability_tests::local_options(c.url())
@@ -54,5 +63,62 @@ fn an_outage_loses_nothing() {
     assert!(
         report.last_failure.is_some(),
         "the outage was seen: {report:?}, {refused} requests"
+    );
+}
+
+#[staso::tool]
+fn read_document(doc: String) -> usize {
+    doc.len()
+}
+
+/// During an outage, spans that captured big values are held within `max_queue_bytes`:
+/// those that do not fit are refused and counted at once (as at a full queue), and the
+/// ones held are delivered whole once the service is back.
+#[test]
+fn an_outage_holds_big_captures_within_max_queue_bytes() {
+    let _s = serial();
+    const ARGUMENT: usize = 64 * 1024;
+    let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
+    let client = init(
+        staso_reliability_tests::local_options(c.url())
+            .batch_size(10)
+            .flush_interval(Duration::from_millis(100))
+            .max_queue_bytes(1024 * 1024)
+            .request_timeout(Duration::from_secs(2)),
+    )
+    .expect("init");
+    c.faults().go_down_for(Duration::from_secs(2));
+    let doc = "r".repeat(ARGUMENT);
+    for _ in 0..40 {
+        read_document(doc.clone());
+    }
+    let held = staso_core::__private::captured_bytes_held();
+    assert!(
+        (ARGUMENT..=1024 * 1024).contains(&held),
+        "what the held spans captured is charged, within the bound: {held}"
+    );
+    let report = client.flush(Duration::from_secs(60));
+    assert_eq!(report.accepted + report.rejected, 40, "{report:?}");
+    assert!(
+        (1..40).contains(&report.rejected),
+        "some spans fit, the rest were refused: {report:?}"
+    );
+    assert_eq!(report.delivered, report.accepted, "{report:?}");
+    assert_eq!(report.pending + report.failed, 0, "{report:?}");
+    let stored = c.spans();
+    assert_eq!(stored.finals().count() as u64, report.delivered);
+    for s in stored.finals() {
+        let input: serde_json::Value =
+            serde_json::from_str(s.str_field("input")).expect("JSON input");
+        assert_eq!(
+            input["doc"].as_str().map(str::len),
+            Some(ARGUMENT),
+            "delivered whole"
+        );
+    }
+    assert_eq!(
+        staso_core::__private::captured_bytes_held(),
+        0,
+        "delivered spans give their bytes back"
     );
 }

@@ -27,6 +27,7 @@ use staso_types::{DeliveryReport, DestinationReport, FailureKind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
+pub(crate) mod captured;
 mod growth;
 mod wake;
 pub(crate) use wake::{IDLE, TICK};
@@ -83,6 +84,9 @@ pub(crate) struct LaneEnd {
 
 pub(crate) struct Queue {
     max: usize,
+    /// What spans captured beyond their allowance, and `max_queue_bytes` (see
+    /// `captured`).
+    captured: Arc<captured::Ledger>,
     /// Spans a lane pushes between two wake-ups of the batcher.
     wake_every: usize,
     lane_capacity: usize,
@@ -168,6 +172,7 @@ impl Queue {
         let lane_capacity = lane_capacity(max, batch_size);
         Queue {
             max,
+            captured: captured::Ledger::new(crate::config::DEFAULT_MAX_QUEUE_BYTES),
             wake_every: batch_size.min(lane_capacity / 2).max(1),
             lane_capacity,
             lane_max: lane_max(max, lane_capacity),
@@ -315,17 +320,26 @@ impl Queue {
         }
     }
 
+    /// What a span refused at `max_queue_bytes` notes besides its count (the lane counts
+    /// it): a full queue, and the warning.
+    #[cold]
+    pub(super) fn rejected_over_bytes(&self) {
+        self.note_failure(FailureKind::QueueFull, true);
+        if self.may_warn_full() {
+            crate::diag::warn(&format!(
+                "staso: captured content of queued spans reached max_queue_bytes = {} (plus {} \
+                 bytes a span), dropping spans that captured more; the count is in the \
+                 delivery report",
+                self.captured.max(),
+                captured::ALLOWANCE
+            ));
+        }
+    }
+
     /// At most one warning a minute, however many spans are dropped.
     #[cold]
     fn warn_full(&self) {
-        let now = crate::local::clock::now().0;
-        let last = self.last_full_warning.load(Relaxed);
-        if (last == 0 || now.saturating_sub(last) > 60_000_000_000)
-            && self
-                .last_full_warning
-                .compare_exchange(last, now.max(1), Relaxed, Relaxed)
-                .is_ok()
-        {
+        if self.may_warn_full() {
             crate::diag::warn(&format!(
                 "staso: span queue full (max_queue_size = {}), dropping spans; the count is in the delivery report",
                 self.max
@@ -333,8 +347,37 @@ impl Queue {
         }
     }
 
-    /// A provisional root copy, best effort.
-    pub(crate) fn push_provisional(&self, record: SpanRecord) {
+    /// Whether a warning that the queue is full may be given now: one a minute at most,
+    /// whichever bound was reached.
+    fn may_warn_full(&self) -> bool {
+        let now = crate::local::clock::now().0;
+        let last = self.last_full_warning.load(Relaxed);
+        (last == 0 || now.saturating_sub(last) > 60_000_000_000)
+            && self
+                .last_full_warning
+                .compare_exchange(last, now.max(1), Relaxed, Relaxed)
+                .is_ok()
+    }
+
+    /// The queue with `max_queue_bytes` set to `n` (see `captured`).
+    pub(crate) fn with_max_bytes(mut self, n: usize) -> Queue {
+        self.captured = captured::Ledger::new(n);
+        self
+    }
+
+    /// The count of what queued spans captured beyond their allowance.
+    pub(crate) fn captured(&self) -> &Arc<captured::Ledger> {
+        &self.captured
+    }
+
+    /// A provisional root copy, best effort: dropped silently when what it captured
+    /// does not fit `max_queue_bytes` either.
+    pub(crate) fn push_provisional(&self, mut record: SpanRecord) {
+        if let Some(e) = record.extras.as_mut() {
+            if e.maybe_beyond_allowance() && !e.admit(&self.captured) {
+                return;
+            }
+        }
         if !self.closed.load(Relaxed) {
             let _ = self.provisional.push(record);
         }

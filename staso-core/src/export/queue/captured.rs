@@ -1,0 +1,186 @@
+//! The bound's second half: the bytes of captured content that queued spans hold.
+//!
+//! `max_queue_size` counts spans, and a record is the same size whatever its span
+//! captured; what it captured lives behind a pointer, up to `max_field_bytes` a field.
+//! Most spans stay within a fixed allowance: their pooled box, with up to 120 bytes of
+//! text inline, a tape buffer of up to 256 bytes and a few small fields ([`ALLOWANCE`]).
+//! A span that holds more is charged its heap bytes against `max_queue_bytes` as it
+//! enters the queue, and the charge goes back when its box is dropped (by the batcher,
+//! once the span was sent or given up on). A span whose charge does not fit is dropped
+//! and counted, as at a full queue: what is held stays within the bound, and the report
+//! says what was refused.
+//!
+//! Each queue keeps its own count, and a charged box holds on to it: the boxes of a
+//! client that was replaced give their bytes back to the queue that took them.
+
+use crate::local::extras;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::Arc;
+
+/// What one queued span may hold without a charge.
+pub(crate) const ALLOWANCE: usize = extras::SMALL_BOX_BYTES;
+
+/// A queue's count of charged bytes, and its bound.
+pub(crate) struct Ledger {
+    held: AtomicUsize,
+    max: usize,
+}
+
+impl Ledger {
+    /// A count of nothing, bounded by `max` bytes.
+    pub(crate) fn new(max: usize) -> Arc<Ledger> {
+        Arc::new(Ledger {
+            held: AtomicUsize::new(0),
+            max,
+        })
+    }
+
+    /// Charges `n` bytes if the total stays within the bound; `None`, with nothing
+    /// charged, otherwise. One compare-and-swap, on the path of a span that captured more
+    /// than its allowance (and copied at least as many bytes to capture it).
+    pub(crate) fn charge(self: &Arc<Ledger>, n: usize) -> Option<Charge> {
+        self.held
+            .fetch_update(AcqRel, Acquire, |held| {
+                held.checked_add(n).filter(|&total| total <= self.max)
+            })
+            .ok()?;
+        Some(Charge {
+            ledger: self.clone(),
+            bytes: n,
+        })
+    }
+
+    /// Bytes charged now (by spans queued, or held by the batcher).
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(Acquire)
+    }
+
+    /// The bound, `max_queue_bytes`.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+}
+
+/// Bytes charged to a ledger, given back when dropped (with the box that holds them).
+pub(crate) struct Charge {
+    ledger: Arc<Ledger>,
+    bytes: usize,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.ledger.held.fetch_sub(self.bytes, Release);
+    }
+}
+
+impl fmt::Debug for Charge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Charge({})", self.bytes)
+    }
+}
+
+/// The most bytes what spans captured takes at the bound: the allowance of every span
+/// `max_queue_size` counts and of every box in the pool of empty ones, and
+/// `max_queue_bytes`.
+pub(crate) fn bytes_at_bound(max_queue_size: usize, max_queue_bytes: usize) -> usize {
+    max_queue_size * ALLOWANCE + extras::POOLED * extras::POOLED_BOX_BYTES + max_queue_bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Queue;
+    use crate::local::clock::Stamp;
+    use crate::local::extras::ExtrasBox;
+    use crate::local::record::{SharedStr, SpanRecord};
+    use staso_types::{FailureKind, Kind, SpanId, Status, TraceId};
+    use std::sync::Arc;
+
+    /// A span whose input is `bytes` bytes of JSON.
+    fn captured(n: u64, bytes: usize) -> Option<SpanRecord> {
+        let mut extras = ExtrasBox::take();
+        extras.set_input(&format!("\"{}\"", "x".repeat(bytes - 2)), None);
+        Some(SpanRecord {
+            trace_id: TraceId::from_u128(7).expect("non-zero"),
+            span_id: SpanId::from_u64(n + 1).expect("non-zero"),
+            parent: None,
+            start: Stamp(1),
+            end: Stamp(2),
+            name: SharedStr::Static("step"),
+            kind: Kind::Tool,
+            status: Status::Ok,
+            provisional: false,
+            discarded: false,
+            callsite: None,
+            agent: None,
+            conversation: None,
+            extras: Some(extras),
+        })
+    }
+
+    /// Spans that captured more than their allowance are charged as they enter the
+    /// queue; the one that does not fit is rejected and counted as at a full queue, small
+    /// ones still pass, and the charge goes back when the spans are dropped.
+    #[test]
+    fn captured_bytes_beyond_the_allowance_are_bounded() {
+        let q = Arc::new(Queue::new(1_000, 100, &[]).with_max_bytes(100_000));
+        let mut lane = q.lane();
+        for n in 0..3 {
+            lane.push_from(&mut captured(n, 30_000));
+        }
+        let held = q.captured().held();
+        assert!(
+            (90_000..=100_000).contains(&held),
+            "three spans of 30 000 bytes charged: {held}"
+        );
+        let mut refused = captured(3, 30_000);
+        lane.push_from(&mut refused);
+        assert!(refused.is_none(), "taken out of the slot and dropped");
+        assert_eq!(q.captured().held(), held, "nothing charged for it");
+        // Small captures stay within the allowance, whatever the ledger holds.
+        lane.push_from(&mut captured(4, 100));
+        let r = q.report(false);
+        assert_eq!((r.accepted, r.rejected), (4, 1), "{r:?}");
+        assert_eq!(r.last_failure, Some(FailureKind::QueueFull));
+
+        let mut lanes = Vec::new();
+        let mut ids = Vec::new();
+        q.drain(&mut lanes, |r| ids.push(r.span_id.to_u64() - 1));
+        assert_eq!(ids, [0, 1, 2, 4]);
+        assert_eq!(
+            q.captured().held(),
+            0,
+            "dropped spans give their bytes back"
+        );
+        lane.push_from(&mut captured(5, 30_000));
+        assert!(q.captured().held() >= 30_000, "and the next one fits again");
+    }
+
+    /// A copy of a charged box (a root's provisional copy) is not charged with it, and
+    /// the copy that does not fit is dropped without a count: it is best effort.
+    #[test]
+    fn copies_are_charged_on_their_own() {
+        let q = Arc::new(Queue::new(1_000, 100, &[]).with_max_bytes(50_000));
+        let mut lane = q.lane();
+        let mut first = captured(0, 40_000);
+        let mut copy = first.clone().expect("a record");
+        copy.provisional = true;
+        lane.push_from(&mut first);
+        let held = q.captured().held();
+        assert!(held >= 40_000, "{held}");
+        q.push_provisional(copy);
+        assert_eq!(
+            q.captured().held(),
+            held,
+            "the copy did not fit and was dropped"
+        );
+        let mut out = Vec::new();
+        q.take_provisional(&mut out);
+        assert!(out.is_empty());
+        assert_eq!(
+            q.report(false).rejected,
+            0,
+            "a provisional copy is not a span"
+        );
+    }
+}
