@@ -177,7 +177,7 @@ pub(crate) fn announce(record: &SpanRecord, ctx: &Ctx) {
 /// is.
 #[inline]
 pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &Ctx) {
-    end_with(slot, ctx, |slot| {
+    end_with::<false>(slot, ctx, |slot| {
         crate::client::send_from(slot);
         slot.is_none()
     });
@@ -186,9 +186,11 @@ pub(crate) fn end(slot: &mut Option<SpanRecord>, ctx: &Ctx) {
 /// [`end`], sending through `send` when the span goes to the client (the frame stack's
 /// end path hands over the client cache it already holds; `send` says whether the record
 /// left `slot`). True when the record was sent and `ctx` has no sink: a span's frame then
-/// owns nothing more (see `context::pop_span`). False says nothing.
+/// owns nothing more (see `context::pop_span`). False says nothing. `RETURNED`: the span
+/// is known to end because its function returned, not because its thread unwinds (an
+/// instrumented function's normal exit), so the thread's panic count is not read.
 #[inline(always)]
-pub(crate) fn end_with(
+pub(crate) fn end_with<const RETURNED: bool>(
     slot: &mut Option<SpanRecord>,
     ctx: &Ctx,
     send: impl FnOnce(&mut Option<SpanRecord>) -> bool,
@@ -197,7 +199,7 @@ pub(crate) fn end_with(
         return false;
     };
     r.end = clock::stamp(ctx.offset);
-    if std::thread::panicking() {
+    if !RETURNED && std::thread::panicking() {
         panicked(r);
     }
     match &ctx.sink {

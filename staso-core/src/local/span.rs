@@ -321,9 +321,9 @@ impl SpanGuard {
     /// box when the record has none, else its tapes (the input unless one was set since,
     /// the result in any case: it was recorded last).
     #[inline]
-    pub(crate) fn close_with(&mut self, captured: ExtrasBox) {
+    pub(crate) fn close_with<const RETURNED: bool>(&mut self, captured: ExtrasBox) {
         if let Some(id) = self.span.take() {
-            close_captured(self.depth as usize, id, captured);
+            close_captured::<RETURNED>(self.depth as usize, id, captured);
         }
     }
 }
@@ -332,7 +332,7 @@ impl SpanGuard {
 /// first (see [`SpanGuard::close_with`]). Out of line with its arguments in registers,
 /// as `close` is.
 #[inline(never)]
-fn close_captured(depth: usize, id: SpanId, captured: ExtrasBox) {
+fn close_captured<const RETURNED: bool>(depth: usize, id: SpanId, captured: ExtrasBox) {
     context::pop_span(depth, id, |frame, client| {
         let Frame { ctx, record } = frame;
         if let Some(r) = record.as_mut() {
@@ -342,7 +342,7 @@ fn close_captured(depth: usize, id: SpanId, captured: ExtrasBox) {
             }
         }
         // Inlined: out of line, this closure cost a call and a frame of its own.
-        lifecycle::end_with(
+        lifecycle::end_with::<RETURNED>(
             record,
             ctx,
             #[inline(always)]
@@ -355,9 +355,16 @@ impl SpanGuard {
     /// Ends the span now (what dropping the guard does).
     #[inline(always)]
     pub(crate) fn end(&mut self) {
+        self.end_as::<false>();
+    }
+
+    /// Ends the span now; `RETURNED`: because its function returned (see
+    /// `lifecycle::end_with`).
+    #[inline(always)]
+    pub(crate) fn end_as<const RETURNED: bool>(&mut self) {
         // Not recording (tracing off): nothing on the stack, nothing to do.
         if let Some(id) = self.span.take() {
-            close(self.depth as usize, id);
+            close::<RETURNED>(self.depth as usize, id);
         }
     }
 }
@@ -380,10 +387,10 @@ fn depth_of(depth: usize) -> u32 {
 /// Ends the span of the frame at `depth`. Not inlined: the guard's drop stays a field
 /// check and a call, which the disabled path (no span) then skips entirely.
 #[inline(never)]
-fn close(depth: usize, id: SpanId) {
+fn close<const RETURNED: bool>(depth: usize, id: SpanId) {
     context::pop_span(depth, id, |frame, client| {
         let Frame { ctx, record } = frame;
-        lifecycle::end_with(record, ctx, |slot| crate::client::send_in(client, slot))
+        lifecycle::end_with::<RETURNED>(record, ctx, |slot| crate::client::send_in(client, slot))
     });
 }
 

@@ -37,26 +37,43 @@ impl FnSpan {
 }
 
 impl Drop for FnSpan {
+    /// The end of a call that did not return (it unwinds, or never returns): the span
+    /// fails if its thread is unwinding.
     #[inline(always)]
     fn drop(&mut self) {
-        // The guard's test first: the disabled path tests one field.
-        if self.guard.is_recording() {
-            if self.captured.is_some() {
-                self.end_captured();
-            } else {
-                self.guard.end();
-            }
-        }
+        self.end::<false>();
     }
 }
 
 impl FnSpan {
+    /// Ends the span of a call that returned: its function's code ran to the end, so it
+    /// did not fail by unwinding, and the thread's panic count is not read (a function
+    /// that returns while its thread unwinds, called from a destructor, did not fail
+    /// either). The expansion calls it after recording the result.
+    #[inline(always)]
+    pub fn returned(self) {
+        let mut this = ManuallyDrop::new(self);
+        this.end::<true>();
+    }
+
+    #[inline(always)]
+    fn end<const RETURNED: bool>(&mut self) {
+        // The guard's test first: the disabled path tests one field.
+        if self.guard.is_recording() {
+            if self.captured.is_some() {
+                self.end_captured::<RETURNED>();
+            } else {
+                self.guard.end_as::<RETURNED>();
+            }
+        }
+    }
+
     /// Ends the span with what it captured (a span that captures nothing pays a test;
     /// the work is out of line in `close_with`).
     #[inline]
-    fn end_captured(&mut self) {
+    fn end_captured<const RETURNED: bool>(&mut self) {
         if let Some(b) = self.captured.take() {
-            self.guard.close_with(b);
+            self.guard.close_with::<RETURNED>(b);
         }
     }
 }

@@ -207,11 +207,24 @@ pub(super) fn record_returned(
     probe: Probe,
     capture_output: bool,
 ) -> TokenStream {
+    record_returned_then(ret, output, probe, capture_output, TokenStream::new())
+}
+
+/// [`record_returned`], running `then` after the value is recorded (the sync form ends
+/// its span there).
+pub(super) fn record_returned_then(
+    ret: TokenStream,
+    output: Option<&Type>,
+    probe: Probe,
+    capture_output: bool,
+    then: TokenStream,
+) -> TokenStream {
     let done = outcome(output, probe, capture_output);
     quote! {
         #[allow(clippy::let_unit_value)]
         let __staso_ret = #ret;
         #done
+        #then
         __staso_ret
     }
 }

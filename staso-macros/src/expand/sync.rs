@@ -1,8 +1,9 @@
 //! A sync `fn`: the span entered before anything else (its guard ends it on a panic too),
 //! the arguments captured, the body run in an immediately called `move` closure so that
-//! `return` and `?` keep their meaning and the value can be recorded.
+//! `return` and `?` keep their meaning and the value can be recorded, and the span ended
+//! as returned once it is.
 
-use super::capture::{capture_block, plain_captures, record_returned, Probe};
+use super::capture::{capture_block, plain_captures, record_returned_then, Probe};
 use super::guard::{guard_check, guard_input};
 use super::{call_once, fake_return};
 use crate::args::SpanArgs;
@@ -40,11 +41,15 @@ pub(super) fn body(
     }
     let fake = fake_return(&sig.output);
     let call_once = call_once();
-    let returned = record_returned(
+    // The span ends as returned once the value is recorded: its function's code ran to
+    // the end (see `FnSpan::returned`). On the paths above, and when the body unwinds,
+    // the guard's drop ends it.
+    let returned = record_returned_then(
         quote!(__staso_call_once(move || { #fake #check { #(#stmts)* } })),
         declared(&sig.output),
         Probe::Entered,
         a.capture_output,
+        quote!(__staso_span.returned();),
     );
     quote! {
         #open

@@ -155,6 +155,7 @@ fn delete_file(token: &str, mut path: String) -> Result<(), Error> {
             }
         }
     }
+    __staso_span.returned();
     __staso_ret
 }
 async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64> {
@@ -414,6 +415,7 @@ fn fallible_no_output(id: u64) -> Result<u64, std::io::Error> {
             }
         }
     }
+    __staso_span.returned();
     __staso_ret
 }
 fn no_output(n: u64) -> u64 {
@@ -487,6 +489,7 @@ fn no_output(n: u64) -> u64 {
         }
         { n }
     });
+    __staso_span.returned();
     __staso_ret
 }
 #[track_caller]
@@ -707,6 +710,7 @@ fn nothing() {
                     .__staso_capture(__staso_out)
             });
     }
+    __staso_span.returned();
     __staso_ret
 }
 fn put<'life0, 'async_trait>(

@@ -131,6 +131,7 @@ fn refund(api_key: &str, charge: &str, cents: u64) -> Result<u64, RefundError> {
             }
         }
     }
+    __staso_span.returned();
     __staso_ret
 }
 fn total(items: &[u64]) -> u64 {
@@ -216,6 +217,7 @@ fn total(items: &[u64]) -> u64 {
                     .__staso_capture(__staso_out)
             });
     }
+    __staso_span.returned();
     __staso_ret
 }
 async fn handle(ticket: Ticket) -> Result<String, Error> {

@@ -95,3 +95,45 @@ fn panic_marks_the_span_and_still_unwinds() {
     assert_eq!(s.error_message(), Some("tool exploded with 7"));
     assert_eq!(s.attribute("exception.type"), Some(json!("panic")));
 }
+
+#[staso::tool]
+fn cleanup_step(n: u8) -> u8 {
+    n + 1
+}
+
+/// Runs `cleanup_step` from its destructor: while its thread unwinds.
+struct Cleanup;
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        assert!(std::thread::panicking());
+        cleanup_step(1);
+    }
+}
+
+#[staso::tool]
+fn fails_with_cleanup() {
+    let _cleanup = Cleanup;
+    panic!("failed before cleaning up");
+}
+
+/// A function that returns normally while its thread unwinds (called from a destructor)
+/// did not fail: its span is ok; the function that unwound is failed.
+#[test]
+fn a_call_that_returns_while_its_thread_unwinds_did_not_fail() {
+    let (caught, spans) = capture(|| std::panic::catch_unwind(fails_with_cleanup));
+    assert!(caught.is_err());
+    let by = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s.name() == name)
+            .unwrap_or_else(|| panic!("no span {name}: {spans:?}"))
+    };
+    assert_eq!(by("cleanup_step").status(), "ok");
+    assert_eq!(by("cleanup_step").output(), Some(json!({"result": 2})));
+    assert_eq!(by("fails_with_cleanup").status(), "error");
+    assert_eq!(
+        by("fails_with_cleanup").error_message(),
+        Some("failed before cleaning up")
+    );
+}
