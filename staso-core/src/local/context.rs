@@ -63,11 +63,14 @@ impl Default for Ctx {
 /// What a span opened under a frame inherits, read where it lies (see [`Ctx`]): a span's
 /// agent and conversation from its record, the rest from its context. Nothing is cloned
 /// to make one.
+///
+/// It points at the fields themselves, not at their values: making one is two address
+/// computations, and the test of whether there is a value waits until one is cloned.
 #[derive(Clone, Copy)]
 pub(crate) struct Parent<'a> {
     pub(crate) ctx: &'a Ctx,
-    agent: Option<&'a SharedStr>,
-    conversation: Option<&'a Arc<Conversation>>,
+    agent: &'a Option<SharedStr>,
+    conversation: &'a Option<Arc<Conversation>>,
 }
 
 impl<'a> Parent<'a> {
@@ -75,8 +78,8 @@ impl<'a> Parent<'a> {
     pub(crate) fn of(ctx: &'a Ctx) -> Self {
         Parent {
             ctx,
-            agent: ctx.agent.as_ref(),
-            conversation: ctx.conversation.as_ref(),
+            agent: &ctx.agent,
+            conversation: &ctx.conversation,
         }
     }
 
@@ -85,8 +88,8 @@ impl<'a> Parent<'a> {
     pub(crate) fn span(ctx: &'a Ctx, record: &'a SpanRecord) -> Self {
         Parent {
             ctx,
-            agent: record.agent.as_ref(),
-            conversation: record.conversation.as_ref(),
+            agent: &record.agent,
+            conversation: &record.conversation,
         }
     }
 
@@ -101,20 +104,20 @@ impl<'a> Parent<'a> {
     /// The innermost enclosing agent's name.
     #[inline(always)]
     pub(crate) fn agent(self) -> Option<&'a SharedStr> {
-        self.agent
+        self.agent.as_ref()
     }
 
     /// The conversation spans opened here belong to.
     #[inline(always)]
     pub(crate) fn conversation(self) -> Option<&'a Arc<Conversation>> {
-        self.conversation
+        self.conversation.as_ref()
     }
 
     /// The whole context, owned (what a future or a scope carries elsewhere).
     pub(crate) fn to_ctx(self) -> Ctx {
         Ctx {
-            agent: self.agent.cloned(),
-            conversation: self.conversation.cloned(),
+            agent: self.agent.clone(),
+            conversation: self.conversation.clone(),
             ..self.ctx.clone()
         }
     }
@@ -207,12 +210,13 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
 
 /// Opens a span and makes it current in one visit of the stack: `f` sees the inherited
 /// context (borrowed, nothing cloned) and writes the new frame into the stack's next
-/// entry, which is then counted in. Returns the new frame's depth (for [`pop`]) and what
-/// `f` returned; `None` when `f` returns `None` (nothing records the span; it must then
-/// leave the entry unwritten) or the stack is gone.
+/// entry, which is then counted in. `f` returns a value and whether the new frame records
+/// (its `ctx.recording`). Returns the new frame's depth (for [`pop`]) and that value;
+/// `None` when `f` returns `None` (nothing records the span; it must then leave the entry
+/// unwritten) or the stack is gone.
 #[inline]
 pub(crate) fn push_child<R>(
-    f: impl FnOnce(Parent<'_>, &mut MaybeUninit<Frame>) -> Option<R>,
+    f: impl FnOnce(Parent<'_>, &mut MaybeUninit<Frame>) -> Option<(R, bool)>,
 ) -> Option<(usize, R)> {
     locals::with(|l| {
         let mut s = l.stack.try_borrow_mut().ok()?;
@@ -232,13 +236,18 @@ pub(crate) fn push_child<R>(
         // past the length, so nothing else refers to it; `MaybeUninit` says it may
         // hold anything.
         let slot = unsafe { &mut *base.add(len).cast::<MaybeUninit<Frame>>() };
-        let r = f(parent, slot)?;
+        let (r, records) = f(parent, slot)?;
+        debug_assert_eq!(
+            // SAFETY: `f` returned `Some`, so it initialised the entry at `len`.
+            unsafe { slot.assume_init_ref() }.ctx.recording,
+            records
+        );
         // SAFETY: `f` returned `Some`, so it initialised the entry at `len`, which is
         // within the capacity.
         unsafe { s.set_len(len + 1) };
         // `quiet` was false: a span opens only under a frame that records (`open_into`),
         // so it changes only when the new frame does not record (an unsampled root).
-        if !s[len].ctx.recording {
+        if !records {
             l.quiet.set(true);
         }
         Some((len + 1, r))

@@ -40,7 +40,8 @@ pub(crate) fn open(
 }
 
 /// [`open`] written into `slot` (on the hot path of the attributes, the frame stack's
-/// next entry). Returns the span's id and whether it is a root, or `None`, leaving `slot`
+/// next entry). Returns the span's id, whether it is a root, and whether its children are
+/// recorded (false for a root that sampling left out); or `None`, leaving `slot`
 /// untouched, when nothing records the span.
 ///
 /// Field by field, through the pointer: a frame (~220 bytes) built as one value and then
@@ -53,7 +54,7 @@ pub(crate) fn open_into(
     kind: Kind,
     callsite: Option<&'static CallSite>,
     slot: &mut MaybeUninit<Frame>,
-) -> Option<(SpanId, bool)> {
+) -> Option<(SpanId, bool, bool)> {
     let ctx = parent.ctx;
     if !records(ctx) {
         return None;
@@ -103,7 +104,7 @@ pub(crate) fn open_into(
             extras: None,
         }));
     }
-    Some((span_id, parent_id.is_none()))
+    Some((span_id, parent_id.is_none(), sampled))
 }
 
 /// A new trace: its id, the clock offset it keeps, and whether it is sampled. Out of

@@ -124,10 +124,11 @@ fn enter_recording(cs: &'static CallSite) -> FnSpan {
     let opened = context::push_child(|parent, slot| {
         // `open_into` decides whether the span is recorded; the capture decision only
         // then, on the parent (the child has the same sink).
-        let (id, root) = open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
+        let (id, root, records) =
+            open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
         let wants = Wants::new(cs, parent.ctx);
         // 16 bytes: returned in registers.
-        Some((id, wants.rooted(root)))
+        Some(((id, wants.rooted(root)), records))
     });
     match opened {
         Some((depth, (id, wants))) => FnSpan {
