@@ -43,10 +43,6 @@ pub(crate) fn open(
 /// next entry). Returns the span's id, whether it is a root, and whether its children are
 /// recorded (false for a root that sampling left out); or `None`, leaving `slot`
 /// untouched, when nothing records the span.
-///
-/// Field by field, through the pointer: a frame (~220 bytes) built as one value and then
-/// moved costs a `memcpy` per move, and whether the compiler elides those moves shifted
-/// from build to build (530 or 610 instructions per span for the same source).
 #[inline(always)]
 pub(crate) fn open_into(
     parent: Parent<'_>,
@@ -59,12 +55,75 @@ pub(crate) fn open_into(
     if !records(ctx) {
         return None;
     }
-    let (trace_id, parent_id, offset, sampled) = match ctx.link {
-        Some((t, s)) => (t, Some(s), ctx.offset, true),
-        None => root(parent, name.as_str(), kind, callsite),
+    // A child (most spans): recorded, and its frame's flags are constants.
+    let Some((trace_id, parent_id)) = ctx.link else {
+        return Some(open_root_into(parent, name, kind, callsite, slot));
     };
+    let span_id = write_frame(
+        parent,
+        Opening {
+            trace_id,
+            parent: Some(parent_id),
+            offset: ctx.offset,
+            sampled: true,
+        },
+        name,
+        kind,
+        callsite,
+        slot,
+    );
+    Some((span_id, false, true))
+}
+
+/// [`open_into`] for a root: a new trace, sampled or not. Out of line: one span in many
+/// is a root.
+#[cold]
+#[inline(never)]
+fn open_root_into(
+    parent: Parent<'_>,
+    name: SharedStr,
+    kind: Kind,
+    callsite: Option<&'static CallSite>,
+    slot: &mut MaybeUninit<Frame>,
+) -> (SpanId, bool, bool) {
+    let trace_id = ids::trace_id();
+    let sampled = sample_root(parent, trace_id, name.as_str(), kind, callsite);
+    let opening = Opening {
+        trace_id,
+        parent: None,
+        offset: clock::offset(),
+        sampled,
+    };
+    let span_id = write_frame(parent, opening, name, kind, callsite, slot);
+    (span_id, true, sampled)
+}
+
+/// What a span's opening decided before its frame is written.
+struct Opening {
+    trace_id: TraceId,
+    parent: Option<SpanId>,
+    /// The wall-clock offset of the trace (see `clock`).
+    offset: i64,
+    /// False for a root that sampling left out.
+    sampled: bool,
+}
+
+/// Picks the span's id, reads the clock and writes the frame into `slot`; returns the id.
+///
+/// Field by field, through the pointer: a frame (~220 bytes) built as one value and then
+/// moved costs a `memcpy` per move, and whether the compiler elides those moves shifted
+/// from build to build (530 or 610 instructions per span for the same source).
+#[inline(always)]
+fn write_frame(
+    parent: Parent<'_>,
+    o: Opening,
+    name: SharedStr,
+    kind: Kind,
+    callsite: Option<&'static CallSite>,
+    slot: &mut MaybeUninit<Frame>,
+) -> SpanId {
     let span_id = ids::span_id();
-    let start = clock::stamp(offset);
+    let start = clock::stamp(o.offset);
     // Read from the parent last: fewer values live across the clock and the id.
     let agent = if kind == Kind::Agent {
         Some(name.clone())
@@ -75,20 +134,20 @@ pub(crate) fn open_into(
     // SAFETY: `p` comes from a `&mut MaybeUninit<Frame>`, so it is valid and aligned for a
     // frame and nothing else aliases it. Each field is written once with `write`, which
     // neither reads nor drops the uninitialised memory; after the two writes every field
-    // of the frame is initialised, which is what callers rely on when this returns `Some`.
+    // of the frame is initialised, which is what callers rely on when this returns.
     unsafe {
         addr_of_mut!((*p).ctx).write(Ctx {
-            link: Some((trace_id, span_id)),
+            link: Some((o.trace_id, span_id)),
             agent: None,
             conversation: None,
-            sink: ctx.sink.clone(),
-            recording: sampled,
-            offset,
+            sink: parent.ctx.sink.clone(),
+            recording: o.sampled,
+            offset: o.offset,
         });
         addr_of_mut!((*p).record).write(Some(SpanRecord {
-            trace_id,
+            trace_id: o.trace_id,
             span_id,
-            parent: parent_id,
+            parent: o.parent,
             start,
             end: clock::Stamp(0),
             name,
@@ -97,29 +156,14 @@ pub(crate) fn open_into(
             provisional: false,
             // An unsampled root is opened like a discarded span: it is never sent, and
             // its children are not recorded.
-            discarded: !sampled,
+            discarded: !o.sampled,
             callsite,
             agent,
             conversation: parent.conversation().cloned(),
             extras: None,
         }));
     }
-    Some((span_id, parent_id.is_none(), sampled))
-}
-
-/// A new trace: its id, the clock offset it keeps, and whether it is sampled. Out of
-/// line: one span in many is a root.
-#[cold]
-#[inline(never)]
-fn root(
-    parent: Parent<'_>,
-    name: &str,
-    kind: Kind,
-    callsite: Option<&'static CallSite>,
-) -> (TraceId, Option<SpanId>, i64, bool) {
-    let t = ids::trace_id();
-    let sampled = sample_root(parent, t, name, kind, callsite);
-    (t, None, clock::offset(), sampled)
+    span_id
 }
 
 /// The sampling decision of a new trace, under the sampling rule of where its spans go.
