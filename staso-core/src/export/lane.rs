@@ -222,7 +222,7 @@ impl Lane {
     #[cold]
     #[inline(never)]
     fn admit(&mut self, e: &mut ExtrasBox) -> bool {
-        let admitted = e.admit(self.queue.captured());
+        let admitted = e.admit(self.queue.max_bytes());
         if !admitted {
             self.count_rejected();
             self.queue.rejected_over_bytes();

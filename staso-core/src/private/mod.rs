@@ -51,9 +51,9 @@ pub fn captured_bytes_at_bound(max_queue_size: usize, max_queue_bytes: usize) ->
 }
 
 /// Bytes of captured content charged against `max_queue_bytes` now, by the spans the
-/// current client holds (0 without a client).
+/// process's queues hold.
 pub fn captured_bytes_held() -> usize {
-    crate::client::with_client(|c| c.queue.captured().held()).unwrap_or(0)
+    crate::export::queue::captured::held()
 }
 
 /// The part of [`bytes_at_bound`] that `init` allocates (so a measurement that starts

@@ -84,9 +84,8 @@ pub(crate) struct LaneEnd {
 
 pub(crate) struct Queue {
     max: usize,
-    /// What spans captured beyond their allowance, and `max_queue_bytes` (see
-    /// `captured`).
-    captured: Arc<captured::Ledger>,
+    /// `max_queue_bytes`: what spans captured beyond their allowance (see `captured`).
+    max_bytes: usize,
     /// Spans a lane pushes between two wake-ups of the batcher.
     wake_every: usize,
     lane_capacity: usize,
@@ -172,7 +171,7 @@ impl Queue {
         let lane_capacity = lane_capacity(max, batch_size);
         Queue {
             max,
-            captured: captured::Ledger::new(crate::config::DEFAULT_MAX_QUEUE_BYTES),
+            max_bytes: crate::config::DEFAULT_MAX_QUEUE_BYTES,
             wake_every: batch_size.min(lane_capacity / 2).max(1),
             lane_capacity,
             lane_max: lane_max(max, lane_capacity),
@@ -330,7 +329,7 @@ impl Queue {
                 "staso: captured content of queued spans reached max_queue_bytes = {} (plus {} \
                  bytes a span), dropping spans that captured more; the count is in the \
                  delivery report",
-                self.captured.max(),
+                self.max_bytes,
                 captured::ALLOWANCE
             ));
         }
@@ -361,20 +360,20 @@ impl Queue {
 
     /// The queue with `max_queue_bytes` set to `n` (see `captured`).
     pub(crate) fn with_max_bytes(mut self, n: usize) -> Queue {
-        self.captured = captured::Ledger::new(n);
+        self.max_bytes = n;
         self
     }
 
-    /// The count of what queued spans captured beyond their allowance.
-    pub(crate) fn captured(&self) -> &Arc<captured::Ledger> {
-        &self.captured
+    /// `max_queue_bytes`.
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.max_bytes
     }
 
     /// A provisional root copy, best effort: dropped silently when what it captured
     /// does not fit `max_queue_bytes` either.
     pub(crate) fn push_provisional(&self, mut record: SpanRecord) {
         if let Some(e) = record.extras.as_mut() {
-            if e.maybe_beyond_allowance() && !e.admit(&self.captured) {
+            if e.maybe_beyond_allowance() && !e.admit(self.max_bytes) {
                 return;
             }
         }
