@@ -277,10 +277,11 @@ pub(crate) fn send_in(cache: &RefCell<Cached>, slot: &mut Option<SpanRecord>) ->
         #[inline(always)]
         |c| {
             let Cached { client, lane, .. } = c;
-            let client = client.as_deref()?;
+            // A lane is made from the cached client and dropped with it, so a thread
+            // with a lane has that client: only the first push looks at it.
             match lane {
                 Some(lane) => lane.push_from(slot),
-                None => first_push(lane, client, slot),
+                None => first_push(lane, client.as_deref()?, slot),
             }
             Some(())
         },
