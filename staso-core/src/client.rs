@@ -245,6 +245,9 @@ fn refresh(c: &mut Cached, generation: u64) {
         c.lane = None;
         c.config = None;
         c.client = current;
+    } else if let Some(lane) = &mut c.lane {
+        // The same client, perhaps shut down since (see `Queue::close`).
+        lane.notice_close();
     }
 }
 
@@ -294,6 +297,12 @@ pub(crate) fn send_in(cache: &RefCell<Cached>, slot: &mut Option<SpanRecord>) ->
 #[inline(never)]
 fn first_push(lane: &mut Option<Lane>, client: &ClientState, slot: &mut Option<SpanRecord>) {
     lane.insert(client.queue.lane()).push_from(slot);
+}
+
+/// Every thread compares its cached client with the global one again at its next span
+/// (the client changed, or its queue was closed).
+pub(crate) fn changed() {
+    GENERATION.fetch_add(1, AcqRel);
 }
 
 fn set_global(inner: Option<Arc<ClientState>>) -> Option<Arc<ClientState>> {

@@ -68,12 +68,7 @@ impl Lane {
     #[inline(always)]
     pub(crate) fn push_from(&mut self, slot: &mut Option<SpanRecord>) {
         debug_assert!(!slot.as_ref().is_some_and(|r| r.provisional));
-        if self.queue.is_closed_relaxed() {
-            if slot.take().is_some() {
-                self.reject(FailureKind::Shutdown);
-            }
-            return;
-        }
+        // After shutdown the run is 0 (see `notice_close`): `push_slow` rejects.
         let Some(r) = slot.as_mut() else {
             return;
         };
@@ -119,6 +114,11 @@ impl Lane {
     #[cold]
     #[inline(never)]
     fn push_slow(&mut self, slot: &mut Option<SpanRecord>) {
+        if self.queue.is_closed_relaxed() {
+            slot.take();
+            self.reject(FailureKind::Shutdown);
+            return;
+        }
         if self.credits == 0 {
             self.credits = self.queue.refill();
         }
@@ -143,6 +143,17 @@ impl Lane {
         }
         self.counted();
         self.run_out();
+    }
+
+    /// The queue may have been closed (the client's generation changed): if so, the run
+    /// ends, so that every later push takes the slow path, which rejects. Its credits
+    /// stay with the lane's others, given back when it drops.
+    #[cold]
+    pub(crate) fn notice_close(&mut self) {
+        if self.queue.is_closed() {
+            self.credits += self.run;
+            self.run = 0;
+        }
     }
 
     /// Counts a span pushed (into the ring or the overflow) in the lane's published count.

@@ -387,9 +387,12 @@ impl Queue {
         self.counts.sampled_out.fetch_add(1, Relaxed);
     }
 
-    /// Stops accepting: spans ended from now on are rejected (kind `shutdown`).
+    /// Stops accepting: spans ended from now on are rejected (kind `shutdown`). Lanes
+    /// learn it through the client's generation, which every span's end compares (see
+    /// `Lane::notice_close`), so the push itself does not test the flag.
     pub(crate) fn close(&self) {
         self.closed.store(true, Release);
+        crate::client::changed();
         self.annotations.close();
     }
 
