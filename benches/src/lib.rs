@@ -204,6 +204,14 @@ pub fn options(url: &str, enabled: bool, max_queue_size: usize) -> staso::Option
         .shutdown_timeout(Duration::from_secs(30))
 }
 
+/// A loopback port nothing listens on: a client sending there fails to connect on every
+/// batch and keeps its spans for a retry, so they pile up to the bound (the memory
+/// tests).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    l.local_addr().expect("its address").port()
+}
+
 /// The environment variable `name` parsed, else `default` (unset or not a `T`): the
 /// knobs of the benches and examples (`BURST`, `EVERY`, `GAP`, `STASO_SUSTAINED_*`).
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

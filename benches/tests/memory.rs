@@ -18,16 +18,9 @@ const PRODUCERS: usize = 2;
 /// go (connection attempts, futures, the diagnostics' messages): not span storage.
 const ALLOWANCE: u64 = 128 * 1024;
 
-/// A loopback port nothing listens on: every batch fails to connect and waits for its
-/// retry, so the spans pile up to the bound and stay there.
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    l.local_addr().expect("its address").port()
-}
-
 #[test]
 fn at_the_bound_the_heap_stays_within_the_reported_bytes() {
-    let url = format!("http://127.0.0.1:{}", closed_port());
+    let url = format!("http://127.0.0.1:{}", b::closed_port());
     let client = b::init(b::options(&url, true, QUEUE).batch_size(BATCH));
     // This thread's lane, the clock and the thread's stack of frames exist before the
     // count starts, like the producers' would in a warm process.

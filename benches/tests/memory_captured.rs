@@ -13,12 +13,6 @@ const PRODUCERS: usize = 2;
 /// What the HTTP client and the runtime allocate for themselves (see `memory.rs`).
 const ALLOWANCE: u64 = 128 * 1024;
 
-/// A loopback port nothing listens on (see `memory.rs`).
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    l.local_addr().expect("its address").port()
-}
-
 /// The same bound with spans that capture 64 KiB each: what they captured beyond their
 /// allowance stays within `max_queue_bytes` (the spans that do not fit are refused and
 /// counted), so the heap grows by what `bytes_at_bound` and `captured_bytes_at_bound`
@@ -29,7 +23,7 @@ fn at_the_bound_what_spans_captured_stays_within_max_queue_bytes() {
     const BATCH: usize = 20;
     const MAX_BYTES: usize = 2 * 1024 * 1024;
     const ARGUMENT: usize = 64 * 1024;
-    let url = format!("http://127.0.0.1:{}", closed_port());
+    let url = format!("http://127.0.0.1:{}", b::closed_port());
     let client = b::init(
         b::options(&url, true, QUEUE)
             .batch_size(BATCH)

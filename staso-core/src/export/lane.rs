@@ -255,27 +255,9 @@ impl Drop for Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::local::clock::Stamp;
-    use crate::local::record::SharedStr;
-    use staso_types::{Kind, SpanId, Status, TraceId};
 
     fn record(n: u64) -> Option<SpanRecord> {
-        Some(SpanRecord {
-            trace_id: TraceId::from_u128(7).expect("non-zero"),
-            span_id: SpanId::from_u64(n + 1).expect("non-zero"),
-            parent: None,
-            start: Stamp(1),
-            end: Stamp(2),
-            name: SharedStr::Static("step"),
-            kind: Kind::Tool,
-            status: Status::Ok,
-            provisional: false,
-            discarded: false,
-            callsite: None,
-            agent: None,
-            conversation: None,
-            extras: None,
-        })
+        Some(SpanRecord::test_tool(n))
     }
 
     /// Drains `q` as the batcher does, and returns the span ids in the order they came.

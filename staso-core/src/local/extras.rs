@@ -188,47 +188,12 @@ const TAPED_INPUT: u8 = 1;
 const TAPED_OUTPUT: u8 = 2;
 
 impl Extras {
-    /// Whether it owns memory besides itself. Every field is named: a field added to
-    /// `Extras` must be added here (a pooled box is reused without dropping its old value).
+    /// Whether it owns memory besides itself and a tape buffer the pool keeps (a pooled
+    /// box is reused without dropping its old value, so one that does is emptied).
     fn holds_heap(&self) -> bool {
-        let Extras {
-            text,
-            input: _,
-            output: _,
-            error: _,
-            metadata,
-            tags,
-            truncated: _,
-            error_message,
-            exception_type,
-            llm,
-            wire_span_id,
-            taped: _,
-            tape_site: _,
-            tapes,
-            charged: _,
-        } = self;
-        let Llm {
-            model,
-            provider,
-            requested_model,
-            reasoning_effort,
-            usage_available: _,
-            input_tokens: _,
-            output_tokens: _,
-            total_tokens: _,
-            prefiltered: _,
-        } = llm;
-        text.spilled()
-            || tapes.capacity() > TAPES_KEEP
-            || metadata.capacity() > 0
-            || tags.capacity() > 0
-            || error_message.is_some()
-            || wire_span_id.is_some()
-            || matches!(exception_type, Some(Cow::Owned(_)))
-            || [model, provider, requested_model, reasoning_effort]
-                .iter()
-                .any(|s| s.capacity() > 0)
+        let kept = self.tapes.capacity();
+        let kept = if kept <= TAPES_KEEP { kept } else { 0 };
+        self.heap_bytes() > kept
     }
 
     /// Whether the box may own more than a queued span's allowance (see
@@ -263,7 +228,8 @@ impl Extras {
     }
 
     /// The heap the box's content owns (not the box itself). Every field is named: a
-    /// field added to `Extras` must be counted here.
+    /// field added to `Extras` must be counted here (what the pool empties, and what the
+    /// byte bound charges, are decided from it).
     pub(crate) fn heap_bytes(&self) -> usize {
         let Extras {
             text,

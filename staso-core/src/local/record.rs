@@ -136,6 +136,30 @@ impl SpanRecord {
 }
 
 #[cfg(test)]
+impl SpanRecord {
+    /// A finished tool span, the `n`-th of trace 7 (id `n + 1`): what the queue's tests
+    /// push.
+    pub(crate) fn test_tool(n: u64) -> SpanRecord {
+        SpanRecord {
+            trace_id: TraceId::from_u128(7).expect("non-zero"),
+            span_id: SpanId::from_u64(n + 1).expect("non-zero"),
+            parent: None,
+            start: Stamp(1),
+            end: Stamp(2),
+            name: SharedStr::Static("step"),
+            kind: Kind::Tool,
+            status: Status::Ok,
+            provisional: false,
+            discarded: false,
+            callsite: None,
+            agent: None,
+            conversation: None,
+            extras: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

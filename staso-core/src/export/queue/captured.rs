@@ -56,10 +56,9 @@ pub(crate) fn bytes_at_bound(max_queue_size: usize, max_queue_bytes: usize) -> u
 #[cfg(test)]
 mod tests {
     use super::super::Queue;
-    use crate::local::clock::Stamp;
     use crate::local::extras::ExtrasBox;
-    use crate::local::record::{SharedStr, SpanRecord};
-    use staso_types::{FailureKind, Kind, SpanId, Status, TraceId};
+    use crate::local::record::SpanRecord;
+    use staso_types::FailureKind;
     use std::sync::{Arc, Mutex, MutexGuard};
 
     /// One test at a time: the count is the process's.
@@ -72,22 +71,9 @@ mod tests {
     fn captured(n: u64, bytes: usize) -> Option<SpanRecord> {
         let mut extras = ExtrasBox::take();
         extras.set_input(&format!("\"{}\"", "x".repeat(bytes - 2)), None);
-        Some(SpanRecord {
-            trace_id: TraceId::from_u128(7).expect("non-zero"),
-            span_id: SpanId::from_u64(n + 1).expect("non-zero"),
-            parent: None,
-            start: Stamp(1),
-            end: Stamp(2),
-            name: SharedStr::Static("step"),
-            kind: Kind::Tool,
-            status: Status::Ok,
-            provisional: false,
-            discarded: false,
-            callsite: None,
-            agent: None,
-            conversation: None,
-            extras: Some(extras),
-        })
+        let mut r = SpanRecord::test_tool(n);
+        r.extras = Some(extras);
+        Some(r)
     }
 
     /// Spans that captured more than their allowance are charged as they enter the
