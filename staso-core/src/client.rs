@@ -312,7 +312,7 @@ fn set_global(inner: Option<Arc<ClientState>>) -> Option<Arc<ClientState>> {
     };
     set_active(inner.as_ref().is_some_and(|i| i.config.enabled));
     let old = std::mem::replace(&mut *g, inner);
-    GENERATION.fetch_add(1, AcqRel);
+    changed();
     old
 }
 
@@ -324,7 +324,7 @@ fn unset_global(inner: &Arc<ClientState>) {
     if g.as_ref().is_some_and(|cur| Arc::ptr_eq(cur, inner)) {
         *g = None;
         set_active(false);
-        GENERATION.fetch_add(1, AcqRel);
+        changed();
     }
 }
 
