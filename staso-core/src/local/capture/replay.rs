@@ -47,16 +47,19 @@ impl<'t> Cursor<'t> {
         Ok(a)
     }
 
-    fn varint(&mut self) -> Result<u64, Error> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(Error::Full)
+    /// The `n` bytes of an integer (see `Recorder::put_int`).
+    fn int_bytes(&mut self, n: usize) -> Result<u64, Error> {
+        let mut a = [0u8; 8];
+        a.get_mut(..n)
+            .ok_or(Error::Full)?
+            .copy_from_slice(self.take(n)?);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    /// An integer written alone (a length).
+    fn int(&mut self) -> Result<u64, Error> {
+        let head = self.u8()?;
+        self.int_bytes(int_count(head))
     }
 
     fn bytes(&mut self) -> Result<&'t [u8], Error> {
@@ -91,6 +94,14 @@ impl<'t> Cursor<'t> {
         }
         s
     }
+}
+
+/// The bits of an integer's head that say which event it is (see `tape::int_head`).
+const INT_TAG: u8 = 0x1f;
+
+/// An integer's byte count, from its head.
+fn int_count(head: u8) -> usize {
+    usize::from(head >> 5) + 1
 }
 
 /// Writes the document on `tape` (an object of top-level members) with `w`.
@@ -153,13 +164,16 @@ fn member(w: &mut Writer, c: &mut Cursor<'_>, k: &'static str, down: bool) -> R 
 
 /// One value, as its `Serialize` handed it to the writer.
 fn value(w: &mut Writer, c: &mut Cursor<'_>) -> R {
-    match c.u8()? {
+    let head = c.u8()?;
+    // An integer's head holds its byte count too (see `tape::int_head`).
+    let count = int_count(head);
+    match head & INT_TAG {
         op::NULL => w.serialize_unit(),
         op::TRUE => w.serialize_bool(true),
         op::FALSE => w.serialize_bool(false),
-        op::U64 => w.serialize_u64(c.varint()?),
+        op::U64 => w.serialize_u64(c.int_bytes(count)?),
         op::I64 => {
-            let z = c.varint()?;
+            let z = c.int_bytes(count)?;
             w.serialize_i64((z >> 1) as i64 ^ -((z & 1) as i64))
         }
         op::U128 => w.serialize_u128(u128::from_le_bytes(c.array()?)),
@@ -169,13 +183,13 @@ fn value(w: &mut Writer, c: &mut Cursor<'_>) -> R {
         op::STR => w.leaf_str(c.text()?),
         op::STR_CUT => {
             let text = c.text()?;
-            let orig = c.varint()? as usize;
+            let orig = c.int()? as usize;
             cut_leaf(w, text, true, orig)
         }
         op::FMT => {
             let text = c.text()?;
             let over = c.u8()? != 0;
-            let orig = c.varint()? as usize;
+            let orig = c.int()? as usize;
             cut_leaf(w, text, over, orig)
         }
         op::BYTES => w.serialize_bytes(c.bytes()?),

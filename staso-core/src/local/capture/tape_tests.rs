@@ -379,3 +379,28 @@ fn a_secret_value_is_never_recorded() {
 fn the_result_key_is_not_secret() {
     assert!(!is_secret_key("result"));
 }
+
+#[test]
+fn integers_of_every_width_give_the_same_document() {
+    // Each byte count an integer's head can say (1 to 8), at both ends.
+    let unsigned: Vec<u64> = (0..64)
+        .flat_map(|b| [1u64 << b, (1u64 << b) - 1])
+        .chain([u64::MAX])
+        .collect();
+    let signed: Vec<i64> = unsigned
+        .iter()
+        .flat_map(|&u| [u as i64, (u as i64).wrapping_neg()])
+        .chain([i64::MIN, i64::MAX])
+        .collect();
+    let doc = agree(Options::new, |i| {
+        i.arg("unsigned", |o| o.serialize(&unsigned));
+        i.arg("signed", |o| o.serialize(&signed));
+    });
+    for part in [
+        "18446744073709551615",
+        "-9223372036854775808",
+        "[1,0,2,1,4,3,",
+    ] {
+        assert!(doc.contains(part), "{part} missing: {doc}");
+    }
+}
