@@ -150,14 +150,17 @@ fn main() {
     });
     let burst: u64 = staso_benches::env_or("BURST", 1000);
     let mut done = 0;
+    let mut bursts = staso_benches::BurstCpu::default();
     let t = staso_benches::thread_cpu_time();
     let mut untimed = std::time::Duration::ZERO;
     while done < n {
-        let root = enter("agent");
-        for i in 0..burst {
-            black_box(traced(i, 1));
-        }
-        drop(root);
+        bursts.time(|| {
+            let root = enter("agent");
+            for i in 0..burst {
+                black_box(traced(i, 1));
+            }
+            drop(root);
+        });
         done += burst;
         // The batcher's side, between bursts (not counted).
         let c = staso_benches::thread_cpu_time();
@@ -180,4 +183,5 @@ fn main() {
         "{mode}: {done} spans; thread cpu ns/span {:.1} (incl. root spans)",
         cpu.as_nanos() as f64 / done as f64
     );
+    println!("{mode}: {}", bursts.summary(burst));
 }

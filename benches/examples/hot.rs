@@ -9,7 +9,8 @@
 //! (`tracing-staso`), or a no-op layer behind a per-layer filter that takes nothing
 //! (`tracing-filtered`). Bursts of `BURST` spans (default 1 000) under an agent span;
 //! every `EVERY` bursts (default 5) it waits (untimed) for delivery, as the criterion bench
-//! does. `GAP=<ms>` sleeps that long before each burst (after 50 ms the batcher has
+//! does. The last line is each burst's CPU time (agent span included), as `fastrace_hot`
+//! and `design_floor` print theirs (see `BurstCpu`). `GAP=<ms>` sleeps that long before each burst (after 50 ms the batcher has
 //! parked: bursts after a quiet spell, with whatever the caches lost meanwhile).
 #![allow(missing_docs, clippy::print_stdout)]
 
@@ -59,6 +60,7 @@ fn main() {
     let burst: u64 = b::env_or("BURST", 1000);
     let every: u64 = b::env_or("EVERY", 5);
     let mut bursts = Vec::new();
+    let mut burst_cpu = b::BurstCpu::default();
     let (mut post, mut after_flush) = (Vec::new(), false);
     let mut done = 0;
     let cpu0 = b::thread_cpu_time();
@@ -88,11 +90,13 @@ fn main() {
             drop(agent);
             e
         };
-        let e = if mode == "conversation" {
-            staso::conversation("bench-conversation").run(run)
-        } else {
-            run()
-        };
+        let e = burst_cpu.time(|| {
+            if mode == "conversation" {
+                staso::conversation("bench-conversation").run(run)
+            } else {
+                run()
+            }
+        });
         bursts.push(e);
         if after_flush {
             post.push(e);
@@ -126,6 +130,7 @@ fn main() {
         per(bursts[bursts.len() / 2]),
         cpu.as_nanos() as f64 / done as f64
     );
+    println!("{mode}: {}", burst_cpu.summary(burst));
     if profile {
         std::process::exit(0);
     }

@@ -221,6 +221,39 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// The caller thread's CPU time of each burst (its root span, the spans under it, and the
+/// root's end, which is where fastrace hands its spans over), kept so that `hot`,
+/// `fastrace_hot` and `design_floor` print the same per-burst figures: the cheapest burst
+/// of a run and the median one. On a machine whose speed varies from second to second
+/// (this VM's does, by 1.8x), the cheapest burst of each run is what the code costs when
+/// the machine is not slowed; compare runs of both tracers interleaved, round by round.
+#[derive(Debug, Default)]
+pub struct BurstCpu(Vec<Duration>);
+
+impl BurstCpu {
+    /// Times `burst` (one burst, root span included) by the calling thread's CPU time.
+    pub fn time<R>(&mut self, burst: impl FnOnce() -> R) -> R {
+        let t = thread_cpu_time();
+        let r = burst();
+        self.0.push(thread_cpu_time().saturating_sub(t));
+        r
+    }
+
+    /// `burst cpu ns/span min <x> median <y>` for bursts of `spans` spans.
+    pub fn summary(&self, spans: u64) -> String {
+        let mut v = self.0.clone();
+        v.sort();
+        let per = |d: Option<&Duration>| {
+            d.map_or(f64::NAN, |d| d.as_nanos() as f64 / spans.max(1) as f64)
+        };
+        format!(
+            "burst cpu ns/span min {:.1} median {:.1}",
+            per(v.first()),
+            per(v.get(v.len() / 2))
+        )
+    }
+}
+
 /// Measurement time per figure in ms: `STASO_BENCH_MS`, else `default` (every bench
 /// reads the same variable).
 pub fn bench_ms(default: u64) -> u64 {
