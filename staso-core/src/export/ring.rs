@@ -44,6 +44,39 @@ mod sync {
     pub(super) use loom::sync::Arc;
 }
 
+/// Copies the `T` at `src` to `dst` bit for bit, in 8-byte words when `T` is made of
+/// them. A span's record was written into its frame field by field, mostly in 8-byte
+/// stores, shortly before it ends; the compiler's copy reads it back in 16-byte loads,
+/// each spanning two of those stores, which the CPU cannot forward from its store buffer
+/// (the load waits until the stores are written to the cache). Word loads match the
+/// stores. Volatile so that the compiler keeps them as words. Measured with `hot` in
+/// bursts of 4 000: the cheapest burst 0.3 ns a span cheaper, in 11 of 12 interleaved
+/// runs.
+///
+/// # Safety
+/// `src` is valid for reads and `dst` for writes of one `T`, both aligned, and the two do
+/// not overlap.
+#[inline(always)]
+unsafe fn move_bits<T>(src: *const T, dst: *mut T) {
+    if std::mem::size_of::<T>() % 8 == 0 && std::mem::align_of::<T>() >= 8 {
+        // Words that may be padding (uninitialised): read as `MaybeUninit`, which holds
+        // any bits, as a bitwise move copies them.
+        let (s, d) = (
+            src.cast::<MaybeUninit<u64>>(),
+            dst.cast::<MaybeUninit<u64>>(),
+        );
+        for i in 0..std::mem::size_of::<T>() / 8 {
+            // SAFETY: `T` is a whole number of 8-byte words and at least 8-aligned, so
+            // word `i < size / 8` of each lies within its `T` and is aligned; the caller
+            // vouches for the rest.
+            unsafe { d.add(i).write_volatile(s.add(i).read_volatile()) };
+        }
+    } else {
+        // SAFETY: as the caller vouches.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst, 1) };
+    }
+}
+
 /// Keeps the two positions on lines of their own: the producer writes one, the batcher
 /// the other, and sharing a line would make every push wait for the batcher's core.
 #[repr(align(128))]
@@ -192,7 +225,7 @@ impl<T> Producer<T> {
             // slot; the two do not overlap (one is in the ring's allocation, the other is
             // borrowed mutably from the caller). The value is moved bitwise: the slot owns
             // it from here.
-            unsafe { std::ptr::copy_nonoverlapping(src, (*dst).as_mut_ptr(), 1) }
+            unsafe { move_bits(src, (*dst).as_mut_ptr()) }
         });
         // SAFETY: the value in `slot` was moved out above; writing `None` over it without
         // dropping it is what completes the move (no double drop, nothing leaked).
