@@ -129,20 +129,31 @@ pub(crate) fn reanchor() {
     OFFSET.store(wall_nanos() - t, Relaxed);
 }
 
-/// The offset a new trace takes.
+/// The offset a new trace takes: the wall-clock offset less the scaled anchor, so that a
+/// stamp is the scaled counter plus this, one subtraction fewer on every span edge (see
+/// [`stamp`]).
 #[inline]
 pub(crate) fn offset() -> i64 {
-    OFFSET.load(Relaxed)
+    OFFSET
+        .load(Relaxed)
+        .wrapping_sub(BASE_NS.load(Relaxed) as i64)
 }
 
 /// A wall-clock time stamp, in nanoseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Stamp(pub u64);
 
-/// The time now, as a stamp of a trace whose offset is `offset`.
+/// The time now, as a stamp of a trace whose offset is `offset` (from [`offset`]): the
+/// scaled counter plus the offset, which has the scaled anchor taken off already.
 #[inline]
 pub(crate) fn stamp(offset: i64) -> Stamp {
-    Stamp((now().0 as i64).wrapping_add(offset) as u64)
+    let factor = FACTOR.load(Acquire);
+    let scaled = match tsc() {
+        Some(t) if factor != 0 => scale_q32(t, factor),
+        // The anchor's base back on: `now` takes it off.
+        _ => now_slow().0.wrapping_add(BASE_NS.load(Relaxed)),
+    };
+    Stamp(scaled.wrapping_add(offset as u64))
 }
 
 /// The time-stamp counter, where there is one to read without a call.
