@@ -139,29 +139,27 @@ fn provisional_capacity(max: usize) -> usize {
     (max / 10).clamp(16, 1024)
 }
 
-/// The bytes `init` allocates for a queue of `max` credits: the overflow and the queue of
-/// provisional copies, whole (resident once used; the overflow is as large as the bound
-/// so that a full lane never makes the caller allocate).
+/// The bytes `init` allocates for a queue of `max` credits: the overflow, the queue of
+/// provisional copies and the batcher's store of `max` slots, whole (resident once used;
+/// the overflow is as large as the bound so that a full lane never makes the caller
+/// allocate, and the store so that it never holds two buffers while it grows, see
+/// `held`).
 pub(crate) fn bytes_at_init(max: usize) -> usize {
     // A crossbeam `ArrayQueue` slot is the value and a stamp, padded to the value's
     // alignment (144 bytes).
     let stamped = std::mem::size_of::<(usize, SpanRecord)>();
-    (max + provisional_capacity(max)) * stamped
+    (max + provisional_capacity(max)) * stamped + max * super::batcher::HELD_SLOT_BYTES
 }
 
 /// The bytes the structures that hold queued spans keep when `threads` threads end spans
 /// and `max` spans are held, excluding what spans captured (behind a pointer) and the
 /// request bodies: what `init` allocates, every lane (allocated whole when its thread
-/// ends its first span), the segments lanes grew into (`max` slots at most, all lanes
-/// together), and the batcher's store, `max` slots at most (see `held`; a span
-/// it moved out of its ring, when a batch is retried while later ones were let go, takes
-/// a map entry instead, not counted here).
+/// ends its first span), and the segments lanes grew into (`max` slots at most, all
+/// lanes together). (A span the batcher's store moved out of its ring, when a batch is
+/// retried while later ones were let go, takes a map entry instead, not counted here.)
 pub(crate) fn bytes_at_bound(max: usize, batch_size: usize, threads: usize) -> usize {
     let record = std::mem::size_of::<SpanRecord>();
-    bytes_at_init(max)
-        + threads * lane_capacity(max, batch_size) * record
-        + max * record
-        + max * super::batcher::HELD_SLOT_BYTES
+    bytes_at_init(max) + threads * lane_capacity(max, batch_size) * record + max * record
 }
 
 impl Queue {
