@@ -147,13 +147,7 @@ pub struct Stamp(pub u64);
 /// scaled counter plus the offset, which has the scaled anchor taken off already.
 #[inline]
 pub(crate) fn stamp(offset: i64) -> Stamp {
-    let factor = FACTOR.load(Acquire);
-    let scaled = match tsc() {
-        Some(t) if factor != 0 => scale_q32(t, factor),
-        // The anchor's base back on: `now` takes it off.
-        _ => now_slow().0.wrapping_add(BASE_NS.load(Relaxed)),
-    };
-    Stamp(scaled.wrapping_add(offset as u64))
+    Stamp(scaled_now().wrapping_add(offset as u64))
 }
 
 /// The time-stamp counter, where there is one to read without a call.
@@ -174,10 +168,18 @@ pub struct Tick(pub u64);
 /// Reads the monotonic clock.
 #[inline]
 pub(crate) fn now() -> Tick {
+    Tick(scaled_now().wrapping_sub(BASE_NS.load(Relaxed)))
+}
+
+/// The counter now, scaled, with the scaled anchor still on: what [`now`] takes the
+/// anchor off and [`stamp`] adds a trace's offset to (which has it off already).
+#[inline(always)]
+fn scaled_now() -> u64 {
     let factor = FACTOR.load(Acquire);
     match tsc() {
-        Some(t) if factor != 0 => tick_of(t, factor),
-        _ => now_slow(),
+        Some(t) if factor != 0 => scale_q32(t, factor),
+        // The anchor's base back on: `now_slow` takes it off.
+        _ => now_slow().0.wrapping_add(BASE_NS.load(Relaxed)),
     }
 }
 

@@ -3,7 +3,7 @@
 //! its bound, its redaction and its mask are the writer's own.
 
 use super::json::{Error, LOOKAHEAD, MAX_DEPTH, R};
-use super::tape::op;
+use super::tape::{int_count, op, INT_TAG};
 use super::text::floor_boundary;
 use super::Writer;
 use serde::ser::Serializer as _;
@@ -94,14 +94,6 @@ impl<'t> Cursor<'t> {
         }
         s
     }
-}
-
-/// The bits of an integer's head that say which event it is (see `tape::int_head`).
-const INT_TAG: u8 = 0x1f;
-
-/// An integer's byte count, from its head.
-fn int_count(head: u8) -> usize {
-    usize::from(head >> 5) + 1
 }
 
 /// Writes the document on `tape` (an object of top-level members) with `w`.

@@ -100,6 +100,14 @@ pub(super) fn int_head(head: u8, n: usize) -> u8 {
     head | (((n - 1) as u8) << 5)
 }
 
+/// The bits of an integer's head that say which event it is (see [`int_head`]).
+pub(super) const INT_TAG: u8 = 0x1f;
+
+/// An integer's byte count, from its head (see [`int_head`]).
+pub(super) fn int_count(head: u8) -> usize {
+    usize::from(head >> 5) + 1
+}
+
 /// What a recording needs of the capture rules, copied when the span opens (so the hot
 /// path touches no shared configuration): the bound, and whether secrets are redacted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
