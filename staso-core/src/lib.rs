@@ -46,6 +46,8 @@ mod local;
 mod panic;
 mod registry;
 mod sampling;
+#[cfg(test)]
+mod test_alloc;
 
 #[doc(hidden)]
 #[path = "private/mod.rs"]

@@ -36,6 +36,9 @@ const REANCHOR_EVERY: Duration = Duration::from_secs(60);
 /// Bytes of one slot of the batcher's store of spans.
 pub(crate) const HELD_SLOT_BYTES: usize = std::mem::size_of::<Option<Holding>>();
 
+/// Bytes of a span the store holds outside its ring (see `held::map_bytes`).
+pub(crate) const HOLDING_BYTES: usize = std::mem::size_of::<Holding>();
+
 /// A span taken from the queue, until every destination that takes it has settled it.
 /// It holds its credit until then.
 struct Holding {
@@ -69,7 +72,8 @@ struct Batcher {
     destinations: Vec<Destination>,
     rt: tokio::runtime::Runtime,
     /// Provisional root copies waiting to ride along with the next batch. No flush waits
-    /// for them and they are outside the bound.
+    /// for them and they are outside `max_queue_size`; as many as their queue holds at
+    /// most (see `Queue::take_provisional`), allocated at `init`.
     provisional: Vec<SpanRecord>,
     /// Every span taken from the queue, by sequence number, until every destination has
     /// settled it: those in no batch yet (`first_unsent..next_seq`, the newest) and those
@@ -119,7 +123,7 @@ pub(crate) fn spawn(queue: Arc<Queue>, config: Arc<Config>) -> Result<Handle, St
         inject_panic: inject_panic.clone(),
         destinations,
         rt,
-        provisional: Vec::new(),
+        provisional: Vec::with_capacity(queue.provisional_capacity()),
         held: Held::within(queue.max()),
         first_unsent: 1,
         next_provisional: PROVISIONAL_IDS,

@@ -41,6 +41,24 @@ impl<T> Default for Held<T> {
     }
 }
 
+/// The most heap bytes `n` entries of `value_bytes` each take in `others` (the standard
+/// library's B-tree, B = 6): a leaf holds up to 11 keys and values beside its parent
+/// pointer and lengths, an internal node that and 12 child pointers; every node but the
+/// root holds at least 5 entries, so there are at most `n / 5 + 1` leaves and at most
+/// one internal node per 5 of them, plus the root. Entries in internal nodes only make
+/// leaves fewer. (The ring keeps its slots while its spans move here: this is on top of
+/// them.)
+pub(crate) const fn map_bytes(n: usize, value_bytes: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    let leaf = 16 + 11 * (8 + value_bytes);
+    let internal = leaf + 12 * 8;
+    let leaves = n.div_ceil(5) + 1;
+    let internals = leaves.div_ceil(5) + 1;
+    leaves * leaf + internals * internal
+}
+
 /// The most slots the ring keeps for `held` spans: what it keeps stays bounded by what is
 /// held.
 fn most_slots(held: usize) -> usize {
@@ -382,6 +400,61 @@ mod tests {
             assert!(held.capacity() <= most, "step {step}");
         }
         assert!(!held.others.is_empty(), "some spans left the ring");
+    }
+
+    /// What spans moved out of the ring take on the heap stays within `map_bytes`, the
+    /// figure the memory bound counts for them, measured with the batcher's entry size:
+    /// two batches in three retried while the third is delivered, then a long run of
+    /// batches delivered at once while those are still retried (the pattern that moves
+    /// spans out), then the retried ones let go in any order (the map thins out before
+    /// it shrinks).
+    #[test]
+    fn spans_moved_out_of_the_ring_take_no_more_than_map_bytes() {
+        use crate::export::batcher::HOLDING_BYTES;
+        use crate::test_alloc;
+        type Entry = [u64; HOLDING_BYTES / 8];
+        const _: () = assert!(HOLDING_BYTES % 8 == 0);
+        const BATCH: u64 = 100;
+        let max = 4_000;
+        let mut held: Held<Entry> = Held::within(max);
+        // The test's own lists, allocated before the count starts.
+        let mut retried = std::collections::VecDeque::with_capacity(200);
+        let mut ids: Vec<u64> = Vec::with_capacity(max);
+        let base = test_alloc::live();
+        test_alloc::reset_peak();
+        let mut most = 0;
+        let check = |held: &Held<Entry>, most: &mut usize| {
+            *most = (*most).max(held.others.len());
+            let grew = (test_alloc::peak() - base).max(0) as usize;
+            let bound = map_bytes(*most, HOLDING_BYTES);
+            assert!(
+                grew <= bound,
+                "{grew} bytes for {most} spans moved out; {bound} counted"
+            );
+        };
+        for batch in 0..200u64 {
+            let ids = batch * BATCH + 1..(batch + 1) * BATCH + 1;
+            for id in ids.clone() {
+                held.insert(id, [id; HOLDING_BYTES / 8]);
+            }
+            if batch < 45 && batch % 3 != 2 {
+                retried.push_back(ids);
+            } else {
+                for id in ids {
+                    assert!(held.remove(id).is_some());
+                }
+            }
+            check(&held, &mut most);
+        }
+        assert!(most > max / 2, "at most {most} moved out");
+        let mut rng = fastrand::Rng::with_seed(3);
+        ids.extend(retried.drain(..).flatten());
+        rng.shuffle(&mut ids);
+        for &id in &ids {
+            held.remove(id);
+            check(&held, &mut most);
+        }
+        assert_eq!(held.len(), 0);
     }
 
     /// One span held for ever (a batch retried) while thousands after it come and go:

@@ -140,26 +140,41 @@ fn provisional_capacity(max: usize) -> usize {
 }
 
 /// The bytes `init` allocates for a queue of `max` credits: the overflow, the queue of
-/// provisional copies and the batcher's store of `max` slots, whole (resident once used;
-/// the overflow is as large as the bound so that a full lane never makes the caller
-/// allocate, and the store so that it never holds two buffers while it grows, see
-/// `held`).
+/// provisional copies and the batcher's list of them, and the batcher's store of `max`
+/// slots, whole (resident once used; the overflow is as large as the bound so that a full
+/// lane never makes the caller allocate, and the store so that it never holds two buffers
+/// while it grows, see `held`).
 pub(crate) fn bytes_at_init(max: usize) -> usize {
     // A crossbeam `ArrayQueue` slot is the value and a stamp, padded to the value's
     // alignment (144 bytes).
     let stamped = std::mem::size_of::<(usize, SpanRecord)>();
-    (max + provisional_capacity(max)) * stamped + max * super::batcher::HELD_SLOT_BYTES
+    let record = std::mem::size_of::<SpanRecord>();
+    (max + provisional_capacity(max)) * stamped
+        + provisional_capacity(max) * record
+        + max * super::batcher::HELD_SLOT_BYTES
 }
 
 /// The bytes the structures that hold queued spans keep when `threads` threads end spans
 /// and `max` spans are held, excluding what spans captured (behind a pointer) and the
 /// request bodies: what `init` allocates, every lane (allocated whole when its thread
-/// ends its first span), and the segments lanes grew into (`max` slots at most, all
-/// lanes together). (A span the batcher's store moved out of its ring, when a batch is
-/// retried while later ones were let go, takes a map entry instead, not counted here.)
+/// ends its first span), the segments lanes grew into (`max` slots at most, all lanes
+/// together), and [`store_map_bytes`].
 pub(crate) fn bytes_at_bound(max: usize, batch_size: usize, threads: usize) -> usize {
     let record = std::mem::size_of::<SpanRecord>();
-    bytes_at_init(max) + threads * lane_capacity(max, batch_size) * record + max * record
+    bytes_at_init(max)
+        + threads * lane_capacity(max, batch_size) * record
+        + max * record
+        + store_map_bytes(max, batch_size)
+}
+
+/// The most bytes the batcher's store keeps outside its ring (`held`): when a batch is
+/// retried while later ones are delivered, its spans move into an ordered map as the
+/// ring moves on (up to `max` spans), beside the provisional copies of the batches in
+/// delivery (a batch's worth in each of a destination's requests). The ring keeps its
+/// slots meanwhile, so this is on top of them.
+pub(crate) fn store_map_bytes(max: usize, batch_size: usize) -> usize {
+    let entries = max + super::destination::MAX_IN_FLIGHT * batch_size;
+    super::held::map_bytes(entries, super::batcher::HOLDING_BYTES)
 }
 
 impl Queue {
@@ -421,11 +436,23 @@ impl Queue {
             && lanes.iter().all(|l| l.ring.is_empty())
     }
 
-    /// Moves the provisional copies waiting into `out`.
+    /// Moves the provisional copies waiting into `out`, the batcher's list of copies not
+    /// in a batch yet, until it holds as many as this queue does. Through an outage the
+    /// batcher forms no batch: the copies beyond that stay here, and once this queue is
+    /// full too, new ones are dropped (the final copy carries everything). Taking them
+    /// all made the list grow by a copy a root for as long as the outage lasted.
     pub(crate) fn take_provisional(&self, out: &mut Vec<SpanRecord>) {
-        while let Some(r) = self.provisional.pop() {
-            out.push(r);
+        while out.len() < self.provisional.capacity() {
+            match self.provisional.pop() {
+                Some(r) => out.push(r),
+                None => break,
+            }
         }
+    }
+
+    /// The most provisional copies waiting here, and in the batcher's list.
+    pub(crate) fn provisional_capacity(&self) -> usize {
+        self.provisional.capacity()
     }
 
     /// Hands every span waiting in a lane or the overflow to `take`, adopting new lanes
