@@ -27,9 +27,11 @@ use staso_types::{DeliveryReport, DestinationReport, FailureKind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 
+mod bound;
 pub(crate) mod captured;
 mod growth;
 mod wake;
+pub(crate) use bound::{bytes_at_bound, bytes_at_init, store_map_bytes};
 pub(crate) use wake::{IDLE, TICK};
 
 /// Counters the report is made of, besides what the lanes count.
@@ -127,7 +129,7 @@ pub(crate) struct Queue {
 /// and sends a few batches (a lane that fills spills into the shared overflow, which costs
 /// the caller a contended push): 1 250 slots (160 KiB) per thread that ends spans, by
 /// default.
-fn lane_capacity(max: usize, batch_size: usize) -> usize {
+pub(super) fn lane_capacity(max: usize, batch_size: usize) -> usize {
     (max / 8)
         .clamp(256, 2048)
         .max(2 * batch_size)
@@ -135,46 +137,8 @@ fn lane_capacity(max: usize, batch_size: usize) -> usize {
 }
 
 /// The slots of the queue of provisional root copies (outside the bound, best effort).
-fn provisional_capacity(max: usize) -> usize {
+pub(super) fn provisional_capacity(max: usize) -> usize {
     (max / 10).clamp(16, 1024)
-}
-
-/// The bytes `init` allocates for a queue of `max` credits: the overflow, the queue of
-/// provisional copies and the batcher's list of them, and the batcher's store of `max`
-/// slots, whole (resident once used; the overflow is as large as the bound so that a full
-/// lane never makes the caller allocate, and the store so that it never holds two buffers
-/// while it grows, see `held`).
-pub(crate) fn bytes_at_init(max: usize) -> usize {
-    // A crossbeam `ArrayQueue` slot is the value and a stamp, padded to the value's
-    // alignment (144 bytes).
-    let stamped = std::mem::size_of::<(usize, SpanRecord)>();
-    let record = std::mem::size_of::<SpanRecord>();
-    (max + provisional_capacity(max)) * stamped
-        + provisional_capacity(max) * record
-        + max * super::batcher::HELD_SLOT_BYTES
-}
-
-/// The bytes the structures that hold queued spans keep when `threads` threads end spans
-/// and `max` spans are held, excluding what spans captured (behind a pointer) and the
-/// request bodies: what `init` allocates, every lane (allocated whole when its thread
-/// ends its first span), the segments lanes grew into (`max` slots at most, all lanes
-/// together), and [`store_map_bytes`].
-pub(crate) fn bytes_at_bound(max: usize, batch_size: usize, threads: usize) -> usize {
-    let record = std::mem::size_of::<SpanRecord>();
-    bytes_at_init(max)
-        + threads * lane_capacity(max, batch_size) * record
-        + max * record
-        + store_map_bytes(max, batch_size)
-}
-
-/// The most bytes the batcher's store keeps outside its ring (`held`): when a batch is
-/// retried while later ones are delivered, its spans move into an ordered map as the
-/// ring moves on (up to `max` spans), beside the provisional copies of the batches in
-/// delivery (a batch's worth in each of a destination's requests). The ring keeps its
-/// slots meanwhile, so this is on top of them.
-pub(crate) fn store_map_bytes(max: usize, batch_size: usize) -> usize {
-    let entries = max + super::destination::MAX_IN_FLIGHT * batch_size;
-    super::held::map_bytes(entries, super::batcher::HOLDING_BYTES)
 }
 
 impl Queue {
