@@ -2,6 +2,7 @@
 //! accumulation of a raw event stream.
 
 use super::filter;
+use super::keep::Keep;
 use super::view::{
     count, count_at, nonempty_array, nonempty_at, present, str_at, tool_list, ProposedCall,
     ReplyView, RequestParts, RequestView,
@@ -177,6 +178,9 @@ struct Block {
 /// keep their id, name and input, and blocks cut short by an early end are kept.
 #[derive(Debug, Default)]
 pub(crate) struct AnthropicAcc {
+    pub(super) keep: Keep,
+    /// Bytes of the blocks' text not kept.
+    dropped: usize,
     id: Option<String>,
     model: Option<String>,
     start_usage: Option<Value>,
@@ -219,13 +223,15 @@ impl AnthropicAcc {
             }
             "content_block_delta" => {
                 if let (Some(b), Some(d)) = (self.blocks.get_mut(&index), e.get("delta")) {
+                    let keep = self.keep;
                     let append = |m: &mut Map<String, Value>, key: &str, piece: &str| {
                         let slot = m.entry(key).or_insert_with(|| Value::String(String::new()));
-                        if let Value::String(s) = slot {
-                            s.push_str(piece);
+                        match slot {
+                            Value::String(s) => keep.push(s, piece),
+                            _ => 0,
                         }
                     };
-                    match str_at(d, "type").unwrap_or_default() {
+                    self.dropped += match str_at(d, "type").unwrap_or_default() {
                         "text_delta" => {
                             append(&mut b.block, "text", str_at(d, "text").unwrap_or(""))
                         }
@@ -240,10 +246,11 @@ impl AnthropicAcc {
                             str_at(d, "signature").unwrap_or(""),
                         ),
                         "input_json_delta" => {
-                            b.json.push_str(str_at(d, "partial_json").unwrap_or(""))
+                            b.json.push_str(str_at(d, "partial_json").unwrap_or(""));
+                            0
                         }
-                        _ => {}
-                    }
+                        _ => 0,
+                    };
                 }
                 true
             }
@@ -280,6 +287,9 @@ impl AnthropicAcc {
             })
             .collect();
         let mut view = content_view(&blocks, p);
+        if p.output {
+            view.dropped = self.dropped;
+        }
         view.name = name.to_string();
         view.model = self.model.clone();
         if let Some(s) = &self.stop {

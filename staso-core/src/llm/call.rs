@@ -6,10 +6,12 @@
 use super::anthropic::{self, AnthropicAcc};
 use super::continuation;
 use super::hook::{self, Outcome};
+use super::keep::Keep;
 use super::openai_chat::{self, ChatAcc};
 use super::openai_responses::{self, ResponsesAcc};
 use super::sse::SseDecoder;
 use super::view::{ReplyView, RequestView};
+use crate::local::record::Field;
 use crate::local::{clock, context, lifecycle, span::Span};
 use serde_json::Value;
 use staso_types::{Api, CapturePolicy, Kind, SpanId, TraceId};
@@ -25,11 +27,24 @@ pub(crate) enum Acc {
 }
 
 impl Acc {
-    fn new(api: Api) -> Acc {
+    /// An accumulator that keeps `keep` of each streamed text (see `keep`).
+    fn new(api: Api, keep: Keep) -> Acc {
         match api {
-            Api::OpenAiResponses => Acc::Responses(ResponsesAcc::default()),
-            Api::AnthropicMessages => Acc::Anthropic(AnthropicAcc::default()),
-            _ => Acc::Chat(ChatAcc::default()),
+            Api::OpenAiResponses => {
+                let mut a = ResponsesAcc::default();
+                a.keep = keep;
+                Acc::Responses(a)
+            }
+            Api::AnthropicMessages => {
+                let mut a = AnthropicAcc::default();
+                a.keep = keep;
+                Acc::Anthropic(a)
+            }
+            _ => {
+                let mut a = ChatAcc::default();
+                a.keep = keep;
+                Acc::Chat(a)
+            }
         }
     }
 
@@ -101,6 +116,8 @@ pub(crate) struct Call {
     scope: usize,
     /// Streamed reply so far (a streaming request, or events fed to the call).
     acc: Option<Acc>,
+    /// How much of each streamed text `acc` keeps: what the span can show.
+    keep: Keep,
     sse: Option<SseDecoder>,
     /// A fixed name given by the caller: replies do not rename the span.
     named: bool,
@@ -142,6 +159,7 @@ impl Call {
         name: Option<Cow<'static, str>>,
     ) -> Option<Box<Call>> {
         let parent = continuation::take(view.results.iter().map(String::as_str), scope);
+        let keep = Keep::current();
         let named = name.is_some();
         let name = name.unwrap_or(Cow::Borrowed(if view.stream {
             api.stream_span_name()
@@ -171,7 +189,8 @@ impl Call {
             api,
             policy,
             scope,
-            acc: view.stream.then(|| Acc::new(api)),
+            acc: view.stream.then(|| Acc::new(api, keep)),
+            keep,
             sse: None,
             named,
             ttft: false,
@@ -212,7 +231,8 @@ impl Call {
         }
         let api = self.api;
         self.seen = true;
-        if self.acc.get_or_insert_with(|| Acc::new(api)).event(v) {
+        let keep = self.keep;
+        if self.acc.get_or_insert_with(|| Acc::new(api, keep)).event(v) {
             self.first_token();
         }
     }
@@ -304,6 +324,11 @@ impl Call {
         }
         if let Some(out) = &view.output {
             self.span.set_output(out);
+            if view.dropped > 0 {
+                if let Some((r, _)) = &mut self.span.inner {
+                    r.extras().add_cut(Field::Output, view.dropped);
+                }
+            }
         }
         if rename && !self.named && !view.name.is_empty() {
             self.span.set_name(view.name.clone());
@@ -355,7 +380,7 @@ impl Call {
     /// Python SDK names streams, unless a name was given.
     pub(crate) fn streaming(&mut self) {
         if self.acc.is_none() {
-            self.acc = Some(Acc::new(self.api));
+            self.acc = Some(Acc::new(self.api, self.keep));
             if !self.named {
                 self.span.set_name(self.api.stream_span_name());
             }
@@ -393,6 +418,59 @@ impl Drop for Call {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Keeping only what a span can show of a long streamed text (see `keep`) changes
+    /// nothing the span sends: the same output and the same cut size as keeping all of it,
+    /// for each API's streamed text (a chat delta, a Responses text delta, an Anthropic text
+    /// block), ASCII and multi-byte.
+    #[test]
+    fn a_stream_kept_to_its_bound_sends_what_keeping_it_all_sends() {
+        for piece in ["0123456789abcdef".repeat(64), "é€x\"\n".repeat(100)] {
+            let chat = (0..40)
+                .map(|_| json!({"choices": [{"index": 0, "delta": {"content": piece}}]}))
+                .collect::<Vec<_>>();
+            let responses = (0..40)
+                .map(|_| json!({"type": "response.output_text.delta", "delta": piece}))
+                .collect::<Vec<_>>();
+            let mut anthropic = vec![json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "text", "text": ""}})];
+            anthropic.extend((0..40).map(|_| {
+                json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "text_delta", "text": piece}})
+            }));
+            for (api, events) in [
+                (Api::OpenAiChat, chat),
+                (Api::OpenAiResponses, responses),
+                (Api::AnthropicMessages, anthropic),
+            ] {
+                let sent = |keep: Option<Keep>| {
+                    let options = staso_types::Options::new().max_field_bytes(1_500);
+                    let (_, spans) = crate::testing::capture_with(options, || {
+                        let req = json!({"model": "m", "stream": true,
+                            "messages": [{"role": "user", "content": "hi"}]});
+                        let mut call = Call::from_json(api, &req).expect("recorded");
+                        call.streaming();
+                        if let Some(k) = keep {
+                            call.keep = k;
+                            call.acc = Some(Acc::new(api, k));
+                        }
+                        for e in &events {
+                            call.event(e);
+                        }
+                        let _ = call.finish_stream();
+                    });
+                    let span = &spans[0];
+                    (
+                        span.json()["output"].clone(),
+                        span.attribute("staso.truncated.output"),
+                    )
+                };
+                let (kept, all) = (sent(None), sent(Some(Keep::default())));
+                assert_eq!(kept, all, "{api:?}");
+                assert!(kept.1.is_some(), "{api:?}: the output was cut");
+            }
+        }
+    }
 
     fn name(api: Api, reply: Value) -> String {
         read_reply(api, &reply, &CapturePolicy::ALL_ON).name

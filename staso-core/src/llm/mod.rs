@@ -20,6 +20,7 @@ pub(crate) mod call;
 mod continuation;
 mod filter;
 pub(crate) mod hook;
+mod keep;
 mod openai_chat;
 mod openai_responses;
 mod sse;

@@ -2,6 +2,7 @@
 //! reply, and the accumulation of a streamed reply's chunks.
 
 use super::filter;
+use super::keep::Keep;
 use super::view::{
     count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall, ReplyView,
     RequestParts, RequestView,
@@ -180,6 +181,9 @@ struct CallBuf {
 /// A streamed chat reply, chunk by chunk.
 #[derive(Debug, Default)]
 pub(crate) struct ChatAcc {
+    pub(super) keep: Keep,
+    /// Bytes of `content` not kept.
+    dropped: usize,
     content: String,
     calls: BTreeMap<u64, CallBuf>,
     finish: Option<String>,
@@ -210,7 +214,7 @@ impl ChatAcc {
         {
             if let Some(delta) = choice.get("delta") {
                 if let Some(text) = nonempty_at(delta, "content") {
-                    self.content.push_str(text);
+                    self.dropped += self.keep.push(&mut self.content, text);
                     token = true;
                 }
                 for tc in delta
@@ -257,6 +261,7 @@ impl ChatAcc {
         let mut out = Map::new();
         if p.output {
             out.insert("content".into(), self.content.clone().into());
+            view.dropped = self.dropped;
         }
         if !self.calls.is_empty() {
             let calls: Vec<Value> = self

@@ -2,6 +2,7 @@
 //! the reply (its `output` items), and the accumulation of a streamed reply's events.
 
 use super::filter;
+use super::keep::Keep;
 use super::view::{
     count, count_at, nonempty_array, nonempty_at, present, str_at, tool_list, ProposedCall,
     ReplyView, RequestParts, RequestView,
@@ -167,6 +168,9 @@ pub(crate) fn reply(resp: &Value, p: &CapturePolicy) -> ReplyView {
 /// A streamed Responses reply, event by event.
 #[derive(Debug, Default)]
 pub(crate) struct ResponsesAcc {
+    pub(super) keep: Keep,
+    /// Bytes of `text` not kept.
+    dropped: usize,
     /// The Response a terminal event carried: captured like a non-streaming reply.
     last: Option<Value>,
     text: String,
@@ -182,7 +186,8 @@ impl ResponsesAcc {
         let ty = str_at(e, "type").unwrap_or_default();
         match ty {
             "response.output_text.delta" => {
-                self.text.push_str(str_at(e, "delta").unwrap_or_default());
+                let delta = str_at(e, "delta").unwrap_or_default();
+                self.dropped += self.keep.push(&mut self.text, delta);
                 true
             }
             "response.function_call_arguments.delta" => {
@@ -236,6 +241,9 @@ impl ResponsesAcc {
                     items.extend(self.calls.values().cloned());
                 }
                 let mut v = reply(&synthetic, p);
+                if p.output {
+                    v.dropped = self.dropped;
+                }
                 v.model = self.model.clone();
                 if let Some(id) = &self.id {
                     v.attrs.push(("response_id", id.clone().into()));

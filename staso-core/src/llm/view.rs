@@ -100,6 +100,9 @@ pub(crate) struct ReplyView {
     /// Input, output and total tokens, when the reply carried usage.
     pub usage: Option<(u64, u64, u64)>,
     pub calls: Vec<ProposedCall>,
+    /// Bytes of streamed text in `output` that were not kept (see `keep`): added to the
+    /// output's cut size.
+    pub dropped: usize,
 }
 
 /// The `model` argument as a string (whatever JSON it is).

@@ -415,6 +415,15 @@ impl Extras {
         self.truncated[field as usize] = size(truncated);
     }
 
+    /// `field` was cut, and what it was made from was `n` bytes larger than what was
+    /// written (a streamed reply's text the SDK did not keep): its cut size grows by `n`.
+    pub(crate) fn add_cut(&mut self, field: Field, n: usize) {
+        let cut = &mut self.truncated[field as usize];
+        if *cut > 0 {
+            *cut = size(Some((*cut as usize).saturating_add(n)));
+        }
+    }
+
     /// Stores the input (a JSON document).
     pub(crate) fn set_input(&mut self, doc: &str, truncated: Option<usize>) {
         self.taped &= !TAPED_INPUT;

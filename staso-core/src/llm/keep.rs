@@ -1,0 +1,78 @@
+//! How much of a streamed reply's text the SDK keeps while the stream runs.
+//!
+//! The span shows at most `max_field_bytes` of a field, cut where the capture cuts it. An
+//! accumulator that kept every delta held the whole reply until the stream ended (a
+//! 10 MB reply, 10 MB), where a span still open is meant to hold at most what it can
+//! show. Text beyond [`Keep`] is not kept: a little more than `max_field_bytes`, so the
+//! capture still sees the text was longer and cuts it exactly as it cut the whole. (A
+//! document is cut by the bytes it writes, and a string's escaped form is never shorter
+//! than the string, so its first `max_field_bytes` bytes and "there was more" are all the
+//! cut reads.) Tool-call arguments are kept whole: the guard checks the calls a reply
+//! proposes, and a cut argument would not parse.
+
+/// The bytes of streamed text an accumulator keeps, per text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Keep(usize);
+
+impl Default for Keep {
+    /// Everything (the accumulators' own tests).
+    fn default() -> Keep {
+        Keep(usize::MAX)
+    }
+}
+
+impl Keep {
+    /// For a capture that shows `max_field_bytes` of a field: that, and 4 bytes more (a
+    /// cut on a character boundary still leaves more than `max_field_bytes`).
+    pub(crate) fn for_field(max_field_bytes: usize) -> Keep {
+        Keep(max_field_bytes.saturating_add(4))
+    }
+
+    /// What a call starting now on this thread keeps: its sink's `max_field_bytes`, or
+    /// the client's (everything when neither records).
+    pub(crate) fn current() -> Keep {
+        crate::local::context::with_current(|ctx| match &ctx.sink {
+            Some(sink) => Some(sink.config().max_field_bytes),
+            None => crate::client::with_config(|c| c.max_field_bytes),
+        })
+        .map_or_else(Keep::default, Keep::for_field)
+    }
+
+    /// Appends `piece` to `s`, as much of it as stays within the bound (cut on a
+    /// character boundary); returns the bytes left out. The span's cut size
+    /// (`staso.truncated.output`) adds them back, so it still says how large the reply was.
+    #[must_use]
+    pub(crate) fn push(self, s: &mut String, piece: &str) -> usize {
+        let room = self.0.saturating_sub(s.len());
+        if piece.len() <= room {
+            s.push_str(piece);
+            return 0;
+        }
+        let mut at = room;
+        while !piece.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.push_str(&piece[..at]);
+        piece.len() - at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_at_most_the_bound_and_cuts_on_a_character_boundary() {
+        let keep = Keep::for_field(6);
+        let mut s = String::new();
+        assert_eq!(keep.push(&mut s, "abcd"), 0);
+        // 10 bytes kept at most; "é" is 2 bytes: 4 + 3 × 2, one left out.
+        assert_eq!(keep.push(&mut s, "éééé"), 2);
+        assert_eq!(s, "abcdééé");
+        assert_eq!(keep.push(&mut s, "more"), 4);
+        assert_eq!(s, "abcdééé");
+        let mut all = String::new();
+        assert_eq!(Keep::default().push(&mut all, "abcdéééé"), 0);
+        assert_eq!(all, "abcdéééé");
+    }
+}
