@@ -1,52 +1,17 @@
 //! A streamed reply longer than the span can show: the SDK keeps what the span shows
-//! while the stream runs, not the whole reply, and the span still says how long the
-//! reply was long (`staso.truncated.output`). (That the output and its cut size are the
+//! while the stream runs, not the whole reply, and the span still says the reply was
+//! long (`staso.truncated.output`). (That the output and its cut size are the
 //! ones keeping the whole reply gave is checked in `staso-core`'s `llm::call` tests.)
+//! The process's live heap is counted, this file's one test alone in its process.
 
 use serde_json::{json, Value};
 use staso::llm::{Api, LlmSpan};
 use staso::testing::capture_with;
 use staso::Options;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-/// The system allocator, counting this thread's live bytes and their peak.
-struct Counting;
+use staso_benches as b;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn add(n: isize) {
-    let _ = LIVE.try_with(|l| {
-        l.set(l.get() + n);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(l.get())));
-    });
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only counted.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        add(l.size() as isize);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        add(new as isize);
-        add(-(l.size() as isize));
-        // SAFETY: as above.
-        unsafe { System.realloc(p, l, new) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        add(-(l.size() as isize));
-        // SAFETY: as above.
-        unsafe { System.dealloc(p, l) }
-    }
-}
+static ALLOC: b::CountingAlloc = b::CountingAlloc;
 
 const MAX_FIELD: usize = 2_000;
 /// 1 KiB a chunk (below `MAX_FIELD`: a chunk's own values are bounded by it too), 10 240
@@ -68,18 +33,18 @@ fn stream_request() -> Value {
 #[test]
 fn a_long_stream_holds_what_its_span_shows_not_the_whole_reply() {
     let options = || Options::new().max_field_bytes(MAX_FIELD);
-    let mut peak = 0;
+    let mut peak = 0u64;
     let (_, spans) = capture_with(options(), || {
         let piece = piece();
-        let start = LIVE.with(Cell::get);
-        PEAK.with(|p| p.set(start));
+        let start = b::live_bytes();
+        b::reset_peak_live_bytes();
         // Each chunk is made when the stream yields it and dropped after: what stays is
         // what the SDK keeps.
         let chunks = (0..CHUNKS).map(|_| Ok::<_, std::io::Error>(chunk(&piece)));
         for c in LlmSpan::start_json(Api::OpenAiChat, &stream_request()).iter(chunks) {
             c.expect("ok");
         }
-        peak = PEAK.with(Cell::get) - start;
+        peak = b::peak_live_bytes().saturating_sub(start);
     });
     let reply = piece().len() * CHUNKS;
     assert!(
