@@ -178,7 +178,6 @@ struct Block {
 /// keep their id, name and input, and blocks cut short by an early end are kept.
 #[derive(Debug, Default)]
 pub(crate) struct AnthropicAcc {
-    pub(super) keep: Keep,
     /// Bytes of the blocks' text not kept.
     dropped: usize,
     id: Option<String>,
@@ -191,7 +190,7 @@ pub(crate) struct AnthropicAcc {
 
 impl AnthropicAcc {
     /// Takes one event; true for a `content_block_delta` (time to first token).
-    pub(crate) fn event(&mut self, e: &Value) -> bool {
+    pub(crate) fn event(&mut self, e: &Value, keep: Keep) -> bool {
         let index = e.get("index").and_then(Value::as_u64).unwrap_or(0);
         match str_at(e, "type").unwrap_or_default() {
             "message_start" => {
@@ -223,7 +222,6 @@ impl AnthropicAcc {
             }
             "content_block_delta" => {
                 if let (Some(b), Some(d)) = (self.blocks.get_mut(&index), e.get("delta")) {
-                    let keep = self.keep;
                     let append = |m: &mut Map<String, Value>, key: &str, piece: &str| {
                         let slot = m.entry(key).or_insert_with(|| Value::String(String::new()));
                         match slot {

@@ -11,6 +11,7 @@ use super::openai_chat::{self, ChatAcc};
 use super::openai_responses::{self, ResponsesAcc};
 use super::sse::SseDecoder;
 use super::view::{ReplyView, RequestView};
+use crate::config::Config;
 use crate::local::record::Field;
 use crate::local::{clock, context, lifecycle, span::Span};
 use serde_json::Value;
@@ -27,33 +28,21 @@ pub(crate) enum Acc {
 }
 
 impl Acc {
-    /// An accumulator that keeps `keep` of each streamed text (see `keep`).
-    fn new(api: Api, keep: Keep) -> Acc {
+    fn new(api: Api) -> Acc {
         match api {
-            Api::OpenAiResponses => {
-                let mut a = ResponsesAcc::default();
-                a.keep = keep;
-                Acc::Responses(a)
-            }
-            Api::AnthropicMessages => {
-                let mut a = AnthropicAcc::default();
-                a.keep = keep;
-                Acc::Anthropic(a)
-            }
-            _ => {
-                let mut a = ChatAcc::default();
-                a.keep = keep;
-                Acc::Chat(a)
-            }
+            Api::OpenAiResponses => Acc::Responses(ResponsesAcc::default()),
+            Api::AnthropicMessages => Acc::Anthropic(AnthropicAcc::default()),
+            _ => Acc::Chat(ChatAcc::default()),
         }
     }
 
-    /// Takes one chunk or event; true when it is the first token's kind.
-    fn event(&mut self, v: &Value) -> bool {
+    /// Takes one chunk or event, keeping `keep` of each streamed text (see `keep`); true
+    /// when it is the first token's kind.
+    fn event(&mut self, v: &Value, keep: Keep) -> bool {
         match self {
-            Acc::Chat(a) => a.chunk(v),
-            Acc::Responses(a) => a.event(v),
-            Acc::Anthropic(a) => a.event(v),
+            Acc::Chat(a) => a.chunk(v, keep),
+            Acc::Responses(a) => a.event(v, keep),
+            Acc::Anthropic(a) => a.event(v, keep),
         }
     }
 
@@ -88,6 +77,13 @@ pub(crate) fn read_reply(api: Api, resp: &Value, p: &CapturePolicy) -> ReplyView
 /// scope of the continuation map (the test capture it runs in, or 0 for the client).
 /// `None` when nothing records it (no client, tracing off, below a discarded span).
 pub(crate) fn recording_context() -> Option<(CapturePolicy, usize)> {
+    with_recording_config(|c, scope| (c.capture, scope))
+}
+
+/// `f` on the configuration a call starting now would be recorded under (its test
+/// capture's, or the client's) and the continuation scope; `None` when nothing records
+/// it.
+fn with_recording_config<R>(f: impl FnOnce(&Config, usize) -> R) -> Option<R> {
     if !crate::__private::enabled() {
         return None;
     }
@@ -96,11 +92,8 @@ pub(crate) fn recording_context() -> Option<(CapturePolicy, usize)> {
             return None;
         }
         match &ctx.sink {
-            Some(sink) => Some((
-                sink.config().capture,
-                Arc::as_ptr(sink) as *const () as usize,
-            )),
-            None => crate::client::with_config(|c| c.capture).map(|p| (p, 0)),
+            Some(sink) => Some(f(sink.config(), Arc::as_ptr(sink) as *const () as usize)),
+            None => crate::client::with_config(|c| f(c, 0)),
         }
     })
 }
@@ -159,7 +152,8 @@ impl Call {
         name: Option<Cow<'static, str>>,
     ) -> Option<Box<Call>> {
         let parent = continuation::take(view.results.iter().map(String::as_str), scope);
-        let keep = Keep::current();
+        let keep =
+            with_recording_config(|c, _| Keep::for_field(c.max_field_bytes)).unwrap_or_default();
         let named = name.is_some();
         let name = name.unwrap_or(Cow::Borrowed(if view.stream {
             api.stream_span_name()
@@ -189,7 +183,7 @@ impl Call {
             api,
             policy,
             scope,
-            acc: view.stream.then(|| Acc::new(api, keep)),
+            acc: view.stream.then(|| Acc::new(api)),
             keep,
             sse: None,
             named,
@@ -231,8 +225,11 @@ impl Call {
         }
         let api = self.api;
         self.seen = true;
-        let keep = self.keep;
-        if self.acc.get_or_insert_with(|| Acc::new(api, keep)).event(v) {
+        if self
+            .acc
+            .get_or_insert_with(|| Acc::new(api))
+            .event(v, self.keep)
+        {
             self.first_token();
         }
     }
@@ -380,7 +377,7 @@ impl Call {
     /// Python SDK names streams, unless a name was given.
     pub(crate) fn streaming(&mut self) {
         if self.acc.is_none() {
-            self.acc = Some(Acc::new(self.api, self.keep));
+            self.acc = Some(Acc::new(self.api));
             if !self.named {
                 self.span.set_name(self.api.stream_span_name());
             }
@@ -452,7 +449,6 @@ mod tests {
                         call.streaming();
                         if let Some(k) = keep {
                             call.keep = k;
-                            call.acc = Some(Acc::new(api, k));
                         }
                         for e in &events {
                             call.event(e);

@@ -15,7 +15,7 @@
 pub(crate) struct Keep(usize);
 
 impl Default for Keep {
-    /// Everything (the accumulators' own tests).
+    /// Everything (a call nothing records, and tests).
     fn default() -> Keep {
         Keep(usize::MAX)
     }
@@ -26,16 +26,6 @@ impl Keep {
     /// cut on a character boundary still leaves more than `max_field_bytes`).
     pub(crate) fn for_field(max_field_bytes: usize) -> Keep {
         Keep(max_field_bytes.saturating_add(4))
-    }
-
-    /// What a call starting now on this thread keeps: its sink's `max_field_bytes`, or
-    /// the client's (everything when neither records).
-    pub(crate) fn current() -> Keep {
-        crate::local::context::with_current(|ctx| match &ctx.sink {
-            Some(sink) => Some(sink.config().max_field_bytes),
-            None => crate::client::with_config(|c| c.max_field_bytes),
-        })
-        .map_or_else(Keep::default, Keep::for_field)
     }
 
     /// Appends `piece` to `s`, as much of it as stays within the bound (cut on a

@@ -181,7 +181,6 @@ struct CallBuf {
 /// A streamed chat reply, chunk by chunk.
 #[derive(Debug, Default)]
 pub(crate) struct ChatAcc {
-    pub(super) keep: Keep,
     /// Bytes of `content` not kept.
     dropped: usize,
     content: String,
@@ -196,7 +195,7 @@ pub(crate) struct ChatAcc {
 impl ChatAcc {
     /// Takes one chunk; true when it carries the first content (time to first token:
     /// role-only chunks and tool-call fragments do not count).
-    pub(crate) fn chunk(&mut self, c: &Value) -> bool {
+    pub(crate) fn chunk(&mut self, c: &Value, keep: Keep) -> bool {
         if self.id.is_none() {
             self.id = nonempty_at(c, "id").map(str::to_string);
         }
@@ -214,7 +213,7 @@ impl ChatAcc {
         {
             if let Some(delta) = choice.get("delta") {
                 if let Some(text) = nonempty_at(delta, "content") {
-                    self.dropped += self.keep.push(&mut self.content, text);
+                    self.dropped += keep.push(&mut self.content, text);
                     token = true;
                 }
                 for tc in delta
@@ -318,7 +317,10 @@ mod tests {
             json!({"choices": [{"delta": {"tool_calls": [{"index": 1, "function": {"arguments": "}"}}]}}]}),
             json!({"choices": [{"delta": {}, "finish_reason": "tool_calls"}]}),
         ];
-        assert!(chunks.iter().all(|c| !acc.chunk(c)), "no content: no TTFT");
+        assert!(
+            chunks.iter().all(|c| !acc.chunk(c, Keep::default())),
+            "no content: no TTFT"
+        );
         let v = acc.reply(&CapturePolicy::ALL_ON, "s");
         let out = v.output.expect("output");
         assert_eq!(out["tool_calls"][0]["id"], "a");

@@ -168,7 +168,6 @@ pub(crate) fn reply(resp: &Value, p: &CapturePolicy) -> ReplyView {
 /// A streamed Responses reply, event by event.
 #[derive(Debug, Default)]
 pub(crate) struct ResponsesAcc {
-    pub(super) keep: Keep,
     /// Bytes of `text` not kept.
     dropped: usize,
     /// The Response a terminal event carried: captured like a non-streaming reply.
@@ -182,12 +181,12 @@ pub(crate) struct ResponsesAcc {
 
 impl ResponsesAcc {
     /// Takes one event; true when it carries the first token (text or arguments delta).
-    pub(crate) fn event(&mut self, e: &Value) -> bool {
+    pub(crate) fn event(&mut self, e: &Value, keep: Keep) -> bool {
         let ty = str_at(e, "type").unwrap_or_default();
         match ty {
             "response.output_text.delta" => {
                 let delta = str_at(e, "delta").unwrap_or_default();
-                self.dropped += self.keep.push(&mut self.text, delta);
+                self.dropped += keep.push(&mut self.text, delta);
                 true
             }
             "response.function_call_arguments.delta" => {
