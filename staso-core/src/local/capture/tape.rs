@@ -28,7 +28,12 @@ use serde::ser::Serialize;
 use std::cell::Cell;
 use std::fmt;
 
+mod copy;
+mod format;
 mod serialize;
+
+use copy::copy_short;
+pub(super) use format::{int_count, int_head, int_len, op, INT_TAG};
 
 /// A tape may take this many times `max_field_bytes` (plus the look-ahead of a string):
 /// a tape is larger than its JSON for small numbers and short field names (a name from
@@ -38,75 +43,6 @@ pub(crate) const TAPE_FACTOR: usize = 4;
 
 /// The key of a function's output (`{"result": ..}`).
 const RESULT: &str = "result";
-
-/// Event tags. A value is one event, or an opening event, its parts, and [`END`].
-pub(super) mod op {
-    pub const NULL: u8 = 1;
-    pub const TRUE: u8 = 2;
-    pub const FALSE: u8 = 3;
-    pub const U64: u8 = 4;
-    pub const I64: u8 = 5;
-    pub const U128: u8 = 6;
-    pub const I128: u8 = 7;
-    pub const F32: u8 = 8;
-    pub const F64: u8 = 9;
-    /// A whole string.
-    pub const STR: u8 = 10;
-    /// The beginning of a string, cut at the tape's bound, then its whole length.
-    pub const STR_CUT: u8 = 11;
-    pub const BYTES: u8 = 12;
-    pub const SOME: u8 = 13;
-    pub const UNIT_VARIANT: u8 = 14;
-    pub const NEWTYPE: u8 = 15;
-    pub const NEWTYPE_VARIANT: u8 = 16;
-    pub const SEQ: u8 = 17;
-    pub const TUPLE_VARIANT: u8 = 18;
-    pub const MAP: u8 = 19;
-    pub const STRUCT: u8 = 20;
-    pub const STRUCT_VARIANT: u8 = 21;
-    pub const END: u8 = 22;
-    /// A map key, as the text the writer makes of it.
-    pub const KEY: u8 = 23;
-    /// A map value follows.
-    pub const VALUE: u8 = 24;
-    /// The value of a secret key or name: not recorded (the writer redacts it).
-    pub const SKIPPED: u8 = 25;
-    /// A struct field's name (a value or [`SKIPPED`] follows).
-    pub const FIELD: u8 = 26;
-    /// `Debug`/`Display` text: the text, whether it was cut, its whole length.
-    pub const FMT: u8 = 27;
-    /// A value nested too deep: its type name.
-    pub const DEEP: u8 = 28;
-    /// The tape's bound was reached: the document ends here, cut.
-    pub const STOP: u8 = 29;
-    /// A top-level member (an argument, `agent_name`, `result`): its name, then a value
-    /// or [`SKIPPED`].
-    pub const ARG: u8 = 30;
-
-    // An integer's head keeps its top three bits for the byte count (`int_head`).
-    const _: () = assert!(ARG < 32);
-}
-
-/// Bytes of `v` that are not leading zeros: 1 to 8 (a zero takes one).
-#[inline(always)]
-pub(super) fn int_len(v: u64) -> usize {
-    (71 - (v | 1).leading_zeros() as usize) / 8
-}
-
-/// An integer's first byte: `head` (an event tag, below 32, or 0 before a length) and,
-/// in the top three bits, its byte count less one (see [`int_len`]).
-#[inline(always)]
-pub(super) fn int_head(head: u8, n: usize) -> u8 {
-    head | (((n - 1) as u8) << 5)
-}
-
-/// The bits of an integer's head that say which event it is (see [`int_head`]).
-pub(super) const INT_TAG: u8 = 0x1f;
-
-/// An integer's byte count, from its head (see [`int_head`]).
-pub(super) fn int_count(head: u8) -> usize {
-    usize::from(head >> 5) + 1
-}
 
 /// What a recording needs of the capture rules, copied when the span opens (so the hot
 /// path touches no shared configuration): the bound, and whether secrets are redacted.
@@ -686,83 +622,4 @@ fn give_back(mut tape: Vec<u8>) {
         tape.shrink_to(KEEP_TAPE);
     }
     let _ = SPARE_TAPE.try_with(|c| c.set(tape));
-}
-
-/// Copies `n` bytes from `src` to `dst`. Most captured strings are short (a query, a
-/// name, an id): up to 16 bytes they are copied inline, by two overlapping loads and
-/// stores of one width, instead of through a call to `memcpy` (~20 instructions more for a
-/// 13-byte argument).
-///
-/// # Safety
-/// As [`std::ptr::copy_nonoverlapping`]: `src` valid for reads and `dst` for writes of `n`
-/// bytes, the two ranges not overlapping.
-#[inline(always)]
-unsafe fn copy_short(src: *const u8, dst: *mut u8, n: usize) {
-    // SAFETY (every branch): the caller's contract; `copy_ends` is called with
-    // `size_of::<T>() <= n`.
-    unsafe {
-        if n > 16 {
-            std::ptr::copy_nonoverlapping(src, dst, n);
-        } else if n >= 8 {
-            copy_ends::<u64>(src, dst, n);
-        } else if n >= 4 {
-            copy_ends::<u32>(src, dst, n);
-        } else {
-            for i in 0..n {
-                dst.add(i).write(src.add(i).read());
-            }
-        }
-    }
-}
-
-/// Copies `n` bytes as two loads and two stores of `T`'s width, one at each end of the
-/// range (overlapping when `n` is under twice the width).
-///
-/// # Safety
-/// As [`copy_short`], and `size_of::<T>() <= n`: each access then lies within the first
-/// `n` bytes of its range (they start at 0 and at `n - size_of::<T>()`); unaligned reads
-/// and writes need no alignment.
-#[inline(always)]
-unsafe fn copy_ends<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
-    let w = std::mem::size_of::<T>();
-    // SAFETY: the contract above.
-    unsafe {
-        let (a, b) = (
-            src.cast::<T>().read_unaligned(),
-            src.add(n - w).cast::<T>().read_unaligned(),
-        );
-        dst.cast::<T>().write_unaligned(a);
-        dst.add(n - w).cast::<T>().write_unaligned(b);
-    }
-}
-
-#[cfg(test)]
-mod copy_tests {
-    /// Every length across the widths' edges, at odd offsets: each byte lands once, in
-    /// order, and nothing past the end is written.
-    #[test]
-    fn a_short_copy_writes_exactly_its_bytes() {
-        let src: Vec<u8> = (1..=40).collect();
-        for n in 0..=33 {
-            for off in [0, 1, 3] {
-                let mut dst = vec![0xEEu8; 48];
-                // SAFETY: `src[off..]` holds at least 37 bytes and `dst[off..]` 45; the
-                // two are distinct vectors.
-                unsafe { super::copy_short(src.as_ptr().add(off), dst.as_mut_ptr().add(off), n) };
-                assert_eq!(
-                    &dst[off..off + n],
-                    &src[off..off + n],
-                    "n = {n}, off = {off}"
-                );
-                assert!(
-                    dst[..off].iter().all(|&b| b == 0xEE),
-                    "n = {n}, off = {off}"
-                );
-                assert!(
-                    dst[off + n..].iter().all(|&b| b == 0xEE),
-                    "n = {n}, off = {off}"
-                );
-            }
-        }
-    }
 }
