@@ -66,6 +66,44 @@ fn a_full_queue_warns_once_and_counts_exactly() {
     assert_eq!(warnings[0].0, log::Level::Warn);
 }
 
+/// Each bound has its own warning: a process that dropped spans at `max_queue_bytes`
+/// still hears about `max_queue_size` in the same minute, and the other way round, so the
+/// warning always names the option to raise.
+#[test]
+fn each_bound_reached_warns_by_its_own_name() {
+    let _s = serial();
+    let c = Collector::start_blocking(CollectorConfig::default()).expect("collector");
+    c.faults().go_down();
+    let client = init(
+        options(c.url())
+            .max_queue_size(10)
+            .batch_size(100)
+            .max_field_bytes(16 * 1024)
+            .max_queue_bytes(64 * 1024),
+    )
+    .expect("init");
+    // Captured content first: four documents of 16 KiB fill max_queue_bytes.
+    let doc = "d".repeat(16 * 1024);
+    for _ in 0..8 {
+        span("big", Kind::Tool).set_input(&doc);
+    }
+    // Then spans that capture nothing, past max_queue_size.
+    for _ in 0..1_000 {
+        drop(span("small", Kind::Tool));
+    }
+    let report = client.flush(Duration::from_millis(200));
+    assert!(report.rejected >= 4 + 900, "{report:?}");
+    let warnings = logs();
+    let named = |option: &str| {
+        warnings
+            .iter()
+            .filter(|(level, m)| *level == log::Level::Warn && m.contains(option))
+            .count()
+    };
+    assert_eq!(named("reached max_queue_bytes"), 1, "{warnings:?}");
+    assert_eq!(named("span queue full (max_queue_size"), 1, "{warnings:?}");
+}
+
 #[test]
 fn tls_with_the_ca_option_succeeds_and_without_it_fails_clearly() {
     let _s = serial();

@@ -120,7 +120,9 @@ pub(crate) struct Queue {
     /// How lanes ask the batcher for a drain, and how it is woken (see `wake`); the
     /// batcher's side of the handshake is called on it directly.
     pub(crate) wake: wake::Wake,
-    last_full_warning: AtomicU64,
+    /// When each bound last warned (`max_queue_size`, then `max_queue_bytes`): apart, so
+    /// that the warning names the option that was reached whichever came first.
+    last_full_warning: [AtomicU64; 2],
     /// Annotations, delivered by the same batcher with counts of their own.
     pub(crate) annotations: super::annotations::AnnotationQueue,
 }
@@ -174,7 +176,7 @@ impl Queue {
                 .collect(),
             closed: AtomicBool::new(false),
             wake: wake::Wake::new(),
-            last_full_warning: AtomicU64::new(0),
+            last_full_warning: [AtomicU64::new(0), AtomicU64::new(0)],
             annotations: Default::default(),
         }
     }
@@ -301,7 +303,7 @@ impl Queue {
     #[cold]
     pub(super) fn rejected_over_bytes(&self) {
         self.note_failure(FailureKind::QueueFull, true);
-        if self.may_warn_full() {
+        if self.may_warn_full(Bound::Bytes) {
             crate::diag::warn(&format!(
                 "staso: captured content of queued spans reached max_queue_bytes = {} (plus {} \
                  bytes a span), dropping spans that captured more; the count is in the \
@@ -315,7 +317,7 @@ impl Queue {
     /// At most one warning a minute, however many spans are dropped.
     #[cold]
     fn warn_full(&self) {
-        if self.may_warn_full() {
+        if self.may_warn_full(Bound::Size) {
             crate::diag::warn(&format!(
                 "staso: span queue full (max_queue_size = {}), dropping spans; the count is in the delivery report",
                 self.max
@@ -323,14 +325,14 @@ impl Queue {
         }
     }
 
-    /// Whether a warning that the queue is full may be given now: one a minute at most,
-    /// whichever bound was reached.
-    fn may_warn_full(&self) -> bool {
+    /// Whether a warning that `bound` was reached may be given now: one a minute at most
+    /// for each bound.
+    fn may_warn_full(&self, bound: Bound) -> bool {
         let now = crate::local::clock::now().0;
-        let last = self.last_full_warning.load(Relaxed);
+        let at = &self.last_full_warning[bound as usize];
+        let last = at.load(Relaxed);
         (last == 0 || now.saturating_sub(last) > 60_000_000_000)
-            && self
-                .last_full_warning
+            && at
                 .compare_exchange(last, now.max(1), Relaxed, Relaxed)
                 .is_ok()
     }
@@ -563,4 +565,13 @@ impl Queue {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The queue's two bounds, each with its own warning.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// `max_queue_size`: spans.
+    Size = 0,
+    /// `max_queue_bytes`: what queued spans captured.
+    Bytes = 1,
 }
