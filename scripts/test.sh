@@ -93,8 +93,11 @@ step "crates package for crates.io (cargo package, verified by building each pac
 rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/staso-*
 cargo package --quiet --allow-dirty -p staso-types -p staso-macros -p staso-core -p staso
 
+# The bench targets only: without `--bench '*'`, `cargo bench` also builds every
+# package's library and binaries as benchmarks, optimised, the integration tests' rig and
+# genai included, which no benchmark uses.
 step "benchmarks compile"
-cargo bench --workspace --no-run
+cargo bench --workspace --bench '*' --no-run
 
 # A smoke check, not a timed test: every bench runs once (criterion's test mode), and the
 # sustained bench for a second at a low rate, so that they keep running, not only
