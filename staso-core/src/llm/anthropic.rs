@@ -2,7 +2,7 @@
 //! accumulation of a raw event stream.
 
 use super::filter;
-use super::keep::Keep;
+use super::keep::{ArgumentsKept, Keep};
 use super::view::{
     count, count_at, nonempty_array, nonempty_at, present, str_at, tool_list, ProposedCall,
     ReplyView, RequestParts, RequestView,
@@ -186,6 +186,7 @@ pub(crate) struct AnthropicAcc {
     output_tokens: Option<u64>,
     stop: Option<String>,
     blocks: BTreeMap<u64, Block>,
+    arguments: ArgumentsKept,
 }
 
 impl AnthropicAcc {
@@ -244,7 +245,8 @@ impl AnthropicAcc {
                             str_at(d, "signature").unwrap_or(""),
                         ),
                         "input_json_delta" => {
-                            b.json.push_str(str_at(d, "partial_json").unwrap_or(""));
+                            self.arguments
+                                .push(&mut b.json, str_at(d, "partial_json").unwrap_or(""));
                             0
                         }
                         _ => 0,

@@ -8,7 +8,28 @@
 //! document is cut by the bytes it writes, and a string's escaped form is never shorter
 //! than the string, so its first `max_field_bytes` bytes and "there was more" are all the
 //! cut reads.) Tool-call arguments are kept whole: the guard checks the calls a reply
-//! proposes, and a cut argument would not parse.
+//! proposes, and a cut argument would not parse. Whole up to [`ARGUMENTS_MAX`] for all a
+//! reply's calls together, which no real reply reaches: a stream that never stops adding
+//! to them (broken, or hostile) is not held past it.
+
+/// The bytes of tool-call arguments a streamed reply keeps, all its calls together: as
+/// much as the SSE decoder holds of one event (see [`super::sse::MAX_EVENT_BYTES`]).
+pub(crate) const ARGUMENTS_MAX: usize = super::sse::MAX_EVENT_BYTES;
+
+/// What a streamed reply has kept of its tool calls' arguments so far.
+#[derive(Debug, Default)]
+pub(crate) struct ArgumentsKept(usize);
+
+impl ArgumentsKept {
+    /// Appends `piece` to the arguments `s` of one call, as much of it as the reply's
+    /// [`ARGUMENTS_MAX`] still allows (cut on a character boundary).
+    pub(crate) fn push(&mut self, s: &mut String, piece: &str) {
+        let before = s.len();
+        let room = ARGUMENTS_MAX.saturating_sub(self.0);
+        let _ = Keep(before.saturating_add(room)).push(s, piece);
+        self.0 += s.len() - before;
+    }
+}
 
 /// The bytes of streamed text an accumulator keeps, per text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,5 +85,29 @@ mod tests {
         let mut all = String::new();
         assert_eq!(Keep::default().push(&mut all, "abcdéééé"), 0);
         assert_eq!(all, "abcdéééé");
+    }
+
+    /// The arguments of all a reply's calls together stay within the bound, whatever the
+    /// number of calls and deltas; below it they are kept whole.
+    #[test]
+    fn arguments_are_whole_up_to_the_bound_for_all_calls_together() {
+        let mut kept = ArgumentsKept::default();
+        let (mut a, mut b) = (String::new(), String::new());
+        kept.push(&mut a, "{\"x\":");
+        kept.push(&mut b, "{}");
+        kept.push(&mut a, "1}");
+        assert_eq!((a.as_str(), b.as_str()), ("{\"x\":1}", "{}"));
+        let piece = "é".repeat(64 * 1024);
+        for _ in 0..(ARGUMENTS_MAX / piece.len() + 2) {
+            kept.push(&mut a, &piece);
+            kept.push(&mut b, &piece);
+        }
+        assert!(a.len() + b.len() <= ARGUMENTS_MAX, "{}", a.len() + b.len());
+        assert!(
+            a.len() + b.len() > ARGUMENTS_MAX - 2,
+            "{}",
+            a.len() + b.len()
+        );
+        assert!(a.ends_with('é') && b.ends_with('é'));
     }
 }

@@ -2,7 +2,7 @@
 //! reply, and the accumulation of a streamed reply's chunks.
 
 use super::filter;
-use super::keep::Keep;
+use super::keep::{ArgumentsKept, Keep};
 use super::view::{
     count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall, ReplyView,
     RequestParts, RequestView,
@@ -185,6 +185,7 @@ pub(crate) struct ChatAcc {
     dropped: usize,
     content: String,
     calls: BTreeMap<u64, CallBuf>,
+    arguments: ArgumentsKept,
     finish: Option<String>,
     usage: Option<Value>,
     model: Option<String>,
@@ -235,7 +236,7 @@ impl ChatAcc {
                             buf.name = n.to_string();
                         }
                         if let Some(a) = str_at(f, "arguments") {
-                            buf.arguments.push_str(a);
+                            self.arguments.push(&mut buf.arguments, a);
                         }
                     }
                 }

@@ -2,7 +2,7 @@
 //! the reply (its `output` items), and the accumulation of a streamed reply's events.
 
 use super::filter;
-use super::keep::Keep;
+use super::keep::{ArgumentsKept, Keep};
 use super::view::{
     count, count_at, nonempty_array, nonempty_at, present, str_at, tool_list, ProposedCall,
     ReplyView, RequestParts, RequestView,
@@ -175,6 +175,7 @@ pub(crate) struct ResponsesAcc {
     text: String,
     /// Function calls seen before any terminal event, by output index.
     calls: BTreeMap<u64, Value>,
+    arguments: ArgumentsKept,
     model: Option<String>,
     id: Option<String>,
 }
@@ -196,7 +197,8 @@ impl ResponsesAcc {
                         .entry("arguments")
                         .or_insert_with(|| Value::String(String::new()));
                     if let Value::String(s) = args {
-                        s.push_str(str_at(e, "delta").unwrap_or_default());
+                        self.arguments
+                            .push(s, str_at(e, "delta").unwrap_or_default());
                     }
                 }
                 true
