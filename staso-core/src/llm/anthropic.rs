@@ -2,7 +2,7 @@
 //! accumulation of a raw event stream.
 
 use super::filter;
-use super::keep::{ArgumentsKept, Keep};
+use super::keep::{room_for_call, ArgumentsKept, Keep};
 use super::view::{
     count, count_at, nonempty_array, nonempty_at, present, str_at, tool_list, ProposedCall,
     ReplyView, RequestParts, RequestView,
@@ -211,6 +211,9 @@ impl AnthropicAcc {
                 if block.get("type").and_then(Value::as_str) == Some("tool_use") {
                     // The input arrives as JSON fragments; the start carries `{}`.
                     block.remove("input");
+                }
+                if !room_for_call(&self.blocks, index) {
+                    return false;
                 }
                 self.blocks.insert(
                     index,

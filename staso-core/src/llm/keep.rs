@@ -16,6 +16,16 @@
 /// much as the SSE decoder holds of one event (see [`super::sse::MAX_EVENT_BYTES`]).
 pub(crate) const ARGUMENTS_MAX: usize = super::sse::MAX_EVENT_BYTES;
 
+/// The most tool calls (or Anthropic content blocks) a streamed reply keeps: far more than
+/// a model proposes at once; a stream that keeps opening new ones is not held past it.
+pub(crate) const MAX_CALLS: usize = 1024;
+
+/// Whether a streamed reply that keeps `kept` calls, `index` among them or not, may keep
+/// `index`'s.
+pub(crate) fn room_for_call<V>(kept: &std::collections::BTreeMap<u64, V>, index: u64) -> bool {
+    kept.len() < MAX_CALLS || kept.contains_key(&index)
+}
+
 /// What a streamed reply has kept of its tool calls' arguments so far.
 #[derive(Debug, Default)]
 pub(crate) struct ArgumentsKept(usize);
@@ -28,6 +38,14 @@ impl ArgumentsKept {
         let room = ARGUMENTS_MAX.saturating_sub(self.0);
         let _ = Keep(before.saturating_add(room)).push(s, piece);
         self.0 += s.len() - before;
+    }
+
+    /// Replaces a call's arguments (`s`, kept within this bound) with `whole`: a call
+    /// repeated whole after its deltas, as a Responses `done` item is.
+    pub(crate) fn replace(&mut self, s: &mut String, whole: &str) {
+        self.0 = self.0.saturating_sub(s.len());
+        s.clear();
+        self.push(s, whole);
     }
 }
 
@@ -109,5 +127,10 @@ mod tests {
             a.len() + b.len()
         );
         assert!(a.ends_with('é') && b.ends_with('é'));
+        // A call repeated whole takes the place of what its deltas kept.
+        kept.replace(&mut b, "{}");
+        assert_eq!(b, "{}");
+        kept.push(&mut a, "abc");
+        assert!(a.ends_with("abc"));
     }
 }

@@ -2,7 +2,7 @@
 //! reply, and the accumulation of a streamed reply's chunks.
 
 use super::filter;
-use super::keep::{ArgumentsKept, Keep};
+use super::keep::{room_for_call, ArgumentsKept, Keep};
 use super::view::{
     count, count_at, nonempty_at, present, str_at, tool_list, ProposedCall, ReplyView,
     RequestParts, RequestView,
@@ -224,6 +224,9 @@ impl ChatAcc {
                     .flatten()
                 {
                     let index = tc.get("index").and_then(Value::as_u64).unwrap_or(0);
+                    if !room_for_call(&self.calls, index) {
+                        continue;
+                    }
                     let buf = self.calls.entry(index).or_insert_with(|| CallBuf {
                         kind: str_at(tc, "type").unwrap_or("function").to_string(),
                         ..Default::default()
@@ -327,5 +330,26 @@ mod tests {
         assert_eq!(out["tool_calls"][0]["id"], "a");
         assert_eq!(out["tool_calls"][1]["function"]["arguments"], "{}");
         assert_eq!(v.calls.len(), 2);
+    }
+
+    /// A stream that keeps opening calls keeps the first `MAX_CALLS` of them, and the
+    /// deltas of those still arrive.
+    #[test]
+    fn a_stream_keeps_at_most_max_calls() {
+        use super::super::keep::MAX_CALLS;
+        let mut acc = ChatAcc::default();
+        let call = |i: usize, args: &str| json!({"choices": [{"delta": {"tool_calls": [{"index": i, "id": format!("c{i}"), "function": {"name": "f", "arguments": args}}]}}]});
+        for i in 0..MAX_CALLS + 500 {
+            acc.chunk(&call(i, "{"), Keep::default());
+        }
+        acc.chunk(&call(7, "}"), Keep::default());
+        let v = acc.reply(&CapturePolicy::ALL_ON, "s");
+        assert_eq!(v.calls.len(), MAX_CALLS);
+        let out = v.output.expect("output");
+        assert_eq!(out["tool_calls"][7]["function"]["arguments"], "{}");
+        assert_eq!(
+            out["tool_calls"][MAX_CALLS - 1]["id"],
+            format!("c{}", MAX_CALLS - 1)
+        );
     }
 }

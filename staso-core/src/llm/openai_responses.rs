@@ -2,7 +2,7 @@
 //! the reply (its `output` items), and the accumulation of a streamed reply's events.
 
 use super::filter;
-use super::keep::{ArgumentsKept, Keep};
+use super::keep::{room_for_call, ArgumentsKept, Keep};
 use super::view::{
     count, count_at, nonempty_array, nonempty_at, present, str_at, tool_list, ProposedCall,
     ReplyView, RequestParts, RequestView,
@@ -209,7 +209,23 @@ impl ResponsesAcc {
                     .filter(|i| str_at(i, "type") == Some("function_call"))
                 {
                     let index = e.get("output_index").and_then(Value::as_u64).unwrap_or(0);
-                    self.calls.insert(index, item.clone());
+                    if room_for_call(&self.calls, index) {
+                        let mut item = item.clone();
+                        // The arguments the deltas brought, or all of them again: kept once.
+                        if let Some(Value::String(whole)) = item.get_mut("arguments") {
+                            let whole = std::mem::take(whole);
+                            let mut kept = match self.calls.remove(&index) {
+                                Some(Value::Object(mut old)) => match old.remove("arguments") {
+                                    Some(Value::String(s)) => s,
+                                    _ => String::new(),
+                                },
+                                _ => String::new(),
+                            };
+                            self.arguments.replace(&mut kept, &whole);
+                            item["arguments"] = Value::String(kept);
+                        }
+                        self.calls.insert(index, item);
+                    }
                 }
                 false
             }
