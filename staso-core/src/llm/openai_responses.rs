@@ -272,3 +272,29 @@ impl ResponsesAcc {
         view
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call's arguments arrive as deltas, then whole again in its `done` item: the reply
+    /// of a stream that stopped before its terminal event has them once.
+    #[test]
+    fn a_call_repeated_whole_after_its_deltas_is_kept_once() {
+        let mut acc = ResponsesAcc::default();
+        let item = |args: &str| json!({"type": "function_call", "call_id": "c1", "name": "f", "arguments": args});
+        let events = [
+            json!({"type": "response.output_item.added", "output_index": 0, "item": item("")}),
+            json!({"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "{\"a\":"}),
+            json!({"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "1}"}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": item("{\"a\":1}")}),
+        ];
+        for e in &events {
+            acc.event(e, Keep::default());
+        }
+        let v = acc.reply(&CapturePolicy::ALL_ON, "s");
+        assert_eq!(v.calls.len(), 1);
+        let out = v.output.expect("output");
+        assert_eq!(out["tool_calls"][0]["arguments"], "{\"a\":1}", "{out}");
+    }
+}
