@@ -40,12 +40,13 @@ impl ArgumentsKept {
         self.0 += s.len() - before;
     }
 
-    /// Replaces a call's arguments (`s`, kept within this bound) with `whole`: a call
-    /// repeated whole after its deltas, as a Responses `done` item is.
-    pub(crate) fn replace(&mut self, s: &mut String, whole: &str) {
-        self.0 = self.0.saturating_sub(s.len());
-        s.clear();
-        self.push(s, whole);
+    /// Keeps `s`, a call's arguments repeated whole after its deltas (as a Responses
+    /// `done` item repeats them), in place of the `before` bytes the deltas kept: cut to
+    /// what the bound allows then.
+    pub(crate) fn replace(&mut self, before: usize, s: &mut String) {
+        self.0 = self.0.saturating_sub(before);
+        let whole = std::mem::take(s);
+        self.push(s, &whole);
     }
 }
 
@@ -128,8 +129,9 @@ mod tests {
         );
         assert!(a.ends_with('é') && b.ends_with('é'));
         // A call repeated whole takes the place of what its deltas kept.
-        kept.replace(&mut b, "{}");
-        assert_eq!(b, "{}");
+        let mut again = "{}".to_string();
+        kept.replace(b.len(), &mut again);
+        assert_eq!(again, "{}");
         kept.push(&mut a, "abc");
         assert!(a.ends_with("abc"));
     }

@@ -210,19 +210,12 @@ impl ResponsesAcc {
                 {
                     let index = e.get("output_index").and_then(Value::as_u64).unwrap_or(0);
                     if room_for_call(&self.calls, index) {
-                        let mut item = item.clone();
                         // The arguments the deltas brought, or all of them again: kept once.
-                        if let Some(Value::String(whole)) = item.get_mut("arguments") {
-                            let whole = std::mem::take(whole);
-                            let mut kept = match self.calls.remove(&index) {
-                                Some(Value::Object(mut old)) => match old.remove("arguments") {
-                                    Some(Value::String(s)) => s,
-                                    _ => String::new(),
-                                },
-                                _ => String::new(),
-                            };
-                            self.arguments.replace(&mut kept, &whole);
-                            item["arguments"] = Value::String(kept);
+                        let before = self.calls.get(&index).and_then(|c| str_at(c, "arguments"));
+                        let before = before.map_or(0, str::len);
+                        let mut item = item.clone();
+                        if let Some(Value::String(args)) = item.get_mut("arguments") {
+                            self.arguments.replace(before, args);
                         }
                         self.calls.insert(index, item);
                     }

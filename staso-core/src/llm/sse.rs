@@ -3,10 +3,9 @@
 //!
 //! The decoder holds one event at a time, up to [`MAX_EVENT_BYTES`] of it (in buffers
 //! of at most twice that at once: the line being read and the event's data so far, grown
-//! by doubling). A body whose line
-//! never ends (or whose event never does) would otherwise grow it for as long as the body
-//! lasts; past the bound the event is skipped, not held, and reading resumes at the next
-//! event.
+//! by doubling). A body whose line never ends (or whose event never does) would otherwise
+//! grow them for as long as the body lasts; past the bound the event is skipped, not
+//! held, and reading resumes at the next event.
 
 /// The most bytes of one event the decoder holds: far above any real event (a Responses
 /// `response.completed` event repeats the whole reply, a few hundred KiB at the largest
