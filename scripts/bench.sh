@@ -8,14 +8,15 @@
 #      delivered spans/s, the batcher's CPU a span and RSS growth against the SDK's bound
 #      (issue 13's targets 2 and 5); the first spans after init, one process each
 #      (benches/examples/first_span.rs); the caller's CPU in bursts of 1 000 and its
-#      instructions a span (callgrind), beside fastrace's, for targets 1 and 3;
+#      instructions a span (callgrind), beside fastrace's, for targets 1 and 3; the same
+#      ratios from bursts that alternate in one process (benches/examples/paired.rs);
 #   3. the Python SDK's @st.tool per call, when .venv/bin/python has staso installed;
 #   4. compile-out proof (scripts/compile_out_proof.sh): target 4;
 #   5. build cost of a generated crate with 50 instrumented functions, enabled vs
 #      disabled: target 7.
 # Environment: RUNS, STASO_BENCH_MS (criterion measurement per figure), STASO_SUSTAINED_SECS,
 # STASO_SUSTAINED_RATE, STASO_SATURATION_SECS (default 6), SKIP (space-separated of: span
-# sustained saturation caller instructions first llm python proof build). `caller` and
+# sustained saturation caller paired instructions first llm python proof build). `caller` and
 # `instructions` run the hot example (benches/examples/hot.rs) beside fastrace's: the
 # caller thread's CPU time in bursts of 1 000, and callgrind's instruction counts (when
 # valgrind is installed).
@@ -128,6 +129,35 @@ for burst, modes in runs.items():
             if all(m + s in d for m in ("fastrace", "nothing", "capture")):
                 print(f"     of the {what}: nothing captured / fastrace {d['nothing' + s] / d['fastrace' + s]:.2f} "
                       f"(target 1: <= 1), capture / nothing captured {d['capture' + s] / d['nothing' + s]:.2f} (target 3: <= 2)")
+PY
+fi
+
+if ! skip paired; then
+    echo "== the same ratios, each from pairs of bursts alternating in one process; 3 runs (issue 13, targets 1 and 3)"
+    cargo build -q --profile bench -p staso-benches --example paired
+    # Separate processes run seconds apart, and this machine's speed can change by 1.7x
+    # between them; a pair of bursts runs within milliseconds (see paired.rs).
+    for burst in 1000 4000; do
+        for run in 1 2 3; do
+            for mode in fastrace capture; do
+                BURST=$burst "$CARGO_TARGET_DIR"/release/examples/paired "$mode" 2>&1 |
+                    sed -n "s/^RESULT paired $mode ratio_median \([0-9.]*\) ratio_q1 \([0-9.]*\) ratio_q3 \([0-9.]*\).*/$burst $mode \1 \2 \3/p" >>"$out/paired.log"
+            done
+        done
+    done
+    python3 - "$out/paired.log" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    burst, mode, med, q1, q3 = line.split()
+    runs.setdefault((burst, mode), []).append((float(med), float(q1), float(q3)))
+what = {"fastrace": ("staso nothing captured / fastrace", "target 1: <= 1"),
+        "capture": ("staso capture / nothing captured", "target 3: <= 2")}
+for (burst, mode), v in sorted(runs.items()):
+    meds = sorted(m for m, _, _ in v)
+    name, target = what[mode]
+    print(f"   bursts of {burst}: {name}, median of the pairs' ratios {statistics.median(meds):.2f} "
+          f"(runs {meds[0]:.2f}-{meds[-1]:.2f}; quartiles of the pairs {min(q for _, q, _ in v):.2f}-{max(q for _, _, q in v):.2f}) ({target})")
 PY
 fi
 

@@ -239,17 +239,24 @@ impl BurstCpu {
         r
     }
 
-    /// `burst cpu ns/span min <x> median <y>` for bursts of `spans` spans.
+    /// `burst cpu ns/span min <x> median <y>` for bursts of `spans` spans. With `SHOW`
+    /// set, the line starts with every burst's figure in the order they ran (how a run
+    /// moves between a fast and a slow state, which its minimum and median hide).
     pub fn summary(&self, spans: u64) -> String {
+        let per = |d: &Duration| d.as_nanos() as f64 / spans.max(1) as f64;
+        let each = if std::env::var_os("SHOW").is_some() {
+            let all: Vec<String> = self.0.iter().map(|d| format!("{:.0}", per(d))).collect();
+            format!("each burst: {}\n", all.join(" "))
+        } else {
+            String::new()
+        };
         let mut v = self.0.clone();
         v.sort();
-        let per = |d: Option<&Duration>| {
-            d.map_or(f64::NAN, |d| d.as_nanos() as f64 / spans.max(1) as f64)
-        };
+        let per_opt = |d: Option<&Duration>| d.map_or(f64::NAN, per);
         format!(
-            "burst cpu ns/span min {:.1} median {:.1}",
-            per(v.first()),
-            per(v.get(v.len() / 2))
+            "{each}burst cpu ns/span min {:.1} median {:.1}",
+            per_opt(v.first()),
+            per_opt(v.get(v.len() / 2))
         )
     }
 }
