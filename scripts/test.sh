@@ -102,11 +102,22 @@ cargo bench --workspace --bench '*' --no-run
 # A smoke check, not a timed test: every bench runs once (criterion's test mode), and the
 # sustained bench for a second at a low rate, so that they keep running, not only
 # compiling. The figures come from scripts/bench.sh.
-step "benchmarks run once (criterion --test; the sustained bench for one second)"
+step "benchmarks run once (criterion --test; the sustained bench for one second; the examples bench.sh runs)"
 # --workspace, as in the step above, so that features resolve the same way and nothing is
 # built again (with -p the staso crates would be rebuilt for the benches' features alone).
 cargo bench --workspace --bench span --bench bridge --bench llm -- --test
 STASO_SUSTAINED_SECS=1 STASO_SUSTAINED_RATE=50000 cargo bench --workspace --bench sustained
+# The examples scripts/bench.sh measures targets 1, 3 and 4 with, in the benches' profile
+# and features (only they are compiled), each for a moment: their output is what the
+# script parses.
+cargo build --profile bench --workspace --example hot --example fastrace_hot \
+  --example design_floor --example paired --example first_span
+examples="${CARGO_TARGET_DIR:-target}/release/examples"
+for mode in nothing capture; do NOPIN=1 BURST=100 EVERY=1 "$examples/hot" "$mode" 1000; done
+BURST=100 "$examples/fastrace_hot" 1000
+for design in ring buffer; do NOPIN=1 BURST=100 "$examples/design_floor" "$design" 1000; done
+for mode in fastrace capture; do NOPIN=1 PAIRS=2 BURST=100 "$examples/paired" "$mode"; done
+"$examples/first_span"
 
 if [ -x scripts/soak.sh ]; then
   step "soak (time-limited)"
