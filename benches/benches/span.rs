@@ -220,20 +220,7 @@ fn staso(c: &mut Criterion) {
 
 // ---------------------------------------------------------------------------- fastrace
 
-mod fastrace_anchor {
-    pub struct Discard;
-    impl fastrace::collector::Reporter for Discard {
-        fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
-            std::hint::black_box(spans);
-        }
-    }
-
-    #[fastrace::trace]
-    #[inline(never)]
-    pub fn traced(a: u64, b: u64) -> u64 {
-        std::hint::black_box(a.wrapping_add(b))
-    }
-}
+use staso_benches::fastrace_anchor;
 
 fn fastrace(c: &mut Criterion) {
     use fastrace::prelude::*;

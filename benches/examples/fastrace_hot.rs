@@ -10,18 +10,7 @@
 use fastrace::prelude::*;
 use std::hint::black_box;
 
-struct Discard;
-impl fastrace::collector::Reporter for Discard {
-    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
-        black_box(spans);
-    }
-}
-
-#[fastrace::trace]
-#[inline(never)]
-fn traced(a: u64, b: u64) -> u64 {
-    black_box(a.wrapping_add(b))
-}
+use staso_benches::fastrace_anchor::{traced, Discard};
 
 fn main() {
     let n: u64 = std::env::args()

@@ -26,18 +26,7 @@ use staso_benches as b;
 use std::hint::black_box;
 use std::time::Duration;
 
-struct Discard;
-impl fastrace::collector::Reporter for Discard {
-    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
-        black_box(spans);
-    }
-}
-
-#[fastrace::trace]
-#[inline(never)]
-fn traced(a: u64, b: u64) -> u64 {
-    black_box(a.wrapping_add(b))
-}
+use staso_benches::fastrace_anchor::{traced, Discard};
 
 /// What a burst runs.
 #[derive(Clone, Copy)]

@@ -267,6 +267,27 @@ pub fn bench_ms(default: u64) -> u64 {
     env_or("STASO_BENCH_MS", default)
 }
 
+/// fastrace's side of the comparison, the same in every bench and example that measures
+/// it: a reporter that discards, and a traced function with the body of staso's
+/// `tool_nothing_captured`.
+pub mod fastrace_anchor {
+    /// A reporter that drops what it is given (the collector's work still runs).
+    pub struct Discard;
+
+    impl fastrace::collector::Reporter for Discard {
+        fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+            std::hint::black_box(spans);
+        }
+    }
+
+    /// A `#[trace]` function (callgrind: `--toggle-collect='*traced*'`).
+    #[fastrace::trace]
+    #[inline(never)]
+    pub fn traced(a: u64, b: u64) -> u64 {
+        std::hint::black_box(a.wrapping_add(b))
+    }
+}
+
 /// Starts the client; panics with the reason when it cannot.
 pub fn init(options: staso::Options) -> staso::Client {
     match staso::init(options) {
