@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::env::{Env, ProcessEnv};
 use crate::export::batcher;
 use crate::export::queue::{Lane, Queue};
-use crate::local::record::SpanRecord;
+use crate::local::record::{ExtrasBox, SpanRecord};
 use staso_types::{DeliveryReport, InitError, Options};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
@@ -290,6 +290,44 @@ pub(crate) fn send_in(cache: &RefCell<Cached>, slot: &mut Option<SpanRecord>) ->
         },
     );
     slot.is_none()
+}
+
+/// [`send_in`] for a span that kept its captured tapes in `tapes`, a box holding nothing
+/// else (see `Lane::push_taped`).
+#[inline(always)]
+pub(crate) fn send_taped_in(
+    cache: &RefCell<Cached>,
+    slot: &mut Option<SpanRecord>,
+    tapes: ExtrasBox,
+) -> bool {
+    fresh_in(
+        cache,
+        #[inline(always)]
+        |c| {
+            let Cached { client, lane, .. } = c;
+            match lane {
+                Some(lane) => lane.push_taped(slot, tapes),
+                None => {
+                    if let Some(r) = slot.as_mut() {
+                        r.keep_tapes(tapes);
+                    }
+                    first_push(lane, client.as_deref()?, slot)
+                }
+            }
+            Some(())
+        },
+    );
+    slot.is_none()
+}
+
+/// A box for the tapes of a span this thread captures: one its lane kept (see
+/// `Lane::scratch`), else one from the pool.
+#[inline]
+pub(crate) fn scratch_box() -> ExtrasBox {
+    crate::local::context::with_client_cache(|c| {
+        Some(c.try_borrow_mut().ok()?.lane.as_mut()?.scratch())
+    })
+    .unwrap_or_else(ExtrasBox::take)
 }
 
 /// This thread's first span for this client: its lane is made, then the span pushed.

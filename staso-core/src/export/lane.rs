@@ -10,6 +10,13 @@
 //! the shared overflow, whose push costs the caller a contended read-modify-write. A
 //! thread grows its lane once at most, so the caller's cost of a span stays a slot write
 //! and a store.
+//!
+//! What an instrumented function captured of its arguments and result (its tapes) travels
+//! beside the record, in the segment's tape ([`Lane::push_taped`]), and the batcher puts
+//! it in a box of its own. The thread records its tapes in a box its lane keeps and never
+//! sends: a box from the shared pool is memory the batcher wrote last, and taking one on
+//! every captured span cost the caller more than the capture itself (bursts of 4 000:
+//! 2.9–3.3 times a span that captures nothing, 1.8 with the tape; BENCHMARKS.md).
 
 use super::queue::{LaneCount, Queue, Spare};
 use super::ring::Producer;
@@ -39,7 +46,14 @@ pub(crate) struct Lane {
     run: usize,
     /// The `pushed` count at which the batcher is woken next (every `wake_every` spans).
     next_wake: u64,
+    /// Empty boxes this thread's captured spans recorded their tapes in, for its next
+    /// ones (see [`Lane::push_taped`]): memory this core wrote last.
+    scratch: Vec<ExtrasBox>,
 }
+
+/// Boxes a lane keeps for its thread's captured spans: one per span open at once that
+/// captures something, as deep as spans usually nest.
+const SCRATCH: usize = 4;
 
 impl Lane {
     /// A new lane for the calling thread, registered with the batcher.
@@ -57,7 +71,58 @@ impl Lane {
             credits: 0,
             run: 0,
             next_wake: queue.wake_every() as u64,
+            scratch: Vec::with_capacity(SCRATCH),
         }
+    }
+
+    /// A box for the tapes of a span this thread captures: one its earlier spans used,
+    /// else one from the pool.
+    #[inline]
+    pub(crate) fn scratch(&mut self) -> ExtrasBox {
+        self.scratch.pop().unwrap_or_else(ExtrasBox::take)
+    }
+
+    /// The end of a span that recorded its arguments or result in `tapes`, a box the
+    /// thread took with [`Lane::scratch`]: when the record has no box of its own, the run
+    /// has room for it and the segment's tape for the tapes, they travel beside the record
+    /// as bytes the batcher puts in a box of its own, and `tapes` stays with this thread
+    /// for its next span. Otherwise (a box already, tapes larger than a segment's tape
+    /// has room for now, the run spent) they move into the record's box and the record is
+    /// pushed as any other.
+    #[inline]
+    pub(crate) fn push_taped(&mut self, slot: &mut Option<SpanRecord>, mut tapes: ExtrasBox) {
+        let boxless = slot.as_ref().is_some_and(|r| r.extras.is_none());
+        if boxless && (self.run > 0 || self.renew()) {
+            let run = self.run;
+            if let Some((taped, footer)) = tapes.trailer() {
+                // SAFETY: `run` counts pushes the last `room` allowed (see `next_run`);
+                // the queue reads the length back from `tape_bytes` (`segment`'s drain),
+                // as `mark` writes it: at most the tape's size, which fits in a `u32`
+                // (see `TAPE_BYTES_PER_SLOT`).
+                let pushed = unsafe {
+                    self.ring
+                        .push_unchecked_with_tape(slot, [taped, &footer], |r, n| {
+                            r.tape_bytes = n as u32;
+                        })
+                };
+                if pushed {
+                    self.run = run - 1;
+                    self.counted();
+                    if run == 1 {
+                        self.run_out();
+                    }
+                    tapes.clear_tapes();
+                    if self.scratch.len() < SCRATCH {
+                        self.scratch.push(tapes);
+                    }
+                    return;
+                }
+            }
+        }
+        if let Some(r) = slot.as_mut() {
+            r.keep_tapes(tapes);
+        }
+        self.push_from(slot);
     }
 
     /// The caller's side of a finished span, taken out of `slot` right at the push: a
@@ -96,6 +161,30 @@ impl Lane {
         if run == 1 {
             self.run_out();
         }
+    }
+
+    /// A new run when the credits and the ring allow one (what [`Lane::push_slow`] does
+    /// before its push); false otherwise, and the push that follows takes the slow path,
+    /// which rejects, grows or spills.
+    #[cold]
+    #[inline(never)]
+    fn renew(&mut self) -> bool {
+        if self.queue.is_closed_relaxed() {
+            return false;
+        }
+        if self.credits == 0 {
+            self.credits = self.queue.refill();
+        }
+        let room = if self.credits == 0 {
+            0
+        } else {
+            self.ring.room()
+        };
+        if room == 0 {
+            return false;
+        }
+        self.run = self.next_run(room);
+        true
     }
 
     /// The run is spent: the batcher is woken when its next wake-up is due (the run
@@ -265,6 +354,58 @@ mod tests {
         let mut ids = Vec::new();
         q.drain(lanes, |r| ids.push(r.span_id.to_u64() - 1));
         ids
+    }
+
+    /// A span's tapes as a thread's instrumented function records them: in a box of the
+    /// lane's.
+    fn tapes(lane: &mut Lane, input: &[u8]) -> ExtrasBox {
+        let mut b = lane.scratch();
+        b.tapes_mut().extend_from_slice(input);
+        b.keep_tape(crate::local::extras::Field::Input, 0, None);
+        b
+    }
+
+    #[test]
+    fn captured_tapes_travel_beside_their_record_and_the_box_stays_with_the_thread() {
+        // 10 000 credits: lanes of 1 250 slots and 80 000 bytes of tape.
+        let q = Arc::new(Queue::new(10_000, 512, &[]));
+        q.make_spares();
+        let mut lane = q.lane();
+        let input = |n: u64| format!("input {n}").into_bytes();
+        for n in 0..3_000 {
+            let b = tapes(&mut lane, &input(n));
+            lane.push_taped(&mut record(n), b);
+        }
+        // Larger than the whole tape: in the record's box.
+        let big = vec![b'x'; 100_000];
+        let b = tapes(&mut lane, &big);
+        lane.push_taped(&mut record(3_000), b);
+        assert_eq!(lane.scratch.len(), 1, "one box did for all the small ones");
+        let mut lanes = Vec::new();
+        let mut got = Vec::new();
+        q.drain(&mut lanes, |r| got.push(r));
+        let want = |bytes: &[u8]| {
+            let mut e = ExtrasBox::take();
+            e.set_input_tape(bytes, None);
+            format!("{:?}", &*e)
+        };
+        assert_eq!(got.len(), 3_001);
+        for (n, r) in got.iter().enumerate() {
+            assert_eq!(r.span_id.to_u64() - 1, n as u64, "in order");
+            assert_eq!(r.tape_bytes, 0, "taken out of the tape");
+            let e = r
+                .extras
+                .as_ref()
+                .expect("the tapes, in a box of the batcher's");
+            let bytes = if n < 3_000 {
+                input(n as u64)
+            } else {
+                big.clone()
+            };
+            assert_eq!(format!("{:?}", &**e), want(&bytes), "span {n}");
+        }
+        let r = q.report(false);
+        assert_eq!((r.accepted, r.rejected), (3_001, 0));
     }
 
     #[test]

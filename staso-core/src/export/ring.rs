@@ -22,7 +22,9 @@ mod sync {
     pub(super) use std::sync::Arc;
 
     /// `std`'s cell with loom's API, so that the ring's code is the same in both builds.
+    /// Transparent: a slice of byte cells is a slice of bytes (see `copy_into`).
     #[derive(Debug)]
+    #[repr(transparent)]
     pub(super) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
     impl<T> UnsafeCell<T> {
@@ -90,6 +92,13 @@ struct Shared<T> {
     /// Set (`Release`) when the producer is dropped, after its last push.
     producer_gone: AtomicBool,
     slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    /// Bytes the consumer has read from `tape` (wrapping).
+    tape_head: Padded<AtomicUsize>,
+    /// Bytes that travel with some values (a span's captured tapes, so that they need no
+    /// box): a value pushed with [`Producer::push_unchecked_with_tape`] owns the next ones,
+    /// as many as it says. Written before the value, so published with it; read back in
+    /// the same order. Empty in a ring made without it.
+    tape: Box<[UnsafeCell<u8>]>,
 }
 
 // SAFETY: the ring moves `T`s from the producer's thread to the consumer's, so `T: Send`
@@ -120,7 +129,14 @@ impl<T> Drop for Shared<T> {
 }
 
 /// A ring of `capacity` values (at least 1): the producer's end and the consumer's.
+#[cfg(any(test, loom))]
 pub(crate) fn ring<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    ring_with_tape(capacity, 0)
+}
+
+/// A ring of `capacity` values and `tape` bytes that travel with them (see
+/// [`Producer::push_unchecked_with_tape`]).
+pub(crate) fn ring_with_tape<T>(capacity: usize, tape: usize) -> (Producer<T>, Consumer<T>) {
     let capacity = capacity.max(1);
     let shared = Arc::new(Shared {
         head: Padded(AtomicUsize::new(0)),
@@ -129,6 +145,8 @@ pub(crate) fn ring<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         slots: (0..capacity)
             .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
             .collect(),
+        tape_head: Padded(AtomicUsize::new(0)),
+        tape: (0..tape).map(|_| UnsafeCell::new(0)).collect(),
     });
     let producer = Producer {
         shared: shared.clone(),
@@ -136,14 +154,100 @@ pub(crate) fn ring<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         index: 0,
         head_seen: 0,
         capacity,
+        tape_tail: 0,
+        tape_at: 0,
+        tape_head_seen: 0,
     };
     let consumer = Consumer {
         shared,
         head: 0,
         index: 0,
         capacity,
+        tape_head: 0,
+        tape_at: 0,
     };
     (producer, consumer)
+}
+
+/// Where the `n` bytes of a value's tape go when the last value's ended at offset `at` of
+/// a tape of `capacity` bytes (`at <= capacity`, `n <= capacity`): how many bytes are
+/// skipped (the rest of the lap when they would cross its end, so that they are
+/// contiguous; else none) and the offset they start at, from which `n` bytes are within
+/// the tape. Both sides skip the same bytes: they apply this to the same offsets. An
+/// offset is its position modulo `capacity`, kept beside it rather than divided out.
+#[inline(always)]
+fn tape_place(at: usize, n: usize, capacity: usize) -> (usize, usize) {
+    if at + n > capacity {
+        (capacity - at, 0)
+    } else {
+        (0, at)
+    }
+}
+
+/// Writes `src` into `cells` from `at`.
+///
+/// # Safety
+/// `at + src.len() <= cells.len()`, and no one else reads or writes those bytes meanwhile.
+#[cfg(not(loom))]
+#[inline(always)]
+unsafe fn copy_into(cells: &[UnsafeCell<u8>], at: usize, src: &[u8]) {
+    debug_assert!(at <= cells.len() && src.len() <= cells.len() - at);
+    // SAFETY: in bounds, as the caller vouches. The cells are bytes (`UnsafeCell` is
+    // transparent), so the pointer of the slice is a pointer to them, and writing through
+    // a pointer taken from shared references to `UnsafeCell`s is what they allow; no one
+    // else touches them meanwhile, as the caller vouches.
+    unsafe {
+        let dst = cells.as_ptr().add(at).cast::<u8>().cast_mut();
+        std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len());
+    }
+}
+
+/// Loom's: byte by byte, each access checked.
+///
+/// # Safety
+/// As above.
+#[cfg(loom)]
+unsafe fn copy_into(cells: &[UnsafeCell<u8>], at: usize, src: &[u8]) {
+    for (i, b) in src.iter().enumerate() {
+        // SAFETY: as the caller vouches; loom checks that no other access overlaps.
+        cells[at + i].with_mut(|p| unsafe { *p = *b });
+    }
+}
+
+/// Runs `f` on the `n` bytes of `cells` from `at`.
+///
+/// # Safety
+/// `at + n <= cells.len()`, and no one writes those bytes meanwhile.
+#[cfg(not(loom))]
+#[inline(always)]
+unsafe fn with_bytes<R>(
+    cells: &[UnsafeCell<u8>],
+    at: usize,
+    n: usize,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    debug_assert!(at <= cells.len() && n <= cells.len() - at);
+    // SAFETY: in bounds and not written meanwhile, as the caller vouches; bytes, as in
+    // `copy_into`.
+    f(unsafe { std::slice::from_raw_parts(cells.as_ptr().add(at).cast::<u8>(), n) })
+}
+
+/// Loom's: copied out byte by byte, each access checked.
+///
+/// # Safety
+/// As above.
+#[cfg(loom)]
+unsafe fn with_bytes<R>(
+    cells: &[UnsafeCell<u8>],
+    at: usize,
+    n: usize,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    // SAFETY: as the caller vouches; loom checks that no other access overlaps.
+    let bytes: Vec<u8> = (0..n)
+        .map(|i| cells[at + i].with(|p| unsafe { *p }))
+        .collect();
+    f(&bytes)
 }
 
 /// The thread's end.
@@ -158,6 +262,11 @@ pub(crate) struct Producer<T> {
     /// head_seen)` free slots.
     head_seen: usize,
     capacity: usize,
+    /// Tape bytes written (wrapping, skipped ones included), the offset that is in the
+    /// tape, and the consumer's tape position as last read.
+    tape_tail: usize,
+    tape_at: usize,
+    tape_head_seen: usize,
 }
 
 impl<T> Producer<T> {
@@ -236,6 +345,58 @@ impl<T> Producer<T> {
         self.shared.tail.0.store(self.tail, Release);
     }
 
+    /// [`Producer::push_unchecked`] for a value that owns tape bytes: `parts` go into the
+    /// tape, one after the other, then `mark` records their length in the value, which is
+    /// pushed. False, with nothing written and `slot` as it was, when the tape has no room
+    /// for them (or they are empty). The bytes and the value are published together.
+    ///
+    /// # Safety
+    /// As [`Producer::push_unchecked`]; and the consumer's `tape_len` (see
+    /// [`Consumer::drain_with`]) reads back the length `mark` records.
+    #[inline]
+    pub(crate) unsafe fn push_unchecked_with_tape(
+        &mut self,
+        slot: &mut Option<T>,
+        parts: [&[u8]; 2],
+        mark: impl FnOnce(&mut T, usize),
+    ) -> bool {
+        let Some(v) = slot.as_mut() else {
+            return false;
+        };
+        let cap = self.shared.tape.len();
+        let n = parts[0].len() + parts[1].len();
+        if n == 0 || n > cap {
+            return false;
+        }
+        let (skip, at) = tape_place(self.tape_at, n, cap);
+        let end = self.tape_tail.wrapping_add(skip + n);
+        if end.wrapping_sub(self.tape_head_seen) > cap {
+            self.tape_head_seen = self.shared.tape_head.0.load(Acquire);
+            // Room when what was written since the consumer's position fits in the tape,
+            // or when it has read everything: the bytes may then go anywhere (the skipped
+            // ones count in the positions, so `end` may then be more than a lap ahead).
+            if self.tape_head_seen != self.tape_tail && end.wrapping_sub(self.tape_head_seen) > cap
+            {
+                return false;
+            }
+        }
+        // SAFETY: `tape_place` keeps the `n` bytes from `at` within the tape (`n <= cap`).
+        // They are free: they are the positions just before `end`, and the consumer has
+        // read (and published as read, `Acquire` above pairing with its `Release`) every
+        // position before `end - cap`, or every position written; it reads none past what
+        // this side publishes, which these are not yet.
+        unsafe {
+            copy_into(&self.shared.tape, at, parts[0]);
+            copy_into(&self.shared.tape, at + parts[0].len(), parts[1]);
+        }
+        self.tape_tail = end;
+        self.tape_at = at + n;
+        mark(v, n);
+        // SAFETY: as the caller vouches; the value's `Release` publishes the bytes too.
+        unsafe { self.push_unchecked(slot) };
+        true
+    }
+
     /// How many values the ring holds at most.
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
@@ -257,6 +418,10 @@ pub(crate) struct Consumer<T> {
     /// `head`'s slot.
     index: usize,
     capacity: usize,
+    /// Tape bytes read (what `shared.tape_head` says once published), skipped ones
+    /// included, and the offset that is in the tape.
+    tape_head: usize,
+    tape_at: usize,
 }
 
 impl<T> Consumer<T> {
@@ -274,7 +439,20 @@ impl<T> Consumer<T> {
     /// Hands `take` every value the ring holds now (not what the producer adds meanwhile:
     /// chasing it would keep the positions' lines moving between the two cores), and frees
     /// their slots at once at the end. Returns how many.
+    #[cfg(any(test, loom))]
     pub(crate) fn drain(&mut self, mut take: impl FnMut(T)) -> usize {
+        self.drain_with(|_| 0, |v, _| take(v))
+    }
+
+    /// [`Consumer::drain`] for values that may own tape bytes: `tape_len` says how many
+    /// (what the producer's `mark` recorded), and `take` gets them with the value (empty
+    /// for a value that owns none).
+    pub(crate) fn drain_with(
+        &mut self,
+        tape_len: impl Fn(&T) -> usize,
+        mut take: impl FnMut(T, &[u8]),
+    ) -> usize {
+        let cap = self.shared.tape.len();
         let tail = self.shared.tail.0.load(Acquire);
         let n = tail.wrapping_sub(self.head);
         for _ in 0..n {
@@ -291,10 +469,24 @@ impl<T> Consumer<T> {
             if self.index == self.capacity {
                 self.index = 0;
             }
-            take(v);
+            let len = tape_len(&v);
+            if len == 0 || len > cap {
+                take(v, &[]);
+                continue;
+            }
+            // The producer wrote them at the same offset (`tape_place` on the same
+            // offsets), before the value: visible since the `Acquire` above.
+            let (skip, at) = tape_place(self.tape_at, len, cap);
+            self.tape_head = self.tape_head.wrapping_add(skip + len);
+            self.tape_at = at + len;
+            // SAFETY: within the tape as in the push (`len <= cap`). Written before the
+            // value was published, and not written again before this side publishes its
+            // position past them, after `take`.
+            unsafe { with_bytes(&self.shared.tape, at, len, |b| take(v, b)) };
         }
         if n > 0 {
             self.shared.head.0.store(self.head, Release);
+            self.shared.tape_head.0.store(self.tape_head, Release);
         }
         n
     }
@@ -305,152 +497,10 @@ impl<T> Drop for Consumer<T> {
         // The values read (also those of a `drain` that unwound) are not the ring's any
         // more: what it drops at the end starts after them.
         self.shared.head.0.store(self.head, Release);
+        self.shared.tape_head.0.store(self.tape_head, Release);
     }
 }
 
 #[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-    use std::sync::atomic::AtomicUsize as Count;
-
-    /// Counts its drops.
-    struct Tracked(u32, std::sync::Arc<Count>);
-
-    impl Drop for Tracked {
-        fn drop(&mut self) {
-            self.1.fetch_add(1, Relaxed);
-        }
-    }
-
-    fn all<T>(c: &mut Consumer<T>) -> Vec<T> {
-        let mut out = Vec::new();
-        c.drain(|v| out.push(v));
-        out
-    }
-
-    #[test]
-    fn values_come_out_in_order_across_many_wraps() {
-        let (mut p, mut c) = ring::<u32>(3);
-        let mut next = 0;
-        let mut got = Vec::new();
-        for round in 0..100 {
-            for _ in 0..=(round % 3) {
-                assert!(p.push(next).is_ok());
-                next += 1;
-            }
-            got.extend(all(&mut c));
-        }
-        assert_eq!(got, (0..next).collect::<Vec<_>>());
-        assert!(c.is_empty());
-    }
-
-    #[test]
-    fn a_full_ring_refuses_and_leaves_the_value_where_it_was() {
-        let (mut p, mut c) = ring::<u32>(2);
-        assert!(p.push(1).is_ok());
-        assert!(p.push(2).is_ok());
-        let mut slot = Some(3);
-        assert!(!p.push_from(&mut slot));
-        assert_eq!(slot, Some(3), "the refused value stays with the caller");
-        assert_eq!(p.push(4), Err(4));
-        assert_eq!(all(&mut c), vec![1, 2]);
-        assert!(
-            p.push_from(&mut slot),
-            "room again once the consumer has read"
-        );
-        assert_eq!(slot, None);
-        assert_eq!(all(&mut c), vec![3]);
-        let mut empty = None;
-        assert!(!p.push_from(&mut empty), "nothing to push");
-    }
-
-    #[test]
-    fn every_value_is_dropped_once_whoever_ends_first() {
-        let drops = std::sync::Arc::new(Count::new(0));
-        let v = |n| Tracked(n, drops.clone());
-        // Values left in the ring when both ends go.
-        let (mut p, mut c) = ring(4);
-        for n in 0..4 {
-            assert!(p.push(v(n)).is_ok());
-        }
-        assert_eq!(all(&mut c).len(), 4);
-        assert_eq!(
-            drops.load(Relaxed),
-            4,
-            "the values read were dropped by the reader"
-        );
-        for n in 0..3 {
-            assert!(p.push(v(n)).is_ok());
-        }
-        drop(c);
-        assert!(
-            p.push(v(9)).is_ok(),
-            "the producer may outlive the consumer"
-        );
-        drop(p);
-        assert_eq!(
-            drops.load(Relaxed),
-            8,
-            "the four left were dropped with the ring"
-        );
-    }
-
-    #[test]
-    fn a_drain_that_unwinds_does_not_drop_what_it_read_again() {
-        let drops = std::sync::Arc::new(Count::new(0));
-        let (mut p, mut c) = ring(8);
-        for n in 0..5 {
-            assert!(p.push(Tracked(n, drops.clone())).is_ok());
-        }
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            c.drain(|v| {
-                if v.0 == 2 {
-                    panic!("the batcher's closure fails");
-                }
-            })
-        }));
-        assert!(r.is_err());
-        assert_eq!(drops.load(Relaxed), 3, "0, 1 and 2 were read and dropped");
-        drop(c);
-        drop(p);
-        assert_eq!(
-            drops.load(Relaxed),
-            5,
-            "3 and 4 dropped with the ring, 2 not twice"
-        );
-    }
-
-    #[test]
-    fn the_consumer_sees_the_producer_go() {
-        let (mut p, c) = ring::<u32>(2);
-        assert!(p.push(1).is_ok());
-        assert!(!c.is_abandoned());
-        drop(p);
-        assert!(c.is_abandoned());
-        assert!(!c.is_empty(), "abandoned, with a value still to read");
-    }
-
-    #[test]
-    fn a_thread_pushes_while_another_drains() {
-        let (mut p, mut c) = ring::<u64>(16);
-        const N: u64 = 200_000;
-        let producer = std::thread::spawn(move || {
-            for n in 0..N {
-                let mut slot = Some(n);
-                while !p.push_from(&mut slot) {
-                    std::thread::yield_now();
-                }
-            }
-        });
-        let mut next = 0;
-        while next < N {
-            c.drain(|v| {
-                assert_eq!(v, next, "in order, each once");
-                next += 1;
-            });
-            std::thread::yield_now();
-        }
-        producer.join().expect("producer");
-        assert!(c.is_abandoned() && c.is_empty());
-    }
-}
+#[path = "ring_tests.rs"]
+mod tests;

@@ -6,6 +6,7 @@ use smallvec::SmallVec;
 use std::borrow::Cow;
 
 mod pool;
+mod trailer;
 pub(crate) use pool::{ExtrasBox, POOLED};
 
 /// The LLM fields of a span.

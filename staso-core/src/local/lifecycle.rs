@@ -161,6 +161,7 @@ fn write_frame(
             agent,
             conversation: parent.conversation().cloned(),
             extras: None,
+            tape_bytes: 0,
         }));
     }
     span_id

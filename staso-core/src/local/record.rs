@@ -118,11 +118,24 @@ pub(crate) struct SpanRecord {
     pub agent: Option<SharedStr>,
     pub conversation: Option<Arc<Conversation>>,
     pub extras: Option<ExtrasBox>,
+    /// How many bytes of captured tapes travel with the record in its lane's ring (see
+    /// `export::lane::Lane::push_taped`); 0 anywhere else, and once the batcher has put
+    /// them in a box. In the record's padding.
+    pub tape_bytes: u32,
 }
 
 impl SpanRecord {
     pub(crate) fn extras(&mut self) -> &mut Extras {
         self.extras.get_or_insert_with(ExtrasBox::take)
+    }
+
+    /// Takes the tapes a span kept in `tapes` (a box holding nothing else): the box
+    /// becomes the record's, or its tapes move into the record's own box.
+    pub(crate) fn keep_tapes(&mut self, tapes: ExtrasBox) {
+        match &mut self.extras {
+            None => self.extras = Some(tapes),
+            Some(e) => tapes.move_tapes_into(e),
+        }
     }
 
     /// Writes what the span recorded as tapes as JSON (see [`Extras::resolve`]); `rules`
@@ -155,6 +168,7 @@ impl SpanRecord {
             agent: None,
             conversation: None,
             extras: None,
+            tape_bytes: 0,
         }
     }
 }

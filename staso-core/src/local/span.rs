@@ -335,18 +335,19 @@ impl SpanGuard {
 fn close_captured<const RETURNED: bool>(depth: usize, id: SpanId, captured: ExtrasBox) {
     context::pop_span(depth, id, |frame, client| {
         let Frame { ctx, record } = frame;
-        if let Some(r) = record.as_mut() {
-            match &mut r.extras {
-                None => r.extras = Some(captured),
-                Some(e) => captured.move_tapes_into(e),
+        if ctx.sink.is_some() || record.as_ref().is_some_and(|r| r.discarded) {
+            // A test capture takes the record whole; a discarded one is not sent.
+            if let Some(r) = record.as_mut() {
+                r.keep_tapes(captured);
             }
+            return lifecycle::end_with::<RETURNED>(record, ctx, |_| false);
         }
         // Inlined: out of line, this closure cost a call and a frame of its own.
         lifecycle::end_with::<RETURNED>(
             record,
             ctx,
             #[inline(always)]
-            |slot| crate::client::send_in(client, slot),
+            |slot| crate::client::send_taped_in(client, slot, captured),
         )
     });
 }

@@ -191,7 +191,9 @@ impl FnSpan {
         site: &'static Location<'static>,
         record: impl FnOnce(&mut Vec<u8>),
     ) {
-        let b = self.captured.get_or_insert_with(ExtrasBox::take);
+        // A box the thread keeps (see `Lane::scratch`): its tapes travel beside the
+        // record when the span ends, and the box stays.
+        let b = self.captured.get_or_insert_with(crate::client::scratch_box);
         let tapes = b.tapes_mut();
         let start = tapes.len();
         record(tapes);

@@ -1,4 +1,5 @@
-//! The ring of `staso-core/src/export/ring.rs` and the batcher's wake-up handshake of
+//! The ring of `staso-core/src/export/ring.rs` (with the tape bytes some values carry) and
+//! the batcher's wake-up handshake of
 //! `staso-core/src/export/queue/wake.rs`, compiled from those very files, checked under
 //! loom: every interleaving of the lane's thread (the producer) and the batcher (the
 //! consumer), with the batcher's own rules for a segment that is done, and of a lane
@@ -106,6 +107,55 @@ mod tests {
             }
             thread::yield_now();
         }
+    }
+
+    /// Pushes `values` with their tapes as a lane does (`room`, then unchecked pushes),
+    /// waiting while the ring or its tape is full, then drops the producer.
+    fn produce_taped(mut p: super::ring::Producer<(u32, usize)>, values: Vec<(u32, Vec<u8>)>) {
+        let mut run = 0;
+        for (v, bytes) in values {
+            loop {
+                while run == 0 {
+                    run = p.room();
+                    if run == 0 {
+                        thread::yield_now();
+                    }
+                }
+                let mut slot = Some((v, 0));
+                // SAFETY: fewer pushes than `room` allowed were made since it was called;
+                // the consumer reads the length back from `.1`, as `mark` writes it.
+                let (a, b) = bytes.split_at(1);
+                if unsafe { p.push_unchecked_with_tape(&mut slot, [a, b], |v, n| v.1 = n) } {
+                    run -= 1;
+                    break;
+                }
+                // The tape is full: wait for the reader.
+                thread::yield_now();
+            }
+        }
+    }
+
+    #[test]
+    fn tape_bytes_pass_with_their_value_and_wait_for_the_reader() {
+        // Four bytes of tape, tapes of 2 and 3: the second skips the end of the lap and
+        // waits for the first to be read; the third reuses the start of the tape.
+        loom::model(|| {
+            let (p, mut c) = super::ring::ring_with_tape::<(u32, usize)>(2, 4);
+            let values = vec![(1, vec![1, 1]), (2, vec![2, 2, 2]), (3, vec![3, 3])];
+            let sent = values.clone();
+            let producer = thread::spawn(move || produce_taped(p, sent));
+            let mut got = Vec::new();
+            loop {
+                let gone = c.is_abandoned();
+                c.drain_with(|v| v.1, |v, bytes| got.push((v.0, bytes.to_vec())));
+                if gone && c.is_empty() {
+                    break;
+                }
+                thread::yield_now();
+            }
+            producer.join().expect("producer");
+            assert_eq!(got, values);
+        });
     }
 
     #[test]

@@ -48,6 +48,7 @@ fn record(parent: Option<u64>, callsite: Option<&'static CallSite>) -> SpanRecor
         agent: None,
         conversation: None,
         extras: None,
+        tape_bytes: 0,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The memory bound in bytes: what the structures that hold queued spans keep, computed
 //! from their sizes (the README's figures and the memory tests use it).
 
-use super::{lane_capacity, provisional_capacity};
+use super::{lane_capacity, provisional_capacity, TAPE_BYTES_PER_SLOT};
 use crate::local::record::SpanRecord;
 
 /// The bytes `init` allocates for a queue of `max` credits: the overflow, the queue of
@@ -20,15 +20,16 @@ pub(crate) fn bytes_at_init(max: usize) -> usize {
 }
 
 /// The bytes the structures that hold queued spans keep when `threads` threads end spans
-/// and `max` spans are held, excluding what spans captured (behind a pointer) and the
-/// request bodies: what `init` allocates, every lane (allocated whole when its thread
+/// and `max` spans are held, excluding what spans captured in boxes (behind a pointer) and
+/// the request bodies: what `init` allocates, every lane (allocated whole when its thread
 /// ends its first span), the segments lanes grew into (`max` slots at most, all lanes
-/// together), and [`store_map_bytes`].
+/// together), each slot with its share of the segment's tape (see `segment`), and
+/// [`store_map_bytes`].
 pub(crate) fn bytes_at_bound(max: usize, batch_size: usize, threads: usize) -> usize {
-    let record = std::mem::size_of::<SpanRecord>();
+    let slot = std::mem::size_of::<SpanRecord>() + TAPE_BYTES_PER_SLOT;
     bytes_at_init(max)
-        + threads * lane_capacity(max, batch_size) * record
-        + max * record
+        + threads * lane_capacity(max, batch_size) * slot
+        + max * slot
         + store_map_bytes(max, batch_size)
 }
 

@@ -2,7 +2,7 @@
 //! allowance that bounds them, and the hand-over of a grown segment's batcher's end.
 
 use super::{lock, LaneCount, LaneEnd, Queue};
-use crate::export::ring::{self, Consumer, Producer};
+use crate::export::ring::{Consumer, Producer};
 use crate::local::record::SpanRecord;
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::Arc;
@@ -44,7 +44,7 @@ impl Queue {
             return;
         }
         while self.spares.len() < SPARES && self.take_growth(self.lane_max) {
-            let (ring, end) = ring::ring(self.lane_max);
+            let (ring, end) = super::segment(self.lane_max);
             let spare = Spare {
                 ring,
                 end,

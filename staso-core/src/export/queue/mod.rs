@@ -18,8 +18,8 @@
 //! keeps at most one chunk of unspent credits for itself until it exits.
 
 pub(crate) use super::lane::Lane;
-use super::ring::{ring, Consumer, Producer};
-use crate::local::record::SpanRecord;
+use super::ring::{Consumer, Producer};
+use crate::local::record::{ExtrasBox, SpanRecord};
 use crossbeam_queue::ArrayQueue;
 pub(super) use growth::Spare;
 use growth::{lane_max, SPARES};
@@ -138,6 +138,27 @@ pub(super) fn lane_capacity(max: usize, batch_size: usize) -> usize {
         .min(max.max(1))
 }
 
+/// Bytes of captured tapes a lane's segment has room for beside each slot (see
+/// `Lane::push_taped`): two small arguments and a result take 30 to 60 with their
+/// footer. Tapes that do not fit when their span ends travel in a box, as other content.
+pub(crate) const TAPE_BYTES_PER_SLOT: usize = 64;
+
+/// A lane's segment of `capacity` slots: a ring whose records may carry their captured
+/// tapes beside them (see `Lane::push_taped`).
+pub(super) fn segment(capacity: usize) -> (Producer<SpanRecord>, Consumer<SpanRecord>) {
+    super::ring::ring_with_tape(capacity, capacity * TAPE_BYTES_PER_SLOT)
+}
+
+/// A record that came with its tapes gets them in a box (the batcher's, from the pool)
+/// and is then like any other.
+#[cold]
+fn untape(r: &mut SpanRecord, tapes: &[u8]) {
+    r.tape_bytes = 0;
+    let mut b = ExtrasBox::take();
+    b.set_trailer(tapes);
+    r.keep_tapes(b);
+}
+
 /// The slots of the queue of provisional root copies (outside the bound, best effort).
 pub(super) fn provisional_capacity(max: usize) -> usize {
     (max / 10).clamp(16, 1024)
@@ -201,7 +222,7 @@ impl Queue {
         &self,
         count: &Arc<LaneCount>,
     ) -> (Producer<SpanRecord>, Arc<AtomicBool>) {
-        let (producer, consumer) = ring(self.lane_capacity);
+        let (producer, consumer) = segment(self.lane_capacity);
         let superseded = Arc::new(AtomicBool::new(false));
         lock(&self.new_lanes).push(LaneEnd {
             ring: consumer,
@@ -435,7 +456,15 @@ impl Queue {
             // Abandoned or superseded first: a segment seen so and then empty is done for
             // good.
             let gone = lane.superseded.load(Acquire) || lane.ring.is_abandoned();
-            lane.ring.drain(&mut take);
+            lane.ring.drain_with(
+                |r| r.tape_bytes as usize,
+                |mut r, tapes| {
+                    if !tapes.is_empty() {
+                        untape(&mut r, tapes);
+                    }
+                    take(r)
+                },
+            );
             retire |= gone && lane.ring.is_empty();
         }
         let queued = self.overflow.len();
