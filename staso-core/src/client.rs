@@ -293,7 +293,9 @@ pub(crate) fn send_in(cache: &RefCell<Cached>, slot: &mut Option<SpanRecord>) ->
 }
 
 /// [`send_in`] for a span that kept its captured tapes in `tapes`, a box holding nothing
-/// else (see `Lane::push_taped`).
+/// else (see `Lane::push_taped`). A body of its own: one shared with `send_in`, the box
+/// an `Option` known to be `None` there, cost a span that captures nothing 10
+/// instructions (callgrind, `hot nothing`: 376 → 386).
 #[inline(always)]
 pub(crate) fn send_taped_in(
     cache: &RefCell<Cached>,
