@@ -52,8 +52,9 @@ pub(crate) struct Lane {
 }
 
 /// Boxes a lane keeps for its thread's captured spans: one per span open at once that
-/// captures something, as deep as spans usually nest.
-const SCRATCH: usize = 4;
+/// captures something, as deep as spans usually nest. Counted in the memory bound, each
+/// a pooled box's bytes (`queue::bound`).
+pub(crate) const SCRATCH: usize = 4;
 
 impl Lane {
     /// A new lane for the calling thread, registered with the batcher.

@@ -22,13 +22,15 @@ pub(crate) fn bytes_at_init(max: usize) -> usize {
 /// The bytes the structures that hold queued spans keep when `threads` threads end spans
 /// and `max` spans are held, excluding what spans captured in boxes (behind a pointer) and
 /// the request bodies: what `init` allocates, every lane (allocated whole when its thread
-/// ends its first span), the segments lanes grew into (`max` slots at most, all lanes
+/// ends its first span) with the empty boxes it keeps for its thread's captured spans
+/// (see `Lane::scratch`), the segments lanes grew into (`max` slots at most, all lanes
 /// together), each slot with its share of the segment's tape (see `segment`), and
 /// [`store_map_bytes`].
 pub(crate) fn bytes_at_bound(max: usize, batch_size: usize, threads: usize) -> usize {
     let slot = std::mem::size_of::<SpanRecord>() + TAPE_BYTES_PER_SLOT;
+    let scratch = crate::export::lane::SCRATCH * crate::local::extras::POOLED_BOX_BYTES;
     bytes_at_init(max)
-        + threads * lane_capacity(max, batch_size) * slot
+        + threads * (lane_capacity(max, batch_size) * slot + scratch)
         + max * slot
         + store_map_bytes(max, batch_size)
 }
