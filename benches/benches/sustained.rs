@@ -163,7 +163,7 @@ fn sustained() {
     // against `max_queue_bytes`, whose term is left out).
     let capture = env_or("STASO_SUSTAINED_CAPTURE", 0) != 0;
     let captured_kib = if capture {
-        staso::__private::captured_bytes_at_bound(QUEUE, 0) / 1024
+        staso::__private::captured_bytes_at_bound(QUEUE, BATCH, 0) / 1024
     } else {
         0
     };

@@ -115,7 +115,7 @@ fn roots_opened_through_an_outage_stay_within_the_bound() {
     let report = client.flush(Duration::from_millis(300));
     let _ = client.shutdown(Duration::from_millis(100));
     let grew = b::peak_live_bytes().saturating_sub(before);
-    let bound = outage_bound(2) + staso::__private::captured_bytes_at_bound(QUEUE, 0);
+    let bound = outage_bound(2) + staso::__private::captured_bytes_at_bound(QUEUE, BATCH, 0);
     assert!(
         report.rejected > 0,
         "the queue never reached its bound: {report:?}"
@@ -149,6 +149,14 @@ fn the_readmes_figures_for_the_defaults() {
     assert_eq!(
         store_map_bytes_at_bound(10_000, 100),
         leaves * leaf + internals * (leaf + 12 * 8)
+    );
+    // What spans captured: the allowance (3 296 bytes) of each queued span, 31.4 MiB,
+    // and of each root announcement that may wait (the queue's 1 000, the batcher's list
+    // of as many, a batch in each of 4 requests in flight), 7.5 MiB; the pool of empty
+    // boxes, 2.9 MiB; `max_queue_bytes`, 64 MiB.
+    assert_eq!(
+        staso::__private::captured_bytes_at_bound(10_000, 100, 64 << 20),
+        (10_000 + 2 * 1_000 + 4 * 100) * 3_296 + 4_096 * 736 + (64 << 20)
     );
     // One thread's ring, 234 KiB (slots of 128 bytes, 64 a slot of tape), and the four
     // empty boxes it keeps for its captured spans (736 bytes each with their tape

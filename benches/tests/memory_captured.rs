@@ -55,7 +55,7 @@ fn at_the_bound_what_spans_captured_stays_within_max_queue_bytes() {
     let bound = staso::__private::bytes_at_bound(QUEUE, BATCH, PRODUCERS + 1, ARGUMENT + 1024)
         - staso::__private::bytes_at_init(QUEUE)
         - staso::__private::store_map_bytes_at_bound(QUEUE, BATCH)
-        + staso::__private::captured_bytes_at_bound(QUEUE, MAX_BYTES);
+        + staso::__private::captured_bytes_at_bound(QUEUE, BATCH, MAX_BYTES);
     // The figures BENCHMARKS.md quotes (`--nocapture`).
     #[allow(clippy::print_stderr)]
     {

@@ -43,11 +43,16 @@ pub fn bytes_at_bound(
 }
 
 /// Bytes what spans captured takes at the bound, beside [`bytes_at_bound`]: the
-/// allowance of every span `max_queue_size` counts and of the pooled empty boxes (a box,
-/// 120 bytes of text inline, a 256-byte tape buffer and a few small fields), and
-/// `max_queue_bytes`, which bounds the rest. For the benchmarks' memory bound.
-pub fn captured_bytes_at_bound(max_queue_size: usize, max_queue_bytes: usize) -> usize {
-    crate::export::queue::captured::bytes_at_bound(max_queue_size, max_queue_bytes)
+/// allowance of every span `max_queue_size` counts, of every root's provisional copy that
+/// may wait, and of the pooled empty boxes (a box, 120 bytes of text inline, a 256-byte
+/// tape buffer and a few small fields), and `max_queue_bytes`, which bounds the rest. For
+/// the benchmarks' memory bound.
+pub fn captured_bytes_at_bound(
+    max_queue_size: usize,
+    batch_size: usize,
+    max_queue_bytes: usize,
+) -> usize {
+    crate::export::queue::captured::bytes_at_bound(max_queue_size, batch_size, max_queue_bytes)
 }
 
 /// Bytes of captured content charged against `max_queue_bytes` now, by the spans the

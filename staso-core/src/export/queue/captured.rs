@@ -47,10 +47,26 @@ pub(crate) fn held() -> usize {
 }
 
 /// The most bytes what spans captured takes at the bound: the allowance of every span
-/// `max_queue_size` counts and of every box in the pool of empty ones, and
-/// `max_queue_bytes`.
-pub(crate) fn bytes_at_bound(max_queue_size: usize, max_queue_bytes: usize) -> usize {
-    max_queue_size * ALLOWANCE + extras::POOLED * extras::POOLED_BOX_BYTES + max_queue_bytes
+/// `max_queue_size` counts, of every root's provisional copy that may wait (see
+/// [`provisional_copies`]: they are not counted in `max_queue_size`) and of every box in
+/// the pool of empty ones, and `max_queue_bytes`.
+pub(crate) fn bytes_at_bound(
+    max_queue_size: usize,
+    batch_size: usize,
+    max_queue_bytes: usize,
+) -> usize {
+    let copies = provisional_copies(max_queue_size, batch_size);
+    (max_queue_size + copies) * ALLOWANCE
+        + extras::POOLED * extras::POOLED_BOX_BYTES
+        + max_queue_bytes
+}
+
+/// The most provisional root copies held at once: the queue's store of them, the
+/// batcher's list (as many, see `Queue::take_provisional`), and those in the batches of
+/// the requests in flight.
+fn provisional_copies(max_queue_size: usize, batch_size: usize) -> usize {
+    2 * super::provisional_capacity(max_queue_size)
+        + crate::export::destination::MAX_IN_FLIGHT * batch_size
 }
 
 #[cfg(test)]
