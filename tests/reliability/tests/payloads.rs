@@ -199,3 +199,71 @@ fn redaction_can_be_turned_off() {
     assert!(client.flush(Duration::from_secs(10)).ok());
     assert_eq!(c.spans()[0].input(), Some(json!({"token": "t"})));
 }
+
+/// A tool whose arguments and result travel beside its record in its thread's ring when
+/// they fit there (64 bytes a slot), in a box otherwise.
+#[staso::tool]
+fn echo(thread: u32, n: u32, text: &str) -> String {
+    format!("{thread}:{n}:{}", text.len())
+}
+
+/// Two threads' bursts of captured spans, more than a lane's tape holds at once (80 000
+/// bytes at the default bound; a burst of 500 spans of ~190 bytes of arguments and result
+/// laps it, and fills it when the batcher lags), arguments from none to 300 bytes, every
+/// 1 000th far larger than the whole tape: every span arrives, each with its own
+/// arguments and result, whichever way they travelled (beside the record, or in a box).
+#[test]
+fn captured_arguments_arrive_intact_through_bursts_larger_than_the_tape() {
+    let _s = serial();
+    let c = collector();
+    let client = client(&c, Options::default());
+    let text = |n: u32| match n % 1_000 {
+        999 => "z".repeat(200_000),
+        m => "é".repeat((m % 151) as usize),
+    };
+    std::thread::scope(|s| {
+        for thread in 0..2 {
+            let client = &client;
+            s.spawn(move || {
+                for burst in 0..10 {
+                    let _agent = span("burst", Kind::Agent);
+                    for n in burst * 500..(burst + 1) * 500 {
+                        echo(thread, n, &text(n));
+                    }
+                    drop(_agent);
+                    // Between bursts, as an agent between runs (the other thread's spans
+                    // may still be arriving: the last flush checks the whole).
+                    client.flush(Duration::from_secs(30));
+                }
+            });
+        }
+    });
+    let report = client.flush(Duration::from_secs(30));
+    assert_eq!(report.delivered, 10_020, "{report:?}");
+    let spans = c.spans();
+    let mut seen = 0;
+    for s in spans.finals().filter(|s| s.str_field("name") == "echo") {
+        let input = s.input().expect("input");
+        let (thread, n) = (input["thread"].as_u64(), input["n"].as_u64());
+        let (Some(thread), Some(n)) = (thread, n) else {
+            panic!("arguments lost: {input}");
+        };
+        let n = n as u32;
+        let doc = text(n);
+        if doc.len() > 64 * 1024 {
+            // Cut at `max_field_bytes` (64 KiB by default): what matters is the start.
+            assert!(input["text"].as_str().is_some_and(|t| t.starts_with("zzz")));
+        } else {
+            let want = json!({"thread": thread, "n": n, "text": doc});
+            assert_eq!(input, want, "span {thread}:{n}");
+        }
+        let result = format!("{thread}:{n}:{}", doc.len());
+        assert_eq!(
+            s.output(),
+            Some(json!({ "result": result })),
+            "span {thread}:{n}"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 10_000);
+}
