@@ -51,6 +51,14 @@ pub(crate) struct Lane {
     scratch: Vec<ExtrasBox>,
 }
 
+/// The most tape bytes a span's arguments and result may have to travel in the segment's
+/// tape; larger ones go in the record's box, charged against `max_queue_bytes` as any
+/// other content beyond the allowance. The box the batcher makes of them (a tape buffer
+/// of at most twice this) stays within a span's allowance (`queue::captured`), as the
+/// box it replaces would: nothing uncharged travels this way that would be charged
+/// otherwise.
+const MAX_TAPED: usize = 1024;
+
 /// Boxes a lane keeps for its thread's captured spans: one per span open at once that
 /// captures something, as deep as spans usually nest. Counted in the memory bound, each
 /// a pooled box's bytes (`queue::bound`).
@@ -95,7 +103,8 @@ impl Lane {
         let boxless = slot.as_ref().is_some_and(|r| r.extras.is_none());
         if boxless && (self.run > 0 || self.renew()) {
             let run = self.run;
-            if let Some((taped, footer)) = tapes.trailer() {
+            let trailer = tapes.trailer().filter(|(t, _)| t.len() <= MAX_TAPED);
+            if let Some((taped, footer)) = trailer {
                 // SAFETY: `run` counts pushes the last `room` allowed (see `next_run`);
                 // the queue reads the length back from `tape_bytes` (`segment`'s drain),
                 // as `mark` writes it: at most the tape's size, which fits in a `u32`
@@ -377,11 +386,13 @@ mod tests {
             let b = tapes(&mut lane, &input(n));
             lane.push_taped(&mut record(n), b);
         }
-        // Larger than the whole tape: in the record's box.
-        let big = vec![b'x'; 100_000];
+        assert_eq!(lane.scratch.len(), 1, "one box did for all the small ones");
+        // Larger than what travels in the tape (and within the allowance, so that no
+        // charge is held while other tests count theirs): in the record's box.
+        let big = vec![b'x'; MAX_TAPED + 1];
         let b = tapes(&mut lane, &big);
         lane.push_taped(&mut record(3_000), b);
-        assert_eq!(lane.scratch.len(), 1, "one box did for all the small ones");
+        assert!(lane.scratch.is_empty(), "the box went with the record");
         let mut lanes = Vec::new();
         let mut got = Vec::new();
         q.drain(&mut lanes, |r| got.push(r));
