@@ -1,7 +1,9 @@
 //! A quick loop for profiling the caller's side of a span (`perf record` friendly):
 //! `cargo run --release -p staso-benches --example hot -- nothing 2000000`.
 //! Modes: `nothing` (target 1), `capture` (target 2), `disabled` (target 3), `conversation`
-//! (target 1 inside a conversation), `unsampled` (spans of a trace sampling left out),
+//! (target 1 inside a conversation), `async-nothing` and `async-capture` (the same two
+//! functions as `async fn`s, each future polled once: it completes at once),
+//! `unsampled` (spans of a trace sampling left out),
 //! `policy-off` (the `capture` function, its capture switched off by the client's policy
 //! rather than by its attribute: the attribute's code for capture is there, unused),
 //! and for the tracing bridge a plain `tracing` span (no GenAI field) under
@@ -68,6 +70,12 @@ fn main() {
     let body = |i: u64| match mode.as_str() {
         "capture" | "policy-off" => {
             black_box(b::tool_default_capture(black_box("refund policy"), i))
+        }
+        "async-capture" => black_box(
+            b::poll_once(b::async_tool_default_capture(black_box("refund policy"), i)).unwrap_or(0),
+        ),
+        "async-nothing" => {
+            black_box(b::poll_once(b::async_tool_nothing_captured(black_box(i), 1)).unwrap_or(0))
         }
         m if m.starts_with("tracing-") => {
             b::tracing_plain_span(i);

@@ -49,6 +49,30 @@ pub fn tool_big_argument(doc: &str) -> usize {
     std::hint::black_box(doc.len())
 }
 
+/// [`tool_nothing_captured`] as an `async fn` (its span is carried by its future).
+#[staso::tool(capture_input = false, capture_output = false)]
+#[inline(never)]
+pub async fn async_tool_nothing_captured(a: u64, b: u64) -> u64 {
+    std::hint::black_box(a.wrapping_add(b))
+}
+
+/// [`tool_default_capture`] as an `async fn`.
+#[staso::tool]
+#[inline(never)]
+pub async fn async_tool_default_capture(query: &str, limit: u64) -> u64 {
+    std::hint::black_box(query.len() as u64 + limit)
+}
+
+/// Polls `fut` once with a waker that does nothing: for futures that complete at once
+/// (the async tools above), what an executor's poll of them costs, without the executor.
+pub fn poll_once<F: std::future::Future>(fut: F) -> Option<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(fut).poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
 /// The plain function the instrumented ones are compared with.
 #[inline(never)]
 pub fn plain(a: u64, b: u64) -> u64 {

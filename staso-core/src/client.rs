@@ -262,8 +262,14 @@ pub(crate) fn send_from(slot: &mut Option<SpanRecord>) {
         }
         return;
     }
+    // A box holding only an instrumented function's tapes (an async one's): they travel
+    // beside the record, and the box stays with the thread.
+    let tapes = slot.as_mut().and_then(SpanRecord::take_tapes_only);
     crate::local::context::with_client_cache(|cache| {
-        send_in(cache, slot);
+        match tapes {
+            Some(tapes) => send_taped_in(cache, slot, tapes),
+            None => send_in(cache, slot),
+        };
         Some(())
     });
 }

@@ -125,8 +125,22 @@ pub(crate) struct SpanRecord {
 }
 
 impl SpanRecord {
+    /// The span's box, made when it has none: one the thread's lane keeps when there is
+    /// one (see `Lane::scratch`), else one from the pool.
     pub(crate) fn extras(&mut self) -> &mut Extras {
-        self.extras.get_or_insert_with(ExtrasBox::take)
+        self.extras.get_or_insert_with(crate::client::scratch_box)
+    }
+
+    /// The span's box, taken out, when it holds only the tapes an instrumented function
+    /// recorded (an async one's: its arguments and result), in the order that travels
+    /// beside the record (see `Lane::push_taped`).
+    pub(crate) fn take_tapes_only(&mut self) -> Option<ExtrasBox> {
+        let e = self.extras.as_ref()?;
+        if e.only_tapes() && e.trailer().is_some() {
+            self.extras.take()
+        } else {
+            None
+        }
     }
 
     /// Takes the tapes a span kept in `tapes` (a box holding nothing else): the box

@@ -52,8 +52,9 @@ impl Extras {
     /// parts, so that nothing is copied to join them); `None` unless the buffer is the
     /// input's tape followed by the result's (each optional), as a span that recorded
     /// each once leaves it. Only for a box that holds nothing but tapes (what an
-    /// instrumented function's span keeps while it runs, see `FnSpan`; checked in debug
-    /// builds: a full check costs more than the rest of the push).
+    /// instrumented function's span keeps while it runs, see `FnSpan`, or what
+    /// `SpanRecord::take_tapes_only` checked; a full check costs more than the rest of a
+    /// sync span's push, so it is only asserted in debug builds).
     #[inline]
     pub(crate) fn trailer(&self) -> Option<(&[u8], [u8; FOOTER])> {
         debug_assert!(self.only_tapes());
