@@ -116,11 +116,7 @@ impl Lane {
                         })
                 };
                 if pushed {
-                    self.run = run - 1;
-                    self.counted();
-                    if run == 1 {
-                        self.run_out();
-                    }
+                    self.pushed_in_run(run);
                     tapes.clear_tapes();
                     if self.scratch.len() < SCRATCH {
                         self.scratch.push(tapes);
@@ -166,6 +162,13 @@ impl Lane {
         }
         // SAFETY: `run` counts pushes the last `room` allowed (see `next_run`).
         unsafe { self.ring.push_unchecked(slot) };
+        self.pushed_in_run(run);
+    }
+
+    /// After a push within a run that had `run` pushes left: one fewer, the span counted,
+    /// and the batcher woken when the run ends at its wake-up.
+    #[inline(always)]
+    fn pushed_in_run(&mut self, run: usize) {
         self.run = run - 1;
         self.counted();
         if run == 1 {
