@@ -208,6 +208,20 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
     })
 }
 
+/// Runs `f` on what a span started now would inherit, where it lies (see [`Parent`]):
+/// unlike [`with_current`], a span's frame is not made into a whole context first.
+#[inline]
+pub(crate) fn with_parent<R>(f: impl FnOnce(Parent<'_>) -> R) -> R {
+    stack(|s| {
+        // Borrowed elsewhere, or emptied at the thread's end: a span inherits nothing.
+        let s = s.try_borrow().ok();
+        match s.as_ref().and_then(|s| s.last()) {
+            None => f(Parent::of(&NO_CONTEXT)),
+            Some(top) => f(Parent::of_frame(top)),
+        }
+    })
+}
+
 /// Opens a span and makes it current in one visit of the stack: `f` sees the inherited
 /// context (borrowed, nothing cloned) and writes the new frame into the stack's next
 /// entry, which is then counted in. `f` returns a value and whether the new frame records
@@ -252,6 +266,48 @@ pub(crate) fn push_child<R>(
         }
         Some((len + 1, r))
     })
+}
+
+/// Makes the span a future carries (in `slot`) current: its record and context move from
+/// `slot` into the stack's next entry. Returns the frame's depth (for [`pop_into`] or
+/// [`pop_span`]); `None`, leaving `slot` as it was, when it is empty or the stack is gone.
+#[inline]
+pub(crate) fn push_carried(slot: &mut Option<(SpanRecord, Ctx)>) -> Option<usize> {
+    slot.as_ref()?;
+    locals::with(|l| {
+        let mut s = l.stack.try_borrow_mut().ok()?;
+        if !room(&mut s) {
+            return None;
+        }
+        let (record, ctx) = slot.take()?;
+        let records = ctx.recording;
+        let len = s.len();
+        // SAFETY: `room` made room for index `len`: allocated, aligned and past the length,
+        // so nothing else refers to it; `write` does not read or drop what was there.
+        // The entry is initialised before the length counts it.
+        unsafe {
+            s.as_mut_ptr().add(len).write(Frame {
+                ctx,
+                record: Some(record),
+            });
+            s.set_len(len + 1);
+        }
+        l.quiet.set(!records);
+        Some(len + 1)
+    })
+}
+
+/// Moves the frame of span `span`, pushed at `depth` by [`push_carried`], back into the
+/// future's `slot` (a poll ended without ending the span). Nothing when it is gone.
+#[inline]
+pub(crate) fn pop_into(depth: usize, span: SpanId, slot: &mut Option<(SpanRecord, Ctx)>) {
+    if let Some(Frame {
+        ctx,
+        record: Some(record),
+    }) = pop(depth, Some(span))
+    {
+        *slot = Some((record, ctx));
+    }
 }
 
 /// Makes room for a few frames on this thread's stack now rather than at its first span.

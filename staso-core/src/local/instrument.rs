@@ -68,11 +68,36 @@ struct Reclaim<'a> {
 
 impl Drop for Reclaim<'_> {
     fn drop(&mut self) {
-        if let Some(frame) = context::pop(self.depth, Some(self.span)) {
-            if let Some(record) = frame.record {
-                *self.slot = Some((record, frame.ctx));
-            }
-        }
+        context::pop_into(self.depth, self.span, self.slot);
+    }
+}
+
+impl Reclaim<'_> {
+    /// Makes the span in `slot` current for a poll (see [`in_frame`]); `None` when the
+    /// slot is empty or there is no stack to push it on.
+    #[inline]
+    fn push(slot: &mut Option<(SpanRecord, Ctx)>) -> Option<Reclaim<'_>> {
+        let span = slot.as_ref()?.0.span_id;
+        let depth = context::push_carried(slot)?;
+        Some(Reclaim { slot, depth, span })
+    }
+
+    /// Ends the span where the poll left it, on the frame stack: the future completed,
+    /// so its record moves once more, into the queue, instead of back into the future
+    /// and out again. It ran to its end: the thread's panic count is not read (see
+    /// `FnSpan::returned`).
+    #[inline]
+    fn end(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        context::pop_span(this.depth, this.span, |frame, client| {
+            let Frame { ctx, record } = frame;
+            lifecycle::end_with::<true>(record, ctx, |slot| {
+                match slot.as_mut().and_then(SpanRecord::take_tapes_only) {
+                    Some(tapes) => crate::client::send_taped_in(client, slot, tapes),
+                    None => crate::client::send_in(client, slot),
+                }
+            })
+        });
     }
 }
 
@@ -80,15 +105,7 @@ impl Drop for Reclaim<'_> {
 /// and put back into `slot` afterwards, also when `f` panics). An empty slot runs `f`
 /// alone. What LLM streams use on every poll.
 pub(crate) fn in_frame<R>(slot: &mut Option<(SpanRecord, Ctx)>, f: impl FnOnce() -> R) -> R {
-    let Some((record, ctx)) = slot.take() else {
-        return f();
-    };
-    let span = record.span_id;
-    let depth = context::push(Frame {
-        ctx,
-        record: Some(record),
-    });
-    let _reclaim = Reclaim { slot, depth, span };
+    let _reclaim = Reclaim::push(slot);
     f()
 }
 
@@ -98,21 +115,21 @@ impl<F: Future> Future for Instrumented<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let fut = this.fut;
-        let Some((record, ctx)) = this.span.inner.take() else {
+        if this.span.inner.is_none() {
             return fut.poll(cx);
-        };
-        let id = record.span_id;
-        let depth = context::push(Frame {
-            ctx,
-            record: Some(record),
-        });
-        let reclaim = Reclaim {
-            slot: &mut this.span.inner,
-            depth,
-            span: id,
-        };
+        }
+        if let Some(reclaim) = Reclaim::push(&mut this.span.inner) {
+            let out = fut.poll(cx);
+            if out.is_ready() {
+                reclaim.end();
+            } else {
+                drop(reclaim);
+            }
+            return out;
+        }
+        // No stack to push it on (the thread's end emptied it): the span is not current,
+        // but it still ends with its future.
         let out = fut.poll(cx);
-        drop(reclaim);
         if out.is_ready() {
             if let Some((record, ctx)) = this.span.inner.take() {
                 lifecycle::end(&mut Some(record), &ctx);

@@ -417,8 +417,7 @@ impl Span {
     /// A span named `name` whose parent is the span current on this thread now.
     pub fn new(name: impl Into<Cow<'static, str>>, kind: Kind) -> Span {
         let name = name.into().into();
-        let inner =
-            context::with_current(|parent| lifecycle::open(Parent::of(parent), name, kind, None));
+        let inner = context::with_parent(|parent| lifecycle::open(parent, name, kind, None));
         let mut span = Span::from_parts(inner);
         span.announce();
         span

@@ -5,7 +5,7 @@ use super::enabled;
 use super::outcome::set_error;
 use super::wants::{frame_rules, Wants};
 use crate::local::capture::{self, Input, Out, RulesHandle, TextOut};
-use crate::local::context::{self, Frame, Parent};
+use crate::local::context::{self, Frame};
 use crate::local::instrument::Instrumented;
 use crate::local::lifecycle::{announce, open, open_into};
 use crate::local::record::{CallSite, ExtrasBox, Field, SharedStr, SpanRecord};
@@ -290,14 +290,8 @@ entry_point!(
 );
 
 fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
-    let started = context::with_current(|parent| {
-        open(
-            Parent::of(parent),
-            SharedStr::Static(cs.name),
-            cs.kind,
-            Some(cs),
-        )
-    });
+    let started =
+        context::with_parent(|parent| open(parent, SharedStr::Static(cs.name), cs.kind, Some(cs)));
     let wants = match &started {
         Some((_, ctx)) => Wants::new(cs, ctx),
         None => Wants::OFF,
