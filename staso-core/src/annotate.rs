@@ -46,7 +46,7 @@ pub fn annotate(
 pub fn annotate_with(trace_id: TraceId, annotation: Annotation) -> Result<(), AnnotationError> {
     annotation.check()?;
     // Inside a test capture the annotation is captured with the spans.
-    let sink = context::with_current(|ctx| ctx.sink.clone());
+    let sink = context::with_current_shallow(|ctx| ctx.sink.clone());
     if let Some(sink) = sink {
         sink.annotation(trace_id, annotation);
         return Ok(());

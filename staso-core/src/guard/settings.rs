@@ -104,7 +104,7 @@ pub(crate) fn max_concurrency(env: &dyn Env) -> usize {
 /// `staso::guard` call.
 pub(crate) fn automatic_checks_enabled(env: &dyn Env) -> bool {
     // A test capture's options first (its spans go there), then the client's.
-    let configured = crate::local::context::with_current(|ctx| {
+    let configured = crate::local::context::with_current_shallow(|ctx| {
         ctx.sink.as_ref().map(|s| s.config().guard_checks)
     })
     .or_else(|| crate::client::with_config(|c| c.guard_checks))

@@ -197,7 +197,7 @@ fn set_status(span: &mut Span, status: Status, error_message: Option<&str>) {
 /// before the request so its duration covers it; `None` unless a recording span is
 /// current.
 pub(crate) fn start_check(tool_name: &str) -> Option<Span> {
-    let in_span = crate::local::context::with_current(|c| {
+    let in_span = crate::local::context::with_current_shallow(|c| {
         c.link.is_some() && crate::local::lifecycle::records(c)
     });
     if !in_span {

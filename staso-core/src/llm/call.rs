@@ -87,7 +87,7 @@ fn with_recording_config<R>(f: impl FnOnce(&Config, usize) -> R) -> Option<R> {
     if !crate::__private::enabled() {
         return None;
     }
-    context::with_current(|ctx| {
+    context::with_current_shallow(|ctx| {
         if !lifecycle::records(ctx) {
             return None;
         }

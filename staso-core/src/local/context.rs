@@ -208,6 +208,19 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
     })
 }
 
+/// Runs `f` on the innermost frame's context as it lies, for what reads its link, sink,
+/// `recording` or offset: a span's frame holds its agent and conversation in its record,
+/// not there (see [`Ctx`]), and unlike [`with_current`] nothing is cloned to fill them in.
+#[inline]
+pub(crate) fn with_current_shallow<R>(f: impl FnOnce(&Ctx) -> R) -> R {
+    stack(|s| {
+        let s = s.try_borrow().ok();
+        f(s.as_ref()
+            .and_then(|s| s.last())
+            .map_or(&NO_CONTEXT, |top| &top.ctx))
+    })
+}
+
 /// Runs `f` on what a span started now would inherit, where it lies (see [`Parent`]):
 /// unlike [`with_current`], a span's frame is not made into a whole context first.
 #[inline]

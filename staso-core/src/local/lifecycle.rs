@@ -207,14 +207,21 @@ fn sample_root(
 }
 
 /// Sends the provisional copy of a root span (duration 0), so the dashboard shows a
-/// long-running agent while it runs.
+/// long-running agent while it runs. A test inline: most spans are not roots.
+#[inline]
 pub(crate) fn announce(record: &SpanRecord, ctx: &Ctx) {
     if record.parent.is_none() && !record.discarded {
-        let mut copy = record.clone();
-        copy.provisional = true;
-        copy.end = copy.start;
-        send(copy, ctx);
+        announce_root(record, ctx);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn announce_root(record: &SpanRecord, ctx: &Ctx) {
+    let mut copy = record.clone();
+    copy.provisional = true;
+    copy.end = copy.start;
+    send(copy, ctx);
 }
 
 /// Ends the span in `slot`: stamps the end time, marks a span ended by unwinding as

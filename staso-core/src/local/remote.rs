@@ -36,7 +36,7 @@ pub(crate) fn joining(parent: &TraceContext) -> Ctx {
 /// The trace and span a span started now would have as parent, and whether that parent
 /// is recorded (the `sampled` flag sent on): `None` outside any span or remote context.
 pub(crate) fn current_link() -> Option<(TraceId, SpanId, bool)> {
-    context::with_current(|c| c.link.map(|(t, s)| (t, s, c.recording)))
+    context::with_current_shallow(|c| c.link.map(|(t, s)| (t, s, c.recording)))
 }
 
 /// `tracestate` values of the remote contexts in use, by trace: passed on by the spans

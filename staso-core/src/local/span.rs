@@ -433,11 +433,11 @@ impl Span {
         parent: Option<(TraceId, SpanId, i64)>,
     ) -> Span {
         let name = SharedStr::from(name);
-        let inner = context::with_current(|ctx| match parent {
-            None => lifecycle::open(Parent::of(ctx), name, kind, None),
+        let inner = context::with_parent(|current| match parent {
+            None => lifecycle::open(current, name, kind, None),
             Some((trace, span, offset)) => {
                 // The parent's trace, and its clock offset, whatever the current trace.
-                let mut ctx = ctx.clone();
+                let mut ctx = current.to_ctx();
                 ctx.link = Some((trace, span));
                 ctx.offset = offset;
                 lifecycle::open(Parent::of(&ctx), name, kind, None)

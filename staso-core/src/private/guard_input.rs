@@ -19,7 +19,7 @@ impl GuardInput {
     /// Decides, once per call, whether arguments are collected.
     #[inline]
     pub fn new(cs: &'static CallSite) -> GuardInput {
-        let policy = context::with_current(|ctx| match &ctx.sink {
+        let policy = context::with_current_shallow(|ctx| match &ctx.sink {
             Some(s) => Some(s.config().capture),
             None => crate::client::with_config(|c| c.capture),
         });

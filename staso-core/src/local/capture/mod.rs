@@ -95,7 +95,7 @@ impl RulesHandle {
 
     /// The rules of the context current on this thread.
     pub(crate) fn current() -> Option<RulesHandle> {
-        context::with_current(|c| RulesHandle::of(c.sink.as_ref()))
+        context::with_current_shallow(|c| RulesHandle::of(c.sink.as_ref()))
     }
 }
 
