@@ -4,7 +4,7 @@
 use super::context::{self, Ctx, Frame, ScopeGuard};
 use super::lifecycle;
 use super::record::SpanRecord;
-use super::span::Span;
+use super::span::{Span, SpanGuard};
 use staso_types::{SpanId, Status};
 use std::borrow::Cow;
 use std::future::Future;
@@ -20,12 +20,27 @@ impl Span {
     pub fn instrument<F: Future>(self, fut: F) -> Instrumented<F> {
         Instrumented::new(self, fut)
     }
+
+    /// Runs `fut` in the span whose frame `pushed` guards, on this thread's stack now:
+    /// the future's first poll, which must follow before anything else is pushed or
+    /// popped here, runs it there (an `async fn`'s body, see `AsyncFnSpan`). `self`
+    /// carries nothing.
+    pub(crate) fn instrument_pushed<F: Future>(self, pushed: SpanGuard, fut: F) -> Instrumented<F> {
+        Instrumented {
+            span: self,
+            pushed: pushed.into_frame(),
+            fut,
+        }
+    }
 }
 
 pin_project_lite::pin_project! {
     /// A future whose span is current while it runs; see [`Span::instrument`].
     pub struct Instrumented<F> {
         span: Span,
+        // The span's frame on this thread's stack, until the first poll (see
+        // `Span::instrument_pushed`).
+        pushed: Option<(usize, SpanId)>,
         #[pin]
         fut: F,
     }
@@ -34,6 +49,10 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             // Still holding the span: the future was dropped before it completed.
             let this = this.project();
+            if let Some((depth, span)) = this.pushed.take() {
+                // Never polled: its frame is still on the stack.
+                context::pop_into(depth, span, &mut this.span.inner);
+            }
             if let Some((mut record, ctx)) = this.span.inner.take() {
                 if !std::thread::panicking() && record.status == Status::Ok {
                     record.status = Status::Error;
@@ -50,7 +69,11 @@ pin_project_lite::pin_project! {
 
 impl<F> Instrumented<F> {
     pub(crate) fn new(span: Span, fut: F) -> Self {
-        Instrumented { span, fut }
+        Instrumented {
+            span,
+            pushed: None,
+            fut,
+        }
     }
 
     /// The span, to set fields on before the first poll.
@@ -80,6 +103,18 @@ impl Reclaim<'_> {
         let span = slot.as_ref()?.0.span_id;
         let depth = context::push_carried(slot)?;
         Some(Reclaim { slot, depth, span })
+    }
+
+    /// Polls `fut` with the span current: ended if it completes, else put back.
+    #[inline(always)]
+    fn poll<F: Future>(self, fut: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let out = fut.poll(cx);
+        if out.is_ready() {
+            self.end();
+        } else {
+            drop(self);
+        }
+        out
     }
 
     /// Ends the span where the poll left it, on the frame stack: the future completed,
@@ -115,17 +150,16 @@ impl<F: Future> Future for Instrumented<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let fut = this.fut;
+        if let Some((depth, span)) = this.pushed.take() {
+            // The first poll of an async fn's body: its frame is on the stack already.
+            let slot = &mut this.span.inner;
+            return Reclaim { slot, depth, span }.poll(fut, cx);
+        }
         if this.span.inner.is_none() {
             return fut.poll(cx);
         }
         if let Some(reclaim) = Reclaim::push(&mut this.span.inner) {
-            let out = fut.poll(cx);
-            if out.is_ready() {
-                reclaim.end();
-            } else {
-                drop(reclaim);
-            }
-            return out;
+            return reclaim.poll(fut, cx);
         }
         // No stack to push it on (the thread's end emptied it): the span is not current,
         // but it still ends with its future.

@@ -305,6 +305,14 @@ impl SpanGuard {
         self.span
     }
 
+    /// The depth and id of the span's frame, which stays on the stack for another owner
+    /// (an instrumented future's first poll) to end; `None` when it is not recorded.
+    #[inline]
+    pub(crate) fn into_frame(mut self) -> Option<(usize, SpanId)> {
+        let id = self.span.take()?;
+        Some((self.depth as usize, id))
+    }
+
     /// Runs `f` on this span's frame: found at the depth it was pushed at (the usual
     /// case), else searched for.
     #[inline]

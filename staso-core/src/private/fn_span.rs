@@ -278,15 +278,40 @@ fn current_frame(guard: &SpanGuard, f: impl FnOnce(&mut SpanRecord, &context::Ct
     });
 }
 
-/// An async function's span: built at the first poll, then carried by the future.
+/// An async function's span, opened at the function's first poll. `start_here` (an
+/// `async fn`, whose body is polled right after, in the same poll) leaves its frame on
+/// the thread's stack, where the body's first poll finds it: the record is written once,
+/// in place, as a sync function's is, and moves into the future only if that poll is
+/// pending. `start` (a function returning `impl Future`, whose future is polled later,
+/// maybe elsewhere) builds the span for the future to carry.
 pub struct AsyncFnSpan {
+    /// The span to carry (`start`).
     span: Span,
+    /// The span's frame on this thread's stack (`start_here`); dropping it ends the span
+    /// (a panic before the body's first poll).
+    pushed: Pushed,
     wants: Wants,
 }
+
+/// The guard of an async fn's frame, from `start_here` to the body's first poll.
+struct Pushed(SpanGuard);
+
+// SAFETY: a `SpanGuard` holds a depth and an id, nothing shared between threads; it is not
+// `Send` only so that sync code cannot end a span of this thread's stack from another.
+// This one lives within one poll (made by `start_here`, taken by `instrument` before the
+// body is polled) and is `Send` so that an async fn's future stays `Send` whatever the
+// compiler takes to be live across its `.await`.
+unsafe impl Send for Pushed {}
 
 entry_point!(
     /// Opens the span of an async instrumented function (not current until instrumented).
     start -> AsyncFnSpan, start_recording
+);
+
+entry_point!(
+    /// Opens the span of an `async fn` at its first poll and makes it current: the
+    /// body's first poll, which follows at once, runs in it (see [`AsyncFnSpan`]).
+    start_here -> AsyncFnSpan, start_here_recording
 );
 
 fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
@@ -298,20 +323,40 @@ fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
     };
     AsyncFnSpan {
         span: Span::from_parts(started),
+        pushed: Pushed(SpanGuard::OFF),
         wants,
+    }
+}
+
+/// `start_here` with tracing on: opened as `enter` opens a sync function's span.
+fn start_here_recording(cs: &'static CallSite) -> AsyncFnSpan {
+    let opened = context::push_child(|parent, slot| {
+        let (id, root, records) =
+            open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
+        let wants = Wants::new(cs, parent.ctx);
+        Some(((id, wants.rooted(root)), records))
+    });
+    match opened {
+        Some((depth, (id, wants))) => AsyncFnSpan {
+            span: Span::OFF,
+            pushed: Pushed(SpanGuard::on_stack(depth, id)),
+            wants,
+        },
+        None => AsyncFnSpan::OFF,
     }
 }
 
 impl AsyncFnSpan {
     const OFF: AsyncFnSpan = AsyncFnSpan {
         span: Span::OFF,
+        pushed: Pushed(SpanGuard::OFF),
         wants: Wants::OFF,
     };
 
     /// Whether the span is recorded at all.
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.span.is_recording()
+        self.span.is_recording() || self.pushed.0.is_recording()
     }
     opening_wants!();
     /// Captures the arguments: `f` adds them to the input (called only when input is
@@ -324,17 +369,29 @@ impl AsyncFnSpan {
     #[track_caller]
     fn args_at(&mut self, cs: &'static CallSite, f: impl FnOnce(&mut Input<'_>)) {
         let site = Location::caller();
-        let Some((record, _)) = &mut self.span.inner else {
+        // Not wanted when the span is not recorded.
+        let Some(c) = self.wants.input(cs, site, f) else {
             return;
         };
-        if let Some(c) = self.wants.input(cs, site, f) {
-            record.extras().set_input_tape(c.tape(), Some(site));
+        match &mut self.span.inner {
+            Some((record, _)) => record.extras().set_input_tape(c.tape(), Some(site)),
+            None => current_frame(&self.pushed.0, |r, _| {
+                r.extras().set_input_tape(c.tape(), Some(site))
+            }),
         }
     }
     /// Adds a metadata attribute, written by `f`.
     #[track_caller]
     pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
         let site = Location::caller();
+        if let Some(id) = self.pushed.0.id() {
+            if let Some(c) = metadata(frame_rules(id), site, key, f) {
+                current_frame(&self.pushed.0, |r, _| {
+                    r.extras().set_metadata(key, c.text(), c.truncated)
+                });
+            }
+            return;
+        }
         let Some((_, ctx)) = &self.span.inner else {
             return;
         };
@@ -347,6 +404,13 @@ impl AsyncFnSpan {
     /// wraps the body.
     #[track_caller]
     pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
+        if self.pushed.0.is_recording() {
+            if self.wants.input_pending() || self.wants.root() {
+                self.store_opening();
+            }
+            let AsyncFnSpan { span, pushed, .. } = self;
+            return span.instrument_pushed(pushed.0, fut);
+        }
         // An agent's input (its name) with no argument stored: its call site is in its
         // record.
         let cs = self.span.inner.as_ref().and_then(|(r, _)| r.callsite);
@@ -357,6 +421,26 @@ impl AsyncFnSpan {
             announce(record, ctx);
         }
         self.span.instrument(fut)
+    }
+
+    /// [`AsyncFnSpan::instrument`]'s opening for a span on the stack: an agent's input
+    /// when no argument was stored, a root's provisional copy.
+    #[inline(never)]
+    #[track_caller]
+    fn store_opening(&mut self) {
+        if self.wants.input_pending() {
+            let cs = self
+                .pushed
+                .0
+                .with_frame(|fr| fr.record.as_ref().and_then(|r| r.callsite))
+                .flatten();
+            if let Some(cs) = cs {
+                self.args_at(cs, |_| {});
+            }
+        }
+        if self.wants.root() {
+            current_frame(&self.pushed.0, |record, ctx| announce(record, ctx));
+        }
     }
 }
 

@@ -25,7 +25,7 @@ pub(super) fn instrumented(
     inner: TokenStream,
 ) -> TokenStream {
     let guard_in = guard_input(a, captures);
-    let start = start(a, captures, guard_in);
+    let start = start(a, captures, guard_in, Opening::Here);
     let fake = output.map(fake_return);
     let check = match output {
         Some(o) => guard_check(a, o, quote!(check().await)),
@@ -43,13 +43,32 @@ pub(super) fn instrumented(
     }
 }
 
-/// Starts `__staso_span` (entered when the future is polled), captures the arguments,
+/// Where a future's span is opened.
+pub(super) enum Opening {
+    /// In the poll that goes on into the body's first poll (an `async fn`): current at
+    /// once, its frame left on the stack for that poll (`start_here`).
+    Here,
+    /// Where the future is made, to be polled later, maybe elsewhere (`impl Future`):
+    /// carried by the future (`start`).
+    Carried,
+}
+
+/// Starts `__staso_span` (current when the future is polled), captures the arguments,
 /// and reads once whether it wants the output.
-pub(super) fn start(a: &SpanArgs, captures: &[ArgCapture], guard_in: TokenStream) -> TokenStream {
+pub(super) fn start(
+    a: &SpanArgs,
+    captures: &[ArgCapture],
+    guard_in: TokenStream,
+    opening: Opening,
+) -> TokenStream {
     let capture = capture_block(a, captures, Probe::Started);
+    let entry = match opening {
+        Opening::Here => quote!(start_here),
+        Opening::Carried => quote!(start),
+    };
     quote! {
         #[allow(unused_mut)]
-        let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
+        let mut __staso_span = ::staso::__private::#entry(&__STASO_CALLSITE);
         #capture
         #guard_in
         let __staso_wants_output = __staso_span.wants_output();

@@ -1,7 +1,7 @@
 //! `fn .. -> impl Future<Output = T>`: the body runs (in a closure, for `return`) when the
 //! function is called, and the future it returns is wrapped to run inside the span.
 
-use super::async_fn::{instrument, start};
+use super::async_fn::{instrument, start, Opening};
 use super::call_once;
 use super::capture::{plain_captures, record_returned, Probe};
 use crate::args::SpanArgs;
@@ -19,7 +19,7 @@ pub(super) fn body(
 ) -> TokenStream {
     let captures = plain_captures(sig, a);
     // `guard` is refused on this shape: part of the body runs before the first poll.
-    let start = start(a, &captures, TokenStream::new());
+    let start = start(a, &captures, TokenStream::new(), Opening::Carried);
     let wrapped = instrument(record_returned(
         quote!(__staso_fut.await),
         output,

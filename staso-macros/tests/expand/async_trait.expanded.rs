@@ -33,7 +33,7 @@ where
     };
     Box::pin(async move {
         #[allow(unused_mut)]
-        let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
+        let mut __staso_span = ::staso::__private::start_here(&__STASO_CALLSITE);
         {
             #[allow(unused_imports)]
             use ::staso::__private::{

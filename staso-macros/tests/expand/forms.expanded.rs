@@ -177,7 +177,7 @@ async fn send_mail((to, subject): (String, String), _: u8) -> anyhow::Result<u64
         decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
-    let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
+    let mut __staso_span = ::staso::__private::start_here(&__STASO_CALLSITE);
     {
         #[allow(unused_imports)]
         use ::staso::__private::{
@@ -747,7 +747,7 @@ where
     };
     Box::pin(async move {
         #[allow(unused_mut)]
-        let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
+        let mut __staso_span = ::staso::__private::start_here(&__STASO_CALLSITE);
         {
             #[allow(unused_imports)]
             use ::staso::__private::{
@@ -939,7 +939,7 @@ fn opaque(&self) -> Pin<Box<dyn Stream>> {
     };
     Box::pin(async move {
         #[allow(unused_mut)]
-        let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
+        let mut __staso_span = ::staso::__private::start_here(&__STASO_CALLSITE);
         let __staso_wants_output = __staso_span.wants_output();
         __staso_span
             .instrument(async move {

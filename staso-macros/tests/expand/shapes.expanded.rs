@@ -239,7 +239,7 @@ async fn handle(ticket: Ticket) -> Result<String, Error> {
         decided: ::staso::__private::SiteDecision::NEW,
     };
     #[allow(unused_mut)]
-    let mut __staso_span = ::staso::__private::start(&__STASO_CALLSITE);
+    let mut __staso_span = ::staso::__private::start_here(&__STASO_CALLSITE);
     {
         #[allow(unused_imports)]
         use ::staso::__private::{

@@ -188,3 +188,55 @@ async fn async_trait_methods_are_instrumented_inside_the_boxed_future() {
     assert_eq!(input(&spans[3]), json!({"a": 1, "b": 2}));
     assert_eq!(result(&spans[3]), json!(3));
 }
+
+#[staso::tool]
+async fn ready_at_once(n: u64) -> u64 {
+    n + 1
+}
+
+#[staso::tool]
+async fn pending_first(n: u64) -> u64 {
+    tokio::task::yield_now().await;
+    n + 2
+}
+
+#[staso::tool]
+fn after_the_agent() -> u8 {
+    3
+}
+
+#[staso::agent(name = "mixed")]
+async fn mixed_agent() -> u64 {
+    let a = ready_at_once(1).await;
+    let b = pending_first(a).await;
+    // Each of its two children's frames is gone: this one nests under the agent too.
+    let c = ready_at_once(b).await;
+    a + b + c
+}
+
+/// An async fn's span is opened in its first poll and stays on the thread's stack while
+/// that poll runs its body: whether the body completes in that poll or is pending first,
+/// its children nest under it, it ends once, and nothing of it stays current afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_fns_ready_at_once_or_pending_first_nest_alike_and_leave_nothing_current() {
+    let (v, spans) = capture_future(async {
+        let v = mixed_agent().await;
+        (v, after_the_agent())
+    })
+    .await;
+    assert_eq!(v, (2 + 4 + 5, 3));
+    let agent = spans.named("mixed");
+    assert_eq!(spans.len(), 5, "{spans:?}");
+    let children = spans.children_of(agent);
+    let names: Vec<&str> = children.iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["ready_at_once", "pending_first", "ready_at_once"]);
+    assert!(children.iter().all(|s| s.trace_id() == agent.trace_id()));
+    // The root announced itself when it opened, from the same frame.
+    let announced = &spans.provisional()[0];
+    assert_eq!(announced.span_id(), agent.span_id());
+    assert_eq!(result(spans.named("pending_first")), json!(4));
+    // Opened after the agent's future completed: not inside it.
+    let after = spans.named("after_the_agent");
+    assert_eq!(after.parent_span_id(), None, "{}", after.json());
+    assert_ne!(after.trace_id(), agent.trace_id());
+}
