@@ -23,7 +23,7 @@ impl Span {
 
     /// Runs `fut` in the span whose frame `pushed` guards, on this thread's stack now:
     /// the future's first poll, which must follow before anything else is pushed or
-    /// popped here, runs it there (an `async fn`'s body, see `AsyncFnSpan`). `self`
+    /// popped here, runs it there (an `async fn`'s body, see `AsyncFnFrame`). `self`
     /// carries nothing.
     pub(crate) fn instrument_pushed<F: Future>(self, pushed: SpanGuard, fut: F) -> Instrumented<F> {
         Instrumented {

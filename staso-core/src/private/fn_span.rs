@@ -278,18 +278,98 @@ fn current_frame(guard: &SpanGuard, f: impl FnOnce(&mut SpanRecord, &context::Ct
     });
 }
 
-/// An async function's span, opened at the function's first poll. `start_here` (an
-/// `async fn`, whose body is polled right after, in the same poll) leaves its frame on
-/// the thread's stack, where the body's first poll finds it: the record is written once,
-/// in place, as a sync function's is, and moves into the future only if that poll is
-/// pending. `start` (a function returning `impl Future`, whose future is polled later,
-/// maybe elsewhere) builds the span for the future to carry.
+/// The span of a function returning `impl Future`: opened where the future is made,
+/// carried by it, current on every poll wherever it is polled.
 pub struct AsyncFnSpan {
-    /// The span to carry (`start`).
     span: Span,
-    /// The span's frame on this thread's stack (`start_here`); dropping it ends the span
-    /// (a panic before the body's first poll).
-    pushed: Pushed,
+    wants: Wants,
+}
+
+entry_point!(
+    /// Opens the span of a function returning `impl Future` (not current until
+    /// instrumented).
+    start -> AsyncFnSpan, start_recording
+);
+
+fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
+    let started =
+        context::with_parent(|parent| open(parent, SharedStr::Static(cs.name), cs.kind, Some(cs)));
+    let wants = match &started {
+        Some((_, ctx)) => Wants::new(cs, ctx),
+        None => Wants::OFF,
+    };
+    AsyncFnSpan {
+        span: Span::from_parts(started),
+        wants,
+    }
+}
+
+impl AsyncFnSpan {
+    const OFF: AsyncFnSpan = AsyncFnSpan {
+        span: Span::OFF,
+        wants: Wants::OFF,
+    };
+
+    /// Whether the span is recorded at all.
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.span.is_recording()
+    }
+    opening_wants!();
+    /// Captures the arguments: `f` adds them to the input (called only when input is
+    /// captured).
+    #[track_caller]
+    pub fn args<F: FnOnce(&mut Input<'_>)>(&mut self, cs: &'static CallSite, f: F) {
+        self.args_at(cs, f);
+    }
+
+    #[track_caller]
+    fn args_at(&mut self, cs: &'static CallSite, f: impl FnOnce(&mut Input<'_>)) {
+        let site = Location::caller();
+        let Some((record, _)) = &mut self.span.inner else {
+            return;
+        };
+        if let Some(c) = self.wants.input(cs, site, f) {
+            record.extras().set_input_tape(c.tape(), Some(site));
+        }
+    }
+    /// Adds a metadata attribute, written by `f`.
+    #[track_caller]
+    pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
+        let site = Location::caller();
+        let Some((_, ctx)) = &self.span.inner else {
+            return;
+        };
+        let c = metadata(RulesHandle::of(ctx.sink.as_ref()), site, key, f);
+        if let (Some(c), Some((record, _))) = (c, &mut self.span.inner) {
+            record.extras().set_metadata(key, c.text(), c.truncated);
+        }
+    }
+    /// Stores an agent's input when no argument was, sends a root's provisional copy, and
+    /// wraps the body.
+    #[track_caller]
+    pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
+        // An agent's input (its name) with no argument stored: its call site is in its
+        // record.
+        let cs = self.span.inner.as_ref().and_then(|(r, _)| r.callsite);
+        if let (true, Some(cs)) = (self.wants.input_pending(), cs) {
+            self.args_at(cs, |_| {});
+        }
+        if let Some((record, ctx)) = &self.span.inner {
+            announce(record, ctx);
+        }
+        self.span.instrument(fut)
+    }
+}
+
+/// The span of an `async fn`, opened in its first poll, which goes on at once into the
+/// body's first poll: its frame is left on the thread's stack, where that poll finds it.
+/// The record is written once, in place, as a sync function's is, and moves into the
+/// future only if that poll is pending. 16 bytes (the record is on the stack), so that
+/// returning it and handing it over moves little.
+pub struct AsyncFnFrame {
+    /// Dropping it ends the span (a panic before the body's first poll).
+    guard: Pushed,
     wants: Wants,
 }
 
@@ -304,32 +384,13 @@ struct Pushed(SpanGuard);
 unsafe impl Send for Pushed {}
 
 entry_point!(
-    /// Opens the span of an async instrumented function (not current until instrumented).
-    start -> AsyncFnSpan, start_recording
-);
-
-entry_point!(
     /// Opens the span of an `async fn` at its first poll and makes it current: the
-    /// body's first poll, which follows at once, runs in it (see [`AsyncFnSpan`]).
-    start_here -> AsyncFnSpan, start_here_recording
+    /// body's first poll, which follows at once, runs in it (see [`AsyncFnFrame`]).
+    start_here -> AsyncFnFrame, start_here_recording
 );
-
-fn start_recording(cs: &'static CallSite) -> AsyncFnSpan {
-    let started =
-        context::with_parent(|parent| open(parent, SharedStr::Static(cs.name), cs.kind, Some(cs)));
-    let wants = match &started {
-        Some((_, ctx)) => Wants::new(cs, ctx),
-        None => Wants::OFF,
-    };
-    AsyncFnSpan {
-        span: Span::from_parts(started),
-        pushed: Pushed(SpanGuard::OFF),
-        wants,
-    }
-}
 
 /// `start_here` with tracing on: opened as `enter` opens a sync function's span.
-fn start_here_recording(cs: &'static CallSite) -> AsyncFnSpan {
+fn start_here_recording(cs: &'static CallSite) -> AsyncFnFrame {
     let opened = context::push_child(|parent, slot| {
         let (id, root, records) =
             open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
@@ -337,26 +398,24 @@ fn start_here_recording(cs: &'static CallSite) -> AsyncFnSpan {
         Some(((id, wants.rooted(root)), records))
     });
     match opened {
-        Some((depth, (id, wants))) => AsyncFnSpan {
-            span: Span::OFF,
-            pushed: Pushed(SpanGuard::on_stack(depth, id)),
+        Some((depth, (id, wants))) => AsyncFnFrame {
+            guard: Pushed(SpanGuard::on_stack(depth, id)),
             wants,
         },
-        None => AsyncFnSpan::OFF,
+        None => AsyncFnFrame::OFF,
     }
 }
 
-impl AsyncFnSpan {
-    const OFF: AsyncFnSpan = AsyncFnSpan {
-        span: Span::OFF,
-        pushed: Pushed(SpanGuard::OFF),
+impl AsyncFnFrame {
+    const OFF: AsyncFnFrame = AsyncFnFrame {
+        guard: Pushed(SpanGuard::OFF),
         wants: Wants::OFF,
     };
 
     /// Whether the span is recorded at all.
     #[inline]
     pub fn is_recording(&self) -> bool {
-        self.span.is_recording() || self.pushed.0.is_recording()
+        self.guard.0.is_recording()
     }
     opening_wants!();
     /// Captures the arguments: `f` adds them to the input (called only when input is
@@ -370,67 +429,44 @@ impl AsyncFnSpan {
     fn args_at(&mut self, cs: &'static CallSite, f: impl FnOnce(&mut Input<'_>)) {
         let site = Location::caller();
         // Not wanted when the span is not recorded.
-        let Some(c) = self.wants.input(cs, site, f) else {
-            return;
-        };
-        match &mut self.span.inner {
-            Some((record, _)) => record.extras().set_input_tape(c.tape(), Some(site)),
-            None => current_frame(&self.pushed.0, |r, _| {
+        if let Some(c) = self.wants.input(cs, site, f) {
+            current_frame(&self.guard.0, |r, _| {
                 r.extras().set_input_tape(c.tape(), Some(site))
-            }),
+            });
         }
     }
     /// Adds a metadata attribute, written by `f`.
     #[track_caller]
     pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
         let site = Location::caller();
-        if let Some(id) = self.pushed.0.id() {
-            if let Some(c) = metadata(frame_rules(id), site, key, f) {
-                current_frame(&self.pushed.0, |r, _| {
-                    r.extras().set_metadata(key, c.text(), c.truncated)
-                });
-            }
-            return;
-        }
-        let Some((_, ctx)) = &self.span.inner else {
+        let Some(id) = self.guard.0.id() else {
             return;
         };
-        let c = metadata(RulesHandle::of(ctx.sink.as_ref()), site, key, f);
-        if let (Some(c), Some((record, _))) = (c, &mut self.span.inner) {
-            record.extras().set_metadata(key, c.text(), c.truncated);
+        if let Some(c) = metadata(frame_rules(id), site, key, f) {
+            current_frame(&self.guard.0, |r, _| {
+                r.extras().set_metadata(key, c.text(), c.truncated)
+            });
         }
     }
     /// Stores an agent's input when no argument was, sends a root's provisional copy, and
-    /// wraps the body.
+    /// wraps the body, whose first poll must follow at once (the `.await` the macro
+    /// writes after it).
     #[track_caller]
     pub fn instrument<F: Future>(mut self, fut: F) -> Instrumented<F> {
-        if self.pushed.0.is_recording() {
-            if self.wants.input_pending() || self.wants.root() {
-                self.store_opening();
-            }
-            let AsyncFnSpan { span, pushed, .. } = self;
-            return span.instrument_pushed(pushed.0, fut);
+        if self.wants.input_pending() || self.wants.root() {
+            self.store_opening();
         }
-        // An agent's input (its name) with no argument stored: its call site is in its
-        // record.
-        let cs = self.span.inner.as_ref().and_then(|(r, _)| r.callsite);
-        if let (true, Some(cs)) = (self.wants.input_pending(), cs) {
-            self.args_at(cs, |_| {});
-        }
-        if let Some((record, ctx)) = &self.span.inner {
-            announce(record, ctx);
-        }
-        self.span.instrument(fut)
+        Span::OFF.instrument_pushed(self.guard.0, fut)
     }
 
-    /// [`AsyncFnSpan::instrument`]'s opening for a span on the stack: an agent's input
-    /// when no argument was stored, a root's provisional copy.
+    /// An agent's input when no argument was stored, a root's provisional copy.
     #[inline(never)]
     #[track_caller]
     fn store_opening(&mut self) {
         if self.wants.input_pending() {
+            // Its call site is in its record.
             let cs = self
-                .pushed
+                .guard
                 .0
                 .with_frame(|fr| fr.record.as_ref().and_then(|r| r.callsite))
                 .flatten();
@@ -439,7 +475,7 @@ impl AsyncFnSpan {
             }
         }
         if self.wants.root() {
-            current_frame(&self.pushed.0, |record, ctx| announce(record, ctx));
+            current_frame(&self.guard.0, |record, ctx| announce(record, ctx));
         }
     }
 }

@@ -16,7 +16,7 @@ mod main_fn;
 mod outcome;
 mod wants;
 
-pub use fn_span::{enter, start, start_here, AsyncFnSpan, FnSpan};
+pub use fn_span::{enter, start, start_here, AsyncFnFrame, AsyncFnSpan, FnSpan};
 pub use guard_input::{FromGuardBlocked, GuardInput};
 pub use main_fn::{baked_git, block_on, main_init, MainGuard};
 pub use outcome::{record_error, record_output, ErrorDebug, ErrorDisplay, ErrorOpaque, ErrorText};
