@@ -267,3 +267,82 @@ fn captured_arguments_arrive_intact_through_bursts_larger_than_the_tape() {
     }
     assert_eq!(seen, 10_000);
 }
+
+fn async_text(n: u32) -> String {
+    "ü".repeat((n % 97) as usize)
+}
+
+/// An async tool: its record is written on the frame stack in its first poll, and ends
+/// there when it completes at once (even `n`) or moves into its future when the poll is
+/// pending (odd `n`) and ends on whichever worker completes it; its arguments and result
+/// travel beside the record either way.
+#[staso::tool]
+async fn echo_async(task: u32, n: u32, text: String) -> String {
+    if n % 2 == 1 {
+        tokio::task::yield_now().await;
+    }
+    format!("{task}:{n}:{}", text.len())
+}
+
+#[staso::agent(name = "echoes")]
+async fn echoes(task: u32) -> u32 {
+    let mut total = 0;
+    for n in 0..500 {
+        total += echo_async(task, n, async_text(n)).await.len() as u32;
+    }
+    total
+}
+
+/// Four tasks of 500 async tools each on a two-worker runtime, against the collector:
+/// every tool span arrives once, under its own task's agent, with its own arguments and
+/// result, whether it completed in its first poll or later on another worker.
+#[test]
+fn async_tools_arrive_with_their_arguments_under_their_agent_whenever_they_complete() {
+    let _s = serial();
+    let c = collector();
+    let client = client(&c, Options::default());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..4).map(|task| tokio::spawn(echoes(task))).collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+    });
+    let report = client.flush(Duration::from_secs(30));
+    assert_eq!(report.delivered, 4 * 500 + 4, "{report:?}");
+    let spans = c.spans();
+    let agents: std::collections::HashMap<u64, String> = spans
+        .finals()
+        .filter(|s| s.str_field("name") == "echoes")
+        .map(|s| {
+            let task = s.input().and_then(|i| i["task"].as_u64()).expect("task");
+            (task, s.str_field("span_id").to_string())
+        })
+        .collect();
+    assert_eq!(agents.len(), 4);
+    let mut seen = std::collections::HashSet::new();
+    for s in spans
+        .finals()
+        .filter(|s| s.str_field("name") == "echo_async")
+    {
+        let input = s.input().expect("input");
+        let (Some(task), Some(n)) = (input["task"].as_u64(), input["n"].as_u64()) else {
+            panic!("arguments lost: {input}");
+        };
+        let text = async_text(n as u32);
+        assert_eq!(input, json!({"task": task, "n": n, "text": text}));
+        let result = format!("{task}:{n}:{}", text.len());
+        assert_eq!(s.output(), Some(json!({ "result": result })), "{task}:{n}");
+        assert_eq!(
+            s.str_field("parent_span_id"),
+            agents[&task],
+            "span {task}:{n} is not under its task's agent"
+        );
+        assert!(seen.insert((task, n)), "span {task}:{n} twice");
+    }
+    assert_eq!(seen.len(), 4 * 500);
+}
