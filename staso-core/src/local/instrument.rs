@@ -82,27 +82,44 @@ impl<F> Instrumented<F> {
     }
 }
 
-/// Puts the span back into the future when a poll ends, also when the poll panics.
+/// A future's span, current on this thread for one poll: put back into the future when
+/// the poll is pending, ended where it lies when the future completes. A panic that
+/// unwinds out of the poll drops it: an instrumented future's span then fails with the
+/// panic, as a sync function's does (its record left in the future would end later as
+/// "cancelled", when the runtime drops the future); an LLM stream's goes back into its
+/// stream, which ends it (`fails_on_panic` false).
 struct Reclaim<'a> {
     slot: &'a mut Option<(SpanRecord, Ctx)>,
     depth: usize,
     span: SpanId,
+    fails_on_panic: bool,
 }
 
 impl Drop for Reclaim<'_> {
+    /// Reached only by unwinding: the normal ends are [`Reclaim::put_back`] and
+    /// [`Reclaim::end`].
     fn drop(&mut self) {
-        context::pop_into(self.depth, self.span, self.slot);
+        if self.fails_on_panic {
+            close_in_place::<false>(self.depth, self.span);
+        } else {
+            context::pop_into(self.depth, self.span, self.slot);
+        }
     }
 }
 
-impl Reclaim<'_> {
+impl<'a> Reclaim<'a> {
     /// Makes the span in `slot` current for a poll (see [`in_frame`]); `None` when the
     /// slot is empty or there is no stack to push it on.
     #[inline]
-    fn push(slot: &mut Option<(SpanRecord, Ctx)>) -> Option<Reclaim<'_>> {
+    fn push(slot: &'a mut Option<(SpanRecord, Ctx)>, fails_on_panic: bool) -> Option<Self> {
         let span = slot.as_ref()?.0.span_id;
         let depth = context::push_carried(slot)?;
-        Some(Reclaim { slot, depth, span })
+        Some(Reclaim {
+            slot,
+            depth,
+            span,
+            fails_on_panic,
+        })
     }
 
     /// Polls `fut` with the span current: ended if it completes, else put back.
@@ -112,9 +129,16 @@ impl Reclaim<'_> {
         if out.is_ready() {
             self.end();
         } else {
-            drop(self);
+            self.put_back();
         }
         out
+    }
+
+    /// Moves the span back into the future (the poll is over, the future is not).
+    #[inline]
+    fn put_back(self) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        context::pop_into(this.depth, this.span, &mut *this.slot);
     }
 
     /// Ends the span where the poll left it, on the frame stack: the future completed,
@@ -124,24 +148,35 @@ impl Reclaim<'_> {
     #[inline]
     fn end(self) {
         let this = std::mem::ManuallyDrop::new(self);
-        context::pop_span(this.depth, this.span, |frame, client| {
-            let Frame { ctx, record } = frame;
-            lifecycle::end_with::<true>(record, ctx, |slot| {
-                match slot.as_mut().and_then(SpanRecord::take_tapes_only) {
-                    Some(tapes) => crate::client::send_taped_in(client, slot, tapes),
-                    None => crate::client::send_in(client, slot),
-                }
-            })
-        });
+        close_in_place::<true>(this.depth, this.span);
     }
+}
+
+/// Ends span `span`'s frame, pushed at `depth`, where it lies; `RETURNED` as in
+/// `lifecycle::end_with` (false: a panic unwinding marks it failed).
+#[inline]
+fn close_in_place<const RETURNED: bool>(depth: usize, span: SpanId) {
+    context::pop_span(depth, span, |frame, client| {
+        let Frame { ctx, record } = frame;
+        lifecycle::end_with::<RETURNED>(record, ctx, |slot| {
+            match slot.as_mut().and_then(SpanRecord::take_tapes_only) {
+                Some(tapes) => crate::client::send_taped_in(client, slot, tapes),
+                None => crate::client::send_in(client, slot),
+            }
+        })
+    });
 }
 
 /// Runs `f` with the span in `slot` current on this thread (its frame pushed for the call,
 /// and put back into `slot` afterwards, also when `f` panics). An empty slot runs `f`
 /// alone. What LLM streams use on every poll.
 pub(crate) fn in_frame<R>(slot: &mut Option<(SpanRecord, Ctx)>, f: impl FnOnce() -> R) -> R {
-    let _reclaim = Reclaim::push(slot);
-    f()
+    let Some(reclaim) = Reclaim::push(slot, false) else {
+        return f();
+    };
+    let out = f();
+    reclaim.put_back();
+    out
 }
 
 impl<F: Future> Future for Instrumented<F> {
@@ -153,12 +188,19 @@ impl<F: Future> Future for Instrumented<F> {
         if let Some((depth, span)) = this.pushed.take() {
             // The first poll of an async fn's body: its frame is on the stack already.
             let slot = &mut this.span.inner;
-            return Reclaim { slot, depth, span }.poll(fut, cx);
+            let fails_on_panic = true;
+            return Reclaim {
+                slot,
+                depth,
+                span,
+                fails_on_panic,
+            }
+            .poll(fut, cx);
         }
         if this.span.inner.is_none() {
             return fut.poll(cx);
         }
-        if let Some(reclaim) = Reclaim::push(&mut this.span.inner) {
+        if let Some(reclaim) = Reclaim::push(&mut this.span.inner, true) {
             return reclaim.poll(fut, cx);
         }
         // No stack to push it on (the thread's end emptied it): the span is not current,

@@ -240,3 +240,61 @@ async fn async_fns_ready_at_once_or_pending_first_nest_alike_and_leave_nothing_c
     assert_eq!(after.parent_span_id(), None, "{}", after.json());
     assert_ne!(after.trace_id(), agent.trace_id());
 }
+
+#[staso::tool]
+async fn explodes(wait_first: bool) -> u8 {
+    if wait_first {
+        tokio::task::yield_now().await;
+    }
+    panic!("async tool exploded");
+}
+
+/// An async fn that panics fails with the panic, as a sync function does, whether it
+/// panics in its first poll (its frame opened on the stack there) or after a pending one
+/// (carried by its future), also under an executor that catches the panic and drops the
+/// future only afterwards (tokio drops it while unwinding): not "cancelled" then.
+/// Nothing of it stays current.
+#[test]
+fn an_async_fn_that_panics_fails_with_the_panic_and_leaves_nothing_current() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::task::{Context, Poll, Waker};
+    let (after, spans) = staso::testing::capture(|| {
+        for wait_first in [false, true] {
+            let mut fut = Box::pin(explodes(wait_first));
+            let mut cx = Context::from_waker(Waker::noop());
+            let caught = catch_unwind(AssertUnwindSafe(|| loop {
+                if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                    break v;
+                }
+            }));
+            assert!(caught.is_err());
+            // Dropped after the panic was caught, as some executors do.
+            drop(fut);
+        }
+        // A manual span on the future an executor polls (nothing above it drops it while
+        // the panic unwinds, as an async fn's own future does with the futures it awaits).
+        let mut fut = Box::pin(
+            staso::Span::new("explodes", staso::Kind::Tool)
+                .instrument(async { panic!("async tool exploded") }),
+        );
+        let mut cx = Context::from_waker(Waker::noop());
+        let caught = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
+        assert!(caught.is_err());
+        drop(fut);
+        after_the_agent()
+    });
+    assert_eq!(after, 3);
+    let failed: Vec<_> = spans.iter().filter(|s| s.name() == "explodes").collect();
+    assert_eq!(failed.len(), 3, "{spans:?}");
+    for s in failed {
+        assert_eq!(s.status(), "error", "{}", s.json());
+        assert_eq!(s.attribute("exception.type"), Some(json!("panic")));
+        assert_eq!(
+            s.error_message(),
+            Some("async tool exploded"),
+            "{}",
+            s.json()
+        );
+    }
+    assert_eq!(spans.named("after_the_agent").parent_span_id(), None);
+}
