@@ -379,8 +379,9 @@ struct Pushed(SpanGuard);
 // SAFETY: a `SpanGuard` holds a depth and an id, nothing shared between threads; it is not
 // `Send` only so that sync code cannot end a span of this thread's stack from another.
 // This one lives within one poll (made by `start_here`, taken by `instrument` before the
-// body is polled) and is `Send` so that an async fn's future stays `Send` whatever the
-// compiler takes to be live across its `.await`.
+// body is polled). It must be `Send` all the same: the compiler takes the handle holding
+// it to be live across the body's `.await` (it is moved before), and without this no
+// instrumented async fn's future would be `Send` (`tokio::spawn` of one does not compile).
 unsafe impl Send for Pushed {}
 
 entry_point!(
