@@ -118,19 +118,32 @@ entry_point!(
     enter -> FnSpan, enter_recording
 );
 
-/// `enter` with tracing on: the inherited context is read, the record built and its frame
-/// pushed in one visit of the per-thread stack; nothing is cloned but what the child keeps.
+/// Opens the span of call site `$cs` on this thread's stack and makes it current (what
+/// `enter` and `start_here` do): the inherited context is read, the record built and its
+/// frame pushed in one visit of the per-thread stack; nothing is cloned but what the child
+/// keeps. The frame's depth, the span's id and its `Wants`; `None` when nothing records it.
+///
+/// A macro, not a function: each caller gets its own closure, and so its own copy of
+/// `push_child` inlined. One function shared by both had the compiler keep that closure
+/// apart and call it (21 instructions more a span, callgrind `hot nothing`).
+macro_rules! open_on_stack {
+    ($cs:expr) => {{
+        let cs: &'static CallSite = $cs;
+        context::push_child(|parent, slot| {
+            // `open_into` decides whether the span is recorded; the capture decision only
+            // then, on the parent (the child has the same sink).
+            let (id, root, records) =
+                open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
+            let wants = Wants::new(cs, parent.ctx);
+            // 16 bytes: returned in registers.
+            Some(((id, wants.rooted(root)), records))
+        })
+    }};
+}
+
+/// `enter` with tracing on (see `open_on_stack!`).
 fn enter_recording(cs: &'static CallSite) -> FnSpan {
-    let opened = context::push_child(|parent, slot| {
-        // `open_into` decides whether the span is recorded; the capture decision only
-        // then, on the parent (the child has the same sink).
-        let (id, root, records) =
-            open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
-        let wants = Wants::new(cs, parent.ctx);
-        // 16 bytes: returned in registers.
-        Some(((id, wants.rooted(root)), records))
-    });
-    match opened {
+    match open_on_stack!(cs) {
         Some((depth, (id, wants))) => FnSpan {
             guard: ManuallyDrop::new(SpanGuard::on_stack(depth, id)),
             wants,
@@ -203,16 +216,7 @@ impl FnSpan {
     /// Adds a metadata attribute, written by `f`.
     #[track_caller]
     pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
-        if self.is_recording() {
-            let site = Location::caller();
-            if let Some(id) = self.guard.id() {
-                if let Some(c) = metadata(frame_rules(id), site, key, f) {
-                    current_frame(&self.guard, |r, _| {
-                        r.extras().set_metadata(key, c.text(), c.truncated)
-                    });
-                }
-            }
-        }
+        metadata_on_stack(&self.guard, Location::caller(), key, f);
     }
     /// Records the returned value, written by `f`, as the output (`{"result": value}`)
     /// of this span, when the output is captured (under the rules it opened with).
@@ -254,19 +258,39 @@ impl FnSpan {
     #[inline(never)]
     fn store_opening(&mut self, site: &'static Location<'static>) {
         if self.wants.input_pending() {
-            // An agent's input (its name) with no argument stored: its call site is in its
-            // record.
-            let cs = self
-                .guard
-                .with_frame(|fr| fr.record.as_ref().and_then(|r| r.callsite))
-                .flatten();
-            if let Some(cs) = cs {
+            // An agent's input (its name) with no argument stored.
+            if let Some(cs) = frame_callsite(&self.guard) {
                 self.args_at(cs, site, |_| {});
             }
         }
         if self.wants.root() {
             current_frame(&self.guard, |record, ctx| announce(record, ctx));
         }
+    }
+}
+
+/// The call site of the span `guard` keeps on the stack, from its record.
+fn frame_callsite(guard: &SpanGuard) -> Option<&'static CallSite> {
+    guard
+        .with_frame(|fr| fr.record.as_ref().and_then(|r| r.callsite))
+        .flatten()
+}
+
+/// Adds metadata `key`, written by `f`, to the span `guard` keeps on the stack, under the
+/// rules it opened under (nothing when it is not recorded).
+fn metadata_on_stack(
+    guard: &SpanGuard,
+    site: &'static Location<'static>,
+    key: &'static str,
+    f: impl FnOnce(&mut Out<'_>),
+) {
+    let Some(id) = guard.id() else {
+        return;
+    };
+    if let Some(c) = metadata(frame_rules(id), site, key, f) {
+        current_frame(guard, |r, _| {
+            r.extras().set_metadata(key, c.text(), c.truncated)
+        });
     }
 }
 
@@ -392,13 +416,7 @@ entry_point!(
 
 /// `start_here` with tracing on: opened as `enter` opens a sync function's span.
 fn start_here_recording(cs: &'static CallSite) -> AsyncFnFrame {
-    let opened = context::push_child(|parent, slot| {
-        let (id, root, records) =
-            open_into(parent, SharedStr::Static(cs.name), cs.kind, Some(cs), slot)?;
-        let wants = Wants::new(cs, parent.ctx);
-        Some(((id, wants.rooted(root)), records))
-    });
-    match opened {
+    match open_on_stack!(cs) {
         Some((depth, (id, wants))) => AsyncFnFrame {
             guard: Pushed(SpanGuard::on_stack(depth, id)),
             wants,
@@ -439,15 +457,7 @@ impl AsyncFnFrame {
     /// Adds a metadata attribute, written by `f`.
     #[track_caller]
     pub fn metadata<F: FnOnce(&mut Out<'_>)>(&mut self, key: &'static str, f: F) {
-        let site = Location::caller();
-        let Some(id) = self.guard.0.id() else {
-            return;
-        };
-        if let Some(c) = metadata(frame_rules(id), site, key, f) {
-            current_frame(&self.guard.0, |r, _| {
-                r.extras().set_metadata(key, c.text(), c.truncated)
-            });
-        }
+        metadata_on_stack(&self.guard.0, Location::caller(), key, f);
     }
     /// Stores an agent's input when no argument was, sends a root's provisional copy, and
     /// wraps the body, whose first poll must follow at once (the `.await` the macro
@@ -465,13 +475,7 @@ impl AsyncFnFrame {
     #[track_caller]
     fn store_opening(&mut self) {
         if self.wants.input_pending() {
-            // Its call site is in its record.
-            let cs = self
-                .guard
-                .0
-                .with_frame(|fr| fr.record.as_ref().and_then(|r| r.callsite))
-                .flatten();
-            if let Some(cs) = cs {
+            if let Some(cs) = frame_callsite(&self.guard.0) {
                 self.args_at(cs, |_| {});
             }
         }
