@@ -181,10 +181,8 @@ fn settle_in(l: &Local, stack: &[Frame]) {
 
 /// The context a span started now would inherit.
 pub(crate) fn current() -> Ctx {
-    stack(|s| {
-        s.try_borrow()
-            .ok()
-            .and_then(|s| s.last().map(|f| Parent::of_frame(f).to_ctx()))
+    with_top(|top| {
+        top.map(|f| Parent::of_frame(f).to_ctx())
             .unwrap_or_default()
     })
 }
@@ -192,19 +190,22 @@ pub(crate) fn current() -> Ctx {
 /// The context of a thread with no span, to lend by reference.
 static NO_CONTEXT: Ctx = Ctx::ROOT;
 
+/// Runs `f` on this thread's innermost frame, `None` when there is none (or the stack is
+/// borrowed elsewhere, or emptied at the thread's end: a span then inherits nothing).
+#[inline(always)]
+fn with_top<R>(f: impl FnOnce(Option<&Frame>) -> R) -> R {
+    stack(|s| f(s.try_borrow().ok().as_ref().and_then(|s| s.last())))
+}
+
 /// Runs `f` on the context a span started now would inherit, borrowed: unlike
 /// [`current`], no `Arc` in it is cloned (and dropped again).
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
-    stack(|s| {
-        // Borrowed elsewhere, or emptied at the thread's end: a span inherits nothing.
-        let s = s.try_borrow().ok();
-        match s.as_ref().and_then(|s| s.last()) {
-            None => f(&NO_CONTEXT),
-            Some(top) if top.record.is_none() => f(&top.ctx),
-            // A span's frame: its agent and conversation are in its record.
-            Some(top) => f(&Parent::of_frame(top).to_ctx()),
-        }
+    with_top(|top| match top {
+        None => f(&NO_CONTEXT),
+        Some(top) if top.record.is_none() => f(&top.ctx),
+        // A span's frame: its agent and conversation are in its record.
+        Some(top) => f(&Parent::of_frame(top).to_ctx()),
     })
 }
 
@@ -213,25 +214,16 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Ctx) -> R) -> R {
 /// not there (see [`Ctx`]), and unlike [`with_current`] nothing is cloned to fill them in.
 #[inline]
 pub(crate) fn with_current_shallow<R>(f: impl FnOnce(&Ctx) -> R) -> R {
-    stack(|s| {
-        let s = s.try_borrow().ok();
-        f(s.as_ref()
-            .and_then(|s| s.last())
-            .map_or(&NO_CONTEXT, |top| &top.ctx))
-    })
+    with_top(|top| f(top.map_or(&NO_CONTEXT, |top| &top.ctx)))
 }
 
 /// Runs `f` on what a span started now would inherit, where it lies (see [`Parent`]):
 /// unlike [`with_current`], a span's frame is not made into a whole context first.
 #[inline]
 pub(crate) fn with_parent<R>(f: impl FnOnce(Parent<'_>) -> R) -> R {
-    stack(|s| {
-        // Borrowed elsewhere, or emptied at the thread's end: a span inherits nothing.
-        let s = s.try_borrow().ok();
-        match s.as_ref().and_then(|s| s.last()) {
-            None => f(Parent::of(&NO_CONTEXT)),
-            Some(top) => f(Parent::of_frame(top)),
-        }
+    with_top(|top| match top {
+        None => f(Parent::of(&NO_CONTEXT)),
+        Some(top) => f(Parent::of_frame(top)),
     })
 }
 
@@ -287,6 +279,10 @@ pub(crate) fn push_child<R>(
 #[inline]
 pub(crate) fn push_carried(slot: &mut Option<(SpanRecord, Ctx)>) -> Option<usize> {
     slot.as_ref()?;
+    // Not through `push_child`: a future's span may be pushed under a frame that does not
+    // record, so `quiet` is set either way here, where `push_child` sets it only for a
+    // new frame that does not record (one store fewer on every sync span: sharing it
+    // cost `hot nothing` 2 instructions a span, callgrind).
     locals::with(|l| {
         let mut s = l.stack.try_borrow_mut().ok()?;
         if !room(&mut s) {
