@@ -159,10 +159,7 @@ fn close_in_place<const RETURNED: bool>(depth: usize, span: SpanId) {
     context::pop_span(depth, span, |frame, client| {
         let Frame { ctx, record } = frame;
         lifecycle::end_with::<RETURNED>(record, ctx, |slot| {
-            match slot.as_mut().and_then(SpanRecord::take_tapes_only) {
-                Some(tapes) => crate::client::send_taped_in(client, slot, tapes),
-                None => crate::client::send_in(client, slot),
-            }
+            crate::client::send_ended_in(client, slot)
         })
     });
 }
